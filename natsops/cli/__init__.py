@@ -1,0 +1,1 @@
+"""The ``natsops`` command line: a thin Typer layer over the library."""

@@ -1,0 +1,96 @@
+"""Everything the CLI prints goes through here: results to stdout, the rest to stderr."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+def jsonable(obj: Any) -> Any:
+    """Turn dataclasses, paths, enums, tuples into plain JSON values."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)
+                if not f.name.startswith("_") and f.repr}
+    if isinstance(obj, Mapping):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, enum.Enum):
+        return obj.value
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def print_json(data: Any) -> None:
+    """Exactly one JSON document on stdout, keys sorted."""
+    sys.stdout.write(json.dumps(jsonable(data), sort_keys=True, indent=2) + "\n")
+    sys.stdout.flush()
+
+
+_consoles: dict[str, Console] = {}
+
+
+def _console(stderr: bool) -> Console:
+    key = "err" if stderr else "out"
+    if key not in _consoles:
+        from rich.console import Console
+
+        stream = sys.stderr if stderr else sys.stdout
+        # piped output is not cut at 80 columns: tables stay one line per row
+        width = None if stream.isatty() else int(os.environ.get("COLUMNS", "0") or 0) or 200
+        _consoles[key] = Console(stderr=stderr, highlight=False, soft_wrap=stderr, width=width,
+                                 no_color="NO_COLOR" in os.environ or None)
+    return _consoles[key]
+
+
+def out() -> Console:
+    return _console(False)
+
+
+def err() -> Console:
+    return _console(True)
+
+
+def error(message: str, hint: str | None = None) -> None:
+    """One error line (plus an optional hint line) on stderr."""
+    from rich.markup import escape
+
+    err().print(f"[bold red]error:[/] {escape(message)}")
+    if hint:
+        err().print(f"[dim]hint:[/] {escape(hint)}")
+
+
+def info(message: str) -> None:
+    from rich.markup import escape
+
+    err().print(f"[dim]{escape(message)}[/]")
+
+
+def success(message: str) -> None:
+    from rich.markup import escape
+
+    err().print(f"[green]✓[/] {escape(message)}")
+
+
+def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """A rich table on stdout."""
+    from rich.table import Table
+
+    from rich import box
+
+    t = Table(title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD)
+    for c in columns:
+        t.add_column(c, overflow="fold")
+    for r in rows:
+        t.add_row(*("" if v is None else str(v) for v in r))
+    out().print(t)

@@ -1,0 +1,348 @@
+"""A local cluster on 127.0.0.1: a directory, one state file, one process per node.
+
+Layout of ``DIR``::
+
+    cluster.json              state: name, nodes and ports, binary, version, contexts written
+    n1/nats-server.conf       rendered config (0600: it holds the sys/app passwords)
+    n1/nats-server.log        the server's log
+    n1/nats-server.pid        pid while running
+    n1/jetstream/             store_dir
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from natsops._version import __version__
+from natsops.cluster.process import (
+    ServerProcess,
+    find_server_binary,
+    free_port,
+    pid_matches,
+    port_is_free,
+    server_version,
+    stop_pid,
+)
+from natsops.context import write_private
+from natsops.errors import Conflict, NatsopsError, NotFound, UsageError
+
+__all__ = ["STATE_FILE", "LocalCluster", "NodeSpec", "plan_nodes"]
+
+STATE_FILE = "cluster.json"
+HOST = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """One node of a local cluster: its name and its three ports."""
+
+    name: str
+    client_port: int
+    cluster_port: int
+    http_port: int
+
+    @property
+    def client_url(self) -> str:
+        return f"nats://{HOST}:{self.client_port}"
+
+    @property
+    def monitor_url(self) -> str:
+        return f"http://{HOST}:{self.http_port}"
+
+    @property
+    def cluster_url(self) -> str:
+        return f"nats-route://{HOST}:{self.cluster_port}"
+
+    def ports(self) -> dict[str, int]:
+        return {"client": self.client_port, "cluster": self.cluster_port, "monitor": self.http_port}
+
+
+def plan_nodes(count: int, base_port: int | None) -> list[NodeSpec]:
+    """Ports for ``count`` nodes: client base+i, cluster base+2000+i, monitor base+4000+i.
+
+    With ``base_port=None`` every port is one the OS reports free right now. Raises
+    :class:`Conflict` naming the first port that is already taken.
+    """
+    if count < 1:
+        raise UsageError("--nodes must be at least 1")
+    nodes: list[NodeSpec] = []
+    if base_port is None:
+        used: set[int] = set()
+        for i in range(count):
+            ports = []
+            for _ in range(3):
+                p = free_port(HOST, used)
+                used.add(p)
+                ports.append(p)
+            nodes.append(NodeSpec(f"n{i + 1}", ports[0], ports[1], ports[2]))
+        return nodes
+    top = base_port + 4000 + count - 1
+    if base_port < 1 or top > 65535:
+        raise UsageError(f"--base-port {base_port}: ports up to {top} are needed, max is 65535")
+    for i in range(count):
+        nodes.append(NodeSpec(f"n{i + 1}", base_port + i, base_port + 2000 + i,
+                              base_port + 4000 + i))
+    for n in nodes:
+        for kind, port in n.ports().items():
+            if not port_is_free(port, HOST):
+                raise Conflict(
+                    f"port {port} on {HOST} is already in use (the {kind} port of {n.name})",
+                    hint="choose another --base-port, or --base-port auto",
+                )
+    return nodes
+
+
+@dataclass
+class LocalCluster:
+    """A local cluster described by ``DIR/cluster.json``."""
+
+    dir: Path
+    name: str
+    nodes: tuple[NodeSpec, ...]
+    binary: Path
+    version: str
+    created: float = 0.0
+    contexts: tuple[str, ...] = ()
+    max_mem: str = "1GB"
+    max_file: str = "10GB"
+    _procs: dict[str, ServerProcess] = field(default_factory=dict, repr=False)
+
+    # ---- persistence -------------------------------------------------------------------
+    @classmethod
+    def exists(cls, directory: Path) -> bool:
+        return (directory / STATE_FILE).is_file()
+
+    @classmethod
+    def load(cls, directory: Path) -> LocalCluster:
+        path = directory / STATE_FILE
+        if not path.is_file():
+            raise NotFound(f"no natsops cluster in {directory} (no {STATE_FILE})",
+                           hint="start one with `natsops bootstrap`")
+        try:
+            doc = json.loads(path.read_text())
+            return cls(
+                dir=directory,
+                name=doc["name"],
+                nodes=tuple(NodeSpec(**n) for n in doc["nodes"]),
+                binary=Path(doc["binary"]),
+                version=doc["version"],
+                created=float(doc.get("created", 0)),
+                contexts=tuple(doc.get("contexts", ())),
+                max_mem=doc.get("max_mem", "1GB"),
+                max_file=doc.get("max_file", "10GB"),
+            )
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise NatsopsError(f"{path} is damaged: {exc}") from None
+
+    def save(self) -> None:
+        doc = {
+            "name": self.name,
+            "nodes": [asdict(n) for n in self.nodes],
+            "binary": str(self.binary),
+            "version": self.version,
+            "created": self.created,
+            "contexts": list(self.contexts),
+            "max_mem": self.max_mem,
+            "max_file": self.max_file,
+            "natsops_version": __version__,
+        }
+        self.dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.dir / f".{STATE_FILE}.tmp"
+        tmp.write_text(json.dumps(doc, indent=2) + "\n")
+        tmp.replace(self.dir / STATE_FILE)
+
+    @classmethod
+    def create(
+        cls,
+        directory: Path,
+        *,
+        name: str,
+        nodes: list[NodeSpec],
+        binary: Path | None = None,
+        max_mem: str = "1GB",
+        max_file: str = "10GB",
+        env: Mapping[str, str] | None = None,
+    ) -> LocalCluster:
+        """Write configs and state for a new cluster (starts nothing)."""
+        if cls.exists(directory):
+            raise Conflict(f"a cluster already exists in {directory}")
+        exe = binary or find_server_binary(env=env)
+        cluster = cls(dir=directory.resolve(), name=name, nodes=tuple(nodes), binary=exe,
+                      version=server_version(exe), created=time.time(),
+                      max_mem=max_mem, max_file=max_file)
+        creds = {"sys": secrets.token_urlsafe(18), "app": secrets.token_urlsafe(18)}
+        cluster.dir.mkdir(parents=True, exist_ok=True)
+        write_private(cluster.secrets_path, json.dumps(creds) + "\n")
+        cluster.write_configs(sys_password=creds["sys"], app_password=creds["app"])
+        cluster.save()
+        return cluster
+
+    # ---- files ---------------------------------------------------------------------------
+    def node(self, name: str) -> NodeSpec:
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        raise NotFound(f"no node {name!r} in cluster {self.name} "
+                       f"(nodes: {', '.join(n.name for n in self.nodes)})")
+
+    def node_dir(self, name: str) -> Path:
+        return self.dir / name
+
+    def config_path(self, name: str) -> Path:
+        return self.node_dir(name) / "nats-server.conf"
+
+    def log_path(self, name: str) -> Path:
+        return self.node_dir(name) / "nats-server.log"
+
+    def pid_path(self, name: str) -> Path:
+        return self.node_dir(name) / "nats-server.pid"
+
+    def store_dir(self, name: str) -> Path:
+        return self.node_dir(name) / "jetstream"
+
+    @property
+    def client_urls(self) -> list[str]:
+        return [n.client_url for n in self.nodes]
+
+    def write_configs(self, *, sys_password: str, app_password: str) -> None:
+        from natsops.render import render
+
+        clustered = len(self.nodes) > 1
+        for n in self.nodes:
+            text = render(
+                "server.conf.j2",
+                purpose=f"local development cluster {self.name}",
+                natsops_version=__version__,
+                server_name=n.name,
+                listen_host=HOST,
+                client_port=n.client_port,
+                http_host=HOST,
+                http_port=n.http_port,
+                lame_duck_duration="30s",
+                lame_duck_grace_period="10s",
+                store_dir=str(self.store_dir(n.name)),
+                max_mem=self.max_mem,
+                max_file=self.max_file,
+                routes=[o.cluster_url for o in self.nodes if o is not n] if clustered else None,
+                cluster_name=self.name,
+                cluster_host=HOST,
+                cluster_port=n.cluster_port,
+                route_user=None,
+                route_password=None,
+                sys_password=sys_password,
+                app_password=app_password,
+                no_auth_user=True,
+            )
+            self.node_dir(n.name).mkdir(parents=True, exist_ok=True)
+            write_private(self.config_path(n.name), text)
+
+    @property
+    def secrets_path(self) -> Path:
+        return self.dir / "credentials.json"
+
+    def credentials(self) -> dict[str, str]:
+        """The sys and app passwords (0600 file; never printed)."""
+        try:
+            return dict(json.loads(self.secrets_path.read_text()))
+        except (OSError, ValueError) as exc:
+            raise NatsopsError(f"cannot read {self.secrets_path}: {exc}") from None
+
+    # ---- processes -----------------------------------------------------------------------
+    def pid(self, name: str) -> int | None:
+        """The pid of a running node, or None (stale pid files are ignored)."""
+        try:
+            pid = int(self.pid_path(name).read_text().strip())
+        except (OSError, ValueError):
+            return None
+        return pid if pid_matches(pid, str(self.config_path(name))) else None
+
+    def running_nodes(self) -> list[str]:
+        return [n.name for n in self.nodes if self.pid(n.name) is not None]
+
+    def start_node(self, name: str) -> ServerProcess | None:
+        """Start one node unless it is running; returns the new process (or None)."""
+        n = self.node(name)
+        if self.pid(name) is not None:
+            return None
+        for kind, port in n.ports().items():
+            if not port_is_free(port, HOST):
+                raise Conflict(f"port {port} on {HOST} is already in use (the {kind} port of "
+                               f"{name}); is another server using it?")
+        self.store_dir(name).mkdir(parents=True, exist_ok=True)
+        proc = ServerProcess.start(self.binary, ["-c", str(self.config_path(name))],
+                                   log_file=self.log_path(name), pid_file=self.pid_path(name))
+        proc.client_port, proc.cluster_port, proc.http_port = (
+            n.client_port, n.cluster_port, n.http_port)
+        self._procs[name] = proc
+        return proc
+
+    def stop_node(self, name: str, *, grace: float = 10.0) -> bool:
+        """Stop one node by pid (SIGTERM, then SIGKILL after ``grace``). True if it ran."""
+        self.node(name)
+        proc = self._procs.pop(name, None)
+        if proc is not None and proc.running:
+            proc.stop(grace)
+            return True
+        pid = self.pid(name)
+        if pid is not None:
+            stop_pid(pid, grace=grace)
+        self.pid_path(name).unlink(missing_ok=True)
+        return pid is not None
+
+    def stop_all(self, *, grace: float = 10.0, only: list[str] | None = None) -> list[str]:
+        """Stop every node (or the ones in ``only``); returns the names that were running."""
+        names = only if only is not None else [n.name for n in self.nodes]
+        # signal all first, then wait: a cluster stops in one grace period, not N
+        pids = {nm: self.pid(nm) for nm in names}
+        import os
+        import signal
+
+        for nm, pid in pids.items():
+            if pid is not None:
+                try:
+                    os.kill(pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        stopped = []
+        for nm, pid in pids.items():
+            if pid is not None:
+                self.stop_node(nm, grace=grace)
+                stopped.append(nm)
+            else:
+                self.pid_path(nm).unlink(missing_ok=True)
+        return stopped
+
+    def process(self, name: str) -> ServerProcess | None:
+        """A handle on a running node (started now or earlier)."""
+        if name in self._procs:
+            return self._procs[name]
+        pid = self.pid(name)
+        if pid is None:
+            return None
+        n = self.node(name)
+        return ServerProcess(pid=pid, binary=self.binary, log_file=self.log_path(name),
+                             pid_file=self.pid_path(name), client_port=n.client_port,
+                             cluster_port=n.cluster_port, http_port=n.http_port)
+
+    def purge(self) -> None:
+        """Remove the cluster directory (all nodes must be stopped)."""
+        running = self.running_nodes()
+        if running:
+            raise Conflict(f"cannot purge {self.dir}: nodes still running: {', '.join(running)}")
+        shutil.rmtree(self.dir)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "dir": str(self.dir),
+            "binary": str(self.binary),
+            "version": self.version,
+            "nodes": [asdict(n) for n in self.nodes],
+        }

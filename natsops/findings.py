@@ -1,0 +1,100 @@
+"""One finding model for every check: doctor checks, lint rules, preflights, plan warnings.
+
+A check yields :class:`Finding` objects; :func:`exit_code` turns the worst severity into the
+process exit code, and the CLI renders a list of findings as a table, JSON, Nagios or SARIF.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any
+
+from natsops.errors import ExitCode
+
+__all__ = ["Finding", "Location", "Severity", "exit_code", "worst"]
+
+
+class Severity(IntEnum):
+    """How bad a finding is; ordered so that ``max()`` gives the worst."""
+
+    OK = 0
+    INFO = 1
+    WARN = 2
+    FAIL = 3
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        try:
+            return cls[text.strip().upper()]
+        except KeyError:
+            from natsops.errors import UsageError
+
+            raise UsageError(f"unknown severity {text!r}: use ok, info, warn or fail") from None
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a finding points: a file position (lint) or nothing."""
+
+    file: str
+    line: int = 0
+    column: int = 0
+
+    def __str__(self) -> str:
+        if self.line:
+            return f"{self.file}:{self.line}:{self.column}" if self.column else f"{self.file}:{self.line}"
+        return self.file
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One result of one check.
+
+    ``id`` names the check or rule (``JS003``, ``conf/ping-interval-unquoted``); ``subject`` is
+    what it is about (a server, a stream, a config key); ``evidence`` holds the numbers and
+    names that prove it; ``fix`` is the exact command or config change.
+    """
+
+    id: str
+    severity: Severity
+    subject: str
+    message: str
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    fix: str | None = None
+    title: str | None = None
+    location: Location | None = None
+
+    @classmethod
+    def ok(cls, id: str, subject: str, message: str, **kw: Any) -> Finding:
+        return cls(id, Severity.OK, subject, message, **kw)
+
+    @classmethod
+    def info(cls, id: str, subject: str, message: str, **kw: Any) -> Finding:
+        return cls(id, Severity.INFO, subject, message, **kw)
+
+    @classmethod
+    def warn(cls, id: str, subject: str, message: str, **kw: Any) -> Finding:
+        return cls(id, Severity.WARN, subject, message, **kw)
+
+    @classmethod
+    def fail(cls, id: str, subject: str, message: str, **kw: Any) -> Finding:
+        return cls(id, Severity.FAIL, subject, message, **kw)
+
+
+def worst(findings: Iterable[Finding]) -> Severity:
+    """The highest severity among ``findings`` (OK for none)."""
+    return max((f.severity for f in findings), default=Severity.OK)
+
+
+def exit_code(findings: Iterable[Finding], *, strict: bool = False) -> ExitCode:
+    """FAILED (6) when any finding is FAIL (or WARN with ``strict``), else OK."""
+    w = worst(findings)
+    if w >= Severity.FAIL or (strict and w >= Severity.WARN):
+        return ExitCode.FAILED
+    return ExitCode.OK
