@@ -6,7 +6,7 @@ import re
 
 from natsops.errors import UsageError
 
-__all__ = ["format_duration", "parse_duration"]
+__all__ = ["format_bytes", "format_duration", "parse_duration", "parse_size"]
 
 # Go's time.ParseDuration units, plus the day/week/year units natscli accepts for ages.
 _UNITS: dict[str, float] = {
@@ -74,3 +74,39 @@ def format_duration(seconds: float) -> str:
             out.append(f"{whole // size}{unit}")
             whole %= size
     return "".join(out)
+
+
+_SIZE_RE = re.compile(r"^(\d+)\s*([A-Za-z]+)$")
+_SIZE_SHIFT = {"K": 10, "KB": 10, "KIB": 10, "M": 20, "MB": 20, "MIB": 20,
+               "G": 30, "GB": 30, "GIB": 30, "T": 40, "TB": 40, "TIB": 40}
+
+
+def parse_size(text: str | int, *, what: str = "size") -> int:
+    """Parse a byte size as natscli does: ``50GB``, ``1MiB``, ``512k``, ``1024``.
+
+    Every unit is 1024-based (K = KB = KiB); an empty string or any negative value means -1
+    (unlimited), as in natscli.
+    """
+    if isinstance(text, int):
+        return -1 if text < 0 else text
+    s = str(text).strip()
+    if not s or s.startswith("-"):
+        return -1
+    if s.isdigit():
+        return int(s)
+    m = _SIZE_RE.match(s)
+    if not m or m.group(2).upper() not in _SIZE_SHIFT:
+        raise UsageError(f"invalid {what} {text!r}: use a number with K, KB, M, MB, G, GB, T or TB")
+    return int(m.group(1)) << _SIZE_SHIFT[m.group(2).upper()]
+
+
+def format_bytes(n: int | float) -> str:
+    """1024-based human size: ``512 B``, ``1.5 KiB``, ``50 GiB``; negative means unlimited."""
+    if n < 0:
+        return "unlimited"
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" or value == int(value) else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"
