@@ -300,8 +300,11 @@ class _Parser:
     def variable(self, it: Item) -> None:
         found = self.lookup(it)
         if found is None:
+            hint = ""
+            if re.match(r"2[by]\$", it.val):
+                hint = " (an unquoted bcrypt hash: only $2a$ is kept literally; quote it)"
             raise self.fail(it, f"variable reference for '{it.val}' on line {it.line} can not "
-                            "be found")
+                            f"be found{hint}")
         found.used = True
         self.set_value(Node(found.kind, found.value, self.pos(it), raw=found.raw,
                             form=found.form, var=it.val))
@@ -316,8 +319,10 @@ class _Parser:
             data = Path(path).read_bytes()
         except OSError as exc:
             reason = exc.strerror.lower() if exc.strerror else str(exc)
+            hint = (" (include paths are always relative to the including file's directory,"
+                    " even when they start with /)") if it.val.startswith("/") else ""
             raise self.fail(it, f"error parsing include file '{it.val}', open {path}: "
-                            f"{reason}") from None
+                            f"{reason}{hint}") from None
         self.includes.append(path)
         sub = _Parser(_decode(data), path, self.env, self.pedantic, (*self.chain, real),
                       None, self.overwrites, self.includes)
