@@ -112,10 +112,12 @@ def root(
 
 
 def _register() -> None:
-    from natsops.cli import bootstrap, cluster
+    from natsops.cli import bootstrap, cluster, lint, sizing
 
     app.command("bootstrap")(bootstrap.bootstrap)
     app.add_typer(cluster.app, name="cluster")
+    app.command("lint")(lint.lint)
+    app.command("sizing")(sizing.sizing)
 
 
 _register()
