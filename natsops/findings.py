@@ -125,7 +125,7 @@ def to_sarif(findings: Iterable[Finding], *, tool: str, version: str,
                 phys["region"] = region
             res["locations"] = [{"physicalLocation": phys}]
         results.append(res)
-    driver = {"name": tool, "version": version, "informationUri": "https://github.com/nats-io",
+    driver = {"name": tool, "version": version,
               "rules": [{"id": i, "name": i.replace("/", "-"),
                          "shortDescription": {"text": (rules or {}).get(i, i)}} for i in ids]}
     return {"$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0",
