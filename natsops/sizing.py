@@ -239,7 +239,7 @@ def size(w: SizingInput) -> SizingResult:
 
 
 def _round_gib(n: float) -> int:
-    return int(math.ceil(n / GiB)) * GiB
+    return math.ceil(n / GiB) * GiB
 
 
 @dataclass(frozen=True)

@@ -13,15 +13,25 @@ from natsops.errors import UsageError
 
 def lint(
     ctx: typer.Context,
-    files: Annotated[list[Path] | None, typer.Argument(help="Config files (nats-server .conf, stream JSON/YAML, Helm values)", show_default=False)] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the findings as one JSON document")] = False,
-    sarif: Annotated[bool, typer.Option("--sarif", help="Print SARIF 2.1.0 (same as --format sarif)")] = False,
+    files: Annotated[list[Path] | None, typer.Argument(
+        help="Config files (nats-server .conf, stream JSON/YAML, Helm values)",
+        show_default=False)] = None,
+    json_out: Annotated[bool, typer.Option(
+        "--json", help="Print the findings as one JSON document")] = False,
+    sarif: Annotated[bool, typer.Option(
+        "--sarif", help="Print SARIF 2.1.0 (same as --format sarif)")] = False,
     fmt: Annotated[str, typer.Option("--format", help="text, json or sarif")] = "text",
     strict: Annotated[bool, typer.Option("--strict", help="Exit 6 on warnings too")] = False,
-    min_severity: Annotated[str, typer.Option("--min-severity", help="Hide findings below: info, warn, fail")] = "info",
-    disable: Annotated[list[str] | None, typer.Option("--disable", help="Skip a rule id (repeatable; conf/* for a prefix)", show_default=False)] = None,
-    digest: Annotated[bool, typer.Option("--digest", help="Print each config's digest as nats-server -t does (sha256:...)")] = False,
-    list_rules: Annotated[bool, typer.Option("--list-rules", help="List the rule ids and exit")] = False,
+    min_severity: Annotated[str, typer.Option(
+        "--min-severity", help="Hide findings below: info, warn, fail")] = "info",
+    disable: Annotated[list[str] | None, typer.Option(
+        "--disable",
+        help="Skip a rule id (repeatable; conf/* for a prefix)",
+        show_default=False)] = None,
+    digest: Annotated[bool, typer.Option(
+        "--digest", help="Print each config's digest as nats-server -t does (sha256:...)")] = False,
+    list_rules: Annotated[bool, typer.Option(
+        "--list-rules", help="List the rule ids and exit")] = False,
 ) -> None:
     """Find the config mistakes nats-server -t accepts (and the ones it rejects).
 
@@ -76,7 +86,8 @@ def _list_rules(as_json: bool, rules: Any) -> None:
 
     rows = [(r.id, r.severity.label, r.scope, r.title) for r in rules.values()]
     if as_json:
-        output.print_json([dict(zip(("id", "severity", "scope", "title"), r)) for r in rows])
+        keys = ("id", "severity", "scope", "title")
+        output.print_json([dict(zip(keys, r, strict=True)) for r in rows])
     else:
         output.table(None, ["rule", "severity", "scope", "title"], rows)
 

@@ -13,21 +13,39 @@ from natsops.errors import UsageError
 
 def sizing(
     ctx: typer.Context,
-    msgs_per_sec: Annotated[float, typer.Option("--msgs-per-sec", help="Messages per second published, cluster-wide")] = 1000.0,
-    msg_size: Annotated[str, typer.Option("--msg-size", help="Average payload size, e.g. 512, 1KB, 64KiB")] = "1KB",
-    retention: Annotated[str | None, typer.Option("--retention", help="Max age kept, e.g. 7d, 72h", show_default=False)] = None,
-    max_bytes: Annotated[str | None, typer.Option("--max-bytes", help="Total data kept (before replication), e.g. 500GB", show_default=False)] = None,
-    replicas: Annotated[int, typer.Option("--replicas", "-r", help="Stream replicas (R1/R3/R5)")] = 3,
-    streams: Annotated[int, typer.Option("--streams", help="Number of streams sharing the traffic")] = 1,
+    msgs_per_sec: Annotated[float, typer.Option(
+        "--msgs-per-sec", help="Messages per second published, cluster-wide")] = 1000.0,
+    msg_size: Annotated[str, typer.Option(
+        "--msg-size", help="Average payload size, e.g. 512, 1KB, 64KiB")] = "1KB",
+    retention: Annotated[str | None, typer.Option(
+        "--retention", help="Max age kept, e.g. 7d, 72h", show_default=False)] = None,
+    max_bytes: Annotated[str | None, typer.Option(
+        "--max-bytes",
+        help="Total data kept (before replication), e.g. 500GB",
+        show_default=False)] = None,
+    replicas: Annotated[int, typer.Option(
+        "--replicas", "-r", help="Stream replicas (R1/R3/R5)")] = 3,
+    streams: Annotated[int, typer.Option(
+        "--streams", help="Number of streams sharing the traffic")] = 1,
     consumers: Annotated[int, typer.Option("--consumers", help="Durable consumers in total")] = 1,
-    connections: Annotated[int, typer.Option("--connections", help="Client connections, cluster-wide")] = 100,
-    fan_out: Annotated[float, typer.Option("--fan-out", help="Deliveries per published message")] = 1.0,
-    nodes: Annotated[str, typer.Option("--nodes", help="Servers, or 'auto' (smallest odd count >= 3 and >= replicas)")] = "auto",
-    gateways: Annotated[int, typer.Option("--gateways", help="Remote clusters every message crosses to")] = 0,
-    memory_fraction: Annotated[float, typer.Option("--memory-fraction", help="Share of the data in memory streams (0-1)")] = 0.0,
-    show_cost: Annotated[bool, typer.Option("--cost", help="Add a monthly cost estimate and the managed-service break-even")] = False,
-    prices: Annotated[Path | None, typer.Option("--prices", help="YAML price table overriding the example prices (keys of natsops.sizing.Prices)", show_default=False)] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the result as one JSON document")] = False,
+    connections: Annotated[int, typer.Option(
+        "--connections", help="Client connections, cluster-wide")] = 100,
+    fan_out: Annotated[float, typer.Option(
+        "--fan-out", help="Deliveries per published message")] = 1.0,
+    nodes: Annotated[str, typer.Option(
+        "--nodes", help="Servers, or 'auto' (smallest odd count >= 3 and >= replicas)")] = "auto",
+    gateways: Annotated[int, typer.Option(
+        "--gateways", help="Remote clusters every message crosses to")] = 0,
+    memory_fraction: Annotated[float, typer.Option(
+        "--memory-fraction", help="Share of the data in memory streams (0-1)")] = 0.0,
+    show_cost: Annotated[bool, typer.Option(
+        "--cost", help="Add a monthly cost estimate and the managed-service break-even")] = False,
+    prices: Annotated[Path | None, typer.Option(
+        "--prices",
+        help="YAML price table overriding the example prices (keys of natsops.sizing.Prices)",
+        show_default=False)] = None,
+    json_out: Annotated[bool, typer.Option(
+        "--json", help="Print the result as one JSON document")] = False,
 ) -> None:
     """Size a JetStream cluster before you buy it: disk, memory, CPU, network per server.
 

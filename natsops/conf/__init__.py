@@ -10,5 +10,7 @@ from natsops.conf.lint import LintReport, lint_paths, lint_texts
 from natsops.conf.parser import Config, ConfSyntaxError, Node, Pos, parse_file, parse_text
 from natsops.conf.registry import RULES, Rule
 
-__all__ = ["RULES", "Config", "ConfSyntaxError", "LintReport", "Node", "Pos", "Rule",
-           "lint_paths", "lint_texts", "parse_file", "parse_text"]
+__all__ = [
+    "RULES", "ConfSyntaxError", "Config", "LintReport", "Node", "Pos", "Rule", "lint_paths",
+    "lint_texts", "parse_file", "parse_text",
+]

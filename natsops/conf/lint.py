@@ -68,7 +68,7 @@ def detect_kind(file: str, text: str) -> tuple[str, Any]:
         raise UsageError(f"{file}: invalid JSON: {exc}") from None
     if isinstance(data, Mapping):
         cfg = data.get("config")
-        if isinstance(cfg, Mapping) and ({"cluster", "jetstream", "nats", "monitor"} & set(cfg)) \
+        if (isinstance(cfg, Mapping) and ({"cluster", "jetstream", "nats", "monitor"} & set(cfg))) \
                 or {"statefulSet", "podTemplate", "container", "natsBox"} & set(data):
             return "helm", data
         if _STREAM_KEYS & set(data) or isinstance(data.get("streams"), (list, Mapping)):

@@ -214,7 +214,7 @@ class _Parser:
     def scalar(self, it: Item, kind: str, value: Any) -> None:
         self.set_value(Node(kind, value, self.pos(it), raw=it.val, form=it.form))
 
-    def process(self, it: Item) -> None:  # noqa: C901 - one branch per token type
+    def process(self, it: Item) -> None:
         t = it.type
         if t is ItemType.ERROR:
             raise self.fail(it, it.val)
@@ -335,7 +335,8 @@ def _decode(data: bytes) -> str:
     return data.decode("utf-8", "surrogateescape")
 
 
-def parse_text(text: str, file: str = "<string>", *, env: Mapping[str, str] | None = None) -> Config:
+def parse_text(text: str, file: str = "<string>", *,
+               env: Mapping[str, str] | None = None) -> Config:
     """Parse config text; ``file`` names it in errors and anchors relative includes."""
     overwrites: list[Overwrite] = []
     includes: list[str] = []

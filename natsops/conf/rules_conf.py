@@ -328,8 +328,8 @@ def leaf_remote_url(cfg: Config) -> Iterator[Hit]:
     leaf = cfg.get("leafnodes") or cfg.get("leaf")
     remotes = leaf.child("remotes") if leaf is not None else None
     for remote in remotes.elements() if remotes is not None else []:
-        urls = [remote.child("url")] + (remote.child("urls") or Node("array", [], remote.pos)
-                                        ).elements()
+        many = remote.child("urls")
+        urls = [remote.child("url"), *(many.elements() if many is not None else [])]
         for u in urls:
             if u is not None and u.kind == "string" and not u.value.lower().startswith(
                     ("nats://", "nats-leaf://", "tls://", "ws://", "wss://")):
@@ -500,7 +500,7 @@ def write_timeout(cfg: Config) -> Iterator[Hit]:
 @rule("conf/duplicate-key", WARN, "A key set twice: the last one wins, blocks are not merged")
 def duplicate_key(cfg: Config) -> Iterator[Hit]:
     for ow in cfg.overwrites:
-        if ow.new.var is not None or ow.old.pos.file != ow.new.pos.file and ow.old.kind != "map":
+        if ow.new.var is not None or (ow.old.pos.file != ow.new.pos.file and ow.old.kind != "map"):
             continue
         if ow.old.kind == "map" and ow.new.kind == "map":
             yield Hit(ow.new, f"second {ow.key} {{}} block replaces the first ({ow.old.where}) "

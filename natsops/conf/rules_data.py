@@ -71,9 +71,9 @@ def _replicas(data: Mapping[str, Any]) -> int | None:
       scope="stream")
 def retention(doc: Doc) -> Iterator[Hit]:
     d = doc.data
-    limits = [name for name, keys in (("max_age", ("max_age", "MaxAge")),
-                                      ("max_bytes", ("max_bytes", "MaxBytes")),
-                                      ("max_msgs", ("max_msgs", "MaxMsgs"))) if _limit_set(d, *keys)]
+    pairs = (("max_age", ("max_age", "MaxAge")), ("max_bytes", ("max_bytes", "MaxBytes")),
+             ("max_msgs", ("max_msgs", "MaxMsgs")))
+    limits = [name for name, keys in pairs if _limit_set(d, *keys)]
     if not limits:
         yield Hit(doc.pos("name"), f"stream {doc.name} has no max_age, max_bytes or max_msgs: it "
                   "grows until the server's max_file_store is full and then every stream on the "
@@ -168,12 +168,11 @@ def helm_cluster(doc: Doc) -> Iterator[Hit]:
     js = _get(v, "config", "jetstream", "enabled") is True
     cl = _get(v, "config", "cluster", "enabled") is True
     reps = _get(v, "config", "cluster", "replicas")
-    if js and cl and isinstance(reps, int):
-        if reps % 2 == 0 or reps < 3:
-            yield Hit(doc.pos("replicas"), f"config.cluster.replicas is {reps}: a JetStream "
-                      "cluster needs an odd count of at least 3 for Raft", "replicas: 3 or 5",
-                      subject="config.cluster.replicas",
-                      severity=FAIL if reps < 2 else WARN)
+    if js and cl and isinstance(reps, int) and (reps % 2 == 0 or reps < 3):
+        yield Hit(doc.pos("replicas"), f"config.cluster.replicas is {reps}: a JetStream "
+                  "cluster needs an odd count of at least 3 for Raft", "replicas: 3 or 5",
+                  subject="config.cluster.replicas",
+                  severity=FAIL if reps < 2 else WARN)
     if js and _get(v, "config", "jetstream", "fileStore", "enabled") is not False and \
             _get(v, "config", "jetstream", "fileStore", "maxSize") in (None, ""):
         yield Hit(doc.pos("fileStore"), "config.jetstream.fileStore.maxSize is unset, so "

@@ -70,40 +70,53 @@ def jetstream_enabled(node: Node | None) -> bool:
     return False
 
 
-TOP_LEVEL_KEYS = frozenset("""
-account_resolver accounts accounts_resolver allow_non_tls authorization client_advertise cluster
-connect_error_reports debug default_js_domain default_sentinel disable_sublist_cache
-feature_flags gateway host http http_base_path http_port https https_port jetstream
-lame_duck_duration lame_duck_grace_period leaf leafnodes listen log_file log_max_num
-log_size_limit logfile logfile_max_num logfile_size_limit logtime logtime_utc mappings maps
-max_closed_clients max_conn max_connections max_control_line max_payload max_pending
-max_sub_tokens max_subs max_subscription_tokens max_subscriptions max_traced_msg_len
-monitor_port mqtt net no_auth_user no_fast_producer_stall no_header_support no_sublist_cache
-no_sys_acc no_system no_system_account ocsp ocsp_cache operator operators pid_file pidfile
-ping_interval ping_max port ports_file_dir prof_block_rate prof_port proxies proxy_protocol
-reconnect_error_reports remote_syslog resolver resolver_pinned_accounts resolver_preload
-resolver_tls root root_operator root_operators roots server_metadata server_name server_tags
-store_dir storedir syslog system system_account tls trace trace_headers trace_verbose trusted
-trusted_keys websocket write_deadline write_timeout ws
-""".split())
+TOP_LEVEL_KEYS = frozenset([
+    "account_resolver", "accounts", "accounts_resolver", "allow_non_tls", "authorization",
+    "client_advertise", "cluster", "connect_error_reports", "debug", "default_js_domain",
+    "default_sentinel", "disable_sublist_cache", "feature_flags", "gateway", "host", "http",
+    "http_base_path", "http_port", "https", "https_port", "jetstream", "lame_duck_duration",
+    "lame_duck_grace_period", "leaf", "leafnodes", "listen", "log_file", "log_max_num",
+    "log_size_limit", "logfile", "logfile_max_num", "logfile_size_limit", "logtime", "logtime_utc",
+    "mappings", "maps", "max_closed_clients", "max_conn", "max_connections", "max_control_line",
+    "max_payload", "max_pending", "max_sub_tokens", "max_subs", "max_subscription_tokens",
+    "max_subscriptions", "max_traced_msg_len", "monitor_port", "mqtt", "net", "no_auth_user",
+    "no_fast_producer_stall", "no_header_support", "no_sublist_cache", "no_sys_acc", "no_system",
+    "no_system_account", "ocsp", "ocsp_cache", "operator", "operators", "pid_file", "pidfile",
+    "ping_interval", "ping_max", "port", "ports_file_dir", "prof_block_rate", "prof_port",
+    "proxies", "proxy_protocol", "reconnect_error_reports", "remote_syslog", "resolver",
+    "resolver_pinned_accounts", "resolver_preload", "resolver_tls", "root", "root_operator",
+    "root_operators", "roots", "server_metadata", "server_name", "server_tags", "store_dir",
+    "storedir", "syslog", "system", "system_account", "tls", "trace", "trace_headers",
+    "trace_verbose", "trusted", "trusted_keys", "websocket", "write_deadline", "write_timeout", "ws"
+])
 
 BLOCK_KEYS = {
-    "cluster": frozenset("""accounts advertise authorization cluster_advertise compression
-        connect_backoff connect_retries host listen name net no_advertise permissions
-        ping_interval ping_max pool_size port routes tls write_deadline write_timeout""".split()),
-    "jetstream": frozenset("""cipher disable disabled domain ek enable enabled encryption_key
-        extension_hint info_queue_limit key limits max_buffered_msgs max_buffered_size
-        max_concurrent_io max_file max_file_store max_mem max_mem_store max_memory_store
-        max_outstanding_catchup meta_compact meta_compact_size meta_compact_sync prev_ek
-        prev_encryption_key prev_key request_queue_limit store store_dir storedir strict sync
-        sync_interval tpm unique_tag""".split()),
-    "gateway": frozenset("""advertise authorization connect_backoff connect_retries gateways
-        host listen name net port reject_unknown reject_unknown_cluster tls write_deadline
-        write_timeout""".split()),
-    "leafnodes": frozenset("""advertise authorization compression dial_timeout host isolate
-        isolate_leafnode_interest leafnode_advertise listen min_version minimum_version net
-        no_advertise port reconnect reconnect_delay reconnect_interval remotes tls
-        write_deadline write_timeout""".split()),
+    "cluster": frozenset([
+        "accounts", "advertise", "authorization", "cluster_advertise", "compression",
+        "connect_backoff", "connect_retries", "host", "listen", "name", "net", "no_advertise",
+        "permissions", "ping_interval", "ping_max", "pool_size", "port", "routes", "tls",
+        "write_deadline", "write_timeout"
+    ]),
+    "jetstream": frozenset([
+        "cipher", "disable", "disabled", "domain", "ek", "enable", "enabled", "encryption_key",
+        "extension_hint", "info_queue_limit", "key", "limits", "max_buffered_msgs",
+        "max_buffered_size", "max_concurrent_io", "max_file", "max_file_store", "max_mem",
+        "max_mem_store", "max_memory_store", "max_outstanding_catchup", "meta_compact",
+        "meta_compact_size", "meta_compact_sync", "prev_ek", "prev_encryption_key", "prev_key",
+        "request_queue_limit", "store", "store_dir", "storedir", "strict", "sync", "sync_interval",
+        "tpm", "unique_tag"
+    ]),
+    "gateway": frozenset([
+        "advertise", "authorization", "connect_backoff", "connect_retries", "gateways", "host",
+        "listen", "name", "net", "port", "reject_unknown", "reject_unknown_cluster", "tls",
+        "write_deadline", "write_timeout"
+    ]),
+    "leafnodes": frozenset([
+        "advertise", "authorization", "compression", "dial_timeout", "host", "isolate",
+        "isolate_leafnode_interest", "leafnode_advertise", "listen", "min_version",
+        "minimum_version", "net", "no_advertise", "port", "reconnect", "reconnect_delay",
+        "reconnect_interval", "remotes", "tls", "write_deadline", "write_timeout"
+    ]),
 }
 
 # Options where an integer is taken as seconds, with a warning that fails `-t` (errata W3).

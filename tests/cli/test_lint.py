@@ -18,7 +18,8 @@ CLEAN = ('server_name: n1\nlisten: "127.0.0.1:4222"\njetstream { store_dir: "/va
 @pytest.fixture
 def files(tmp_path: Path) -> dict[str, Path]:
     out = {"clean": CLEAN, "bad": "server_name: n1\nping_interval: 2m\n",
-           "warn": CLEAN + "write_deadline: \"1ms\"\n", "broken": "server_name: n1\nmax_payload: 2 MB\n"}
+           "warn": CLEAN + "write_deadline: \"1ms\"\n",
+           "broken": "server_name: n1\nmax_payload: 2 MB\n"}
     paths = {}
     for name, text in out.items():
         p = tmp_path / f"{name}.conf"
@@ -36,7 +37,8 @@ def test_clean_exits_0(files: dict[str, Path]) -> None:
 def test_fail_exits_6_with_location_source_and_fix(files: dict[str, Path]) -> None:
     r = runner.invoke(app, ["lint", str(files["bad"])])
     assert r.exit_code == 6
-    assert "2:1" in r.stdout and "conf/duration-integer" in r.stdout
+    assert "2:1" in r.stdout
+    assert "conf/duration-integer" in r.stdout
     assert "2 | ping_interval: 2m" in r.stdout
     assert 'fix: quote it as a duration: ping_interval: "2m"' in r.stdout
 
@@ -55,7 +57,9 @@ def test_json_is_one_document(files: dict[str, Path]) -> None:
     doc = json.loads(r.stdout)
     assert doc["exit_code"] == 6
     f = next(f for f in doc["findings"] if f["id"] == "conf/duration-integer")
-    assert f["severity"] == 3 and f["location"]["line"] == 2 and f["fix"]
+    assert f["severity"] == 3
+    assert f["location"]["line"] == 2
+    assert f["fix"]
 
 
 def test_sarif(files: dict[str, Path]) -> None:
@@ -99,7 +103,8 @@ def test_min_severity_hides_info(files: dict[str, Path]) -> None:
 def test_digest_matches_server_format(files: dict[str, Path]) -> None:
     r = runner.invoke(app, ["lint", "--digest", str(files["clean"])])
     assert r.exit_code == 0
-    assert r.stdout.startswith("sha256:") and str(files["clean"]) in r.stdout
+    assert r.stdout.startswith("sha256:")
+    assert str(files["clean"]) in r.stdout
 
 
 def test_list_rules() -> None:

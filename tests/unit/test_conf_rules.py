@@ -42,7 +42,8 @@ CONF_CASES: dict[str, tuple[str, str]] = {
     "conf/tls": ('tls { cipher_suites: ["TLS_RSA_WITH_AES_128_CBC_SHA"] }\n',
                  'tls { cipher_suites: ["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"] }\n'),
     "conf/monitor": ("https: 8222\n", 'http: "127.0.0.1:8222"\n'),
-    "conf/websocket-mqtt": ("websocket { port: 8080 }\n", "websocket { port: 8080, no_tls: true }\n"),
+    "conf/websocket-mqtt": ("websocket { port: 8080 }\n",
+                            "websocket { port: 8080, no_tls: true }\n"),
     "conf/write-timeout": ("write_timeout: Close\n", "write_timeout: close\n"),
     "conf/duplicate-key": ("max_payload: 1MB\nmax_payload: 2MB\n", "max_payload: 2MB\n"),
     "conf/comment-in-value": ("server_name: abc#comment\n", "server_name: abc # comment\n"),
@@ -67,7 +68,8 @@ def test_conf_rule(rule_id: str) -> None:
     bad, good = CONF_CASES[rule_id]
     hits = [f for f in lint_texts({"s.conf": bad}, env={}).findings if f.id == rule_id]
     assert hits, f"{rule_id} did not fire on {bad!r}"
-    assert hits[0].location is not None and hits[0].location.file == "s.conf"
+    assert hits[0].location is not None
+    assert hits[0].location.file == "s.conf"
     assert hits[0].fix
     assert rule_id not in ids(lint_texts({"s.conf": good}, env={}).findings)
 
@@ -77,13 +79,16 @@ def test_ping_interval_finding_text() -> None:
            if f.id == "conf/duration-integer"]
     assert f.severity is Severity.FAIL
     assert str(f.location) == "s.conf:2:1"
-    assert "2,000,000 seconds" in f.message and '"2m"' in (f.fix or "")
+    assert "2,000,000 seconds" in f.message
+    assert '"2m"' in (f.fix or "")
 
 
 def test_second_cluster_block_is_fail() -> None:
     r = lint_texts({"s.conf": "cluster { name: a }\ncluster { pool_size: 5 }\n"}, env={})
     dup = [f for f in r.findings if f.id == "conf/duplicate-key"]
-    assert dup and dup[0].severity is Severity.FAIL and "s.conf:1:1" in dup[0].message
+    assert dup
+    assert dup[0].severity is Severity.FAIL
+    assert "s.conf:1:1" in dup[0].message
 
 
 def test_case_variants_are_fail() -> None:
@@ -167,13 +172,16 @@ def test_stream_yaml_recipe_with_several_streams() -> None:
     r = lint_texts({"recipe.yaml": text})
     assert r.files == {"recipe.yaml": "stream"}
     rep = [f for f in r.findings if f.id == "stream/replicas"]
-    assert rep and rep[0].location is not None and rep[0].location.line == 4
+    assert rep
+    assert rep[0].location is not None
+    assert rep[0].location.line == 4
     assert any(f.id == "stream/retention" and "B" in f.message for f in r.findings)
 
 
 HELM_CASES: dict[str, tuple[str, str]] = {
     "helm/jetstream-cluster": (
-        "config:\n  cluster:\n    enabled: true\n    replicas: 2\n  jetstream:\n    enabled: true\n",
+        "config:\n  cluster:\n    enabled: true\n    replicas: 2\n"
+        "  jetstream:\n    enabled: true\n",
         "config:\n  cluster:\n    enabled: true\n    replicas: 3\n  jetstream:\n    enabled: true\n"
         "    fileStore:\n      maxSize: 9Gi\n"),
     "helm/jetstream-hpa": (

@@ -44,7 +44,8 @@ def test_consistent_with_guide_sizing_table(rate: float, msg: int, days: int, re
                                             streams: int, conns: int) -> None:
     r = size(SizingInput(msgs_per_sec=rate, msg_size=msg, retention_seconds=days * 86400,
                          replicas=replicas, streams=streams, connections=conns))
-    assert r.nodes % 2 == 1 and r.nodes >= replicas            # "always odd counts"
+    assert r.nodes % 2 == 1
+    assert r.nodes >= replicas
     assert r.memory_per_server >= 8 * GiB                     # "8 GB baseline"
     assert r.vcpu_per_server >= 4                              # "4-8 vCPUs typical"
     assert r.disk_per_server > r.max_file_store >= r.data_per_server
