@@ -34,7 +34,7 @@ _STREAM_KEYS = {"subjects", "retention", "storage", "num_replicas", "max_age", "
 
 @dataclass(frozen=True)
 class LintReport:
-    """Findings of one lint run, worst first, plus what was read."""
+    """Findings of one lint run in file and line order, plus what was read."""
 
     findings: list[Finding]
     files: dict[str, str] = field(default_factory=dict)  # file -> kind
@@ -161,7 +161,9 @@ def lint_texts(sources: Mapping[str, str], *, disable: Sequence[str] = (),
             if _matches(r.id, whole) or _matches(r.id, per_line.get(f.location.line, ())):
                 continue
         findings.append(f)
-    findings.sort(key=lambda f: (-f.severity, str(f.location or ""), f.id))
+    findings.sort(key=lambda f: (f.location.file if f.location else "",
+                                 f.location.line if f.location else 0,
+                                 f.location.column if f.location else 0, -f.severity, f.id))
     return LintReport(findings, kinds, digests)
 
 

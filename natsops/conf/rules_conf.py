@@ -570,3 +570,28 @@ def empty(cfg: Config) -> Iterator[Hit]:
     if not cfg.root.value:
         yield Hit(cfg.root.pos, "config has no values: `nats-server -t` fails, the server starts "
                   "with defaults (no JetStream, no auth)", "add at least server_name and listen")
+
+
+_INT_OPTIONS = frozenset({"port", "max_payload", "max_pending", "max_control_line",
+                          "max_connections", "max_conn", "max_subscriptions", "max_subs",
+                          "ping_max", "http_port", "https_port", "monitor_port", "prof_port",
+                          "max_closed_clients", "max_sub_tokens"})
+_BOOL_OPTIONS = frozenset({"debug", "trace", "trace_verbose", "logtime", "logtime_utc",
+                           "syslog", "no_auth_user_required", "no_system_account",
+                           "no_header_support", "disable_sublist_cache"})
+
+
+@rule("conf/quoted-scalar", FAIL, "Numbers and booleans written in quotes are strings")
+def quoted_scalar(cfg: Config) -> Iterator[Hit]:
+    for key, node in cfg.root.items():
+        low = key.lower()
+        if node.kind != "string" or node.form not in ("dq", "sq"):
+            continue
+        if low in _INT_OPTIONS and node.value.lstrip("-").isdigit():
+            yield Hit(node, f"{key}: {node.raw!r} is quoted, so it is a string and the server "
+                      "rejects it (interface conversion: string, not int64)",
+                      f"{key}: {node.value}", subject=key)
+        elif low in _BOOL_OPTIONS and node.value.lower() in ("true", "false", "yes", "no", "on",
+                                                            "off"):
+            yield Hit(node, f"{key}: {node.raw!r} is quoted, so it is a string, not a boolean",
+                      f"{key}: {node.value.lower()}", subject=key)

@@ -220,3 +220,27 @@ def helm_liveness(doc: Doc) -> Iterator[Hit]:
                   "catch-up, again and again (nats-server#3563)",
                   "use /healthz?js-enabled-only=true for liveness (the chart default)",
                   subject="container.livenessProbe")
+
+
+def _seconds(v: Any) -> float | None:
+    from natsops.conf.values import go_duration
+
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return float(v)
+    return go_duration(v) if isinstance(v, str) else None
+
+
+@rule("helm/lame-duck", WARN, "Chart: termination grace period covers lame duck mode",
+      scope="helm")
+def helm_lame_duck(doc: Doc) -> Iterator[Hit]:
+    merged = _get(doc.data, "config", "merge") or {}
+    ldm = _seconds(merged.get("lame_duck_duration", "30s")) if isinstance(merged, Mapping) \
+        else 30.0
+    grace = _patched(doc.data, "podTemplate", "/spec/terminationGracePeriodSeconds")
+    grace_s = _seconds(grace) if grace is not None else 60.0
+    if ldm is not None and grace_s is not None and grace_s < ldm:
+        yield Hit(doc.pos("terminationGracePeriodSeconds", "lame_duck_duration"),
+                  f"terminationGracePeriodSeconds ({grace_s:g}s) is shorter than "
+                  f"lame_duck_duration ({ldm:g}s): Kubernetes kills the pod before lame duck "
+                  "mode has moved the clients off", "set terminationGracePeriodSeconds to at "
+                  "least lame_duck_duration + 20s", subject="podTemplate.terminationGrace")

@@ -51,6 +51,7 @@ CONF_CASES: dict[str, tuple[str, str]] = {
     "conf/plaintext-password": ("authorization { user: a, password: secret }\n",
                                 'authorization { user: a, password: "$2a$11$abcdefghijkl" }\n'),
     "conf/empty": ("# nothing\n", "max_payload: 1MB\n"),
+    "conf/quoted-scalar": ('port: "4222"\ndebug: "true"\n', "port: 4222\ndebug: true\n"),
 }
 
 
@@ -179,6 +180,10 @@ def test_stream_yaml_recipe_with_several_streams() -> None:
 
 
 HELM_CASES: dict[str, tuple[str, str]] = {
+    "helm/lame-duck": (
+        "config:\n  merge:\n    lame_duck_duration: 2m\npodTemplate:\n  merge:\n    spec:\n"
+        "      terminationGracePeriodSeconds: 60\n",
+        "config:\n  merge:\n    lame_duck_duration: 30s\npodTemplate:\n  merge: {}\n"),
     "helm/jetstream-cluster": (
         "config:\n  cluster:\n    enabled: true\n    replicas: 2\n"
         "  jetstream:\n    enabled: true\n",
