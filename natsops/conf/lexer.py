@@ -173,9 +173,27 @@ class _Lexer:
         self.start = self.pos
         return self.string_state
 
+    def emit_before_quote(self, typ: ItemType, form: str = "") -> State | None:
+        """Emit the token that ends before the closing character just read; skip that one."""
+        self.backup()
+        self.emit(typ, form)
+        self.next()
+        self.ignore()
+        return self.pop()
+
     def comment_then(self, back: State) -> State:
         self.push(back)
         return self.comment_start
+
+    def opens_comment(self, r: str, back: State) -> State | None:
+        """The comment state when ``r`` starts ``#`` or ``//``; a lone ``/`` is backed up."""
+        if r == "#":
+            return self.comment_then(back)
+        if r == "/":
+            if self.next() == "/":
+                return self.comment_then(back)
+            self.backup()
+        return None
 
     # -- top level and blocks ---------------------------------------------------------------
     def top(self) -> State | None:
@@ -185,14 +203,10 @@ class _Lexer:
         if r == "{":
             self.push(self.top)
             return self.skip(self.block_start)
-        if r == "#":
-            return self.comment_then(self.top)
-        if r == "/":
-            if self.next() == "/":
-                return self.comment_then(self.top)
-            self.backup()
-            return self._eof_or_error()
-        if r == EOF:
+        comment = self.opens_comment(r, self.top)
+        if comment is not None:
+            return comment
+        if r in ("/", EOF):  # a lone slash counts as an early end
             return self._eof_or_error()
         self.backup()
         self.push(self.top_value_end)
@@ -207,14 +221,10 @@ class _Lexer:
 
     def top_value_end(self) -> State | None:
         r = self.next()
-        if r == "#":
-            return self.comment_then(self.top)
-        if r == "/":
-            if self.next() == "/":
-                return self.comment_then(self.top)
-            self.backup()
-            return self.top_value_end
-        if _is_ws(r):
+        comment = self.opens_comment(r, self.top)
+        if comment is not None:
+            return comment
+        if r == "/" or _is_ws(r):  # a lone slash is skipped
             return self.top_value_end
         if _is_nl(r) or r in (EOF, ";", ",", "}"):
             self.ignore()
@@ -233,14 +243,10 @@ class _Lexer:
         if r == "}":
             self.ignore()
             return self.pop()
-        if r == "#":
-            return self.comment_then(self.block_start)
-        if r == "/":
-            if self.next() == "/":
-                return self.comment_then(self.block_start)
-            self.backup()
-            return self._eof_or_error()
-        if r == EOF:
+        comment = self.opens_comment(r, self.block_start)
+        if comment is not None:
+            return comment
+        if r in ("/", EOF):  # a lone slash counts as an early end
             return self._eof_or_error()
         self.backup()
         self.push(self.block_value_end)
@@ -248,14 +254,10 @@ class _Lexer:
 
     def block_value_end(self) -> State | None:
         r = self.next()
-        if r == "#":
-            return self.comment_then(self.block_value_end)
-        if r == "/":
-            if self.next() == "/":
-                return self.comment_then(self.block_value_end)
-            self.backup()
-            return self.block_value_end
-        if _is_ws(r):
+        comment = self.opens_comment(r, self.block_value_end)
+        if comment is not None:
+            return comment
+        if r == "/" or _is_ws(r):
             return self.block_value_end
         if _is_nl(r) or r in (";", ","):
             self.ignore()
@@ -269,14 +271,10 @@ class _Lexer:
 
     def block_end(self) -> State | None:
         r = self.next()
-        if r == "#":
-            return self.comment_then(self.block_start)
-        if r == "/":
-            if self.next() == "/":
-                return self.comment_then(self.block_start)
-            self.backup()
-            return self.block_end
-        if _is_nl(r) or _is_ws(r):
+        comment = self.opens_comment(r, self.block_start)
+        if comment is not None:
+            return comment
+        if r == "/" or _is_nl(r) or _is_ws(r):
             return self.block_end
         if r in (";", ","):
             self.ignore()
@@ -378,11 +376,7 @@ class _Lexer:
         def st() -> State | None:
             r = self.next()
             if r == quote:
-                self.backup()
-                self.emit(ItemType.INCLUDE)
-                self.next()
-                self.ignore()
-                return self.pop()
+                return self.emit_before_quote(ItemType.INCLUDE)
             if r == EOF:
                 kind = "quoted" if quote == "'" else "double quoted"
                 self.error(f"Unexpected EOF in {kind} include")
@@ -398,11 +392,7 @@ class _Lexer:
             self.emit(ItemType.INCLUDE)
             return self.pop()
         if r == "'":
-            self.backup()
-            self.emit(ItemType.INCLUDE)
-            self.next()
-            self.ignore()
-            return self.pop()
+            return self.emit_before_quote(ItemType.INCLUDE)
         return self.include_bare
 
     # -- values -----------------------------------------------------------------------------
@@ -447,15 +437,10 @@ class _Lexer:
         r = self.next()
         if _is_space(r):
             return self.skip(self.array_value)
-        if r == "#":
-            return self.comment_then(self.array_value)
-        if r == "/":
-            if self.next() == "/":
-                return self.comment_then(self.array_value)
-            self.backup()
-            self.error("Unexpected array value terminator ','.")
-            return None
-        if r == ",":
+        comment = self.opens_comment(r, self.array_value)
+        if comment is not None:
+            return comment
+        if r in ("/", ","):
             self.error("Unexpected array value terminator ','.")
             return None
         if r == "]":
@@ -468,14 +453,10 @@ class _Lexer:
         r = self.next()
         if _is_ws(r):
             return self.skip(self.array_value_end)
-        if r == "#":
-            return self.comment_then(self.array_value_end)
-        if r == "/":
-            if self.next() == "/":
-                return self.comment_then(self.array_value_end)
-            self.backup()
-            return self.skip(self.array_value)
-        if r == "," or _is_nl(r):
+        comment = self.opens_comment(r, self.array_value_end)
+        if comment is not None:
+            return comment
+        if r in ("/", ",") or _is_nl(r):
             return self.skip(self.array_value)
         if r == "]":
             return self.array_end
@@ -578,14 +559,10 @@ class _Lexer:
         r = self.next()
         if _is_ws(r):
             return self.skip(self.map_value_end)
-        if r == "#":
-            return self.comment_then(self.map_value_end)
-        if r == "/":
-            if self.next() == "/":
-                return self.comment_then(self.map_value_end)
-            self.backup()
-            return self.skip(self.map_key_start)
-        if r in (";", ",") or _is_nl(r):
+        comment = self.opens_comment(r, self.map_value_end)
+        if comment is not None:
+            return comment
+        if r in ("/", ";", ",") or _is_nl(r):
             return self.skip(self.map_key_start)
         if r == "}":
             return self.skip(self.map_end)
@@ -602,11 +579,7 @@ class _Lexer:
     def sq_string(self) -> State | None:
         r = self.next()
         if r == "'":
-            self.backup()
-            self.emit(ItemType.STRING, "sq")
-            self.next()
-            self.ignore()
-            return self.pop()
+            return self.emit_before_quote(ItemType.STRING, "sq")
         if r == EOF:
             return self._eof_or_error()
         return self.sq_string
@@ -617,11 +590,7 @@ class _Lexer:
             self.add_current_part(1)
             return self.escape
         if r == '"':
-            self.backup()
-            self.emit(ItemType.STRING, "dq")
-            self.next()
-            self.ignore()
-            return self.pop()
+            return self.emit_before_quote(ItemType.STRING, "dq")
         if r == EOF:
             return self._eof_or_error()
         return self.dq_string
@@ -644,11 +613,7 @@ class _Lexer:
                 self.emit(ItemType.STRING, "bare")
             return self.pop()
         if r == "'":
-            self.backup()
-            self.emit(ItemType.STRING, "bare")
-            self.next()
-            self.ignore()
-            return self.pop()
+            return self.emit_before_quote(ItemType.STRING, "bare")
         return self.string
 
     def block_string(self) -> State | None:
@@ -662,11 +627,7 @@ class _Lexer:
             self.next()
             if self.next() in ("\n", EOF):
                 self.backup()
-                self.backup()
-                self.emit(ItemType.STRING, "block")
-                self.next()
-                self.ignore()
-                return self.pop()
+                return self.emit_before_quote(ItemType.STRING, "block")
             self.backup()
         elif r == EOF:
             self.error("Unexpected EOF processing block.")
