@@ -84,9 +84,8 @@ def success(message: str) -> None:
 
 def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """A rich table on stdout."""
-    from rich.table import Table
-
     from rich import box
+    from rich.table import Table
 
     t = Table(title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD)
     for c in columns:
