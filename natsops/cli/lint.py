@@ -10,7 +10,10 @@ import typer
 from natsops.cli.state import want_json
 from natsops.errors import UsageError
 
+app = typer.Typer()
 
+
+@app.command("lint")
 def lint(
     ctx: typer.Context,
     files: Annotated[list[Path] | None, typer.Argument(

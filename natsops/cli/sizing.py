@@ -10,7 +10,10 @@ import typer
 from natsops.cli.state import want_json
 from natsops.errors import UsageError
 
+app = typer.Typer()
 
+
+@app.command("sizing")
 def sizing(
     ctx: typer.Context,
     msgs_per_sec: Annotated[float, typer.Option(
