@@ -68,7 +68,7 @@ def detect_kind(file: str, text: str) -> tuple[str, Any]:
         raise UsageError(f"{file}: invalid JSON: {exc}") from None
     if isinstance(data, Mapping):
         cfg = data.get("config")
-        if (isinstance(cfg, Mapping) and ({"cluster", "jetstream", "nats", "monitor"} & set(cfg))) \
+        if (isinstance(cfg, Mapping) and ({"cluster", "jetstream", "nats", "monitor", "merge"} & set(cfg))) \
                 or {"statefulSet", "podTemplate", "container", "natsBox"} & set(data):
             return "helm", data
         if _STREAM_KEYS & set(data) or isinstance(data.get("streams"), (list, Mapping)):
@@ -93,6 +93,18 @@ def _streams(data: Any) -> list[tuple[str, Mapping[str, Any]]]:
             return [("", data["config"])]
         return [("", data)]
     return []
+
+
+def _entry_line(text: str, name: object) -> int:
+    """The 0-based line where a stream named ``name`` is declared (0 when not found)."""
+    if not isinstance(name, str) or not name:
+        return 0
+    pat = re.compile(r"""(name["']?\s*:\s*["']?|^\s*["']?)""" + re.escape(name)
+                     + r"""["']?\s*[:,}]?\s*$""")
+    for i, line in enumerate(text.splitlines()):
+        if pat.search(line):
+            return i
+    return 0
 
 
 def _disabled(text: str) -> tuple[dict[int, set[str]], set[str]]:
@@ -143,7 +155,7 @@ def lint_texts(sources: Mapping[str, str], *, disable: Sequence[str] = (),
             hits += [(r, h) for r in _scope("conf") for h in r.check(cfg)]
         elif kind == "stream":
             for label, sc in _streams(data):
-                doc = Doc(file, sc, text, label)
+                doc = Doc(file, sc, text, label, _entry_line(text, label or sc.get("name")))
                 hits += [(r, h) for r in _scope("stream") for h in r.check(doc)]
         else:
             doc = Doc(file, data, text)

@@ -26,15 +26,16 @@ class Doc:
     data: Mapping[str, Any]
     text: str
     label: str = ""
+    start: int = 0  # lines to skip when looking for keys (where this stream's entry begins)
 
-    def pos(self, *keys: str, after: int = 0) -> Pos:
+    def pos(self, *keys: str) -> Pos:
         lines = self.text.splitlines()
         for key in keys:
-            pat = re.compile(r"""(^|[\s{,"'])""" + re.escape(key) + r"""["']?\s*:""")
-            for i, line in enumerate(lines[after:], start=after + 1):
+            pat = re.compile(r"""(^|[\s{,"'\[-])""" + re.escape(key) + r"""["']?\s*[:,\]]?""")
+            for i, line in enumerate(lines[self.start:], start=self.start + 1):
                 if pat.search(line):
                     return Pos(self.file, i, line.find(key) + 1)
-        return Pos(self.file, after + 1 if after else 1, 1)
+        return Pos(self.file, self.start + 1, 1)
 
     @property
     def name(self) -> str:

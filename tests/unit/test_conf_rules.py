@@ -229,3 +229,21 @@ def test_json_server_config_is_linted_as_conf() -> None:
     r = lint_texts({"server.json": '{"ping_interval": 45, "server_name": "n1"}'}, env={})
     assert r.files == {"server.json": "conf"}
     assert "conf/duration-integer" in ids(r.findings)
+
+
+def test_guide_orders_recipe_is_clean() -> None:
+    # the guide's `nats stream add ORDERS ...` recipe as YAML: R3, max_age dominant, max_bytes net
+    text = ("name: ORDERS\nsubjects: [orders.>]\nstorage: file\nreplicas: 3\nretention: limits\n"
+            "max_age: 720h\nmax_bytes: 50GB\ndiscard: old\nduplicate_window: 2m\n")
+    r = lint_texts({"orders.yaml": text})
+    assert r.files == {"orders.yaml": "stream"}
+    assert not [f for f in r.findings if f.severity >= Severity.WARN]
+
+
+def test_positions_point_into_each_stream_entry() -> None:
+    text = json.dumps({"streams": [
+        {"name": "A", "subjects": ["a.>"], "num_replicas": 3, "max_age": 1},
+        {"name": "B", "subjects": ["b.>"], "num_replicas": 2, "max_age": 1}]}, indent=2)
+    [f] = [f for f in lint_texts({"s.json": text}).findings if f.id == "stream/replicas"]
+    line = text.splitlines()[f.location.line - 1]  # type: ignore[union-attr]
+    assert '"num_replicas": 2' in line
