@@ -28,6 +28,8 @@ from natsops.findings import Finding, Location, Severity
 __all__ = ["LintReport", "detect_kind", "lint_paths", "lint_texts"]
 
 _DISABLE = re.compile(r"natsops:disable(-file)?=([\w/*,.-]+)")
+_CHART_CONFIG_KEYS = {"cluster", "jetstream", "nats", "monitor", "merge", "patch"}
+_CHART_TOP_KEYS = {"statefulSet", "podTemplate", "container", "natsBox", "reloader"}
 _STREAM_KEYS = {"subjects", "retention", "storage", "num_replicas", "max_age", "max_msgs",
                 "max_bytes", "discard", "duplicate_window"}
 
@@ -68,8 +70,8 @@ def detect_kind(file: str, text: str) -> tuple[str, Any]:
         raise UsageError(f"{file}: invalid JSON: {exc}") from None
     if isinstance(data, Mapping):
         cfg = data.get("config")
-        if (isinstance(cfg, Mapping) and ({"cluster", "jetstream", "nats", "monitor", "merge"} & set(cfg))) \
-                or {"statefulSet", "podTemplate", "container", "natsBox"} & set(data):
+        chart_config = isinstance(cfg, Mapping) and bool(_CHART_CONFIG_KEYS & set(cfg))
+        if chart_config or _CHART_TOP_KEYS & set(data):
             return "helm", data
         if _STREAM_KEYS & set(data) or isinstance(data.get("streams"), (list, Mapping)):
             return "stream", data
