@@ -168,3 +168,7 @@ system_account: SYS
                            "cluster { pool_size: 5 }\n"},
     "prevent_gateway": {"main.conf": "prevent_gateway_dial_through_routes: true\n"},
 }
+
+# deeper than Python's recursion limit: the server parses it, so must natsops
+CASES["deep_nesting"] = {"main.conf": "x: " + "{a: " * 2000 + "1" + " }" * 2000 + "\n"}
+CASES["deep_arrays"] = {"main.conf": "server_tags: " + "[" * 2000 + "]" * 2000 + "\n"}

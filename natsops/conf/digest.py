@@ -65,15 +65,8 @@ def go_float(f: float) -> str:
     return text
 
 
-def go_json(node: Node) -> str:
-    """Compact JSON of a node tree, byte-compatible with Go's encoding/json."""
+def _scalar(node: Node) -> str:
     k = node.kind
-    if k == "map":
-        items = sorted(node.value.items(),
-                       key=lambda kv: kv[0].encode("utf-8", "surrogateescape"))
-        return "{" + ",".join(f"{go_string(key)}:{go_json(v)}" for key, v in items) + "}"
-    if k == "array":
-        return "[" + ",".join(go_json(v) for v in node.value) + "]"
     if k == "string":
         return go_string(node.value)
     if k == "bool":
@@ -86,3 +79,37 @@ def go_json(node: Node) -> str:
         dt: _dt.datetime = node.value
         return '"' + dt.strftime("%Y-%m-%dT%H:%M:%SZ") + '"'
     raise ValueError(f"unknown node kind {k!r}")
+
+
+def go_json(node: Node) -> str:
+    """Compact JSON of a node tree, byte-compatible with Go's encoding/json.
+
+    Written with an explicit stack: configs may nest deeper than Python's recursion limit.
+    """
+    out: list[str] = []
+    # work items: a node to encode, or a literal string to emit
+    stack: list[Node | str] = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            out.append(item)
+            continue
+        if item.kind == "map":
+            entries = sorted(item.value.items(),
+                             key=lambda kv: kv[0].encode("utf-8", "surrogateescape"))
+            todo: list[Node | str] = ["{"]
+            for i, (key, child) in enumerate(entries):
+                todo += [("," if i else "") + go_string(key) + ":", child]
+            todo.append("}")
+            stack.extend(reversed(todo))
+        elif item.kind == "array":
+            todo = ["["]
+            for i, child in enumerate(item.value):
+                if i:
+                    todo.append(",")
+                todo.append(child)
+            todo.append("]")
+            stack.extend(reversed(todo))
+        else:
+            out.append(_scalar(item))
+    return "".join(out)

@@ -107,6 +107,17 @@ class Node:
     def elements(self) -> list[Node]:
         return list(self.value) if self.kind == "array" else []
 
+    def walk(self) -> Iterator[Node]:
+        """This node and every node below it, depth first (no recursion: nesting is unbounded)."""
+        stack = [self]
+        while stack:
+            node = stack.pop()
+            yield node
+            if node.kind == "map":
+                stack.extend(reversed(node.value.values()))
+            elif node.kind == "array":
+                stack.extend(reversed(node.value))
+
     def plain(self) -> Any:
         """The value as plain Python data (maps to dicts, arrays to lists)."""
         if self.kind == "map":

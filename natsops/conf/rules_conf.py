@@ -522,19 +522,14 @@ def duplicate_key(cfg: Config) -> Iterator[Hit]:
 
 @rule("conf/comment-in-value", WARN, "A # or // glued to a value is part of the value")
 def comment_in_value(cfg: Config) -> Iterator[Hit]:
-    def walk(node: Node) -> Iterator[Hit]:
-        if node.kind in ("map", "array"):
-            for child in node.value.values() if node.kind == "map" else node.value:
-                yield from walk(child)
-        elif node.kind == "string" and node.form == "bare" and ("#" in node.value or
-                                                               "//" in node.value) \
+    for node in cfg.root.walk():
+        if node.kind == "string" and node.form == "bare" and ("#" in node.value or
+                                                             "//" in node.value) \
                 and "://" not in node.value:
             yield Hit(node, f"{node.key or 'value'}: {node.value!r} keeps the text after # as "
                       "part of the value (a comment needs a space before it)",
                       "put a space before the comment, or quote the value",
                       subject=node.key or "")
-
-    yield from walk(cfg.root)
 
 
 @rule("conf/resolver-memory", WARN, "resolver: MEMORY without an operator does nothing")
@@ -548,21 +543,13 @@ def resolver_memory(cfg: Config) -> Iterator[Hit]:
 
 @rule("conf/plaintext-password", INFO, "Plaintext passwords in the config")
 def plaintext_password(cfg: Config) -> Iterator[Hit]:
-    def walk(node: Node) -> Iterator[Hit]:
+    for node in cfg.root.walk():
         for key, child in node.items():
             if key.lower() in ("password", "pass") and child.kind == "string" \
                     and not child.value.startswith("$2") and child.var is None:
                 yield Hit(child, "plaintext password (the server warns at start-up)",
                           "store a bcrypt hash (nats server passwd), quoted, or use nkeys",
                           subject=key)
-            if child.kind == "map":
-                yield from walk(child)
-            elif child.kind == "array":
-                for el in child.value:
-                    if el.kind == "map":
-                        yield from walk(el)
-
-    yield from walk(cfg.root)
 
 
 @rule("conf/empty", WARN, "An empty config: -t rejects it, the server runs on defaults")
