@@ -129,3 +129,37 @@ def test_environment_variables_agree(server_bin: Path, tmp_path: Path,
     assert n_ok
     assert s_digest == n_digest
     assert parse_file(conf).get("max_payload").value == 3 * 1024 * 1024  # type: ignore[union-attr]
+
+
+# `-t` passes these, the server refuses to start (conf-grammar §4.2); lint must say FAIL.
+_BASE = 'listen: "127.0.0.1:-1"\n'
+_JS = 'jetstream { store_dir: "STORE", max_memory_store: 64MB, max_file_store: 64MB }\n'
+START_FAILURES = {
+    "conf/max-payload": _BASE + "max_payload: 8MB\nmax_pending: 4MB\n",
+    "conf/lame-duck": _BASE + 'lame_duck_duration: "30s"\nlame_duck_grace_period: "40s"\n',
+    "conf/server-name": _BASE + _JS + 'cluster { name: C1, listen: "127.0.0.1:-1", '
+                        "no_advertise: true, routes: [nats://127.0.0.1:1] }\n",
+    "conf/jetstream-domain": _BASE + _JS.replace("}", ', domain: "a.b" }') + "server_name: d\n",
+    "conf/cluster-settings": _BASE + 'cluster { name: C1, listen: "127.0.0.1:-1", '
+                             "compression: bogus }\n",
+    "conf/monitor": _BASE + 'https: "127.0.0.1:-1"\n',
+}
+
+
+@pytest.mark.parametrize("rule_id", sorted(START_FAILURES))
+def test_start_failures_are_lint_fails(rule_id: str, server_bin: Path, tmp_path: Path) -> None:
+    conf = tmp_path / "main.conf"
+    conf.write_text(START_FAILURES[rule_id].replace("STORE", str(tmp_path / "js")))
+    _, digest, err = server_verdict(server_bin, conf)
+    assert digest is not None, err  # `nats-server -t` says the file is valid
+    proc = subprocess.Popen([str(server_bin), "-c", str(conf)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, errors="replace")
+    try:
+        _, stderr = proc.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        pytest.fail(f"nats-server started with {conf.read_text()!r}")
+    assert proc.returncode != 0, stderr
+    fails = {f.id for f in lint_paths([conf]).findings if f.severity is Severity.FAIL}
+    assert rule_id in fails, (stderr.strip().splitlines()[-1:], fails)
