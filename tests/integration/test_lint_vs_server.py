@@ -163,3 +163,26 @@ def test_start_failures_are_lint_fails(rule_id: str, server_bin: Path, tmp_path:
     assert proc.returncode != 0, stderr
     fails = {f.id for f in lint_paths([conf]).findings if f.severity is Severity.FAIL}
     assert rule_id in fails, (stderr.strip().splitlines()[-1:], fails)
+
+
+# `-t` rejects these after parsing (option errors or warnings); lint must say FAIL too.
+T_FAILURES = {
+    "conf/duration-integer": "ping_interval: 2m\n",
+    "conf/unknown-field": "prevent_gateway_dial_through_routes: true\n",
+    "conf/size-quoted": 'max_payload: "2MB"\n',
+    "conf/quoted-scalar": 'port: "4222"\n',
+    "conf/write-timeout": "write_timeout: Close\n",
+    "conf/lame-duck": 'lame_duck_duration: "5s"\n',
+    "conf/duration-invalid": 'ping_interval: "1d"\n',
+}
+
+
+@pytest.mark.parametrize("rule_id", sorted(T_FAILURES))
+def test_dash_t_failures_are_lint_fails(rule_id: str, server_bin: Path, tmp_path: Path) -> None:
+    conf = tmp_path / "main.conf"
+    conf.write_text(T_FAILURES[rule_id])
+    r = subprocess.run([str(server_bin), "-t", "-c", str(conf)], capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode == 1, r.stderr
+    fails = {f.id for f in lint_paths([conf]).findings if f.severity is Severity.FAIL}
+    assert rule_id in fails, (r.stderr, fails)
