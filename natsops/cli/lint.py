@@ -71,7 +71,8 @@ def lint(
         _print_digests(report.digests, fmt != "text")
         return
     if fmt == "json":
-        output.print_json({"files": report.files, "findings": report.findings,
+        output.print_json({"files": report.files, "digests": report.digests,
+                           "findings": report.findings,
                            "exit_code": int(exit_code(report.findings, strict=strict))})
     elif fmt == "sarif":
         from natsops._version import __version__

@@ -12,6 +12,8 @@ state (or ``None`` to stop); ``_stack`` holds the states to return to after a ne
 
 from __future__ import annotations
 
+import bisect
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import Enum
@@ -95,10 +97,7 @@ class _Lexer:
         self.string_state: State = self.string
         self.items: list[Item] = []
         self.form = ""
-        self._line_starts = [0]
-        for i, c in enumerate(text):
-            if c == "\n":
-                self._line_starts.append(i + 1)
+        self._line_starts = [0, *(m.end() for m in re.finditer("\n", text))]
 
     # -- primitives -------------------------------------------------------------------------
     def next(self) -> str:
@@ -127,14 +126,8 @@ class _Lexer:
         self.tstart = self.pos
 
     def _where(self, offset: int) -> tuple[int, int]:
-        lo, hi = 0, len(self._line_starts) - 1
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            if self._line_starts[mid] <= offset:
-                lo = mid
-            else:
-                hi = mid - 1
-        return lo + 1, offset - self._line_starts[lo] + 1
+        i = bisect.bisect_right(self._line_starts, offset) - 1
+        return i + 1, offset - self._line_starts[i] + 1
 
     def emit(self, typ: ItemType, form: str = "") -> None:
         val = "".join(self.parts) + self.s[self.start:self.pos]
