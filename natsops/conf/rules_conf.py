@@ -500,8 +500,8 @@ def write_timeout(cfg: Config) -> Iterator[Hit]:
 @rule("conf/duplicate-key", WARN, "A key set twice: the last one wins, blocks are not merged")
 def duplicate_key(cfg: Config) -> Iterator[Hit]:
     for ow in cfg.overwrites:
-        if ow.new.var is not None or (ow.old.pos.file != ow.new.pos.file and ow.old.kind != "map"):
-            continue
+        if ow.old.pos.file != ow.new.pos.file and ow.old.kind != "map":
+            continue  # a value in an included file overridden on purpose (layered configs)
         if ow.old.kind == "map" and ow.new.kind == "map":
             yield Hit(ow.new, f"second {ow.key} {{}} block replaces the first ({ow.old.where}) "
                       "entirely: its settings are lost, not merged",
