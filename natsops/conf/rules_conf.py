@@ -25,6 +25,8 @@ from natsops.units import format_bytes
 FAIL, WARN, INFO = Severity.FAIL, Severity.WARN, Severity.INFO
 DEFAULT_MAX_PENDING = 64 * 1024 * 1024
 DEFAULT_MAX_PAYLOAD = 1024 * 1024
+# names the operations guide uses that the server does not know
+_GUIDE_SPELLINGS = {"max_memory": "max_memory_store"}
 _AEAD_MARKERS = ("GCM", "CHACHA20", "TLS_AES_")
 
 
@@ -76,8 +78,11 @@ def unknown_field(cfg: Config) -> Iterator[Hit]:
             continue
         for key, child in node.items():
             if not child.used and key.lower() not in known:
-                close = difflib.get_close_matches(key.lower(), known, n=1)
-                yield Hit(child, f"unknown field {key!r} in {block} {{}}",
+                close = [_GUIDE_SPELLINGS[key.lower()]] if key.lower() in _GUIDE_SPELLINGS \
+                    else difflib.get_close_matches(key.lower(), known, n=1)
+                note = " (the operations guide's spelling; the server has no such key)" \
+                    if key.lower() in _GUIDE_SPELLINGS else ""
+                yield Hit(child, f"unknown field {key!r} in {block} {{}}{note}",
                           f"did you mean {close[0]!r}?" if close else "remove it",
                           subject=_path(block, key))
 

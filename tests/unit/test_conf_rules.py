@@ -247,3 +247,9 @@ def test_positions_point_into_each_stream_entry() -> None:
     [f] = [f for f in lint_texts({"s.json": text}).findings if f.id == "stream/replicas"]
     line = text.splitlines()[f.location.line - 1]  # type: ignore[union-attr]
     assert '"num_replicas": 2' in line
+
+
+def test_guide_spelling_max_memory_is_unknown() -> None:
+    r = lint_texts({"s.conf": "jetstream { max_memory: 1GB, max_file: 1GB }\n"}, env={})
+    [f] = [f for f in r.findings if f.id == "conf/unknown-field"]
+    assert "max_memory_store" in (f.fix or "") and "guide" in f.message
