@@ -172,15 +172,14 @@ def _go_join(directory: str, name: str) -> str:
 
 
 class _Parser:
-    def __init__(self, text: str, file: str, env: Mapping[str, str], pedantic: bool,
+    def __init__(self, text: str, file: str, env: Mapping[str, str],
                  chain: tuple[str, ...], env_refs: set[str] | None = None,
                  overwrites: list[Overwrite] | None = None,
                  includes: list[str] | None = None) -> None:
         self.text = text
         self.file = file
-        self.dir = posixpath.dirname(file) or "." if file else "."
+        self.dir = (posixpath.dirname(file) or ".") if file else "."
         self.env = env
-        self.pedantic = pedantic
         self.chain = chain
         self.root: dict[str, Node] = {}
         self.ctxs: list[dict[str, Node] | list[Node]] = [self.root]
@@ -298,7 +297,8 @@ class _Parser:
             return None
         self.env_refs.add(name)
         try:
-            sub = _Parser(f"pk={self.env[name]}", "", self.env, False, self.chain, self.env_refs)
+            # the server parses the value as the config text `pk=<value>` (errata M13)
+            sub = _Parser(f"pk={self.env[name]}", "", self.env, self.chain, self.env_refs)
             try:
                 sub.run()
             except ConfSyntaxError as exc:
@@ -335,8 +335,9 @@ class _Parser:
             raise self.fail(it, f"error parsing include file '{it.val}', open {path}: "
                             f"{reason}{hint}") from None
         self.includes.append(path)
-        sub = _Parser(_decode(data), path, self.env, self.pedantic, (*self.chain, real),
-                      None, self.overwrites, self.includes)
+        # a fresh parser: the included file does not see our variables (errata M14)
+        sub = _Parser(_decode(data), path, self.env, (*self.chain, real), None,
+                      self.overwrites, self.includes)
         for key, node in sub.run().items():
             self.keys.append((key, node.key_pos or node.pos))
             self.set_value(node)
@@ -352,8 +353,8 @@ def parse_text(text: str, file: str = "<string>", *,
     overwrites: list[Overwrite] = []
     includes: list[str] = []
     real = os.path.realpath(file) if file and not file.startswith("<") else file
-    p = _Parser(text, file, os.environ if env is None else env, True, (real,), None,
-                overwrites, includes)
+    p = _Parser(text, file, os.environ if env is None else env, (real,), None, overwrites,
+                includes)
     root = p.run()
     return Config(file, Node("map", root, Pos(file, 1, 1), form="map"), overwrites, includes)
 
