@@ -147,6 +147,7 @@ def lint_texts(sources: Mapping[str, str], *, disable: Sequence[str] = (),
     kinds: dict[str, str] = {}
     digests: dict[str, str] = {}
     confs: list[Config] = []
+    stream_docs: list[Doc] = []
     for file, text in sources.items():
         kind, data = detect_kind(file, text)
         kinds[file] = kind
@@ -158,12 +159,15 @@ def lint_texts(sources: Mapping[str, str], *, disable: Sequence[str] = (),
         elif kind == "stream":
             for label, sc in _streams(data):
                 doc = Doc(file, sc, text, label, _entry_line(text, label or sc.get("name")))
+                stream_docs.append(doc)
                 hits += [(r, h) for r in _scope("stream") for h in r.check(doc)]
         else:
             doc = Doc(file, data, text)
             hits += [(r, h) for r in _scope("helm") for h in r.check(doc)]
     if len(confs) > 1:
         hits += [(r, h) for r in _scope("set") for h in r.check(confs)]
+    if confs and stream_docs:
+        hits += [(r, h) for r in _scope("fit") for h in r.check(confs, stream_docs)]
     disabled = {f: _disabled(t) for f, t in sources.items()}
     findings: list[Finding] = []
     for r, h in hits:

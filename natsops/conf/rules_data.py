@@ -7,11 +7,11 @@ line numbers); they point at the first line that names the key.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from natsops.conf.parser import Pos
+from natsops.conf.parser import Config, Pos
 from natsops.conf.registry import Hit, rule
 from natsops.findings import Severity
 
@@ -245,3 +245,62 @@ def helm_lame_duck(doc: Doc) -> Iterator[Hit]:
                   f"lame_duck_duration ({ldm:g}s): Kubernetes kills the pod before lame duck "
                   "mode has moved the clients off", "set terminationGracePeriodSeconds to at "
                   "least lame_duck_duration + 20s", subject="podTemplate.terminationGrace")
+
+
+def _stream_bytes(data: Mapping[str, Any]) -> int | None:
+    from natsops.errors import UsageError
+    from natsops.units import parse_size
+
+    v = data.get("max_bytes", data.get("MaxBytes"))
+    if v is None or isinstance(v, bool):
+        return None
+    try:
+        n = parse_size(v if isinstance(v, (int, str)) else str(v), what="max_bytes")
+    except UsageError:  # an unparseable size is not this rule's business
+        return None
+    return n if n > 0 else None
+
+
+@rule("set/streams-fit", FAIL, "Streams' max_bytes fit the servers' JetStream limits",
+      scope="fit")
+def streams_fit(confs: Sequence[Config], docs: Sequence[Doc]) -> Iterator[Hit]:
+    from natsops.conf.values import jetstream_enabled, js_size
+
+    limits: dict[str, list[int]] = {"file": [], "memory": []}
+    for c in confs:
+        if not jetstream_enabled(c.get("jetstream")):
+            continue
+        for kind, keys in (("file", ("max_file_store", "max_file")),
+                           ("memory", ("max_memory_store", "max_mem_store", "max_mem"))):
+            node = c.get("jetstream")
+            n = node.child(*keys) if node is not None else None
+            size = js_size(n) if n is not None else None
+            if size is not None and size > 0:
+                limits[kind].append(size)
+    servers = sum(1 for c in confs if jetstream_enabled(c.get("jetstream")))
+    for kind in ("file", "memory"):
+        if not limits[kind] or len(limits[kind]) != servers:
+            continue  # a server without an explicit limit: nothing to compare with
+        smallest = min(limits[kind])
+        total = 0.0
+        for doc in docs:
+            storage = str(doc.data.get("storage", "file")).lower()
+            if ("memory" if storage.startswith("mem") else "file") != kind:
+                continue
+            mb = _stream_bytes(doc.data)
+            if mb is None:
+                continue
+            reps = _replicas(doc.data) or 1
+            total += mb * reps
+            if mb > smallest:
+                yield Hit(doc.pos("max_bytes"), f"stream {doc.name}: max_bytes {mb:,} is larger "
+                          f"than the smallest server's max_{kind}_store ({smallest:,}): each "
+                          "replica must fit on one server", "lower max_bytes or raise "
+                          f"max_{kind}_store", subject=doc.name)
+        capacity = smallest * servers
+        if total > capacity:
+            yield Hit(docs[0].pos("max_bytes"), f"the streams may hold {total:,.0f} bytes with "
+                      f"replicas, more than the {servers} servers' max_{kind}_store "
+                      f"({capacity:,}): writes stop with 'insufficient resources' once they fill",
+                      "raise max_file_store (natsops sizing) or lower the streams' max_bytes",
+                      subject="streams")

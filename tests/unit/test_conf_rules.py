@@ -60,7 +60,8 @@ def ids(findings: list[Finding]) -> set[str]:
 
 
 def test_every_rule_is_tested() -> None:
-    covered = set(CONF_CASES) | set(STREAM_CASES) | set(HELM_CASES) | set(SET_CASES)
+    covered = set(CONF_CASES) | set(STREAM_CASES) | set(HELM_CASES) | set(SET_CASES) | {
+        "set/streams-fit"}  # test_streams_fit_the_servers
     assert covered == set(RULES)
 
 
@@ -253,3 +254,16 @@ def test_guide_spelling_max_memory_is_unknown() -> None:
     r = lint_texts({"s.conf": "jetstream { max_memory: 1GB, max_file: 1GB }\n"}, env={})
     [f] = [f for f in r.findings if f.id == "conf/unknown-field"]
     assert "max_memory_store" in (f.fix or "") and "guide" in f.message
+
+
+def test_streams_fit_the_servers() -> None:
+    servers = {f"n{i}.conf": _node(f"n{i}") for i in (1, 2, 3)}  # max_file_store 10GB each
+    big = {"name": "BIG", "subjects": ["big.>"], "num_replicas": 3, "max_bytes": 11 * 2**30}
+    ok = {"name": "OK", "subjects": ["ok.>"], "num_replicas": 3, "max_bytes": "5GB"}
+    r = lint_texts({**servers, "s.json": json.dumps(big, indent=2)}, env={})
+    assert any(f.id == "set/streams-fit" and "BIG" in f.message for f in r.findings)
+    r = lint_texts({**servers, "s.json": json.dumps(ok, indent=2)}, env={})
+    assert "set/streams-fit" not in ids(r.findings)
+    many = {"streams": [{**ok, "name": f"S{i}"} for i in range(3)]}  # 3 x 5 GB x R3 > 30 GB
+    r = lint_texts({**servers, "s.json": json.dumps(many, indent=2)}, env={})
+    assert any(f.id == "set/streams-fit" and "more than" in f.message for f in r.findings)
