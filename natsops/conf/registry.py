@@ -2,9 +2,10 @@
 
 A rule yields :class:`Hit` objects (where, what, how to fix); :func:`natsops.conf.lint.lint_paths`
 turns them into :class:`natsops.findings.Finding` objects with the rule's id, severity and a
-``file:line:col`` location. Four scopes exist: ``conf`` rules see one parsed nats-server config,
+``file:line:col`` location. Five scopes exist: ``conf`` rules see one parsed nats-server config,
 ``set`` rules see every config given at once (a cluster or supercluster), ``stream`` rules see
-one StreamConfig (JSON/YAML recipe) and ``helm`` rules one values file of the official chart.
+one StreamConfig (JSON/YAML recipe), ``helm`` rules one values file of the official chart, and
+``fit`` rules the server configs together with the stream recipes.
 """
 
 from __future__ import annotations
