@@ -330,17 +330,20 @@ class _Lexer:
         self.next()
         return self.key
 
-    def key_end(self) -> State | None:
+    def _after_key(self, again: State, value: State, eof_ends: bool) -> State | None:
         r = self.next()
         if _is_space(r):
-            return self.skip(self.key_end)
+            return self.skip(again)
         if _is_key_sep(r):
-            return self.skip(self.value)
-        if r == EOF:
+            return self.skip(value)
+        if eof_ends and r == EOF:
             self.emit(ItemType.EOF)
             return None
         self.backup()
-        return self.value
+        return value
+
+    def key_end(self) -> State | None:
+        return self._after_key(self.key_end, self.value, True)
 
     # -- include ----------------------------------------------------------------------------
     def include_start(self) -> State | None:
@@ -527,13 +530,7 @@ class _Lexer:
         return self.map_key
 
     def map_key_end(self) -> State | None:
-        r = self.next()
-        if _is_space(r):
-            return self.skip(self.map_key_end)
-        if _is_key_sep(r):
-            return self.skip(self.map_value)
-        self.backup()
-        return self.map_value
+        return self._after_key(self.map_key_end, self.map_value, False)
 
     def map_value(self) -> State | None:
         r = self.next()
