@@ -122,11 +122,18 @@ def duration_invalid(cfg: Config) -> Iterator[Hit]:
              "sync_interval", "sync", "reconnect", "dial_timeout", "ack_wait"}
     for block, node in _blocks(cfg):
         for key, child in node.items():
-            if key.lower() in names and child.kind == "string" and child.value.lower() != "always" \
-                    and go_duration(child.value) is None:
+            if key.lower() not in names or child.kind != "string" or \
+                    child.value.lower() == "always":
+                continue
+            secs = go_duration(child.value)
+            if secs is None:
                 yield Hit(child, f"{_path(block, key)}: {child.value!r} is not a Go duration "
                           "(units ns, us, ms, s, m, h; no d)", 'e.g. "24h", "90s"',
                           subject=_path(block, key))
+            elif secs < 0:
+                yield Hit(child, f"{_path(block, key)}: negative duration {child.value!r} is "
+                          "accepted by the server and makes no sense", "use a positive "
+                          "duration", subject=_path(block, key), severity=Severity.WARN)
 
 
 @rule("conf/duration-unquoted", INFO, "Durations should be quoted")
@@ -166,7 +173,11 @@ def size_quoted(cfg: Config) -> Iterator[Hit]:
             if key.lower() not in _SIZE_KEYS.get(block, ()) or child.kind != "string":
                 continue
             if block == "jetstream":
-                if js_size(child) is None:
+                if child.value == "":
+                    yield Hit(child, f"{_path(block, key)}: an empty string means 0 bytes, so "
+                              "this storage type is silently disabled", f"{key}: 1GB, or remove "
+                              "it", subject=_path(block, key), severity=Severity.WARN)
+                elif js_size(child) is None:
                     yield Hit(child, f"{_path(block, key)}: {child.value!r} is rejected; quoted "
                               "sizes must be an integer plus one of K, M, G, T",
                               f"{key}: {child.value.rstrip('bB')}B (unquoted)",

@@ -267,3 +267,11 @@ def test_streams_fit_the_servers() -> None:
     many = {"streams": [{**ok, "name": f"S{i}"} for i in range(3)]}  # 3 x 5 GB x R3 > 30 GB
     r = lint_texts({**servers, "s.json": json.dumps(many, indent=2)}, env={})
     assert any(f.id == "set/streams-fit" and "more than" in f.message for f in r.findings)
+
+
+def test_empty_js_size_and_negative_duration_are_warned() -> None:
+    r = lint_texts({"s.conf": 'jetstream { max_memory_store: "" }\nping_interval: "-5s"\n'},
+                   env={})
+    found = {(f.id, f.severity) for f in r.findings}
+    assert ("conf/size-quoted", Severity.WARN) in found
+    assert ("conf/duration-invalid", Severity.WARN) in found
