@@ -19,7 +19,7 @@ def sizing(
     msgs_per_sec: Annotated[float, typer.Option(
         "--msgs-per-sec", help="Messages per second published, cluster-wide")] = 1000.0,
     msg_size: Annotated[str, typer.Option(
-        "--msg-size", help="Average payload size, e.g. 512, 1KB, 64KiB")] = "1KB",
+        "--msg-size", help="Average payload size, e.g. 512, 1KB, 64KiB (K = KB = 1024)")] = "1KB",
     retention: Annotated[str | None, typer.Option(
         "--retention", help="Max age kept, e.g. 7d, 72h", show_default=False)] = None,
     max_bytes: Annotated[str | None, typer.Option(
