@@ -50,7 +50,7 @@ def lint(
     \b
     Examples:
       natsops lint /etc/nats/nats-server.conf
-      natsops lint configs/*/nats-server.conf --strict
+      natsops lint configs/ --strict   # every *.conf below it, as one cluster
       natsops lint streams/orders.json values.yaml --format sarif > lint.sarif
       natsops lint --digest nats-server.conf
     """

@@ -192,11 +192,23 @@ def _scope(scope: str) -> list[Rule]:
 def lint_paths(paths: Sequence[str | Path], *, disable: Sequence[str] = (),
                min_severity: Severity = Severity.INFO,
                env: Mapping[str, str] | None = None) -> LintReport:
-    """Read and lint files; an unreadable or unparseable file raises UsageError (exit 2)."""
+    """Read and lint files (a directory means its ``*.conf`` files, recursively).
+
+    An unreadable or unparseable file raises UsageError (exit 2).
+    """
     if not paths:
         raise UsageError("give at least one file to lint")
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(p.rglob("*.conf"))
+            if not found:
+                raise UsageError(f"{p}: no *.conf files in this directory")
+            files += found
+        else:
+            files.append(p)
     sources: dict[str, str] = {}
-    for p in paths:
+    for p in files:
         name = str(p)
         try:
             sources[name] = Path(p).read_bytes().decode("utf-8", "surrogateescape")

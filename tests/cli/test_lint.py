@@ -136,3 +136,15 @@ def test_import_of_cli_main_stays_light() -> None:
             "if m in sys.modules]; print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_directory_means_its_conf_files(tmp_path: Path) -> None:
+    for i in (1, 2, 3):
+        (tmp_path / f"n{i}").mkdir()
+        (tmp_path / f"n{i}" / "nats-server.conf").write_text(f"server_name: n{i}\n")
+    r = runner.invoke(app, ["lint", "--json", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    assert len(json.loads(r.stdout)["files"]) == 3
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert runner.invoke(app, ["lint", str(empty)]).exit_code == 2
