@@ -222,25 +222,48 @@ def _envelope(msg: Msg) -> dict[str, Any]:
     return doc if isinstance(doc, dict) else {}
 
 
-async def discover(nc: Client, timeout: float) -> list[ServerInfo]:
-    """Every server that answers ``$SYS.REQ.SERVER.PING.VARZ``."""
-    msgs = await _collect(nc, "$SYS.REQ.SERVER.PING.VARZ", b"{}", expected=None,
-                          timeout=timeout)
-    servers = []
-    for m in msgs:
-        doc = _envelope(m)
-        srv, data = doc.get("server") or {}, doc.get("data") or {}
-        host, port = data.get("host"), data.get("port")
-        if host in ("0.0.0.0", "::", ""):
-            host = srv.get("host") or "127.0.0.1"
-        url = f"nats://{host}:{port}" if host and port else None
-        servers.append(ServerInfo(name=str(srv.get("name") or srv.get("id")), id=str(srv.get("id")),
-                                  client_url=url,
-                                  trusted_operators=tuple(data.get("trusted_operators_jwt") or ())))
-    if not servers:
+async def discover(nc: Client, timeout: float, expect: int | None = None) -> list[ServerInfo]:
+    """Every server that answers ``$SYS.REQ.SERVER.PING.VARZ``.
+
+    With ``expect``, ping again until that many servers answered or ``timeout`` ran out (a
+    server that just restarted answers once its routes are up).
+    """
+    deadline = time.monotonic() + timeout
+    found: dict[str, ServerInfo] = {}
+    while True:
+        left = max(0.05, deadline - time.monotonic())
+        msgs = await _collect(nc, "$SYS.REQ.SERVER.PING.VARZ", b"{}", expected=expect,
+                              timeout=min(left, 1.0) if expect else left)
+        for m in msgs:
+            info = _server_info(_envelope(m))
+            found[info.id] = info
+        if expect is None or len(found) >= expect or time.monotonic() >= deadline:
+            break
+        await asyncio.sleep(0.1)
+    if not found:
         raise Unreachable("no server answered the system ping ($SYS.REQ.SERVER.PING.VARZ)",
                           hint="connect as a system-account user of this operator")
-    return sorted(servers, key=lambda s: s.name)
+    return sorted(found.values(), key=lambda s: s.name)
+
+
+def _server_info(doc: Mapping[str, Any]) -> ServerInfo:
+    srv, data = doc.get("server") or {}, doc.get("data") or {}
+    host, port = data.get("host"), data.get("port")
+    if host in ("0.0.0.0", "::", ""):
+        host = srv.get("host") or "127.0.0.1"
+    url = f"nats://{host}:{port}" if host and port else None
+    return ServerInfo(name=str(srv.get("name") or srv.get("id")), id=str(srv.get("id")),
+                      client_url=url,
+                      trusted_operators=tuple(data.get("trusted_operators_jwt") or ()))
+
+
+def _missing(servers: Sequence[ServerInfo], expect: int | None) -> list[Finding]:
+    if expect is None or len(servers) >= expect:
+        return []
+    return [Finding.fail("AUTH016", "cluster",
+                         f"expected {expect} servers, only {len(servers)} answered "
+                         f"({', '.join(s.name for s in servers)})",
+                         fix="start the missing servers, then: natsops auth push")]
 
 
 # ---- pre-push checks -------------------------------------------------------------------------
@@ -321,14 +344,15 @@ def _accounts(store: Store, op: str, names: Sequence[str] | None) -> list[Entity
 
 
 async def push(store: Store, op: str, settings: Settings, accounts: Sequence[str] | None = None,
-               *, timeout: float = 2.0, force: bool = False, check: bool = True) -> PushReport:
+               *, timeout: float = 2.0, force: bool = False, check: bool = True,
+               expect: int | None = None) -> PushReport:
     """Push accounts (all when ``accounts`` is empty), then verify every server holds them."""
     from natsops.connection import connect
 
     targets = _accounts(store, op, accounts)
     async with connect(system_settings(store, op, settings)) as conn:
         nc = conn.nc
-        servers = await discover(nc, timeout)
+        servers = await discover(nc, timeout, expect)
         names = tuple(s.name for s in servers)
         refused: list[Finding] = []
         for acc in targets:
@@ -347,7 +371,8 @@ async def push(store: Store, op: str, settings: Settings, accounts: Sequence[str
                                       tuple(replies)))
             log.info("pushed %s to %d of %d servers", acc.name,
                      sum(r.status == "accepted" for r in replies), len(names))
-        report = await _verify(nc, store, op, targets, servers, timeout) if check else None
+        report = (await _verify(nc, store, op, targets, servers, timeout, expect=expect)
+                  if check else None)
     return PushReport(names, tuple(pushes), report, tuple(refused))
 
 
@@ -361,14 +386,15 @@ def _refusal(findings: Sequence[Finding]) -> NatsopsError:
 # ---- verify ----------------------------------------------------------------------------------
 async def verify(store: Store, op: str, settings: Settings,
                  accounts: Sequence[str] | None = None, *, timeout: float = 2.0,
-                 load: bool = True) -> VerifyReport:
+                 load: bool = True, expect: int | None = None) -> VerifyReport:
     """Compare every server's live copy of each account with the store."""
     from natsops.connection import connect
 
     targets = _accounts(store, op, accounts)
     async with connect(system_settings(store, op, settings)) as conn:
-        servers = await discover(conn.nc, timeout)
-        return await _verify(conn.nc, store, op, targets, servers, timeout, load=load)
+        servers = await discover(conn.nc, timeout, expect)
+        return await _verify(conn.nc, store, op, targets, servers, timeout, load=load,
+                             expect=expect)
 
 
 async def _accountz(nc: Client, key: str, expected: int,
@@ -408,9 +434,9 @@ async def _load_account(store: Store, acc: Entity, servers: Sequence[ServerInfo]
 
 async def _verify(nc: Client, store: Store, op: str, targets: Sequence[Entity],
                   servers: Sequence[ServerInfo], timeout: float, *,
-                  load: bool = True) -> VerifyReport:
+                  load: bool = True, expect: int | None = None) -> VerifyReport:
     copies: list[ServerCopy] = []
-    findings: list[Finding] = []
+    findings: list[Finding] = _missing(servers, expect)
     names = [s.name for s in servers]
     for acc in targets:
         live = await _accountz(nc, acc.public_key, len(servers), timeout)
