@@ -112,10 +112,11 @@ def root(
 
 
 def _register() -> None:
-    from natsops.cli import bootstrap, cluster
+    from natsops.cli import auth, bootstrap, cluster
 
     app.command("bootstrap")(bootstrap.bootstrap)
     app.add_typer(cluster.app, name="cluster")
+    app.add_typer(auth.app, name="auth")
 
 
 _register()

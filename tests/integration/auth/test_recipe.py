@@ -49,7 +49,8 @@ async def test_recipe_push_connect_edit_revoke(operator_cluster, auth_store, uni
     report = await push(store, op, oc.settings)
     assert {p.account for p in report.pushes} == {"SYS", "APP", "OTHER"}
     assert all(r.status == "accepted" for p in report.pushes for r in p.replies), report.pushes
-    assert report.verification is not None and report.verification.ok
+    assert report.verification is not None
+    assert report.verification.ok
 
     # the creds work: pub/sub and JetStream
     nc = await _connect(str(creds), oc.url("a1"))
@@ -86,7 +87,8 @@ async def test_recipe_push_connect_edit_revoke(operator_cluster, auth_store, uni
         ops.edit_account(store, op, "APP", limits=AccountLimits(js_streams=1),
                          allow=Permissions(deny_pub=("forbidden.>",)))
         report = await push(store, op, oc.settings, ["APP"])
-        assert report.verification is not None and report.verification.ok
+        assert report.verification is not None
+        assert report.verification.ok
         await watcher.publish("forbidden.x", b"no")
         await watcher.flush()
         for _ in range(50):
@@ -135,7 +137,8 @@ async def test_verify_names_stale_server_after_missed_push(operator_cluster, aut
     by_server = {c.server: c.status for c in stale.copies}
     assert by_server == {"a1": "current", "a2": "stale"}, stale.copies
     bad = [f for f in stale.findings if f.severity == Severity.FAIL]
-    assert bad and bad[0].fix == "natsops auth push --account APP"
+    assert bad
+    assert bad[0].fix == "natsops auth push --account APP"
 
     again = await push(store, op, oc.settings, ["APP"], expect=2)
     assert again.pushes[0].accepted == 2
