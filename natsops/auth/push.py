@@ -326,6 +326,11 @@ async def _lookup(nc: Client, key: str, expected: int, timeout: float) -> list[j
 
 
 # ---- push ------------------------------------------------------------------------------------
+def _no_responders(msg: Msg) -> bool:
+    headers = getattr(msg, "headers", None) or {}
+    return not msg.data and str(headers.get("Status", "")) == "503"
+
+
 def _reply_of(msg: Msg) -> tuple[str, ServerReply]:
     doc = _envelope(msg)
     srv = doc.get("server") or {}
@@ -333,8 +338,26 @@ def _reply_of(msg: Msg) -> tuple[str, ServerReply]:
     if doc.get("error"):
         err = doc["error"]
         return name, ServerReply(name, "error", str(err.get("description", err)))
-    data = doc.get("data") or {}
-    return name, ServerReply(name, "accepted", str(data.get("message", "")))
+    message = str((doc.get("data") or {}).get("message", ""))
+    # "jwt update skipped" (memory/URL resolver, account not loaded): nothing was applied
+    status = "skipped" if "skipped" in message else "accepted"
+    return name, ServerReply(name, status, message)
+
+
+async def _update(nc: Client, acc: Entity, expected: int, timeout: float) -> list[Msg]:
+    """``$SYS.REQ.CLAIMS.UPDATE`` (full/cache resolvers, as nsc), else the per-account subject.
+
+    A MEMORY resolver does not listen on the first (no responders) but applies the second to
+    accounts it has loaded.
+    """
+    body = acc.token.token.encode()
+    msgs = await _collect(nc, "$SYS.REQ.CLAIMS.UPDATE", body, expected=expected, timeout=timeout)
+    msgs = [m for m in msgs if not _no_responders(m)]
+    if not msgs:
+        msgs = await _collect(nc, f"$SYS.REQ.ACCOUNT.{acc.public_key}.CLAIMS.UPDATE", body,
+                              expected=expected, timeout=timeout)
+        msgs = [m for m in msgs if not _no_responders(m)]
+    return msgs
 
 
 def _accounts(store: Store, op: str, names: Sequence[str] | None) -> list[Entity]:
@@ -345,8 +368,11 @@ def _accounts(store: Store, op: str, names: Sequence[str] | None) -> list[Entity
 
 async def push(store: Store, op: str, settings: Settings, accounts: Sequence[str] | None = None,
                *, timeout: float = 2.0, force: bool = False, check: bool = True,
-               expect: int | None = None) -> PushReport:
-    """Push accounts (all when ``accounts`` is empty), then verify every server holds them."""
+               expect: int | None = None, dry_run: bool = False) -> PushReport:
+    """Push accounts (all when ``accounts`` is empty), then verify every server holds them.
+
+    With ``dry_run``, only discover the servers and run the pre-push checks.
+    """
     from natsops.connection import connect
 
     targets = _accounts(store, op, accounts)
@@ -358,12 +384,15 @@ async def push(store: Store, op: str, settings: Settings, accounts: Sequence[str
         for acc in targets:
             stored = await _lookup(nc, acc.public_key, len(servers), timeout)
             refused += preflight(store, op, acc, servers, stored)
-        if refused and not force:
+        if refused and not force and not dry_run:
             raise _refusal(refused)
         pushes = []
         for acc in targets:
-            msgs = await _collect(nc, "$SYS.REQ.CLAIMS.UPDATE", acc.token.token.encode(),
-                                  expected=len(servers), timeout=timeout)
+            if dry_run:
+                pushes.append(AccountPush(acc.name, acc.public_key, acc.token.jti, acc.token.iat,
+                                          tuple(ServerReply(n, "would push", "") for n in names)))
+                continue
+            msgs = await _update(nc, acc, len(servers), timeout)
             got = dict(_reply_of(m) for m in msgs)
             replies = [got.pop(n, ServerReply(n, "no answer", "")) for n in names]
             replies += list(got.values())  # servers that answered but missed the ping
@@ -372,7 +401,7 @@ async def push(store: Store, op: str, settings: Settings, accounts: Sequence[str
             log.info("pushed %s to %d of %d servers", acc.name,
                      sum(r.status == "accepted" for r in replies), len(names))
         report = (await _verify(nc, store, op, targets, servers, timeout, expect=expect)
-                  if check else None)
+                  if check and not dry_run else None)
     return PushReport(names, tuple(pushes), report, tuple(refused))
 
 

@@ -809,6 +809,9 @@ def push(
             "--force", help="Push even if a server holds a newer JWT or does not trust the signer"
         ),
     ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only find the servers and run the pre-push checks")
+    ] = False,
     json_out: Json = False,
 ) -> None:
     """Push account JWTs to every server's resolver, then verify each server holds them."""
@@ -828,6 +831,7 @@ def push(
             timeout=parse_duration(wait, what="--wait"),
             force=force,
             expect=expect,
+            dry_run=dry_run,
         )
     )
     _emit_push(ctx, report, json_out)
@@ -838,7 +842,9 @@ def _emit_push(ctx: typer.Context, report: Any, json_out: bool) -> None:
     from natsops.findings import exit_code
 
     findings = list(report.verification.findings) if report.verification else []
-    failed = [r for p in report.pushes for r in p.replies if r.status != "accepted"]
+    failed = [
+        r for p in report.pushes for r in p.replies if r.status not in ("accepted", "would push")
+    ]
     if want_json(ctx, json_out):
         output.print_json(report)
     else:
@@ -847,7 +853,11 @@ def _emit_push(ctx: typer.Context, report: Any, json_out: bool) -> None:
         ]
         output.table("push", ["account", "server", "result", "message"], rows)
         _print_findings(findings, quiet_ok=True)
+        for f in report.refused:
+            output.error(f"{f.subject}: {f.message}", f.fix)
     code = int(exit_code(findings))
+    if report.refused and not code:  # --dry-run: the push would be refused
+        code = 6
     if failed and not code:  # a server rejected the JWT or did not answer
         from natsops.cli import output as out
 

@@ -47,9 +47,10 @@ class OperatorCluster:
     def config_path(self, name: str) -> Path:
         return self.dir / f"{name}.conf"
 
-    def write_config(self, name: str, interval: str = "2m") -> None:
+    def write_config(self, name: str, interval: str = "2m", resolver: str = "full") -> None:
         client, http, route = self.ports[name]
-        opts = ResolverOptions(dir=str(self.dir / name / "jwt"), interval=interval)
+        opts = ResolverOptions(type=resolver, dir=str(self.dir / name / "jwt"),
+                               interval=interval)
         routes = ", ".join(json.dumps(f"nats://127.0.0.1:{p[2]}") for p in self.ports.values())
         text = render_config(self.store, self.op, opts)
         text += (f"server_name: {name}\nlisten: \"127.0.0.1:{client}\"\n"
@@ -97,7 +98,7 @@ def operator_cluster(server_bin: Path, tmp_path: Path,
     """Factory: start ``nodes`` operator-mode servers for ``auth_store``."""
     made: list[OperatorCluster] = []
 
-    def make(nodes: int = 1, interval: str = "2m") -> OperatorCluster:
+    def make(nodes: int = 1, interval: str = "2m", resolver: str = "full") -> OperatorCluster:
         names = [f"a{i + 1}" for i in range(nodes)]
         used: set[int] = set()
         ports = {}
@@ -113,7 +114,7 @@ def operator_cluster(server_bin: Path, tmp_path: Path,
         oc.dir.mkdir()
         made.append(oc)
         for n in names:
-            oc.write_config(n, interval)
+            oc.write_config(n, interval, resolver)
         for n in names:
             oc.start(n)
         return oc

@@ -144,3 +144,29 @@ async def test_verify_names_stale_server_after_missed_push(operator_cluster, aut
     assert again.pushes[0].accepted == 2
     fresh = await verify(store, op, oc.settings, ["APP"], expect=2)
     assert {c.status for c in fresh.copies} == {"current"}
+
+
+async def test_push_to_a_memory_resolver(operator_cluster, auth_store) -> None:
+    store, op = auth_store, "DEMO"
+    oc = operator_cluster(nodes=1, resolver="memory")
+    ops.add_account(store, op, "LATER")  # not in the preload: never loaded
+    nc = await _connect(str(store.creds_path(op, "APP", "service")), oc.url("a1"))
+    try:
+        ops.edit_account(store, op, "APP", limits=AccountLimits(subs=77))
+        report = await push(store, op, oc.settings, ["APP", "LATER"])
+        status = {p.account: p.replies[0].status for p in report.pushes}
+        assert status == {"APP": "accepted", "LATER": "skipped"}
+        assert report.verification is not None
+        copies = {c.account: c.status for c in report.verification.copies}
+        assert copies["APP"] == "current"
+    finally:
+        await nc.close()
+
+
+async def test_dry_run_push_changes_nothing(operator_cluster, auth_store) -> None:
+    oc = operator_cluster(nodes=1)
+    report = await push(auth_store, "DEMO", oc.settings, dry_run=True)
+    assert {r.status for p in report.pushes for r in p.replies} == {"would push"}
+    assert report.verification is None
+    fresh = await verify(auth_store, "DEMO", oc.settings, ["APP"], load=False)
+    assert {c.status for c in fresh.copies} == {"not loaded"}
