@@ -16,6 +16,7 @@ made to load it from their own resolver store by a short connection of a throw-a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -454,11 +455,14 @@ async def _load_account(store: Store, acc: Entity, servers: Sequence[ServerInfo]
         opts = connect_options(Settings(servers=(s.client_url,), user_jwt=Secret(jwt),
                                         user_seed=seed, timeout=timeout))
         opts["connect_timeout"] = min(timeout, 3.0)
+        nc = nats.NATS()
         try:
-            nc = await nats.connect(**opts)
-            await nc.close()
+            await nc.connect(**opts)
         except Exception as exc:  # the probe is best effort; verify reports what it sees
             log.debug("probe connect to %s failed: %s", s.name, exc)
+        finally:
+            with contextlib.suppress(Exception):  # also frees the socket of a refused connect
+                await nc.close()
 
 
 async def _verify(nc: Client, store: Store, op: str, targets: Sequence[Entity],
