@@ -322,18 +322,26 @@ def add_export(store: Store, op: str, account: str, spec: ExportSpec, *,
     return _update_account(store, op, account, mutate, dry_run)
 
 
+def _drop(nats: dict[str, Any], key: str, match: Callable[[Mapping[str, Any]], bool],
+          missing: str) -> None:
+    """Remove the matching entries of ``nats[key]``; NotFound when none matched."""
+    before = list(nats.get(key) or [])
+    kept = [item for item in before if not match(item)]
+    if len(kept) == len(before):
+        raise NotFound(missing)
+    if kept:
+        nats[key] = kept
+    else:
+        nats.pop(key, None)
+
+
 def remove_export(store: Store, op: str, account: str, subject: str, *,
                   dry_run: bool = False) -> Change:
     """Stop exporting ``subject``."""
 
     def mutate(nats: dict[str, Any]) -> None:
-        exports = [e for e in nats.get("exports") or [] if e.get("subject") != subject]
-        if len(exports) == len(nats.get("exports") or []):
-            raise NotFound(f"account {account} does not export {subject}")
-        if exports:
-            nats["exports"] = exports
-        else:
-            nats.pop("exports", None)
+        _drop(nats, "exports", lambda e: e.get("subject") == subject,
+              f"account {account} does not export {subject}")
 
     return _update_account(store, op, account, mutate, dry_run)
 
@@ -379,14 +387,8 @@ def remove_import(store: Store, op: str, account: str, subject: str, *,
     """Remove the import whose (local) subject is ``subject``."""
 
     def mutate(nats: dict[str, Any]) -> None:
-        before = list(nats.get("imports") or [])
-        imports = [i for i in before if subject not in (i.get("subject"), i.get("local_subject"))]
-        if len(imports) == len(before):
-            raise NotFound(f"account {account} has no import of {subject}")
-        if imports:
-            nats["imports"] = imports
-        else:
-            nats.pop("imports", None)
+        _drop(nats, "imports", lambda i: subject in (i.get("subject"), i.get("local_subject")),
+              f"account {account} has no import of {subject}")
 
     return _update_account(store, op, account, mutate, dry_run)
 

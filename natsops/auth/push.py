@@ -443,7 +443,7 @@ async def _accountz(nc: Client, key: str, expected: int,
 async def _load_account(store: Store, acc: Entity, servers: Sequence[ServerInfo],
                         timeout: float) -> None:
     """Make servers load the account from their own store: connect a throw-away user."""
-    import nats
+    from nats.aio.client import Client as NatsClient
 
     jwt, seed = mint_user(store, acc, "natsops verify probe", 30,
                           Permissions(deny_pub=(">",), deny_sub=(">",)))
@@ -455,7 +455,7 @@ async def _load_account(store: Store, acc: Entity, servers: Sequence[ServerInfo]
         opts = connect_options(Settings(servers=(s.client_url,), user_jwt=Secret(jwt),
                                         user_seed=seed, timeout=timeout))
         opts["connect_timeout"] = min(timeout, 3.0)
-        nc = nats.NATS()
+        nc = NatsClient()
         try:
             await nc.connect(**opts)
         except Exception as exc:  # the probe is best effort; verify reports what it sees

@@ -97,6 +97,12 @@ def _confirm(question: str, force: bool) -> None:
         raise typer.Exit(1)
 
 
+def _change(ctx: typer.Context, json_out: bool, fn: Any, *args: Any, **kw: Any) -> None:
+    """Run one store operation ``fn(store, operator, *args, **kw)`` and print its change."""
+    store = _store(ctx)
+    _emit_changes(ctx, [fn(store, _op(ctx, store), *args, **kw)], json_out)
+
+
 def _emit_changes(ctx: typer.Context, changes: list[Change], as_json: bool) -> None:
     from natsops.cli import output
 
@@ -430,10 +436,8 @@ def export_add(
     """Export a service or a stream from an account."""
     from natsops.auth import ops
 
-    store = _store(ctx)
     spec = ops.ExportSpec(subject, "stream" if stream else "service", name, private, response_type)
-    change = ops.add_export(store, _op(ctx, store), account, spec, dry_run=dry_run)
-    _emit_changes(ctx, [change], json_out)
+    _change(ctx, json_out, ops.add_export, account, spec, dry_run=dry_run)
 
 
 @export_app.command("rm")
@@ -447,9 +451,7 @@ def export_rm(
     """Stop exporting a subject."""
     from natsops.auth import ops
 
-    store = _store(ctx)
-    change = ops.remove_export(store, _op(ctx, store), account, subject, dry_run=dry_run)
-    _emit_changes(ctx, [change], json_out)
+    _change(ctx, json_out, ops.remove_export, account, subject, dry_run=dry_run)
 
 
 @export_app.command("token")
@@ -520,9 +522,7 @@ def import_rm(
     """Remove an import."""
     from natsops.auth import ops
 
-    store = _store(ctx)
-    change = ops.remove_import(store, _op(ctx, store), account, subject, dry_run=dry_run)
-    _emit_changes(ctx, [change], json_out)
+    _change(ctx, json_out, ops.remove_import, account, subject, dry_run=dry_run)
 
 
 # ---- user ------------------------------------------------------------------------------------
