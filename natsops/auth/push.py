@@ -291,7 +291,11 @@ def preflight(store: Store, op: str, acc: Entity, servers: Sequence[ServerInfo],
     out: list[Finding] = []
     for s in servers:
         ids, signers = _trusted_keys(s.trusted_operators)
-        if s.trusted_operators and store.operator(op).public_key not in ids:
+        if not s.trusted_operators:
+            out.append(Finding.fail("AUTH001", f"{acc.name}@{s.name}",
+                                    f"server {s.name} is not in operator mode",
+                                    fix="configure it with: natsops auth render-config"))
+        elif store.operator(op).public_key not in ids:
             out.append(Finding.fail("AUTH001", f"{acc.name}@{s.name}",
                                     f"server {s.name} does not run operator {op}",
                                     fix="push to the servers of this operator (--server)"))

@@ -116,3 +116,14 @@ def test_memory_resolver_config_starts(auth_store, server_bin: Path, tmp_path: P
     res = subprocess.run([str(server_bin), "-t", "-c", str(conf)], capture_output=True,
                          text=True, timeout=20, check=False)
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_push_refuses_servers_not_in_operator_mode(nats_cluster, auth_store) -> None:
+    """The shared password-mode cluster has a system account but no operator."""
+    pw = nats_cluster.cluster.credentials()["sys"]
+    r = CliRunner().invoke(app, ["-s", ",".join(nats_cluster.urls), "--user", "sys",
+                                 "--password", pw, "auth", "--store", str(auth_store.root),
+                                 "push", "--all"])
+    assert r.exit_code == 7, (r.stdout, r.stderr)
+    assert "not in operator mode" in r.stderr
+    assert pw not in r.stdout + r.stderr
