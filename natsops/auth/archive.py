@@ -35,7 +35,7 @@ def backup_store(store: Store, path: Path, *, force: bool = False) -> ArchiveRes
     files = seeds = 0
     with tarfile.open(fileobj=buf, mode="w:gz") as tar:
         for f in sorted(store.root.rglob("*")):
-            if f.is_file() and not f.name.startswith("."):
+            if f.is_file():
                 info = tarfile.TarInfo(f.relative_to(store.root).as_posix())
                 data = f.read_bytes()
                 info.size, info.mode, info.mtime = len(data), 0o600, int(f.stat().st_mtime)

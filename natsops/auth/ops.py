@@ -144,6 +144,8 @@ def add_operator(store: Store, name: str, *, sys: bool = True,
                              system_account=sys_kp.public_key if sys_kp else None, strict=strict)
     token = jwtmod.encode(claims, okp)
     _write(store, store.operator_path(name), token, [okp, *osk], dry_run)
+    if not dry_run:
+        store.write_nsc_marker(name)
     changes = [Change("create", "operator", name, okp.public_key, store.operator_path(name),
                       _claims_of(token), dry_run)]
     if sys_kp is not None:

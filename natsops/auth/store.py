@@ -2,6 +2,7 @@
 
 ::
 
+    <root>/stores/<OP>/.nsc                              nsc's marker of an operator folder
     <root>/stores/<OP>/<OP>.jwt                          operator JWT
     <root>/stores/<OP>/accounts/<ACC>/<ACC>.jwt          account JWTs
     <root>/stores/<OP>/accounts/<ACC>/users/<U>.jwt      user JWTs
@@ -11,10 +12,16 @@
 ``<root>`` is ``--store`` / ``NATSOPS_STORE``, else ``$XDG_DATA_HOME/natsops``, else
 ``~/.local/share/natsops``. Every file is written atomically with mode 0600 in 0700 folders.
 The JWTs on disk are the only state: the previous JWT of a subject gives the next ``iat``.
+
+This is the layout of nsc's data folder (``stores/`` and the ``keys/`` key store, keys sharded
+by the 2nd-3rd characters of the public key), so natsops can read an nsc folder
+(``--store ~/.local/share/nats/nsc``) and nsc can read this one (``nsc env -s <root>/stores``
+with ``NKEYS_PATH=<root>/keys``). Interop was checked against nsc's source, not its binary.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -108,7 +115,7 @@ class Store:
     def save_key(self, kp: KeyPair) -> Path:
         path = self.key_path(kp.public_key)
         self._mkdirs(path.parent)
-        write_private(path, kp.seed.reveal() + "\n")
+        write_private(path, kp.seed.reveal())  # one seed, no newline: as nsc writes it
         return path
 
     def has_key(self, public_key: str) -> bool:
@@ -132,6 +139,11 @@ class Store:
     def write_jwt(self, path: Path, token: str) -> None:
         self._mkdirs(path.parent)
         write_private(path, token + "\n")
+
+    def write_nsc_marker(self, op: str) -> None:
+        """The ``.nsc`` file nsc looks for to accept ``stores/<op>`` as an operator folder."""
+        doc = {"managed": False, "name": op, "kind": "operator", "version": "1"}
+        self.write_text_private(self.operator_dir(op) / ".nsc", json.dumps(doc))
 
     def write_text_private(self, path: Path, text: str) -> None:
         self._mkdirs(path.parent)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import stat
 from pathlib import Path
 
@@ -39,6 +40,8 @@ def test_default_root_respects_env(tmp_path: Path) -> None:
 def test_nsc_layout_and_private_modes(store: Store) -> None:
     root = store.root
     assert (root / "stores/DEMO/DEMO.jwt").is_file()
+    marker = json.loads((root / "stores/DEMO/.nsc").read_text())
+    assert marker == {"managed": False, "name": "DEMO", "kind": "operator", "version": "1"}
     assert (root / "stores/DEMO/accounts/APP/APP.jwt").is_file()
     assert (root / "stores/DEMO/accounts/APP/users/service.jwt").is_file()
     creds = root / "keys/creds/DEMO/APP/service.creds"
@@ -48,6 +51,8 @@ def test_nsc_layout_and_private_modes(store: Store) -> None:
     assert len(seeds) == 6
     for nk in seeds:
         assert _mode(nk) == 0o600
+        assert nk.read_text().startswith("S")
+        assert "\n" not in nk.read_text()
         assert nk.parent.parent.name == nk.stem[0]
         assert nk.parent.name == nk.stem[1:3]
         assert _mode(nk.parent) == 0o700
@@ -206,6 +211,7 @@ def test_backup_and_restore(store: Store, tmp_path: Path) -> None:
     restore_store(other, archive)
     assert other.account("DEMO", "APP").token.token == store.account("DEMO", "APP").token.token
     assert _mode(next(other.root.rglob("*.nk"))) == 0o600
+    assert (other.root / "stores/DEMO/.nsc").is_file()
     bad = tmp_path / "bad.tar.gz"
     bad.write_text("nope")
     with pytest.raises(UsageError):
