@@ -6,7 +6,7 @@ Python JWT library writes ``memory_storage``, which the server silently ignores.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -203,13 +203,6 @@ def activation_claims(subject: str, kind: str, target_account: str, iat: int, *,
     if expires:
         claims["exp"] = expires
     return claims
-
-
-def summary(nats: Mapping[str, Any]) -> dict[str, Any]:
-    """A short view of an account's limits for tables."""
-    lim = nats.get("limits") or {}
-    return {"conn": lim.get("conn"), "subs": lim.get("subs"),
-            "jetstream": bool(lim.get("mem_storage") or lim.get("disk_storage"))}
 
 
 NO_LIMITS = AccountLimits()

@@ -13,6 +13,7 @@ re-signed JWT gets ``iat = max(now, previous iat + 1)``.
 from __future__ import annotations
 
 import copy
+import shutil
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from natsops.auth.claims import (
 from natsops.auth.creds import format_creds
 from natsops.auth.nkey import KeyPair, generate, is_public_key
 from natsops.auth.store import Entity, Store, valid_name
+from natsops.context import write_private
 from natsops.errors import Conflict, NotFound, UsageError
 
 __all__ = [
@@ -268,8 +270,6 @@ def remove_account(store: Store, op: str, name: str, *, dry_run: bool = False) -
     if ent.public_key == store.operator(op).nats.get("system_account"):
         raise UsageError("the system account cannot be removed")
     if not dry_run:
-        import shutil
-
         shutil.rmtree(ent.path.parent)
         shutil.rmtree(store.root / "keys" / "creds" / op / name, ignore_errors=True)
     return Change("delete", "account", name, ent.public_key, ent.path, dry_run=dry_run,
@@ -471,8 +471,6 @@ def generate_creds(store: Store, op: str, account: str, name: str,
     if output is not None:
         if output.is_dir():
             raise UsageError(f"{output} is a directory")
-        from natsops.context import write_private
-
         write_private(output, format_creds(user.token.token, kp.seed))
     else:
         store.write_text_private(path, format_creds(user.token.token, kp.seed))
