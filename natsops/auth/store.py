@@ -134,7 +134,17 @@ class Store:
 
     # ---- JWTs --------------------------------------------------------------------------------
     def _mkdirs(self, path: Path) -> None:
-        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        """Create ``path`` and its missing parents up to the root, each 0700."""
+        missing = []
+        p = path
+        while not p.exists():
+            missing.append(p)
+            if p == self.root or p.parent == p:
+                break
+            p = p.parent
+        for d in reversed(missing):
+            d.mkdir(mode=0o700, exist_ok=True)
+            d.chmod(0o700)  # mkdir's mode is filtered by the umask
 
     def write_jwt(self, path: Path, token: str) -> None:
         self._mkdirs(path.parent)

@@ -56,6 +56,8 @@ def test_nsc_layout_and_private_modes(store: Store) -> None:
         assert nk.parent.parent.name == nk.stem[0]
         assert nk.parent.name == nk.stem[1:3]
         assert _mode(nk.parent) == 0o700
+    for d in [root, *(p for p in root.rglob("*") if p.is_dir())]:
+        assert _mode(d) == 0o700, d
 
 
 def test_sys_account_as_nsc_creates_it(store: Store) -> None:
