@@ -13,10 +13,11 @@
 ``~/.local/share/natsops``. Every file is written atomically with mode 0600 in 0700 folders.
 The JWTs on disk are the only state: the previous JWT of a subject gives the next ``iat``.
 
-This is the layout of nsc's data folder (``stores/`` and the ``keys/`` key store, keys sharded
-by the 2nd-3rd characters of the public key), so natsops can read an nsc folder
-(``--store ~/.local/share/nats/nsc``) and nsc can read this one (``nsc env -s <root>/stores``
-with ``NKEYS_PATH=<root>/keys``). Interop was checked against nsc's source, not its binary.
+This is the layout of nsc's data folder (``stores/`` plus the ``keys/`` key store, seeds sharded
+by the 2nd-3rd characters of the public key, creds under ``keys/creds``), so ``--store`` can
+point at the folder that holds nsc's ``stores/`` and ``keys/``, and nsc can be pointed at this
+one (its store dir ``<root>/stores``, ``NKEYS_PATH=<root>/keys``). The layout was checked
+against nsc's source and its published sample tokens, not against an nsc binary.
 """
 
 from __future__ import annotations
