@@ -42,6 +42,7 @@ __all__ = [
     "PushReport",
     "ServerInfo",
     "ServerReply",
+    "StoredCopies",
     "VerifyReport",
     "pull",
     "push",
@@ -101,12 +102,25 @@ class ServerCopy:
 
 
 @dataclass(frozen=True)
+class StoredCopies:
+    """What the resolvers store for one account (``CLAIMS.LOOKUP`` replies carry no server id)."""
+
+    account: str
+    replies: int
+    current: int
+    older: int
+    newer: int
+    missing: int
+
+
+@dataclass(frozen=True)
 class VerifyReport:
     """Per account and server: does the server hold the JWT in the store?"""
 
     servers: tuple[str, ...]
     copies: tuple[ServerCopy, ...]
     findings: tuple[Finding, ...]
+    stored: tuple[StoredCopies, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -317,16 +331,19 @@ def preflight(store: Store, op: str, acc: Entity, servers: Sequence[ServerInfo],
     return out
 
 
-async def _lookup(nc: Client, key: str, expected: int, timeout: float) -> list[jwtmod.Token]:
+async def _lookup(nc: Client, key: str, expected: int,
+                  timeout: float) -> list[jwtmod.Token | None]:
+    """The stored copies (``CLAIMS.LOOKUP``, one reply per full resolver; None: not stored)."""
     msgs = await _collect(nc, f"$SYS.REQ.ACCOUNT.{key}.CLAIMS.LOOKUP", b"", expected=expected,
                           timeout=timeout)
-    out = []
+    out: list[jwtmod.Token | None] = []
     for m in msgs:
-        if m.data:
-            try:
-                out.append(jwtmod.decode(m.data.decode(), kind="account"))
-            except UsageError:
-                continue
+        if _no_responders(m):
+            continue
+        try:
+            out.append(jwtmod.decode(m.data.decode(), kind="account") if m.data else None)
+        except UsageError:
+            out.append(None)
     return out
 
 
@@ -388,7 +405,7 @@ async def push(store: Store, op: str, settings: Settings, accounts: Sequence[str
         refused: list[Finding] = []
         for acc in targets:
             stored = await _lookup(nc, acc.public_key, len(servers), timeout)
-            refused += preflight(store, op, acc, servers, stored)
+            refused += preflight(store, op, acc, servers, [t for t in stored if t])
         if refused and not force and not dry_run:
             raise _refusal(refused)
         pushes = []
@@ -478,6 +495,7 @@ async def _verify(nc: Client, store: Store, op: str, targets: Sequence[Entity],
                   servers: Sequence[ServerInfo], timeout: float, *,
                   load: bool = True, expect: int | None = None) -> VerifyReport:
     copies: list[ServerCopy] = []
+    stored: list[StoredCopies] = []
     findings: list[Finding] = _missing(servers, expect)
     names = [s.name for s in servers]
     for acc in targets:
@@ -486,11 +504,40 @@ async def _verify(nc: Client, store: Store, op: str, targets: Sequence[Entity],
         if load and unloaded:
             await _load_account(store, acc, unloaded, timeout)
             live = await _accountz(nc, acc.public_key, len(servers), timeout)
-        for name in names:
-            copy = _copy_of(acc, name, live.get(name))
-            copies.append(copy)
-            findings.append(_finding(acc, copy))
-    return VerifyReport(tuple(names), tuple(copies), tuple(findings))
+        mine = [_copy_of(acc, name, live.get(name)) for name in names]
+        copies += mine
+        findings += [_finding(acc, c) for c in mine]
+        summary = _stored(acc, await _lookup(nc, acc.public_key, len(servers), timeout))
+        stored.append(summary)
+        findings += _stored_findings(acc, summary, mine)
+    return VerifyReport(tuple(names), tuple(copies), tuple(findings), tuple(stored))
+
+
+def _stored(acc: Entity, tokens: Sequence[jwtmod.Token | None]) -> StoredCopies:
+    current = sum(1 for t in tokens if t is not None and t.jti == acc.token.jti)
+    older = sum(1 for t in tokens if t is not None and t.jti != acc.token.jti
+                and t.iat <= acc.token.iat)
+    newer = sum(1 for t in tokens if t is not None and t.iat > acc.token.iat)
+    return StoredCopies(acc.name, len(tokens), current, older, newer,
+                        sum(1 for t in tokens if t is None))
+
+
+def _stored_findings(acc: Entity, st: StoredCopies,
+                     live: Sequence[ServerCopy]) -> list[Finding]:
+    """Stored copies that the live view did not already name (e.g. accounts not loaded)."""
+    ev = {"account": acc.name, "replies": st.replies, "current": st.current, "older": st.older,
+          "newer": st.newer, "missing": st.missing}
+    named_stale = sum(c.status == "stale" for c in live)
+    if st.older > named_stale:
+        return [Finding.fail("AUTH017", acc.name,
+                             f"{st.older} resolver(s) store an older JWT of {acc.name} "
+                             "(CLAIMS.LOOKUP does not say which server)", evidence=ev,
+                             fix=f"natsops auth push --account {acc.name}")]
+    if st.missing:
+        return [Finding.warn("AUTH018", acc.name,
+                             f"{st.missing} resolver(s) do not store {acc.name}", evidence=ev,
+                             fix=f"natsops auth push --account {acc.name}")]
+    return []
 
 
 def _copy_of(acc: Entity, server: str, doc: Mapping[str, Any] | None) -> ServerCopy:

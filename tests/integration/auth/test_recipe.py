@@ -133,6 +133,12 @@ async def test_verify_names_stale_server_after_missed_push(operator_cluster, aut
     assert [r.status for r in report.pushes[0].replies] == ["accepted"]
     oc.start("a2")
 
+    # without loading APP on a2, only the stored copies (CLAIMS.LOOKUP, anonymous) show it
+    unloaded = await verify(store, op, oc.settings, ["APP"], expect=2, timeout=5, load=False)
+    assert unloaded.stored[0].older == 1
+    assert unloaded.stored[0].current == 1
+    assert "AUTH017" in {f.id for f in unloaded.findings if f.severity == Severity.FAIL}
+
     stale = await verify(store, op, oc.settings, ["APP"], expect=2, timeout=5)
     by_server = {c.server: c.status for c in stale.copies}
     assert by_server == {"a1": "current", "a2": "stale"}, stale.copies
