@@ -44,6 +44,7 @@ __all__ = [
     "ServerReply",
     "StoredCopies",
     "VerifyReport",
+    "delete_accounts",
     "pull",
     "push",
     "verify",
@@ -583,6 +584,42 @@ def _finding(acc: Entity, c: ServerCopy) -> Finding:
         return Finding.fail("AUTH014", subject, f"{c.server} did not answer", evidence=ev,
                             fix="check the server; then natsops auth verify")
     return Finding.fail("AUTH015", subject, f"{c.server}: {c.detail}", evidence=ev)
+
+
+# ---- delete ----------------------------------------------------------------------------------
+def delete_request(store: Store, op: str, keys: Sequence[str]) -> str:
+    """A generic JWT self-signed by an operator key asking resolvers to delete ``keys``."""
+    operator = store.operator(op)
+    signer = None
+    for key in operator.signing_keys:
+        if store.has_key(key):
+            signer = store.load_key(key, "operator")
+            break
+    if signer is None:
+        signer = store.load_key(operator.public_key, "operator")
+    # the data sits inside "nats": at the top level the server answers "malformed request"
+    claims = {"iat": jwtmod.next_iat(None), "sub": signer.public_key,
+              "nats": {"accounts": list(keys), "version": 2}}
+    return jwtmod.encode(claims, signer)
+
+
+async def delete_accounts(store: Store, op: str, settings: Settings, accounts: Sequence[str],
+                          *, timeout: float = 2.0,
+                          expect: int | None = None) -> list[ServerReply]:
+    """Delete accounts from every full resolver (needs ``allow_delete: true``)."""
+    from natsops.connection import connect
+
+    keys = [store.account(op, a).public_key for a in accounts]
+    if store.operator(op).nats.get("system_account") in keys:
+        raise UsageError("the system account cannot be deleted")
+    async with connect(system_settings(store, op, settings)) as conn:
+        servers = await discover(conn.nc, timeout, expect)
+        msgs = await _collect(conn.nc, "$SYS.REQ.CLAIMS.DELETE",
+                              delete_request(store, op, keys).encode(),
+                              expected=len(servers), timeout=timeout)
+    got = dict(_reply_of(m) for m in msgs if not _no_responders(m))
+    return [got.pop(s.name, ServerReply(s.name, "no answer", "")) for s in servers] + list(
+        got.values())
 
 
 # ---- pull ------------------------------------------------------------------------------------

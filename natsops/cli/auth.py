@@ -398,19 +398,45 @@ def account_edit(
 def account_rm(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Account name")],
+    from_servers: Annotated[
+        bool,
+        typer.Option(
+            "--from-servers",
+            help="First delete it from the servers' resolvers (needs allow_delete: true)",
+        ),
+    ] = False,
     force: Force = False,
     dry_run: DryRun = False,
     json_out: Json = False,
 ) -> None:
-    """Delete an account, its users and their creds from the store."""
+    """Delete an account, its users and their creds from the store (and the servers)."""
     from natsops.auth import ops
 
     store = _store(ctx)
     op = _op(ctx, store)
     if not dry_run:
         store.account(op, name)  # NotFound before asking
-        _confirm(f"delete account {name}, its users and their keys from {store.root}?", force)
+        where = "the servers and " if from_servers else ""
+        _confirm(f"delete account {name} from {where}{store.root} (users and keys too)?", force)
+        if from_servers:
+            _delete_from_servers(ctx, store, op, name)
     _emit_changes(ctx, [ops.remove_account(store, op, name, dry_run=dry_run)], json_out)
+
+
+def _delete_from_servers(ctx: typer.Context, store: Store, op: str, name: str) -> None:
+    from natsops.auth.push import delete_accounts
+    from natsops.cli import output
+    from natsops.cli._run import run
+    from natsops.errors import ServerError
+
+    replies = run(delete_accounts(store, op, _push_settings(ctx, None), [name]))
+    bad = [r for r in replies if r.status != "accepted"]
+    if bad:
+        raise ServerError(
+            f"{bad[0].server} did not delete {name}: {bad[0].message or bad[0].status}",
+            hint="the store was left as it was",
+        )
+    output.success(f"deleted {name} from {len(replies)} server(s)")
 
 
 @export_app.command("add")

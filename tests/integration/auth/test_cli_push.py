@@ -127,3 +127,17 @@ def test_push_refuses_servers_not_in_operator_mode(nats_cluster, auth_store) -> 
     assert r.exit_code == 7, (r.stdout, r.stderr)
     assert "not in operator mode" in r.stderr
     assert pw not in r.stdout + r.stderr
+
+
+def test_account_rm_from_servers(operator_cluster, auth_store) -> None:
+    oc = operator_cluster(nodes=1)
+    ops.add_account(auth_store, "DEMO", "GONE")
+    key = auth_store.account("DEMO", "GONE").public_key
+    _cli(auth_store.root, oc.url("a1"), "push", "--all")
+    _cli(auth_store.root, oc.url("a1"), "account", "rm", "GONE", "--from-servers", "--force")
+    assert "GONE" not in auth_store.account_names("DEMO")
+    jwt_dir = oc.dir / "a1" / "jwt"
+    assert (jwt_dir / f"{key}.jwt.deleted").is_file()
+    assert not (jwt_dir / f"{key}.jwt").exists()
+    _, err = _cli(auth_store.root, oc.url("a1"), "account", "rm", "SYS", "--force", code=2)
+    assert "system account" in err
