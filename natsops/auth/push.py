@@ -251,14 +251,17 @@ async def discover(nc: Client, timeout: float, expect: int | None = None) -> lis
         msgs = await _collect(nc, "$SYS.REQ.SERVER.PING.VARZ", b"{}", expected=expect,
                               timeout=min(left, 1.0) if expect else left)
         for m in msgs:
-            info = _server_info(_envelope(m))
-            found[info.id] = info
+            if not _no_responders(m):
+                info = _server_info(_envelope(m))
+                found[info.id] = info
         if expect is None or len(found) >= expect or time.monotonic() >= deadline:
             break
         await asyncio.sleep(0.1)
     if not found:
-        raise Unreachable("no server answered the system ping ($SYS.REQ.SERVER.PING.VARZ)",
-                          hint="connect as a system-account user of this operator")
+        raise Unreachable("no server answered the system ping ($SYS.REQ.SERVER.PING.VARZ): "
+                          "the connection is not a system-account user of this operator",
+                          hint="pass --sys-creds FILE, or leave credentials out to use a "
+                               "temporary system user minted from the store")
     return sorted(found.values(), key=lambda s: s.name)
 
 

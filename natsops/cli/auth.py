@@ -793,8 +793,24 @@ Wait = Annotated[str, typer.Option("--wait", help="How long to wait for server r
 Expect = Annotated[int | None, typer.Option("--expect", help="Number of servers that must answer")]
 
 
+_AUTH_FIELDS = ("creds", "user", "password", "token", "nkey", "user_jwt", "user_seed")
+
+
 def _push_settings(ctx: typer.Context, sys_creds: Path | None) -> Any:
-    settings = get_state(ctx).settings
+    """Connection settings for the system user.
+
+    Credentials count only when given on purpose (flags, env, --context/NATS_CONTEXT): the
+    natscli context that is merely selected is usually an application user, so its
+    credentials are dropped (its URL is kept) and a system user is minted from the store.
+    """
+    state = get_state(ctx)
+    settings = state.settings
+    explicit_context = state.flags.get("context") or state.env.get("NATS_CONTEXT")
+    from_selected = [
+        k for k in _AUTH_FIELDS if str(settings.sources.get(k, "")).startswith("context:")
+    ]
+    if from_selected and not explicit_context:
+        settings = settings.with_(**dict.fromkeys(_AUTH_FIELDS))
     if sys_creds is not None:
         settings = settings.with_(
             creds=str(sys_creds), user=None, token=None, nkey=None, user_jwt=None

@@ -55,6 +55,13 @@ def test_bootstrap_operator_mode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         assert r.exit_code == 0, (r.stdout, r.stderr)
         statuses = {c["status"] for c in json.loads(r.stdout)["verification"]["copies"]}
         assert statuses == {"current"}
+        # the selected context (APP/app) gives the URL; a system user is minted from the store
+        r = runner.invoke(app, ["auth", "verify", "--expect", "3", "--json"])
+        assert r.exit_code == 0, (r.stdout, r.stderr)
+        # an explicitly chosen application context is used as given: one clear error
+        r = runner.invoke(app, ["--context", "natsops-OPT", "auth", "verify"])
+        assert r.exit_code == 3, (r.stdout, r.stderr)
+        assert "not a system-account user" in r.stderr
     finally:
         if LocalCluster.exists(d):
             LocalCluster.load(d).stop_all(grace=5)
