@@ -20,7 +20,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -200,10 +200,12 @@ def system_settings(store: Store, op: str, settings: Settings) -> Settings:
 
 
 async def _collect(nc: Client, subject: str, body: bytes, *, expected: int | None,
-                   timeout: float, quiet: float = 0.25) -> list[Msg]:
+                   timeout: float, quiet: float = 0.25,
+                   until: Callable[[Msg], bool] | None = None) -> list[Msg]:
     """Publish with a reply inbox; read replies until ``expected`` arrived or time is up.
 
-    Without ``expected``, stop ``quiet`` seconds after the last reply.
+    Without ``expected``, stop ``quiet`` seconds after the last reply, or at the first
+    message for which ``until`` is true.
     """
     inbox = nc.new_inbox()
     sub = await nc.subscribe(inbox)
@@ -219,6 +221,8 @@ async def _collect(nc: Client, subject: str, body: bytes, *, expected: int | Non
             wait = left if (expected is not None or not out) else min(left, quiet)
             try:
                 out.append(await sub.next_msg(timeout=wait))
+                if until is not None and until(out[-1]):
+                    break
             except asyncio.TimeoutError:
                 break
             except Exception as exc:  # nats-py raises its own TimeoutError subclass
@@ -632,8 +636,9 @@ async def pull(store: Store, op: str, settings: Settings, *, timeout: float = 2.
     from natsops.connection import connect
 
     async with connect(system_settings(store, op, settings)) as conn:
+        # one responder sends "<id>|<jwt>" per account, then an empty message
         msgs = await _collect(conn.nc, "$SYS.REQ.CLAIMS.PACK", b"", expected=None,
-                              timeout=timeout, quiet=timeout)
+                              timeout=timeout, quiet=timeout, until=lambda m: not m.data)
     known = {a.public_key: a for a in store.accounts(op)}
     results = []
     for m in msgs:
