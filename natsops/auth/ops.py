@@ -44,6 +44,7 @@ __all__ = [
     "Change",
     "ExportSpec",
     "ImportSpec",
+    "account_signer",
     "add_account",
     "add_export",
     "add_import",
@@ -93,8 +94,8 @@ def _operator_signer(store: Store, op: Entity) -> KeyPair:
     return store.load_key(op.public_key, "operator")
 
 
-def _account_signer(store: Store, acc: Entity, strict: bool) -> tuple[KeyPair, str | None]:
-    """(signer, issuer_account): an account signing key when we hold one."""
+def account_signer(store: Store, acc: Entity, strict: bool) -> tuple[KeyPair, str | None]:
+    """(signer, issuer_account): an account signing key when the store holds one."""
     for sk in acc.nats.get("signing_keys") or []:
         if isinstance(sk, Mapping):  # scoped keys need permission-free users; not used here
             continue
@@ -402,7 +403,7 @@ def generate_activation(store: Store, op: str, account: str, subject: str,
     exports = [e for e in ent.nats.get("exports") or [] if e.get("subject") == subject]
     if not exports:
         raise NotFound(f"account {account} does not export {subject}")
-    signer, issuer_account = _account_signer(store, ent, _strict(store, op))
+    signer, issuer_account = account_signer(store, ent, _strict(store, op))
     claims = activation_claims(subject, str(exports[0].get("type", "service")),
                                _account_key(store, op, target_account), _now(),
                                issuer_account=issuer_account, expires=expires)
@@ -422,7 +423,7 @@ def add_user(store: Store, op: str, account: str, name: str, *,
         raise UsageError(f"account {account} disallows bearer tokens")
     if expires is not None and expires <= _now():
         raise UsageError("the expiry is in the past")
-    signer, issuer_account = _account_signer(store, acc, _strict(store, op))
+    signer, issuer_account = account_signer(store, acc, _strict(store, op))
     kp = generate("user")
     claims = user_claims(name, kp.public_key, _now(), issuer_account=issuer_account,
                          permissions=permissions, bearer=bearer, expires=expires)

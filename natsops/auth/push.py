@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 from natsops.auth import jwt as jwtmod
 from natsops.auth.claims import Permissions, user_claims
-from natsops.auth.nkey import KeyPair, generate
+from natsops.auth.nkey import generate
+from natsops.auth.ops import account_signer
 from natsops.auth.store import Entity, Store
 from natsops.context import Secret, Settings
 from natsops.errors import AuthError, Conflict, NatsopsError, Unreachable, UsageError
@@ -159,14 +160,8 @@ def mint_system_user(store: Store, op: str, ttl: int = PUSH_USER_TTL) -> tuple[s
 def mint_user(store: Store, acc: Entity, name: str, ttl: int,
               permissions: Permissions) -> tuple[str, Secret]:
     """A short-lived user of ``acc`` signed from the store (signing key preferred)."""
-    signer: KeyPair | None = None
-    issuer_account = None
-    for sk in acc.nats.get("signing_keys") or []:
-        if isinstance(sk, str) and store.has_key(sk):
-            signer, issuer_account = store.load_key(sk, "account"), acc.public_key
-            break
-    if signer is None:
-        signer = store.load_key(acc.public_key, "account")
+    strict = bool(store.operator(acc.operator).nats.get("strict_signing_key_usage"))
+    signer, issuer_account = account_signer(store, acc, strict)
     kp = generate("user")
     now = int(time.time())
     claims = user_claims(name, kp.public_key, now, issuer_account=issuer_account,
