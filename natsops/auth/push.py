@@ -75,6 +75,14 @@ class ServerReply:
     status: str
     message: str
 
+    @property
+    def ok(self) -> bool:
+        """Accepted, or skipped by a cache resolver (it fetches the account when needed).
+
+        A MEMORY resolver's "jwt update skipped" is not ok: it keeps serving its preload.
+        """
+        return self.status == "accepted" or "cache skipped" in self.message
+
 
 @dataclass(frozen=True)
 class AccountPush:
@@ -88,7 +96,7 @@ class AccountPush:
 
     @property
     def accepted(self) -> int:
-        return sum(r.status == "accepted" for r in self.replies)
+        return sum(r.ok for r in self.replies)
 
 
 @dataclass(frozen=True)

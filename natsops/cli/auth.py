@@ -884,9 +884,7 @@ def _emit_push(ctx: typer.Context, report: Any, json_out: bool) -> None:
     from natsops.findings import exit_code
 
     findings = list(report.verification.findings) if report.verification else []
-    failed = [
-        r for p in report.pushes for r in p.replies if r.status not in ("accepted", "would push")
-    ]
+    failed = [r for p in report.pushes for r in p.replies if not (r.ok or r.status == "would push")]
     if want_json(ctx, json_out):
         output.print_json(report)
     else:
