@@ -46,6 +46,11 @@ def test_cli_push_verify_pull_and_refusals(operator_cluster, auth_store, tmp_pat
     store, url = auth_store.root, oc.url("a1")
     outputs: list[str] = []
 
+    out, _ = _cli(store, url, "push", "--dry-run", "--json")
+    dry = json.loads(out)
+    assert {r["status"] for p in dry["pushes"] for r in p["replies"]} == {"would push"}
+    assert dry["verification"] is None
+
     out, err = _cli(store, url, "push", "--all", "--json")
     outputs += [out, err]
     report = json.loads(out)
