@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "cluster": ("natsops.cli.cluster", "Manage the local cluster started by `natsops bootstrap`."),
     "lint": ("natsops.cli.lint", "Check nats-server configs, stream recipes and Helm values."),
     "sizing": ("natsops.cli.sizing", "Size a JetStream cluster: disk, memory, CPU, network."),
+    "auth": ("natsops.cli.auth", "Operators, accounts, users and creds (what nsc does), push and verify."),
 }
 
 
