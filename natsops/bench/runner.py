@@ -1,0 +1,412 @@
+"""Run a benchmark: plan the workers, start them in processes, collect and aggregate."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import multiprocessing as mp
+import secrets
+import time
+from array import array
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from natsops import errors as _errors
+from natsops.bench.stats import (
+    BenchResult,
+    ClientStats,
+    GroupStats,
+    StreamReport,
+    client_stats,
+    group_stats,
+    latency_stats,
+)
+from natsops.bench.wire import WireConn, check_settings
+from natsops.bench.workers import WorkerSpec, worker_main
+from natsops.context import Settings
+from natsops.errors import NatsopsError, Timeout, UsageError
+
+__all__ = ["MODES", "BenchOptions", "Progress", "run_bench"]
+
+log = logging.getLogger(__name__)
+
+MODES = ("core", "request", "js")
+IDLE_SECONDS = 2.0  # subscribers making no progress this long after the publishers: stop
+READY_TIMEOUT = 30.0  # spawning + connecting a worker
+LABELS = {"pub": "publisher", "sub": "subscriber", "req": "requester",
+          "jspub": "JetStream publisher"}
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    """One benchmark run. ``msgs`` is the total for publishers (split between them); each
+    subscriber expects all of them. With ``duration`` the publishers run for that long."""
+
+    subject: str
+    pubs: int = 1
+    subs: int = 0
+    msgs: int | None = 100_000
+    size: int = 128
+    duration: float | None = None
+    mode: str = "core"  # core | request | js
+    stream: str = "benchstream"
+    replicas: int = 1
+    storage: str = "file"
+    window: int = 1000  # JetStream un-acked publishes in flight per publisher; 1 = sync
+    batch: int = 100  # JetStream publishes written together (<= window)
+    keep: bool = False
+
+    def validate(self) -> None:
+        if self.mode not in MODES:
+            raise UsageError(f"unknown mode {self.mode!r}: use one of {', '.join(MODES)}")
+        if not self.subject or any(c in self.subject for c in " \t\r\n") or \
+                self.subject.startswith(".") or self.subject.endswith(".") or ".." in self.subject:
+            raise UsageError(f"invalid subject {self.subject!r}")
+        if "*" in self.subject or ">" in self.subject:
+            raise UsageError(f"the bench subject must not contain wildcards: {self.subject!r}")
+        if self.pubs < 1:
+            raise UsageError("--pub must be at least 1")
+        if self.subs < 0:
+            raise UsageError("--sub must not be negative")
+        if self.size < 0:
+            raise UsageError("--size must not be negative")
+        if (self.msgs is None) == (self.duration is None):
+            raise UsageError("give either --msgs or --duration")
+        if self.msgs is not None and self.msgs < self.pubs:
+            raise UsageError(f"--msgs {self.msgs} is fewer than one message per publisher")
+        if self.duration is not None and not 0 < self.duration <= 3600:
+            raise UsageError("--duration must be above zero and at most 1h")
+        if self.mode == "js":
+            if self.replicas not in (1, 3, 5):
+                raise UsageError("--replicas must be 1, 3 or 5")
+            if self.storage not in ("file", "memory"):
+                raise UsageError("--storage must be file or memory")
+            if self.window < 1:
+                raise UsageError("--window must be at least 1")
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Reported about 10 times a second while the load runs."""
+
+    phase: str  # connecting | running | draining
+    done: int  # messages published (or requests answered) so far
+    total: int | None  # None when running for a duration
+    elapsed: float
+    duration: float | None
+
+
+def _split(total: int, parts: int) -> list[int]:
+    """natscli's split: total // parts each, the remainder to the first clients."""
+    base, rem = divmod(total, parts)
+    return [base + (1 if i < rem else 0) for i in range(parts)]
+
+
+def plan_workers(opts: BenchOptions, run_id: str) -> list[WorkerSpec]:
+    """Listeners (subscribers/responders) first, then talkers; slots index the counters."""
+    probe = f"_NATSOPS.bench.{run_id}.probe"
+    talker = {"core": "pub", "request": "req", "js": "jspub"}[opts.mode]
+    listener = "rep" if opts.mode == "request" else "sub"
+    n_listen = opts.subs
+    counts = _split(opts.msgs, opts.pubs) if opts.msgs is not None else [-1] * opts.pubs
+    pub_slots = tuple(range(n_listen, n_listen + opts.pubs))
+    sub_slots = tuple(range(n_listen)) if listener == "sub" and talker == "pub" else ()
+    window = opts.window
+    specs = [
+        WorkerSpec(role=listener, index=i, slot=i, subject=opts.subject, size=opts.size,
+                   probe=probe)
+        for i in range(n_listen)
+    ]  # fmt: skip
+    for i in range(opts.pubs):
+        specs.append(WorkerSpec(
+            role=talker, index=i, slot=n_listen + i, subject=opts.subject, size=opts.size,
+            probe=probe, count=counts[i], duration=opts.duration or 0.0,
+            listeners=n_listen if talker != "jspub" else 0, window=window,
+            batch=min(opts.batch, window), pub_slots=pub_slots, sub_slots=sub_slots,
+        ))  # fmt: skip
+    return specs
+
+
+def _error_from(kind: str, message: str) -> NatsopsError:
+    cls = getattr(_errors, kind, NatsopsError)
+    if not (isinstance(cls, type) and issubclass(cls, NatsopsError)):
+        cls = NatsopsError
+    return cls(message)
+
+
+class _Workers:
+    """The worker processes of one run, always stopped on the way out."""
+
+    def __init__(self, specs: list[WorkerSpec], settings: Settings) -> None:
+        self.ctx = mp.get_context("spawn")
+        self.specs = specs
+        self.settings = settings
+        self.counters: Any = self.ctx.Array("q", max(1, len(specs)), lock=False)
+        self.expected: Any = self.ctx.Value("q", 0, lock=False)
+        self.stop: Any = self.ctx.Value("i", 0, lock=False)
+        self.procs: list[Any] = []
+        self.pipes: list[Any] = []
+        self.results: dict[int, dict[str, Any]] = {}
+
+    def start(self, idx: list[int]) -> None:
+        for i in idx:
+            parent, child = self.ctx.Pipe()
+            p = self.ctx.Process(
+                target=worker_main, name=f"natsops-bench-{self.specs[i].role}{i}",
+                args=(self.specs[i], self.settings, self.counters, self.expected, self.stop,
+                      child), daemon=True,
+            )  # fmt: skip
+            p.start()
+            child.close()
+            self.procs.append(p)
+            self.pipes.append(parent)
+
+    def _check(self, i: int) -> tuple[Any, ...] | None:
+        pipe = self.pipes[i]
+        try:
+            if pipe.poll():
+                msg: tuple[Any, ...] = pipe.recv()
+                if msg[0] == "error":
+                    raise _error_from(msg[1], msg[2])
+                if msg[0] == "result":
+                    self.results[i] = msg[1]
+                return msg
+        except (EOFError, OSError):
+            pass
+        if not self.procs[i].is_alive() and i not in self.results:
+            code = self.procs[i].exitcode
+            raise NatsopsError(f"bench worker {self.specs[i].role}{self.specs[i].index} "
+                               f"exited unexpectedly (exit code {code})")
+        return None
+
+    async def wait_ready(self, idx: list[int]) -> None:
+        pending = set(idx)
+        deadline = time.monotonic() + READY_TIMEOUT + self.settings.timeout
+        while pending:
+            for i in list(pending):
+                msg = self._check(i)
+                if msg is not None and msg[0] == "ready":
+                    pending.discard(i)
+            if time.monotonic() > deadline:
+                raise Timeout(f"{len(pending)} bench workers did not connect in time")
+            await asyncio.sleep(0.01)
+
+    def go(self, idx: list[int]) -> None:
+        for i in idx:
+            self.pipes[i].send("go")
+
+    def poll_results(self, idx: list[int]) -> set[int]:
+        """Indexes of ``idx`` whose result arrived (raises on a worker error)."""
+        for i in idx:
+            if i not in self.results:
+                self._check(i)
+        return {i for i in idx if i in self.results}
+
+    def close(self) -> None:
+        self.stop.value = 1
+        for pipe in self.pipes:
+            with contextlib.suppress(OSError, ValueError):
+                pipe.send("stop")  # releases workers still waiting for "go"
+        deadline = time.monotonic() + 2.0
+        for p in self.procs:
+            p.join(max(0.0, deadline - time.monotonic()))
+        for p in self.procs:
+            if p.is_alive():
+                p.terminate()
+                p.join(1.0)
+            if p.is_alive():
+                p.kill()
+                p.join(1.0)
+        for pipe in self.pipes:
+            pipe.close()
+
+
+async def _drive(
+    w: _Workers, opts: BenchOptions, progress: Callable[[Progress], None] | None
+) -> None:
+    listeners = [i for i, s in enumerate(w.specs) if s.role in ("sub", "rep")]
+    talkers = [i for i, s in enumerate(w.specs) if s.role not in ("sub", "rep")]
+    subs = [i for i in listeners if w.specs[i].role == "sub"]
+    total = opts.msgs
+    if total is not None:
+        w.expected.value = total
+    t0 = time.monotonic()
+
+    def report(phase: str) -> None:
+        if progress is not None:
+            done = sum(w.counters[w.specs[i].slot] for i in talkers)
+            progress(Progress(phase, done, total, time.monotonic() - t0, opts.duration))
+
+    report("connecting")
+    w.start(listeners)
+    await w.wait_ready(listeners)
+    w.start(talkers)
+    await w.wait_ready(talkers)
+    w.go(talkers)
+    t0 = time.monotonic()
+    while len(w.poll_results(talkers)) < len(talkers):
+        report("running")
+        await asyncio.sleep(0.1)
+    report("running")
+    if opts.msgs is None:
+        w.expected.value = sum(w.results[i]["msgs"] for i in talkers)
+    last, idle_since = -1, time.monotonic()
+    while len(w.poll_results(subs)) < len(subs):
+        now = sum(w.counters[w.specs[i].slot] for i in subs)
+        if now != last:
+            last, idle_since = now, time.monotonic()
+        elif time.monotonic() - idle_since > IDLE_SECONDS:
+            w.stop.value = 1  # lost messages: stop waiting, report what arrived
+        report("draining")
+        await asyncio.sleep(0.05)
+    w.stop.value = 1
+    deadline = time.monotonic() + 5.0
+    for _ in range(250):  # responders notice the stop flag within 0.1 s
+        if len(w.poll_results(listeners)) == len(listeners) or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.02)
+
+
+def _stats(w: _Workers, role: str, size: int) -> GroupStats | None:
+    idx = [i for i, s in enumerate(w.specs) if s.role == role]
+    if not idx:
+        return None
+    clients: list[ClientStats] = []
+    samples: array[int] = array("q")
+    prefix = {"pub": "P", "jspub": "P", "req": "P", "sub": "S"}[role]
+    expected = w.expected.value
+    for i in idx:
+        r = w.results.get(i, {"msgs": w.counters[w.specs[i].slot], "start": 0, "end": 0})
+        lat: array[int] = array("q")
+        if r.get("lat"):
+            lat.frombytes(r["lat"])
+            samples.extend(lat)
+        exp = expected if role == "sub" else max(w.specs[i].count, 0)
+        clients.append(client_stats(
+            f"{prefix}{w.specs[i].index}", r["msgs"], size, r["start"], r["end"],
+            expected=exp, errors=r.get("errors", 0), latency=latency_stats(lat),
+        ))  # fmt: skip
+    return group_stats(role, LABELS[role], clients, size, samples)
+
+
+async def _server_info(settings: Settings) -> dict[str, Any]:
+    def probe() -> dict[str, Any]:
+        conn = WireConn.open(settings, 0, name="natsops-bench-info")
+        try:
+            return dict(conn.info)
+        finally:
+            conn.close()
+
+    return await asyncio.to_thread(probe)
+
+
+async def _setup_stream(settings: Settings, opts: BenchOptions) -> tuple[bool, int]:
+    """Create the stream unless it exists; return (created, messages before)."""
+    from nats.js.api import StorageType, StreamConfig
+    from nats.js.errors import NotFoundError
+
+    from natsops.connection import connect
+
+    async with connect(settings) as conn:
+        try:
+            info = await conn.js.stream_info(opts.stream)
+        except NotFoundError:
+            pass
+        else:
+            subjects = list(info.config.subjects or [])
+            if opts.subject not in subjects:
+                raise _errors.Conflict(
+                    f"stream {opts.stream} exists and does not take subject {opts.subject} "
+                    f"(its subjects: {', '.join(subjects) or 'none'})",
+                    hint="choose another --stream, or bench on one of its subjects")
+            return False, int(info.state.messages)
+        cfg = StreamConfig(
+            name=opts.stream, subjects=[opts.subject], num_replicas=opts.replicas,
+            storage=StorageType.MEMORY if opts.storage == "memory" else StorageType.FILE,
+        )  # fmt: skip
+        try:
+            await conn.js.add_stream(cfg)
+        except Exception as exc:
+            raise _errors.ServerError(f"cannot create stream {opts.stream}: {exc}") from None
+        return True, 0
+
+
+async def _finish_stream(
+    settings: Settings, opts: BenchOptions, created: bool, before: int
+) -> StreamReport:
+    from natsops.connection import connect
+
+    async with connect(settings) as conn:
+        info = await conn.js.stream_info(opts.stream)
+        after = int(info.state.messages)
+        removed = False
+        if created and not opts.keep:
+            await conn.js.delete_stream(opts.stream)
+            removed = True
+    return StreamReport(
+        name=opts.stream, subjects=(opts.subject,), replicas=opts.replicas, storage=opts.storage,
+        created=created, removed=removed, messages_before=before, messages_after=after,
+    )  # fmt: skip
+
+
+async def run_bench(
+    settings: Settings, opts: BenchOptions, progress: Callable[[Progress], None] | None = None
+) -> BenchResult:
+    """Run one benchmark against ``settings``' servers and return what was measured."""
+    opts.validate()
+    check_settings(settings)
+    info = await _server_info(settings)
+    max_payload = int(info.get("max_payload", 1 << 20))
+    if opts.size > max_payload:
+        raise UsageError(f"--size {opts.size} is above the server's max_payload {max_payload}")
+    if opts.mode == "js" and not info.get("jetstream", True):
+        raise UsageError(f"JetStream is not enabled on {settings.url}")
+    run_id = secrets.token_hex(4)
+    specs = plan_workers(opts, run_id)
+    created, before = (await _setup_stream(settings, opts)) if opts.mode == "js" else (False, 0)
+    stream: StreamReport | None = None
+    try:
+        w = _Workers(specs, settings)
+        try:
+            await _drive(w, opts, progress)
+        finally:
+            w.close()
+    finally:
+        if opts.mode == "js":
+            stream = await _finish_stream(settings, opts, created, before)
+    return _result(w, opts, settings, info, stream)
+
+
+def _result(
+    w: _Workers, opts: BenchOptions, settings: Settings, info: dict[str, Any],
+    stream: StreamReport | None,
+) -> BenchResult:  # fmt: skip
+    talker = {"core": "pub", "request": "req", "js": "jspub"}[opts.mode]
+    groups = [g for g in (_stats(w, talker, opts.size), _stats(w, "sub", opts.size)) if g]
+    pub = groups[0]
+    sub = next((g for g in groups if g.role == "sub"), None)
+    published = pub.msgs
+    expected = published * opts.subs if sub is not None else 0
+    received = sub.msgs if sub is not None else 0
+    warnings: list[str] = []
+    lost = max(0, expected - received)
+    if lost:
+        short = [c.id for c in sub.clients if c.msgs < published] if sub else []
+        warnings.append(f"{lost} messages lost: subscribers {', '.join(short)} received fewer "
+                        f"than the {published} published")
+    if pub.errors:
+        first = next((w.results[i].get("first_error") for i in w.results
+                      if w.results[i].get("first_error")), "")
+        warnings.append(f"{pub.errors} operations failed" + (f": {first}" if first else ""))
+    if stream is not None and stream.stored != published:
+        warnings.append(f"stream {stream.name} stored {stream.stored} messages, "
+                        f"{published} publishes were acknowledged")
+    return BenchResult(
+        mode=opts.mode, subject=opts.subject, size=opts.size, pubs=opts.pubs, subs=opts.subs,
+        msgs=opts.msgs, duration=opts.duration, servers=settings.servers,
+        server_version=str(info.get("version", "")), groups=tuple(groups), published=published,
+        expected=expected, received=received, lost=lost, stream=stream,
+        flow_control=bool(opts.subs and opts.mode == "core"), warnings=tuple(warnings),
+    )  # fmt: skip

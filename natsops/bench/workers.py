@@ -1,0 +1,414 @@
+"""Load generators that run in worker processes (one connection each).
+
+Every worker connects, reports ``ready`` on its pipe, and (publishers, requesters) waits for
+``go`` so that all clients start together. Progress goes into a shared counter array that the
+parent reads; the final figures go back on the pipe as a plain dict. Times are
+``time.monotonic_ns()`` (CLOCK_MONOTONIC on Linux, comparable across processes).
+"""
+
+from __future__ import annotations
+
+import time
+from array import array
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+from natsops.bench.wire import ERR, HMSG, MSG, PING, Frame, WireConn, parse_frames
+from natsops.context import Settings
+from natsops.errors import NatsopsError, ServerError, Timeout
+
+__all__ = ["WorkerSpec", "payload_for", "worker_main"]
+
+CHUNK_BYTES = 256 << 10  # bytes per sendall() of pre-built PUB frames
+PACE_BYTES = 16 << 20  # publishers stay at most this far ahead of the slowest subscriber
+PACE_GIVE_UP = 10.0  # seconds without subscriber progress before pacing stops waiting
+QUEUE = b"natsops-bench"
+now_ns = time.monotonic_ns
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """What one worker does. ``count`` < 0 means "until ``duration``"."""
+
+    role: str  # pub | sub | req | rep | jspub
+    index: int
+    slot: int
+    subject: str
+    size: int
+    probe: str  # subject listeners answer so talkers know interest has propagated
+    count: int = 0
+    duration: float = 0.0
+    listeners: int = 0  # how many probe answers a talker waits for
+    window: int = 1  # JetStream: un-acked publishes in flight
+    batch: int = 1  # JetStream: publishes sent per write
+    pub_slots: tuple[int, ...] = ()  # for pacing: counter slots of publishers
+    sub_slots: tuple[int, ...] = ()  # ... and of subscribers
+
+
+class Shared:
+    """The shared-memory values a worker sees (counters, expected count, stop flag)."""
+
+    def __init__(self, counters: Any, expected: Any, stop: Any) -> None:
+        self.counters = counters
+        self.expected = expected
+        self.stop = stop
+
+
+def payload_for(size: int) -> bytes:
+    """A printable payload without CR/LF (so frames can be checked by stride)."""
+    return bytes(97 + i % 26 for i in range(size))
+
+
+def worker_main(
+    spec: WorkerSpec, settings: Settings, counters: Any, expected: Any, stop: Any,
+    pipe: Connection,
+) -> None:  # fmt: skip
+    """Process entry point: run one role and send ("result", dict) or ("error", ...)."""
+    shared = Shared(counters, expected, stop)
+    conn: WireConn | None = None
+    try:
+        conn = WireConn.open(settings, spec.index, name=f"natsops-bench-{spec.role}{spec.index}")
+        result = ROLES[spec.role](spec, conn, shared, pipe, settings)
+        pipe.send(("result", result))
+    except KeyboardInterrupt:
+        pass
+    except NatsopsError as exc:
+        pipe.send(("error", type(exc).__name__, str(exc)))
+    except (OSError, ValueError) as exc:
+        pipe.send(("error", "NatsopsError", f"{spec.role}{spec.index}: {exc}"))
+    finally:
+        if conn is not None:
+            conn.close()
+        pipe.close()
+
+
+def _wait_go(pipe: Connection) -> None:
+    pipe.send(("ready",))
+    msg = pipe.recv()
+    if msg != "go":
+        raise KeyboardInterrupt  # the parent is tearing down
+
+
+def _probe(conn: WireConn, spec: WorkerSpec, timeout: float) -> None:
+    """Wait until every listener answered a probe: their interest reached our server."""
+    if spec.listeners <= 0:
+        return
+    inbox = f"_INBOX.natsops-bench.probe.{spec.role}{spec.index}".encode()
+    conn.send(b"SUB " + inbox + b" 99\r\n")
+    seen: set[bytes] = set()
+    deadline = time.monotonic() + timeout
+    frames: list[Frame] = []
+    while len(seen) < spec.listeners:
+        if time.monotonic() > deadline:
+            raise Timeout(
+                f"only {len(seen)} of {spec.listeners} subscribers/responders were reachable "
+                f"from {conn.url} after {timeout:g}s (interest did not propagate)"
+            )
+        conn.send(b"PUB " + spec.probe.encode() + b" " + inbox + b" 0\r\n\r\n")
+        end = time.monotonic() + 0.05
+        while time.monotonic() < end:
+            frames.clear()
+            if not conn.read_frames(frames, timeout=max(0.0, end - time.monotonic())):
+                continue
+            conn.handle_control(frames)
+            seen.update(f.payload for f in frames if f.kind == MSG and f.args[1] == b"99")
+    conn.send(b"UNSUB 99\r\n")
+
+
+# --- core publisher -------------------------------------------------------------------------
+def _pacer(spec: WorkerSpec, shared: Shared, frame_len: int) -> Callable[[], None] | None:
+    if not spec.sub_slots:
+        return None
+    counters = shared.counters
+    limit = max(1, PACE_BYTES // frame_len)
+    pubs, subs = spec.pub_slots, spec.sub_slots
+
+    def pace() -> None:
+        waited_since = 0.0
+        last_min = -1
+        while not shared.stop.value:
+            published = sum(counters[i] for i in pubs)
+            slowest = min(counters[i] for i in subs)
+            if published - slowest <= limit:
+                return
+            t = time.monotonic()
+            if slowest != last_min:
+                last_min, waited_since = slowest, t
+            elif t - waited_since > PACE_GIVE_UP:
+                return  # subscribers stalled: publish on, the loss will be reported
+            time.sleep(0.0002)
+
+    return pace
+
+
+def run_publisher(
+    spec: WorkerSpec, conn: WireConn, shared: Shared, pipe: Connection, settings: Settings
+) -> dict[str, Any]:
+    payload = payload_for(spec.size)
+    frame = b"PUB %s %d\r\n%s\r\n" % (spec.subject.encode(), spec.size, payload)
+    per_chunk = max(1, CHUNK_BYTES // len(frame))
+    chunk = frame * per_chunk
+    pace = _pacer(spec, shared, len(frame))
+    counters, slot = shared.counters, spec.slot
+    _probe(conn, spec, max(settings.timeout, 5.0))
+    conn.flush()
+    _wait_go(pipe)
+    count = spec.count if spec.count >= 0 else 1 << 62
+    sent = 0
+    start = now_ns()
+    deadline = start + int(spec.duration * 1e9) if spec.count < 0 else 1 << 62
+    send = conn.sock.sendall
+    rounds = 0
+    while sent < count:
+        n = min(per_chunk, count - sent)
+        send(chunk if n == per_chunk else frame * n)
+        sent += n
+        counters[slot] = sent
+        rounds += 1
+        if pace is not None:
+            pace()
+        if rounds & 15 == 0:
+            conn.poll_control()
+            if shared.stop.value:
+                break
+            if now_ns() >= deadline:
+                break
+        elif spec.count < 0 and now_ns() >= deadline:
+            break
+    conn.flush(timeout=max(60.0, settings.timeout))
+    end = now_ns()
+    return {"msgs": sent, "start": start, "end": end}
+
+
+# --- core subscriber ------------------------------------------------------------------------
+def _subscribe(conn: WireConn, spec: WorkerSpec, queue: bool = False) -> None:
+    q = b" " + QUEUE if queue else b""
+    conn.send(b"SUB %s%s 1\r\nSUB %s 2\r\n" % (spec.subject.encode(), q, spec.probe.encode()))
+    conn.flush()
+
+
+def _answer_probe(conn: WireConn, f: Frame, me: bytes) -> None:
+    reply = f.args[2] if len(f.args) == 4 else b""
+    if reply:
+        conn.send(b"PUB %s %d\r\n%s\r\n" % (reply, len(me), me))
+
+
+def run_subscriber(
+    spec: WorkerSpec, conn: WireConn, shared: Shared, pipe: Connection, settings: Settings
+) -> dict[str, Any]:
+    _subscribe(conn, spec)
+    pipe.send(("ready",))
+    me = f"S{spec.index}".encode()
+    header = b"MSG %s 1 %d\r\n" % (spec.subject.encode(), spec.size)
+    flen = len(header) + spec.size + 2
+    counters, slot, expected, stop = shared.counters, spec.slot, shared.expected, shared.stop
+    sock = conn.sock
+    sock.settimeout(0.1)
+    count = 0
+    start = end = 0
+    frames: list[Frame] = []
+    data = b""
+    # frames already read during the handshake
+    for f in conn.backlog:
+        if f.kind in (MSG, HMSG) and f.args[1] == b"1":
+            count += 1
+    conn.backlog = []
+    if count:
+        start = end = now_ns()
+    while True:
+        want = expected.value
+        if 0 < want <= count or stop.value:
+            break
+        try:
+            chunk = sock.recv(4 << 20)
+        except TimeoutError:
+            continue
+        if not chunk:
+            raise ServerError(f"{conn.url}: the server closed the subscriber connection")
+        data = data + chunk if data else chunk
+        n = len(data)
+        pos = 0
+        got = 0
+        while pos < n:
+            k = (n - pos) // flen
+            if k and data.startswith(header, pos):
+                stop_at = pos + k * flen
+                # k frames of the expected shape: headers, and CRLF at every frame end
+                if (
+                    data[pos + flen - 1 : stop_at : flen] == b"\n" * k
+                    and data[pos + flen - 2 : stop_at : flen] == b"\r" * k
+                    and data.count(header, pos, stop_at) == k
+                ):
+                    got += k
+                    pos = stop_at
+                    continue
+            frames.clear()
+            new = parse_frames(data, pos, frames, 1)
+            if new == pos:
+                break  # incomplete frame: wait for more data
+            pos = new
+            for f in frames:
+                if f.kind == MSG or f.kind == HMSG:
+                    if f.args[1] == b"1":
+                        got += 1
+                    elif f.args[1] == b"2":
+                        _answer_probe(conn, f, me)
+                elif f.kind == PING:
+                    conn.send(b"PONG\r\n")
+                elif f.kind == ERR:
+                    conn.handle_control(frames)
+        data = data[pos:] if pos < n else b""
+        if got:
+            t = now_ns()
+            if not count:
+                start = t
+            count += got
+            end = t
+            counters[slot] = count
+    return {"msgs": count, "start": start, "end": end}
+
+
+# --- request / reply ------------------------------------------------------------------------
+def run_responder(
+    spec: WorkerSpec, conn: WireConn, shared: Shared, pipe: Connection, settings: Settings
+) -> dict[str, Any]:
+    _subscribe(conn, spec, queue=True)
+    pipe.send(("ready",))
+    me = f"R{spec.index}".encode()
+    frames: list[Frame] = []
+    served = 0
+    while not shared.stop.value:
+        frames.clear()
+        if not conn.read_frames(frames, timeout=0.1):
+            continue
+        out = []
+        for f in frames:
+            if f.kind == MSG and len(f.args) == 4:
+                if f.args[1] == b"1":
+                    out.append(b"PUB %s %d\r\n%s\r\n" % (f.args[2], len(f.payload), f.payload))
+                    served += 1
+                else:
+                    _answer_probe(conn, f, me)
+            elif f.kind in (PING, ERR):
+                conn.handle_control([f])
+        if out:
+            conn.send(b"".join(out))
+            shared.counters[spec.slot] = served
+    return {"msgs": served, "start": 0, "end": 0}
+
+
+def run_requester(
+    spec: WorkerSpec, conn: WireConn, shared: Shared, pipe: Connection, settings: Settings
+) -> dict[str, Any]:
+    inbox = f"_INBOX.natsops-bench.req{spec.index}".encode()
+    conn.send(b"SUB " + inbox + b" 1\r\n")
+    frame = b"PUB %s %s %d\r\n%s\r\n" % (
+        spec.subject.encode(), inbox, spec.size, payload_for(spec.size))
+    _probe(conn, spec, max(settings.timeout, 5.0))
+    conn.flush()
+    _wait_go(pipe)
+    lat = array("q")
+    errors = 0
+    done = 0
+    frames: list[Frame] = []
+    count = spec.count if spec.count >= 0 else 1 << 62
+    start = now_ns()
+    deadline = start + int(spec.duration * 1e9) if spec.count < 0 else 1 << 62
+    counters, slot, timeout = shared.counters, spec.slot, settings.timeout
+    t0 = start
+    while done + errors < count and not shared.stop.value:
+        t0 = now_ns()
+        if t0 >= deadline:
+            break
+        conn.send(frame)
+        answered = False
+        while not answered:
+            frames.clear()
+            if not conn.read_frames(frames, timeout=timeout):
+                raise Timeout(f"no reply to a request on {spec.subject} within {timeout:g}s")
+            for f in frames:
+                if f.kind == MSG and f.args[1] == b"1":
+                    answered = True
+                elif f.kind == HMSG and f.args[1] == b"1":
+                    answered = True
+                    errors += 1  # 503 no responders, or another status
+                elif f.kind in (PING, ERR):
+                    conn.handle_control([f])
+        t1 = now_ns()
+        lat.append(t1 - t0)
+        done += 1
+        counters[slot] = done
+        if errors and errors == done and errors >= 10:
+            raise ServerError(f"no responders on {spec.subject} (every request got a 503)")
+    end = now_ns()
+    return {"msgs": done - errors, "errors": errors, "start": start, "end": end,
+            "lat": lat.tobytes()}
+
+
+# --- JetStream publisher --------------------------------------------------------------------
+def run_js_publisher(
+    spec: WorkerSpec, conn: WireConn, shared: Shared, pipe: Connection, settings: Settings
+) -> dict[str, Any]:
+    inbox = f"_INBOX.natsops-bench.js{spec.index}".encode()
+    conn.send(b"SUB " + inbox + b" 1\r\n")
+    frame = b"PUB %s %s %d\r\n%s\r\n" % (
+        spec.subject.encode(), inbox, spec.size, payload_for(spec.size))
+    conn.flush()
+    _wait_go(pipe)
+    window, batch = max(1, spec.window), max(1, min(spec.batch, spec.window))
+    count = spec.count if spec.count >= 0 else 1 << 62
+    start = now_ns()
+    deadline = start + int(spec.duration * 1e9) if spec.count < 0 else 1 << 62
+    sent = acked = errors = 0
+    first_error = ""
+    marks: deque[tuple[int, int]] = deque()  # (sent count at the end of a batch, send time)
+    lat = array("q")
+    frames: list[Frame] = []
+    counters, slot, timeout = shared.counters, spec.slot, settings.timeout
+    while acked < sent or (sent < count and not shared.stop.value):
+        if sent < count and now_ns() >= deadline:
+            count = sent  # duration reached: wait for the acks of what was sent
+        while sent < count and window - (sent - acked) >= batch:
+            n = min(batch, count - sent)
+            t = now_ns()
+            conn.send(frame * n)
+            sent += n
+            marks.append((sent, t))
+        if acked >= sent:
+            continue
+        frames.clear()
+        if not conn.read_frames(frames, timeout=timeout):
+            raise Timeout(f"JetStream did not acknowledge a publish to {spec.subject} "
+                          f"within {timeout:g}s ({sent - acked} un-acked)")
+        for f in frames:
+            if f.args and f.kind in (MSG, HMSG) and f.args[1] == b"1":
+                acked += 1
+                if f.kind == HMSG or b'"error"' in f.payload:
+                    errors += 1
+                    if not first_error:
+                        first_error = f.payload.decode(errors="replace")[:200]
+            elif f.kind in (PING, ERR):
+                conn.handle_control([f])
+        t = now_ns()
+        while marks and acked >= marks[0][0]:
+            lat.append(t - marks.popleft()[1])
+        counters[slot] = acked
+        if errors >= 100 and errors == acked:
+            raise ServerError(f"every JetStream publish to {spec.subject} failed: "
+                              f"{first_error or 'no responders (is there a stream?)'}")
+    end = now_ns()
+    return {"msgs": acked - errors, "errors": errors, "first_error": first_error,
+            "start": start, "end": end, "lat": lat.tobytes()}
+
+
+ROLES: dict[str, Callable[[WorkerSpec, WireConn, Shared, Connection, Settings], dict[str, Any]]]
+ROLES = {
+    "pub": run_publisher,
+    "sub": run_subscriber,
+    "rep": run_responder,
+    "req": run_requester,
+    "jspub": run_js_publisher,
+}
