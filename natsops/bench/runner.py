@@ -54,8 +54,8 @@ class BenchOptions:
     stream: str = "benchstream"
     replicas: int = 1
     storage: str = "file"
-    window: int = 1000  # JetStream un-acked publishes in flight per publisher; 1 = sync
-    batch: int = 100  # JetStream publishes written together (<= window)
+    window: int = 4000  # JetStream un-acked publishes in flight per publisher; 1 = sync
+    batch: int = 500  # JetStream publishes written together (<= window)
     keep: bool = False
 
     def validate(self) -> None:
@@ -348,6 +348,7 @@ async def _finish_stream(
     return StreamReport(
         name=opts.stream, subjects=(opts.subject,), replicas=opts.replicas, storage=opts.storage,
         created=created, removed=removed, messages_before=before, messages_after=after,
+        stored=after - before,
     )  # fmt: skip
 
 
@@ -409,4 +410,8 @@ def _result(
         server_version=str(info.get("version", "")), groups=tuple(groups), published=published,
         expected=expected, received=received, lost=lost, stream=stream,
         flow_control=bool(opts.subs and opts.mode == "core"), warnings=tuple(warnings),
+        latency_unit={"core": "", "request": "request",
+                      "js": "publish" if opts.window == 1 else "batch"}[opts.mode],
+        window=opts.window if opts.mode == "js" else None,
+        batch=min(opts.batch, opts.window) if opts.mode == "js" else None,
     )  # fmt: skip

@@ -89,10 +89,7 @@ class StreamReport:
     removed: bool
     messages_before: int
     messages_after: int
-
-    @property
-    def stored(self) -> int:
-        return self.messages_after - self.messages_before
+    stored: int  # messages_after - messages_before
 
 
 @dataclass(frozen=True)
@@ -115,6 +112,9 @@ class BenchResult:
     lost: int
     stream: StreamReport | None = None
     flow_control: bool = False
+    latency_unit: str = ""  # what one latency sample times: request, publish or batch
+    window: int | None = None  # JetStream: un-acked publishes per publisher
+    batch: int | None = None  # JetStream: publishes written at once
     warnings: tuple[str, ...] = ()
 
     def group(self, role: str) -> GroupStats | None:

@@ -18,7 +18,6 @@ import socket
 import ssl
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -50,14 +49,20 @@ _UNSUPPORTED = {
 RECV_SIZE = 4 << 20
 
 
-@dataclass(frozen=True)
 class Frame:
     """One protocol frame: kind, the arguments of its first line and its payload."""
 
-    kind: int
-    args: list[bytes]
-    payload: bytes = b""
-    header_len: int = 0
+    __slots__ = ("args", "header_len", "kind", "payload")
+
+    # a plain slotted class: frames are created per message, a frozen dataclass is 3x slower
+    def __init__(self, kind: int, args: list[bytes], payload: bytes = b"", header_len: int = 0):
+        self.kind = kind
+        self.args = args
+        self.payload = payload
+        self.header_len = header_len
+
+    def __repr__(self) -> str:
+        return f"Frame({self.kind}, {self.args!r}, {self.payload[:40]!r})"
 
 
 def check_settings(settings: Settings) -> dict[str, Any]:

@@ -349,6 +349,25 @@ def run_requester(
 
 
 # --- JetStream publisher --------------------------------------------------------------------
+def _count_acks(data: bytes, prefix: bytes) -> tuple[int, int, int] | None:
+    """Count whole ack frames without parsing each: (acks, errors, bytes used), or None when
+    the buffer holds anything else (a status message, a PING), which the full parser handles."""
+    if not data.startswith(prefix):
+        return None
+    last = data.rfind(prefix)
+    eol = data.find(b"\r\n", last)
+    end = last
+    if eol > 0:
+        frame_end = eol + 4 + int(data[last + len(prefix) : eol])
+        if frame_end <= len(data):
+            end = frame_end
+    acks = data.count(prefix, 0, end)
+    # an ack is one header line and one JSON line: any other frame changes the CRLF count
+    if data.count(b"\r\n", 0, end) != 2 * acks:
+        return None
+    return acks, data.count(b'"error"', 0, end), end
+
+
 def run_js_publisher(
     spec: WorkerSpec, conn: WireConn, shared: Shared, pipe: Connection, settings: Settings
 ) -> dict[str, Any]:
@@ -359,6 +378,7 @@ def run_js_publisher(
     conn.flush()
     _wait_go(pipe)
     window, batch = max(1, spec.window), max(1, min(spec.batch, spec.window))
+    full = frame * batch
     count = spec.count if spec.count >= 0 else 1 << 62
     start = now_ns()
     deadline = start + int(spec.duration * 1e9) if spec.count < 0 else 1 << 62
@@ -368,30 +388,52 @@ def run_js_publisher(
     lat = array("q")
     frames: list[Frame] = []
     counters, slot, timeout = shared.counters, spec.slot, settings.timeout
+    prefix = b"MSG " + inbox + b" 1 "
+    sock = conn.sock
+    sock.settimeout(timeout)
+    data = b""
     while acked < sent or (sent < count and not shared.stop.value):
         if sent < count and now_ns() >= deadline:
             count = sent  # duration reached: wait for the acks of what was sent
         while sent < count and window - (sent - acked) >= batch:
             n = min(batch, count - sent)
             t = now_ns()
-            conn.send(frame * n)
+            conn.send(full if n == batch else frame * n)
             sent += n
             marks.append((sent, t))
         if acked >= sent:
             continue
-        frames.clear()
-        if not conn.read_frames(frames, timeout=timeout):
+        try:
+            chunk = sock.recv(1 << 20)
+        except TimeoutError:
             raise Timeout(f"JetStream did not acknowledge a publish to {spec.subject} "
-                          f"within {timeout:g}s ({sent - acked} un-acked)")
-        for f in frames:
-            if f.args and f.kind in (MSG, HMSG) and f.args[1] == b"1":
-                acked += 1
-                if f.kind == HMSG or b'"error"' in f.payload:
-                    errors += 1
-                    if not first_error:
-                        first_error = f.payload.decode(errors="replace")[:200]
-            elif f.kind in (PING, ERR):
-                conn.handle_control([f])
+                          f"within {timeout:g}s ({sent - acked} un-acked)") from None
+        if not chunk:
+            raise ServerError(f"{conn.url}: the server closed the connection")
+        data = data + chunk if data else chunk
+        fast = _count_acks(data, prefix)
+        if fast is not None:
+            n_acks, n_err, end = fast
+            acked += n_acks
+            if n_err:
+                errors += n_err
+                if not first_error:
+                    at = data.find(b'"error"', 0, end)
+                    first_error = data[at : data.find(b"\r\n", at)].decode(errors="replace")
+            data = data[end:]
+        else:
+            frames.clear()
+            pos = parse_frames(data, 0, frames)
+            data = data[pos:]
+            for f in frames:
+                if f.args and f.kind in (MSG, HMSG) and f.args[1] == b"1":
+                    acked += 1
+                    if f.kind == HMSG or b'"error"' in f.payload:
+                        errors += 1
+                        if not first_error:
+                            first_error = f.payload.decode(errors="replace")[:200]
+                elif f.kind in (PING, ERR):
+                    conn.handle_control([f])
         t = now_ns()
         while marks and acked >= marks[0][0]:
             lat.append(t - marks.popleft()[1])

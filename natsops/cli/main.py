@@ -22,6 +22,7 @@ from natsops.errors import ExitCode, NatsopsError
 COMMANDS: dict[str, tuple[str, str]] = {
     "bootstrap": ("natsops.cli.bootstrap", "Start a local JetStream cluster, or render production configs."),
     "cluster": ("natsops.cli.cluster", "Manage the local cluster started by `natsops bootstrap`."),
+    "bench": ("natsops.cli.bench", "Measure throughput and latency: core pub/sub, request/reply, JetStream."),
 }
 
 
