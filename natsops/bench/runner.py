@@ -24,7 +24,7 @@ from natsops.bench.stats import (
     latency_stats,
 )
 from natsops.bench.wire import WireConn, check_settings
-from natsops.bench.workers import WorkerSpec, worker_main
+from natsops.bench.workers import PACE_BYTES, WorkerSpec, worker_main
 from natsops.context import Settings
 from natsops.errors import NatsopsError, Timeout, UsageError
 
@@ -397,6 +397,10 @@ def _result(
         short = [c.id for c in sub.clients if c.msgs < published] if sub else []
         warnings.append(f"{lost} messages lost: subscribers {', '.join(short)} received fewer "
                         f"than the {published} published")
+    for i, r in sorted(w.results.items()):
+        if r.get("error"):
+            spec = w.specs[i]
+            warnings.append(f"{'S' if spec.role == 'sub' else 'R'}{spec.index}: {r['error']}")
     if pub.errors:
         first = next((w.results[i].get("first_error") for i in w.results
                       if w.results[i].get("first_error")), "")
@@ -409,7 +413,8 @@ def _result(
         msgs=opts.msgs, duration=opts.duration, servers=settings.servers,
         server_version=str(info.get("version", "")), groups=tuple(groups), published=published,
         expected=expected, received=received, lost=lost, stream=stream,
-        flow_control=bool(opts.subs and opts.mode == "core"), warnings=tuple(warnings),
+        pace_bytes=PACE_BYTES if opts.subs and opts.mode == "core" else None,
+        warnings=tuple(warnings),
         latency_unit={"core": "", "request": "request",
                       "js": "publish" if opts.window == 1 else "batch"}[opts.mode],
         window=opts.window if opts.mode == "js" else None,

@@ -44,7 +44,7 @@ def bench(
 
     Clients speak the NATS protocol directly with pipelined buffers, so the figures measure the
     servers, not a Python client. Publishers split --msgs; every subscriber expects all of them,
-    and lost messages are reported (exit code 6). Publishers stay at most 16 MiB ahead of the
+    and lost messages are reported (exit code 6). Publishers stay at most 32 MiB ahead of the
     slowest subscriber, so rates with subscribers are sustained rates, not buffer fills.
 
     \b
@@ -190,8 +190,9 @@ def _print(r: BenchResult) -> None:
     if r.subs and r.mode != "request":
         lines.append(f"messages: published {r.published:,} x {r.subs} subscribers = "
                      f"{r.expected:,} expected, received {r.received:,}, lost {r.lost:,}")
-    if r.flow_control:
-        lines.append("publishers were paced to stay within 16 MiB of the slowest subscriber")
+    if r.pace_bytes:
+        lines.append(f"publishers stayed within {format_bytes(r.pace_bytes)} of the slowest "
+                     "subscriber (server buffers never overflow; rates are sustained rates)")
     if r.window is not None:
         lines.append(f"JetStream publishing: up to {r.window:,} un-acked per publisher, "
                      f"written {r.batch:,} at a time" if r.window > 1 else
