@@ -33,10 +33,12 @@ __all__ = ["MODES", "BenchOptions", "Progress", "run_bench"]
 log = logging.getLogger(__name__)
 
 MODES = ("core", "request", "js")
+CONSUMERS = ("fetch", "ordered")
 IDLE_SECONDS = 2.0  # subscribers making no progress this long after the publishers: stop
 READY_TIMEOUT = 30.0  # spawning + connecting a worker
 LABELS = {"pub": "publisher", "sub": "subscriber", "req": "requester",
-          "jspub": "JetStream publisher"}
+          "jspub": "JetStream publisher", "fetch": "JetStream fetch consumer",
+          "ordered": "JetStream ordered consumer"}
 
 
 @dataclass(frozen=True)
@@ -55,8 +57,9 @@ class BenchOptions:
     replicas: int = 1
     storage: str = "file"
     window: int = 4000  # JetStream un-acked publishes in flight per publisher; 1 = sync
-    batch: int = 500  # JetStream publishes written together (<= window)
+    batch: int = 500  # JetStream publishes written together (<= window); fetch batch size
     keep: bool = False
+    consume: str | None = None  # JetStream: then read the stream with `subs` fetch|ordered clients
 
     def validate(self) -> None:
         if self.mode not in MODES:
@@ -83,8 +86,15 @@ class BenchOptions:
                 raise UsageError("--replicas must be 1, 3 or 5")
             if self.storage not in ("file", "memory"):
                 raise UsageError("--storage must be file or memory")
-            if self.window < 1:
-                raise UsageError("--window must be at least 1")
+            if self.window < 1 or self.batch < 1:
+                raise UsageError("--window and --batch must be at least 1")
+        if self.consume is not None:
+            if self.mode != "js":
+                raise UsageError("--consume reads a JetStream stream: add --js")
+            if self.consume not in CONSUMERS:
+                raise UsageError(f"--consume must be one of {', '.join(CONSUMERS)}")
+            if self.subs < 1:
+                raise UsageError("--consume needs --sub N consumer clients")
 
 
 @dataclass(frozen=True)
@@ -109,7 +119,7 @@ def plan_workers(opts: BenchOptions, run_id: str) -> list[WorkerSpec]:
     probe = f"_NATSOPS.bench.{run_id}.probe"
     talker = {"core": "pub", "request": "req", "js": "jspub"}[opts.mode]
     listener = "rep" if opts.mode == "request" else "sub"
-    n_listen = opts.subs
+    n_listen = 0 if opts.consume else opts.subs
     counts = _split(opts.msgs, opts.pubs) if opts.msgs is not None else [-1] * opts.pubs
     pub_slots = tuple(range(n_listen, n_listen + opts.pubs))
     sub_slots = tuple(range(n_listen)) if listener == "sub" and talker == "pub" else ()
@@ -275,7 +285,7 @@ def _stats(w: _Workers, role: str, size: int) -> GroupStats | None:
         return None
     clients: list[ClientStats] = []
     samples: array[int] = array("q")
-    prefix = {"pub": "P", "jspub": "P", "req": "P", "sub": "S"}[role]
+    prefix = {"pub": "P", "jspub": "P", "req": "P", "sub": "S", "fetch": "C", "ordered": "C"}[role]
     expected = w.expected.value
     for i in idx:
         r = w.results.get(i, {"msgs": w.counters[w.specs[i].slot], "start": 0, "end": 0})
@@ -283,7 +293,7 @@ def _stats(w: _Workers, role: str, size: int) -> GroupStats | None:
         if r.get("lat"):
             lat.frombytes(r["lat"])
             samples.extend(lat)
-        exp = expected if role == "sub" else max(w.specs[i].count, 0)
+        exp = expected if role in ("sub", "ordered") else max(w.specs[i].count, 0)
         clients.append(client_stats(
             f"{prefix}{w.specs[i].index}", r["msgs"], size, r["start"], r["end"],
             expected=exp, errors=r.get("errors", 0), latency=latency_stats(lat),
@@ -368,35 +378,114 @@ async def run_bench(
     specs = plan_workers(opts, run_id)
     created, before = (await _setup_stream(settings, opts)) if opts.mode == "js" else (False, 0)
     stream: StreamReport | None = None
+    consumers: _Workers | None = None
     try:
         w = _Workers(specs, settings)
         try:
             await _drive(w, opts, progress)
         finally:
             w.close()
-    finally:
+        if opts.consume:
+            consumers = await _consume(settings, opts, run_id, progress)
         if opts.mode == "js":
             stream = await _finish_stream(settings, opts, created, before)
-    return _result(w, opts, settings, info, stream)
+    except BaseException:
+        if created and not opts.keep:
+            with contextlib.suppress(Exception):
+                await _drop_stream(settings, opts.stream)
+        raise
+    return _result(w, opts, settings, info, stream, consumers)
+
+
+def _api_prefix(settings: Settings) -> str:
+    if settings.js_api_prefix:
+        return settings.js_api_prefix.rstrip(".")
+    return f"$JS.{settings.js_domain}.API" if settings.js_domain else "$JS.API"
+
+
+async def _consume(
+    settings: Settings, opts: BenchOptions, run_id: str,
+    progress: Callable[[Progress], None] | None,
+) -> _Workers:  # fmt: skip
+    """Read the stream with ``opts.subs`` fetch or ordered clients, after the publishers."""
+    from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+    from natsops.connection import connect
+
+    role = opts.consume or "fetch"
+    durable = f"natsops-bench-{run_id}"
+    async with connect(settings) as conn:
+        total = int((await conn.js.stream_info(opts.stream)).state.messages)
+        if role == "fetch":
+            await conn.js.add_consumer(opts.stream, ConsumerConfig(
+                durable_name=durable, ack_policy=AckPolicy.EXPLICIT,
+                deliver_policy=DeliverPolicy.ALL, max_ack_pending=opts.batch * opts.subs,
+            ))  # fmt: skip
+    slots = tuple(range(opts.subs))
+    specs = [
+        WorkerSpec(role=role, index=i, slot=i, subject=opts.subject, size=opts.size, probe="",
+                   batch=opts.batch, sub_slots=slots, stream=opts.stream, consumer=durable,
+                   api=_api_prefix(settings))
+        for i in slots
+    ]  # fmt: skip
+    want = total if role == "fetch" else total * opts.subs
+    w = _Workers(specs, settings)
+    w.expected.value = total
+    idx = list(range(len(specs)))
+    t0 = time.monotonic()
+    try:
+        w.start(idx)
+        await w.wait_ready(idx)
+        w.go(idx)
+        while len(w.poll_results(idx)) < len(idx):
+            if progress is not None:
+                done = sum(w.counters[i] for i in slots)
+                progress(Progress("consuming", done, want, time.monotonic() - t0, None))
+            await asyncio.sleep(0.1)
+    finally:
+        w.close()
+        if role == "fetch":
+            with contextlib.suppress(Exception):
+                async with connect(settings) as conn:
+                    await conn.js.delete_consumer(opts.stream, durable)
+    return w
+
+
+async def _drop_stream(settings: Settings, name: str) -> None:
+    from natsops.connection import connect
+
+    async with connect(settings) as conn:
+        await conn.js.delete_stream(name)
 
 
 def _result(
     w: _Workers, opts: BenchOptions, settings: Settings, info: dict[str, Any],
-    stream: StreamReport | None,
+    stream: StreamReport | None, consumers: _Workers | None = None,
 ) -> BenchResult:  # fmt: skip
     talker = {"core": "pub", "request": "req", "js": "jspub"}[opts.mode]
     groups = [g for g in (_stats(w, talker, opts.size), _stats(w, "sub", opts.size)) if g]
     pub = groups[0]
-    sub = next((g for g in groups if g.role == "sub"), None)
     published = pub.msgs
+    warnings: list[str] = []
+    sub = next((g for g in groups if g.role == "sub"), None)
     expected = published * opts.subs if sub is not None else 0
     received = sub.msgs if sub is not None else 0
-    warnings: list[str] = []
+    if consumers is not None and opts.consume:
+        sub = _stats(consumers, opts.consume, opts.size)
+        assert sub is not None
+        groups.append(sub)
+        total = consumers.expected.value  # the messages in the stream when reading began
+        expected = total if opts.consume == "fetch" else total * opts.subs
+        received = sub.msgs
+        for r in consumers.results.values():
+            if r.get("error"):
+                warnings.append(str(r["error"]))
     lost = max(0, expected - received)
-    if lost:
-        short = [c.id for c in sub.clients if c.msgs < published] if sub else []
-        warnings.append(f"{lost} messages lost: subscribers {', '.join(short)} received fewer "
-                        f"than the {published} published")
+    if lost and sub is not None:
+        per = expected // len(sub.clients) if opts.consume != "fetch" else 0
+        short = [c.id for c in sub.clients if c.msgs < per] if per else []
+        warnings.append(f"{lost} messages lost: {received} of {expected} expected were received"
+                        + (f" (short: {', '.join(short)})" if short else ""))
     for i, r in sorted(w.results.items()):
         if r.get("error"):
             spec = w.specs[i]
@@ -414,6 +503,7 @@ def _result(
         server_version=str(info.get("version", "")), groups=tuple(groups), published=published,
         expected=expected, received=received, lost=lost, stream=stream,
         pace_bytes=PACE_BYTES if opts.subs and opts.mode == "core" else None,
+        consume=opts.consume,
         warnings=tuple(warnings),
         latency_unit={"core": "", "request": "request",
                       "js": "publish" if opts.window == 1 else "batch"}[opts.mode],

@@ -111,6 +111,7 @@ class BenchResult:
     received: int
     lost: int
     stream: StreamReport | None = None
+    consume: str | None = None  # JetStream: how the stream was read back (fetch | ordered)
     pace_bytes: int | None = None  # publishers stayed this close to the slowest subscriber
     latency_unit: str = ""  # what one latency sample times: request, publish or batch
     window: int | None = None  # JetStream: un-acked publishes per publisher

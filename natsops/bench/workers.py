@@ -8,6 +8,8 @@ parent reads; the final figures go back on the pipe as a plain dict. Times are
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from array import array
 from collections import deque
@@ -33,7 +35,7 @@ now_ns = time.monotonic_ns
 class WorkerSpec:
     """What one worker does. ``count`` < 0 means "until ``duration``"."""
 
-    role: str  # pub | sub | req | rep | jspub
+    role: str  # pub | sub | req | rep | jspub | fetch | ordered
     index: int
     slot: int
     subject: str
@@ -46,6 +48,9 @@ class WorkerSpec:
     batch: int = 1  # JetStream: publishes sent per write
     pub_slots: tuple[int, ...] = ()  # for pacing: counter slots of publishers
     sub_slots: tuple[int, ...] = ()  # ... and of subscribers
+    stream: str = ""  # JetStream consumers: the stream,
+    consumer: str = ""  # the durable pull consumer (fetch),
+    api: str = "$JS.API"  # and the JetStream API prefix
 
 
 class Shared:
@@ -455,6 +460,132 @@ def run_js_publisher(
             "start": start, "end": end, "lat": lat.tobytes()}
 
 
+# --- JetStream consumers -------------------------------------------------------------------
+def _status(f: Frame) -> bytes:
+    """The status code of a header-only message (``NATS/1.0 404 No Messages`` -> b"404")."""
+    first = f.payload[: f.header_len].split(b"\r\n", 1)[0].split()
+    return first[1] if len(first) > 1 else b""
+
+
+def run_fetcher(
+    spec: WorkerSpec, conn: WireConn, shared: Shared, pipe: Connection, settings: Settings
+) -> dict[str, Any]:
+    """Pull batches from a shared durable consumer and ack every message (explicit acks)."""
+    inbox = f"_INBOX.natsops-bench.fetch{spec.index}".encode()
+    conn.send(b"SUB " + inbox + b" 1\r\n")
+    conn.flush()
+    _wait_go(pipe)
+    body = json.dumps({"batch": spec.batch, "expires": 1_000_000_000}).encode()
+    pull = b"PUB %s.CONSUMER.MSG.NEXT.%s.%s %s %d\r\n%s\r\n" % (
+        spec.api.encode(), spec.stream.encode(), spec.consumer.encode(), inbox, len(body), body)
+    counters, slot, slots = shared.counters, spec.slot, spec.sub_slots
+    total = shared.expected.value
+    count = start = end = 0
+    frames: list[Frame] = []
+    idle_since = time.monotonic()
+    while sum(counters[i] for i in slots) < total and not shared.stop.value:
+        conn.send(pull)
+        got = 0
+        while got < spec.batch and sum(counters[i] for i in slots) < total:
+            frames.clear()
+            if not conn.read_frames(frames, timeout=0.1):
+                if time.monotonic() - idle_since > settings.timeout + 2:
+                    raise Timeout(f"no message from consumer {spec.consumer} in "
+                                  f"{settings.timeout + 2:g}s ({count} received)")
+                if shared.stop.value:
+                    break
+                continue
+            idle_since = time.monotonic()
+            acks = []
+            for f in frames:
+                if f.kind == MSG and len(f.args) == 4:
+                    acks.append(b"PUB %s 0\r\n\r\n" % f.args[2])
+                elif f.kind == HMSG:
+                    code = _status(f)
+                    if code in (b"404", b"408", b"409"):
+                        got = spec.batch  # the pull request ended
+                    elif code and code != b"100":
+                        raise ServerError(f"consumer {spec.consumer}: status {code.decode()}")
+                elif f.kind in (PING, ERR):
+                    conn.handle_control([f])
+            if acks:
+                conn.send(b"".join(acks))
+                t = now_ns()
+                if not count:
+                    start = t
+                count += len(acks)
+                got += len(acks)
+                end = t
+                counters[slot] = count
+    return {"msgs": count, "start": start, "end": end}
+
+
+def run_ordered(
+    spec: WorkerSpec, conn: WireConn, shared: Shared, pipe: Connection, settings: Settings
+) -> dict[str, Any]:
+    """Read the whole stream through an ephemeral ordered push consumer (flow control on)."""
+    deliver = f"_INBOX.natsops-bench.ord{spec.index}.{os.getpid()}".encode()
+    reply = deliver + b".api"
+    cfg = json.dumps({"stream_name": spec.stream, "config": {
+        "deliver_subject": deliver.decode(), "deliver_policy": "all", "ack_policy": "none",
+        "replay_policy": "instant", "flow_control": True, "idle_heartbeat": 5_000_000_000,
+        "mem_storage": True, "num_replicas": 1, "inactive_threshold": 10_000_000_000}}).encode()
+    conn.send(b"SUB %s 1\r\nSUB %s 2\r\n" % (deliver, reply))
+    conn.flush()
+    _wait_go(pipe)
+    conn.send(b"PUB %s.CONSUMER.CREATE.%s %s %d\r\n%s\r\n" % (
+        spec.api.encode(), spec.stream.encode(), reply, len(cfg), cfg))
+    total = shared.expected.value
+    counters, slot = shared.counters, spec.slot
+    count = start = end = 0
+    name = b""
+    frames: list[Frame] = []
+    idle_since = time.monotonic()
+    while count < total and not shared.stop.value:
+        frames.clear()
+        if not conn.read_frames(frames, timeout=0.1):
+            if time.monotonic() - idle_since > settings.timeout + 2:
+                raise Timeout(f"ordered consumer on {spec.stream} stalled ({count} received)")
+            continue
+        idle_since = time.monotonic()
+        got = 0
+        for f in frames:
+            if f.kind == MSG and f.args[1] == b"1":
+                # reply: $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>
+                cseq = int(f.args[2].split(b".")[-3])
+                if cseq != count + got + 1:
+                    raise ServerError(f"ordered consumer on {spec.stream}: expected consumer "
+                                      f"sequence {count + got + 1}, got {cseq}")
+                got += 1
+            elif f.kind == HMSG and f.args[1] == b"1":
+                if len(f.args) == 5:  # flow control request: answer on its reply subject
+                    conn.send(b"PUB %s 0\r\n\r\n" % f.args[2])
+                at = f.payload.find(b"Nats-Consumer-Stalled:")
+                if at >= 0:  # a heartbeat saying we missed a flow control request
+                    stalled = f.payload[at + 22 : f.payload.find(b"\r\n", at)].strip()
+                    conn.send(b"PUB %s 0\r\n\r\n" % stalled)
+            elif f.kind == MSG and f.args[1] == b"2":
+                resp = json.loads(f.payload)
+                if "error" in resp:
+                    raise ServerError(f"cannot create an ordered consumer on {spec.stream}: "
+                                      f"{resp['error'].get('description', resp['error'])}")
+                name = str(resp.get("name", "")).encode()
+            elif f.kind in (PING, ERR):
+                conn.handle_control([f])
+        if got:
+            t = now_ns()
+            if not count:
+                start = t
+            count += got
+            end = t
+            counters[slot] = count
+    if name:
+        conn.send(b"PUB %s.CONSUMER.DELETE.%s.%s 0\r\n\r\n" % (
+            spec.api.encode(), spec.stream.encode(), name))
+        conn.flush()
+    return {"msgs": count, "start": start, "end": end}
+
+
 ROLES: dict[str, Callable[[WorkerSpec, WireConn, Shared, Connection, Settings], dict[str, Any]]]
 ROLES = {
     "pub": run_publisher,
@@ -462,4 +593,6 @@ ROLES = {
     "rep": run_responder,
     "req": run_requester,
     "jspub": run_js_publisher,
+    "fetch": run_fetcher,
+    "ordered": run_ordered,
 }

@@ -23,7 +23,7 @@ def bench(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Subject to bench on (and the name of the run)")],
     pub: Annotated[int, typer.Option("--pub", help="Publishers (requesters with --request), one process each")] = 1,
-    sub: Annotated[int, typer.Option("--sub", help="Subscribers, each receives every message (responders with --request)")] = 0,
+    sub: Annotated[int, typer.Option("--sub", help="Subscribers, each receives every message (responders with --request, consumers with --consume)")] = 0,
     msgs: Annotated[int | None, typer.Option("--msgs", help="Messages in total, split between publishers [default: 100000]", show_default=False)] = None,
     size: Annotated[str, typer.Option("--size", help="Payload size: 256, 1KB, 16KiB")] = "128",
     duration: Annotated[str | None, typer.Option("--duration", help="Publish for this long instead of --msgs, e.g. 10s", show_default=False)] = None,
@@ -34,8 +34,9 @@ def bench(
     storage: Annotated[str | None, typer.Option("--storage", help="JetStream storage: file or memory [default: file]", show_default=False)] = None,
     sync: Annotated[bool, typer.Option("--sync", help="JetStream: wait for each ack before the next publish")] = False,
     window: Annotated[int | None, typer.Option("--window", help="JetStream async: un-acked publishes per publisher [default: 4000]", show_default=False)] = None,
-    batch: Annotated[int | None, typer.Option("--batch", help="JetStream async: publishes written at once, latency unit [default: 500]", show_default=False)] = None,
+    batch: Annotated[int | None, typer.Option("--batch", help="JetStream: publishes written at once (the latency unit), fetch batch size [default: 500]", show_default=False)] = None,
     keep: Annotated[bool, typer.Option("--keep", help="JetStream: keep the stream the run created")] = False,
+    consume: Annotated[str | None, typer.Option("--consume", help="JetStream: then read the stream back with --sub clients: fetch (shared durable pull consumer, acked) or ordered (each reads it all)", show_default=False)] = None,
     csv_file: Annotated[str | None, typer.Option("--csv", help="Write per-client figures as CSV to FILE ('-': stdout)", show_default=False)] = None,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar on stderr")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
@@ -54,6 +55,7 @@ def bench(
       natsops bench svc --request --pub 2 --sub 2 --msgs 20000
       natsops bench orders.bench --js --replicas 3 --msgs 200000 --csv run.csv
       natsops bench orders.bench --js --sync --msgs 2000 --storage memory
+      natsops bench orders.bench --js --consume fetch --sub 2 --batch 500
     """
     from natsops.bench import BenchOptions
     from natsops.cli._run import run
@@ -64,7 +66,8 @@ def bench(
     if request and js:
         raise UsageError("--request and --js are different modes: choose one")
     js_only = {"--stream": stream, "--replicas": replicas, "--storage": storage,
-               "--window": window, "--batch": batch, "--sync": sync or None, "--keep": keep or None}
+               "--window": window, "--batch": batch, "--sync": sync or None, "--keep": keep or None,
+               "--consume": consume}
     if not js and (given := [k for k, v in js_only.items() if v is not None]):
         raise UsageError(f"{', '.join(given)} only apply with --js")
     if sync and (window is not None or batch is not None):
@@ -83,6 +86,7 @@ def bench(
         mode="request" if request else "js" if js else "core", stream=stream or "benchstream",
         replicas=replicas or 1, storage=storage or "file",
         window=1 if sync else (window or 4000), batch=1 if sync else (batch or 500), keep=keep,
+        consume=consume,
     )  # fmt: skip
     from natsops.bench import run_bench
 
@@ -187,7 +191,12 @@ def _print(r: BenchResult) -> None:
     lines = [head]
     for g in r.groups:
         lines += _group(g, r.latency_unit)
-    if r.subs and r.mode != "request":
+    if r.consume:
+        how = ("one shared durable pull consumer" if r.consume == "fetch"
+               else f"{r.subs} ordered consumers, each reading the whole stream")
+        lines.append(f"messages: published {r.published:,}; read back {r.received:,} of "
+                     f"{r.expected:,} expected ({how}), lost {r.lost:,}")
+    elif r.subs and r.mode != "request":
         lines.append(f"messages: published {r.published:,} x {r.subs} subscribers = "
                      f"{r.expected:,} expected, received {r.received:,}, lost {r.lost:,}")
     if r.pace_bytes:

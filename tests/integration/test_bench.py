@@ -102,6 +102,22 @@ def test_js_sync_r3_keep(nats_cluster, unique: Callable[[str], str]) -> None:  #
     asyncio.run(drop())
 
 
+@pytest.mark.parametrize("how", ["fetch", "ordered"])
+def test_js_consume_reads_back_every_message(how: str, nats_cluster, unique: Callable[[str], str]) -> None:  # type: ignore[no-untyped-def]
+    name = unique("CONS")
+    r = bench(nats_cluster.settings, subject=unique("jc"), mode="js", stream=name, replicas=3,
+              pubs=1, subs=2, msgs=6_000, size=64, batch=250, consume=how)
+    assert r.published == 6_000 and r.stream is not None and r.stream.stored == 6_000
+    g = r.group(how)
+    assert g is not None and len(g.clients) == 2
+    if how == "fetch":  # one durable shared by both clients: every message once
+        assert r.expected == 6_000 and g.msgs == 6_000
+    else:  # each ordered consumer reads the whole stream
+        assert r.expected == 12_000 and [c.msgs for c in g.clients] == [6_000, 6_000]
+    assert r.received == r.expected and r.lost == 0 and r.warnings == ()
+    assert r.stream.removed and not stream_exists(nats_cluster.settings, name)
+
+
 def test_js_existing_stream_with_other_subjects_is_a_conflict(nats_server, unique: Callable[[str], str]) -> None:  # type: ignore[no-untyped-def]
     name = unique("OTHER")
 
@@ -177,6 +193,9 @@ def test_cli_human_output(nats_server, unique: Callable[[str], str]) -> None:  #
         (["--pub", "0"], 2, "--pub must be at least 1"),
         (["--size", "lots"], 2, "invalid --size"),
         (["--js", "--sync", "--window", "10"], 2, "drop --window"),
+        (["--consume", "fetch"], 2, "--consume only apply with --js"),
+        (["--js", "--consume", "fetch"], 2, "--consume needs --sub"),
+        (["--js", "--consume", "push", "--sub", "1"], 2, "--consume must be one of"),
     ],
 )
 def test_cli_usage_errors(args: list[str], code: int, text: str) -> None:
