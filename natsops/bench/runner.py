@@ -6,11 +6,12 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing as mp
+import re
 import secrets
 import time
 from array import array
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from natsops import errors as _errors
@@ -32,11 +33,15 @@ __all__ = ["MODES", "BenchOptions", "Progress", "run_bench"]
 
 log = logging.getLogger(__name__)
 
-MODES = ("core", "request", "js")
+MODES = ("core", "request", "js", "kv")
+KV_OPS = ("put", "get")
+MAX_KEYS = 100_000
+_KEY_RE = re.compile(r"^[-/_=.a-zA-Z0-9]+$")
 CONSUMERS = ("fetch", "ordered")
 IDLE_SECONDS = 2.0  # subscribers making no progress this long after the publishers: stop
 READY_TIMEOUT = 30.0  # spawning + connecting a worker
-LABELS = {"pub": "publisher", "sub": "subscriber", "req": "requester",
+LABELS = {"pub": "publisher", "sub": "subscriber", "req": "requester", "kvput": "KV put",
+          "kvget": "KV get",
           "jspub": "JetStream publisher", "fetch": "JetStream fetch consumer",
           "ordered": "JetStream ordered consumer"}
 
@@ -60,6 +65,19 @@ class BenchOptions:
     batch: int = 500  # JetStream publishes written together (<= window); fetch batch size
     keep: bool = False
     consume: str | None = None  # JetStream: then read the stream with `subs` fetch|ordered clients
+    kv: str = "put"  # mode "kv": put | get (a get run first puts every key once)
+    bucket: str = "benchbucket"
+    keys: int = 1  # KV: 1 = the subject is the key; N = keys <subject>.0 .. <subject>.N-1
+
+    @property
+    def stream_name(self) -> str:
+        return f"KV_{self.bucket}" if self.mode == "kv" else self.stream
+
+    @property
+    def talker(self) -> str:
+        if self.mode == "kv":
+            return "kvput" if self.kv == "put" else "kvget"
+        return {"core": "pub", "request": "req", "js": "jspub"}[self.mode]
 
     def validate(self) -> None:
         if self.mode not in MODES:
@@ -81,7 +99,18 @@ class BenchOptions:
             raise UsageError(f"--msgs {self.msgs} is fewer than one message per publisher")
         if self.duration is not None and not 0 < self.duration <= 3600:
             raise UsageError("--duration must be above zero and at most 1h")
-        if self.mode == "js":
+        if self.mode == "kv":
+            if self.kv not in KV_OPS:
+                raise UsageError(f"--kv must be one of {', '.join(KV_OPS)}")
+            if not _KEY_RE.match(self.subject):
+                raise UsageError(f"invalid KV key {self.subject!r}: use letters, digits, -/_=.")
+            if not _KEY_RE.match(self.bucket) or "." in self.bucket:
+                raise UsageError(f"invalid KV bucket {self.bucket!r}: use letters, digits, -/_=")
+            if not 1 <= self.keys <= MAX_KEYS:
+                raise UsageError(f"--keys must be between 1 and {MAX_KEYS:,}")
+            if self.subs:
+                raise UsageError("--sub does not apply to KV runs")
+        if self.mode in ("js", "kv"):
             if self.replicas not in (1, 3, 5):
                 raise UsageError("--replicas must be 1, 3 or 5")
             if self.storage not in ("file", "memory"):
@@ -114,16 +143,21 @@ def _split(total: int, parts: int) -> list[int]:
     return [base + (1 if i < rem else 0) for i in range(parts)]
 
 
-def plan_workers(opts: BenchOptions, run_id: str) -> list[WorkerSpec]:
+def plan_workers(opts: BenchOptions, run_id: str, api: str = "$JS.API") -> list[WorkerSpec]:
     """Listeners (subscribers/responders) first, then talkers; slots index the counters."""
     probe = f"_NATSOPS.bench.{run_id}.probe"
-    talker = {"core": "pub", "request": "req", "js": "jspub"}[opts.mode]
+    talker = opts.talker
     listener = "rep" if opts.mode == "request" else "sub"
     n_listen = 0 if opts.consume else opts.subs
     counts = _split(opts.msgs, opts.pubs) if opts.msgs is not None else [-1] * opts.pubs
     pub_slots = tuple(range(n_listen, n_listen + opts.pubs))
     sub_slots = tuple(range(n_listen)) if listener == "sub" and talker == "pub" else ()
     window = opts.window
+    # KV: clients start at different keys, so a put run with msgs == keys writes each once
+    if opts.msgs is not None:
+        offsets = [sum(counts[:i]) for i in range(opts.pubs)]
+    else:
+        offsets = [i * (opts.keys // opts.pubs) for i in range(opts.pubs)]
     specs = [
         WorkerSpec(role=listener, index=i, slot=i, subject=opts.subject, size=opts.size,
                    probe=probe)
@@ -133,8 +167,9 @@ def plan_workers(opts: BenchOptions, run_id: str) -> list[WorkerSpec]:
         specs.append(WorkerSpec(
             role=talker, index=i, slot=n_listen + i, subject=opts.subject, size=opts.size,
             probe=probe, count=counts[i], duration=opts.duration or 0.0,
-            listeners=n_listen if talker != "jspub" else 0, window=window,
+            listeners=n_listen if talker in ("pub", "req") else 0, window=window,
             batch=min(opts.batch, window), pub_slots=pub_slots, sub_slots=sub_slots,
+            stream=opts.stream_name, keys=opts.keys, key_offset=offsets[i], api=api,
         ))  # fmt: skip
     return specs
 
@@ -285,7 +320,7 @@ def _stats(w: _Workers, role: str, size: int) -> GroupStats | None:
         return None
     clients: list[ClientStats] = []
     samples: array[int] = array("q")
-    prefix = {"pub": "P", "jspub": "P", "req": "P", "sub": "S", "fetch": "C", "ordered": "C"}[role]
+    prefix = {"sub": "S", "fetch": "C", "ordered": "C"}.get(role, "P")
     expected = w.expected.value
     for i in idx:
         r = w.results.get(i, {"msgs": w.counters[w.specs[i].slot], "start": 0, "end": 0})
@@ -321,25 +356,29 @@ async def _setup_stream(settings: Settings, opts: BenchOptions) -> tuple[bool, i
 
     async with connect(settings) as conn:
         try:
-            info = await conn.js.stream_info(opts.stream)
+            info = await conn.js.stream_info(opts.stream_name)
         except NotFoundError:
             pass
         else:
             subjects = list(info.config.subjects or [])
-            if opts.subject not in subjects:
+            if opts.mode != "kv" and opts.subject not in subjects:
                 raise _errors.Conflict(
-                    f"stream {opts.stream} exists and does not take subject {opts.subject} "
+                    f"stream {opts.stream_name} exists and does not take subject {opts.subject} "
                     f"(its subjects: {', '.join(subjects) or 'none'})",
                     hint="choose another --stream, or bench on one of its subjects")
             return False, int(info.state.messages)
-        cfg = StreamConfig(
-            name=opts.stream, subjects=[opts.subject], num_replicas=opts.replicas,
-            storage=StorageType.MEMORY if opts.storage == "memory" else StorageType.FILE,
-        )  # fmt: skip
+        storage = StorageType.MEMORY if opts.storage == "memory" else StorageType.FILE
         try:
-            await conn.js.add_stream(cfg)
+            if opts.mode == "kv":
+                await conn.js.create_key_value(bucket=opts.bucket, history=1, storage=storage,
+                                               replicas=opts.replicas, direct=True)
+            else:
+                await conn.js.add_stream(StreamConfig(
+                    name=opts.stream_name, subjects=[opts.subject], num_replicas=opts.replicas,
+                    storage=storage,
+                ))  # fmt: skip
         except Exception as exc:
-            raise _errors.ServerError(f"cannot create stream {opts.stream}: {exc}") from None
+            raise _errors.ServerError(f"cannot create stream {opts.stream_name}: {exc}") from None
         return True, 0
 
 
@@ -349,14 +388,15 @@ async def _finish_stream(
     from natsops.connection import connect
 
     async with connect(settings) as conn:
-        info = await conn.js.stream_info(opts.stream)
+        info = await conn.js.stream_info(opts.stream_name)
         after = int(info.state.messages)
         removed = False
         if created and not opts.keep:
-            await conn.js.delete_stream(opts.stream)
+            await conn.js.delete_stream(opts.stream_name)
             removed = True
+    subject = f"$KV.{opts.bucket}.>" if opts.mode == "kv" else opts.subject
     return StreamReport(
-        name=opts.stream, subjects=(opts.subject,), replicas=opts.replicas, storage=opts.storage,
+        name=opts.stream_name, subjects=(subject,), replicas=opts.replicas, storage=opts.storage,
         created=created, removed=removed, messages_before=before, messages_after=after,
         stored=after - before,
     )  # fmt: skip
@@ -372,14 +412,26 @@ async def run_bench(
     max_payload = int(info.get("max_payload", 1 << 20))
     if opts.size > max_payload:
         raise UsageError(f"--size {opts.size} is above the server's max_payload {max_payload}")
-    if opts.mode == "js" and not info.get("jetstream", True):
+    uses_js = opts.mode in ("js", "kv")
+    if uses_js and not info.get("jetstream", True):
         raise UsageError(f"JetStream is not enabled on {settings.url}")
     run_id = secrets.token_hex(4)
-    specs = plan_workers(opts, run_id)
-    created, before = (await _setup_stream(settings, opts)) if opts.mode == "js" else (False, 0)
+    api = _api_prefix(settings)
+    specs = plan_workers(opts, run_id, api)
+    created, before = (await _setup_stream(settings, opts)) if uses_js else (False, 0)
     stream: StreamReport | None = None
     consumers: _Workers | None = None
+    fill: _Workers | None = None
     try:
+        if opts.mode == "kv" and opts.kv == "get":
+            # every key gets a value first, so each get finds one
+            fill_opts = replace(opts, kv="put", msgs=opts.keys, duration=None,
+                                pubs=min(opts.pubs, opts.keys))
+            fill = _Workers(plan_workers(fill_opts, run_id, api), settings)
+            try:
+                await _drive(fill, fill_opts, progress)
+            finally:
+                fill.close()
         w = _Workers(specs, settings)
         try:
             await _drive(w, opts, progress)
@@ -387,14 +439,14 @@ async def run_bench(
             w.close()
         if opts.consume:
             consumers = await _consume(settings, opts, run_id, progress)
-        if opts.mode == "js":
+        if uses_js:
             stream = await _finish_stream(settings, opts, created, before)
     except BaseException:
         if created and not opts.keep:
             with contextlib.suppress(Exception):
-                await _drop_stream(settings, opts.stream)
+                await _drop_stream(settings, opts.stream_name)
         raise
-    return _result(w, opts, settings, info, stream, consumers)
+    return _result(w, opts, settings, info, stream, consumers, fill)
 
 
 def _api_prefix(settings: Settings) -> str:
@@ -415,16 +467,16 @@ async def _consume(
     role = opts.consume or "fetch"
     durable = f"natsops-bench-{run_id}"
     async with connect(settings) as conn:
-        total = int((await conn.js.stream_info(opts.stream)).state.messages)
+        total = int((await conn.js.stream_info(opts.stream_name)).state.messages)
         if role == "fetch":
-            await conn.js.add_consumer(opts.stream, ConsumerConfig(
+            await conn.js.add_consumer(opts.stream_name, ConsumerConfig(
                 durable_name=durable, ack_policy=AckPolicy.EXPLICIT,
                 deliver_policy=DeliverPolicy.ALL, max_ack_pending=opts.batch * opts.subs,
             ))  # fmt: skip
     slots = tuple(range(opts.subs))
     specs = [
         WorkerSpec(role=role, index=i, slot=i, subject=opts.subject, size=opts.size, probe="",
-                   batch=opts.batch, sub_slots=slots, stream=opts.stream, consumer=durable,
+                   batch=opts.batch, sub_slots=slots, stream=opts.stream_name, consumer=durable,
                    api=_api_prefix(settings))
         for i in slots
     ]  # fmt: skip
@@ -447,7 +499,7 @@ async def _consume(
         if role == "fetch":
             with contextlib.suppress(Exception):
                 async with connect(settings) as conn:
-                    await conn.js.delete_consumer(opts.stream, durable)
+                    await conn.js.delete_consumer(opts.stream_name, durable)
     return w
 
 
@@ -460,11 +512,13 @@ async def _drop_stream(settings: Settings, name: str) -> None:
 
 def _result(
     w: _Workers, opts: BenchOptions, settings: Settings, info: dict[str, Any],
-    stream: StreamReport | None, consumers: _Workers | None = None,
+    stream: StreamReport | None, consumers: _Workers | None = None, fill: _Workers | None = None,
 ) -> BenchResult:  # fmt: skip
-    talker = {"core": "pub", "request": "req", "js": "jspub"}[opts.mode]
-    groups = [g for g in (_stats(w, talker, opts.size), _stats(w, "sub", opts.size)) if g]
+    groups = [g for g in (_stats(w, opts.talker, opts.size), _stats(w, "sub", opts.size)) if g]
     pub = groups[0]
+    fill_group = _stats(fill, "kvput", opts.size) if fill is not None else None
+    if fill_group is not None:
+        groups.insert(0, replace(fill_group, role="kvfill", label="KV put (filling the keys)"))
     published = pub.msgs
     warnings: list[str] = []
     sub = next((g for g in groups if g.role == "sub"), None)
@@ -494,7 +548,9 @@ def _result(
         first = next((w.results[i].get("first_error") for i in w.results
                       if w.results[i].get("first_error")), "")
         warnings.append(f"{pub.errors} operations failed" + (f": {first}" if first else ""))
-    if stream is not None and stream.stored != published:
+    if fill_group is not None and fill_group.errors:
+        warnings.append(f"{fill_group.errors} KV puts filling the keys failed")
+    if opts.mode == "js" and stream is not None and stream.stored != published:
         warnings.append(f"stream {stream.name} stored {stream.stored} messages, "
                         f"{published} publishes were acknowledged")
     return BenchResult(
@@ -505,7 +561,7 @@ def _result(
         pace_bytes=PACE_BYTES if opts.subs and opts.mode == "core" else None,
         consume=opts.consume,
         warnings=tuple(warnings),
-        latency_unit={"core": "", "request": "request",
+        latency_unit={"core": "", "request": "request", "kv": opts.kv,
                       "js": "publish" if opts.window == 1 else "batch"}[opts.mode],
         window=opts.window if opts.mode == "js" else None,
         batch=min(opts.batch, opts.window) if opts.mode == "js" else None,

@@ -35,7 +35,7 @@ now_ns = time.monotonic_ns
 class WorkerSpec:
     """What one worker does. ``count`` < 0 means "until ``duration``"."""
 
-    role: str  # pub | sub | req | rep | jspub | fetch | ordered
+    role: str  # pub | sub | req | rep | jspub | fetch | ordered | kvput | kvget
     index: int
     slot: int
     subject: str
@@ -51,6 +51,8 @@ class WorkerSpec:
     stream: str = ""  # JetStream consumers: the stream,
     consumer: str = ""  # the durable pull consumer (fetch),
     api: str = "$JS.API"  # and the JetStream API prefix
+    keys: int = 1  # KV: keys used (<subject>.<n>; 1 = the subject itself is the key)
+    key_offset: int = 0  # KV: this client's first key
 
 
 class Shared:
@@ -314,52 +316,102 @@ def run_responder(
     return {"msgs": served, "start": 0, "end": 0}
 
 
-def run_requester(
-    spec: WorkerSpec, conn: WireConn, shared: Shared, pipe: Connection, settings: Settings
-) -> dict[str, Any]:
-    inbox = f"_INBOX.natsops-bench.req{spec.index}".encode()
+def _sync_ops(
+    spec: WorkerSpec, conn: WireConn, shared: Shared, pipe: Connection, settings: Settings,
+    frames_for: Callable[[bytes], list[bytes]], failed: Callable[[Frame], bool], what: str,
+) -> dict[str, Any]:  # fmt: skip
+    """One operation at a time: send a request, wait for its reply, time it."""
+    inbox = f"_INBOX.natsops-bench.{spec.role}{spec.index}.{os.getpid()}".encode()
     conn.send(b"SUB " + inbox + b" 1\r\n")
-    frame = b"PUB %s %s %d\r\n%s\r\n" % (
-        spec.subject.encode(), inbox, spec.size, payload_for(spec.size))
+    ops = frames_for(inbox)
     _probe(conn, spec, max(settings.timeout, 5.0))
     conn.flush()
     _wait_go(pipe)
     lat = array("q")
-    errors = 0
-    done = 0
+    errors = done = 0
+    first_error = ""
     frames: list[Frame] = []
     count = spec.count if spec.count >= 0 else 1 << 62
     start = now_ns()
     deadline = start + int(spec.duration * 1e9) if spec.count < 0 else 1 << 62
     counters, slot, timeout = shared.counters, spec.slot, settings.timeout
-    t0 = start
-    while done + errors < count and not shared.stop.value:
+    n_ops = len(ops)
+    while done < count and not shared.stop.value:
         t0 = now_ns()
         if t0 >= deadline:
             break
-        conn.send(frame)
+        conn.send(ops[done % n_ops])
         answered = False
         while not answered:
             frames.clear()
             if not conn.read_frames(frames, timeout=timeout):
-                raise Timeout(f"no reply to a request on {spec.subject} within {timeout:g}s")
+                raise Timeout(f"no reply to {what} within {timeout:g}s")
             for f in frames:
-                if f.kind == MSG and f.args[1] == b"1":
+                if f.kind in (MSG, HMSG) and f.args[1] == b"1":
                     answered = True
-                elif f.kind == HMSG and f.args[1] == b"1":
-                    answered = True
-                    errors += 1  # 503 no responders, or another status
+                    if failed(f):
+                        errors += 1
+                        if not first_error:
+                            first_error = f.payload.decode(errors="replace").strip()[:200]
                 elif f.kind in (PING, ERR):
                     conn.handle_control([f])
-        t1 = now_ns()
-        lat.append(t1 - t0)
+        lat.append(now_ns() - t0)
         done += 1
         counters[slot] = done
-        if errors and errors == done and errors >= 10:
-            raise ServerError(f"no responders on {spec.subject} (every request got a 503)")
+        if errors == done and errors >= 10:
+            raise ServerError(f"every {what} failed: {first_error}")
     end = now_ns()
-    return {"msgs": done - errors, "errors": errors, "start": start, "end": end,
-            "lat": lat.tobytes()}
+    return {"msgs": done - errors, "errors": errors, "first_error": first_error,
+            "start": start, "end": end, "lat": lat.tobytes()}
+
+
+def run_requester(
+    spec: WorkerSpec, conn: WireConn, shared: Shared, pipe: Connection, settings: Settings
+) -> dict[str, Any]:
+    def frames_for(inbox: bytes) -> list[bytes]:
+        return [b"PUB %s %s %d\r\n%s\r\n" % (
+            spec.subject.encode(), inbox, spec.size, payload_for(spec.size))]
+
+    # a header-only reply is a status: 503 no responders
+    return _sync_ops(spec, conn, shared, pipe, settings, frames_for,
+                     lambda f: f.kind == HMSG, f"a request on {spec.subject}")
+
+
+def _keys(spec: WorkerSpec) -> list[bytes]:
+    """The keys this client touches, in order (each client starts at its own offset)."""
+    if spec.keys <= 1:
+        return [spec.subject.encode()]
+    n = min(spec.keys, max(spec.count, 1)) if spec.count >= 0 else spec.keys
+    return [f"{spec.subject}.{(spec.key_offset + i) % spec.keys}".encode() for i in range(n)]
+
+
+def run_kv_put(
+    spec: WorkerSpec, conn: WireConn, shared: Shared, pipe: Connection, settings: Settings
+) -> dict[str, Any]:
+    payload = payload_for(spec.size)
+    bucket = spec.stream.removeprefix("KV_").encode()
+
+    def frames_for(inbox: bytes) -> list[bytes]:
+        return [b"PUB $KV.%s.%s %s %d\r\n%s\r\n" % (bucket, key, inbox, spec.size, payload)
+                for key in _keys(spec)]
+
+    return _sync_ops(spec, conn, shared, pipe, settings, frames_for,
+                     lambda f: f.kind == HMSG or b'"error"' in f.payload, "a KV put")
+
+
+def run_kv_get(
+    spec: WorkerSpec, conn: WireConn, shared: Shared, pipe: Connection, settings: Settings
+) -> dict[str, Any]:
+    bucket = spec.stream.removeprefix("KV_").encode()
+    api = spec.api.encode()
+
+    def frames_for(inbox: bytes) -> list[bytes]:
+        return [b"PUB %s.DIRECT.GET.KV_%s.$KV.%s.%s %s 0\r\n\r\n" % (
+            api, bucket, bucket, key, inbox) for key in _keys(spec)]
+
+    # a direct get answers with headers; a status code (404) means no value
+    return _sync_ops(spec, conn, shared, pipe, settings, frames_for,
+                     lambda f: f.kind != HMSG or _status(f) != b"", "a KV get")
 
 
 # --- JetStream publisher --------------------------------------------------------------------
@@ -595,4 +647,6 @@ ROLES = {
     "jspub": run_js_publisher,
     "fetch": run_fetcher,
     "ordered": run_ordered,
+    "kvput": run_kv_put,
+    "kvget": run_kv_get,
 }

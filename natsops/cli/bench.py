@@ -30,12 +30,15 @@ def bench(
     request: Annotated[bool, typer.Option("--request", help="Request/reply: synchronous requests, latency percentiles")] = False,
     js: Annotated[bool, typer.Option("--js", help="JetStream publish (a stream on NAME is created and removed)")] = False,
     stream: Annotated[str | None, typer.Option("--stream", help="JetStream stream [default: benchstream]", show_default=False)] = None,
-    replicas: Annotated[int | None, typer.Option("--replicas", help="JetStream stream replicas [default: 1]", show_default=False)] = None,
-    storage: Annotated[str | None, typer.Option("--storage", help="JetStream storage: file or memory [default: file]", show_default=False)] = None,
+    replicas: Annotated[int | None, typer.Option("--replicas", help="JetStream stream / KV bucket replicas [default: 1]", show_default=False)] = None,
+    storage: Annotated[str | None, typer.Option("--storage", help="JetStream / KV storage: file or memory [default: file]", show_default=False)] = None,
     sync: Annotated[bool, typer.Option("--sync", help="JetStream: wait for each ack before the next publish")] = False,
     window: Annotated[int | None, typer.Option("--window", help="JetStream async: un-acked publishes per publisher [default: 4000]", show_default=False)] = None,
     batch: Annotated[int | None, typer.Option("--batch", help="JetStream: publishes written at once (the latency unit), fetch batch size [default: 500]", show_default=False)] = None,
-    keep: Annotated[bool, typer.Option("--keep", help="JetStream: keep the stream the run created")] = False,
+    keep: Annotated[bool, typer.Option("--keep", help="JetStream / KV: keep the stream or bucket the run created")] = False,
+    kv: Annotated[str | None, typer.Option("--kv", help="KV: put or get, synchronous; NAME is the key (get puts every key once first)", show_default=False)] = None,
+    bucket: Annotated[str | None, typer.Option("--bucket", help="KV bucket, created and removed [default: benchbucket]", show_default=False)] = None,
+    keys: Annotated[int | None, typer.Option("--keys", help="KV: use keys NAME.0 .. NAME.N-1 instead of NAME [default: 1]", show_default=False)] = None,
     consume: Annotated[str | None, typer.Option("--consume", help="JetStream: then read the stream back with --sub clients: fetch (shared durable pull consumer, acked) or ordered (each reads it all)", show_default=False)] = None,
     csv_file: Annotated[str | None, typer.Option("--csv", help="Write per-client figures as CSV to FILE ('-': stdout)", show_default=False)] = None,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar on stderr")] = False,
@@ -56,6 +59,7 @@ def bench(
       natsops bench orders.bench --js --replicas 3 --msgs 200000 --csv run.csv
       natsops bench orders.bench --js --sync --msgs 2000 --storage memory
       natsops bench orders.bench --js --consume fetch --sub 2 --batch 500
+      natsops bench user.settings --kv get --keys 1000 --pub 2 --msgs 20000
     """
     from natsops.bench import BenchOptions
     from natsops.cli._run import run
@@ -63,13 +67,16 @@ def bench(
 
     state = get_state(ctx)
     as_json = want_json(ctx, json_out)
-    if request and js:
-        raise UsageError("--request and --js are different modes: choose one")
-    js_only = {"--stream": stream, "--replicas": replicas, "--storage": storage,
-               "--window": window, "--batch": batch, "--sync": sync or None, "--keep": keep or None,
+    if sum((request, js, kv is not None)) > 1:
+        raise UsageError("--request, --js and --kv are different modes: choose one")
+    js_only = {"--stream": stream, "--window": window, "--batch": batch, "--sync": sync or None,
                "--consume": consume}
-    if not js and (given := [k for k, v in js_only.items() if v is not None]):
-        raise UsageError(f"{', '.join(given)} only apply with --js")
+    kv_only = {"--bucket": bucket, "--keys": keys}
+    store = {"--replicas": replicas, "--storage": storage, "--keep": keep or None}
+    for flags, ok, where in ((js_only, js, "--js"), (kv_only, kv is not None, "--kv"),
+                             (store, js or kv is not None, "--js or --kv")):
+        if not ok and (given := [k for k, v in flags.items() if v is not None]):
+            raise UsageError(f"{', '.join(given)} only apply with {where}")
     if sync and (window is not None or batch is not None):
         raise UsageError("--sync publishes one message at a time: drop --window/--batch")
     if csv_file == "-" and as_json:
@@ -83,7 +90,9 @@ def bench(
         subject=name, pubs=pub, subs=sub, size=payload,
         msgs=None if duration is not None else (100_000 if msgs is None else msgs),
         duration=parse_duration(duration, what="--duration") if duration is not None else None,
-        mode="request" if request else "js" if js else "core", stream=stream or "benchstream",
+        mode="request" if request else "js" if js else "kv" if kv is not None else "core",
+        stream=stream or "benchstream", kv=kv or "put", bucket=bucket or "benchbucket",
+        keys=keys or 1,
         replicas=replicas or 1, storage=storage or "file",
         window=1 if sync else (window or 4000), batch=1 if sync else (batch or 500), keep=keep,
         consume=consume,
@@ -190,7 +199,7 @@ def _print(r: BenchResult) -> None:
             f"(nats-server {r.server_version})")
     lines = [head]
     for g in r.groups:
-        lines += _group(g, r.latency_unit)
+        lines += _group(g, "put" if g.role == "kvfill" else r.latency_unit)
     if r.consume:
         how = ("one shared durable pull consumer" if r.consume == "fetch"
                else f"{r.subs} ordered consumers, each reading the whole stream")
@@ -208,9 +217,13 @@ def _print(r: BenchResult) -> None:
                      "JetStream publishing: synchronous, one ack awaited per publish")
     if r.stream is not None:
         s = r.stream
-        fate = "removed" if s.removed else "kept" if s.created else "existing stream, left as is"
-        lines.append(f"stream {s.name} (R{s.replicas}, {s.storage}): {s.stored:,} messages "
-                     f"stored by this run, {fate}")
+        fate = "removed" if s.removed else "kept" if s.created else "existed, left as is"
+        if r.mode == "kv":
+            lines.append(f"bucket {s.name.removeprefix('KV_')} (R{s.replicas}, {s.storage}): "
+                         f"{s.messages_after:,} keys, {fate}")
+        else:
+            lines.append(f"stream {s.name} (R{s.replicas}, {s.storage}): {s.stored:,} messages "
+                         f"stored by this run, {fate}")
     for w in r.warnings:
         lines.append(f"warning: {w}")
     sys.stdout.write("\n".join(lines) + "\n")

@@ -118,6 +118,24 @@ def test_js_consume_reads_back_every_message(how: str, nats_cluster, unique: Cal
     assert r.stream.removed and not stream_exists(nats_cluster.settings, name)
 
 
+def test_kv_put_and_get(nats_cluster, unique: Callable[[str], str]) -> None:  # type: ignore[no-untyped-def]
+    bucket = unique("kvb")
+    put = bench(nats_cluster.settings, subject="cfg", mode="kv", kv="put", bucket=bucket,
+                replicas=3, keys=50, pubs=2, msgs=500, size=32)
+    g = put.group("kvput")
+    assert g is not None and g.msgs == 500 and g.errors == 0
+    assert g.latency is not None and g.latency.count == 500
+    assert put.stream is not None and put.stream.messages_after == 50  # history 1: one per key
+    assert put.stream.removed and not stream_exists(nats_cluster.settings, f"KV_{bucket}")
+
+    get = bench(nats_cluster.settings, subject="cfg", mode="kv", kv="get", bucket=bucket,
+                keys=20, pubs=2, msgs=300, size=32)
+    fill, got = get.group("kvfill"), get.group("kvget")
+    assert fill is not None and fill.msgs == 20  # every key written once before the gets
+    assert got is not None and got.msgs == 300 and got.errors == 0  # every get found a value
+    assert get.warnings == ()
+
+
 def test_js_existing_stream_with_other_subjects_is_a_conflict(nats_server, unique: Callable[[str], str]) -> None:  # type: ignore[no-untyped-def]
     name = unique("OTHER")
 
@@ -196,6 +214,10 @@ def test_cli_human_output(nats_server, unique: Callable[[str], str]) -> None:  #
         (["--consume", "fetch"], 2, "--consume only apply with --js"),
         (["--js", "--consume", "fetch"], 2, "--consume needs --sub"),
         (["--js", "--consume", "push", "--sub", "1"], 2, "--consume must be one of"),
+        (["--keys", "5"], 2, "--keys only apply with --kv"),
+        (["--replicas", "3"], 2, "only apply with --js or --kv"),
+        (["--kv", "put", "--js"], 2, "choose one"),
+        (["--kv", "del"], 2, "--kv must be one of"),
     ],
 )
 def test_cli_usage_errors(args: list[str], code: int, text: str) -> None:
