@@ -126,19 +126,20 @@ def _progress_bar(enabled: bool) -> Iterator[Callable[[Progress], None] | None]:
 
     from natsops.cli.output import err
 
-    bar = Bar(TextColumn("{task.description}"), BarColumn(),
-              TextColumn("{task.completed:,.0f}/{task.total:,.0f}"), TimeElapsedColumn(),
-              console=err(), transient=True)
-    task = bar.add_task("connecting", total=None)
+    bar = Bar(TextColumn("{task.description:<10}"), BarColumn(), TextColumn("{task.fields[detail]}"),
+              TimeElapsedColumn(), console=err(), transient=True)
+    task = bar.add_task("connecting", total=None, detail="")
 
     def update(p: Progress) -> None:
-        if p.total is not None:
-            total, done = float(p.total), float(p.done)
-        elif p.duration:
+        if p.phase != "connecting" and p.total is not None:
+            total, done, detail = float(p.total), float(p.done), f"{p.done:,}/{p.total:,} msgs"
+        elif p.phase != "connecting" and p.duration:
             total, done = p.duration, min(p.elapsed, p.duration)
+            detail = f"{p.done:,} msgs, {done:.0f}/{p.duration:g}s"
         else:
-            total, done = 1.0, 0.0
-        bar.update(task, description=p.phase, total=total, completed=done)
+            bar.update(task, description=p.phase, detail=f"{p.done:,} msgs" if p.done else "")
+            return
+        bar.update(task, description=p.phase, total=total, completed=done, detail=detail)
 
     with bar:
         yield update
