@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from natsops.cli.main import app
 from natsops.cluster.process import ServerProcess
 from natsops.connection import connect
 from natsops.context import Secret, Settings
-from natsops.errors import AuthError, Conflict, UsageError
+from natsops.errors import AuthError, Conflict, Unreachable, UsageError
 
 runner = CliRunner()
 
@@ -168,6 +170,33 @@ def test_user_password_auth(auth_server: str, unique: Callable[[str], str]) -> N
     bad = Settings(servers=(auth_server,), user="bench", password=Secret("wrong"))
     with pytest.raises(AuthError):
         bench(bad, subject="auth", msgs=10)
+
+
+@pytest.fixture(scope="module")
+def tls_server(server_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    d = tmp_path_factory.mktemp("nats-tls")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-keyout", str(d / "key.pem"), "-out", str(d / "cert.pem"),
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    proc = ServerProcess.start(
+        server_bin, ["-a", "127.0.0.1", "-p", "-1", "--tls", "--tlscert", d / "cert.pem",
+                     "--tlskey", d / "key.pem"], log_file=d / "nats-server.log")
+    try:
+        yield proc.wait_ready(15).client_url, d / "cert.pem"
+    finally:
+        proc.stop(grace=5)
+
+
+def test_tls(tls_server: tuple[str, Path], unique: Callable[[str], str]) -> None:
+    url, ca = tls_server
+    r = bench(Settings(servers=(url,), tls_ca=str(ca)), subject=unique("tls"), pubs=1, subs=1,
+              msgs=2_000, size=100)
+    assert r.received == 2_000
+    with pytest.raises(Unreachable, match="certificate verify failed"):
+        bench(Settings(servers=(url,)), subject="tls", msgs=10)
 
 
 def test_creds_are_refused_clearly(tmp_path: Path) -> None:
