@@ -64,6 +64,26 @@ def _raw_wait_pong(s: socket.socket) -> None:
         buf = buf[-8:] + chunk
 
 
+def _ref_count_msgs(buf: bytes, s: socket.socket) -> tuple[int, int]:
+    """Count whole MSG frames one by one; return (count, bytes used). PINGs get a PONG."""
+    count = pos = 0
+    while True:
+        eol = buf.find(b"\r\n", pos)
+        if eol < 0:
+            break
+        if buf.startswith(b"MSG ", pos):
+            end = eol + 4 + int(buf[buf.rfind(b" ", pos, eol) + 1 : eol])
+            if end > len(buf):
+                break
+            count += 1
+            pos = end
+        else:
+            if buf.startswith(b"PING", pos):
+                s.sendall(b"PONG\r\n")
+            pos = eol + 2
+    return count, pos
+
+
 def ref_raw_pub(port: int, subject: str, n: int, size: int, out: Any, go: Any) -> None:
     s = _raw_connect(port)
     frame = b"PUB %s %d\r\n%s\r\n" % (subject.encode(), size, b"x" * size)
@@ -93,21 +113,8 @@ def ref_raw_reader(port: int, subject: str, n: int, out: Any, ready: Any) -> Non
         if not t0:
             t0 = time.perf_counter()
         buf = buf + chunk if buf else chunk
-        pos = 0
-        while True:
-            eol = buf.find(b"\r\n", pos)
-            if eol < 0:
-                break
-            if buf.startswith(b"MSG ", pos):
-                end = eol + 4 + int(buf[buf.rfind(b" ", pos, eol) + 1 : eol])
-                if end > len(buf):
-                    break
-                count += 1
-                pos = end
-            else:
-                if buf.startswith(b"PING", pos):
-                    s.sendall(b"PONG\r\n")
-                pos = eol + 2
+        got, pos = _ref_count_msgs(buf, s)
+        count += got
         buf = buf[pos:]
     out.put(("raw_sub", n / (time.perf_counter() - t0)))
     s.close()
@@ -127,19 +134,8 @@ def ref_raw_js(port: int, subject: str, n: int, size: int, out: Any) -> None:
             s.sendall(frame * k)
             sent += k
         buf += s.recv(1 << 20)
-        pos = 0
-        while True:
-            eol = buf.find(b"\r\n", pos)
-            if eol < 0:
-                break
-            if buf.startswith(b"MSG ", pos):
-                end = eol + 4 + int(buf[buf.rfind(b" ", pos, eol) + 1 : eol])
-                if end > len(buf):
-                    break
-                acked += 1
-                pos = end
-            else:
-                pos = eol + 2
+        got, pos = _ref_count_msgs(buf, s)
+        acked += got
         buf = buf[pos:]
     out.put(("raw_js", n / (time.perf_counter() - t0)))
     s.close()

@@ -64,6 +64,28 @@ class Shared:
         self.stop = stop
 
 
+class Tally:
+    """What a reader counted: messages, first and last arrival, and the shared progress slot."""
+
+    __slots__ = ("count", "counters", "end", "slot", "start")
+
+    def __init__(self, shared: Shared, slot: int) -> None:
+        self.count = self.start = self.end = 0
+        self.counters = shared.counters
+        self.slot = slot
+
+    def add(self, n: int) -> None:
+        t = now_ns()
+        if not self.count:
+            self.start = t
+        self.count += n
+        self.end = t
+        self.counters[self.slot] = self.count
+
+    def result(self, **extra: Any) -> dict[str, Any]:
+        return {"msgs": self.count, "start": self.start, "end": self.end, **extra}
+
+
 def payload_for(size: int) -> bytes:
     """A printable payload without CR/LF (so frames can be checked by stride)."""
     return bytes(97 + i % 26 for i in range(size))
@@ -211,24 +233,21 @@ def run_subscriber(
     me = f"S{spec.index}".encode()
     header = b"MSG %s 1 %d\r\n" % (spec.subject.encode(), spec.size)
     flen = len(header) + spec.size + 2
-    counters, slot, expected, stop = shared.counters, spec.slot, shared.expected, shared.stop
+    expected, stop = shared.expected, shared.stop
     sock = conn.sock
     sock.settimeout(0.1)
-    count = 0
-    start = end = 0
+    tally = Tally(shared, spec.slot)
     frames: list[Frame] = []
     data = b""
     # frames already read during the handshake
-    for f in conn.backlog:
-        if f.kind in (MSG, HMSG) and f.args[1] == b"1":
-            count += 1
+    early = sum(1 for f in conn.backlog if f.kind in (MSG, HMSG) and f.args[1] == b"1")
     conn.backlog = []
-    if count:
-        start = end = now_ns()
+    if early:
+        tally.add(early)
     error = ""
     while True:
         want = expected.value
-        if 0 < want <= count or stop.value:
+        if 0 < want <= tally.count or stop.value:
             break
         try:
             chunk = sock.recv(4 << 20)
@@ -274,17 +293,12 @@ def run_subscriber(
                     error = f"server error: {f.args[0].decode(errors='replace')}"
         data = data[pos:] if pos < n else b""
         if got:
-            t = now_ns()
-            if not count:
-                start = t
-            count += got
-            end = t
-            counters[slot] = count
+            tally.add(got)
         if error:
             break
     if error:
-        counters[slot] = 1 << 62  # a lost subscriber must not hold the publishers back
-    return {"msgs": count, "start": start, "end": end, "error": error}
+        shared.counters[spec.slot] = 1 << 62  # a lost subscriber must not hold publishers back
+    return tally.result(error=error)
 
 
 # --- request / reply ------------------------------------------------------------------------
@@ -530,9 +544,9 @@ def run_fetcher(
     body = json.dumps({"batch": spec.batch, "expires": 1_000_000_000}).encode()
     pull = b"PUB %s.CONSUMER.MSG.NEXT.%s.%s %s %d\r\n%s\r\n" % (
         spec.api.encode(), spec.stream.encode(), spec.consumer.encode(), inbox, len(body), body)
-    counters, slot, slots = shared.counters, spec.slot, spec.sub_slots
+    counters, slots = shared.counters, spec.sub_slots
     total = shared.expected.value
-    count = start = end = 0
+    tally = Tally(shared, spec.slot)
     frames: list[Frame] = []
     idle_since = time.monotonic()
     while sum(counters[i] for i in slots) < total and not shared.stop.value:
@@ -543,7 +557,7 @@ def run_fetcher(
             if not conn.read_frames(frames, timeout=0.1):
                 if time.monotonic() - idle_since > settings.timeout + 2:
                     raise Timeout(f"no message from consumer {spec.consumer} in "
-                                  f"{settings.timeout + 2:g}s ({count} received)")
+                                  f"{settings.timeout + 2:g}s ({tally.count} received)")
                 if shared.stop.value:
                     break
                 continue
@@ -562,14 +576,9 @@ def run_fetcher(
                     conn.handle_control([f])
             if acks:
                 conn.send(b"".join(acks))
-                t = now_ns()
-                if not count:
-                    start = t
-                count += len(acks)
+                tally.add(len(acks))
                 got += len(acks)
-                end = t
-                counters[slot] = count
-    return {"msgs": count, "start": start, "end": end}
+    return tally.result()
 
 
 def run_ordered(
@@ -588,16 +597,15 @@ def run_ordered(
     conn.send(b"PUB %s.CONSUMER.CREATE.%s %s %d\r\n%s\r\n" % (
         spec.api.encode(), spec.stream.encode(), reply, len(cfg), cfg))
     total = shared.expected.value
-    counters, slot = shared.counters, spec.slot
-    count = start = end = 0
+    tally = Tally(shared, spec.slot)
     name = b""
     frames: list[Frame] = []
     idle_since = time.monotonic()
-    while count < total and not shared.stop.value:
+    while tally.count < total and not shared.stop.value:
         frames.clear()
         if not conn.read_frames(frames, timeout=0.1):
             if time.monotonic() - idle_since > settings.timeout + 2:
-                raise Timeout(f"ordered consumer on {spec.stream} stalled ({count} received)")
+                raise Timeout(f"ordered consumer on {spec.stream} stalled ({tally.count} received)")
             continue
         idle_since = time.monotonic()
         got = 0
@@ -605,9 +613,9 @@ def run_ordered(
             if f.kind == MSG and f.args[1] == b"1":
                 # reply: $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>
                 cseq = int(f.args[2].split(b".")[-3])
-                if cseq != count + got + 1:
+                if cseq != tally.count + got + 1:
                     raise ServerError(f"ordered consumer on {spec.stream}: expected consumer "
-                                      f"sequence {count + got + 1}, got {cseq}")
+                                      f"sequence {tally.count + got + 1}, got {cseq}")
                 got += 1
             elif f.kind == HMSG and f.args[1] == b"1":
                 if len(f.args) == 5:  # flow control request: answer on its reply subject
@@ -625,17 +633,12 @@ def run_ordered(
             elif f.kind in (PING, ERR):
                 conn.handle_control([f])
         if got:
-            t = now_ns()
-            if not count:
-                start = t
-            count += got
-            end = t
-            counters[slot] = count
+            tally.add(got)
     if name:
         conn.send(b"PUB %s.CONSUMER.DELETE.%s.%s 0\r\n\r\n" % (
             spec.api.encode(), spec.stream.encode(), name))
         conn.flush()
-    return {"msgs": count, "start": start, "end": end}
+    return tally.result()
 
 
 ROLES: dict[str, Callable[[WorkerSpec, WireConn, Shared, Connection, Settings], dict[str, Any]]]
