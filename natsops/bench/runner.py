@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import multiprocessing as mp
 import re
 import secrets
@@ -31,19 +30,17 @@ from natsops.errors import NatsopsError, Timeout, UsageError
 
 __all__ = ["MODES", "BenchOptions", "Progress", "run_bench"]
 
-log = logging.getLogger(__name__)
-
 MODES = ("core", "request", "js", "kv")
 KV_OPS = ("put", "get")
 MAX_KEYS = 100_000
 _KEY_RE = re.compile(r"^[-/_=.a-zA-Z0-9]+$")
+_NAME_RE = re.compile(r"^[a-zA-Z0-9_-]+$")  # stream and bucket names (portable subset)
 CONSUMERS = ("fetch", "ordered")
 IDLE_SECONDS = 2.0  # subscribers making no progress this long after the publishers: stop
 READY_TIMEOUT = 30.0  # spawning + connecting a worker
-LABELS = {"pub": "publisher", "sub": "subscriber", "req": "requester", "kvput": "KV put",
-          "kvget": "KV get",
+LABELS = {"pub": "publisher", "sub": "subscriber", "req": "requester",
           "jspub": "JetStream publisher", "fetch": "JetStream fetch consumer",
-          "ordered": "JetStream ordered consumer"}
+          "ordered": "JetStream ordered consumer", "kvput": "KV put", "kvget": "KV get"}
 
 
 @dataclass(frozen=True)
@@ -57,7 +54,7 @@ class BenchOptions:
     msgs: int | None = 100_000
     size: int = 128
     duration: float | None = None
-    mode: str = "core"  # core | request | js
+    mode: str = "core"  # core | request | js | kv
     stream: str = "benchstream"
     replicas: int = 1
     storage: str = "file"
@@ -104,12 +101,14 @@ class BenchOptions:
                 raise UsageError(f"--kv must be one of {', '.join(KV_OPS)}")
             if not _KEY_RE.match(self.subject):
                 raise UsageError(f"invalid KV key {self.subject!r}: use letters, digits, -/_=.")
-            if not _KEY_RE.match(self.bucket) or "." in self.bucket:
-                raise UsageError(f"invalid KV bucket {self.bucket!r}: use letters, digits, -/_=")
+            if not _NAME_RE.match(self.bucket):
+                raise UsageError(f"invalid KV bucket {self.bucket!r}: use letters, digits, - and _")
             if not 1 <= self.keys <= MAX_KEYS:
                 raise UsageError(f"--keys must be between 1 and {MAX_KEYS:,}")
             if self.subs:
                 raise UsageError("--sub does not apply to KV runs")
+        if self.mode == "js" and not _NAME_RE.match(self.stream):
+            raise UsageError(f"invalid stream name {self.stream!r}: use letters, digits, - and _")
         if self.mode in ("js", "kv"):
             if self.replicas not in (1, 3, 5):
                 raise UsageError("--replicas must be 1, 3 or 5")
@@ -130,7 +129,7 @@ class BenchOptions:
 class Progress:
     """Reported about 10 times a second while the load runs."""
 
-    phase: str  # connecting | running | draining
+    phase: str  # connecting | running | draining | consuming
     done: int  # messages published (or requests answered) so far
     total: int | None  # None when running for a duration
     elapsed: float
@@ -191,8 +190,8 @@ class _Workers:
         self.counters: Any = self.ctx.Array("q", max(1, len(specs)), lock=False)
         self.expected: Any = self.ctx.Value("q", 0, lock=False)
         self.stop: Any = self.ctx.Value("i", 0, lock=False)
-        self.procs: list[Any] = []
-        self.pipes: list[Any] = []
+        self.procs: dict[int, Any] = {}  # by index into specs
+        self.pipes: dict[int, Any] = {}
         self.results: dict[int, dict[str, Any]] = {}
 
     def start(self, idx: list[int]) -> None:
@@ -205,8 +204,8 @@ class _Workers:
             )  # fmt: skip
             p.start()
             child.close()
-            self.procs.append(p)
-            self.pipes.append(parent)
+            self.procs[i] = p
+            self.pipes[i] = parent
 
     def _check(self, i: int) -> tuple[Any, ...] | None:
         pipe = self.pipes[i]
@@ -251,20 +250,20 @@ class _Workers:
 
     def close(self) -> None:
         self.stop.value = 1
-        for pipe in self.pipes:
+        for pipe in self.pipes.values():
             with contextlib.suppress(OSError, ValueError):
                 pipe.send("stop")  # releases workers still waiting for "go"
         deadline = time.monotonic() + 2.0
-        for p in self.procs:
+        for p in self.procs.values():
             p.join(max(0.0, deadline - time.monotonic()))
-        for p in self.procs:
+        for p in self.procs.values():
             if p.is_alive():
                 p.terminate()
                 p.join(1.0)
             if p.is_alive():
                 p.kill()
                 p.join(1.0)
-        for pipe in self.pipes:
+        for pipe in self.pipes.values():
             pipe.close()
 
 
