@@ -291,6 +291,7 @@ async def _drive(
     w.go(talkers)
     t0 = time.monotonic()
     while len(w.poll_results(talkers)) < len(talkers):
+        w.poll_results(listeners)  # a listener that died fails the run now, not at the end
         report("running")
         await asyncio.sleep(0.1)
     report("running")
