@@ -210,8 +210,8 @@ def _print(r: BenchResult) -> None:
         lines.append(f"messages: published {r.published:,} x {r.subs} subscribers = "
                      f"{r.expected:,} expected, received {r.received:,}, lost {r.lost:,}")
     if r.pace_bytes:
-        lines.append(f"publishers stayed within {format_bytes(r.pace_bytes)} of the slowest "
-                     "subscriber (server buffers never overflow; rates are sustained rates)")
+        lines.append(f"publishers were held within {format_bytes(r.pace_bytes)} of the slowest "
+                     "subscriber, so no subscriber is cut off as a slow consumer")
     if r.window is not None:
         lines.append(f"JetStream publishing: up to {r.window:,} un-acked per publisher, "
                      f"written {r.batch:,} at a time" if r.window > 1 else
