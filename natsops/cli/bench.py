@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -13,7 +13,7 @@ from natsops.cli.state import get_state, want_json
 from natsops.errors import ChecksFailed, UsageError
 
 if TYPE_CHECKING:
-    from natsops.bench import BenchResult, GroupStats, Latency, Progress
+    from natsops.bench import BenchOptions, BenchResult, GroupStats, Latency, Progress
 
 app = typer.Typer()
 
@@ -61,47 +61,19 @@ def bench(
       natsops bench orders.bench --js --consume fetch --sub 2 --batch 500
       natsops bench user.settings --kv get --keys 1000 --pub 2 --msgs 20000
     """
-    from natsops.bench import BenchOptions
+    from natsops.bench import run_bench
     from natsops.cli._run import run
-    from natsops.units import parse_duration, parse_size
 
     state = get_state(ctx)
     as_json = want_json(ctx, json_out)
-    if sum((request, js, kv is not None)) > 1:
-        raise UsageError("--request, --js and --kv are different modes: choose one")
-    js_only = {"--stream": stream, "--window": window, "--batch": batch, "--sync": sync or None,
-               "--consume": consume}
-    kv_only = {"--bucket": bucket, "--keys": keys}
-    store = {"--replicas": replicas, "--storage": storage, "--keep": keep or None}
-    for flags, ok, where in ((js_only, js, "--js"), (kv_only, kv is not None, "--kv"),
-                             (store, js or kv is not None, "--js or --kv")):
-        if not ok and (given := [k for k, v in flags.items() if v is not None]):
-            raise UsageError(f"{', '.join(given)} only apply with {where}")
-    if sync and (window is not None or batch is not None):
-        raise UsageError("--sync publishes one message at a time: drop --window/--batch")
     if csv_file == "-" and as_json:
         raise UsageError("--csv - and --json both write to stdout: give --csv a file")
-    if duration is not None and msgs is not None:
-        raise UsageError("give either --msgs or --duration, not both")
-    payload = parse_size(size, what="--size")
-    if payload < 0:
-        raise UsageError(f"invalid --size {size!r}")
-    opts = BenchOptions(
-        subject=name, pubs=pub, subs=sub, size=payload,
-        msgs=None if duration is not None else (100_000 if msgs is None else msgs),
-        duration=parse_duration(duration, what="--duration") if duration is not None else None,
-        mode="request" if request else "js" if js else "kv" if kv is not None else "core",
-        stream=stream or "benchstream", kv=kv or "put", bucket=bucket or "benchbucket",
-        keys=keys or 1,
-        replicas=replicas or 1, storage=storage or "file",
-        window=1 if sync else (window or 4000), batch=1 if sync else (batch or 500), keep=keep,
-        consume=consume,
-    )  # fmt: skip
-    from natsops.bench import run_bench
-
-    settings = state.settings
+    opts = _options(name=name, pub=pub, sub=sub, msgs=msgs, size=size, duration=duration,
+                    request=request, js=js, stream=stream, replicas=replicas, storage=storage,
+                    sync=sync, window=window, batch=batch, keep=keep, kv=kv, bucket=bucket,
+                    keys=keys, consume=consume)
     with _progress_bar(not no_progress and sys.stderr.isatty()) as progress:
-        result = run(run_bench(settings, opts, progress))
+        result = run(run_bench(state.settings, opts, progress))
     if csv_file:
         _write_csv(result, csv_file)
     if as_json:
@@ -110,9 +82,49 @@ def bench(
         output.print_json(result)
     else:
         _print(result)
-    problems = list(result.warnings)
-    if problems:
-        raise ChecksFailed(problems[0] + (f" (and {len(problems) - 1} more)" if problems[1:] else ""))
+    if result.warnings:
+        more = len(result.warnings) - 1
+        raise ChecksFailed(result.warnings[0] + (f" (and {more} more)" if more else ""))
+
+
+def _options(**f: Any) -> BenchOptions:
+    """Check which flags go together and build the options (defaults from BenchOptions)."""
+    from natsops.bench import BenchOptions
+    from natsops.units import parse_duration, parse_size
+
+    kv_mode = f["kv"] is not None
+    if sum((f["request"], f["js"], kv_mode)) > 1:
+        raise UsageError("--request, --js and --kv are different modes: choose one")
+    groups = (
+        (("stream", "window", "batch", "sync", "consume"), f["js"], "--js"),
+        (("bucket", "keys"), kv_mode, "--kv"),
+        (("replicas", "storage", "keep"), f["js"] or kv_mode, "--js or --kv"),
+    )
+    for names, ok, where in groups:
+        given = [f"--{n}" for n in names if f[n] not in (None, False)]
+        if given and not ok:
+            raise UsageError(f"{', '.join(given)} only apply with {where}")
+    if f["sync"] and (f["window"] is not None or f["batch"] is not None):
+        raise UsageError("--sync publishes one message at a time: drop --window/--batch")
+    if f["duration"] is not None and f["msgs"] is not None:
+        raise UsageError("give either --msgs or --duration, not both")
+    size = parse_size(f["size"], what="--size")
+    if size < 0:
+        raise UsageError(f"invalid --size {f['size']!r}")
+    kw: dict[str, Any] = {
+        "subject": f["name"], "pubs": f["pub"], "subs": f["sub"], "size": size,
+        "mode": "request" if f["request"] else "js" if f["js"] else "kv" if kv_mode else "core",
+        "keep": f["keep"],
+    }  # fmt: skip
+    if f["duration"] is not None:
+        kw["msgs"], kw["duration"] = None, parse_duration(f["duration"], what="--duration")
+    if f["sync"]:
+        kw["window"] = kw["batch"] = 1
+    for name in ("msgs", "stream", "replicas", "storage", "window", "batch", "kv", "bucket",
+                 "keys", "consume"):
+        if f[name] is not None:
+            kw[name] = f[name]
+    return BenchOptions(**kw)
 
 
 @contextmanager

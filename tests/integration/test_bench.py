@@ -247,6 +247,10 @@ def test_cli_human_output(nats_server, unique: Callable[[str], str]) -> None:  #
         (["--replicas", "3"], 2, "only apply with --js or --kv"),
         (["--kv", "put", "--js"], 2, "choose one"),
         (["--kv", "del"], 2, "--kv must be one of"),
+        (["--js", "--window", "0"], 2, "--window and --batch must be at least 1"),
+        (["--kv", "get", "--keys", "0"], 2, "--keys must be between"),
+        (["--js", "--stream", "a.b"], 2, "invalid stream name"),
+        (["--csv", "-", "--json"], 2, "both write to stdout"),
     ],
 )
 def test_cli_usage_errors(args: list[str], code: int, text: str) -> None:
