@@ -173,11 +173,11 @@ def plan_workers(opts: BenchOptions, run_id: str, api: str = "$JS.API") -> list[
     return specs
 
 
-def _error_from(kind: str, message: str) -> NatsopsError:
+def _error_from(kind: str, message: str, hint: str | None = None) -> NatsopsError:
     cls = getattr(_errors, kind, NatsopsError)
     if not (isinstance(cls, type) and issubclass(cls, NatsopsError)):
         cls = NatsopsError
-    return cls(message)
+    return cls(message, hint=hint)
 
 
 class _Workers:
@@ -213,7 +213,7 @@ class _Workers:
             if pipe.poll():
                 msg: tuple[Any, ...] = pipe.recv()
                 if msg[0] == "error":
-                    raise _error_from(msg[1], msg[2])
+                    raise _error_from(*msg[1:])
                 if msg[0] == "result":
                     self.results[i] = msg[1]
                 return msg
@@ -349,6 +349,7 @@ async def _server_info(settings: Settings) -> dict[str, Any]:
 
 async def _setup_stream(settings: Settings, opts: BenchOptions) -> tuple[bool, int]:
     """Create the stream unless it exists; return (created, messages before)."""
+    from nats.errors import Error as NatsError
     from nats.js.api import StorageType, StreamConfig
     from nats.js.errors import NotFoundError
 
@@ -359,6 +360,11 @@ async def _setup_stream(settings: Settings, opts: BenchOptions) -> tuple[bool, i
             info = await conn.js.stream_info(opts.stream_name)
         except NotFoundError:
             pass
+        except NatsError as exc:
+            raise _errors.ServerError(
+                f"the JetStream API on {settings.url} did not answer: "
+                f"{type(exc).__name__.removesuffix('Error')}",
+                hint="is JetStream enabled on the servers and for this account?") from None
         else:
             subjects = list(info.config.subjects or [])
             if opts.mode != "kv" and opts.subject not in subjects:

@@ -105,9 +105,9 @@ def worker_main(
     except KeyboardInterrupt:
         pass
     except NatsopsError as exc:
-        pipe.send(("error", type(exc).__name__, str(exc)))
+        pipe.send(("error", type(exc).__name__, str(exc), exc.hint))
     except (OSError, ValueError) as exc:
-        pipe.send(("error", "NatsopsError", f"{spec.role}{spec.index}: {exc}"))
+        pipe.send(("error", "NatsopsError", f"{spec.role}{spec.index}: {exc}", None))
     finally:
         if conn is not None:
             conn.close()
@@ -359,7 +359,7 @@ def _sync_ops(
         while not answered:
             frames.clear()
             if not conn.read_frames(frames, timeout=timeout):
-                raise Timeout(f"no reply to {what} within {timeout:g}s")
+                raise Timeout(f"no reply within {timeout:g}s ({what})")
             for f in frames:
                 if f.kind in (MSG, HMSG) and f.args[1] == b"1":
                     answered = True
@@ -373,7 +373,11 @@ def _sync_ops(
         done += 1
         counters[slot] = done
         if errors == done and errors >= 10:
-            raise ServerError(f"every {what} failed: {first_error}")
+            if first_error.startswith("NATS/1.0 503"):
+                raise ServerError(f"no responders for {what}",
+                                  hint="--request without --sub needs a running service on NAME; "
+                                  "--sub N starts N responders")
+            raise ServerError(f"all {what} failed: {first_error}")
     end = now_ns()
     return {"msgs": done - errors, "errors": errors, "first_error": first_error,
             "start": start, "end": end, "lat": lat.tobytes()}
@@ -388,7 +392,7 @@ def run_requester(
 
     # a header-only reply is a status: 503 no responders
     return _sync_ops(spec, conn, shared, pipe, settings, frames_for,
-                     lambda f: f.kind == HMSG, f"a request on {spec.subject}")
+                     lambda f: f.kind == HMSG, f"requests on {spec.subject}")
 
 
 def _keys(spec: WorkerSpec) -> list[bytes]:
@@ -410,7 +414,7 @@ def run_kv_put(
                 for key in _keys(spec)]
 
     return _sync_ops(spec, conn, shared, pipe, settings, frames_for,
-                     lambda f: f.kind == HMSG or b'"error"' in f.payload, "a KV put")
+                     lambda f: f.kind == HMSG or b'"error"' in f.payload, "KV puts")
 
 
 def run_kv_get(
@@ -425,7 +429,7 @@ def run_kv_get(
 
     # a direct get answers with headers; a status code (404) means no value
     return _sync_ops(spec, conn, shared, pipe, settings, frames_for,
-                     lambda f: f.kind != HMSG or _status(f) != b"", "a KV get")
+                     lambda f: f.kind != HMSG or _status(f) != b"", "KV gets")
 
 
 # --- JetStream publisher --------------------------------------------------------------------

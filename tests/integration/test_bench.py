@@ -18,7 +18,7 @@ from natsops.cli.main import app
 from natsops.cluster.process import ServerProcess
 from natsops.connection import connect
 from natsops.context import Secret, Settings
-from natsops.errors import AuthError, Conflict, Unreachable, UsageError
+from natsops.errors import AuthError, Conflict, ServerError, Unreachable, UsageError
 
 runner = CliRunner()
 
@@ -75,6 +75,12 @@ def test_request_reply_counts_and_latency(nats_server, unique: Callable[[str], s
     assert req.latency is not None and req.latency.count == 2_000
     lat = req.latency
     assert 0 < lat.min_us <= lat.p50_us <= lat.p90_us <= lat.p99_us <= lat.p999_us <= lat.max_us
+
+
+def test_request_without_responders_is_a_clear_error(nats_server, unique: Callable[[str], str]) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ServerError, match="no responders") as exc:
+        bench(nats_server.settings, subject=unique("nobody"), mode="request", msgs=20)
+    assert exc.value.hint and "--sub N" in exc.value.hint
 
 
 def test_js_async_publish_stores_every_message_and_removes_stream(nats_server, unique: Callable[[str], str]) -> None:  # type: ignore[no-untyped-def]
