@@ -23,7 +23,7 @@ from natsops.bench.stats import (
     group_stats,
     latency_stats,
 )
-from natsops.bench.wire import WireConn, check_settings
+from natsops.bench.wire import WireConn, check_settings, redact
 from natsops.bench.workers import PACE_BYTES, WorkerSpec, worker_main
 from natsops.context import Settings
 from natsops.errors import NatsopsError, Timeout, UsageError
@@ -362,7 +362,7 @@ async def _setup_stream(settings: Settings, opts: BenchOptions) -> tuple[bool, i
             pass
         except NatsError as exc:
             raise _errors.ServerError(
-                f"the JetStream API on {settings.url} did not answer: "
+                f"the JetStream API on {', '.join(map(redact, settings.servers))} did not answer: "
                 f"{type(exc).__name__.removesuffix('Error')}",
                 hint="is JetStream enabled on the servers and for this account?") from None
         else:
@@ -420,7 +420,7 @@ async def run_bench(
         raise UsageError(f"--size {opts.size} is above the server's max_payload {max_payload}")
     uses_js = opts.mode in ("js", "kv")
     if uses_js and not info.get("jetstream", True):
-        raise UsageError(f"JetStream is not enabled on {settings.url}")
+        raise UsageError(f"JetStream is not enabled on {', '.join(map(redact, settings.servers))}")
     run_id = secrets.token_hex(4)
     api = _api_prefix(settings)
     specs = plan_workers(opts, run_id, api)
@@ -561,7 +561,7 @@ def _result(
                         f"{published} publishes were acknowledged")
     return BenchResult(
         mode=opts.mode, subject=opts.subject, size=opts.size, pubs=opts.pubs, subs=opts.subs,
-        msgs=opts.msgs, duration=opts.duration, servers=settings.servers,
+        msgs=opts.msgs, duration=opts.duration, servers=tuple(redact(u) for u in settings.servers),
         server_version=str(info.get("version", "")), groups=tuple(groups), published=published,
         expected=expected, received=received, lost=lost, stream=stream,
         pace_bytes=PACE_BYTES if opts.subs and opts.mode == "core" else None,

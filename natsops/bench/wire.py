@@ -30,6 +30,7 @@ __all__ = [
     "WireConn",
     "check_settings",
     "parse_frames",
+    "redact",
 ]
 
 # frame kinds returned by parse_frames
@@ -65,6 +66,14 @@ class Frame:
         return f"Frame({self.kind}, {self.args!r}, {self.payload[:40]!r})"
 
 
+def redact(url: str) -> str:
+    """The URL without its user:password@ part, for messages and results."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]).geturl()
+
+
 def check_settings(settings: Settings) -> dict[str, Any]:
     """Return the nats-py style options, refusing auth kinds the wire client cannot do."""
     opts = connect_options(settings)
@@ -77,7 +86,8 @@ def check_settings(settings: Settings) -> dict[str, Any]:
             )
     for url in settings.servers:
         if url.split("://", 1)[0] in ("ws", "wss"):
-            raise UsageError(f"natsops bench speaks the NATS TCP protocol; {url} is a websocket")
+            raise UsageError(
+                f"natsops bench speaks the NATS TCP protocol; {redact(url)} is a websocket")
     return opts
 
 
@@ -161,11 +171,13 @@ class WireConn:
                 last = exc
         if isinstance(last, (Unreachable, Timeout)):
             raise last
-        raise Unreachable(f"cannot connect to {settings.url}: {last}")
+        where = ", ".join(redact(u) for u in urls)
+        raise Unreachable(f"cannot connect to {where}: {last}")
 
     @classmethod
-    def _open_one(cls, url: str, opts: dict[str, Any], timeout: float, name: str) -> WireConn:
-        parts = urlsplit(url)
+    def _open_one(cls, full_url: str, opts: dict[str, Any], timeout: float, name: str) -> WireConn:
+        parts = urlsplit(full_url)
+        url = redact(full_url)
         host = parts.hostname or "127.0.0.1"
         port = parts.port or 4222
         try:

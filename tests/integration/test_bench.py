@@ -173,6 +173,9 @@ def test_user_password_auth(auth_server: str, unique: Callable[[str], str]) -> N
     good = Settings(servers=(auth_server,), user="bench", password=Secret("s3cret"))
     r = bench(good, subject=unique("auth"), pubs=1, subs=1, msgs=1_000, size=8)
     assert r.received == 1_000
+    in_url = auth_server.replace("nats://", "nats://bench:s3cret@")
+    r = bench(Settings(servers=(in_url,)), subject=unique("auth"), msgs=100, size=8)
+    assert r.published == 100 and "s3cret" not in repr(r.servers)
     bad = Settings(servers=(auth_server,), user="bench", password=Secret("wrong"))
     with pytest.raises(AuthError):
         bench(bad, subject="auth", msgs=10)

@@ -6,7 +6,7 @@ import pytest
 
 from natsops.bench.runner import BenchOptions, _split, plan_workers
 from natsops.bench.stats import client_stats, csv_rows, group_stats, latency_stats
-from natsops.bench.wire import ERR, HMSG, MSG, PING, PONG, Frame, parse_frames
+from natsops.bench.wire import ERR, HMSG, MSG, PING, PONG, Frame, parse_frames, redact
 from natsops.bench.workers import _count_acks, payload_for
 from natsops.errors import UsageError
 
@@ -97,3 +97,9 @@ def test_csv_has_natscli_columns() -> None:
     assert rows[0][:7] == ["#RunID", "ClientID", "MsgCount", "MsgBytes", "MsgsPerSec",
                            "BytesPerSec", "DurationSecs"]
     assert rows[1][:4] == ["run", "P0", "10", "80"] and rows[1][7] == "1.00"
+
+
+def test_redact_hides_credentials_in_urls() -> None:
+    assert redact("nats://bob:s3cret@10.0.0.1:4222") == "nats://***@10.0.0.1:4222"
+    assert redact("nats://tok@h:1") == "nats://***@h:1"
+    assert redact("nats://127.0.0.1:4222") == "nats://127.0.0.1:4222"
