@@ -32,7 +32,8 @@ __all__ = ["MODES", "BenchOptions", "Progress", "run_bench"]
 
 MODES = ("core", "request", "js", "kv")
 KV_OPS = ("put", "get")
-MAX_KEYS = 100_000
+MAX_KEYS = 100_000  # also the most subjects: talkers pre-build one frame per key/subject
+PAYLOADS = ("text", "zeros", "random")
 _KEY_RE = re.compile(r"^[-/_=.a-zA-Z0-9]+$")
 _NAME_RE = re.compile(r"^[a-zA-Z0-9_-]+$")  # stream and bucket names (portable subset)
 CONSUMERS = ("fetch", "ordered")
@@ -65,6 +66,13 @@ class BenchOptions:
     kv: str = "put"  # mode "kv": put | get (a get run first puts every key once)
     bucket: str = "benchbucket"
     keys: int = 1  # KV: 1 = the subject is the key; N = keys <subject>.0 .. <subject>.N-1
+    subjects: int = 1  # N > 1: publish round-robin to <subject>.<n>, subscribe to <subject>.*
+    payload: str = "text"  # text (a..z) | zeros | random (incompressible)
+
+    @property
+    def stream_subject(self) -> str:
+        """The subject filter covering everything the run publishes."""
+        return f"{self.subject}.*" if self.subjects > 1 else self.subject
 
     @property
     def stream_name(self) -> str:
@@ -96,6 +104,10 @@ class BenchOptions:
             raise UsageError(f"--msgs {self.msgs} is fewer than one message per publisher")
         if self.duration is not None and not 0 < self.duration <= 3600:
             raise UsageError("--duration must be above zero and at most 1h")
+        if not 1 <= self.subjects <= MAX_KEYS:
+            raise UsageError(f"--subjects must be between 1 and {MAX_KEYS:,}")
+        if self.payload not in PAYLOADS:
+            raise UsageError(f"--payload must be one of {', '.join(PAYLOADS)}")
         if self.mode == "kv":
             if self.kv not in KV_OPS:
                 raise UsageError(f"--kv must be one of {', '.join(KV_OPS)}")
@@ -107,6 +119,8 @@ class BenchOptions:
                 raise UsageError(f"--keys must be between 1 and {MAX_KEYS:,}")
             if self.subs:
                 raise UsageError("--sub does not apply to KV runs")
+            if self.subjects > 1:
+                raise UsageError("KV runs use --keys, not --subjects")
         if self.mode == "js" and not _NAME_RE.match(self.stream):
             raise UsageError(f"invalid stream name {self.stream!r}: use letters, digits, - and _")
         if self.mode in ("js", "kv"):
@@ -159,7 +173,7 @@ def plan_workers(opts: BenchOptions, run_id: str, api: str = "$JS.API") -> list[
         offsets = [i * (opts.keys // opts.pubs) for i in range(opts.pubs)]
     specs = [
         WorkerSpec(role=listener, index=i, slot=i, subject=opts.subject, size=opts.size,
-                   probe=probe)
+                   probe=probe, subjects=opts.subjects)
         for i in range(n_listen)
     ]  # fmt: skip
     for i in range(opts.pubs):
@@ -169,6 +183,7 @@ def plan_workers(opts: BenchOptions, run_id: str, api: str = "$JS.API") -> list[
             listeners=n_listen if talker in ("pub", "req") else 0, window=window,
             batch=min(opts.batch, window), pub_slots=pub_slots, sub_slots=sub_slots,
             stream=opts.stream_name, keys=opts.keys, key_offset=offsets[i], api=api,
+            subjects=opts.subjects, payload=opts.payload,
         ))  # fmt: skip
     return specs
 
@@ -367,9 +382,9 @@ async def _setup_stream(settings: Settings, opts: BenchOptions) -> tuple[bool, i
                 hint="is JetStream enabled on the servers and for this account?") from None
         else:
             subjects = list(info.config.subjects or [])
-            if opts.mode != "kv" and opts.subject not in subjects:
+            if opts.mode != "kv" and opts.stream_subject not in subjects:
                 raise _errors.Conflict(
-                    f"stream {opts.stream_name} exists and does not take subject {opts.subject} "
+                    f"stream {opts.stream_name} exists and does not take {opts.stream_subject} "
                     f"(its subjects: {', '.join(subjects) or 'none'})",
                     hint="choose another --stream, or bench on one of its subjects")
             return False, int(info.state.messages)
@@ -380,7 +395,8 @@ async def _setup_stream(settings: Settings, opts: BenchOptions) -> tuple[bool, i
                                                replicas=opts.replicas, direct=True)
             else:
                 await conn.js.add_stream(StreamConfig(
-                    name=opts.stream_name, subjects=[opts.subject], num_replicas=opts.replicas,
+                    name=opts.stream_name, subjects=[opts.stream_subject],
+                    num_replicas=opts.replicas,
                     storage=storage,
                 ))  # fmt: skip
         except Exception as exc:
@@ -400,7 +416,7 @@ async def _finish_stream(
         if created and not opts.keep:
             await conn.js.delete_stream(opts.stream_name)
             removed = True
-    subject = f"$KV.{opts.bucket}.>" if opts.mode == "kv" else opts.subject
+    subject = f"$KV.{opts.bucket}.>" if opts.mode == "kv" else opts.stream_subject
     return StreamReport(
         name=opts.stream_name, subjects=(subject,), replicas=opts.replicas, storage=opts.storage,
         created=created, removed=removed, messages_before=before, messages_after=after,
@@ -565,7 +581,7 @@ def _result(
         server_version=str(info.get("version", "")), groups=tuple(groups), published=published,
         expected=expected, received=received, lost=lost, stream=stream,
         pace_bytes=PACE_BYTES if opts.subs and opts.mode == "core" else None,
-        consume=opts.consume,
+        consume=opts.consume, subjects=opts.subjects, payload=opts.payload,
         warnings=tuple(warnings),
         latency_unit={"core": "", "request": "request", "kv": opts.kv,
                       "js": "publish" if opts.window == 1 else "batch"}[opts.mode],

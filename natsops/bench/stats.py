@@ -111,6 +111,8 @@ class BenchResult:
     received: int
     lost: int
     stream: StreamReport | None = None
+    subjects: int = 1  # publishers cycled through <subject>.<n> when above 1
+    payload: str = "text"
     consume: str | None = None  # JetStream: how the stream was read back (fetch | ordered)
     pace_bytes: int | None = None  # publishers stayed this close to the slowest subscriber
     latency_unit: str = ""  # what one latency sample times: request, publish or batch

@@ -246,7 +246,7 @@ class WireConn:
         self.wait_pong()
 
     # --- I/O helpers ------------------------------------------------------------------------
-    def send(self, data: bytes) -> None:
+    def send(self, data: bytes | memoryview) -> None:
         self.sock.sendall(data)
 
     def read_frames(self, out: list[Frame], timeout: float | None = None) -> bool:

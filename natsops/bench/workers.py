@@ -52,6 +52,8 @@ class WorkerSpec:
     consumer: str = ""  # the durable pull consumer (fetch),
     api: str = "$JS.API"  # and the JetStream API prefix
     keys: int = 1  # KV: keys used (<subject>.<n>; 1 = the subject itself is the key)
+    subjects: int = 1  # publish round-robin to <subject>.<n> (zero-padded); 1 = the subject
+    payload: str = "text"  # text | zeros | random
     key_offset: int = 0  # KV: this client's first key
 
 
@@ -86,9 +88,40 @@ class Tally:
         return {"msgs": self.count, "start": self.start, "end": self.end, **extra}
 
 
-def payload_for(size: int) -> bytes:
-    """A printable payload without CR/LF (so frames can be checked by stride)."""
+def payload_for(size: int, pattern: str = "text") -> bytes:
+    """``text``: printable a..z; ``zeros``; ``random``: incompressible bytes."""
+    if pattern == "zeros":
+        return bytes(size)
+    if pattern == "random":
+        return os.urandom(size)
     return bytes(97 + i % 26 for i in range(size))
+
+
+def subject_names(spec: WorkerSpec) -> list[bytes]:
+    """The subjects a talker cycles through; zero-padded so every frame has the same length."""
+    if spec.subjects <= 1:
+        return [spec.subject.encode()]
+    width = len(str(spec.subjects - 1))
+    return [f"{spec.subject}.{i:0{width}d}".encode() for i in range(spec.subjects)]
+
+
+def listen_subject(spec: WorkerSpec) -> bytes:
+    return f"{spec.subject}.*".encode() if spec.subjects > 1 else spec.subject.encode()
+
+
+def ring(spec: WorkerSpec, head: Callable[[bytes], bytes], min_frames: int) -> tuple[bytes, int]:
+    """Pre-built frames for every subject in turn, repeated to at least ``min_frames``.
+
+    Returns the buffer and the length of one frame (all frames have the same length). With the
+    ``random`` pattern every frame carries its own random payload.
+    """
+    subjects = subject_names(spec)
+    reps = max(1, -(-min_frames // len(subjects)))
+    fixed = payload_for(spec.size, spec.payload)
+    fresh = spec.payload == "random"
+    parts = [head(subj) + (payload_for(spec.size, "random") if fresh else fixed) + b"\r\n"
+             for _ in range(reps) for subj in subjects]
+    return b"".join(parts), len(parts[0])
 
 
 def worker_main(
@@ -176,11 +209,13 @@ def _pacer(spec: WorkerSpec, shared: Shared, frame_len: int) -> Callable[[], Non
 def run_publisher(
     spec: WorkerSpec, conn: WireConn, shared: Shared, pipe: Connection, settings: Settings
 ) -> dict[str, Any]:
-    payload = payload_for(spec.size)
-    frame = b"PUB %s %d\r\n%s\r\n" % (spec.subject.encode(), spec.size, payload)
-    per_chunk = max(1, CHUNK_BYTES // len(frame))
-    chunk = frame * per_chunk
-    pace = _pacer(spec, shared, len(frame))
+    def head(subj: bytes) -> bytes:
+        return b"PUB %s %d\r\n" % (subj, spec.size)
+
+    per_chunk = max(1, CHUNK_BYTES // (len(head(subject_names(spec)[0])) + spec.size + 2))
+    buf, flen = ring(spec, head, per_chunk)
+    view, in_ring, at = memoryview(buf), len(buf) // flen, 0
+    pace = _pacer(spec, shared, flen)
     counters, slot = shared.counters, spec.slot
     _probe(conn, spec, max(settings.timeout, 5.0))
     conn.flush()
@@ -192,8 +227,9 @@ def run_publisher(
     send = conn.sock.sendall
     rounds = 0
     while sent < count:
-        n = min(per_chunk, count - sent)
-        send(chunk if n == per_chunk else frame * n)
+        n = min(per_chunk, count - sent, in_ring - at)
+        send(view[at * flen : (at + n) * flen])
+        at = (at + n) % in_ring
         sent += n
         counters[slot] = sent
         rounds += 1
@@ -215,7 +251,7 @@ def run_publisher(
 # --- core subscriber ------------------------------------------------------------------------
 def _subscribe(conn: WireConn, spec: WorkerSpec, queue: bool = False) -> None:
     q = b" " + QUEUE if queue else b""
-    conn.send(b"SUB %s%s 1\r\nSUB %s 2\r\n" % (spec.subject.encode(), q, spec.probe.encode()))
+    conn.send(b"SUB %s%s 1\r\nSUB %s 2\r\n" % (listen_subject(spec), q, spec.probe.encode()))
     conn.flush()
 
 
@@ -231,8 +267,12 @@ def run_subscriber(
     _subscribe(conn, spec)
     pipe.send(("ready",))
     me = f"S{spec.index}".encode()
-    header = b"MSG %s 1 %d\r\n" % (spec.subject.encode(), spec.size)
-    flen = len(header) + spec.size + 2
+    # every bench frame is MSG <subject> 1 <size>: subjects differ only in zero-padded digits
+    subject = subject_names(spec)[0]
+    prefix = b"MSG " + (spec.subject.encode() + b"." if spec.subjects > 1 else subject + b" ")
+    suffix = b" 1 %d\r\n" % spec.size if spec.subjects > 1 else b"1 %d\r\n" % spec.size
+    header_len = len(b"MSG %s 1 %d\r\n" % (subject, spec.size))
+    flen = header_len + spec.size + 2
     expected, stop = shared.expected, shared.stop
     sock = conn.sock
     sock.settimeout(0.1)
@@ -265,13 +305,17 @@ def run_subscriber(
         got = 0
         while pos < n:
             k = (n - pos) // flen
-            if k and data.startswith(header, pos):
+            if k and data.startswith(prefix, pos):
                 stop_at = pos + k * flen
-                # k frames of the expected shape: headers, and CRLF at every frame end
+                # k frames of the expected shape: k header starts and ends, a line break
+                # where every header and every frame ends (strided slices: C speed)
+                lf = b"\n" * k
                 if (
-                    data[pos + flen - 1 : stop_at : flen] == b"\n" * k
+                    data[pos + flen - 1 : stop_at : flen] == lf
+                    and data[pos + header_len - 1 : stop_at : flen] == lf
                     and data[pos + flen - 2 : stop_at : flen] == b"\r" * k
-                    and data.count(header, pos, stop_at) == k
+                    and data.count(prefix, pos, stop_at) == k
+                    and data.count(suffix, pos, stop_at) == k
                 ):
                     got += k
                     pos = stop_at
@@ -387,8 +431,9 @@ def run_requester(
     spec: WorkerSpec, conn: WireConn, shared: Shared, pipe: Connection, settings: Settings
 ) -> dict[str, Any]:
     def frames_for(inbox: bytes) -> list[bytes]:
-        return [b"PUB %s %s %d\r\n%s\r\n" % (
-            spec.subject.encode(), inbox, spec.size, payload_for(spec.size))]
+        payload = payload_for(spec.size, spec.payload)
+        return [b"PUB %s %s %d\r\n%s\r\n" % (subj, inbox, spec.size, payload)
+                for subj in subject_names(spec)]
 
     # a header-only reply is a status: 503 no responders
     return _sync_ops(spec, conn, shared, pipe, settings, frames_for,
@@ -406,7 +451,7 @@ def _keys(spec: WorkerSpec) -> list[bytes]:
 def run_kv_put(
     spec: WorkerSpec, conn: WireConn, shared: Shared, pipe: Connection, settings: Settings
 ) -> dict[str, Any]:
-    payload = payload_for(spec.size)
+    payload = payload_for(spec.size, spec.payload)
     bucket = spec.stream.removeprefix("KV_").encode()
 
     def frames_for(inbox: bytes) -> list[bytes]:
@@ -457,12 +502,11 @@ def run_js_publisher(
 ) -> dict[str, Any]:
     inbox = f"_INBOX.natsops-bench.js{spec.index}".encode()
     conn.send(b"SUB " + inbox + b" 1\r\n")
-    frame = b"PUB %s %s %d\r\n%s\r\n" % (
-        spec.subject.encode(), inbox, spec.size, payload_for(spec.size))
+    window, batch = max(1, spec.window), max(1, min(spec.batch, spec.window))
+    buf, flen = ring(spec, lambda subj: b"PUB %s %s %d\r\n" % (subj, inbox, spec.size), batch)
+    view, in_ring, at = memoryview(buf), len(buf) // flen, 0
     conn.flush()
     _wait_go(pipe)
-    window, batch = max(1, spec.window), max(1, min(spec.batch, spec.window))
-    full = frame * batch
     count = spec.count if spec.count >= 0 else 1 << 62
     start = now_ns()
     deadline = start + int(spec.duration * 1e9) if spec.count < 0 else 1 << 62
@@ -482,7 +526,9 @@ def run_js_publisher(
         while sent < count and window - (sent - acked) >= batch:
             n = min(batch, count - sent)
             t = now_ns()
-            conn.send(full if n == batch else frame * n)
+            n = min(n, in_ring - at)
+            conn.send(view[at * flen : (at + n) * flen])
+            at = (at + n) % in_ring
             sent += n
             marks.append((sent, t))
         if acked >= sent:

@@ -27,6 +27,8 @@ def bench(
     msgs: Annotated[int | None, typer.Option("--msgs", help="Messages in total, split between publishers [default: 100000]", show_default=False)] = None,
     size: Annotated[str, typer.Option("--size", help="Payload size: 256, 1KB, 16KiB")] = "128",
     duration: Annotated[str | None, typer.Option("--duration", help="Publish for this long instead of --msgs, e.g. 10s", show_default=False)] = None,
+    subjects: Annotated[int | None, typer.Option("--subjects", help="Publish round-robin to NAME.0 .. NAME.N-1 (zero-padded); subscribers, responders and the stream use NAME.* [default: 1 = NAME]", show_default=False)] = None,
+    payload: Annotated[str | None, typer.Option("--payload", help="Payload pattern: text (a..z), zeros or random (incompressible) [default: text]", show_default=False)] = None,
     request: Annotated[bool, typer.Option("--request", help="Request/reply: synchronous requests, latency percentiles")] = False,
     js: Annotated[bool, typer.Option("--js", help="JetStream publish (a stream on NAME is created and removed)")] = False,
     stream: Annotated[str | None, typer.Option("--stream", help="JetStream stream [default: benchstream]", show_default=False)] = None,
@@ -55,6 +57,7 @@ def bench(
     Examples:
       natsops bench mybench --pub 4 --sub 4 --msgs 1000000 --size 256
       natsops bench mybench --duration 10s --json
+      natsops bench mybench --pub 2 --sub 2 --subjects 1000 --payload random
       natsops bench svc --request --pub 2 --sub 2 --msgs 20000
       natsops bench orders.bench --js --replicas 3 --msgs 200000 --csv run.csv
       natsops bench orders.bench --js --sync --msgs 2000 --storage memory
@@ -71,7 +74,7 @@ def bench(
     opts = _options(name=name, pub=pub, sub=sub, msgs=msgs, size=size, duration=duration,
                     request=request, js=js, stream=stream, replicas=replicas, storage=storage,
                     sync=sync, window=window, batch=batch, keep=keep, kv=kv, bucket=bucket,
-                    keys=keys, consume=consume)
+                    keys=keys, consume=consume, subjects=subjects, payload=payload)
     with _progress_bar(not no_progress and sys.stderr.isatty()) as progress:
         result = run(run_bench(state.settings, opts, progress))
     if csv_file:
@@ -121,7 +124,7 @@ def _options(**f: Any) -> BenchOptions:
     if f["sync"]:
         kw["window"] = kw["batch"] = 1
     for name in ("msgs", "stream", "replicas", "storage", "window", "batch", "kv", "bucket",
-                 "keys", "consume"):
+                 "keys", "consume", "subjects", "payload"):
         if f[name] is not None:
             kw[name] = f[name]
     return BenchOptions(**kw)

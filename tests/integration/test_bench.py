@@ -51,6 +51,20 @@ def test_core_pub_sub_counts(nats_server, unique: Callable[[str], str]) -> None:
     assert pub.msgs_per_sec > 0 and sub.bytes == 40_002 * 64
 
 
+def test_core_many_subjects_random_payload(nats_server, unique: Callable[[str], str]) -> None:  # type: ignore[no-untyped-def]
+    r = bench(nats_server.settings, subject=unique("ms"), pubs=2, subs=2, msgs=30_000, size=100,
+              subjects=120, payload="random")
+    assert r.published == 30_000 and r.received == 60_000 and r.lost == 0
+    assert r.subjects == 120 and r.payload == "random"
+
+
+def test_js_many_subjects_stream_takes_them_all(nats_server, unique: Callable[[str], str]) -> None:  # type: ignore[no-untyped-def]
+    r = bench(nats_server.settings, subject=unique("jms"), mode="js", stream=unique("JMS"),
+              subjects=10, msgs=5_000, size=16, payload="zeros")
+    assert r.stream is not None and r.stream.subjects[0].endswith(".*")
+    assert r.stream.stored == r.published == 5_000
+
+
 def test_core_across_the_cluster(nats_cluster, unique: Callable[[str], str]) -> None:  # type: ignore[no-untyped-def]
     # clients are spread over the servers, so messages cross routes
     r = bench(nats_cluster.settings, subject=unique("fan"), pubs=3, subs=2, msgs=30_000,
@@ -152,7 +166,7 @@ def test_js_existing_stream_with_other_subjects_is_a_conflict(nats_server, uniqu
             await conn.js.add_stream(name=name, subjects=[f"{name}.x"])
 
     asyncio.run(make())
-    with pytest.raises(Conflict, match="does not take subject"):
+    with pytest.raises(Conflict, match="does not take"):
         bench(nats_server.settings, subject=f"{name}.y", mode="js", stream=name, msgs=10)
     assert stream_exists(nats_server.settings, name)  # never touched
 
@@ -260,6 +274,9 @@ def test_cli_human_output(nats_server, unique: Callable[[str], str]) -> None:  #
         (["--kv", "get", "--keys", "0"], 2, "--keys must be between"),
         (["--js", "--stream", "a.b"], 2, "invalid stream name"),
         (["--csv", "-", "--json"], 2, "both write to stdout"),
+        (["--payload", "lorem"], 2, "--payload must be one of"),
+        (["--subjects", "0"], 2, "--subjects must be between"),
+        (["--kv", "put", "--subjects", "3"], 2, "use --keys, not --subjects"),
     ],
 )
 def test_cli_usage_errors(args: list[str], code: int, text: str) -> None:

@@ -7,7 +7,7 @@ import pytest
 from natsops.bench.runner import BenchOptions, _split, plan_workers
 from natsops.bench.stats import client_stats, csv_rows, group_stats, latency_stats
 from natsops.bench.wire import ERR, HMSG, MSG, PING, PONG, Frame, parse_frames, redact
-from natsops.bench.workers import _count_acks, payload_for
+from natsops.bench.workers import WorkerSpec, _count_acks, payload_for, ring, subject_names
 from natsops.errors import UsageError
 
 
@@ -103,3 +103,16 @@ def test_redact_hides_credentials_in_urls() -> None:
     assert redact("nats://bob:s3cret@10.0.0.1:4222") == "nats://***@10.0.0.1:4222"
     assert redact("nats://tok@h:1") == "nats://***@h:1"
     assert redact("nats://127.0.0.1:4222") == "nats://127.0.0.1:4222"
+
+
+def test_ring_cycles_zero_padded_subjects_with_equal_frame_lengths() -> None:
+    spec = WorkerSpec(role="pub", index=0, slot=0, subject="a", size=4, probe="p", subjects=12,
+                      payload="random")
+    assert subject_names(spec)[:2] == [b"a.00", b"a.01"] and subject_names(spec)[-1] == b"a.11"
+    buf, flen = ring(spec, lambda s: b"PUB %s 4\r\n" % s, 30)
+    frames = [buf[i : i + flen] for i in range(0, len(buf), flen)]
+    assert len(buf) % flen == 0 and len(frames) == 36  # whole cycles, at least 30 frames
+    assert [f.split()[1] for f in frames[:13]] == [*subject_names(spec), b"a.00"]
+    assert len({f[-6:-2] for f in frames}) > 1  # random payloads differ between frames
+    one = WorkerSpec(role="pub", index=0, slot=0, subject="a", size=3, probe="p")
+    assert ring(one, lambda s: b"PUB %s 3\r\n" % s, 2) == (b"PUB a 3\r\nabc\r\n" * 2, 14)
