@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "lint": ("natsops.cli.lint", "Check nats-server configs, stream recipes and Helm values."),
     "sizing": ("natsops.cli.sizing", "Size a JetStream cluster: disk, memory, CPU, network."),
     "auth": ("natsops.cli.auth", "Operators, accounts, users and creds (what nsc does), push and verify."),
+    "bench": ("natsops.cli.bench", "Measure throughput and latency: core pub/sub, request/reply, JetStream."),
 }
 
 
