@@ -4,9 +4,9 @@ nats-py spends microseconds per message in Python (futures, callbacks, per-messa
 a benchmark built on it measures the client. Here publishers write pre-built ``PUB`` frames in
 large buffers and readers parse whole socket reads at once. The connection setup reuses
 :func:`natsops.connection.connect_options`, i.e. the same settings, auth and TLS resolution as
-every other command. Supported auth: none, user/password and token, with or without TLS (also
-TLS-first). Creds files, nkeys and JWTs are refused with a :class:`UsageError` rather than
-silently ignored.
+every other command. Supported auth: none, user/password, token, creds files, nkey seeds and
+JWT+seed (the server's nonce signed with natsops' own nkey code), with or without TLS (also
+TLS-first).
 """
 
 from __future__ import annotations
@@ -42,11 +42,6 @@ OK = 5
 ERR = 6
 INFO = 7
 
-_UNSUPPORTED = {
-    "user_credentials": "a creds file (--creds)",
-    "nkeys_seed": "an nkey seed (--nkey)",
-    "user_jwt_cb": "a user JWT",
-}
 RECV_SIZE = 4 << 20
 
 
@@ -75,20 +70,43 @@ def redact(url: str) -> str:
 
 
 def check_settings(settings: Settings) -> dict[str, Any]:
-    """Return the nats-py style options, refusing auth kinds the wire client cannot do."""
+    """Return the nats-py style options (same resolution as every command); no websockets."""
     opts = connect_options(settings)
-    for key, what in _UNSUPPORTED.items():
-        if key in opts:
-            raise UsageError(
-                f"natsops bench authenticates with user/password, a token or no auth; "
-                f"{what} is not supported",
-                hint="bench with a user/password or token context against the same servers",
-            )
     for url in settings.servers:
         if url.split("://", 1)[0] in ("ws", "wss"):
             raise UsageError(
                 f"natsops bench speaks the NATS TCP protocol; {redact(url)} is a websocket")
     return opts
+
+
+def _signed_auth(opts: dict[str, Any], nonce: str) -> dict[str, str]:
+    """CONNECT fields for creds, nkey and JWT auth: the server's nonce signed with the seed."""
+    import base64
+
+    if not any(k in opts for k in ("user_credentials", "nkeys_seed", "user_jwt_cb")):
+        return {}
+    if not nonce:
+        raise AuthError("the server sent no nonce: it does not expect creds or nkey auth")
+    from natsops.auth.creds import parse_creds
+    from natsops.auth.nkey import keypair_from_seed
+
+    def sig(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    if "user_credentials" in opts:
+        path = opts["user_credentials"]
+        with open(path) as fh:
+            creds = parse_creds(fh.read(), source=str(path))
+        kp = keypair_from_seed(creds.seed.reveal(), "user")
+        return {"jwt": creds.user.token, "sig": sig(kp.sign(nonce.encode()))}
+    if "nkeys_seed" in opts:
+        with open(opts["nkeys_seed"]) as fh:
+            kp = keypair_from_seed(fh.read().strip())
+        return {"nkey": kp.public_key, "sig": sig(kp.sign(nonce.encode()))}
+    out = {"jwt": opts["user_jwt_cb"]().decode()}
+    if "signature_cb" in opts:
+        out["sig"] = sig(base64.b64decode(opts["signature_cb"](nonce)))
+    return out
 
 
 def parse_frames(data: bytes, pos: int, out: list[Frame], limit: int = -1) -> int:
@@ -242,6 +260,7 @@ class WireConn:
             connect["auth_token"] = user
         if opts.get("token"):
             connect["auth_token"] = opts["token"]
+        connect.update(_signed_auth(opts, str(self.info.get("nonce", ""))))
         self.sock.sendall(b"CONNECT " + json.dumps(connect).encode() + b"\r\nPING\r\n")
         self.wait_pong()
 
