@@ -112,10 +112,11 @@ def root(
 
 
 def _register() -> None:
-    from natsops.cli import bootstrap, cluster
+    from natsops.cli import bootstrap, cluster, doctor
 
     app.command("bootstrap")(bootstrap.bootstrap)
     app.add_typer(cluster.app, name="cluster")
+    app.command("doctor")(doctor.doctor)
 
 
 _register()

@@ -1,0 +1,331 @@
+"""Gather a :class:`~natsops.doctor.snapshot.Snapshot`: once, for every server, two transports.
+
+* ``sys``: one connection as a system-account user; one ``$SYS.REQ.SERVER.PING.<X>`` per
+  document, every server answers each (the request count depends on neither the number of
+  servers nor of streams).
+* ``http``: the monitor port of every server we know (``--monitor`` URLs or a local cluster),
+  all requests in parallel (the count grows with the number of servers only).
+
+Both fill the same documents with the same options (the ``$SYS`` JSON keys differ from the HTTP
+query names: ``consumer`` vs ``consumers``, ``state: 1`` vs ``state=closed``). The expected set
+of servers comes from an inventory (``--expect N``, a local cluster's nodes) and from the meta
+group's peer list; a server that does not answer becomes a finding, never silence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from natsops.context import Secret, Settings
+from natsops.doctor.snapshot import ServerView, Snapshot
+from natsops.errors import AuthError, NatsopsError, Unreachable, UsageError
+
+__all__ = ["PARTS", "GatherOptions", "gather", "gather_http", "gather_sys", "local_inventory"]
+
+# every document a Snapshot can hold; views ask for fewer (``top`` needs varz + connz only)
+PARTS = ("varz", "jsz", "connz", "connz_closed", "routez", "leafz", "gatewayz", "healthz",
+         "healthz_js", "accountz")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class GatherOptions:
+    """What to gather and how long to wait."""
+
+    expect: int = 0  # --expect N: how many servers should answer (0: use the inventory)
+    expected_names: tuple[str, ...] = ()  # names from an inventory (local cluster)
+    parts: tuple[str, ...] = PARTS
+    connz_limit: int = 16  # top-N connections by pending bytes (and recently closed)
+    connz_sort: str = "pending"
+    jsz_config: bool = True  # stream/consumer config (limits, replicas, max_ack_pending)
+    timeout: float = 3.0  # overall deadline of one gathering
+    gap: float = 0.3  # $SYS: stop after this much silence when the server count is unknown
+
+    def __post_init__(self) -> None:
+        unknown = set(self.parts) - set(PARTS)
+        if unknown:
+            raise UsageError(f"unknown snapshot parts: {', '.join(sorted(unknown))}")
+
+
+def _sys_requests(o: GatherOptions) -> dict[str, tuple[str, dict[str, Any]]]:
+    jsz: dict[str, Any] = {"accounts": True, "streams": True, "consumer": True}
+    if o.jsz_config:
+        jsz["config"] = True
+    conn = {"sort": o.connz_sort, "limit": o.connz_limit, "auth": True}
+    req = {
+        "varz": ("VARZ", {}),
+        "jsz": ("JSZ", jsz),
+        "connz": ("CONNZ", conn),
+        "connz_closed": ("CONNZ", {"state": 1, "sort": "stop", "limit": o.connz_limit,
+                                   "auth": True}),
+        "routez": ("ROUTEZ", {}),
+        "leafz": ("LEAFZ", {}),
+        "gatewayz": ("GATEWAYZ", {}),
+        "healthz": ("HEALTHZ", {}),
+        "healthz_js": ("HEALTHZ", {"js-enabled-only": True}),
+        "accountz": ("ACCOUNTZ", {}),
+    }
+    return {k: v for k, v in req.items() if k in o.parts}
+
+
+def _http_requests(o: GatherOptions) -> dict[str, tuple[str, dict[str, Any]]]:
+    jsz: dict[str, Any] = {"accounts": True, "streams": True, "consumers": True}
+    if o.jsz_config:
+        jsz["config"] = True
+    conn = {"sort": o.connz_sort, "limit": o.connz_limit, "auth": True}
+    req = {
+        "varz": ("varz", {}),
+        "jsz": ("jsz", jsz),
+        "connz": ("connz", conn),
+        "connz_closed": ("connz", {"state": "closed", "sort": "stop", "limit": o.connz_limit,
+                                   "auth": True}),
+        "routez": ("routez", {}),
+        "leafz": ("leafz", {}),
+        "gatewayz": ("gatewayz", {}),
+        "healthz": ("healthz", {}),
+        "healthz_js": ("healthz", {"js-enabled-only": True}),
+        "accountz": ("accountz", {}),
+    }
+    return {k: v for k, v in req.items() if k in o.parts}
+
+
+def _more_jsz_pages(docs: Sequence[Mapping[str, Any]], offset: int) -> int | None:
+    """The next account offset if any jsz page says there are more accounts (else None)."""
+    for d in docs:
+        total, limit = d.get("total"), d.get("limit")
+        if isinstance(total, int) and isinstance(limit, int) and limit > 0 \
+                and total > offset + limit:
+            return offset + limit
+    return None
+
+
+def _merge_jsz(first: Mapping[str, Any], more: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(first)
+    out["account_details"] = list(first.get("account_details") or []) + list(
+        more.get("account_details") or [])
+    return out
+
+
+# ---- $SYS -----------------------------------------------------------------------------------
+
+
+async def gather_sys(nc: Any, opts: GatherOptions = GatherOptions()) -> Snapshot:
+    """Gather through one system-account connection (see module doc)."""
+    from natsops.monitoring import sys_ping
+
+    expected = max(opts.expect, len(opts.expected_names))
+    start = time.monotonic()
+    reqs = _sys_requests(opts)
+
+    async def ping(what: str, body: dict[str, Any]) -> Any:
+        return await sys_ping(nc, what, body, expected=expected, timeout=opts.timeout,
+                              gap=opts.gap)
+
+    results = await asyncio.gather(*(ping(w, b) for w, b in reqs.values()))
+    requests = len(reqs)
+    if any(r.no_responders for r in results):
+        raise AuthError(
+            "no answer to $SYS requests: this connection is not a system-account user",
+            hint="use the system account's credentials (--context <name>-sys / --creds), "
+            "or the HTTP monitors (--monitor URL)",
+        )
+    by_part = dict(zip(reqs, results))
+    # jsz pages accounts (1024 per page): ask for the next pages while any server has more
+    if "jsz" in by_part:
+        offset = 0
+        pages = [r.get("data") or {} for r in by_part["jsz"].replies]
+        merged = {str(_srv(r).get("id")): r for r in by_part["jsz"].replies}
+        while (nxt := _more_jsz_pages(pages, offset)) is not None:
+            offset = nxt
+            _, body = reqs["jsz"]
+            more = await ping("JSZ", {**body, "offset": offset})
+            requests += 1
+            pages = []
+            for r in more.replies:
+                sid = str(_srv(r).get("id"))
+                if sid in merged and isinstance(r.get("data"), Mapping):
+                    old = merged[sid]
+                    merged[sid] = {**old, "data": _merge_jsz(old.get("data") or {}, r["data"])}
+                    pages.append(r["data"])
+        by_part["jsz"] = type(by_part["jsz"])(subject=by_part["jsz"].subject,
+                                              replies=tuple(merged.values()))
+
+    views: dict[str, dict[str, Any]] = {}
+    for part, res in by_part.items():
+        for env in res.replies:
+            srv = _srv(env)
+            sid = str(srv.get("id") or srv.get("name") or "")
+            if not sid:
+                continue
+            v = views.setdefault(sid, {
+                "name": str(srv.get("name", sid)), "id": sid,
+                "cluster": srv.get("cluster") or None, "domain": srv.get("domain") or None,
+                "version": str(srv.get("ver", "")), "source": "sys", "errors": {},
+            })
+            err = env.get("error")
+            data = env.get("data")
+            if isinstance(err, Mapping) and part not in ("healthz", "healthz_js"):
+                v["errors"][part] = f"{err.get('code', '')} {err.get('description', '')}".strip()
+            if isinstance(data, Mapping):
+                v[part] = _health_doc(data) if part.startswith("healthz") else data
+    servers = tuple(ServerView(**v) for _, v in sorted(views.items(), key=lambda kv: kv[1]["name"]))
+    return Snapshot(servers=servers, transport="sys", expected=opts.expected_names,
+                    expected_count=opts.expect, taken_at=time.time(),
+                    seconds=time.monotonic() - start, requests=requests)
+
+
+def _srv(env: Mapping[str, Any]) -> Mapping[str, Any]:
+    s = env.get("server")
+    return s if isinstance(s, Mapping) else {}
+
+
+def _health_doc(data: Mapping[str, Any]) -> dict[str, Any]:
+    code = data.get("status_code")
+    return {"status": data.get("status", ""), "status_code": code if isinstance(code, int) else 200,
+            "error": data.get("error") or None, "errors": list(data.get("errors") or [])}
+
+
+# ---- HTTP -----------------------------------------------------------------------------------
+
+
+async def gather_http(urls: Sequence[str], opts: GatherOptions = GatherOptions(),
+                      *, transport: Any = None) -> Snapshot:
+    """Gather from the HTTP monitor of every URL, all requests in parallel."""
+    from natsops.monitoring import MonitorClient
+
+    if not urls:
+        raise UsageError("no monitor URL to gather from", hint="pass --monitor URL")
+    start = time.monotonic()
+    reqs = _http_requests(opts)
+    clients = [MonitorClient(u, timeout=opts.timeout, transport=transport) for u in urls]
+
+    async def one(mon: MonitorClient, part: str, endpoint: str, params: dict[str, Any]) -> Any:
+        if endpoint == "healthz":
+            h = await mon.healthz(**{k.replace("-", "_"): v for k, v in params.items()})
+            return {"status": h.status, "status_code": h.http_status, "error": h.error,
+                    "errors": list(h.errors)}
+        doc = await mon.get(endpoint, **params)
+        if part == "jsz":
+            offset = 0
+            while (nxt := _more_jsz_pages([doc], offset)) is not None:
+                offset = nxt
+                doc = _merge_jsz(doc, await mon.get(endpoint, **params, offset=offset))
+        return doc
+
+    async def server(mon: MonitorClient) -> tuple[str, dict[str, Any] | None, str | None]:
+        results = await asyncio.gather(*(one(mon, p, e, q) for p, (e, q) in reqs.items()),
+                                       return_exceptions=True)
+        docs: dict[str, Any] = {}
+        errors: dict[str, str] = {}
+        for part, res in zip(reqs, results):
+            if isinstance(res, NatsopsError):
+                errors[part] = str(res)
+            elif isinstance(res, BaseException):
+                raise res
+            else:
+                docs[part] = res
+        varz = docs.get("varz")
+        if varz is None:
+            return mon.base_url, None, errors.get("varz", "no varz")
+        js = docs.get("jsz") or {}
+        view = {
+            **docs,
+            "name": str(varz.get("server_name") or varz.get("server_id") or mon.base_url),
+            "id": str(varz.get("server_id", "")),
+            "cluster": (varz.get("cluster") or {}).get("name") or None,
+            "domain": (js.get("config") or {}).get("domain") or None,
+            "version": str(varz.get("version", "")),
+            "source": mon.base_url,
+            "errors": errors,
+        }
+        return mon.base_url, view, None
+
+    try:
+        answers = await asyncio.gather(*(server(m) for m in clients))
+    finally:
+        await asyncio.gather(*(m.aclose() for m in clients))
+    servers = tuple(sorted((ServerView(**v) for _, v, _ in answers if v is not None),
+                           key=lambda s: s.name))
+    unreachable = {u: e or "no answer" for u, v, e in answers if v is None}
+    return Snapshot(servers=servers, transport="http", expected=opts.expected_names,
+                    expected_count=opts.expect, unreachable=unreachable, taken_at=time.time(),
+                    seconds=time.monotonic() - start,
+                    requests=sum(m.requests for m in clients))
+
+
+# ---- choosing a transport ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """What a local cluster directory tells us: node names, monitors, system-account login."""
+
+    names: tuple[str, ...]
+    monitors: tuple[str, ...]
+    sys_settings: Settings | None
+
+
+def local_inventory(directory: Path, timeout: float = 5.0) -> Inventory:
+    """Read a natsops local cluster (``natsops bootstrap --dir``): nodes, monitors, sys user."""
+    from natsops.cluster.local import LocalCluster
+
+    c = LocalCluster.load(directory)
+    sys_settings = None
+    pw = c.credentials().get("sys")
+    if pw:
+        sys_settings = Settings(servers=tuple(c.client_urls), user="sys", password=Secret(pw),
+                                timeout=timeout, connection_name="natsops doctor")
+    return Inventory(names=tuple(n.name for n in c.nodes),
+                     monitors=tuple(n.monitor_url for n in c.nodes), sys_settings=sys_settings)
+
+
+async def gather(
+    settings: Settings | None,
+    opts: GatherOptions = GatherOptions(),
+    *,
+    monitors: Sequence[str] = (),
+    cluster_dir: Path | None = None,
+    transport: str = "auto",
+) -> Snapshot:
+    """Gather one Snapshot, choosing the transport.
+
+    ``transport``: ``sys`` (system-account connection from ``settings``, or the local cluster's
+    sys user), ``http`` (``monitors``, or the local cluster's monitor ports) or ``auto``
+    (HTTP when ``monitors`` are given, else ``$SYS``, falling back to the local cluster's
+    monitors when the connection fails). Raises :class:`Unreachable` when no server answered.
+    """
+    from natsops.connection import connect
+
+    if transport not in ("auto", "sys", "http"):
+        raise UsageError(f"unknown transport {transport!r}: use auto, sys or http")
+    inv = local_inventory(cluster_dir, settings.timeout if settings else 5.0) \
+        if cluster_dir else None
+    if inv is not None:
+        opts = GatherOptions(**{**opts.__dict__,
+                                "expected_names": tuple(opts.expected_names or inv.names)})
+    urls = tuple(monitors) or (inv.monitors if inv else ())
+    use_http = transport == "http" or (transport == "auto" and bool(monitors))
+    snap: Snapshot | None = None
+    if not use_http:
+        sys_settings = inv.sys_settings if inv and inv.sys_settings else settings
+        if sys_settings is None:
+            raise UsageError("no connection settings for the system account")
+        try:
+            async with connect(sys_settings) as conn:
+                snap = await gather_sys(conn.nc, opts)
+        except Unreachable:
+            if transport == "sys" or not urls:
+                raise
+    if snap is None:
+        if not urls:
+            raise UsageError("no HTTP monitor to gather from",
+                             hint="pass --monitor URL (repeatable) or --dir of a local cluster")
+        snap = await gather_http(urls, opts)
+    if not snap.servers:
+        detail = "; ".join(f"{u}: {e}" for u, e in snap.unreachable.items())
+        raise Unreachable(f"no server answered{': ' + detail if detail else ''}")
+    return snap
