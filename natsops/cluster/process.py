@@ -83,6 +83,9 @@ def server_version(binary: Path) -> str:
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     """True when nothing listens on host:port and we could bind it now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        # as nats-server's (Go) listeners do: a port whose old connections sit in TIME_WAIT
+        # after a stop is free for a restart
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:
