@@ -10,6 +10,7 @@ a :class:`Health` for it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Mapping
@@ -290,9 +291,8 @@ async def sys_ping(
             except asyncio.TimeoutError:
                 continue
     finally:
-        try:
+        # a closed connection: the replies we have are still valid
+        with contextlib.suppress(Exception):
             await sub.unsubscribe()
-        except Exception:  # a closed connection: the replies we have are still valid
-            pass
     return PingResult(subject=subject, replies=tuple(replies), no_responders=bool(state["no_resp"]),
                       bad_replies=int(state["bad"]), seconds=time.monotonic() - start)

@@ -14,19 +14,41 @@ def _ids(value: str | None) -> tuple[str, ...]:
     return tuple(v.strip() for v in (value or "").split(",") if v.strip())
 
 
+def _opt(*names: str, **kw: Any) -> Any:
+    return typer.Option(*names, **kw)
+
+
+Expect = Annotated[int, _opt("--expect", help="Number of servers that must answer (default: "
+                             "the local cluster's nodes and the JetStream meta peers)")]
+Monitor = Annotated[list[str] | None, _opt(
+    "--monitor", help="HTTP monitor URL of a server (repeatable); gathers over HTTP")]
+Dir = Annotated[Path | None, _opt("--dir", envvar="NATSOPS_CLUSTER_DIR", help="A local "
+                                  "cluster's directory: its nodes are expected, its sys user used")]
+Transport = Annotated[str, _opt("--transport", help="auto, sys ($SYS requests: system-account "
+                                "credentials) or http (monitor ports)")]
+Only = Annotated[str | None, _opt("--only", help="Run only these check ids (comma separated)")]
+Skip = Annotated[str | None, _opt("--skip", help="Skip these check ids (comma separated)")]
+Strict = Annotated[bool, _opt("--strict", help="Warnings fail too (exit 6; CRITICAL for nagios)")]
+Sample = Annotated[str | None, _opt("--sample", help="Gather twice this far apart (e.g. 5s) and "
+                                    "check deltas and trends")]
+Format = Annotated[str, _opt("--format", help="human, json or nagios")]
+Json = Annotated[bool, _opt("--json", help="Same as --format json")]
+ListChecks = Annotated[bool, _opt("--list", help="List the checks and exit")]
+
+
 def doctor(
     ctx: typer.Context,
-    expect: Annotated[int, typer.Option("--expect", help="Number of servers that must answer (default: the local cluster's nodes and the JetStream meta peers)")] = 0,
-    monitor: Annotated[list[str] | None, typer.Option("--monitor", help="HTTP monitor URL of a server (repeatable); gathers over HTTP instead of $SYS")] = None,
-    directory: Annotated[Path | None, typer.Option("--dir", envvar="NATSOPS_CLUSTER_DIR", help="A local cluster's state directory: its nodes are expected, its sys user is used")] = None,
-    transport: Annotated[str, typer.Option("--transport", help="auto, sys ($SYS requests, needs system-account credentials) or http (monitor ports)")] = "auto",
-    only: Annotated[str | None, typer.Option("--only", help="Run only these check ids (comma separated)")] = None,
-    skip: Annotated[str | None, typer.Option("--skip", help="Skip these check ids (comma separated)")] = None,
-    strict: Annotated[bool, typer.Option("--strict", help="Warnings fail too (exit 6; CRITICAL with --format nagios)")] = False,
-    sample: Annotated[str | None, typer.Option("--sample", help="Gather twice this far apart (e.g. 5s) and check deltas and trends")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="human, json or nagios")] = "human",
-    json_out: Annotated[bool, typer.Option("--json", help="Same as --format json")] = False,
-    list_checks: Annotated[bool, typer.Option("--list", help="List the checks and exit")] = False,
+    expect: Expect = 0,
+    monitor: Monitor = None,
+    directory: Dir = None,
+    transport: Transport = "auto",
+    only: Only = None,
+    skip: Skip = None,
+    strict: Strict = False,
+    sample: Sample = None,
+    fmt: Format = "human",
+    json_out: Json = False,
+    list_checks: ListChecks = False,
 ) -> None:
     """Check the deployment and print every finding with its evidence and fix.
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -133,7 +133,7 @@ async def gather_sys(nc: Any, opts: GatherOptions = GatherOptions()) -> Snapshot
             hint="use the system account's credentials (--context <name>-sys / --creds), "
             "or the HTTP monitors (--monitor URL)",
         )
-    by_part = dict(zip(reqs, results))
+    by_part = dict(zip(reqs, results, strict=False))
     # jsz pages accounts (1024 per page): ask for the next pages while any server has more
     if "jsz" in by_part:
         offset = 0
@@ -151,8 +151,7 @@ async def gather_sys(nc: Any, opts: GatherOptions = GatherOptions()) -> Snapshot
                     old = merged[sid]
                     merged[sid] = {**old, "data": _merge_jsz(old.get("data") or {}, r["data"])}
                     pages.append(r["data"])
-        by_part["jsz"] = type(by_part["jsz"])(subject=by_part["jsz"].subject,
-                                              replies=tuple(merged.values()))
+        by_part["jsz"] = replace(by_part["jsz"], replies=tuple(merged.values()))
 
     views: dict[str, dict[str, Any]] = {}
     for part, res in by_part.items():
@@ -221,7 +220,7 @@ async def gather_http(urls: Sequence[str], opts: GatherOptions = GatherOptions()
                                        return_exceptions=True)
         docs: dict[str, Any] = {}
         errors: dict[str, str] = {}
-        for part, res in zip(reqs, results):
+        for part, res in zip(reqs, results, strict=False):
             if isinstance(res, NatsopsError):
                 errors[part] = str(res)
             elif isinstance(res, BaseException):
@@ -305,8 +304,7 @@ async def gather(
     inv = local_inventory(cluster_dir, settings.timeout if settings else 5.0) \
         if cluster_dir else None
     if inv is not None:
-        opts = GatherOptions(**{**opts.__dict__,
-                                "expected_names": tuple(opts.expected_names or inv.names)})
+        opts = replace(opts, expected_names=tuple(opts.expected_names or inv.names))
     urls = tuple(monitors) or (inv.monitors if inv else ())
     use_http = transport == "http" or (transport == "auto" and bool(monitors))
     snap: Snapshot | None = None

@@ -59,7 +59,8 @@ class ServerView:
     @property
     def meta(self) -> Doc:
         """This server's view of the JetStream meta group (empty when standalone)."""
-        return _m(_m(self.jsz).get("meta_cluster")) or _m(_m(_m(self.varz).get("jetstream")).get("meta"))
+        from_jsz = _m(_m(self.jsz).get("meta_cluster"))
+        return from_jsz or _m(_m(_m(self.varz).get("jetstream")).get("meta"))
 
     def to_dict(self) -> dict[str, Any]:
         return {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in self.__dict__.items()}

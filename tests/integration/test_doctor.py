@@ -67,12 +67,15 @@ def own(server_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 def test_healthy_cluster_exits_0_with_nothing_above_info(own: LocalCluster) -> None:
     code, doc = doctor("--dir", str(own.dir))
     assert code == 0
-    assert doc["servers"] == ["n1", "n2", "n3"] and doc["missing"] == []
+    assert doc["servers"] == ["n1", "n2", "n3"]
+    assert doc["missing"] == []
     assert doc["transport"] == "sys"
     assert [f for f in doc["findings"] if f["severity"] not in ("info", "ok")] == []
     # the same over HTTP
     code, doc = doctor("--dir", str(own.dir), "--transport", "http")
-    assert code == 0 and doc["transport"] == "http" and doc["servers"] == ["n1", "n2", "n3"]
+    assert code == 0
+    assert doc["transport"] == "http"
+    assert doc["servers"] == ["n1", "n2", "n3"]
     assert [f for f in doc["findings"] if f["severity"] not in ("info", "ok")] == []
 
 
@@ -114,11 +117,15 @@ def test_stopped_follower_is_offline_then_healthy(own: LocalCluster) -> None:
 
     code, doc, rep = wait_for(offline, 20, f"a replicas finding for {victim}")
     assert code == ExitCode.FAILED
-    assert rep["severity"] == "fail" and rep["evidence"]["state"] == "offline"
+    assert rep["severity"] == "fail"
+    assert rep["evidence"]["state"] == "offline"
     asset = next(a for a in rep["evidence"]["assets"] if a["asset"] == f"APP > {name}")
-    assert asset["leader"] == leader and asset["offline"] is True and asset["peer"] == victim
+    assert asset["leader"] == leader
+    assert asset["offline"] is True
+    assert asset["peer"] == victim
     missing = findings(doc, "servers-missing")
-    assert [f["subject"] for f in missing] == [victim] and doc["missing"] == [victim]
+    assert [f["subject"] for f in missing] == [victim]
+    assert doc["missing"] == [victim]
 
     start_nodes(own, [victim])
     asyncio.run(wait_usable(own, timeout=45, probe=False))
@@ -129,7 +136,8 @@ def test_stopped_follower_is_offline_then_healthy(own: LocalCluster) -> None:
         return (code, doc) if not bad else None
 
     code, doc = wait_for(healthy, 45, "doctor healthy after the restart")
-    assert code == 0 and doc["missing"] == []
+    assert code == 0
+    assert doc["missing"] == []
 
 
 def test_stopped_server_with_expect_3(own: LocalCluster) -> None:
@@ -147,11 +155,14 @@ def test_stopped_server_with_expect_3(own: LocalCluster) -> None:
         # over HTTP, from the monitor URLs only
         mons = [a for n in own.nodes for a in ("--monitor", n.monitor_url)]
         code, doc = doctor("--expect", "3", *mons)
-        assert code == ExitCode.FAILED and doc["transport"] == "http"
-        assert len(doc["servers"]) == 2 and victim in doc["missing"]
+        assert code == ExitCode.FAILED
+        assert doc["transport"] == "http"
+        assert len(doc["servers"]) == 2
+        assert victim in doc["missing"]
         # nagios: CRITICAL, exit 2
         res = runner.invoke(app, [*pre, "doctor", "--expect", "3", "--format", "nagios"])
-        assert res.exit_code == 2 and res.stdout.startswith("DOCTOR CRITICAL"), res.output
+        assert res.exit_code == 2, res.output
+        assert res.stdout.startswith("DOCTOR CRITICAL")
     finally:
         start_nodes(own, [victim])
         asyncio.run(wait_usable(own, timeout=45, probe=False))
@@ -175,8 +186,11 @@ def test_r1_stream_in_a_cluster_warns(nats_cluster: Any, unique: Any) -> None:
     d = str(nats_cluster.cluster.dir)
     code, doc = doctor("--dir", d, "--only", "replication-factor")
     hit = [f for f in doc["findings"] if f["subject"] == f"APP > {name}"]
-    assert code == 0 and hit and hit[0]["severity"] == "warn"
-    assert hit[0]["evidence"]["replicas"] == 1 and "--replicas 3" in hit[0]["fix"]
+    assert code == 0
+    assert hit
+    assert hit[0]["severity"] == "warn"
+    assert hit[0]["evidence"]["replicas"] == 1
+    assert "--replicas 3" in hit[0]["fix"]
     code, _ = doctor("--dir", d, "--only", "replication-factor", "--strict")
     assert code == ExitCode.FAILED
 
@@ -199,7 +213,8 @@ async def test_consumer_never_acking_is_stalled(nats_cluster: Any, unique: Any) 
         hit = [f for f in report.findings if f.subject == f"APP > {name} > LAZY"]
         assert hit, report.findings
         ev = hit[0].evidence
-        assert ev["num_ack_pending"] == 2 and ev["max_ack_pending"] == 2
+        assert ev["num_ack_pending"] == 2
+        assert ev["max_ack_pending"] == 2
         assert ev["num_pending"] == 8
         assert report.exit_code() == ExitCode.FAILED
         await js.delete_stream(name)
@@ -247,7 +262,8 @@ async def test_subscriber_that_never_reads_is_a_named_slow_consumer(
                 await asyncio.sleep(0.2)
         assert hit, report.findings
         ev = hit[0].evidence
-        assert ev["server"] == node.name and ev["account"] == "APP"
+        assert ev["server"] == node.name
+        assert ev["account"] == "APP"
         assert "Slow Consumer" in str(ev.get("reason", "")) or ev["pending_pct"] > 75
         assert report.exit_code() == ExitCode.FAILED
     finally:
