@@ -226,6 +226,7 @@ class PingResult:
 
     subject: str
     replies: tuple[Mapping[str, Any], ...]
+    arrivals: tuple[float, ...] = ()  # seconds from the request to each reply
     no_responders: bool = False
     bad_replies: int = 0
     seconds: float = 0.0
@@ -248,6 +249,7 @@ async def sys_ping(
     """
     subject = f"$SYS.REQ.SERVER.PING.{what.upper()}"
     replies: list[Mapping[str, Any]] = []
+    arrivals: list[float] = []
     state = {"bad": 0, "no_resp": False, "last": 0.0}
     done = asyncio.Event()
 
@@ -266,6 +268,7 @@ async def sys_ping(
             return
         if isinstance(doc, dict):
             replies.append(doc)
+            arrivals.append(time.monotonic() - start)
         else:
             state["bad"] = int(state["bad"]) + 1
         if expected and len(replies) >= expected:
@@ -273,10 +276,17 @@ async def sys_ping(
 
     start = time.monotonic()
     inbox = nc.new_inbox()
-    sub = await nc.subscribe(inbox, cb=on_msg)
     try:
-        await nc.publish(subject, json.dumps(dict(body or {})).encode(), reply=inbox)
-        await nc.flush()
+        sub = await nc.subscribe(inbox, cb=on_msg)
+    except Exception as exc:  # nats-py: ConnectionClosedError and friends
+        raise Unreachable(f"{subject}: connection lost: {exc or type(exc).__name__}") from None
+    try:
+        try:
+            await nc.publish(subject, json.dumps(dict(body or {})).encode(), reply=inbox)
+            await nc.flush()
+        except Exception as exc:
+            raise Unreachable(f"{subject}: connection lost: {exc or type(exc).__name__}"
+                              ) from None
         deadline = start + timeout
         while not done.is_set():
             now = time.monotonic()
@@ -294,5 +304,6 @@ async def sys_ping(
         # a closed connection: the replies we have are still valid
         with contextlib.suppress(Exception):
             await sub.unsubscribe()
-    return PingResult(subject=subject, replies=tuple(replies), no_responders=bool(state["no_resp"]),
+    return PingResult(subject=subject, replies=tuple(replies), arrivals=tuple(arrivals),
+                      no_responders=bool(state["no_resp"]),
                       bad_replies=int(state["bad"]), seconds=time.monotonic() - start)

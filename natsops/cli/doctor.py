@@ -2,37 +2,24 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from natsops.cli.state import get_state, want_json
+from natsops.cli._snapshot import Dir, Expect, Json, Monitor, Transport, _opt, settings_for
+from natsops.cli.state import want_json
 
 
 def _ids(value: str | None) -> tuple[str, ...]:
     return tuple(v.strip() for v in (value or "").split(",") if v.strip())
 
 
-def _opt(*names: str, **kw: Any) -> Any:
-    return typer.Option(*names, **kw)
-
-
-Expect = Annotated[int, _opt("--expect", help="Number of servers that must answer (default: "
-                             "the local cluster's nodes and the JetStream meta peers)")]
-Monitor = Annotated[list[str] | None, _opt(
-    "--monitor", help="HTTP monitor URL of a server (repeatable); gathers over HTTP")]
-Dir = Annotated[Path | None, _opt("--dir", envvar="NATSOPS_CLUSTER_DIR", help="A local "
-                                  "cluster's directory: its nodes are expected, its sys user used")]
-Transport = Annotated[str, _opt("--transport", help="auto, sys ($SYS requests: system-account "
-                                "credentials) or http (monitor ports)")]
 Only = Annotated[str | None, _opt("--only", help="Run only these check ids (comma separated)")]
 Skip = Annotated[str | None, _opt("--skip", help="Skip these check ids (comma separated)")]
 Strict = Annotated[bool, _opt("--strict", help="Warnings fail too (exit 6; CRITICAL for nagios)")]
 Sample = Annotated[str | None, _opt("--sample", help="Gather twice this far apart (e.g. 5s) and "
                                     "check deltas and trends")]
 Format = Annotated[str, _opt("--format", help="human, json or nagios")]
-Json = Annotated[bool, _opt("--json", help="Same as --format json")]
 ListChecks = Annotated[bool, _opt("--list", help="List the checks and exit")]
 
 
@@ -74,15 +61,12 @@ def doctor(
             output.table(None, ["ID", "SUITE", "UP TO", "TITLE"],
                          [(c.id, c.suite, c.severity.label, c.title) for c in checks])
         return
-    state = get_state(ctx)
     try:
         opts = DoctorOptions(
             expect=expect, monitors=tuple(monitor or ()), cluster_dir=directory,
             transport=transport, only=_ids(only), skip=_ids(skip),
             sample=parse_duration(sample, what="--sample") if sample else 0.0)
-        settings = None if directory is not None and not state.flags.get("server") \
-            else state.settings
-        report = run(doctor_run(settings, opts))
+        report = run(doctor_run(settings_for(ctx, directory), opts))
     except NatsopsError as exc:
         if fmt != "nagios":
             raise

@@ -112,11 +112,12 @@ def root(
 
 
 def _register() -> None:
-    from natsops.cli import bootstrap, cluster, doctor
+    from natsops.cli import bootstrap, cluster, doctor, server
 
     app.command("bootstrap")(bootstrap.bootstrap)
     app.add_typer(cluster.app, name="cluster")
     app.command("doctor")(doctor.doctor)
+    app.add_typer(server.app, name="server")
 
 
 _register()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,15 @@ from natsops.context import Secret, Settings
 from natsops.doctor.snapshot import ServerView, Snapshot
 from natsops.errors import AuthError, NatsopsError, Unreachable, UsageError
 
-__all__ = ["PARTS", "GatherOptions", "gather", "gather_http", "gather_sys", "local_inventory"]
+__all__ = [
+    "PARTS",
+    "GatherOptions",
+    "gather",
+    "gather_http",
+    "gather_sys",
+    "local_inventory",
+    "watch",
+]
 
 # every document a Snapshot can hold; views ask for fewer (``top`` needs varz + connz only)
 PARTS = ("varz", "jsz", "connz", "connz_closed", "routez", "leafz", "gatewayz", "healthz",
@@ -42,6 +50,7 @@ class GatherOptions:
     connz_limit: int = 16  # top-N connections by pending bytes (and recently closed)
     connz_sort: str = "pending"
     jsz_config: bool = True  # stream/consumer config (limits, replicas, max_ack_pending)
+    jsz_detail: bool = True  # streams and consumers (False: server totals and meta group only)
     timeout: float = 3.0  # overall deadline of one gathering
     gap: float = 0.3  # $SYS: stop after this much silence when the server count is unknown
 
@@ -53,7 +62,9 @@ class GatherOptions:
 
 def _sys_requests(o: GatherOptions) -> dict[str, tuple[str, dict[str, Any]]]:
     jsz: dict[str, Any] = {"accounts": True, "streams": True, "consumer": True}
-    if o.jsz_config:
+    if not o.jsz_detail:
+        jsz = {}
+    elif o.jsz_config:
         jsz["config"] = True
     conn = {"sort": o.connz_sort, "limit": o.connz_limit, "auth": True}
     req = {
@@ -74,7 +85,9 @@ def _sys_requests(o: GatherOptions) -> dict[str, tuple[str, dict[str, Any]]]:
 
 def _http_requests(o: GatherOptions) -> dict[str, tuple[str, dict[str, Any]]]:
     jsz: dict[str, Any] = {"accounts": True, "streams": True, "consumers": True}
-    if o.jsz_config:
+    if not o.jsz_detail:
+        jsz = {}
+    elif o.jsz_config:
         jsz["config"] = True
     conn = {"sort": o.connz_sort, "limit": o.connz_limit, "auth": True}
     req = {
@@ -155,7 +168,7 @@ async def gather_sys(nc: Any, opts: GatherOptions = GatherOptions()) -> Snapshot
 
     views: dict[str, dict[str, Any]] = {}
     for part, res in by_part.items():
-        for env in res.replies:
+        for i, env in enumerate(res.replies):
             srv = _srv(env)
             sid = str(srv.get("id") or srv.get("name") or "")
             if not sid:
@@ -171,6 +184,8 @@ async def gather_sys(nc: Any, opts: GatherOptions = GatherOptions()) -> Snapshot
                 v["errors"][part] = f"{err.get('code', '')} {err.get('description', '')}".strip()
             if isinstance(data, Mapping):
                 v[part] = _health_doc(data) if part.startswith("healthz") else data
+            if part == "varz" and i < len(res.arrivals):
+                v["rtt"] = res.arrivals[i]
     servers = tuple(ServerView(**v) for _, v in sorted(views.items(), key=lambda kv: kv[1]["name"]))
     return Snapshot(servers=servers, transport="sys", expected=opts.expected_names,
                     expected_count=opts.expect, taken_at=time.time(),
@@ -202,12 +217,17 @@ async def gather_http(urls: Sequence[str], opts: GatherOptions = GatherOptions()
     reqs = _http_requests(opts)
     clients = [MonitorClient(u, timeout=opts.timeout, transport=transport) for u in urls]
 
+    rtts: dict[str, float] = {}
+
     async def one(mon: MonitorClient, part: str, endpoint: str, params: dict[str, Any]) -> Any:
+        t0 = time.monotonic()
         if endpoint == "healthz":
             h = await mon.healthz(**{k.replace("-", "_"): v for k, v in params.items()})
             return {"status": h.status, "status_code": h.http_status, "error": h.error,
                     "errors": list(h.errors)}
         doc = await mon.get(endpoint, **params)
+        if part == "varz":
+            rtts[mon.base_url] = time.monotonic() - t0
         if part == "jsz":
             offset = 0
             while (nxt := _more_jsz_pages([doc], offset)) is not None:
@@ -240,6 +260,7 @@ async def gather_http(urls: Sequence[str], opts: GatherOptions = GatherOptions()
             "version": str(varz.get("version", "")),
             "source": mon.base_url,
             "errors": errors,
+            "rtt": rtts.get(mon.base_url),
         }
         return mon.base_url, view, None
 
@@ -282,6 +303,43 @@ def local_inventory(directory: Path, timeout: float = 5.0) -> Inventory:
                      monitors=tuple(n.monitor_url for n in c.nodes), sys_settings=sys_settings)
 
 
+@dataclass(frozen=True)
+class _Plan:
+    opts: GatherOptions
+    sys_settings: Settings | None
+    urls: tuple[str, ...]
+    http_first: bool
+    transport: str
+
+
+def _plan(settings: Settings | None, opts: GatherOptions, monitors: Sequence[str],
+          cluster_dir: Path | None, transport: str) -> _Plan:
+    if transport not in ("auto", "sys", "http"):
+        raise UsageError(f"unknown transport {transport!r}: use auto, sys or http")
+    inv = local_inventory(cluster_dir, settings.timeout if settings else 5.0) \
+        if cluster_dir else None
+    if inv is not None:
+        opts = replace(opts, expected_names=tuple(opts.expected_names or inv.names))
+    urls = tuple(monitors) or (inv.monitors if inv else ())
+    http_first = transport == "http" or (transport == "auto" and bool(monitors))
+    sys_settings = inv.sys_settings if inv and inv.sys_settings else settings
+    if not http_first and sys_settings is None:
+        raise UsageError("no connection settings for the system account")
+    return _Plan(opts, sys_settings, urls, http_first, transport)
+
+
+def _no_monitor() -> UsageError:
+    return UsageError("no HTTP monitor to gather from",
+                      hint="pass --monitor URL (repeatable) or --dir of a local cluster")
+
+
+def _check_answered(snap: Snapshot) -> Snapshot:
+    if not snap.servers:
+        detail = "; ".join(f"{u}: {e}" for u, e in snap.unreachable.items())
+        raise Unreachable(f"no server answered{': ' + detail if detail else ''}")
+    return snap
+
+
 async def gather(
     settings: Settings | None,
     opts: GatherOptions = GatherOptions(),
@@ -299,31 +357,41 @@ async def gather(
     """
     from natsops.connection import connect
 
-    if transport not in ("auto", "sys", "http"):
-        raise UsageError(f"unknown transport {transport!r}: use auto, sys or http")
-    inv = local_inventory(cluster_dir, settings.timeout if settings else 5.0) \
-        if cluster_dir else None
-    if inv is not None:
-        opts = replace(opts, expected_names=tuple(opts.expected_names or inv.names))
-    urls = tuple(monitors) or (inv.monitors if inv else ())
-    use_http = transport == "http" or (transport == "auto" and bool(monitors))
-    snap: Snapshot | None = None
-    if not use_http:
-        sys_settings = inv.sys_settings if inv and inv.sys_settings else settings
-        if sys_settings is None:
-            raise UsageError("no connection settings for the system account")
+    plan = _plan(settings, opts, monitors, cluster_dir, transport)
+    if not plan.http_first:
+        assert plan.sys_settings is not None
         try:
-            async with connect(sys_settings) as conn:
-                snap = await gather_sys(conn.nc, opts)
+            async with connect(plan.sys_settings) as conn:
+                return _check_answered(await gather_sys(conn.nc, plan.opts))
         except Unreachable:
-            if transport == "sys" or not urls:
+            if transport == "sys" or not plan.urls:
                 raise
-    if snap is None:
-        if not urls:
-            raise UsageError("no HTTP monitor to gather from",
-                             hint="pass --monitor URL (repeatable) or --dir of a local cluster")
-        snap = await gather_http(urls, opts)
-    if not snap.servers:
-        detail = "; ".join(f"{u}: {e}" for u, e in snap.unreachable.items())
-        raise Unreachable(f"no server answered{': ' + detail if detail else ''}")
-    return snap
+    if not plan.urls:
+        raise _no_monitor()
+    return _check_answered(await gather_http(plan.urls, plan.opts))
+
+
+async def watch(
+    settings: Settings | None,
+    opts: GatherOptions = GatherOptions(),
+    *,
+    monitors: Sequence[str] = (),
+    cluster_dir: Path | None = None,
+    transport: str = "auto",
+    interval: float = 1.0,
+) -> AsyncIterator[Snapshot]:
+    """Yield a Snapshot every ``interval`` seconds, over one connection (``$SYS``) or HTTP."""
+    from natsops.connection import connect
+
+    plan = _plan(settings, opts, monitors, cluster_dir, transport)
+    if not plan.http_first:
+        assert plan.sys_settings is not None
+        async with connect(plan.sys_settings) as conn:
+            while True:
+                yield await gather_sys(conn.nc, plan.opts)
+                await asyncio.sleep(interval)
+    if not plan.urls:
+        raise _no_monitor()
+    while True:
+        yield await gather_http(plan.urls, plan.opts)
+        await asyncio.sleep(interval)

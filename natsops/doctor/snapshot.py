@@ -47,6 +47,7 @@ class ServerView:
     healthz_js: Doc | None = None  # the js-enabled-only variant
     accountz: Doc | None = None
     errors: Mapping[str, str] = field(default_factory=dict)  # endpoint -> why it failed
+    rtt: float | None = None  # seconds until its varz answer arrived
 
     @property
     def jetstream(self) -> bool:
