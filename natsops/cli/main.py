@@ -112,12 +112,13 @@ def root(
 
 
 def _register() -> None:
-    from natsops.cli import bootstrap, cluster, doctor, server
+    from natsops.cli import bootstrap, cluster, doctor, server, top
 
     app.command("bootstrap")(bootstrap.bootstrap)
     app.add_typer(cluster.app, name="cluster")
     app.command("doctor")(doctor.doctor)
     app.add_typer(server.app, name="server")
+    app.command("top")(top.top)
 
 
 _register()

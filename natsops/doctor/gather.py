@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -379,7 +379,7 @@ async def watch(
     cluster_dir: Path | None = None,
     transport: str = "auto",
     interval: float = 1.0,
-) -> AsyncIterator[Snapshot]:
+) -> AsyncGenerator[Snapshot, None]:
     """Yield a Snapshot every ``interval`` seconds, over one connection (``$SYS``) or HTTP."""
     from natsops.connection import connect
 
