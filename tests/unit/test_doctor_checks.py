@@ -265,3 +265,19 @@ def test_nagios_line_and_codes() -> None:
     assert "servers=3" in line
     assert nagios("DOCTOR", [warn], strict=True)[0] == 2
     assert nagios("DOCTOR", [warn, fail])[0] == 2
+
+
+def test_many_r1_streams_become_one_finding() -> None:
+    doc = load("degraded.json")
+    n2 = server(doc, "n2")
+    acc = n2["jsz"]["account_details"][0]
+    template = next(sd for sd in acc["stream_detail"] if sd["name"] == "EVEN")
+    for i in range(25):
+        sd = copy.deepcopy(template)
+        sd["name"] = f"S{i:02d}"
+        sd["config"]["num_replicas"] = 1
+        sd["cluster"] = {"leader": "n2"}
+        acc["stream_detail"].append(sd)
+    found = [f for f in check(snap(doc), "replication-factor") if f.subject != "APP > EVEN"]
+    assert [f.subject for f in found] == ["R1 streams"]
+    assert found[0].evidence["count"] == 25

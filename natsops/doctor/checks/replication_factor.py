@@ -10,6 +10,7 @@ from natsops.doctor.snapshot import Snapshot
 from natsops.findings import Finding, Severity
 
 ID = "replication-factor"
+GROUP_ABOVE = 20  # more R1 streams than this become one finding listing them
 
 
 @check(ID, title="Replica counts fit the cluster", severity=Severity.WARN, suite="jetstream")
@@ -20,12 +21,20 @@ def replication_factor(snap: Snapshot) -> Iterator[Finding]:
                            f"tolerates no more failures than {size - 1}",
                            evidence={"cluster_size": size, "peers": list(snap.meta_peers)},
                            fix="Run an odd number of JetStream servers (3 or 5).")
+    r1 = [st for st in snap.streams if st.replicas == 1] if snap.clustered else []
+    if len(r1) > GROUP_ABOVE:
+        yield Finding.warn(ID, "R1 streams", f"{len(r1)} streams are R1 in a {size}-server "
+                           "cluster: one server or disk failure loses each of them",
+                           evidence={"count": len(r1), "servers": size,
+                                     "streams": [st.subject for st in r1[:100]]},
+                           fix="`nats stream edit <stream> --replicas 3` for each stream that "
+                               "must survive a server loss (or keep R1 for disposable data)")
     for st in snap.streams:
         r = st.replicas
         ev = {"account": st.account, "stream": st.name, "replicas": r, "servers": size,
               "hosts": list(st.hosts)}
         fix = f"`nats stream edit {st.name} --replicas 3`"
-        if snap.clustered and r == 1:
+        if snap.clustered and r == 1 and len(r1) <= GROUP_ABOVE:
             yield Finding.warn(ID, st.subject, f"stream {st.subject} is R1 in a {size}-server "
                                f"cluster: one server or disk failure loses it", evidence=ev,
                                fix=fix + " (or keep R1 on purpose for disposable data)")
