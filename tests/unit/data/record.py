@@ -13,7 +13,6 @@ import asyncio
 import json
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +67,7 @@ async def record(c: Any) -> None:
     for i in range(20):
         await js.publish("orders.new", b"%d" % i)
     await nc.close()
-    time.sleep(1.5)
+    await asyncio.sleep(1.5)
     save("degraded.json", await gather(None, GatherOptions(), cluster_dir=c.dir))
     save("degraded_http.json", await gather(None, GatherOptions(), cluster_dir=c.dir,
                                             transport="http"))
