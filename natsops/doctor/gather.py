@@ -15,6 +15,7 @@ group's peer list; a server that does not answer becomes a finding, never silenc
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -53,6 +54,7 @@ class GatherOptions:
     jsz_detail: bool = True  # streams and consumers (False: server totals and meta group only)
     timeout: float = 3.0  # overall deadline of one gathering
     gap: float = 0.3  # $SYS: stop after this much silence when the server count is unknown
+    config_files: bool = True  # digest the local cluster's config files (nats-server -t)
 
     def __post_init__(self) -> None:
         unknown = set(self.parts) - set(PARTS)
@@ -287,6 +289,8 @@ class Inventory:
     names: tuple[str, ...]
     monitors: tuple[str, ...]
     sys_settings: Settings | None
+    configs: tuple[tuple[str, Path], ...] = ()
+    binary: Path | None = None
 
 
 def local_inventory(directory: Path, timeout: float = 5.0) -> Inventory:
@@ -300,7 +304,38 @@ def local_inventory(directory: Path, timeout: float = 5.0) -> Inventory:
         sys_settings = Settings(servers=tuple(c.client_urls), user="sys", password=Secret(pw),
                                 timeout=timeout, connection_name="natsops doctor")
     return Inventory(names=tuple(n.name for n in c.nodes),
-                     monitors=tuple(n.monitor_url for n in c.nodes), sys_settings=sys_settings)
+                     monitors=tuple(n.monitor_url for n in c.nodes), sys_settings=sys_settings,
+                     configs=tuple((n.name, c.config_path(n.name)) for n in c.nodes),
+                     binary=c.binary)
+
+
+_DIGEST = re.compile(r"\((sha256:[0-9a-f]+)\)")
+
+
+async def config_digests(binary: Path, files: Sequence[tuple[str, Path]]
+                         ) -> dict[str, dict[str, Any]]:
+    """``nats-server -t -c FILE`` for each file (in parallel): the digest a server would report.
+
+    The server prints the same ``sha256:`` digest that ``varz.config_digest`` shows for the
+    config it runs; comment-only edits do not change it.
+    """
+
+    async def one(name: str, path: Path) -> tuple[str, dict[str, Any]]:
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                str(binary), "-t", "-c", str(path), stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT)
+            out, _ = await asyncio.wait_for(proc.communicate(), 10)
+        except (OSError, asyncio.TimeoutError) as exc:
+            return name, {"path": str(path), "digest": None, "error": str(exc)}
+        text = out.decode(errors="replace").strip()
+        m = _DIGEST.search(text)
+        if proc.returncode != 0 or not m:
+            return name, {"path": str(path), "digest": None,
+                          "error": text.splitlines()[-1] if text else f"exit {proc.returncode}"}
+        return name, {"path": str(path), "digest": m.group(1), "error": None}
+
+    return dict(await asyncio.gather(*(one(n, p) for n, p in files)))
 
 
 @dataclass(frozen=True)
@@ -310,6 +345,7 @@ class _Plan:
     urls: tuple[str, ...]
     http_first: bool
     transport: str
+    inventory: Inventory | None = None
 
 
 def _plan(settings: Settings | None, opts: GatherOptions, monitors: Sequence[str],
@@ -325,7 +361,7 @@ def _plan(settings: Settings | None, opts: GatherOptions, monitors: Sequence[str
     sys_settings = inv.sys_settings if inv and inv.sys_settings else settings
     if not http_first and sys_settings is None:
         raise UsageError("no connection settings for the system account")
-    return _Plan(opts, sys_settings, urls, http_first, transport)
+    return _Plan(opts, sys_settings, urls, http_first, transport, inv)
 
 
 def _no_monitor() -> UsageError:
@@ -358,17 +394,31 @@ async def gather(
     from natsops.connection import connect
 
     plan = _plan(settings, opts, monitors, cluster_dir, transport)
-    if not plan.http_first:
-        assert plan.sys_settings is not None
-        try:
-            async with connect(plan.sys_settings) as conn:
-                return _check_answered(await gather_sys(conn.nc, plan.opts))
-        except Unreachable:
-            if transport == "sys" or not plan.urls:
-                raise
-    if not plan.urls:
-        raise _no_monitor()
-    return _check_answered(await gather_http(plan.urls, plan.opts))
+    inv = plan.inventory
+    files = None
+    if inv is not None and inv.binary is not None and opts.config_files and inv.configs:
+        files = asyncio.ensure_future(config_digests(inv.binary, inv.configs))
+    snap: Snapshot | None = None
+    try:
+        if not plan.http_first:
+            assert plan.sys_settings is not None
+            try:
+                async with connect(plan.sys_settings) as conn:
+                    snap = _check_answered(await gather_sys(conn.nc, plan.opts))
+            except Unreachable:
+                if transport == "sys" or not plan.urls:
+                    raise
+        if snap is None:
+            if not plan.urls:
+                raise _no_monitor()
+            snap = _check_answered(await gather_http(plan.urls, plan.opts))
+    except BaseException:
+        if files is not None:
+            files.cancel()
+        raise
+    if files is not None:
+        snap = replace(snap, config_files=await files)
+    return snap
 
 
 async def watch(

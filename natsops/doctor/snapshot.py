@@ -145,6 +145,8 @@ class Snapshot:
     taken_at: float = 0.0  # epoch seconds
     seconds: float = 0.0  # how long gathering took
     requests: int = 0  # requests sent ($SYS publishes or HTTP GETs)
+    # server name -> {"path", "digest", "error"}: its config file on disk (local cluster)
+    config_files: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     previous: Snapshot | None = field(default=None, compare=False, repr=False)
 
     # ---- servers -------------------------------------------------------------------------
@@ -246,6 +248,7 @@ class Snapshot:
             "taken_at": self.taken_at,
             "seconds": self.seconds,
             "requests": self.requests,
+            "config_files": {k: dict(v) for k, v in self.config_files.items()},
         }
 
     @classmethod
@@ -262,6 +265,7 @@ class Snapshot:
             taken_at=float(doc.get("taken_at") or 0.0),
             seconds=float(doc.get("seconds") or 0.0),
             requests=int(doc.get("requests") or 0),
+            config_files=dict(doc.get("config_files") or {}),
         )
 
     def with_previous(self, previous: Snapshot | None) -> Snapshot:

@@ -269,3 +269,20 @@ async def test_subscriber_that_never_reads_is_a_named_slow_consumer(
     finally:
         await nc.close()
         sock.close()
+
+
+def test_config_edited_but_not_reloaded(own: LocalCluster) -> None:
+    path = own.config_path("n1")
+    path.write_text(path.read_text() + "\nmax_payload: 2MB\n")
+    code, doc = doctor("--dir", str(own.dir), "--only", "config-reload")
+    assert code == 0
+    (hit,) = findings(doc, "config-reload")
+    assert hit["subject"] == "n1"
+    assert hit["severity"] == "warn"
+    assert hit["evidence"]["file_digest"] != hit["evidence"]["running_digest"]
+    assert doctor("--dir", str(own.dir), "--only", "config-reload", "--strict")[0] == 6
+    proc = own.process("n1")
+    assert proc is not None
+    proc.reload()
+    wait_for(lambda: not doctor("--dir", str(own.dir), "--only", "config-reload")[1]["findings"],
+             10, "the reload to be seen")
