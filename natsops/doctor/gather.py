@@ -55,6 +55,7 @@ class GatherOptions:
     timeout: float = 3.0  # overall deadline of one gathering
     gap: float = 0.3  # $SYS: stop after this much silence when the server count is unknown
     config_files: bool = True  # digest the local cluster's config files (nats-server -t)
+    max_accounts: int = 200  # operator mode: accounts whose JWT claim is compared per server
 
     def __post_init__(self) -> None:
         unknown = set(self.parts) - set(PARTS)
@@ -125,6 +126,28 @@ def _merge_jsz(first: Mapping[str, Any], more: Mapping[str, Any]) -> dict[str, A
     return out
 
 
+_ACCOUNT_KEY = re.compile(r"^A[A-Z2-7]{55}$")
+
+
+def _operator_accounts(accountz: Sequence[Mapping[str, Any]], limit: int) -> list[str]:
+    """Account public keys listed by any server (operator mode names accounts by key)."""
+    keys: set[str] = set()
+    for doc in accountz:
+        for name in doc.get("accounts") or ():
+            if isinstance(name, str) and _ACCOUNT_KEY.match(name):
+                keys.add(name)
+    return sorted(keys)[:limit]
+
+
+def _claim(detail: Mapping[str, Any]) -> dict[str, Any]:
+    """The comparable facts of one server's account claim (never the raw JWT)."""
+    jwt = detail.get("decoded_jwt")
+    jwt = jwt if isinstance(jwt, Mapping) else {}
+    return {"name": jwt.get("name") or detail.get("name_tag"), "jti": jwt.get("jti"),
+            "iat": jwt.get("iat"), "issuer": jwt.get("iss") or detail.get("issuer_key"),
+            "update_time": detail.get("update_time"), "expired": bool(detail.get("expired"))}
+
+
 # ---- $SYS -----------------------------------------------------------------------------------
 
 
@@ -188,6 +211,17 @@ async def gather_sys(nc: Any, opts: GatherOptions = GatherOptions()) -> Snapshot
                 v[part] = _health_doc(data) if part.startswith("healthz") else data
             if part == "varz" and i < len(res.arrivals):
                 v["rtt"] = res.arrivals[i]
+    if "accountz" in by_part:
+        keys = _operator_accounts([r.get("data") or {} for r in by_part["accountz"].replies],
+                                  opts.max_accounts)
+        answers = await asyncio.gather(*(ping("ACCOUNTZ", {"account": k}) for k in keys))
+        requests += len(keys)
+        for key, res in zip(keys, answers, strict=True):
+            for env in res.replies:
+                detail = (env.get("data") or {}).get("account_detail")
+                sid = str(_srv(env).get("id") or "")
+                if isinstance(detail, Mapping) and sid in views:
+                    views[sid].setdefault("account_claims", {})[key] = _claim(detail)
     servers = tuple(ServerView(**v) for _, v in sorted(views.items(), key=lambda kv: kv[1]["name"]))
     return Snapshot(servers=servers, transport="sys", expected=opts.expected_names,
                     expected_count=opts.expect, taken_at=time.time(),
@@ -252,6 +286,15 @@ async def gather_http(urls: Sequence[str], opts: GatherOptions = GatherOptions()
         varz = docs.get("varz")
         if varz is None:
             return mon.base_url, None, errors.get("varz", "no varz")
+        claims: dict[str, Any] = {}
+        if "accountz" in docs:
+            keys = _operator_accounts([docs["accountz"]], opts.max_accounts)
+            got = await asyncio.gather(*(mon.accountz(acc=k) for k in keys),
+                                       return_exceptions=True)
+            for key, res in zip(keys, got, strict=True):
+                detail = res.get("account_detail") if isinstance(res, dict) else None
+                if isinstance(detail, Mapping):  # an error: the account is not loaded here
+                    claims[key] = _claim(detail)
         js = docs.get("jsz") or {}
         view = {
             **docs,
@@ -263,6 +306,7 @@ async def gather_http(urls: Sequence[str], opts: GatherOptions = GatherOptions()
             "source": mon.base_url,
             "errors": errors,
             "rtt": rtts.get(mon.base_url),
+            "account_claims": claims,
         }
         return mon.base_url, view, None
 

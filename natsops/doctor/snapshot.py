@@ -48,6 +48,8 @@ class ServerView:
     accountz: Doc | None = None
     errors: Mapping[str, str] = field(default_factory=dict)  # endpoint -> why it failed
     rtt: float | None = None  # seconds until its varz answer arrived
+    # operator mode: account public key -> the claim this server runs (jti, iat, name, ...)
+    account_claims: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property
     def jetstream(self) -> bool:

@@ -281,3 +281,41 @@ def test_many_r1_streams_become_one_finding() -> None:
     found = [f for f in check(snap(doc), "replication-factor") if f.subject != "APP > EVEN"]
     assert [f.subject for f in found] == ["R1 streams"]
     assert found[0].evidence["count"] == 25
+
+
+ACC = "A" + "B" * 55
+
+
+def _claims(doc: dict[str, Any], name: str, jti: str, iat: int, **kw: Any) -> None:
+    server(doc, name)["account_claims"] = {ACC: {"name": "ORDERS", "jti": jti, "iat": iat,
+                                                 "update_time": "2026-11-26T09:22:19Z",
+                                                 "expired": False, **kw}}
+
+
+def test_account_jwt_mismatch_names_the_stale_server() -> None:
+    # shaped like doctor-signals §3 (o1 has v2, o2 restarted with its old preload)
+    doc = load("healthy.json")
+    _claims(doc, "n1", "SH4MJJMU", 1795684938)
+    _claims(doc, "n2", "SH4MJJMU", 1795684938)
+    _claims(doc, "n3", "C5J2CWIV", 1795684933, update_time="2026-11-26T09:22:23Z")
+    found = check(snap(doc), "jwt-mismatch")
+    assert summary(found) == {("jwt-mismatch", "fail", "ORDERS (ABBBBBBB…)")}
+    assert found[0].evidence["stale"] == ["n3"]
+    assert "nsc push -a ORDERS" in (found[0].fix or "")
+    for name in ("n1", "n2", "n3"):
+        _claims(doc, name, "SH4MJJMU", 1795684938)
+    assert check(snap(doc), "jwt-mismatch") == []
+
+
+def test_expired_account_jwt() -> None:
+    doc = load("healthy.json")
+    _claims(doc, "n1", "SH4MJJMU", 1795684938, expired=True)
+    found = check(snap(doc), "jwt-mismatch")
+    assert [(f.severity.label, f.evidence["servers"]) for f in found] == [("fail", ["n1"])]
+
+
+def test_operator_accounts_are_recognised_by_their_key() -> None:
+    from natsops.doctor.gather import _operator_accounts
+
+    listed = [{"accounts": ["APP", "$G", ACC, "SYS"]}, {"accounts": [ACC]}]
+    assert _operator_accounts(listed, 10) == [ACC]
