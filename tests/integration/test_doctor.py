@@ -286,3 +286,18 @@ def test_config_edited_but_not_reloaded(own: LocalCluster) -> None:
     proc.reload()
     wait_for(lambda: not doctor("--dir", str(own.dir), "--only", "config-reload")[1]["findings"],
              10, "the reload to be seen")
+
+
+def test_sample_gathers_twice_and_library_runs_from_a_script(nats_cluster: Any) -> None:
+    code, doc = doctor("--dir", str(nats_cluster.cluster.dir), "--sample", "0.3s",
+                       "--only", "servers-missing,meta-group,slow-consumers")
+    assert doc["sampled_seconds"] == 0.3
+    assert doc["requests"] == 20  # two gatherings of 10 $SYS requests
+    assert doc["missing"] == []
+    assert code in (0, 6)  # slow-consumer tests may have left a recent disconnect
+    # a CI script: asyncio.run(natsops.doctor.run(settings, ...))
+    report = asyncio.run(run(nats_cluster.sys_settings, DoctorOptions(expect=3,
+                                                                      only=("servers-missing",))))
+    assert report.servers == ("n1", "n2", "n3")
+    assert report.findings == ()
+    assert report.exit_code() == ExitCode.OK
