@@ -63,42 +63,24 @@ class GatherOptions:
             raise UsageError(f"unknown snapshot parts: {', '.join(sorted(unknown))}")
 
 
-def _sys_requests(o: GatherOptions) -> dict[str, tuple[str, dict[str, Any]]]:
-    jsz: dict[str, Any] = {"accounts": True, "streams": True, "consumer": True}
-    if not o.jsz_detail:
-        jsz = {}
-    elif o.jsz_config:
-        jsz["config"] = True
-    conn = {"sort": o.connz_sort, "limit": o.connz_limit, "auth": True}
-    req = {
-        "varz": ("VARZ", {}),
-        "jsz": ("JSZ", jsz),
-        "connz": ("CONNZ", conn),
-        "connz_closed": ("CONNZ", {"state": 1, "sort": "stop", "limit": o.connz_limit,
-                                   "auth": True}),
-        "routez": ("ROUTEZ", {}),
-        "leafz": ("LEAFZ", {}),
-        "gatewayz": ("GATEWAYZ", {}),
-        "healthz": ("HEALTHZ", {}),
-        "healthz_js": ("HEALTHZ", {"js-enabled-only": True}),
-        "accountz": ("ACCOUNTZ", {}),
-    }
-    return {k: v for k, v in req.items() if k in o.parts}
+# The $SYS JSON keys are not the HTTP query names (monitoring.md §1): where they differ the
+# HTTP name is given after a "|" ("consumer|consumers": $SYS "consumer", HTTP "consumers").
+_CLOSED = {"sys": 1, "http": "closed"}
 
 
-def _http_requests(o: GatherOptions) -> dict[str, tuple[str, dict[str, Any]]]:
-    jsz: dict[str, Any] = {"accounts": True, "streams": True, "consumers": True}
-    if not o.jsz_detail:
-        jsz = {}
-    elif o.jsz_config:
-        jsz["config"] = True
+def _requests(o: GatherOptions, transport: str) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Per part: (endpoint, options) for ``transport`` "sys" (X of PING.X) or "http"."""
+    jsz: dict[str, Any] = {}
+    if o.jsz_detail:
+        jsz = {"accounts": True, "streams": True, "consumer|consumers": True}
+        if o.jsz_config:
+            jsz["config"] = True
     conn = {"sort": o.connz_sort, "limit": o.connz_limit, "auth": True}
-    req = {
+    table: dict[str, tuple[str, dict[str, Any]]] = {
         "varz": ("varz", {}),
         "jsz": ("jsz", jsz),
         "connz": ("connz", conn),
-        "connz_closed": ("connz", {"state": "closed", "sort": "stop", "limit": o.connz_limit,
-                                   "auth": True}),
+        "connz_closed": ("connz", {**conn, "sort": "stop", "state": _CLOSED[transport]}),
         "routez": ("routez", {}),
         "leafz": ("leafz", {}),
         "gatewayz": ("gatewayz", {}),
@@ -106,7 +88,13 @@ def _http_requests(o: GatherOptions) -> dict[str, tuple[str, dict[str, Any]]]:
         "healthz_js": ("healthz", {"js-enabled-only": True}),
         "accountz": ("accountz", {}),
     }
-    return {k: v for k, v in req.items() if k in o.parts}
+    side = 0 if transport == "sys" else 1
+    out = {}
+    for part, (endpoint, params) in table.items():
+        if part in o.parts:
+            opts = {k.split("|")[side] if "|" in k else k: v for k, v in params.items()}
+            out[part] = (endpoint.upper() if transport == "sys" else endpoint, opts)
+    return out
 
 
 def _more_jsz_pages(docs: Sequence[Mapping[str, Any]], offset: int) -> int | None:
@@ -157,7 +145,7 @@ async def gather_sys(nc: Any, opts: GatherOptions = GatherOptions()) -> Snapshot
 
     expected = max(opts.expect, len(opts.expected_names))
     start = time.monotonic()
-    reqs = _sys_requests(opts)
+    reqs = _requests(opts, "sys")
 
     async def ping(what: str, body: dict[str, Any]) -> Any:
         return await sys_ping(nc, what, body, expected=expected, timeout=opts.timeout,
@@ -250,7 +238,7 @@ async def gather_http(urls: Sequence[str], opts: GatherOptions = GatherOptions()
     if not urls:
         raise UsageError("no monitor URL to gather from", hint="pass --monitor URL")
     start = time.monotonic()
-    reqs = _http_requests(opts)
+    reqs = _requests(opts, "http")
     clients = [MonitorClient(u, timeout=opts.timeout, transport=transport) for u in urls]
 
     rtts: dict[str, float] = {}

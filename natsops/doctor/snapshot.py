@@ -16,14 +16,25 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
-__all__ = ["ConsumerView", "ServerView", "Snapshot", "StreamView"]
+__all__ = ["ConsumerView", "ServerView", "Snapshot", "StreamView", "as_int", "as_map"]
 
 Doc = Mapping[str, Any]
 UNLIMITED = 2**63  # uint64 "-1" as the server prints unlimited reservations
 
 
-def _m(value: Any) -> Doc:
+def as_map(value: Any) -> Doc:
+    """``value`` if it is a mapping, else an empty one (server documents can lack a key)."""
     return value if isinstance(value, Mapping) else {}
+
+
+def as_int(value: Any, default: int = 0) -> int:
+    """``value`` as an int when it is a number (bools and strings give ``default``)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return int(value)
+    return default
+
+
+_m = as_map
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from natsops.doctor.snapshot import ServerView, Snapshot
+from natsops.doctor.snapshot import ServerView, Snapshot, as_int
+from natsops.doctor.snapshot import as_map as _m
 from natsops.errors import NotFound
 
 __all__ = [
@@ -26,12 +27,8 @@ __all__ = [
 ]
 
 
-def _m(v: Any) -> Mapping[str, Any]:
-    return v if isinstance(v, Mapping) else {}
-
-
 def _i(v: Any) -> int:
-    return int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else 0
+    return as_int(v)
 
 
 @dataclass(frozen=True)

@@ -82,7 +82,7 @@ def test_healthy_cluster_exits_0_with_nothing_above_info(own: LocalCluster) -> N
 async def _r3_stream(urls: list[str], name: str, msgs: int) -> str:
     nc = await nats.connect(urls)
     try:
-        js = nc.jetstream(timeout=10)
+        js = nc.jetstream(timeout=15)
         await js.add_stream(name=name, subjects=[f"{name}.>"], num_replicas=3, max_age=3600)
         for i in range(msgs):
             await js.publish(f"{name}.x", b"%d" % i)
@@ -95,7 +95,7 @@ async def _r3_stream(urls: list[str], name: str, msgs: int) -> str:
 async def _publish(urls: list[str], name: str, msgs: int) -> None:
     nc = await nats.connect(urls)
     try:
-        js = nc.jetstream(timeout=10)
+        js = nc.jetstream(timeout=15)
         for i in range(msgs):
             await js.publish(f"{name}.x", b"%d" % i)
     finally:
@@ -177,8 +177,8 @@ def test_r1_stream_in_a_cluster_warns(nats_cluster: Any, unique: Any) -> None:
     async def make() -> None:
         nc = await nats.connect(nats_cluster.urls)
         try:
-            await nc.jetstream().add_stream(name=name, subjects=[f"{name}.>"], num_replicas=1,
-                                            max_age=60)
+            js = nc.jetstream(timeout=15)
+            await js.add_stream(name=name, subjects=[f"{name}.>"], num_replicas=1, max_age=60)
         finally:
             await nc.close()
 
@@ -201,7 +201,7 @@ async def test_consumer_never_acking_is_stalled(nats_cluster: Any, unique: Any) 
     name = unique("ACKS")
     nc = await nats.connect(nats_cluster.urls)
     try:
-        js = nc.jetstream()
+        js = nc.jetstream(timeout=15)
         await js.add_stream(name=name, subjects=[f"{name}.>"], num_replicas=3, max_age=60)
         for i in range(10):
             await js.publish(f"{name}.x", b"%d" % i)

@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
+from natsops.doctor.snapshot import as_int, as_map
 from natsops.units import format_bytes, format_duration
 
 __all__ = ["as_int", "doc", "format_bytes", "format_duration", "ns_to_s"]
 
 
-def doc(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def as_int(value: Any, default: int = 0) -> int:
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, (int, float)):
-        return int(value)
-    return default
+doc = as_map
 
 
 def ns_to_s(value: Any) -> float:
