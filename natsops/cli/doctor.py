@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -20,6 +21,9 @@ Strict = Annotated[bool, _opt("--strict", help="Warnings fail too (exit 6; CRITI
 Sample = Annotated[str | None, _opt("--sample", help="Gather twice this far apart (e.g. 5s) and "
                                     "check deltas and trends")]
 Format = Annotated[str, _opt("--format", help="human, json or nagios")]
+ConfigDir = Annotated[Path | None, _opt("--config-dir", help="The servers' config files "
+                                        "(<name>.conf or <name>/nats-server.conf): compared "
+                                        "with the config each server runs")]
 ListChecks = Annotated[bool, _opt("--list", help="List the checks and exit")]
 
 
@@ -29,6 +33,7 @@ def doctor(
     monitor: Monitor = None,
     directory: Dir = None,
     transport: Transport = "auto",
+    config_dir: ConfigDir = None,
     only: Only = None,
     skip: Skip = None,
     strict: Strict = False,
@@ -64,6 +69,7 @@ def doctor(
     try:
         opts = DoctorOptions(
             expect=expect, monitors=tuple(monitor or ()), cluster_dir=directory,
+            config_dir=config_dir,
             transport=transport, only=_ids(only), skip=_ids(skip),
             sample=parse_duration(sample, what="--sample") if sample else 0.0)
         report = run(doctor_run(settings_for(ctx, directory), opts))

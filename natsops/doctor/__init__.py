@@ -49,6 +49,7 @@ class DoctorOptions:
     expect: int = 0  # servers that must answer (0: the inventory / meta peers decide)
     monitors: tuple[str, ...] = ()  # HTTP monitor URLs (use HTTP instead of $SYS)
     cluster_dir: Path | None = None  # a local cluster: inventory, sys user, monitors
+    config_dir: Path | None = None  # the servers' config files, to compare with what runs
     transport: str = "auto"  # auto | sys | http
     only: tuple[str, ...] = ()
     skip: tuple[str, ...] = ()
@@ -89,7 +90,8 @@ async def run(settings: Settings | None, options: DoctorOptions = DoctorOptions(
 
     async def once() -> Snapshot:
         return await gather(settings, gopts, monitors=options.monitors,
-                            cluster_dir=options.cluster_dir, transport=options.transport)
+                            cluster_dir=options.cluster_dir, transport=options.transport,
+                            config_dir=options.config_dir)
 
     snap = await once()
     first_seconds, first_requests = snap.seconds, snap.requests

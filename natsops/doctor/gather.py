@@ -415,6 +415,7 @@ async def gather(
     monitors: Sequence[str] = (),
     cluster_dir: Path | None = None,
     transport: str = "auto",
+    config_dir: Path | None = None,
 ) -> Snapshot:
     """Gather one Snapshot, choosing the transport.
 
@@ -422,9 +423,13 @@ async def gather(
     sys user), ``http`` (``monitors``, or the local cluster's monitor ports) or ``auto``
     (HTTP when ``monitors`` are given, else ``$SYS``, falling back to the local cluster's
     monitors when the connection fails). Raises :class:`Unreachable` when no server answered.
+    ``config_dir`` holds the servers' config files (``<name>.conf`` or ``<name>/*.conf``),
+    digested to compare with what each server runs (a local cluster's are found by itself).
     """
     from natsops.connection import connect
 
+    if config_dir is not None:
+        _require_dir(config_dir)
     plan = _plan(settings, opts, monitors, cluster_dir, transport)
     inv = plan.inventory
     files = None
@@ -450,7 +455,29 @@ async def gather(
         raise
     if files is not None:
         snap = replace(snap, config_files=await files)
+    elif config_dir is not None and opts.config_files:
+        found = tuple((s.name, f) for s in snap.servers
+                      if (f := config_file_for(config_dir, s.name)) is not None)
+        if found:
+            from natsops.cluster.process import find_server_binary
+
+            binary = inv.binary if inv is not None and inv.binary else find_server_binary()
+            snap = replace(snap, config_files=await config_digests(binary, found))
     return snap
+
+
+def _require_dir(path: Path) -> None:
+    if not path.is_dir():
+        raise UsageError(f"--config-dir {path}: not a directory")
+
+
+def config_file_for(directory: Path, name: str) -> Path | None:
+    """``DIR/<name>.conf``, ``DIR/<name>/nats-server.conf`` or ``DIR/<name>/<name>.conf``."""
+    for p in (directory / f"{name}.conf", directory / name / "nats-server.conf",
+              directory / name / f"{name}.conf"):
+        if p.is_file():
+            return p
+    return None
 
 
 async def watch(

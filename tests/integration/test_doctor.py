@@ -301,3 +301,20 @@ def test_sample_gathers_twice_and_library_runs_from_a_script(nats_cluster: Any) 
     assert report.servers == ("n1", "n2", "n3")
     assert report.findings == ()
     assert report.exit_code() == ExitCode.OK
+
+
+def test_config_dir_compares_files_with_running_servers(own: LocalCluster,
+                                                        tmp_path: Path) -> None:
+    for n in own.nodes:
+        (tmp_path / f"{n.name}.conf").write_text(own.config_path(n.name).read_text())
+    live = ",".join(own.client_urls)
+    pre = ("-s", live, "--user", "sys", "--password", own.credentials()["sys"])
+    code, doc = doctor("--config-dir", str(tmp_path), "--only", "config-reload", pre=pre)
+    assert (code, doc["findings"]) == (0, [])
+    conf = tmp_path / "n2.conf"
+    conf.write_text(conf.read_text() + "\nmax_payload: 2MB\n")
+    code, doc = doctor("--config-dir", str(tmp_path), "--only", "config-reload", pre=pre)
+    assert [(f["subject"], f["severity"]) for f in doc["findings"]] == [("n2", "warn")]
+    conf.write_text(conf.read_text() + "\nnot valid {{{\n")
+    code, doc = doctor("--config-dir", str(tmp_path), "--only", "config-reload", pre=pre)
+    assert "does not pass `nats-server -t`" in doc["findings"][0]["message"]

@@ -319,3 +319,11 @@ def test_operator_accounts_are_recognised_by_their_key() -> None:
 
     listed = [{"accounts": ["APP", "$G", ACC, "SYS"]}, {"accounts": [ACC]}]
     assert _operator_accounts(listed, 10) == [ACC]
+
+
+def test_meta_peer_missing_from_the_inventory() -> None:
+    doc = load("healthy.json")
+    doc["expected"] = ["n1", "n2"]
+    found = check(snap(doc), "meta-group")
+    assert summary(found) == {("meta-group", "warn", "n3")}
+    assert "peer-remove n3" in (found[0].fix or "")

@@ -38,6 +38,15 @@ def meta_group(snap: Snapshot) -> Iterator[Finding]:
             fix="Usually transient during an election; if it persists (`natsops doctor "
                 "--sample 5s`), check routes between the servers and step the meta leader "
                 "down: `nats server raft step-down`.")
+    if snap.expected:
+        for peer in sorted(set(snap.meta_peers) - set(snap.expected)):
+            yield Finding.warn(ID, peer, f"meta peer {peer} is not in the inventory "
+                               f"({', '.join(snap.expected)}): decommissioned without a "
+                               "peer-remove, or a server the inventory lacks",
+                               evidence={"peer": peer, "inventory": list(snap.expected),
+                                         "meta_peers": list(snap.meta_peers)},
+                               fix=f"If {peer} is gone for good: `nats server raft peer-remove "
+                                   f"{peer}`; otherwise add it to the inventory.")
     lead = [s for s in js if s.meta.get("leader") == s.name]
     if not lead:
         return  # peer state is only valid in the leader's view; servers-missing covers it
