@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -327,3 +328,25 @@ def test_meta_peer_missing_from_the_inventory() -> None:
     found = check(snap(doc), "meta-group")
     assert summary(found) == {("meta-group", "warn", "n3")}
     assert "peer-remove n3" in (found[0].fix or "")
+
+
+def _all_peers(doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for s in doc["servers"]:
+        for acc in s["jsz"].get("account_details") or ():
+            for sd in acc.get("stream_detail") or ():
+                yield from sd.get("cluster", {}).get("replicas") or ()
+                for ci in sd.get("consumer_detail") or ():
+                    yield from ci.get("cluster", {}).get("replicas") or ()
+
+
+def test_not_current_once_is_ignored_when_sampled() -> None:
+    degraded = load("degraded.json")  # n1 stopped: make it look online but behind instead
+    for r in _all_peers(degraded):
+        r.pop("offline", None)
+    before = copy.deepcopy(degraded)
+    for r in _all_peers(before):
+        r.update(current=True, active=100_000_000, lag=0)
+    found = check(snap(degraded), "replicas")
+    assert [(f.subject, f.evidence["state"]) for f in found] == [("n1", "not current")]
+    assert check(snap(degraded, previous=before), "replicas") == []  # bad once: ignored
+    assert [f.subject for f in check(snap(degraded, previous=degraded), "replicas")] == ["n1"]

@@ -69,14 +69,15 @@ def _peer_state(p: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _prev_lag(snap: Snapshot, g: _Group, peer: str) -> int | None:
+def _prev_peer(snap: Snapshot, g: _Group, peer: str) -> Mapping[str, Any] | None:
+    """The peer as the leader saw it in the previous sample (None: no such view)."""
     if snap.previous is None:
         return None
     for pg in _groups(snap.previous):
         if pg.subject == g.subject and pg.leader == pg.server:
             for p in pg.peers:
                 if p.get("name") == peer:
-                    return as_int(p.get("lag"))
+                    return p
     return None
 
 
@@ -102,13 +103,16 @@ def replicas(snap: Snapshot) -> Iterator[Finding]:
             if state is None:
                 continue
             name = str(p.get("name", "?"))
+            before = _prev_peer(snap, g, name)
+            if state != "offline" and before is not None and _peer_state(before) is None:
+                continue  # one bad view under load is normal: sampled, it must be bad twice
             bad.append(name)
             item: dict[str, Any] = {
                 "kind": g.kind, "asset": g.subject, "leader": g.leader, "replicas": g.replicas,
                 "peer": name, "current": bool(p.get("current")),
                 "offline": bool(p.get("offline")), "lag": as_int(p.get("lag")),
                 "active_s": round(ns_to_s(p.get("active")), 1), "raft_group": g.raft_group}
-            prev = _prev_lag(snap, g, name)
+            prev = as_int(before.get("lag")) if before is not None else None
             if prev is not None and snap.previous is not None:
                 dt = max(snap.taken_at - snap.previous.taken_at, 1e-3)
                 rate = (prev - item["lag"]) / dt  # entries caught up per second
