@@ -252,9 +252,11 @@ async def sys_ping(
     arrivals: list[float] = []
     state = {"bad": 0, "no_resp": False, "last": 0.0}
     done = asyncio.Event()
+    arrived = asyncio.Event()  # wakes the collector on every reply, so the gap can end it
 
     async def on_msg(msg: Any) -> None:
         state["last"] = time.monotonic()
+        arrived.set()
         headers = getattr(msg, "headers", None) or {}
         if not msg.data:
             if str(headers.get("Status", "")) == "503":
@@ -296,10 +298,9 @@ async def sys_ping(
                 wait = min(wait, last + gap - now)
             if wait <= 0:
                 break
-            try:
-                await asyncio.wait_for(done.wait(), wait)
-            except asyncio.TimeoutError:
-                continue
+            arrived.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(arrived.wait(), wait)
     finally:
         # a closed connection: the replies we have are still valid
         with contextlib.suppress(Exception):

@@ -150,6 +150,8 @@ def test_stopped_server_with_expect_3(own: LocalCluster) -> None:
         code, doc = doctor("--expect", "3", pre=pre)
         assert code == ExitCode.FAILED
         assert victim in doc["missing"]
+        # the missing reply costs the silence gap (0.3 s), not the whole timeout
+        assert doc["gather_seconds"] < 1.5
         assert any(f["subject"] == victim and f["severity"] == "fail"
                    for f in findings(doc, "servers-missing"))
         # over HTTP, from the monitor URLs only
