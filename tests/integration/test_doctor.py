@@ -195,6 +195,14 @@ def test_r1_stream_in_a_cluster_warns(nats_cluster: Any, unique: Any) -> None:
     assert "--replicas 3" in hit[0]["fix"]
     code, _ = doctor("--dir", d, "--only", "replication-factor", "--strict")
     assert code == ExitCode.FAILED
+    # the human view: grouped by severity, evidence and fix under each finding
+    res = runner.invoke(app, ["doctor", "--dir", d, "--only", "replication-factor"])
+    assert res.exit_code == 0
+    assert res.stdout.startswith("WARN (")
+    assert f"stream APP > {name} is R1" in res.stdout
+    assert "evidence: account=APP" in res.stdout
+    assert "fix: `nats stream edit" in res.stdout
+    assert "1 checks: 0 fail" in res.stderr
 
 
 async def test_consumer_never_acking_is_stalled(nats_cluster: Any, unique: Any) -> None:
