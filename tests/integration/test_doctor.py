@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import socket
 import time
 from collections.abc import Iterator
@@ -138,6 +139,45 @@ def test_stopped_follower_is_offline_then_healthy(own: LocalCluster) -> None:
     code, doc = wait_for(healthy, 45, "doctor healthy after the restart")
     assert code == 0
     assert doc["missing"] == []
+
+
+def test_frozen_follower_lags_then_catches_up(own: LocalCluster) -> None:
+    """SIGSTOP (a VM pause, a long GC): not offline, but behind in the leader's view."""
+    name = "FROZEN"
+    leader = asyncio.run(_r3_stream(own.client_urls, name, 5))
+    meta = doctor("--dir", str(own.dir), "--only", "meta-group")[1]
+    assert meta["findings"] == []
+    snap_leader = json.loads(runner.invoke(app, ["server", "report", "jetstream", "--dir",
+                                                 str(own.dir), "--json"]).stdout)["meta_leader"]
+    victim = next(n.name for n in own.nodes if n.name not in (leader, snap_leader))
+    proc = own.process(victim)
+    assert proc is not None
+    proc.signal(signal.SIGSTOP)
+    try:
+        others = [n.client_url for n in own.nodes if n.name != victim]
+        asyncio.run(_publish(others, name, 100))
+
+        def lagging() -> Any:
+            code, doc = doctor("--dir", str(own.dir), "--only", "replicas,servers-missing")
+            rep = [f for f in findings(doc, "replicas") if f["subject"] == victim]
+            return (code, doc, rep[0]) if rep else None
+
+        code, doc, rep = wait_for(lagging, 20, f"{victim} seen behind by the leader")
+        asset = next(a for a in rep["evidence"]["assets"] if a["asset"] == f"APP > {name}")
+        assert asset["current"] is False
+        assert asset["lag"] > 0
+        assert victim in doc["missing"]  # a frozen server answers nothing either
+        assert code == ExitCode.FAILED
+    finally:
+        proc.signal(signal.SIGCONT)
+
+    def healthy() -> Any:
+        code, doc = doctor("--dir", str(own.dir))
+        bad = [f for f in doc["findings"] if f["severity"] in ("warn", "fail")]
+        return (code, doc) if not bad else None
+
+    code, _ = wait_for(healthy, 45, "doctor healthy after SIGCONT")
+    assert code == 0
 
 
 def test_stopped_server_with_expect_3(own: LocalCluster) -> None:
