@@ -15,9 +15,11 @@ group's peer list; a server that does not answer becomes a finding, never silenc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -408,6 +410,52 @@ def _check_answered(snap: Snapshot) -> Snapshot:
     return snap
 
 
+PROBE_TIMEOUT = 0.5
+
+
+async def _sends_info(url: str, timeout: float) -> bool:
+    """True when ``url`` accepts a TCP connection and sends its INFO line in time."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("nats", "tls") or not parts.hostname:
+        return True  # websockets and the like: let the client decide
+    writer = None
+    try:
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(parts.hostname, parts.port or 4222), timeout)
+        line = await asyncio.wait_for(reader.readline(), timeout)
+        return line.startswith(b"INFO")
+    except (OSError, asyncio.TimeoutError, ValueError):
+        return False
+    finally:
+        if writer is not None:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+
+@asynccontextmanager
+async def sys_connection(settings: Settings) -> AsyncIterator[Any]:
+    """Connect to one of ``settings.servers`` that is answering right now.
+
+    nats-py gives up on the first URL that accepts TCP but never sends INFO (a frozen,
+    SIGSTOPped or overloaded server: the one doctor must diagnose), and it shuffles the URLs.
+    So each URL is probed first (all at once, ``PROBE_TIMEOUT``) and only the ones that sent
+    INFO are given to the client.
+    """
+    from natsops.connection import connect
+
+    if len(settings.servers) > 1:
+        ok = await asyncio.gather(*(_sends_info(u, min(settings.timeout, PROBE_TIMEOUT))
+                                    for u in settings.servers))
+        alive = tuple(u for u, good in zip(settings.servers, ok, strict=True) if good)
+        if alive:
+            settings = settings.with_(servers=alive)
+    async with connect(settings) as conn:
+        yield conn
+
+
 async def gather(
     settings: Settings | None,
     opts: GatherOptions = GatherOptions(),
@@ -426,7 +474,6 @@ async def gather(
     ``config_dir`` holds the servers' config files (``<name>.conf`` or ``<name>/*.conf``),
     digested to compare with what each server runs (a local cluster's are found by itself).
     """
-    from natsops.connection import connect
 
     if config_dir is not None:
         _require_dir(config_dir)
@@ -440,7 +487,7 @@ async def gather(
         if not plan.http_first:
             assert plan.sys_settings is not None
             try:
-                async with connect(plan.sys_settings) as conn:
+                async with sys_connection(plan.sys_settings) as conn:
                     snap = _check_answered(await gather_sys(conn.nc, plan.opts))
             except Unreachable:
                 if transport == "sys" or not plan.urls:
@@ -490,12 +537,11 @@ async def watch(
     interval: float = 1.0,
 ) -> AsyncGenerator[Snapshot, None]:
     """Yield a Snapshot every ``interval`` seconds, over one connection (``$SYS``) or HTTP."""
-    from natsops.connection import connect
 
     plan = _plan(settings, opts, monitors, cluster_dir, transport)
     if not plan.http_first:
         assert plan.sys_settings is not None
-        async with connect(plan.sys_settings) as conn:
+        async with sys_connection(plan.sys_settings) as conn:
             while True:
                 yield await gather_sys(conn.nc, plan.opts)
                 await asyncio.sleep(interval)
