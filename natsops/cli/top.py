@@ -149,7 +149,8 @@ def _show(frame: Any, sort: str, live: Any, once: bool) -> Any:
 
     from natsops.cli.output import out
 
-    if once:
+    if once or out().is_dumb_terminal or not out().is_terminal:
+        # no cursor control (TERM=dumb, a pipe): one frame after the other
         out().print(_render(frame, sort))
         return None
     if live is None:

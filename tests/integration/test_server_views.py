@@ -76,3 +76,42 @@ def test_top_rejects_bad_sort(nats_cluster: Any) -> None:
     res = runner.invoke(app, ["top", "--once", "--sort", "bogus",
                               "--dir", str(nats_cluster.cluster.dir)])
     assert res.exit_code == 2
+
+
+def test_top_live_quits_on_q(nats_cluster: Any) -> None:
+    """In a terminal (a pty), the live view refreshes until 'q' is pressed, then exits 0."""
+    import fcntl
+    import os
+    import pty
+    import select
+    import struct
+    import subprocess
+    import sys
+    import termios
+    import time
+    from pathlib import Path
+
+    natsops = Path(sys.executable).parent / "natsops"
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 250, 0, 0))
+    proc = subprocess.Popen([str(natsops), "top", "--dir", str(nats_cluster.cluster.dir),
+                             "--delay", "0.2s"], stdin=slave, stdout=slave, stderr=slave,
+                            close_fds=True, env={**os.environ, "COLUMNS": "250", "TERM": "xterm"})
+    os.close(slave)
+    try:
+        seen = b""
+        deadline = time.monotonic() + 15
+        while seen.count(b"sorted by pending") < 2 and time.monotonic() < deadline:
+            if select.select([master], [], [], 0.2)[0]:
+                try:
+                    seen += os.read(master, 65536)
+                except OSError:  # the slave side closed: the process is gone
+                    break
+        assert seen.count(b"sorted by pending") >= 2, seen[-2000:]  # refreshed at least once
+        os.write(master, b"q")
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+        os.close(master)
