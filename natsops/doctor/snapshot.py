@@ -198,11 +198,34 @@ class Snapshot:
                     names.add(str(r["name"]))
         return tuple(sorted(names))
 
+    def _meta_peer_healthy(self, name: str) -> bool:
+        view = self.meta_view
+        if not view or view.get("leader") is None:
+            return False
+        for r in view.get("replicas") or ():
+            if isinstance(r, Mapping) and r.get("name") == name:
+                return bool(r.get("current")) and not r.get("offline")
+        return view.get("leader") == name
+
     @cached_property
     def missing(self) -> tuple[str, ...]:
-        """Expected servers (inventory or meta peers) that did not answer."""
+        """Expected servers (inventory or meta peers) that did not answer.
+
+        Over HTTP only the given monitors are asked: a meta peer without a monitor URL that
+        the meta leader sees healthy is :attr:`unmonitored`, not missing.
+        """
         want = set(self.expected) | set(self.meta_peers)
-        return tuple(sorted(want - set(self.names)))
+        gone = want - set(self.names)
+        return tuple(sorted(n for n in gone if n not in self.unmonitored))
+
+    @cached_property
+    def unmonitored(self) -> tuple[str, ...]:
+        """HTTP only: meta peers not in the inventory, not asked, and healthy per the leader."""
+        if self.transport != "http":
+            return ()
+        asked = set(self.names) | set(self.expected)
+        return tuple(sorted(n for n in self.meta_peers
+                            if n not in asked and self._meta_peer_healthy(n)))
 
     @property
     def clustered(self) -> bool:

@@ -350,3 +350,19 @@ def test_not_current_once_is_ignored_when_sampled() -> None:
     assert [(f.subject, f.evidence["state"]) for f in found] == [("n1", "not current")]
     assert check(snap(degraded, previous=before), "replicas") == []  # bad once: ignored
     assert [f.subject for f in check(snap(degraded, previous=degraded), "replicas")] == ["n1"]
+
+
+def test_http_meta_peer_without_a_monitor_url_is_not_missing() -> None:
+    doc = load("healthy.json")
+    leader = Snapshot.from_dict(doc).meta_view["leader"]
+    dropped = next(n for n in ("n1", "n2", "n3") if n != leader)
+    doc["transport"] = "http"
+    doc["expected"] = []  # --monitor URLs only: no inventory
+    doc["servers"] = [s for s in doc["servers"] if s["name"] != dropped]
+    s = snap(doc)
+    assert s.missing == ()
+    assert s.unmonitored == (dropped,)
+    found = check(s, "servers-missing")
+    assert [(f.severity.label, f.subject) for f in found] == [("info", dropped)]
+    degraded = load("degraded_http.json")  # n1 stopped: the leader sees it offline
+    assert snap(degraded).missing == ("n1",)

@@ -33,7 +33,13 @@ def servers_missing(snap: Snapshot) -> Iterator[Finding]:
                       "meta_leader_view": dict(peer) if peer else None,
                       "transport": snap.transport},
             fix=FIX)
-    want = max(snap.expected_count, len(set(snap.expected) | set(snap.meta_peers)))
+    for name in snap.unmonitored:
+        yield Finding.info(ID, name, f"{name} is a JetStream meta peer but no --monitor URL "
+                           "was given for it (the meta leader sees it healthy)",
+                           evidence={"server": name, "answered": answered},
+                           fix=f"Add `--monitor <URL of {name}>` to check it too.")
+    want = max(snap.expected_count,
+               len((set(snap.expected) | set(snap.meta_peers)) - set(snap.unmonitored)))
     unnamed = want - len(snap.servers) - len(snap.missing)
     if unnamed > 0 or (snap.expected_count and len(snap.servers) < snap.expected_count
                        and not snap.missing):
