@@ -366,3 +366,14 @@ def test_http_meta_peer_without_a_monitor_url_is_not_missing() -> None:
     assert [(f.severity.label, f.subject) for f in found] == [("info", dropped)]
     degraded = load("degraded_http.json")  # n1 stopped: the leader sees it offline
     assert snap(degraded).missing == ("n1",)
+
+
+def test_pending_bytes_that_do_not_drain_when_sampled() -> None:
+    before = load("healthy.json")
+    server(before, "n1")["connz"]["connections"] = [_conn(cid=9, name="frozen",
+                                                          pending_bytes=16 << 20)]
+    now = copy.deepcopy(before)
+    found = check(snap(now, previous=before), "slow-consumers")
+    assert [(f.severity.label, f.subject) for f in found] == [("warn", "frozen")]
+    server(now, "n1")["connz"]["connections"][0]["pending_bytes"] = 1000  # draining
+    assert check(snap(now, previous=before), "slow-consumers") == []

@@ -76,9 +76,23 @@ def _server_findings(s: ServerView, prev: ServerView | None) -> Iterator[Finding
                + (f" {age:.0f}s ago" if age is not None else ""))
         yield (Finding.fail if recent else Finding.info)(
             ID, c.get("name") or f"cid {c.get('cid')}", msg, evidence=ev, fix=CLIENT_FIX)
+    before = {doc(c).get("cid"): doc(c) for c in doc(prev.connz if prev else None)
+              .get("connections") or ()}
     for c in doc(s.connz).get("connections") or ():
         c = doc(c)
         pending = as_int(c.get("pending_bytes"))
+        old = before.get(c.get("cid"))
+        if c.get("cid") not in reported and pending > 0 and old is not None \
+                and as_int(old.get("pending_bytes")) == pending \
+                and pending <= max_pending * 0.5:
+            # not draining at all between samples: the write deadline will cut it (§1 A2)
+            yield Finding.warn(ID, c.get("name") or f"cid {c.get('cid')}",
+                               f"{_label(c)} on {s.name} has {format_bytes(pending)} queued "
+                               "that did not drain during the sample: the write deadline "
+                               "will disconnect it", fix=CLIENT_FIX,
+                               evidence={**_who(c), "server": s.name, "pending_bytes": pending,
+                                         "idle": c.get("idle")})
+            continue
         if c.get("cid") in reported or pending <= max_pending * 0.5:
             continue
         pct = 100.0 * pending / max_pending
