@@ -52,6 +52,17 @@ def wait_for(fn: Any, timeout: float, what: str) -> Any:
     raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
 
 
+def wait_healthy(c: LocalCluster, when: str) -> dict[str, Any]:
+    """Poll doctor until it exits 0 with nothing above info (a restarted node catches up)."""
+
+    def healthy() -> Any:
+        code, doc = doctor("--dir", str(c.dir))
+        bad = [f for f in doc["findings"] if f["severity"] in ("warn", "fail")]
+        return doc if code == 0 and not bad else None
+
+    return dict(wait_for(healthy, 45, f"doctor healthy {when}"))
+
+
 @pytest.fixture(scope="module")
 def own(server_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     """A cluster these tests may stop and restart servers of."""
@@ -130,14 +141,7 @@ def test_stopped_follower_is_offline_then_healthy(own: LocalCluster) -> None:
 
     start_nodes(own, [victim])
     asyncio.run(wait_usable(own, timeout=45, probe=False))
-
-    def healthy() -> Any:
-        code, doc = doctor("--dir", str(own.dir))
-        bad = [f for f in doc["findings"] if f["severity"] in ("warn", "fail")]
-        return (code, doc) if not bad else None
-
-    code, doc = wait_for(healthy, 45, "doctor healthy after the restart")
-    assert code == 0
+    doc = wait_healthy(own, "after the restart")
     assert doc["missing"] == []
 
 
@@ -170,14 +174,7 @@ def test_frozen_follower_lags_then_catches_up(own: LocalCluster) -> None:
         assert code == ExitCode.FAILED
     finally:
         proc.signal(signal.SIGCONT)
-
-    def healthy() -> Any:
-        code, doc = doctor("--dir", str(own.dir))
-        bad = [f for f in doc["findings"] if f["severity"] in ("warn", "fail")]
-        return (code, doc) if not bad else None
-
-    code, _ = wait_for(healthy, 45, "doctor healthy after SIGCONT")
-    assert code == 0
+    wait_healthy(own, "after SIGCONT")
 
 
 def test_stopped_server_with_expect_3(own: LocalCluster) -> None:
