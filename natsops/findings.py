@@ -13,7 +13,8 @@ from typing import Any
 
 from natsops.errors import ExitCode
 
-__all__ = ["Finding", "Location", "Severity", "exit_code", "to_sarif", "worst"]
+__all__ = ["Finding", "Location", "Severity", "exit_code", "nagios", "to_json", "to_sarif",
+           "worst"]
 
 
 class Severity(IntEnum):
@@ -131,3 +132,45 @@ def to_sarif(findings: Iterable[Finding], *, tool: str, version: str,
                          "shortDescription": {"text": (rules or {}).get(i, i)}} for i in ids]}
     return {"$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0",
             "runs": [{"tool": {"driver": driver}, "results": results}]}
+NAGIOS_OK, NAGIOS_WARNING, NAGIOS_CRITICAL, NAGIOS_UNKNOWN = 0, 1, 2, 3
+
+
+def nagios(name: str, findings: Iterable[Finding], *, strict: bool = False,
+           perfdata: Mapping[str, float | int] | None = None) -> tuple[int, str]:
+    """One Nagios plugin status line and its exit code (0 OK, 1 WARNING, 2 CRITICAL).
+
+    ``strict`` turns a WARN into CRITICAL, as it turns it into a failure elsewhere.
+    """
+    items = list(findings)
+    w = worst(items)
+    if w >= Severity.FAIL or (strict and w >= Severity.WARN):
+        code, label = NAGIOS_CRITICAL, "CRITICAL"
+    elif w >= Severity.WARN:
+        code, label = NAGIOS_WARNING, "WARNING"
+    else:
+        code, label = NAGIOS_OK, "OK"
+    counts = {s: sum(1 for f in items if f.severity == s) for s in (Severity.FAIL, Severity.WARN)}
+    bad = [f for f in items if f.severity >= Severity.WARN]
+    text = f"{name} {label}: {counts[Severity.FAIL]} fail, {counts[Severity.WARN]} warn"
+    if bad:
+        text += " - " + "; ".join(f"[{f.id}] {f.message}" for f in bad[:3])
+        if len(bad) > 3:
+            text += f"; and {len(bad) - 3} more"
+    perf = {"fail": counts[Severity.FAIL], "warn": counts[Severity.WARN], **(perfdata or {})}
+    text = text.replace("|", "/") + " | " + " ".join(f"{k}={v:g}" if isinstance(v, float)
+                                                     else f"{k}={v}" for k, v in perf.items())
+    return code, text
+
+
+def to_json(f: Finding) -> dict[str, Any]:
+    """A finding as a JSON object with stable keys."""
+    return {
+        "id": f.id,
+        "severity": f.severity.label,
+        "subject": f.subject,
+        "message": f.message,
+        "title": f.title,
+        "evidence": dict(f.evidence),
+        "fix": f.fix,
+        "location": str(f.location) if f.location else None,
+    }

@@ -26,6 +26,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sizing": ("natsops.cli.sizing", "Size a JetStream cluster: disk, memory, CPU, network."),
     "auth": ("natsops.cli.auth", "Operators, accounts, users and creds (what nsc does), push and verify."),
     "bench": ("natsops.cli.bench", "Measure throughput and latency: core pub/sub, request/reply, JetStream."),
+    "doctor": ("natsops.cli.doctor", "Find what is wrong with a deployment, explain it, print the fix."),
+    "server": ("natsops.cli.server", "Server views: ls, info, report jetstream."),
+    "top": ("natsops.cli.top", "Live view of connections, like nats-top."),
 }
 
 

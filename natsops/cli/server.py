@@ -1,0 +1,142 @@
+"""``natsops server``: the servers of a deployment, from one Snapshot ($SYS or HTTP monitors)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from natsops.cli._snapshot import Dir, Expect, Json, Monitor, Transport, snapshot
+from natsops.cli.state import want_json
+
+app = typer.Typer(
+    help="Inspect the servers of a deployment (system account or HTTP monitors).",
+    no_args_is_help=True,
+    epilog="Examples: natsops --context natsops-C1-sys server ls | natsops server ls --dir "
+    ".natsops/C1 | natsops server info n2 --monitor http://127.0.0.1:8222 | natsops server "
+    "report jetstream --json",
+)
+report_app = typer.Typer(help="Reports across all servers.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
+
+
+def _size(n: int) -> str:
+    from natsops.units import format_bytes
+
+    return format_bytes(n)
+
+
+@app.command("ls")
+def ls(
+    ctx: typer.Context,
+    expect: Expect = 0,
+    monitor: Monitor = None,
+    directory: Dir = None,
+    transport: Transport = "auto",
+    json_out: Json = False,
+) -> None:
+    """List every server (like `nats server list`); expected servers that did not answer too."""
+    from natsops.cli import output
+    from natsops.doctor.views import server_rows
+
+    snap = snapshot(ctx, monitor=monitor, directory=directory, transport=transport,
+                    expect=expect, parts=("varz",))
+    rows = server_rows(snap)
+    if want_json(ctx, json_out):
+        output.print_json(rows)
+        return
+    output.table(None, ["NAME", "CLUSTER", "HOST", "VERSION", "JS", "CONNS", "SUBS", "ROUTES",
+                        "SLOW", "MEM", "CPU %", "UPTIME", "RTT"],
+                 [(r.name, r.cluster, r.host, r.version, "yes" if r.jetstream else "no",
+                   r.connections, r.subscriptions, r.routes, r.slow_consumers, _size(r.mem),
+                   f"{r.cpu:.0f}", r.uptime, f"{r.rtt_ms:.1f}ms" if r.rtt_ms is not None
+                   else "") if r.answered else (r.name, "", "", "NO ANSWER")
+                  for r in rows])
+    if snap.missing:
+        output.error(f"{len(snap.missing)} expected server(s) did not answer: "
+                     f"{', '.join(snap.missing)}", "natsops doctor explains what is wrong")
+
+
+@app.command("info")
+def info(
+    ctx: typer.Context,
+    name: Annotated[str | None, typer.Argument(help="Server name (default: every server)",
+                                               show_default=False)] = None,
+    monitor: Monitor = None,
+    directory: Dir = None,
+    transport: Transport = "auto",
+    json_out: Json = False,
+) -> None:
+    """Show one server's identity, limits, load, links and JetStream usage."""
+    from natsops.cli import output
+    from natsops.doctor.views import server_info
+
+    snap = snapshot(ctx, monitor=monitor, directory=directory, transport=transport,
+                    parts=("varz", "jsz", "gatewayz", "healthz"), jsz_detail=False)
+    infos = {n: server_info(snap, n) for n in ([name] if name else list(snap.names))}
+    if want_json(ctx, json_out):
+        output.print_json(infos[name] if name else infos)
+        return
+    for n, sections in infos.items():
+        output.out().print(f"[bold]{n}[/]")
+        for section, values in sections.items():
+            output.table(section.capitalize(), ["KEY", "VALUE"],
+                         [(k, _show(k, v)) for k, v in values.items() if v not in (None, "")])
+
+
+def _show(key: str, value: Any) -> str:
+    from natsops.units import format_duration
+
+    if isinstance(value, int) and not isinstance(value, bool):
+        if key in ("mem", "max_memory", "max_storage", "memory", "storage", "max_payload",
+                   "max_pending", "reserved_memory", "reserved_storage", "in_bytes",
+                   "out_bytes"):
+            return _size(value)
+        if key in ("ping_interval", "write_deadline"):
+            return format_duration(value / 1e9)
+        return str(value) if key in ("port", "cores", "gomaxprocs", "ping_max") else f"{value:,}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value))
+    return str(value)
+
+
+@report_app.command("jetstream")
+def report_jetstream(
+    ctx: typer.Context,
+    expect: Expect = 0,
+    monitor: Monitor = None,
+    directory: Dir = None,
+    transport: Transport = "auto",
+    json_out: Json = False,
+) -> None:
+    """Per-server JetStream usage, and the meta group with its leader and peer state."""
+    from natsops.cli import output
+    from natsops.doctor.views import jetstream_report
+
+    snap = snapshot(ctx, monitor=monitor, directory=directory, transport=transport,
+                    expect=expect, parts=("varz", "jsz"), jsz_detail=False)
+    rep = jetstream_report(snap)
+    if want_json(ctx, json_out):
+        output.print_json(rep)
+        return
+    rows = [(f"{r.server}*" if r.meta_leader else r.server, r.cluster, r.domain or "",
+             f"{r.streams:,}", f"{r.consumers:,}", f"{r.messages:,}", _size(r.bytes),
+             f"{_size(r.memory)} / {_size(r.max_memory)}",
+             f"{_size(r.storage)} / {_size(r.max_storage)}", f"{r.api_total:,}",
+             f"{r.api_errors:,}", r.meta_pending) for r in rep.rows]
+    output.table("JetStream summary (* = meta leader)",
+                 ["SERVER", "CLUSTER", "DOMAIN", "STREAMS", "CONSUMERS", "MESSAGES", "BYTES",
+                  "MEMORY", "FILE", "API REQ", "API ERR", "PENDING"], rows)
+    if rep.peers:
+        output.table(f"Meta group (leader {rep.meta_leader}, {rep.cluster_size} peers)",
+                     ["NAME", "PEER", "LEADER", "CURRENT", "ONLINE", "ACTIVE", "LAG"],
+                     [(p.name, p.peer, "yes" if p.leader else "", "yes" if p.current else "NO",
+                       "yes" if p.online else "NO",
+                       "" if p.active_s is None else f"{p.active_s:.2f}s", p.lag)
+                      for p in rep.peers])
+    elif rep.rows and rep.cluster_size > 1:
+        output.error(f"no meta leader found: {len(rep.rows)} of {rep.cluster_size} JetStream "
+                     "servers answered; JetStream needs a majority up")
+    if rep.missing:
+        output.error(f"expected server(s) did not answer: {', '.join(rep.missing)}",
+                     "natsops doctor explains what is wrong")

@@ -1,0 +1,1 @@
+"""One module per doctor check; :func:`natsops.doctor.registry.all_checks` finds them all."""

@@ -1,0 +1,552 @@
+"""Gather a :class:`~natsops.doctor.snapshot.Snapshot`: once, for every server, two transports.
+
+* ``sys``: one connection as a system-account user; one ``$SYS.REQ.SERVER.PING.<X>`` per
+  document, every server answers each (the request count depends on neither the number of
+  servers nor of streams).
+* ``http``: the monitor port of every server we know (``--monitor`` URLs or a local cluster),
+  all requests in parallel (the count grows with the number of servers only).
+
+Both fill the same documents with the same options (the ``$SYS`` JSON keys differ from the HTTP
+query names: ``consumer`` vs ``consumers``, ``state: 1`` vs ``state=closed``). The expected set
+of servers comes from an inventory (``--expect N``, a local cluster's nodes) and from the meta
+group's peer list; a server that does not answer becomes a finding, never silence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from natsops.context import Secret, Settings
+from natsops.doctor.snapshot import ServerView, Snapshot
+from natsops.errors import AuthError, NatsopsError, Unreachable, UsageError
+
+__all__ = [
+    "PARTS",
+    "GatherOptions",
+    "gather",
+    "gather_http",
+    "gather_sys",
+    "local_inventory",
+    "watch",
+]
+
+# every document a Snapshot can hold; views ask for fewer (``top`` needs varz + connz only)
+PARTS = ("varz", "jsz", "connz", "connz_closed", "routez", "leafz", "gatewayz", "healthz",
+         "healthz_js", "accountz")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class GatherOptions:
+    """What to gather and how long to wait."""
+
+    expect: int = 0  # --expect N: how many servers should answer (0: use the inventory)
+    expected_names: tuple[str, ...] = ()  # names from an inventory (local cluster)
+    parts: tuple[str, ...] = PARTS
+    connz_limit: int = 16  # top-N connections by pending bytes (and recently closed)
+    connz_sort: str = "pending"
+    jsz_config: bool = True  # stream/consumer config (limits, replicas, max_ack_pending)
+    jsz_detail: bool = True  # streams and consumers (False: server totals and meta group only)
+    timeout: float = 3.0  # overall deadline of one gathering
+    gap: float = 0.3  # $SYS: stop after this much silence when the server count is unknown
+    config_files: bool = True  # digest the local cluster's config files (nats-server -t)
+    max_accounts: int = 200  # operator mode: accounts whose JWT claim is compared per server
+
+    def __post_init__(self) -> None:
+        unknown = set(self.parts) - set(PARTS)
+        if unknown:
+            raise UsageError(f"unknown snapshot parts: {', '.join(sorted(unknown))}")
+
+
+# The $SYS JSON keys are not the HTTP query names (monitoring.md §1): where they differ the
+# HTTP name is given after a "|" ("consumer|consumers": $SYS "consumer", HTTP "consumers").
+_CLOSED = {"sys": 1, "http": "closed"}
+
+
+def _requests(o: GatherOptions, transport: str) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Per part: (endpoint, options) for ``transport`` "sys" (X of PING.X) or "http"."""
+    jsz: dict[str, Any] = {}
+    if o.jsz_detail:
+        jsz = {"accounts": True, "streams": True, "consumer|consumers": True}
+        if o.jsz_config:
+            jsz["config"] = True
+    conn = {"sort": o.connz_sort, "limit": o.connz_limit, "auth": True}
+    table: dict[str, tuple[str, dict[str, Any]]] = {
+        "varz": ("varz", {}),
+        "jsz": ("jsz", jsz),
+        "connz": ("connz", conn),
+        "connz_closed": ("connz", {**conn, "sort": "stop", "state": _CLOSED[transport]}),
+        "routez": ("routez", {}),
+        "leafz": ("leafz", {}),
+        "gatewayz": ("gatewayz", {}),
+        "healthz": ("healthz", {}),
+        "healthz_js": ("healthz", {"js-enabled-only": True}),
+        "accountz": ("accountz", {}),
+    }
+    side = 0 if transport == "sys" else 1
+    out = {}
+    for part, (endpoint, params) in table.items():
+        if part in o.parts:
+            opts = {k.split("|")[side] if "|" in k else k: v for k, v in params.items()}
+            out[part] = (endpoint.upper() if transport == "sys" else endpoint, opts)
+    return out
+
+
+def _more_jsz_pages(docs: Sequence[Mapping[str, Any]], offset: int) -> int | None:
+    """The next account offset if any jsz page says there are more accounts (else None)."""
+    for d in docs:
+        total, limit = d.get("total"), d.get("limit")
+        if isinstance(total, int) and isinstance(limit, int) and limit > 0 \
+                and total > offset + limit:
+            return offset + limit
+    return None
+
+
+def _merge_jsz(first: Mapping[str, Any], more: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(first)
+    out["account_details"] = list(first.get("account_details") or []) + list(
+        more.get("account_details") or [])
+    return out
+
+
+_ACCOUNT_KEY = re.compile(r"^A[A-Z2-7]{55}$")
+
+
+def _operator_accounts(accountz: Sequence[Mapping[str, Any]], limit: int) -> list[str]:
+    """Account public keys listed by any server (operator mode names accounts by key)."""
+    keys: set[str] = set()
+    for doc in accountz:
+        for name in doc.get("accounts") or ():
+            if isinstance(name, str) and _ACCOUNT_KEY.match(name):
+                keys.add(name)
+    return sorted(keys)[:limit]
+
+
+def _claim(detail: Mapping[str, Any]) -> dict[str, Any]:
+    """The comparable facts of one server's account claim (never the raw JWT)."""
+    jwt = detail.get("decoded_jwt")
+    jwt = jwt if isinstance(jwt, Mapping) else {}
+    return {"name": jwt.get("name") or detail.get("name_tag"), "jti": jwt.get("jti"),
+            "iat": jwt.get("iat"), "issuer": jwt.get("iss") or detail.get("issuer_key"),
+            "update_time": detail.get("update_time"), "expired": bool(detail.get("expired"))}
+
+
+# ---- $SYS -----------------------------------------------------------------------------------
+
+
+async def gather_sys(nc: Any, opts: GatherOptions = GatherOptions()) -> Snapshot:
+    """Gather through one system-account connection (see module doc)."""
+    from natsops.monitoring import sys_ping
+
+    expected = max(opts.expect, len(opts.expected_names))
+    start = time.monotonic()
+    reqs = _requests(opts, "sys")
+
+    async def ping(what: str, body: dict[str, Any]) -> Any:
+        return await sys_ping(nc, what, body, expected=expected, timeout=opts.timeout,
+                              gap=opts.gap)
+
+    results = await asyncio.gather(*(ping(w, b) for w, b in reqs.values()))
+    requests = len(reqs)
+    if any(r.no_responders for r in results):
+        raise AuthError(
+            "no answer to $SYS requests: this connection is not a system-account user",
+            hint="use the system account's credentials (--context <name>-sys / --creds), "
+            "or the HTTP monitors (--monitor URL)",
+        )
+    by_part = dict(zip(reqs, results, strict=False))
+    # jsz pages accounts (1024 per page): ask for the next pages while any server has more
+    if "jsz" in by_part:
+        offset = 0
+        pages = [r.get("data") or {} for r in by_part["jsz"].replies]
+        merged = {str(_srv(r).get("id")): r for r in by_part["jsz"].replies}
+        while (nxt := _more_jsz_pages(pages, offset)) is not None:
+            offset = nxt
+            _, body = reqs["jsz"]
+            more = await ping("JSZ", {**body, "offset": offset})
+            requests += 1
+            pages = []
+            for r in more.replies:
+                sid = str(_srv(r).get("id"))
+                if sid in merged and isinstance(r.get("data"), Mapping):
+                    old = merged[sid]
+                    merged[sid] = {**old, "data": _merge_jsz(old.get("data") or {}, r["data"])}
+                    pages.append(r["data"])
+        by_part["jsz"] = replace(by_part["jsz"], replies=tuple(merged.values()))
+
+    views: dict[str, dict[str, Any]] = {}
+    for part, res in by_part.items():
+        for i, env in enumerate(res.replies):
+            srv = _srv(env)
+            sid = str(srv.get("id") or srv.get("name") or "")
+            if not sid:
+                continue
+            v = views.setdefault(sid, {
+                "name": str(srv.get("name", sid)), "id": sid,
+                "cluster": srv.get("cluster") or None, "domain": srv.get("domain") or None,
+                "version": str(srv.get("ver", "")), "source": "sys", "errors": {},
+            })
+            err = env.get("error")
+            data = env.get("data")
+            if isinstance(err, Mapping) and part not in ("healthz", "healthz_js"):
+                v["errors"][part] = f"{err.get('code', '')} {err.get('description', '')}".strip()
+            if isinstance(data, Mapping):
+                v[part] = _health_doc(data) if part.startswith("healthz") else data
+            if part == "varz" and i < len(res.arrivals):
+                v["rtt"] = res.arrivals[i]
+    if "accountz" in by_part:
+        keys = _operator_accounts([r.get("data") or {} for r in by_part["accountz"].replies],
+                                  opts.max_accounts)
+        answers = await asyncio.gather(*(ping("ACCOUNTZ", {"account": k}) for k in keys))
+        requests += len(keys)
+        for key, res in zip(keys, answers, strict=True):
+            for env in res.replies:
+                detail = (env.get("data") or {}).get("account_detail")
+                sid = str(_srv(env).get("id") or "")
+                if isinstance(detail, Mapping) and sid in views:
+                    views[sid].setdefault("account_claims", {})[key] = _claim(detail)
+    servers = tuple(ServerView(**v) for _, v in sorted(views.items(), key=lambda kv: kv[1]["name"]))
+    return Snapshot(servers=servers, transport="sys", expected=opts.expected_names,
+                    expected_count=opts.expect, taken_at=time.time(),
+                    seconds=time.monotonic() - start, requests=requests)
+
+
+def _srv(env: Mapping[str, Any]) -> Mapping[str, Any]:
+    s = env.get("server")
+    return s if isinstance(s, Mapping) else {}
+
+
+def _health_doc(data: Mapping[str, Any]) -> dict[str, Any]:
+    code = data.get("status_code")
+    return {"status": data.get("status", ""), "status_code": code if isinstance(code, int) else 200,
+            "error": data.get("error") or None, "errors": list(data.get("errors") or [])}
+
+
+# ---- HTTP -----------------------------------------------------------------------------------
+
+
+async def gather_http(urls: Sequence[str], opts: GatherOptions = GatherOptions(),
+                      *, transport: Any = None) -> Snapshot:
+    """Gather from the HTTP monitor of every URL, all requests in parallel."""
+    from natsops.monitoring import MonitorClient
+
+    if not urls:
+        raise UsageError("no monitor URL to gather from", hint="pass --monitor URL")
+    start = time.monotonic()
+    reqs = _requests(opts, "http")
+    clients = [MonitorClient(u, timeout=opts.timeout, transport=transport) for u in urls]
+
+    rtts: dict[str, float] = {}
+
+    async def one(mon: MonitorClient, part: str, endpoint: str, params: dict[str, Any]) -> Any:
+        t0 = time.monotonic()
+        if endpoint == "healthz":
+            h = await mon.healthz(**{k.replace("-", "_"): v for k, v in params.items()})
+            return {"status": h.status, "status_code": h.http_status, "error": h.error,
+                    "errors": list(h.errors)}
+        doc = await mon.get(endpoint, **params)
+        if part == "varz":
+            rtts[mon.base_url] = time.monotonic() - t0
+        if part == "jsz":
+            offset = 0
+            while (nxt := _more_jsz_pages([doc], offset)) is not None:
+                offset = nxt
+                doc = _merge_jsz(doc, await mon.get(endpoint, **params, offset=offset))
+        return doc
+
+    async def server(mon: MonitorClient) -> tuple[str, dict[str, Any] | None, str | None]:
+        results = await asyncio.gather(*(one(mon, p, e, q) for p, (e, q) in reqs.items()),
+                                       return_exceptions=True)
+        docs: dict[str, Any] = {}
+        errors: dict[str, str] = {}
+        for part, res in zip(reqs, results, strict=False):
+            if isinstance(res, NatsopsError):
+                errors[part] = str(res)
+            elif isinstance(res, BaseException):
+                raise res
+            else:
+                docs[part] = res
+        varz = docs.get("varz")
+        if varz is None:
+            return mon.base_url, None, errors.get("varz", "no varz")
+        claims: dict[str, Any] = {}
+        if "accountz" in docs:
+            keys = _operator_accounts([docs["accountz"]], opts.max_accounts)
+            got = await asyncio.gather(*(mon.accountz(acc=k) for k in keys),
+                                       return_exceptions=True)
+            for key, res in zip(keys, got, strict=True):
+                detail = res.get("account_detail") if isinstance(res, dict) else None
+                if isinstance(detail, Mapping):  # an error: the account is not loaded here
+                    claims[key] = _claim(detail)
+        js = docs.get("jsz") or {}
+        view = {
+            **docs,
+            "name": str(varz.get("server_name") or varz.get("server_id") or mon.base_url),
+            "id": str(varz.get("server_id", "")),
+            "cluster": (varz.get("cluster") or {}).get("name") or None,
+            "domain": (js.get("config") or {}).get("domain") or None,
+            "version": str(varz.get("version", "")),
+            "source": mon.base_url,
+            "errors": errors,
+            "rtt": rtts.get(mon.base_url),
+            "account_claims": claims,
+        }
+        return mon.base_url, view, None
+
+    try:
+        answers = await asyncio.gather(*(server(m) for m in clients))
+    finally:
+        await asyncio.gather(*(m.aclose() for m in clients))
+    servers = tuple(sorted((ServerView(**v) for _, v, _ in answers if v is not None),
+                           key=lambda s: s.name))
+    unreachable = {u: e or "no answer" for u, v, e in answers if v is None}
+    return Snapshot(servers=servers, transport="http", expected=opts.expected_names,
+                    expected_count=opts.expect, unreachable=unreachable, taken_at=time.time(),
+                    seconds=time.monotonic() - start,
+                    requests=sum(m.requests for m in clients))
+
+
+# ---- choosing a transport ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """What a local cluster directory tells us: node names, monitors, system-account login."""
+
+    names: tuple[str, ...]
+    monitors: tuple[str, ...]
+    sys_settings: Settings | None
+    configs: tuple[tuple[str, Path], ...] = ()
+    binary: Path | None = None
+
+
+def local_inventory(directory: Path, timeout: float = 5.0) -> Inventory:
+    """Read a natsops local cluster (``natsops bootstrap --dir``): nodes, monitors, sys user."""
+    from natsops.cluster.local import LocalCluster
+
+    c = LocalCluster.load(directory)
+    sys_settings = None
+    pw = c.credentials().get("sys")
+    if pw:
+        sys_settings = Settings(servers=tuple(c.client_urls), user="sys", password=Secret(pw),
+                                timeout=timeout, connection_name="natsops doctor")
+    return Inventory(names=tuple(n.name for n in c.nodes),
+                     monitors=tuple(n.monitor_url for n in c.nodes), sys_settings=sys_settings,
+                     configs=tuple((n.name, c.config_path(n.name)) for n in c.nodes),
+                     binary=c.binary)
+
+
+_DIGEST = re.compile(r"\((sha256:[0-9a-f]+)\)")
+
+
+async def config_digests(binary: Path, files: Sequence[tuple[str, Path]]
+                         ) -> dict[str, dict[str, Any]]:
+    """``nats-server -t -c FILE`` for each file (in parallel): the digest a server would report.
+
+    The server prints the same ``sha256:`` digest that ``varz.config_digest`` shows for the
+    config it runs; comment-only edits do not change it.
+    """
+
+    async def one(name: str, path: Path) -> tuple[str, dict[str, Any]]:
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                str(binary), "-t", "-c", str(path), stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT)
+            out, _ = await asyncio.wait_for(proc.communicate(), 10)
+        except (OSError, asyncio.TimeoutError) as exc:
+            return name, {"path": str(path), "digest": None, "error": str(exc)}
+        text = out.decode(errors="replace").strip()
+        m = _DIGEST.search(text)
+        if proc.returncode != 0 or not m:
+            return name, {"path": str(path), "digest": None,
+                          "error": text.splitlines()[-1] if text else f"exit {proc.returncode}"}
+        return name, {"path": str(path), "digest": m.group(1), "error": None}
+
+    return dict(await asyncio.gather(*(one(n, p) for n, p in files)))
+
+
+@dataclass(frozen=True)
+class _Plan:
+    opts: GatherOptions
+    sys_settings: Settings | None
+    urls: tuple[str, ...]
+    http_first: bool
+    transport: str
+    inventory: Inventory | None = None
+
+
+def _plan(settings: Settings | None, opts: GatherOptions, monitors: Sequence[str],
+          cluster_dir: Path | None, transport: str) -> _Plan:
+    if transport not in ("auto", "sys", "http"):
+        raise UsageError(f"unknown transport {transport!r}: use auto, sys or http")
+    inv = local_inventory(cluster_dir, settings.timeout if settings else 5.0) \
+        if cluster_dir else None
+    if inv is not None:
+        opts = replace(opts, expected_names=tuple(opts.expected_names or inv.names))
+    urls = tuple(monitors) or (inv.monitors if inv else ())
+    http_first = transport == "http" or (transport == "auto" and bool(monitors))
+    sys_settings = inv.sys_settings if inv and inv.sys_settings else settings
+    if not http_first and sys_settings is None:
+        raise UsageError("no connection settings for the system account")
+    return _Plan(opts, sys_settings, urls, http_first, transport, inv)
+
+
+def _no_monitor() -> UsageError:
+    return UsageError("no HTTP monitor to gather from",
+                      hint="pass --monitor URL (repeatable) or --dir of a local cluster")
+
+
+def _check_answered(snap: Snapshot) -> Snapshot:
+    if not snap.servers:
+        detail = "; ".join(f"{u}: {e}" for u, e in snap.unreachable.items())
+        raise Unreachable(f"no server answered{': ' + detail if detail else ''}")
+    return snap
+
+
+PROBE_TIMEOUT = 0.5
+
+
+async def _sends_info(url: str, timeout: float) -> bool:
+    """True when ``url`` accepts a TCP connection and sends its INFO line in time."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("nats", "tls") or not parts.hostname:
+        return True  # websockets and the like: let the client decide
+    writer = None
+    try:
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(parts.hostname, parts.port or 4222), timeout)
+        line = await asyncio.wait_for(reader.readline(), timeout)
+        return line.startswith(b"INFO")
+    except (OSError, asyncio.TimeoutError, ValueError):
+        return False
+    finally:
+        if writer is not None:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+
+@asynccontextmanager
+async def sys_connection(settings: Settings) -> AsyncIterator[Any]:
+    """Connect to one of ``settings.servers`` that is answering right now.
+
+    nats-py gives up on the first URL that accepts TCP but never sends INFO (a frozen,
+    SIGSTOPped or overloaded server: the one doctor must diagnose), and it shuffles the URLs.
+    So each URL is probed first (all at once, ``PROBE_TIMEOUT``) and only the ones that sent
+    INFO are given to the client.
+    """
+    from natsops.connection import connect
+
+    if len(settings.servers) > 1:
+        ok = await asyncio.gather(*(_sends_info(u, min(settings.timeout, PROBE_TIMEOUT))
+                                    for u in settings.servers))
+        alive = tuple(u for u, good in zip(settings.servers, ok, strict=True) if good)
+        if alive:
+            settings = settings.with_(servers=alive)
+    async with connect(settings) as conn:
+        yield conn
+
+
+async def gather(
+    settings: Settings | None,
+    opts: GatherOptions = GatherOptions(),
+    *,
+    monitors: Sequence[str] = (),
+    cluster_dir: Path | None = None,
+    transport: str = "auto",
+    config_dir: Path | None = None,
+) -> Snapshot:
+    """Gather one Snapshot, choosing the transport.
+
+    ``transport``: ``sys`` (system-account connection from ``settings``, or the local cluster's
+    sys user), ``http`` (``monitors``, or the local cluster's monitor ports) or ``auto``
+    (HTTP when ``monitors`` are given, else ``$SYS``, falling back to the local cluster's
+    monitors when the connection fails). Raises :class:`Unreachable` when no server answered.
+    ``config_dir`` holds the servers' config files (``<name>.conf`` or ``<name>/*.conf``),
+    digested to compare with what each server runs (a local cluster's are found by itself).
+    """
+
+    if config_dir is not None:
+        _require_dir(config_dir)
+    plan = _plan(settings, opts, monitors, cluster_dir, transport)
+    inv = plan.inventory
+    files = None
+    if inv is not None and inv.binary is not None and opts.config_files and inv.configs:
+        files = asyncio.ensure_future(config_digests(inv.binary, inv.configs))
+    snap: Snapshot | None = None
+    try:
+        if not plan.http_first:
+            assert plan.sys_settings is not None
+            try:
+                async with sys_connection(plan.sys_settings) as conn:
+                    snap = _check_answered(await gather_sys(conn.nc, plan.opts))
+            except Unreachable:
+                if transport == "sys" or not plan.urls:
+                    raise
+        if snap is None:
+            if not plan.urls:
+                raise _no_monitor()
+            snap = _check_answered(await gather_http(plan.urls, plan.opts))
+    except BaseException:
+        if files is not None:
+            files.cancel()
+        raise
+    if files is not None:
+        snap = replace(snap, config_files=await files)
+    elif config_dir is not None and opts.config_files:
+        found = tuple((s.name, f) for s in snap.servers
+                      if (f := config_file_for(config_dir, s.name)) is not None)
+        if found:
+            from natsops.cluster.process import find_server_binary
+
+            binary = inv.binary if inv is not None and inv.binary else find_server_binary()
+            snap = replace(snap, config_files=await config_digests(binary, found))
+    return snap
+
+
+def _require_dir(path: Path) -> None:
+    if not path.is_dir():
+        raise UsageError(f"--config-dir {path}: not a directory")
+
+
+def config_file_for(directory: Path, name: str) -> Path | None:
+    """``DIR/<name>.conf``, ``DIR/<name>/nats-server.conf`` or ``DIR/<name>/<name>.conf``."""
+    for p in (directory / f"{name}.conf", directory / name / "nats-server.conf",
+              directory / name / f"{name}.conf"):
+        if p.is_file():
+            return p
+    return None
+
+
+async def watch(
+    settings: Settings | None,
+    opts: GatherOptions = GatherOptions(),
+    *,
+    monitors: Sequence[str] = (),
+    cluster_dir: Path | None = None,
+    transport: str = "auto",
+    interval: float = 1.0,
+) -> AsyncGenerator[Snapshot, None]:
+    """Yield a Snapshot every ``interval`` seconds, over one connection (``$SYS``) or HTTP."""
+
+    plan = _plan(settings, opts, monitors, cluster_dir, transport)
+    if not plan.http_first:
+        assert plan.sys_settings is not None
+        async with sys_connection(plan.sys_settings) as conn:
+            while True:
+                yield await gather_sys(conn.nc, plan.opts)
+                await asyncio.sleep(interval)
+    if not plan.urls:
+        raise _no_monitor()
+    while True:
+        yield await gather_http(plan.urls, plan.opts)
+        await asyncio.sleep(interval)
