@@ -170,6 +170,12 @@ def test_js_existing_stream_with_other_subjects_is_a_conflict(nats_server, uniqu
         bench(nats_server.settings, subject=f"{name}.y", mode="js", stream=name, msgs=10)
     assert stream_exists(nats_server.settings, name)  # never touched
 
+    async def cleanup() -> None:
+        async with connect(nats_server.settings) as conn:
+            await conn.js.delete_stream(name)
+
+    asyncio.run(cleanup())
+
 
 @pytest.fixture(scope="module")
 def auth_server(server_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
