@@ -112,10 +112,12 @@ def root(
 
 
 def _register() -> None:
-    from natsops.cli import bootstrap, cluster
+    from natsops.cli import bootstrap, cluster, consumer, stream
 
     app.command("bootstrap")(bootstrap.bootstrap)
     app.add_typer(cluster.app, name="cluster")
+    app.add_typer(stream.app, name="stream")
+    app.add_typer(consumer.app, name="consumer")
 
 
 _register()

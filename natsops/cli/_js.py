@@ -1,0 +1,91 @@
+"""Helpers shared by the JetStream command groups (stream, consumer, kv, object)."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def with_options(extra: Callable[..., Any]) -> Callable[[F], F]:
+    """Give a command every parameter of ``extra`` (a signature-only function) via ``**kwargs``.
+
+    ``stream add`` and ``stream edit`` share ~30 flags; they are declared once on ``extra``.
+    """
+    extra_params = list(inspect.signature(extra, eval_str=True).parameters.values())
+
+    def deco(fn: F) -> F:
+        sig = inspect.signature(fn, eval_str=True)
+        own = [p for p in sig.parameters.values() if p.kind is not p.VAR_KEYWORD]
+        fn.__signature__ = sig.replace(parameters=own + extra_params)  # type: ignore[attr-defined]
+        return fn
+
+    return deco
+
+
+def confirm(force: bool, question: str) -> None:
+    """Ask ``question`` unless ``--force``; a "no" (or no terminal answer) aborts with exit 1."""
+    if force:
+        return
+    import typer
+
+    typer.confirm(question, abort=True)
+
+
+def replicas_cell(cluster: Any) -> str:
+    """natscli's replica cell: ``n1*, n2, n3!`` (* leader, ! offline, not current or lagging)."""
+    if cluster is None:
+        return ""
+    parts = []
+    for p in sorted(cluster.peers, key=lambda p: p.name):
+        mark = "*" if p.leader else ("" if p.healthy and not p.lag else "!")
+        parts.append(f"{p.name}{mark}")
+    return ", ".join(parts)
+
+
+def replica_json(cluster: Any) -> list[dict[str, Any]]:
+    if cluster is None:
+        return []
+    return [{"name": p.name, "leader": p.leader, "current": p.current, "offline": p.offline,
+             "active_s": round(p.active_s, 3), "lag": p.lag} for p in cluster.peers]
+
+
+def peers_table(title: str, cluster: Any) -> None:
+    from natsops.cli import output
+
+    if cluster is None:
+        output.info("not clustered")
+        return
+    output.table(title, ["server", "role", "current", "offline", "active", "lag"],
+                 [(p.name, "leader" if p.leader else "follower",
+                   "" if p.leader else ("yes" if p.current else "NO"),
+                   "" if p.leader else ("YES" if p.offline else "no"),
+                   "" if p.leader else f"{p.active_s:.2f}s", "" if p.leader else p.lag)
+                  for p in cluster.peers])
+
+
+def print_changes(changes: Sequence[Any], *, as_json: bool) -> None:
+    import json
+
+    from natsops.cli import output
+
+    if as_json:
+        return
+    if not changes:
+        output.info("no changes")
+        return
+    for c in changes:
+        old = "(unset)" if c.old is None else json.dumps(c.old)
+        new = "(unset)" if c.new is None else json.dumps(c.new)
+        output.out().print(f"  {c.field}: {old} -> {new}", markup=False, highlight=False)
+
+
+def kv_lines(pairs: Iterable[tuple[str, Any]]) -> None:
+    from natsops.cli import output
+
+    for k, v in pairs:
+        if v is None or v == "":
+            continue
+        output.out().print(f"{k:>22}: {v}", markup=False, highlight=False)
