@@ -378,8 +378,9 @@ async def step_down(conn: Conn, stream: str, name: str, *, preferred: str | None
         return StepDown(f"{stream} > {name}", old, old, 0.0, preferred)
 
     async def leader() -> str:
-        info = await consumer_info(conn, stream, name)
-        return info.cluster.leader if info.cluster else ""
+        reply = await request(conn, f"CONSUMER.INFO.{stream}.{name}", timeout=1.0,
+                              what=f"consumer {stream} > {name}")
+        return str((reply.get("cluster") or {}).get("leader") or "")
 
     new, secs = await wait_new_leader(leader, old, timeout=timeout)
     return StepDown(f"{stream} > {name}", old, new, secs, preferred)

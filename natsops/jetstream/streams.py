@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
-from natsops.errors import UsageError
+from natsops.errors import Timeout, UsageError
 from natsops.jetstream._api import Page, check_name, paged, request
+from natsops.jetstream.errors import JSApiError
 from natsops.jetstream.models import StreamInfo
 from natsops.jetstream.spec import Change, diff_configs, ns
 from natsops.units import parse_duration, parse_size
@@ -349,12 +350,18 @@ class StepDown:
 
 
 async def wait_new_leader(read_leader: Any, old: str, *, timeout: float) -> tuple[str, float]:
-    """Poll ``read_leader()`` until a leader other than ``old`` is known (errata M7)."""
+    """Poll ``read_leader()`` until a leader other than ``old`` is known (errata M7).
+
+    While the group elects, info requests may time out or answer 10008; both mean "not yet".
+    """
     start = time.monotonic()
     deadline = start + timeout
     leader = ""
     while time.monotonic() < deadline:
-        leader = await read_leader()
+        try:
+            leader = await read_leader()
+        except (Timeout, JSApiError):
+            leader = ""
         if leader and leader != old:
             break
         await asyncio.sleep(0.05)
@@ -372,8 +379,8 @@ async def step_down(conn: Conn, name: str, *, preferred: str | None = None,
         return StepDown(name, old, old, 0.0, preferred)
 
     async def leader() -> str:
-        info = await stream_info(conn, name)
-        return info.cluster.leader if info.cluster else ""
+        reply = await request(conn, f"STREAM.INFO.{name}", what=f"stream {name}", timeout=1.0)
+        return str((reply.get("cluster") or {}).get("leader") or "")
 
     new, secs = await wait_new_leader(leader, old, timeout=timeout)
     return StepDown(name, old, new, secs, preferred)
