@@ -89,3 +89,44 @@ def kv_lines(pairs: Iterable[tuple[str, Any]]) -> None:
         if v is None or v == "":
             continue
         output.out().print(f"{k:>22}: {v}", markup=False, highlight=False)
+
+
+class TransferProgress:
+    """A rich progress bar on stderr (bytes, rate, ETA) fed by ``callback(done, total)``."""
+
+    def __init__(self, label: str, enabled: bool = True) -> None:
+        self.label, self.enabled = label, enabled
+        self._progress: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> TransferProgress:
+        return self
+
+    def _start(self) -> None:
+        # started on the first callback, so errors before the transfer print no empty bar
+        if self.enabled and self._progress is None:
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+                TransferSpeedColumn,
+            )
+
+            from natsops.cli.output import err
+
+            self._progress = Progress(TextColumn("{task.description}"), BarColumn(),
+                                      DownloadColumn(binary_units=True), TransferSpeedColumn(),
+                                      TimeRemainingColumn(), console=err())
+            self._progress.start()
+            self._task = self._progress.add_task(self.label, total=None)
+
+    def callback(self, done: int, total: int) -> None:
+        self._start()
+        if self._progress is not None:
+            self._progress.update(self._task, completed=done, total=total)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()

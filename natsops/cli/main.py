@@ -112,12 +112,14 @@ def root(
 
 
 def _register() -> None:
-    from natsops.cli import bootstrap, cluster, consumer, stream
+    from natsops.cli import bootstrap, cluster, consumer, kv, obj, stream
 
     app.command("bootstrap")(bootstrap.bootstrap)
     app.add_typer(cluster.app, name="cluster")
     app.add_typer(stream.app, name="stream")
     app.add_typer(consumer.app, name="consumer")
+    app.add_typer(kv.app, name="kv")
+    app.add_typer(obj.app, name="object")
 
 
 _register()
