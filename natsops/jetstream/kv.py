@@ -236,31 +236,35 @@ async def _call(what: str, coro: Any) -> Any:
 
 async def put_key(conn: Conn, bucket: str, key: str, value: bytes) -> int:
     """Store ``value``; returns the new revision."""
+    what = f"key {bucket} > {check_key(key)}"
     kv = await _kv(conn, bucket)
-    return int(await _call(f"key {bucket} > {check_key(key)}", kv.put(key, value)))
+    return int(await _call(what, kv.put(key, value)))
 
 
 async def get_key(conn: Conn, bucket: str, key: str, revision: int | None = None) -> KVEntry:
-    kv = await _kv(conn, bucket)
     what = f"key {bucket} > {check_key(key)}" + (f" revision {revision}" if revision else "")
+    kv = await _kv(conn, bucket)
     return _entry(await _call(what, kv.get(key, revision=revision)))
 
 
 async def delete_key(conn: Conn, bucket: str, key: str) -> None:
     """Put a delete marker (history is kept)."""
+    what = f"key {bucket} > {check_key(key)}"
     kv = await _kv(conn, bucket)
-    await _call(f"key {bucket} > {check_key(key)}", kv.delete(key))
+    await _call(what, kv.delete(key))
 
 
 async def purge_key(conn: Conn, bucket: str, key: str) -> None:
     """Remove every revision of ``key``, leaving one purge marker."""
+    what = f"key {bucket} > {check_key(key)}"
     kv = await _kv(conn, bucket)
-    await _call(f"key {bucket} > {check_key(key)}", kv.purge(key))
+    await _call(what, kv.purge(key))
 
 
 async def key_history(conn: Conn, bucket: str, key: str) -> list[KVEntry]:
+    what = f"key {bucket} > {check_key(key)}"
     kv = await _kv(conn, bucket)
-    entries = await _call(f"key {bucket} > {check_key(key)}", kv.history(key))
+    entries = await _call(what, kv.history(key))
     return [_entry(e) for e in entries]
 
 
@@ -280,8 +284,8 @@ async def list_keys(conn: Conn, bucket: str) -> list[str]:
 async def watch(conn: Conn, bucket: str, key: str = ">", *, history: bool = False,
                 deletes: bool = True) -> AsyncIterator[KVEntry]:
     """Yield the current value(s) of ``key`` (a key or pattern), then every update, forever."""
-    kv = await _kv(conn, bucket)
     check_key(key, pattern=True)
+    kv = await _kv(conn, bucket)
     try:
         watcher = await kv.watch(key, include_history=history, ignore_deletes=not deletes)
     except Exception as exc:

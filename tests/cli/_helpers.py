@@ -25,8 +25,7 @@ def ok_json(url: str | list[str], *args: str) -> Any:
 
 def one_line_error(r: Result, code: int) -> str:
     assert r.exit_code == code, (r.exit_code, r.stdout, r.stderr)
-    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
-    assert lines, r.stderr
-    assert lines[0].startswith("error:"), r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1, r.stderr
     assert "Traceback" not in r.stderr + r.stdout
     return lines[0]
