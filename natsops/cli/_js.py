@@ -2,25 +2,44 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Merged:
+    """``fn`` with the parameters of ``extra`` appended, worked out only when Typer asks."""
+
+    def __init__(self, fn: Callable[..., Any], extra: Callable[..., Any]) -> None:
+        functools.update_wrapper(self, fn)
+        self._fn, self._extra = fn, extra
+        self._sig: inspect.Signature | None = None
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        if self._sig is None:
+            sig = inspect.signature(self._fn, eval_str=True)
+            own = [p for p in sig.parameters.values() if p.kind is not p.VAR_KEYWORD]
+            extra = inspect.signature(self._extra, eval_str=True).parameters.values()
+            self._sig = sig.replace(parameters=[*own, *extra])
+        return self._sig
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._fn(*args, **kwargs)
 
 
 def with_options(extra: Callable[..., Any]) -> Callable[[F], F]:
     """Give a command every parameter of ``extra`` (a signature-only function) via ``**kwargs``.
 
     ``stream add`` and ``stream edit`` share ~30 flags; they are declared once on ``extra``.
+    The merged signature is built lazily, so importing the CLI stays cheap.
     """
-    extra_params = list(inspect.signature(extra, eval_str=True).parameters.values())
 
     def deco(fn: F) -> F:
-        sig = inspect.signature(fn, eval_str=True)
-        own = [p for p in sig.parameters.values() if p.kind is not p.VAR_KEYWORD]
-        fn.__signature__ = sig.replace(parameters=own + extra_params)  # type: ignore[attr-defined]
-        return fn
+        return cast(F, _Merged(fn, extra))
 
     return deco
 
