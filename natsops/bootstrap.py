@@ -10,6 +10,7 @@ propagates. :func:`render_production` writes one config and one systemd unit per
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import time
 from collections.abc import Callable, Mapping
@@ -195,7 +196,7 @@ async def wait_usable(
         check_processes()
         results = await asyncio.gather(
             *(_health_of(n.monitor_url, min(2.0, remaining())) for n in pending.values()))
-        for (name, _), (ok, err) in zip(list(pending.items()), results):
+        for (name, _), (ok, err) in zip(list(pending.items()), results, strict=True):
             if ok:
                 del pending[name]
                 last.pop(name, None)
@@ -273,10 +274,8 @@ async def _probe(cluster: LocalCluster, replicas: int, remaining: Callable[[], f
         if nc is not None:
             try:
                 # a probe left behind by a failed delete must not survive us
-                try:
+                with contextlib.suppress(Exception):
                     await nc.jetstream(timeout=2).delete_stream(name)
-                except Exception:
-                    pass
                 await nc.close()
             except Exception:
                 pass
@@ -360,7 +359,8 @@ async def bootstrap(opts: BootstrapOptions, env: Mapping[str, str],
             raise Conflict(
                 f"{directory} already holds cluster {cluster.name} with {len(cluster.nodes)} "
                 f"nodes (asked for {opts.name} with {opts.nodes})",
-                hint=f"use another --dir, or remove it with `natsops cluster down --purge --dir {directory}`",
+                hint="use another --dir, or remove it with "
+                f"`natsops cluster down --purge --dir {directory}`",
             )
         if opts.server_bin:
             cluster.binary = find_server_binary(opts.server_bin, env)
@@ -425,6 +425,7 @@ def render_production(
     lame_duck_grace_period: str = "10s",
     allow_even: bool = False,
     force: bool = False,
+    listen_host: str = "0.0.0.0",
 ) -> list[RenderedHost]:
     """Write ``OUT/<host>/nats-server.conf`` and ``nats-server.service`` for every host."""
     from natsops.render import render
@@ -458,9 +459,9 @@ def render_production(
             purpose=f"production cluster {name}",
             natsops_version=__version__,
             server_name=h,
-            listen_host="0.0.0.0",
+            listen_host=listen_host,
             client_port=client_port,
-            http_host="0.0.0.0",
+            http_host=listen_host,
             http_port=monitor_port,
             lame_duck_duration=lame_duck_duration,
             lame_duck_grace_period=lame_duck_grace_period,
@@ -470,7 +471,7 @@ def render_production(
             routes=[f"nats-route://route:{route_pw}@{o}:{cluster_port}" for o in hosts if o != h]
             if clustered else None,
             cluster_name=name,
-            cluster_host="0.0.0.0",
+            cluster_host=listen_host,
             cluster_port=cluster_port,
             route_user="route",
             route_password=route_pw,

@@ -54,7 +54,8 @@ def _file_ref(value: str, what: str) -> str:
 
 
 def _tls_context(s: Settings) -> ssl.SSLContext | None:
-    if not (s.tls_ca or (s.tls_cert and s.tls_key) or any(u.startswith("tls://") for u in s.servers)):
+    tls_url = any(u.startswith("tls://") for u in s.servers)
+    if not (s.tls_ca or (s.tls_cert and s.tls_key) or tls_url):
         return None
     ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
     try:
@@ -85,7 +86,7 @@ def connect_options(s: Settings) -> dict[str, Any]:
         "disconnected_cb": None,
         "closed_cb": None,
     }
-    # auth precedence as natscli: user(+password) > creds > nkey > jwt+seed > jwt alone; token on top
+    # auth precedence as natscli: user(+password) > creds > nkey > jwt+seed > jwt; token on top
     if s.user:
         opts["user"] = s.user
         if s.password:
@@ -99,7 +100,7 @@ def connect_options(s: Settings) -> dict[str, Any]:
         seed = s.user_seed.reveal() if s.user_seed else None
         if seed:
             try:
-                import nkeys  # nats-py's optional extra; only needed for jwt+seed
+                import nkeys  # type: ignore[import-not-found,unused-ignore]
             except ImportError:
                 raise UsageError("a JWT with a seed needs the 'nkeys' package") from None
             kp = nkeys.from_seed(seed.encode())

@@ -266,7 +266,7 @@ def _load_natsops_config(env: Mapping[str, str]) -> dict[str, Any]:
 
 
 # Settings field <- (context key, env var, flag key). Order of the tuple is irrelevant.
-_MAP: tuple[tuple[str, str, str | None, str], ...] = (
+_MAP: tuple[tuple[str, str, str | None, str | None], ...] = (
     ("servers", "url", "NATS_URL", "server"),
     ("user", "user", "NATS_USER", "user"),
     ("password", "password", "NATS_PASSWORD", "password"),

@@ -4,14 +4,14 @@ The exit codes are a public contract (see README, "Exit codes")::
 
     NatsopsError              1  ERROR        something failed
     ├── UsageError            2  USAGE        bad input: flags, files, values
-    ├── Unreachable           3  UNREACHABLE  no server answered (connect refused, DNS, monitor down)
+    ├── Unreachable           3  UNREACHABLE  no server answered (refused, DNS, monitor down)
     ├── NotFound              4  NOT_FOUND    stream, consumer, context, cluster... does not exist
     ├── Pending               5  PENDING      a plan has changes to apply (apply --check)
-    ├── ChecksFailed          6  FAILED       doctor/lint found problems at or above the threshold
+    ├── ChecksFailed          6  FAILED       doctor/lint found problems at/above the threshold
     ├── AuthError             7  AUTH         authentication or authorization refused
     ├── Timeout               8  TIMEOUT      an operation did not finish within its deadline
     ├── Conflict              9  CONFLICT     already exists or in use (a port, a stream name)
-    └── ServerError          10  SERVER       the server answered with an error (JetStream API, monitor 5xx)
+    └── ServerError          10  SERVER       the server answered with an error (JS API, HTTP 5xx)
 
 130 (INTERRUPTED) is used when the user presses Ctrl-C.
 """

@@ -48,7 +48,8 @@ class Location:
 
     def __str__(self) -> str:
         if self.line:
-            return f"{self.file}:{self.line}:{self.column}" if self.column else f"{self.file}:{self.line}"
+            col = f":{self.column}" if self.column else ""
+            return f"{self.file}:{self.line}{col}"
         return self.file
 
 

@@ -67,7 +67,7 @@ def format_duration(seconds: float) -> str:
         return "0s"
     if seconds < 1:
         return f"{seconds * 1000:.0f}ms"
-    whole = int(round(seconds))
+    whole = round(seconds)
     out = []
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
         if whole >= size:
@@ -107,6 +107,7 @@ def format_bytes(n: int | float) -> str:
     value = float(n)
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" or value == int(value) else f"{value:.1f} {unit}"
+            exact = unit == "B" or value == int(value)
+            return f"{value:.0f} {unit}" if exact else f"{value:.1f} {unit}"
         value /= 1024
     return f"{value:.1f} TiB"

@@ -10,7 +10,7 @@ import typer
 from natsops.cli.state import get_state, want_json
 from natsops.errors import UsageError
 
-DEFAULT_DIR = ".natsops/C1"
+app = typer.Typer()
 
 
 def _base_port(value: str) -> int | None:
@@ -22,6 +22,7 @@ def _base_port(value: str) -> int | None:
         raise UsageError(f"--base-port must be a port number or 'auto', not {value!r}") from None
 
 
+@app.command("bootstrap")
 def bootstrap(
     ctx: typer.Context,
     nodes: Annotated[int, typer.Option("--nodes", "-n", help="Number of servers (odd: Raft needs a majority)")] = 3,
@@ -80,7 +81,8 @@ def bootstrap(
         output.info("configs hold passwords (mode 0600); check them with: nats-server -t -c FILE")
         return
 
-    from natsops.bootstrap import BootstrapOptions, bootstrap as do_bootstrap
+    from natsops.bootstrap import BootstrapOptions
+    from natsops.bootstrap import bootstrap as do_bootstrap
 
     opts = BootstrapOptions(
         dir=directory or Path(".natsops") / name, nodes=nodes, name=name,

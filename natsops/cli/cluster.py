@@ -12,8 +12,8 @@ from natsops.cli.state import want_json
 app = typer.Typer(
     help="Manage a local cluster started by `natsops bootstrap`.",
     no_args_is_help=True,
-    epilog="Examples: natsops cluster status | natsops cluster restart n2 | "
-    "natsops cluster logs n1 -n 50 | natsops cluster down --purge",
+    epilog="\b\nExamples:\n  natsops cluster status\n  natsops cluster restart n2\n"
+    "  natsops cluster logs n1 -n 50\n  natsops cluster down --purge",
 )
 
 DirOpt = Annotated[Path, typer.Option("--dir", envvar="NATSOPS_CLUSTER_DIR",

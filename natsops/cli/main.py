@@ -17,9 +17,56 @@ from natsops._version import __version__
 from natsops.cli.state import State
 from natsops.errors import ExitCode, NatsopsError
 
+# Command groups, loaded only when used: (module, short help for `natsops --help`). Each module
+# exposes a Typer `app`; start-up cost does not grow with the number of commands.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "bootstrap": ("natsops.cli.bootstrap", "Start a local JetStream cluster, or render production configs."),
+    "cluster": ("natsops.cli.cluster", "Manage the local cluster started by `natsops bootstrap`."),
+    "stream": ("natsops.cli.stream",
+               "Streams: add, edit, info, ls, rm, purge, report, backup, restore, cluster."),
+    "consumer": ("natsops.cli.consumer", "Consumers: add, edit, info, ls, rm, next, report."),
+    "kv": ("natsops.cli.kv", "Key/Value buckets: add, put, get, del, history, watch, ls."),
+    "object": ("natsops.cli.obj", "Object stores: add, put, get, info, ls, rm, seal."),
+}
+
+
+def load_command(name: str) -> Any:
+    """Import a command group's module and build its click command."""
+    import importlib
+
+    from typer.main import get_command
+
+    module = importlib.import_module(COMMANDS[name][0])
+    cmd = get_command(module.app)
+    cmd.name = name
+    _plain_help(cmd)
+    return cmd
+
+
+def _plain_help(cmd: Any) -> None:
+    # plain click help everywhere: fast (rich help imports markdown_it), greppable, pipe-friendly
+    if hasattr(cmd, "rich_markup_mode"):
+        cmd.rich_markup_mode = None
+    cmd.params = [p for p in cmd.params if p.name not in ("install_completion", "show_completion")]
+    for sub in getattr(cmd, "commands", {}).values():
+        _plain_help(sub)
+
 
 class Group(TyperGroup):
-    """Maps natsops errors to one line on stderr and their exit code, once, for every command."""
+    """Root group: lazy command loading, and natsops errors mapped to one line and an exit code."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [*super().list_commands(ctx), *COMMANDS]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name in COMMANDS:
+            return load_command(cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        rows = [(name, help_) for name, (_, help_) in COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -109,20 +156,6 @@ def root(
         json=json_out, verbose=verbose, debug=debug, no_context=no_context,
     )
     _setup_logging(verbose)
-
-
-def _register() -> None:
-    from natsops.cli import bootstrap, cluster, consumer, kv, obj, stream
-
-    app.command("bootstrap")(bootstrap.bootstrap)
-    app.add_typer(cluster.app, name="cluster")
-    app.add_typer(stream.app, name="stream")
-    app.add_typer(consumer.app, name="consumer")
-    app.add_typer(kv.app, name="kv")
-    app.add_typer(obj.app, name="object")
-
-
-_register()
 
 
 def main() -> None:

