@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import nats
@@ -145,3 +146,19 @@ def test_consumer_not_found_in_existing_stream(nats_server, stream) -> None:
     line = one_line_error(natsops(nats_server.url, "consumer", "info", stream, "nope"), 4)
     assert "10014" in line
     one_line_error(natsops(nats_server.url, "consumer", "rm", stream, "nope", "-f"), 4)
+
+
+def test_consumer_info_json_round_trips(nats_server, stream, tmp_path) -> None:
+    url = nats_server.url
+    assert natsops(url, "consumer", "add", stream, "rt", "--pull", "--filter", f"{stream}.a",
+                   "--max-deliver", "4", "--wait", "10s", "--metadata", "team=ops",
+                   "--defaults").exit_code == 0
+    info = ok_json(url, "consumer", "info", stream, "rt")
+    f = tmp_path / "c.json"
+    f.write_text(json.dumps(info))
+    assert ok_json(url, "consumer", "edit", stream, "rt", "--config", str(f),
+                   "--dry-run")["changes"] == []
+    assert natsops(url, "consumer", "rm", stream, "rt", "-f").exit_code == 0
+    assert natsops(url, "consumer", "add", stream, "--config", str(f)).exit_code == 0
+    again = ok_json(url, "consumer", "info", stream, "rt")
+    assert again["config"] == info["config"]

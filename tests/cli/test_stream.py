@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -216,3 +217,29 @@ def test_paging_past_one_api_page(nats_server, unique) -> None:
         assert names[-1] in r.stdout
     finally:
         asyncio.run(create(True))
+
+
+def test_peer_remove_moves_a_replica(nats_cluster, unique) -> None:
+    """An R2 stream on 3 servers: removing a follower places the replica on the third server."""
+    urls, name = nats_cluster.urls, unique("PR")
+    assert natsops(urls, "stream", "add", name, "--subjects", f"{name}.>", "--replicas", "2",
+                   "--defaults").exit_code == 0
+    before = ok_json(urls, "stream", "cluster", "peer-info", name)
+    follower = next(p["name"] for p in before["peers"] if not p["leader"])
+    line = one_line_error(natsops(urls, "stream", "cluster", "peer-remove", name, "nosuch",
+                                  "-f"), 10)
+    assert "10040" in line
+    r = natsops(urls, "stream", "cluster", "peer-remove", name, follower, input="n\n")
+    assert r.exit_code == 1  # asked, and refused
+    r = natsops(urls, "stream", "cluster", "peer-remove", name, follower, "--force")
+    assert r.exit_code == 0, r.stderr
+    deadline = time.monotonic() + 20
+    names: set[str] = set()
+    while time.monotonic() < deadline:
+        names = {p["name"] for p in ok_json(urls, "stream", "cluster", "peer-info", name)["peers"]}
+        if follower not in names and len(names) == 2:
+            break
+        time.sleep(0.2)
+    assert follower not in names
+    assert len(names) == 2
+    natsops(urls, "stream", "rm", name, "-f")
