@@ -44,6 +44,40 @@ def with_options(extra: Callable[..., Any]) -> Callable[[F], F]:
     return deco
 
 
+def call(ctx: Any, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Connect with the command's settings, return ``await fn(conn, *args, **kwargs)``, close."""
+    from natsops.cli._run import run
+    from natsops.cli.state import get_state
+    from natsops.connection import connect
+
+    async def go() -> Any:
+        async with connect(get_state(ctx).settings) as conn:
+            return await fn(conn, *args, **kwargs)
+
+    return run(go())
+
+
+def step_down_result(what: str, r: Any, as_json: bool) -> None:
+    """Print a step-down outcome; Timeout when no new leader appeared."""
+    from natsops.cli import output
+    from natsops.errors import Timeout
+
+    if as_json:
+        output.print_json({**output.jsonable(r), "preferred_honoured": r.preferred_honoured})
+        return
+    if r.old_leader == r.new_leader and r.seconds == 0.0:
+        output.info(f"{what} {r.subject} has one replica: leader stays {r.old_leader}")
+        return
+    if not r.new_leader or r.new_leader == r.old_leader:
+        raise Timeout(f"{what} {r.subject}: no new leader after the step-down "
+                      f"(was {r.old_leader or 'none'})")
+    output.success(f"{what} {r.subject}: leader {r.old_leader} -> {r.new_leader} "
+                   f"in {r.seconds:.2f}s")
+    if r.preferred_honoured is False:
+        output.error(f"preferred server {r.preferred} was not chosen (it may be offline or "
+                     "behind); the server picked another peer")
+
+
 def confirm(force: bool, question: str) -> None:
     """Ask ``question`` unless ``--force``; a "no" (or no terminal answer) aborts with exit 1."""
     if force:
@@ -109,43 +143,3 @@ def kv_lines(pairs: Iterable[tuple[str, Any]]) -> None:
             continue
         output.out().print(f"{k:>22}: {v}", markup=False, highlight=False)
 
-
-class TransferProgress:
-    """A rich progress bar on stderr (bytes, rate, ETA) fed by ``callback(done, total)``."""
-
-    def __init__(self, label: str, enabled: bool = True) -> None:
-        self.label, self.enabled = label, enabled
-        self._progress: Any = None
-        self._task: Any = None
-
-    def __enter__(self) -> TransferProgress:
-        return self
-
-    def _start(self) -> None:
-        # started on the first callback, so errors before the transfer print no empty bar
-        if self.enabled and self._progress is None:
-            from rich.progress import (
-                BarColumn,
-                DownloadColumn,
-                Progress,
-                TextColumn,
-                TimeRemainingColumn,
-                TransferSpeedColumn,
-            )
-
-            from natsops.cli.output import err
-
-            self._progress = Progress(TextColumn("{task.description}"), BarColumn(),
-                                      DownloadColumn(binary_units=True), TransferSpeedColumn(),
-                                      TimeRemainingColumn(), console=err())
-            self._progress.start()
-            self._task = self._progress.add_task(self.label, total=None)
-
-    def callback(self, done: int, total: int) -> None:
-        self._start()
-        if self._progress is not None:
-            self._progress.update(self._task, completed=done, total=total)
-
-    def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
-            self._progress.stop()

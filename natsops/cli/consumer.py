@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from natsops.cli._js import confirm, with_options
+from natsops.cli._js import call, confirm, with_options
 from natsops.cli.state import get_state, want_json
 
 app = typer.Typer(
@@ -188,7 +188,6 @@ def add(
 ) -> None:
     """Create a consumer (flags and defaults as natscli's `nats consumer add`)."""
     from natsops.cli import output
-    from natsops.cli._run import run
     from natsops.jetstream.consumers import add_consumer, consumer_config_for_add
     from natsops.jetstream.spec import load_config_file
 
@@ -201,11 +200,7 @@ def add(
         output.print_json(cfg)
         return
 
-    async def go() -> Any:
-        async with _connect(ctx) as conn:
-            return await add_consumer(conn, stream, cfg)
-
-    ci = run(go())
+    ci = call(ctx, add_consumer, stream, cfg)
     if want_json(ctx, json_out):
         output.print_json(ci.raw)
         return
@@ -258,14 +253,9 @@ def edit(
 def info(ctx: typer.Context, stream: StreamArg, name: NameArg, json_out: JsonOpt = False) -> None:
     """Show a consumer's config, delivery state and replicas (`--json`: the API's ConsumerInfo)."""
     from natsops.cli import output
-    from natsops.cli._run import run
     from natsops.jetstream.consumers import consumer_info
 
-    async def go() -> Any:
-        async with _connect(ctx) as conn:
-            return await consumer_info(conn, stream, name)
-
-    ci = run(go())
+    ci = call(ctx, consumer_info, stream, name)
     if want_json(ctx, json_out):
         output.print_json(ci.raw)
         return
@@ -339,7 +329,6 @@ def next_(
 ) -> None:
     """Fetch messages from a pull consumer and acknowledge them (as `nats consumer next`)."""
     from natsops.cli import output
-    from natsops.cli._run import run
     from natsops.errors import NotFound, UsageError
     from natsops.jetstream.consumers import next_messages
     from natsops.units import parse_duration
@@ -349,11 +338,7 @@ def next_(
     reply = "-NAK" if nak else "+TERM" if term else ("+ACK" if ack else None)
     secs = parse_duration(wait, what="--wait")
 
-    async def go() -> Any:
-        async with _connect(ctx) as conn:
-            return await next_messages(conn, stream, name, count=count, wait=secs, ack=reply)
-
-    msgs = run(go())
+    msgs = call(ctx, next_messages, stream, name, count=count, wait=secs, ack=reply)
     if want_json(ctx, json_out):
         output.print_json([m.jsonable() for m in msgs])
     else:
@@ -367,14 +352,9 @@ def next_(
 
 def _pause(ctx: typer.Context, stream: str, name: str, until: str | None, json_out: bool) -> None:
     from natsops.cli import output
-    from natsops.cli._run import run
     from natsops.jetstream.consumers import pause_consumer
 
-    async def go() -> Any:
-        async with _connect(ctx) as conn:
-            return await pause_consumer(conn, stream, name, until)
-
-    r = run(go())
+    r = call(ctx, pause_consumer, stream, name, until)
     if want_json(ctx, json_out):
         output.print_json({"stream": stream, "consumer": name, **r})
     elif r.get("paused"):
@@ -408,15 +388,10 @@ def report(ctx: typer.Context, stream: StreamArg, json_out: JsonOpt = False) -> 
     """One row per consumer: pending, ack pending, redelivered, waiting, last delivery, replicas."""
     from natsops.cli import output
     from natsops.cli._js import replica_json, replicas_cell
-    from natsops.cli._run import run
     from natsops.jetstream.consumers import list_consumers
     from natsops.units import format_duration
 
-    async def go() -> Any:
-        async with _connect(ctx) as conn:
-            return await list_consumers(conn, stream)
-
-    res = run(go())
+    res = call(ctx, list_consumers, stream)
     if want_json(ctx, json_out):
         output.print_json({"stream": stream, "messages": res.stream_messages, "consumers": [
             {"name": c.name, "mode": "pull" if c.is_pull else "push",
@@ -458,17 +433,8 @@ def step_down(
     json_out: JsonOpt = False,
 ) -> None:
     """Make the consumer leader step down and wait for the new leader."""
-    from natsops.cli import output
-    from natsops.cli._run import run
-    from natsops.cli.stream import _report_step_down
+    from natsops.cli._js import step_down_result
     from natsops.jetstream.consumers import step_down as do_step_down
 
-    async def go() -> Any:
-        async with _connect(ctx) as conn:
-            return await do_step_down(conn, stream, name, preferred=preferred)
-
-    r = run(go())
-    if want_json(ctx, json_out):
-        output.print_json({**output.jsonable(r), "preferred_honoured": r.preferred_honoured})
-        return
-    _report_step_down("consumer", r)
+    step_down_result("consumer", call(ctx, do_step_down, stream, name, preferred=preferred),
+                     want_json(ctx, json_out))

@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 import typer
 
-from natsops.cli._js import confirm
-from natsops.cli.state import get_state, want_json
+from natsops.cli._js import call, confirm
+from natsops.cli.state import want_json
 
 app = typer.Typer(
     help="Manage Key/Value buckets and keys.",
@@ -23,21 +23,6 @@ JsonOpt = Annotated[bool, typer.Option("--json", "-j", help="Print as JSON")]
 ForceOpt = Annotated[bool, typer.Option("--force", "-f", help="Do not ask for confirmation")]
 
 
-def _connect(ctx: typer.Context) -> Any:
-    from natsops.connection import connect
-
-    return connect(get_state(ctx).settings)
-
-
-def _run(ctx: typer.Context, fn: Any, *args: Any, **kw: Any) -> Any:
-    """Connect, await ``fn(conn, *args, **kw)``, close."""
-    from natsops.cli._run import run
-
-    async def go() -> Any:
-        async with _connect(ctx) as conn:
-            return await fn(conn, *args, **kw)
-
-    return run(go())
 
 
 def _status(st: Any, as_json: bool) -> None:
@@ -99,7 +84,7 @@ def add(
                          description=description, cluster=cluster, tags=tuple(tags or ()),
                          compress=compress, marker_ttl=marker_ttl,
                          metadata=tuple(metadata or ()))
-    st = _run(ctx, add_bucket, bucket, opts)
+    st = call(ctx, add_bucket, bucket, opts)
     _status(st, want_json(ctx, json_out))
     if not want_json(ctx, json_out):
         output.success(f"bucket {bucket} created")
@@ -110,7 +95,7 @@ def info(ctx: typer.Context, bucket: BucketArg, json_out: JsonOpt = False) -> No
     """Show a bucket's size, settings and replicas."""
     from natsops.jetstream.kv import bucket_status
 
-    _status(_run(ctx, bucket_status, bucket), want_json(ctx, json_out))
+    _status(call(ctx, bucket_status, bucket), want_json(ctx, json_out))
 
 
 @app.command("ls")
@@ -127,14 +112,14 @@ def ls(
 
     as_json = want_json(ctx, json_out)
     if bucket:
-        keys = _run(ctx, list_keys, bucket)
+        keys = call(ctx, list_keys, bucket)
         if as_json:
             output.print_json(keys)
         else:
             for k in keys:
                 output.out().print(k, markup=False, highlight=False)
         return
-    buckets = _run(ctx, list_buckets)
+    buckets = call(ctx, list_buckets)
     if as_json:
         output.print_json([b.bucket for b in buckets])
         return
@@ -151,7 +136,7 @@ def rm(ctx: typer.Context, bucket: BucketArg, force: ForceOpt = False) -> None:
     from natsops.jetstream.kv import delete_bucket
 
     confirm(force, f"Really delete bucket {bucket} and all its values?")
-    _run(ctx, delete_bucket, bucket)
+    call(ctx, delete_bucket, bucket)
     output.success(f"bucket {bucket} deleted")
 
 
@@ -171,7 +156,7 @@ def put(
     from natsops.jetstream.kv import put_key
 
     data = value.encode() if value is not None else sys.stdin.buffer.read()
-    rev = _run(ctx, put_key, bucket, key, data)
+    rev = call(ctx, put_key, bucket, key, data)
     if want_json(ctx, json_out):
         output.print_json({"bucket": bucket, "key": key, "revision": rev})
     else:
@@ -195,7 +180,7 @@ def get(
     from natsops.cli import output
     from natsops.jetstream.kv import get_key
 
-    e = _run(ctx, get_key, bucket, key, revision)
+    e = call(ctx, get_key, bucket, key, revision)
     if want_json(ctx, json_out):
         output.print_json(e.jsonable())
     elif raw:
@@ -214,7 +199,7 @@ def del_(ctx: typer.Context, bucket: BucketArg, key: KeyArg, force: ForceOpt = F
     from natsops.jetstream.kv import delete_key
 
     confirm(force, f"Really delete key {bucket} > {key}?")
-    _run(ctx, delete_key, bucket, key)
+    call(ctx, delete_key, bucket, key)
     output.success(f"deleted {bucket} > {key}")
 
 
@@ -225,7 +210,7 @@ def purge(ctx: typer.Context, bucket: BucketArg, key: KeyArg, force: ForceOpt = 
     from natsops.jetstream.kv import purge_key
 
     confirm(force, f"Really purge key {bucket} > {key} and its history?")
-    _run(ctx, purge_key, bucket, key)
+    call(ctx, purge_key, bucket, key)
     output.success(f"purged {bucket} > {key}")
 
 
@@ -235,7 +220,7 @@ def history(ctx: typer.Context, bucket: BucketArg, key: KeyArg, json_out: JsonOp
     from natsops.cli import output
     from natsops.jetstream.kv import key_history
 
-    entries = _run(ctx, key_history, bucket, key)
+    entries = call(ctx, key_history, bucket, key)
     if want_json(ctx, json_out):
         output.print_json([e.jsonable() for e in entries])
         return
@@ -259,20 +244,18 @@ def watch(
     import json
     import sys
 
-    from natsops.cli._run import run
     from natsops.jetstream.kv import watch as kv_watch
 
     as_json = want_json(ctx, json_out)
 
-    async def go() -> None:
-        async with _connect(ctx) as conn:
-            async for e in kv_watch(conn, bucket, key, history=history, deletes=deletes):
-                if as_json:
-                    line = json.dumps(e.jsonable(), sort_keys=True)
-                else:
-                    value = "" if e.operation != "PUT" else e.value.decode(errors="replace")
-                    line = f"[{e.created}] {e.operation} {bucket} > {e.key}: {value}"
-                sys.stdout.write(line + "\n")
-                sys.stdout.flush()
+    async def go(conn: Any) -> None:
+        async for e in kv_watch(conn, bucket, key, history=history, deletes=deletes):
+            if as_json:
+                line = json.dumps(e.jsonable(), sort_keys=True)
+            else:
+                value = "" if e.operation != "PUT" else e.value.decode(errors="replace")
+                line = f"[{e.created}] {e.operation} {bucket} > {e.key}: {value}"
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
 
-    run(go())
+    call(ctx, go)

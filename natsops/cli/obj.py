@@ -7,8 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from natsops.cli._js import confirm
-from natsops.cli.state import get_state, want_json
+from natsops.cli._js import call, confirm
+from natsops.cli.state import want_json
 
 app = typer.Typer(
     help="Manage object store buckets and objects.",
@@ -25,15 +25,6 @@ ProgressOpt = Annotated[bool, typer.Option(
     "--progress/--no-progress", help="Progress bar on stderr (bytes, rate, ETA)")]
 
 
-def _run(ctx: typer.Context, fn: Any, *args: Any, **kw: Any) -> Any:
-    from natsops.cli._run import run
-    from natsops.connection import connect
-
-    async def go() -> Any:
-        async with connect(get_state(ctx).settings) as conn:
-            return await fn(conn, *args, **kw)
-
-    return run(go())
 
 
 def _bucket(st: Any, as_json: bool) -> None:
@@ -99,7 +90,7 @@ def add(
                                max_bucket_size=max_bucket_size, description=description,
                                cluster=cluster, tags=tuple(tags or ()), compress=compress,
                                metadata=tuple(metadata or ()))
-    st = _run(ctx, add_object_bucket, bucket, opts)
+    st = call(ctx, add_object_bucket, bucket, opts)
     _bucket(st, want_json(ctx, json_out))
     if not want_json(ctx, json_out):
         output.success(f"object store {bucket} created")
@@ -119,14 +110,13 @@ def put(
 ) -> None:
     """Upload a file in chunks (never loaded whole into memory)."""
     from natsops.cli import output
-    from natsops.cli._js import TransferProgress
     from natsops.jetstream.objects import put_object
     from natsops.units import format_bytes, parse_size
 
     size = parse_size(chunk_size, what="--chunk-size")
-    with TransferProgress(f"put {file.name}", progress) as bar:
-        e = _run(ctx, put_object, bucket, file, name=name, description=description,
-                 chunk_size=size, progress=bar.callback)
+    with output.ByteProgress(f"put {file.name}", progress and not want_json(ctx, json_out)) as bar:
+        e = call(ctx, put_object, bucket, file, name=name, description=description,
+                 chunk_size=size, progress=bar)
     if want_json(ctx, json_out):
         output.print_json(e)
         return
@@ -149,13 +139,12 @@ def get(
 ) -> None:
     """Download an object; the digest is checked before the file appears under its name."""
     from natsops.cli import output
-    from natsops.cli._js import TransferProgress
     from natsops.jetstream.objects import get_object
     from natsops.units import format_bytes
 
     dest = out if out is not None else Path(Path(name).name)
-    with TransferProgress(f"get {name}", progress) as bar:
-        e = _run(ctx, get_object, bucket, name, dest, overwrite=force, progress=bar.callback)
+    with output.ByteProgress(f"get {name}", progress and not want_json(ctx, json_out)) as bar:
+        e = call(ctx, get_object, bucket, name, dest, overwrite=force, progress=bar)
     if want_json(ctx, json_out):
         output.print_json({**output.jsonable(e), "file": str(dest)})
         return
@@ -174,9 +163,9 @@ def info(
     from natsops.jetstream.objects import object_bucket_status, object_info
 
     if name:
-        _entry(_run(ctx, object_info, bucket, name), want_json(ctx, json_out))
+        _entry(call(ctx, object_info, bucket, name), want_json(ctx, json_out))
     else:
-        _bucket(_run(ctx, object_bucket_status, bucket), want_json(ctx, json_out))
+        _bucket(call(ctx, object_bucket_status, bucket), want_json(ctx, json_out))
 
 
 @app.command("ls")
@@ -193,14 +182,14 @@ def ls(
 
     as_json = want_json(ctx, json_out)
     if bucket:
-        objs = _run(ctx, list_objects, bucket)
+        objs = call(ctx, list_objects, bucket)
         if as_json:
             output.print_json(objs)
             return
         output.table(f"Objects in {bucket} ({len(objs)})", ["name", "size", "chunks", "modified"],
                      [(o.name, format_bytes(o.size), o.chunks, o.mtime) for o in objs])
         return
-    buckets = _run(ctx, list_object_buckets)
+    buckets = call(ctx, list_object_buckets)
     if as_json:
         output.print_json([b.bucket for b in buckets])
         return
@@ -223,11 +212,11 @@ def rm(
 
     if name:
         confirm(force, f"Really delete object {bucket} > {name}?")
-        _run(ctx, delete_object, bucket, name)
+        call(ctx, delete_object, bucket, name)
         output.success(f"deleted {bucket} > {name}")
     else:
         confirm(force, f"Really delete object store {bucket} and all its objects?")
-        _run(ctx, delete_object_bucket, bucket)
+        call(ctx, delete_object_bucket, bucket)
         output.success(f"object store {bucket} deleted")
 
 
@@ -239,7 +228,7 @@ def seal(ctx: typer.Context, bucket: BucketArg, force: ForceOpt = False,
     from natsops.jetstream.objects import seal_object_bucket
 
     confirm(force, f"Really seal object store {bucket}? This cannot be undone.")
-    st = _run(ctx, seal_object_bucket, bucket)
+    st = call(ctx, seal_object_bucket, bucket)
     if want_json(ctx, json_out):
         _bucket(st, True)
         return

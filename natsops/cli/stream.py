@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from natsops.cli._js import confirm, with_options
+from natsops.cli._js import call, confirm, with_options
 from natsops.cli.state import get_state, want_json
 
 app = typer.Typer(
@@ -201,8 +201,6 @@ def add(
 ) -> None:
     """Create a stream (flags and defaults as natscli's `nats stream add`)."""
     from natsops.cli import output
-    from natsops.cli._run import run
-    from natsops.connection import connect
     from natsops.jetstream.spec import load_config_file
     from natsops.jetstream.streams import add_stream, stream_config_for_add
 
@@ -214,11 +212,7 @@ def add(
         output.print_json(cfg)
         return
 
-    async def go() -> Any:
-        async with connect(get_state(ctx).settings) as conn:
-            return await add_stream(conn, cfg)
-
-    info = run(go())
+    info = call(ctx, add_stream, cfg)
     if want_json(ctx, json_out):
         output.print_json(info.raw)
         return
@@ -271,15 +265,9 @@ def edit(
 def info(ctx: typer.Context, name: NameArg, json_out: JsonOpt = False) -> None:
     """Show a stream's config, state and replicas (`--json`: the API's StreamInfo)."""
     from natsops.cli import output
-    from natsops.cli._run import run
-    from natsops.connection import connect
     from natsops.jetstream.streams import stream_info
 
-    async def go() -> Any:
-        async with connect(get_state(ctx).settings) as conn:
-            return await stream_info(conn, name)
-
-    si = run(go())
+    si = call(ctx, stream_info, name)
     if want_json(ctx, json_out):
         output.print_json(si.raw)
         return
@@ -394,16 +382,10 @@ def report(
     """One row per stream: storage, replicas, messages, bytes, consumers, leader, replica health."""
     from natsops.cli import output
     from natsops.cli._js import replica_json, replicas_cell
-    from natsops.cli._run import run
-    from natsops.connection import connect
     from natsops.jetstream.streams import list_streams, sort_streams
     from natsops.units import format_bytes
 
-    async def go() -> Any:
-        async with connect(get_state(ctx).settings) as conn:
-            return await list_streams(conn, subject)
-
-    res = run(go())
+    res = call(ctx, list_streams, subject)
     rows = [s for s in sort_streams(res.streams, sort)
             if show_all or not s.name.startswith(("KV_", "OBJ_", "$MQTT_"))]
     if want_json(ctx, json_out):
@@ -452,37 +434,11 @@ def step_down(
     json_out: JsonOpt = False,
 ) -> None:
     """Make the stream leader step down and wait for the new leader."""
-    from natsops.cli import output
-    from natsops.cli._run import run
-    from natsops.connection import connect
+    from natsops.cli._js import step_down_result
     from natsops.jetstream.streams import step_down as do_step_down
 
-    async def go() -> Any:
-        async with connect(get_state(ctx).settings) as conn:
-            return await do_step_down(conn, name, preferred=preferred)
-
-    r = run(go())
-    if want_json(ctx, json_out):
-        output.print_json({**output.jsonable(r), "preferred_honoured": r.preferred_honoured})
-        return
-    _report_step_down("stream", r)
-
-
-def _report_step_down(what: str, r: Any) -> None:
-    from natsops.cli import output
-    from natsops.errors import Timeout
-
-    if r.old_leader == r.new_leader and r.seconds == 0.0:
-        output.info(f"{what} {r.subject} has one replica: leader stays {r.old_leader}")
-        return
-    if not r.new_leader or r.new_leader == r.old_leader:
-        raise Timeout(f"{what} {r.subject}: no new leader after the step-down "
-                      f"(was {r.old_leader or 'none'})")
-    output.success(f"{what} {r.subject}: leader {r.old_leader} -> {r.new_leader} "
-                   f"in {r.seconds:.2f}s")
-    if r.preferred_honoured is False:
-        output.error(f"preferred server {r.preferred} was not chosen (it may be offline or "
-                     "behind); the server picked another peer")
+    step_down_result("stream", call(ctx, do_step_down, name, preferred=preferred),
+                     want_json(ctx, json_out))
 
 
 @cluster_app.command("peer-info")
@@ -490,15 +446,9 @@ def peer_info(ctx: typer.Context, name: NameArg, json_out: JsonOpt = False) -> N
     """Show the stream's peers as its leader sees them: current, offline, active, lag."""
     from natsops.cli import output
     from natsops.cli._js import peers_table, replica_json
-    from natsops.cli._run import run
-    from natsops.connection import connect
     from natsops.jetstream.streams import stream_info
 
-    async def go() -> Any:
-        async with connect(get_state(ctx).settings) as conn:
-            return await stream_info(conn, name)
-
-    si = run(go())
+    si = call(ctx, stream_info, name)
     if want_json(ctx, json_out):
         output.print_json({"stream": name, "cluster": si.cluster.name if si.cluster else None,
                            "leader": si.cluster.leader if si.cluster else None,

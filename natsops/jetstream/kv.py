@@ -15,17 +15,17 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from natsops.errors import NotFound, UsageError
+from natsops.jetstream._buckets import (
+    bucket_stream,
+    bucket_stream_config,
+    bucket_streams,
+    check_bucket,
+    delete_bucket_stream,
+)
 from natsops.jetstream.errors import from_nats_exception
 from natsops.jetstream.models import ClusterView, StreamInfo
 from natsops.jetstream.spec import ns
-from natsops.jetstream.streams import (
-    add_stream,
-    delete_stream,
-    parse_metadata,
-    split_list,
-    stream_info,
-    stream_names,
-)
+from natsops.jetstream.streams import add_stream
 from natsops.units import parse_duration, parse_size
 
 if TYPE_CHECKING:
@@ -51,15 +51,7 @@ __all__ = [
     "watch",
 ]
 
-_BUCKET_RE = re.compile(r"^[a-zA-Z0-9_-]+$")
 _KEY_RE = re.compile(r"^[-/_=.a-zA-Z0-9]+$")
-_TWO_MINUTES = 120.0
-
-
-def check_bucket(name: str) -> str:
-    if not _BUCKET_RE.match(name or ""):
-        raise UsageError(f"invalid bucket name {name!r}: use letters, digits, '-' and '_'")
-    return name
 
 
 def check_key(key: str, *, pattern: bool = False) -> str:
@@ -88,43 +80,20 @@ class BucketOptions:
     metadata: tuple[str, ...] = ()
 
 
-def _seconds(text: str | None, what: str) -> float:
-    if text in (None, "", "-1", "0"):
-        return 0.0
-    return parse_duration(str(text), what=what)
-
-
 def bucket_config(bucket: str, o: BucketOptions) -> dict[str, Any]:
     """The stream config natscli/nats.go use for a bucket (allow_direct on, placement kept)."""
-    check_bucket(bucket)
     if not 1 <= o.history <= 64:
         raise UsageError(f"invalid --history {o.history}: use 1 to 64")
-    if not 1 <= o.replicas <= 5:
-        raise UsageError(f"invalid --replicas {o.replicas}: use 1 to 5")
-    if o.storage not in ("file", "memory"):
-        raise UsageError(f"invalid --storage {o.storage!r}: use file or memory")
-    ttl = _seconds(o.ttl, "--ttl")
-    cfg: dict[str, Any] = {
-        "name": f"KV_{bucket}", "subjects": [f"$KV.{bucket}.>"],
-        "max_msgs_per_subject": o.history, "max_msgs": -1, "max_consumers": -1,
-        "max_bytes": parse_size(o.max_bucket_size or "-1", what="--max-bucket-size"),
-        "max_msg_size": parse_size(o.max_value_size or "-1", what="--max-value-size"),
-        "max_age": ns(ttl), "storage": o.storage, "num_replicas": o.replicas,
-        "retention": "limits", "discard": "new", "allow_rollup_hdrs": True, "deny_delete": True,
-        "deny_purge": False, "allow_direct": True,
-        "duplicate_window": ns(min(ttl, _TWO_MINUTES) if ttl else _TWO_MINUTES),
-        "compression": "s2" if o.compress else "none",
-    }
-    if o.description:
-        cfg["description"] = o.description
-    if o.cluster or o.tags:
-        cfg["placement"] = {k: v for k, v in (("cluster", o.cluster),
-                                              ("tags", split_list(o.tags))) if v}
+    cfg = bucket_stream_config(
+        bucket, stream=f"KV_{bucket}", subjects=[f"$KV.{bucket}.>"], ttl=o.ttl,
+        replicas=o.replicas, storage=o.storage, max_bucket_size=o.max_bucket_size,
+        description=o.description, cluster=o.cluster, tags=o.tags, compress=o.compress,
+        metadata=o.metadata)
+    cfg.update(max_msgs_per_subject=o.history, deny_delete=True, deny_purge=False,
+               max_msg_size=parse_size(o.max_value_size or "-1", what="--max-value-size"))
     if o.marker_ttl:
         cfg["allow_msg_ttl"] = True
         cfg["subject_delete_marker_ttl"] = ns(parse_duration(o.marker_ttl, what="--marker-ttl"))
-    if o.metadata:
-        cfg["metadata"] = parse_metadata(o.metadata)
     return cfg
 
 
@@ -161,21 +130,16 @@ async def add_bucket(conn: Conn, bucket: str, options: BucketOptions) -> BucketS
 
 
 async def bucket_status(conn: Conn, bucket: str) -> BucketStatus:
-    check_bucket(bucket)
-    try:
-        return BucketStatus.from_stream(await stream_info(conn, f"KV_{bucket}"))
-    except NotFound:
-        raise NotFound(f"bucket {bucket} not found") from None
+    si = await bucket_stream(conn, f"KV_{check_bucket(bucket)}", f"bucket {bucket}")
+    return BucketStatus.from_stream(si)
 
 
 async def list_buckets(conn: Conn) -> list[BucketStatus]:
-    names = [n for n in await stream_names(conn, "$KV.>") if n.startswith("KV_")]
-    return [BucketStatus.from_stream(await stream_info(conn, n)) for n in names]
+    return [BucketStatus.from_stream(s) for s in await bucket_streams(conn, "$KV.>", "KV_")]
 
 
 async def delete_bucket(conn: Conn, bucket: str) -> None:
-    await bucket_status(conn, bucket)
-    await delete_stream(conn, f"KV_{bucket}")
+    await delete_bucket_stream(conn, f"KV_{check_bucket(bucket)}", f"bucket {bucket}")
 
 
 @dataclass(frozen=True)

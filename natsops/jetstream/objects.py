@@ -19,20 +19,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from natsops.errors import Conflict, NotFound, ServerError, UsageError
-from natsops.jetstream.errors import from_nats_exception
-from natsops.jetstream.kv import check_bucket
-from natsops.jetstream.models import ClusterView, StreamInfo
-from natsops.jetstream.spec import ns
-from natsops.jetstream.streams import (
-    add_stream,
-    delete_stream,
-    parse_metadata,
-    split_list,
-    stream_info,
-    stream_names,
-    update_stream,
+from natsops.jetstream._buckets import (
+    bucket_stream,
+    bucket_stream_config,
+    bucket_streams,
+    check_bucket,
+    delete_bucket_stream,
 )
-from natsops.units import parse_duration, parse_size
+from natsops.jetstream.errors import from_nats_exception
+from natsops.jetstream.models import ClusterView, StreamInfo
+from natsops.jetstream.streams import add_stream, update_stream
 
 if TYPE_CHECKING:
     from natsops.connection import Conn
@@ -75,29 +71,12 @@ class ObjectBucketOptions:
 
 
 def object_bucket_config(bucket: str, o: ObjectBucketOptions) -> dict[str, Any]:
-    check_bucket(bucket)
-    if not 1 <= o.replicas <= 5:
-        raise UsageError(f"invalid --replicas {o.replicas}: use 1 to 5")
-    if o.storage not in ("file", "memory"):
-        raise UsageError(f"invalid --storage {o.storage!r}: use file or memory")
-    ttl = 0.0 if o.ttl in (None, "", "-1", "0") else parse_duration(str(o.ttl), what="--ttl")
-    cfg: dict[str, Any] = {
-        "name": f"OBJ_{bucket}", "subjects": [f"$O.{bucket}.C.>", f"$O.{bucket}.M.>"],
-        "max_age": ns(ttl), "storage": o.storage, "num_replicas": o.replicas,
-        "max_bytes": parse_size(o.max_bucket_size or "-1", what="--max-bucket-size"),
-        "retention": "limits", "discard": "new", "allow_rollup_hdrs": True,
-        "allow_direct": True, "max_msgs": -1, "max_consumers": -1,
-        "duplicate_window": ns(min(ttl, 120.0) if ttl else 120.0),
-        "compression": "s2" if o.compress else "none",
-    }
-    if o.description:
-        cfg["description"] = o.description
-    if o.cluster or o.tags:
-        cfg["placement"] = {k: v for k, v in (("cluster", o.cluster),
-                                              ("tags", split_list(o.tags))) if v}
-    if o.metadata:
-        cfg["metadata"] = parse_metadata(o.metadata)
-    return cfg
+    """The stream config natscli/nats.go use for an object store."""
+    return bucket_stream_config(
+        bucket, stream=f"OBJ_{bucket}", subjects=[f"$O.{bucket}.C.>", f"$O.{bucket}.M.>"],
+        ttl=o.ttl, replicas=o.replicas, storage=o.storage, max_bucket_size=o.max_bucket_size,
+        description=o.description, cluster=o.cluster, tags=o.tags, compress=o.compress,
+        metadata=o.metadata)
 
 
 @dataclass(frozen=True)
@@ -131,21 +110,16 @@ async def add_object_bucket(conn: Conn, bucket: str,
 
 
 async def object_bucket_status(conn: Conn, bucket: str) -> ObjectBucketStatus:
-    check_bucket(bucket)
-    try:
-        return ObjectBucketStatus.from_stream(await stream_info(conn, f"OBJ_{bucket}"))
-    except NotFound:
-        raise NotFound(f"object bucket {bucket} not found") from None
+    si = await bucket_stream(conn, f"OBJ_{check_bucket(bucket)}", f"object bucket {bucket}")
+    return ObjectBucketStatus.from_stream(si)
 
 
 async def list_object_buckets(conn: Conn) -> list[ObjectBucketStatus]:
-    names = [n for n in await stream_names(conn, "$O.>") if n.startswith("OBJ_")]
-    return [ObjectBucketStatus.from_stream(await stream_info(conn, n)) for n in names]
+    return [ObjectBucketStatus.from_stream(s) for s in await bucket_streams(conn, "$O.>", "OBJ_")]
 
 
 async def delete_object_bucket(conn: Conn, bucket: str) -> None:
-    await object_bucket_status(conn, bucket)
-    await delete_stream(conn, f"OBJ_{bucket}")
+    await delete_bucket_stream(conn, f"OBJ_{check_bucket(bucket)}", f"object bucket {bucket}")
 
 
 async def seal_object_bucket(conn: Conn, bucket: str) -> ObjectBucketStatus:
