@@ -78,6 +78,17 @@ def step_down_result(what: str, r: Any, as_json: bool) -> None:
                      "behind); the server picked another peer")
 
 
+def print_names(names: Sequence[str], as_json: bool) -> None:
+    """A list of names: one JSON array (natscli's `ls --json`), or one name per line."""
+    from natsops.cli import output
+
+    if as_json:
+        output.print_json(list(names))
+        return
+    for n in names:
+        output.out().print(n, markup=False, highlight=False)
+
+
 def confirm(force: bool, question: str) -> None:
     """Ask ``question`` unless ``--force``; a "no" (or no terminal answer) aborts with exit 1."""
     if force:

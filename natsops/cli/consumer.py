@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from natsops.cli._js import call, confirm, with_options
+from natsops.cli._js import call, confirm, print_names, with_options
 from natsops.cli.state import get_state, want_json
 
 app = typer.Typer(
@@ -284,11 +284,7 @@ def ls(
 
     res = run(go())
     if isinstance(res, list):
-        if as_json:
-            output.print_json(res)
-        else:
-            for n in res:
-                output.out().print(n, markup=False, highlight=False)
+        print_names(res, as_json)
         return
     output.table(f"Consumers of {stream} ({len(res.consumers)})",
                  ["name", "mode", "ack", "pending", "ack pending", "last delivery"],

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from natsops.cli._js import call, confirm
+from natsops.cli._js import call, confirm, print_names
 from natsops.cli.state import want_json
 
 app = typer.Typer(
@@ -112,12 +112,7 @@ def ls(
 
     as_json = want_json(ctx, json_out)
     if bucket:
-        keys = call(ctx, list_keys, bucket)
-        if as_json:
-            output.print_json(keys)
-        else:
-            for k in keys:
-                output.out().print(k, markup=False, highlight=False)
+        print_names(call(ctx, list_keys, bucket), as_json)
         return
     buckets = call(ctx, list_buckets)
     if as_json:

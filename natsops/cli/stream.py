@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from natsops.cli._js import call, confirm, with_options
+from natsops.cli._js import call, confirm, print_names, with_options
 from natsops.cli.state import get_state, want_json
 
 app = typer.Typer(
@@ -302,12 +302,7 @@ def ls(
 
     res = run(go())
     if isinstance(res, list):
-        shown = [n for n in res if visible(n)]
-        if want_json(ctx, json_out):
-            output.print_json(shown)
-        else:
-            for n in shown:
-                output.out().print(n, markup=False, highlight=False)
+        print_names([n for n in res if visible(n)], want_json(ctx, json_out))
         return
     rows = [(s.name, s.config.get("description") or "", s.created[:19], f"{s.messages:,}",
              format_bytes(s.bytes), s.config.get("storage"), s.replicas)
