@@ -243,3 +243,15 @@ def test_peer_remove_moves_a_replica(nats_cluster, unique) -> None:
     assert follower not in names
     assert len(names) == 2
     natsops(urls, "stream", "rm", name, "-f")
+
+
+def test_unreachable_server_fails_fast() -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    t0 = time.monotonic()
+    line = one_line_error(natsops(f"nats://127.0.0.1:{port}", "stream", "ls"), 3)
+    assert "cannot connect" in line
+    assert time.monotonic() - t0 < 5
