@@ -89,6 +89,23 @@ def print_names(names: Sequence[str], as_json: bool) -> None:
         output.out().print(n, markup=False, highlight=False)
 
 
+def interactive() -> bool:
+    """True when stdin is a terminal (natscli prompts for missing values only then)."""
+    import sys
+
+    return sys.stdin.isatty()
+
+
+def answer_int(text: str, flag: str) -> int:
+    """An integer typed at a prompt; UsageError (exit 2) otherwise."""
+    from natsops.errors import UsageError
+
+    try:
+        return int(text)
+    except ValueError:
+        raise UsageError(f"invalid {flag} {text!r}: not a whole number") from None
+
+
 def confirm(force: bool, question: str) -> None:
     """Ask ``question`` unless ``--force``; a "no" (or no terminal answer) aborts with exit 1."""
     if force:

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from natsops.cli import _js
 from natsops.cli._js import call, confirm, print_names, with_options
 from natsops.cli.state import get_state, want_json
 
@@ -102,7 +103,6 @@ def _flags(kw: dict[str, Any]) -> Any:
 
 
 def _prompt_missing(cfg: dict[str, Any], pull: bool) -> dict[str, Any]:
-    import sys
 
     from natsops.errors import UsageError
     from natsops.jetstream.consumers import (
@@ -115,13 +115,13 @@ def _prompt_missing(cfg: dict[str, Any], pull: bool) -> dict[str, Any]:
     missing = missing_for_add(cfg, pull=pull)
     if not missing:
         return cfg
-    if not sys.stdin.isatty():
+    if not _js.interactive():
         raise UsageError("missing " + ", ".join(PROMPTED[k] for k in missing),
                          hint="give them, or --defaults to accept natscli's defaults")
     ans: dict[str, Any] = {}
     if "mode" in missing:
         ans["target"] = typer.prompt("push delivery subject (empty for a pull consumer)",
-                                     default="", show_default=False) or None
+                                     default="", show_default=False, err=True) or None
         ans["pull"] = ans["target"] is None
     push = bool(ans.get("target") or cfg.get("deliver_subject"))
     for key, flag, default in (("deliver_policy", "deliver", "all"),
@@ -129,9 +129,9 @@ def _prompt_missing(cfg: dict[str, Any], pull: bool) -> dict[str, Any]:
                                ("replay_policy", "replay", "instant"),
                                ("max_deliver", "max_deliver", "-1")):
         if key in missing:
-            ans[flag] = typer.prompt(flag.replace("_", "-"), default=default)
+            ans[flag] = typer.prompt(flag.replace("_", "-"), default=default, err=True)
     if "max_deliver" in ans:
-        ans["max_deliver"] = int(ans["max_deliver"])
+        ans["max_deliver"] = _js.answer_int(ans["max_deliver"], "--max-deliver")
     return apply_consumer_flags(cfg, ConsumerFlags(**ans))
 
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from natsops.cli import _js
 from natsops.cli._js import call, confirm, print_names, with_options
 from natsops.cli.state import get_state, want_json
 
@@ -124,7 +125,6 @@ def _flags(kw: dict[str, Any]) -> Any:
 
 def _prompt_missing(cfg: dict[str, Any]) -> dict[str, Any]:
     """natscli prompts for unset values; natsops does too on a terminal, else it says which."""
-    import sys
 
     from natsops.errors import UsageError
     from natsops.jetstream.streams import (
@@ -138,21 +138,24 @@ def _prompt_missing(cfg: dict[str, Any]) -> dict[str, Any]:
     missing = missing_for_add(cfg)
     if not missing:
         return cfg
-    if not sys.stdin.isatty():
+    if not _js.interactive():
         raise UsageError("missing " + ", ".join(PROMPTED[k] for k in missing),
                          hint="give them, or --defaults to accept natscli's defaults")
     answers: dict[str, Any] = {}
     for key in missing:
         default = cfg["name"] if key == "subjects" else ADD_DEFAULTS.get(key, "")
-        answers[key] = typer.prompt(PROMPTED[key].lstrip("-"), default=str(default))
+        answers[key] = typer.prompt(PROMPTED[key].lstrip("-"), default=str(default), err=True)
     return apply_stream_flags(cfg, StreamFlags(
         subjects=(answers["subjects"],) if "subjects" in answers else None,
         storage=answers.get("storage"), retention=answers.get("retention"),
         discard=answers.get("discard"), max_bytes=answers.get("max_bytes"),
         max_age=answers.get("max_age"), max_msg_size=answers.get("max_msg_size"),
-        replicas=int(answers["num_replicas"]) if "num_replicas" in answers else None,
-        max_msgs=int(answers["max_msgs"]) if "max_msgs" in answers else None,
-        max_msgs_per_subject=int(answers["max_msgs_per_subject"])
+        replicas=_js.answer_int(answers["num_replicas"], "--replicas")
+        if "num_replicas" in answers else None,
+        max_msgs=_js.answer_int(answers["max_msgs"], "--max-msgs")
+        if "max_msgs" in answers else None,
+        max_msgs_per_subject=_js.answer_int(answers["max_msgs_per_subject"],
+                                            "--max-msgs-per-subject")
         if "max_msgs_per_subject" in answers else None))
 
 

@@ -162,3 +162,16 @@ def test_consumer_info_json_round_trips(nats_server, stream, tmp_path) -> None:
     assert natsops(url, "consumer", "add", stream, "--config", str(f)).exit_code == 0
     again = ok_json(url, "consumer", "info", stream, "rt")
     assert again["config"] == info["config"]
+
+
+def test_consumer_prompts_on_a_terminal(nats_server, stream, monkeypatch) -> None:
+    from natsops.cli import _js
+
+    monkeypatch.setattr(_js, "interactive", lambda: True)
+    # push subject (empty = pull), deliver, ack, replay, max deliver
+    r = natsops(nats_server.url, "consumer", "add", stream, "asked", "--dry-run",
+                input="\nnew\n\n\n3\n")
+    assert r.exit_code == 0, r.stderr
+    cfg = json.loads(r.stdout[r.stdout.index("{"):])  # CliRunner echoes the typed answers
+    assert "deliver_subject" not in cfg
+    assert (cfg["deliver_policy"], cfg["ack_policy"], cfg["max_deliver"]) == ("new", "explicit", 3)

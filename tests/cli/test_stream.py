@@ -255,3 +255,20 @@ def test_unreachable_server_fails_fast() -> None:
     line = one_line_error(natsops(f"nats://127.0.0.1:{port}", "stream", "ls"), 3)
     assert "cannot connect" in line
     assert time.monotonic() - t0 < 5
+
+
+def test_missing_values_are_prompted_on_a_terminal(nats_server, monkeypatch) -> None:
+    from natsops.cli import _js
+
+    monkeypatch.setattr(_js, "interactive", lambda: True)
+    # storage, replicas, retention, discard, max msgs, per subject, bytes, age, msg size
+    answers = "memory\n\n\n\n\n\n10MB\n1h\n\n"
+    r = natsops(nats_server.url, "stream", "add", "PROMPTED", "--subjects", "p.>", "--dry-run",
+                input=answers)
+    assert r.exit_code == 0, r.stderr
+    cfg = json.loads(r.stdout[r.stdout.index("{"):])  # CliRunner echoes the typed answers
+    assert cfg["storage"] == "memory"
+    assert cfg["num_replicas"] == 1
+    assert cfg["max_bytes"] == 10 * 1024**2
+    assert cfg["max_age"] == 3600 * 10**9
+    assert cfg["retention"] == "limits"
