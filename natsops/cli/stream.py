@@ -394,7 +394,8 @@ def report(
                          "placement": s.config.get("placement"),
                          "leader": s.cluster.leader if s.cluster else "",
                          "healthy": s.cluster is None or s.cluster.healthy,
-                         "peers": replica_json(s.cluster)} for s in rows],
+                         "peers": replica_json(s.cluster),
+                         "sources": output.jsonable(s.sources)} for s in rows],
             "missing": list(res.missing), "offline": dict(res.offline)})
         return
     output.info("Obtaining stream stats")
@@ -406,6 +407,13 @@ def report(
                    replicas_cell(s.cluster) if s.replicas > 1 else (
                        s.cluster.leader if s.cluster else ""))
                   for s in rows])
+    replication = [(s.name, src) for s in rows for src in s.sources]
+    if replication:
+        output.table("Replication Report", ["stream", "kind", "api prefix", "source stream",
+                                            "active", "lag", "error"],
+                     [(n, src.kind, src.external_api or "", src.name,
+                       "never" if src.active_s is None else f"{src.active_s:.2f}s",
+                       f"{src.lag:,}", src.error or "") for n, src in replication])
     if res.missing:
         output.error(f"inaccessible streams: {', '.join(res.missing)}")
     for n, reason in res.offline.items():

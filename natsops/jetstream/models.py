@@ -8,7 +8,7 @@ from typing import Any
 
 from natsops.jetstream.spec import NS
 
-__all__ = ["ClusterView", "ConsumerInfo", "Replica", "StreamInfo"]
+__all__ = ["ClusterView", "ConsumerInfo", "Replica", "SourceState", "StreamInfo"]
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,27 @@ class ClusterView:
 
 
 @dataclass(frozen=True)
+class SourceState:
+    """A mirror or source of a stream: how far behind it is and when it was last heard."""
+
+    kind: str  # "mirror" or "source"
+    name: str
+    lag: int
+    active_s: float | None  # None: never active
+    error: str | None
+    external_api: str | None
+
+    @classmethod
+    def parse(cls, kind: str, data: Mapping[str, Any]) -> SourceState:
+        active = int(data.get("active", -1))
+        err = data.get("error") or None
+        return cls(kind=kind, name=str(data.get("name", "")), lag=int(data.get("lag") or 0),
+                   active_s=None if active < 0 else active / NS,
+                   error=str(err.get("description", err)) if isinstance(err, Mapping) else err,
+                   external_api=(data.get("external") or {}).get("api"))
+
+
+@dataclass(frozen=True)
 class StreamInfo:
     """A stream: its config (API JSON shape), state counters and cluster view."""
 
@@ -81,6 +102,7 @@ class StreamInfo:
     lost_bytes: int
     cluster: ClusterView | None
     raw: Mapping[str, Any] = field(repr=False, compare=False)
+    sources: tuple[SourceState, ...] = ()
 
     @classmethod
     def parse(cls, data: Mapping[str, Any]) -> StreamInfo:
@@ -97,7 +119,9 @@ class StreamInfo:
             num_subjects=int(st.get("num_subjects") or 0),
             num_deleted=int(st.get("num_deleted") or 0),
             lost_msgs=len(lost.get("msgs") or []), lost_bytes=int(lost.get("bytes") or 0),
-            cluster=ClusterView.parse(raw.get("cluster")), raw=raw)
+            cluster=ClusterView.parse(raw.get("cluster")), raw=raw,
+            sources=tuple([SourceState.parse("mirror", raw["mirror"])] if raw.get("mirror")
+                          else [SourceState.parse("source", s) for s in raw.get("sources") or []]))
 
     @property
     def replicas(self) -> int:

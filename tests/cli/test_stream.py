@@ -272,3 +272,30 @@ def test_missing_values_are_prompted_on_a_terminal(nats_server, monkeypatch) -> 
     assert cfg["max_bytes"] == 10 * 1024**2
     assert cfg["max_age"] == 3600 * 10**9
     assert cfg["retention"] == "limits"
+
+
+def test_report_shows_sources_and_mirrors(nats_server, unique) -> None:
+    url, a, b, m = nats_server.url, unique("SRC"), unique("AGG"), unique("MIR")
+    assert natsops(url, "stream", "add", a, "--subjects", f"{a}.>", "--defaults").exit_code == 0
+    assert natsops(url, "stream", "add", b, "--source", a, "--defaults").exit_code == 0
+    assert natsops(url, "stream", "add", m, "--mirror", a, "--defaults").exit_code == 0
+
+    async def publish() -> None:
+        nc = await nats.connect(url)
+        await nc.jetstream().publish(f"{a}.x", b"1")
+        await nc.close()
+
+    asyncio.run(publish())
+    deadline = time.monotonic() + 10
+    rows: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        rows = {s["name"]: s for s in ok_json(url, "stream", "report")["streams"]}
+        if rows[b]["messages"] == 1 and rows[m]["messages"] == 1:
+            break
+        time.sleep(0.1)
+    assert [(s["kind"], s["name"], s["lag"]) for s in rows[b]["sources"]] == [("source", a, 0)]
+    assert [(s["kind"], s["name"]) for s in rows[m]["sources"]] == [("mirror", a)]
+    r = natsops(url, "stream", "report")
+    assert "Replication Report" in r.stdout
+    for n in (m, b, a):
+        natsops(url, "stream", "rm", n, "-f")
