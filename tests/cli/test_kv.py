@@ -117,3 +117,28 @@ def test_watch_shows_update_from_another_client(nats_server, unique) -> None:
             if pipe is not None:
                 pipe.close()
         natsops(url, "kv", "rm", b, "-f")
+
+
+def test_get_uses_direct_get(nats_server, unique) -> None:
+    """Buckets are created with allow_direct, so reads go to $JS.API.DIRECT.GET (any replica)."""
+    url, b = nats_server.url, unique("DG")
+    assert natsops(url, "kv", "add", b).exit_code == 0
+    assert natsops(url, "kv", "put", b, "k", "v").exit_code == 0
+
+    async def observe() -> list[str]:
+        nc = await nats.connect(url)
+        seen: list[str] = []
+
+        async def cb(msg: Any) -> None:
+            seen.append(msg.subject)
+
+        await nc.subscribe("$JS.API.DIRECT.GET.>", cb=cb)
+        await nc.flush()
+        r = await asyncio.to_thread(natsops, url, "kv", "get", b, "k")
+        assert r.exit_code == 0
+        await nc.flush()
+        await nc.close()
+        return seen
+
+    assert f"$JS.API.DIRECT.GET.KV_{b}.$KV.{b}.k" in asyncio.run(observe())
+    natsops(url, "kv", "rm", b, "-f")
