@@ -81,10 +81,10 @@ def connect_options(s: Settings) -> dict[str, Any]:
         "name": s.connection_name,
         "connect_timeout": max(0.5, min(s.timeout, 10.0)),
         "allow_reconnect": False,
-        # nats-py treats 0 as "no limit" while picking a server for the first connect, so a
-        # refused port was retried forever; 1 tries each server twice, then NoServersError
+        # nats-py retries the first connect forever when this is 0 (it only discards a server
+        # whose attempts exceed a *positive* maximum): 1 means two quick attempts, then an error.
         "max_reconnect_attempts": 1,
-        "reconnect_time_wait": 0.2,
+        "reconnect_time_wait": 0.1,
         "error_cb": _quiet,
         "disconnected_cb": None,
         "closed_cb": None,

@@ -13,7 +13,7 @@ from typing import Any
 
 from natsops.errors import ExitCode
 
-__all__ = ["Finding", "Location", "Severity", "exit_code", "worst"]
+__all__ = ["Finding", "Location", "Severity", "exit_code", "to_sarif", "worst"]
 
 
 class Severity(IntEnum):
@@ -99,3 +99,35 @@ def exit_code(findings: Iterable[Finding], *, strict: bool = False) -> ExitCode:
     if w >= Severity.FAIL or (strict and w >= Severity.WARN):
         return ExitCode.FAILED
     return ExitCode.OK
+
+
+def to_sarif(findings: Iterable[Finding], *, tool: str, version: str,
+             rules: Mapping[str, str] | None = None, uri_base: str | None = None) -> dict[str, Any]:
+    """A SARIF 2.1.0 log (one run) for code-scanning UIs; ``rules`` maps id -> title."""
+    levels = {Severity.FAIL: "error", Severity.WARN: "warning", Severity.INFO: "note",
+              Severity.OK: "none"}
+    items = list(findings)
+    ids = sorted({f.id for f in items} | set(rules or {}))
+    results = []
+    for f in items:
+        text = f.message + (f" Fix: {f.fix}" if f.fix else "")
+        res: dict[str, Any] = {"ruleId": f.id, "ruleIndex": ids.index(f.id),
+                               "level": levels[f.severity], "message": {"text": text}}
+        if f.location is not None:
+            region: dict[str, int] = {}
+            if f.location.line:
+                region["startLine"] = f.location.line
+                if f.location.column:
+                    region["startColumn"] = f.location.column
+            phys: dict[str, Any] = {"artifactLocation": {"uri": f.location.file}}
+            if uri_base:
+                phys["artifactLocation"]["uriBaseId"] = uri_base
+            if region:
+                phys["region"] = region
+            res["locations"] = [{"physicalLocation": phys}]
+        results.append(res)
+    driver = {"name": tool, "version": version,
+              "rules": [{"id": i, "name": i.replace("/", "-"),
+                         "shortDescription": {"text": (rules or {}).get(i, i)}} for i in ids]}
+    return {"$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0",
+            "runs": [{"tool": {"driver": driver}, "results": results}]}

@@ -44,6 +44,11 @@ def bootstrap(
     lame_duck: Annotated[str, typer.Option("--lame-duck", help="lame_duck_duration on the hosts")] = "2m",
     force: Annotated[bool, typer.Option("--force", help="Overwrite rendered files")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
+    operator: Annotated[str | None, typer.Option(
+        "--operator", help="Operator mode: run this operator of the natsops auth store")] = None,
+    auth_store: Annotated[Path | None, typer.Option(
+        "--store", envvar="NATSOPS_STORE", help="natsops auth store (with --operator)",
+        show_default=False)] = None,
 ) -> None:
     """Start a local JetStream cluster on 127.0.0.1 and wait until it is usable.
 
@@ -57,6 +62,7 @@ def bootstrap(
       natsops bootstrap --nodes 3 --name C1 --dir ./.natsops/C1 --base-port 4222
       natsops bootstrap --base-port auto --json
       natsops bootstrap --render-only --hosts nats-1,nats-2,nats-3 --out ./configs
+      natsops auth operator add DEMO --sys && natsops bootstrap --operator DEMO
     """
     from natsops.cli import output
     from natsops.cli._run import run
@@ -93,7 +99,15 @@ def bootstrap(
         _dry_run(opts, state.env, as_json)
         return
     progress = (lambda m: None) if as_json else output.info
-    result = run(do_bootstrap(opts, state.env, progress=progress))
+    if operator:
+        from natsops.auth.localdev import bootstrap_operator
+        from natsops.auth.store import Store, default_store_root
+
+        store = Store(auth_store or default_store_root(state.env))
+        result = run(bootstrap_operator(opts, store, store.resolve_operator(operator), state.env,
+                                        progress=progress))
+    else:
+        result = run(do_bootstrap(opts, state.env, progress=progress))
     if as_json:
         output.print_json(result)
         return

@@ -27,6 +27,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "consumer": ("natsops.cli.consumer", "Consumers: add, edit, info, ls, rm, next, report."),
     "kv": ("natsops.cli.kv", "Key/Value buckets: add, put, get, del, history, watch, ls."),
     "object": ("natsops.cli.obj", "Object stores: add, put, get, info, ls, rm, seal."),
+    "lint": ("natsops.cli.lint", "Check nats-server configs, stream recipes and Helm values."),
+    "sizing": ("natsops.cli.sizing", "Size a JetStream cluster: disk, memory, CPU, network."),
+    "auth": ("natsops.cli.auth", "Operators, accounts, users and creds (what nsc does), push and verify."),
+    "bench": ("natsops.cli.bench", "Measure throughput and latency: core pub/sub, request/reply, JetStream."),
 }
 
 

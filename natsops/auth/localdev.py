@@ -1,0 +1,167 @@
+"""``natsops bootstrap --operator NAME``: the local cluster in operator mode, from the auth store.
+
+The cluster folder and processes are the ones :mod:`natsops.bootstrap` manages; only the server
+configs differ: each node gets the operator, the system account and a full resolver (every
+account of the store preloaded, saved-if-newer at start), so creds from the store work at once
+and later edits go through ``natsops auth push``. The account ``APP`` (JetStream) and its user
+``app`` are created in the store when missing; the natscli contexts ``natsops-<name>`` and
+``natsops-<name>-sys`` point at the creds files of ``APP/app`` and ``SYS/sys``.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Mapping
+
+from natsops.auth import ops
+from natsops.auth.config import ResolverOptions, render_config
+from natsops.auth.store import Store
+from natsops.bootstrap import (
+    BootstrapOptions,
+    BootstrapResult,
+    Progress,
+    cluster_status,
+    start_nodes,
+    validate_node_count,
+    wait_usable,
+)
+from natsops.cluster.local import HOST, LocalCluster, plan_nodes
+from natsops.cluster.process import find_server_binary
+from natsops.context import Settings, save_context, selected_context, write_private
+from natsops.errors import Conflict, NatsopsError
+
+__all__ = ["APP_ACCOUNT", "APP_USER", "bootstrap_operator", "write_operator_configs"]
+
+APP_ACCOUNT = "APP"
+APP_USER = "app"
+_MARKER = "natsops-operator-mode.json"
+
+
+def _noop(_: str) -> None:
+    pass
+
+
+def write_operator_configs(cluster: LocalCluster, store: Store, op: str) -> None:
+    """Render every node's config in operator mode (0600: it is plain, but keep it private)."""
+    clustered = len(cluster.nodes) > 1
+    for n in cluster.nodes:
+        opts = ResolverOptions(dir=str(cluster.node_dir(n.name) / "jwt"), preload_all=True,
+                               interval="1m")
+        lines = [
+            f"# nats-server for {n.name} of local cluster {cluster.name}, operator mode ({op})",
+            f"server_name: {json.dumps(n.name)}",
+            f'listen: "{HOST}:{n.client_port}"',
+            f'http: "{HOST}:{n.http_port}"',
+            "jetstream {",
+            f"  store_dir: {json.dumps(str(cluster.store_dir(n.name)))}",
+            f"  max_memory_store: {cluster.max_mem}",
+            f"  max_file_store: {cluster.max_file}",
+            "}",
+        ]
+        if clustered:
+            routes = ", ".join(json.dumps(o.cluster_url) for o in cluster.nodes if o is not n)
+            lines += [f"cluster {{ name: {json.dumps(cluster.name)}, "
+                      f'listen: "{HOST}:{n.cluster_port}", routes: [{routes}] }}']
+        text = "\n".join(lines) + "\n" + render_config(store, op, opts)
+        cluster.node_dir(n.name).mkdir(parents=True, exist_ok=True)
+        write_private(cluster.config_path(n.name), text)
+    write_private(cluster.dir / _MARKER, json.dumps({"operator": op,
+                                                     "store": str(store.root)}) + "\n")
+
+
+def _ensure_app(store: Store, op: str, progress: Progress) -> None:
+    store.system_account(op)  # NotFound with a hint when the operator has no SYS
+    if APP_ACCOUNT not in store.account_names(op):
+        progress(f"creating account {APP_ACCOUNT} (JetStream) in the store")
+        ops.add_account(store, op, APP_ACCOUNT, jetstream=True)
+    if APP_USER not in store.user_names(op, APP_ACCOUNT):
+        progress(f"creating user {APP_ACCOUNT}/{APP_USER} in the store")
+        ops.add_user(store, op, APP_ACCOUNT, APP_USER)
+
+
+async def _probe(cluster: LocalCluster, creds: str, replicas: int, timeout: float) -> None:
+    import asyncio
+
+    from nats.js.api import StreamConfig
+
+    from natsops.connection import connect
+
+    name = f"NATSOPS_PROBE_{secrets.token_hex(4).upper()}"
+    deadline = time.monotonic() + timeout
+    settings = Settings(servers=tuple(cluster.client_urls), creds=creds, timeout=5.0)
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            async with connect(settings) as conn:
+                await conn.js.add_stream(StreamConfig(name=name, subjects=[name.lower()],
+                                                      num_replicas=replicas, max_msgs=10))
+                await conn.js.delete_stream(name)
+                return
+        except Exception as exc:  # the meta group may still be forming: retry until deadline
+            last = exc
+            await asyncio.sleep(0.2)
+    raise NatsopsError(f"cluster {cluster.name} not usable in operator mode: {last}",
+                       hint=f"see the logs in {cluster.dir}")
+
+
+def _write_contexts(cluster: LocalCluster, store: Store, op: str, env: Mapping[str, str],
+                    select: bool | None) -> tuple[str, ...]:
+    url = ",".join(cluster.client_urls)
+    base = f"natsops-{cluster.name}"
+    app = {"description": f"natsops local cluster {cluster.name} ({op}/{APP_ACCOUNT}/{APP_USER})",
+           "url": url, "creds": str(store.creds_path(op, APP_ACCOUNT, APP_USER))}
+    sys = {"description": f"natsops local cluster {cluster.name} ({op}/SYS/sys)",
+           "url": url, "creds": str(store.creds_path(op, "SYS", "sys"))}
+    save_context(f"{base}-sys", sys, env)
+    save_context(base, app, env,
+                 select=bool(select or (select is None and selected_context(env) is None)))
+    return (base, f"{base}-sys")
+
+
+async def bootstrap_operator(opts: BootstrapOptions, store: Store, op: str,
+                             env: Mapping[str, str],
+                             progress: Progress = _noop) -> BootstrapResult:
+    """Start (or find) the local cluster in operator mode and wait until APP/app can use it."""
+    t0 = time.monotonic()
+    directory = opts.dir.expanduser()
+    _ensure_app(store, op, progress)
+    created = False
+    if LocalCluster.exists(directory):
+        cluster = LocalCluster.load(directory)
+        marker = directory / _MARKER
+        if not marker.is_file() or json.loads(marker.read_text()).get("operator") != op:
+            raise Conflict(f"{directory} holds cluster {cluster.name}, not in operator mode "
+                           f"for {op}", hint="use another --dir")
+    else:
+        validate_node_count(opts.nodes, opts.allow_even)
+        binary = find_server_binary(opts.server_bin, env)
+        progress(f"rendering operator-mode configs for {opts.nodes} nodes in {directory}")
+        cluster = LocalCluster.create(directory, name=opts.name,
+                                      nodes=plan_nodes(opts.nodes, opts.base_port),
+                                      binary=binary, max_mem=opts.max_mem,
+                                      max_file=opts.max_file, env=env)
+        write_operator_configs(cluster, store, op)
+        created = True
+    already = cluster.running_nodes()
+    started = start_nodes(cluster)
+    try:
+        await wait_usable(cluster, timeout=opts.timeout, probe=False, progress=progress)
+        replicas = min(3, len(cluster.nodes))
+        progress(f"placing an R{replicas} probe stream as {APP_ACCOUNT}/{APP_USER}")
+        await _probe(cluster, str(store.creds_path(op, APP_ACCOUNT, APP_USER)), replicas,
+                     opts.timeout)
+        contexts: tuple[str, ...] = ()
+        if opts.write_contexts:
+            contexts = _write_contexts(cluster, store, op, env, opts.select_context)
+            cluster.contexts = contexts
+            cluster.save()
+        status = await cluster_status(cluster)
+    except BaseException:
+        cluster.stop_all(grace=5, only=started)
+        raise
+    return BootstrapResult(status=status, created=created, started=tuple(started),
+                           already_running=tuple(already), contexts=contexts,
+                           seconds=time.monotonic() - t0, probe_replicas=replicas,
+                           extra={"operator": op, "store": str(store.root)})

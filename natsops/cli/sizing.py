@@ -1,0 +1,166 @@
+"""``natsops sizing``: per-server disk, memory, CPU and network for a JetStream workload."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from natsops.cli.state import want_json
+from natsops.errors import UsageError
+
+app = typer.Typer()
+
+
+@app.command("sizing")
+def sizing(
+    ctx: typer.Context,
+    msgs_per_sec: Annotated[float, typer.Option(
+        "--msgs-per-sec", help="Messages per second published, cluster-wide")] = 1000.0,
+    msg_size: Annotated[str, typer.Option(
+        "--msg-size", help="Average payload size, e.g. 512, 1KB, 64KiB (K = KB = 1024)")] = "1KB",
+    retention: Annotated[str | None, typer.Option(
+        "--retention", help="Max age kept, e.g. 7d, 72h", show_default=False)] = None,
+    max_bytes: Annotated[str | None, typer.Option(
+        "--max-bytes",
+        help="Total data kept (before replication), e.g. 500GB",
+        show_default=False)] = None,
+    replicas: Annotated[int, typer.Option(
+        "--replicas", "-r", help="Stream replicas (R1/R3/R5)")] = 3,
+    streams: Annotated[int, typer.Option(
+        "--streams", help="Number of streams sharing the traffic")] = 1,
+    consumers: Annotated[int, typer.Option("--consumers", help="Durable consumers in total")] = 1,
+    connections: Annotated[int, typer.Option(
+        "--connections", help="Client connections, cluster-wide")] = 100,
+    fan_out: Annotated[float, typer.Option(
+        "--fan-out", help="Deliveries per published message")] = 1.0,
+    nodes: Annotated[str, typer.Option(
+        "--nodes", help="Servers, or 'auto' (smallest odd count >= 3 and >= replicas)")] = "auto",
+    gateways: Annotated[int, typer.Option(
+        "--gateways", help="Remote clusters every message crosses to")] = 0,
+    memory_fraction: Annotated[float, typer.Option(
+        "--memory-fraction", help="Share of the data in memory streams (0-1)")] = 0.0,
+    show_cost: Annotated[bool, typer.Option(
+        "--cost", help="Add a monthly cost estimate and the managed-service break-even")] = False,
+    prices: Annotated[Path | None, typer.Option(
+        "--prices",
+        help="YAML price table overriding the example prices (keys of natsops.sizing.Prices)",
+        show_default=False)] = None,
+    json_out: Annotated[bool, typer.Option(
+        "--json", help="Print the result as one JSON document")] = False,
+) -> None:
+    """Size a JetStream cluster before you buy it: disk, memory, CPU, network per server.
+
+    Per server, for N nodes, R replicas and S streams: stored bytes = payload + 34 B record
+    overhead (measured); logical data = min(rate x stored bytes x retention, max-bytes);
+    data per server = ceil(S x R / N) x logical / S; max_file_store = data x 1.25; disk =
+    max_file_store / 0.8; memory = max(8 GiB, 2 x (512 MiB + connections x 64 KiB +
+    max_memory_store + 10 s of replicated ingest)); vCPU = max(4, 2 x (replica writes /
+    100k + deliveries / 1M)); network = ingress + replication x (R-1) + fan-out + gateway
+    egress, over N. The figures follow the operations guide's Sizing table (4-8 vCPU, 8 GB
+    baseline, odd node counts) and measured baselines; every step is printed.
+
+    \b
+    Examples:
+      natsops sizing --msgs-per-sec 10000 --msg-size 1KB --retention 7d --streams 10
+      natsops sizing --msgs-per-sec 500 --msg-size 256 --max-bytes 50GB --replicas 3 --json
+      natsops sizing --msgs-per-sec 200 --msg-size 512 --retention 24h --cost --prices p.yaml
+    """
+    from natsops.sizing import SizingInput, cost, size
+    from natsops.units import parse_duration, parse_size
+
+    n: int | None = None
+    if nodes != "auto":
+        try:
+            n = int(nodes)
+        except ValueError:
+            raise UsageError(f"--nodes must be a number or 'auto', not {nodes!r}") from None
+    w = SizingInput(
+        msgs_per_sec=msgs_per_sec, msg_size=parse_size(msg_size, what="--msg-size"),
+        retention_seconds=parse_duration(retention, what="--retention") if retention else None,
+        max_bytes=parse_size(max_bytes, what="--max-bytes") if max_bytes else None,
+        replicas=replicas, streams=streams, consumers=consumers, connections=connections,
+        fan_out=fan_out, nodes=n, gateways=gateways, memory_fraction=memory_fraction)
+    result = size(w)
+    money = cost(w, _load_prices(prices)) if show_cost or prices else None
+    if want_json(ctx, json_out):
+        from natsops.cli import output
+
+        output.print_json({"input": w, "result": result, "cost": money,
+                           "jetstream_config": _js_snippet(result)})
+        return
+    _print(result, money)
+
+
+def _load_prices(path: Path | None) -> Any:
+    from natsops.sizing import Prices
+
+    if path is None:
+        return Prices()
+    import dataclasses
+
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise UsageError(f"{path}: invalid YAML: {exc}") from None
+    known = {f.name for f in dataclasses.fields(Prices)}
+    if not isinstance(data, dict) or set(data) - known:
+        bad = sorted(set(data) - known) if isinstance(data, dict) else data
+        raise UsageError(f"{path}: unknown price keys {bad}; known: {', '.join(sorted(known))}")
+    try:
+        return Prices(**{k: float(v) for k, v in data.items()})
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"{path}: prices must be numbers ({exc})") from None
+
+
+def _js_snippet(r: Any) -> str:
+    gib = 1 << 30
+    return (f"jetstream {{ max_memory_store: {-(-r.max_memory_store // gib)}GB, "
+            f"max_file_store: {-(-r.max_file_store // gib)}GB }}")
+
+
+def _fmt(value: float, unit: str) -> str:
+    from natsops.units import format_bytes
+
+    if unit == "B":
+        return format_bytes(value)
+    if unit == "B/s":
+        return f"{format_bytes(value)}/s ({value * 8 / 1e6:,.1f} Mbit/s)"
+    if unit == "vCPU":
+        return f"{value:,.2f} vCPU" if value != int(value) else f"{int(value)} vCPU"
+    return f"{value:g} {unit}"
+
+
+def _print(r: Any, money: Any) -> None:
+    from natsops.cli import output
+    from natsops.units import format_bytes
+
+    output.table("reasoning", ["step", "value", "formula"],
+                 [(s.name, _fmt(s.value, s.unit), s.formula) for s in r.steps])
+    output.table(f"per server ({r.nodes} nodes, R{r.replicas})", ["resource", "recommendation"], [
+        ("nodes", f"{r.nodes}"), ("disk (NVMe)", format_bytes(r.disk_per_server)),
+        ("memory", format_bytes(r.memory_per_server)), ("vCPU", str(r.vcpu_per_server)),
+        ("network", f"{r.nic_gbit} GbE"), ("config", _js_snippet(r))])
+    if money is not None:
+        rows = [("compute", f"${money.compute:,.0f}", money.lines["compute"]),
+                ("storage", f"${money.storage:,.0f}", money.lines["storage"]),
+                ("network egress", f"${money.network:,.0f}", money.lines["network"]),
+                ("self-hosted total", f"${money.self_hosted:,.0f}", ""),
+                ("managed service", f"${money.managed:,.0f}", money.lines["managed"])]
+        output.table("monthly cost (example prices: override with --prices)",
+                     ["item", "USD/month", "how"], rows)
+        if money.break_even_msgs_per_sec is not None:
+            output.info(f"break-even: self-hosting is cheaper above "
+                        f"{money.break_even_msgs_per_sec:,.0f} msg/s with this workload shape")
+        else:
+            output.info("no break-even in 0.001-1e9 msg/s: "
+                        + ("the managed service" if money.managed_is_cheaper else "self-hosting")
+                        + " is cheaper at every rate for this shape")
+    for note in r.notes:
+        output.info(f"note: {note}")
+    output.info("assumptions: " + "; ".join(r.assumptions.values()))

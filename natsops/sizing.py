@@ -1,0 +1,334 @@
+"""Capacity model for a JetStream cluster: a pure function from a workload to per-server needs.
+
+No I/O. Every figure comes with the formula that produced it (``SizingResult.steps``), so the
+CLI can print the reasoning. The constants are the operations guide's Sizing table (4-8 vCPU,
+8 GB memory baseline, NVMe, 10 GbE, odd node counts) and the measurements in
+``shared/reference/perf-baselines.md``; each is a field of :class:`Assumptions` and can be
+overridden.
+
+The model, per server, for ``N`` nodes, ``R`` replicas, ``S`` streams:
+
+* stored bytes per message = payload + record overhead (34 B measured: 566.5 MB for
+  1,953,500 x 256 B messages in a file stream);
+* logical data ``L`` = min(rate x stored bytes x max-age, max-bytes);
+* data per server = ceil(S x R / N) x L / S (placement spreads S x R replicas over N servers;
+  the busiest server holds the rounded-up share);
+* ``max_file_store`` = data per server x (1 + growth headroom); disk = max_file_store /
+  (1 - free-space reserve for compaction, logs and the filesystem);
+* memory = max(8 GiB baseline, 2 x (runtime + connections x buffer + memory streams + write
+  cache of ``cache_seconds`` of ingest)); ``max_memory_store`` = memory-stream data x (1 +
+  headroom), at least 1 GiB when JetStream is used;
+* CPU = replica writes per server / writes-per-vCPU + deliveries per server /
+  deliveries-per-vCPU, doubled for peaks, at least 4 vCPU;
+* network = ingress (rate x wire bytes) + replication (ingress x (R - 1)) + fan-out egress
+  (rate x fan-out x wire bytes) + gateway egress (ingress x gateways), divided over N.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+
+from natsops.errors import UsageError
+
+__all__ = ["Assumptions", "CostResult", "Prices", "SizingInput", "SizingResult", "Step",
+           "cost", "size"]
+
+GiB = 1 << 30
+MiB = 1 << 20
+KiB = 1 << 10
+
+
+@dataclass(frozen=True)
+class Assumptions:
+    """The model's constants, with where each comes from."""
+
+    record_overhead: int = 34  # B per stored message (perf-baselines §4)
+    wire_overhead: int = 40  # B per message on the wire: PUB/MSG line + subject + CRLFs
+    growth_headroom: float = 0.25  # max_file_store above the expected data
+    disk_free_reserve: float = 0.20  # disk kept free above max_file_store
+    memory_baseline: int = 8 * GiB  # guide: "8 GB baseline"
+    runtime_memory: int = 512 * MiB  # server process, sublist, Raft state
+    conn_buffer: int = 64 * KiB  # per connection read/write buffers
+    cache_seconds: float = 10.0  # ingest kept in the file store's write cache
+    js_writes_per_vcpu: float = 100_000.0  # replica writes/s per vCPU (perf-baselines §3)
+    deliveries_per_vcpu: float = 1_000_000.0  # core deliveries/s per vCPU (perf-baselines §3)
+    cpu_min: int = 4  # guide: 4-8 vCPU typical
+    cpu_peak_factor: float = 2.0
+    nic_utilisation: float = 0.5  # plan the NIC at half its line rate
+
+    def describe(self) -> dict[str, str]:
+        return {
+            "record_overhead": f"{self.record_overhead} B per stored message (measured)",
+            "wire_overhead": f"{self.wire_overhead} B per message on the wire",
+            "growth_headroom": f"{self.growth_headroom:.0%} above expected data in max_file_store",
+            "disk_free_reserve": f"{self.disk_free_reserve:.0%} of the disk kept free "
+                                 "(compaction, logs)",
+            "memory_baseline": f"{self.memory_baseline // GiB} GiB minimum (guide)",
+            "conn_buffer": f"{self.conn_buffer // KiB} KiB per connection",
+            "cache_seconds": f"{self.cache_seconds:g} s of ingest cached in memory",
+            "js_writes_per_vcpu": f"{self.js_writes_per_vcpu:,.0f} replica writes/s per vCPU",
+            "deliveries_per_vcpu": f"{self.deliveries_per_vcpu:,.0f} deliveries/s per vCPU",
+            "cpu": f"at least {self.cpu_min} vCPU, x{self.cpu_peak_factor:g} for peaks",
+            "nic_utilisation": f"NIC planned at {self.nic_utilisation:.0%} of line rate",
+        }
+
+
+@dataclass(frozen=True)
+class SizingInput:
+    """A workload. Sizes in bytes, times in seconds, rates per second (cluster-wide)."""
+
+    msgs_per_sec: float
+    msg_size: int
+    retention_seconds: float | None = None
+    max_bytes: int | None = None
+    replicas: int = 3
+    streams: int = 1
+    consumers: int = 1
+    connections: int = 100
+    fan_out: float = 1.0
+    nodes: int | None = None
+    gateways: int = 0
+    memory_fraction: float = 0.0  # share of the data kept in memory streams
+    assumptions: Assumptions = field(default_factory=Assumptions)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One line of reasoning: what, the value, and the formula."""
+
+    name: str
+    value: float
+    unit: str
+    formula: str
+
+
+@dataclass(frozen=True)
+class SizingResult:
+    nodes: int
+    replicas: int
+    logical_bytes: int
+    data_per_server: int
+    disk_per_server: int
+    max_file_store: int
+    memory_per_server: int
+    max_memory_store: int
+    vcpu_per_server: int
+    ingress_bytes_per_sec: float
+    network_bytes_per_sec_per_server: float
+    gateway_egress_bytes_per_sec: float
+    nic_gbit: int
+    steps: list[Step]
+    notes: list[str]
+    assumptions: dict[str, str]
+
+
+def _validate(w: SizingInput) -> None:
+    if w.msgs_per_sec <= 0 or w.msg_size <= 0:
+        raise UsageError("--msgs-per-sec and --msg-size must be positive")
+    if w.retention_seconds is None and w.max_bytes is None:
+        raise UsageError("give --retention (max age, e.g. 7d) or --max-bytes (e.g. 500GB)")
+    if (w.retention_seconds is not None and w.retention_seconds <= 0) or \
+            (w.max_bytes is not None and w.max_bytes <= 0):
+        raise UsageError("--retention and --max-bytes must be positive")
+    if not 1 <= w.replicas <= 5:
+        raise UsageError("--replicas must be 1 to 5 (the JetStream maximum)")
+    if w.streams < 1 or w.consumers < 0 or w.connections < 0 or w.fan_out < 0:
+        raise UsageError("--streams must be >= 1; --consumers, --connections, --fan-out >= 0")
+    if w.nodes is not None and w.nodes < w.replicas:
+        raise UsageError(f"--nodes {w.nodes} cannot hold R{w.replicas} streams")
+    if not 0 <= w.memory_fraction <= 1:
+        raise UsageError("--memory-fraction must be between 0 and 1")
+
+
+def _auto_nodes(w: SizingInput) -> int:
+    n = max(3 if w.replicas > 1 else 1, w.replicas)
+    return n if n % 2 else n + 1
+
+
+def size(w: SizingInput) -> SizingResult:
+    """Size a cluster for workload ``w`` (raises UsageError on impossible input)."""
+    _validate(w)
+    a = w.assumptions
+    steps: list[Step] = []
+    notes: list[str] = []
+
+    def step(name: str, value: float, unit: str, formula: str) -> float:
+        steps.append(Step(name, value, unit, formula))
+        return value
+
+    nodes = w.nodes or _auto_nodes(w)
+    if nodes % 2 == 0:
+        notes.append(f"{nodes} nodes is even: Raft tolerates no more failures than with "
+                     f"{nodes - 1}; the guide asks for odd counts (3, 5)")
+    if w.replicas in (2, 4):
+        notes.append(f"R{w.replicas} tolerates as many failures as R{w.replicas - 1}; "
+                     "use R3 (or R5)")
+    stored = step("stored bytes/msg", w.msg_size + a.record_overhead, "B",
+                  f"msg size {w.msg_size} + record overhead {a.record_overhead}")
+    ingest = step("ingest (stored)", w.msgs_per_sec * stored, "B/s",
+                  f"{w.msgs_per_sec:g} msg/s x {stored:g} B")
+    candidates = []
+    if w.retention_seconds is not None:
+        candidates.append(ingest * w.retention_seconds)
+    if w.max_bytes is not None:
+        candidates.append(float(w.max_bytes))
+    logical = step("logical data", min(candidates), "B",
+                   "min(ingest x max-age, max-bytes)" if len(candidates) == 2 else
+                   ("ingest x max-age" if w.retention_seconds is not None else "max-bytes"))
+    share = math.ceil(w.streams * w.replicas / nodes)
+    data = step("data per server", share * logical / w.streams, "B",
+                f"ceil({w.streams} streams x R{w.replicas} / {nodes} nodes) = {share} "
+                f"replica(s) x logical / {w.streams}")
+    mem_data = data * w.memory_fraction
+    file_data = data - mem_data
+    mfs = step("max_file_store", math.ceil(file_data * (1 + a.growth_headroom)), "B",
+               f"file data per server x {1 + a.growth_headroom:g}")
+    disk = step("disk per server", math.ceil(mfs / (1 - a.disk_free_reserve)), "B",
+                f"max_file_store / {1 - a.disk_free_reserve:g} (free-space reserve)")
+    mms = step("max_memory_store",
+               max(math.ceil(mem_data * (1 + a.growth_headroom)), GiB), "B",
+               f"memory-stream data x {1 + a.growth_headroom:g}, at least 1 GiB")
+    conns = math.ceil(w.connections / nodes)
+    est = step("memory estimate",
+               a.runtime_memory + conns * a.conn_buffer + mms + ingest * a.cache_seconds *
+               w.replicas / nodes, "B",
+               f"runtime {a.runtime_memory // MiB} MiB + {conns} conns x "
+               f"{a.conn_buffer // KiB} KiB + max_memory_store + {a.cache_seconds:g} s of "
+               "replicated ingest")
+    memory = step("memory per server", _round_gib(max(a.memory_baseline, 2 * est)), "B",
+                  f"max({a.memory_baseline // GiB} GiB baseline, 2 x estimate), whole GiB")
+    if mms > memory / 2:
+        notes.append("memory streams need more than half the RAM: lower --memory-fraction or "
+                     "add nodes")
+    writes = w.msgs_per_sec * w.replicas / nodes
+    deliveries = w.msgs_per_sec * w.fan_out / nodes
+    raw_cpu = step("CPU (busy vCPU)", writes / a.js_writes_per_vcpu +
+                   deliveries / a.deliveries_per_vcpu, "vCPU",
+                   f"{writes:,.0f} replica writes/s / {a.js_writes_per_vcpu:,.0f} + "
+                   f"{deliveries:,.0f} deliveries/s / {a.deliveries_per_vcpu:,.0f}")
+    vcpu = int(step("vCPU per server", max(a.cpu_min, math.ceil(raw_cpu * a.cpu_peak_factor)),
+                    "vCPU", f"max({a.cpu_min}, ceil({a.cpu_peak_factor:g} x busy vCPU))"))
+    if vcpu > 8:
+        notes.append(f"{vcpu} vCPU per server is above the guide's 4-8: spread the load over "
+                     "more nodes or streams")
+    wire = w.msg_size + a.wire_overhead
+    ingress = step("ingress", w.msgs_per_sec * wire, "B/s",
+                   f"{w.msgs_per_sec:g} msg/s x {wire} B on the wire")
+    repl = ingress * (w.replicas - 1)
+    fan = w.msgs_per_sec * w.fan_out * wire
+    gw = step("gateway egress", ingress * w.gateways, "B/s", f"ingress x {w.gateways} gateway(s)")
+    per_server = step("network per server", (ingress + repl + fan + gw) / nodes, "B/s",
+                      f"(ingress + replication x{w.replicas - 1} + fan-out x{w.fan_out:g} + "
+                      f"gateway) / {nodes}")
+    gbit = per_server * 8 / 1e9 / a.nic_utilisation
+    nic = 1 if gbit <= 1 else (10 if gbit <= 10 else (25 if gbit <= 25 else 100))
+    step("NIC", nic, "Gbit/s", f"network per server x 8 / {a.nic_utilisation:g} utilisation")
+    if w.consumers > 0 and w.consumers * w.replicas / nodes > 10_000:
+        notes.append("more than 10,000 consumer replicas per server: expect Raft overhead "
+                     "(nats audit CLUSTER_003 'High HA Assets')")
+    if nodes == 1 and w.replicas == 1:
+        notes.append("a single server has no redundancy: development and edge only")
+    return SizingResult(
+        nodes=nodes, replicas=w.replicas, logical_bytes=int(logical),
+        data_per_server=int(data), disk_per_server=int(disk), max_file_store=int(mfs),
+        memory_per_server=int(memory), max_memory_store=int(mms), vcpu_per_server=vcpu,
+        ingress_bytes_per_sec=ingress, network_bytes_per_sec_per_server=per_server,
+        gateway_egress_bytes_per_sec=gw, nic_gbit=nic, steps=steps, notes=notes,
+        assumptions=a.describe())
+
+
+def _round_gib(n: float) -> int:
+    return math.ceil(n / GiB) * GiB
+
+
+@dataclass(frozen=True)
+class Prices:
+    """Example monthly prices (USD), to be overridden with the user's own table."""
+
+    vcpu_month: float = 25.0
+    gib_ram_month: float = 3.5
+    disk_gb_month: float = 0.10  # SSD/NVMe block storage, per GB provisioned
+    egress_gb: float = 0.09  # internet / cross-region egress
+    cross_zone_gb: float = 0.01  # replication between zones
+    managed_per_connection_month: float = 1.0
+    managed_per_gb: float = 0.10  # data in + out through the managed service
+    managed_base_month: float = 0.0
+    self_hosted_ops_month: float = 0.0  # your time running the cluster
+
+
+@dataclass(frozen=True)
+class CostResult:
+    compute: float
+    storage: float
+    network: float
+    self_hosted: float
+    managed: float
+    managed_is_cheaper: bool
+    break_even_msgs_per_sec: float | None
+    lines: dict[str, str]
+
+
+_MONTH = 30 * 86400
+
+
+def _self_parts(w: SizingInput, r: SizingResult, p: Prices) -> tuple[float, float, float]:
+    compute = r.nodes * (r.vcpu_per_server * p.vcpu_month +
+                         r.memory_per_server / GiB * p.gib_ram_month)
+    storage = r.nodes * r.disk_per_server / 1e9 * p.disk_gb_month
+    network = (r.ingress_bytes_per_sec * (w.replicas - 1) * p.cross_zone_gb +
+               r.gateway_egress_bytes_per_sec * p.egress_gb) * _MONTH / 1e9
+    return compute, storage, network
+
+
+def _managed(w: SizingInput, p: Prices, rate: float) -> float:
+    data_gb = rate * (w.msg_size + w.assumptions.wire_overhead) * (1 + w.fan_out) * _MONTH / 1e9
+    return p.managed_base_month + w.connections * p.managed_per_connection_month + \
+        data_gb * p.managed_per_gb
+
+
+def cost(w: SizingInput, prices: Prices | None = None) -> CostResult:
+    """Monthly cost of self-hosting ``w`` versus a per-connection + per-data managed service.
+
+    Compute, storage and network egress are the guide's cost drivers; the managed price is
+    per connection plus per GB moved, which is why it wins at low scale.
+    """
+    p = prices or Prices()
+    r = size(w)
+    compute, storage, network = _self_parts(w, r, p)
+    self_hosted = compute + storage + network + p.self_hosted_ops_month
+    managed = _managed(w, p, w.msgs_per_sec)
+    repl_gb = r.ingress_bytes_per_sec * (w.replicas - 1) * _MONTH / 1e9
+    gw_gb = r.gateway_egress_bytes_per_sec * _MONTH / 1e9
+    return CostResult(
+        compute=compute, storage=storage, network=network, self_hosted=self_hosted,
+        managed=managed, managed_is_cheaper=managed < self_hosted,
+        break_even_msgs_per_sec=_break_even(w, p),
+        lines={"compute": f"{r.nodes} nodes x ({r.vcpu_per_server} vCPU x {p.vcpu_month:g} + "
+                          f"{r.memory_per_server // GiB} GiB x {p.gib_ram_month:g})",
+               "storage": f"{r.nodes} x {r.disk_per_server / 1e9:,.0f} GB x "
+                          f"{p.disk_gb_month:g}/GB",
+               "network": f"replication {repl_gb:,.0f} GB x {p.cross_zone_gb:g} + gateway "
+                          f"{gw_gb:,.0f} GB x {p.egress_gb:g}",
+               "managed": f"{w.connections} conns x {p.managed_per_connection_month:g} + data "
+                          f"x {p.managed_per_gb:g}/GB + {p.managed_base_month:g} base"})
+
+
+def _break_even(w: SizingInput, p: Prices) -> float | None:
+    """The message rate above which self-hosting is cheaper than the managed service."""
+
+    def diff(rate: float) -> float:
+        wr = replace(w, msgs_per_sec=rate)
+        c, s, n = _self_parts(wr, size(wr), p)
+        return _managed(w, p, rate) - (c + s + n + p.self_hosted_ops_month)
+
+    lo, hi = 1e-3, 1e9
+    if diff(lo) >= 0 or diff(hi) <= 0:
+        return None
+    for _ in range(60):
+        mid = math.sqrt(lo * hi)
+        if diff(mid) < 0:
+            lo = mid
+        else:
+            hi = mid
+    return hi

@@ -1,0 +1,84 @@
+"""The sizing model: the README's worked example checked by hand, and the guide's table."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from natsops.errors import UsageError
+from natsops.sizing import GiB, Prices, SizingInput, cost, size
+
+README_EXAMPLE = SizingInput(msgs_per_sec=10_000, msg_size=1024, retention_seconds=7 * 86400,
+                             replicas=3, streams=10, consumers=20, connections=500, fan_out=2)
+
+
+def test_readme_worked_example_by_hand() -> None:
+    r = size(README_EXAMPLE)
+    stored = 1024 + 34                       # payload + record overhead
+    ingest = 10_000 * stored                 # 10,580,000 B/s
+    logical = ingest * 7 * 86400             # 6,398,784,000,000 B
+    assert r.logical_bytes == logical == 6_398_784_000_000
+    assert r.nodes == 3
+    # ceil(10 streams x 3 replicas / 3 nodes) = 10 shares of logical / 10
+    assert r.data_per_server == logical
+    assert r.max_file_store == 7_998_480_000_000          # x 1.25
+    assert r.disk_per_server == 9_998_100_000_000         # / 0.8
+    assert r.max_memory_store == GiB
+    # estimate: 512 MiB + 167 x 64 KiB + 1 GiB + 10 s x 10,580,000 B/s = 1,727,357,248 B;
+    # doubled it is still below the 8 GiB baseline
+    assert [s.value for s in r.steps if s.name == "memory estimate"] == [1_727_357_248]
+    assert r.memory_per_server == 8 * GiB
+    assert r.vcpu_per_server == 4                          # 0.107 busy vCPU -> the minimum
+    assert r.ingress_bytes_per_sec == 10_640_000           # (1024 + 40) x 10,000
+    assert r.network_bytes_per_sec_per_server == pytest.approx(53_200_000 / 3)
+    assert r.nic_gbit == 1
+    assert not r.notes
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(rate=st.floats(1, 2e6), msg=st.integers(16, 1 << 20), days=st.integers(1, 90),
+       replicas=st.sampled_from([1, 3, 5]), streams=st.integers(1, 500),
+       conns=st.integers(0, 100_000))
+def test_consistent_with_guide_sizing_table(rate: float, msg: int, days: int, replicas: int,
+                                            streams: int, conns: int) -> None:
+    r = size(SizingInput(msgs_per_sec=rate, msg_size=msg, retention_seconds=days * 86400,
+                         replicas=replicas, streams=streams, connections=conns))
+    assert r.nodes % 2 == 1
+    assert r.nodes >= replicas
+    assert r.memory_per_server >= 8 * GiB                     # "8 GB baseline"
+    assert r.vcpu_per_server >= 4                              # "4-8 vCPUs typical"
+    assert r.disk_per_server > r.max_file_store >= r.data_per_server
+    assert r.memory_per_server % GiB == 0
+    if r.vcpu_per_server > 8:
+        assert any("4-8" in n for n in r.notes)
+
+
+def test_max_bytes_caps_retention_and_even_nodes_are_noted() -> None:
+    r = size(SizingInput(msgs_per_sec=1000, msg_size=100, retention_seconds=86400 * 365,
+                         max_bytes=10 * GiB, nodes=4, replicas=3))
+    assert r.logical_bytes == 10 * GiB
+    assert any("even" in n for n in r.notes)
+
+
+@pytest.mark.parametrize("kw", [
+    {"msgs_per_sec": 0}, {"replicas": 7}, {"nodes": 1}, {"retention_seconds": None},
+    {"memory_fraction": 2.0}, {"streams": 0},
+])
+def test_bad_input(kw: dict[str, object]) -> None:
+    base: dict[str, object] = {"msgs_per_sec": 10, "msg_size": 10, "retention_seconds": 60}
+    with pytest.raises(UsageError):
+        size(SizingInput(**{**base, **kw}))  # type: ignore[arg-type]
+
+
+def test_cost_and_break_even() -> None:
+    small = SizingInput(msgs_per_sec=50, msg_size=512, retention_seconds=86400, connections=20)
+    c = cost(small)
+    assert c.managed_is_cheaper                     # the guide: managed is cheaper at low scale
+    assert c.break_even_msgs_per_sec is not None
+    above = cost(SizingInput(msgs_per_sec=c.break_even_msgs_per_sec * 1.5, msg_size=512,
+                             retention_seconds=86400, connections=20))
+    assert not above.managed_is_cheaper
+    assert c.self_hosted == pytest.approx(c.compute + c.storage + c.network)
+    pricey = cost(small, Prices(vcpu_month=0.01, gib_ram_month=0.01))
+    assert pricey.compute < c.compute
