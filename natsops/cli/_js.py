@@ -112,7 +112,7 @@ def confirm(force: bool, question: str) -> None:
         return
     import typer
 
-    typer.confirm(question, abort=True)
+    typer.confirm(question, abort=True, err=True)
 
 
 def replicas_cell(cluster: Any) -> str:
