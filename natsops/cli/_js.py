@@ -1,0 +1,173 @@
+"""Helpers shared by the JetStream command groups (stream, consumer, kv, object)."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar, cast
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Merged:
+    """``fn`` with the parameters of ``extra`` appended, worked out only when Typer asks."""
+
+    def __init__(self, fn: Callable[..., Any], extra: Callable[..., Any]) -> None:
+        functools.update_wrapper(self, fn)
+        self._fn, self._extra = fn, extra
+        self._sig: inspect.Signature | None = None
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        if self._sig is None:
+            sig = inspect.signature(self._fn, eval_str=True)
+            own = [p for p in sig.parameters.values() if p.kind is not p.VAR_KEYWORD]
+            extra = inspect.signature(self._extra, eval_str=True).parameters.values()
+            self._sig = sig.replace(parameters=[*own, *extra])
+        return self._sig
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._fn(*args, **kwargs)
+
+
+def with_options(extra: Callable[..., Any]) -> Callable[[F], F]:
+    """Give a command every parameter of ``extra`` (a signature-only function) via ``**kwargs``.
+
+    ``stream add`` and ``stream edit`` share ~30 flags; they are declared once on ``extra``.
+    The merged signature is built lazily, so importing the CLI stays cheap.
+    """
+
+    def deco(fn: F) -> F:
+        return cast(F, _Merged(fn, extra))
+
+    return deco
+
+
+def call(ctx: Any, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Connect with the command's settings, return ``await fn(conn, *args, **kwargs)``, close."""
+    from natsops.cli._run import run
+    from natsops.cli.state import get_state
+    from natsops.connection import connect
+
+    async def go() -> Any:
+        async with connect(get_state(ctx).settings) as conn:
+            return await fn(conn, *args, **kwargs)
+
+    return run(go())
+
+
+def step_down_result(what: str, r: Any, as_json: bool) -> None:
+    """Print a step-down outcome; Timeout when no new leader appeared."""
+    from natsops.cli import output
+    from natsops.errors import Timeout
+
+    if as_json:
+        output.print_json({**output.jsonable(r), "preferred_honoured": r.preferred_honoured})
+        return
+    if r.old_leader == r.new_leader and r.seconds == 0.0:
+        output.info(f"{what} {r.subject} has one replica: leader stays {r.old_leader}")
+        return
+    if not r.new_leader or r.new_leader == r.old_leader:
+        raise Timeout(f"{what} {r.subject}: no new leader after the step-down "
+                      f"(was {r.old_leader or 'none'})")
+    output.success(f"{what} {r.subject}: leader {r.old_leader} -> {r.new_leader} "
+                   f"in {r.seconds:.2f}s")
+    if r.preferred_honoured is False:
+        output.error(f"preferred server {r.preferred} was not chosen (it may be offline or "
+                     "behind); the server picked another peer")
+
+
+def print_names(names: Sequence[str], as_json: bool) -> None:
+    """A list of names: one JSON array (natscli's `ls --json`), or one name per line."""
+    from natsops.cli import output
+
+    if as_json:
+        output.print_json(list(names))
+        return
+    for n in names:
+        output.out().print(n, markup=False, highlight=False)
+
+
+def interactive() -> bool:
+    """True when stdin is a terminal (natscli prompts for missing values only then)."""
+    import sys
+
+    return sys.stdin.isatty()
+
+
+def answer_int(text: str, flag: str) -> int:
+    """An integer typed at a prompt; UsageError (exit 2) otherwise."""
+    from natsops.errors import UsageError
+
+    try:
+        return int(text)
+    except ValueError:
+        raise UsageError(f"invalid {flag} {text!r}: not a whole number") from None
+
+
+def confirm(force: bool, question: str) -> None:
+    """Ask ``question`` unless ``--force``; a "no" (or no terminal answer) aborts with exit 1."""
+    if force:
+        return
+    import typer
+
+    typer.confirm(question, abort=True, err=True)
+
+
+def replicas_cell(cluster: Any) -> str:
+    """natscli's replica cell: ``n1*, n2, n3!`` (* leader, ! offline, not current or lagging)."""
+    if cluster is None:
+        return ""
+    parts = []
+    for p in sorted(cluster.peers, key=lambda p: p.name):
+        mark = "*" if p.leader else ("" if p.healthy and not p.lag else "!")
+        parts.append(f"{p.name}{mark}")
+    return ", ".join(parts)
+
+
+def replica_json(cluster: Any) -> list[dict[str, Any]]:
+    if cluster is None:
+        return []
+    return [{"name": p.name, "leader": p.leader, "current": p.current, "offline": p.offline,
+             "active_s": round(p.active_s, 3), "lag": p.lag} for p in cluster.peers]
+
+
+def peers_table(title: str, cluster: Any) -> None:
+    from natsops.cli import output
+
+    if cluster is None:
+        output.info("not clustered")
+        return
+    output.table(title, ["server", "role", "current", "offline", "active", "lag"],
+                 [(p.name, "leader" if p.leader else "follower",
+                   "" if p.leader else ("yes" if p.current else "NO"),
+                   "" if p.leader else ("YES" if p.offline else "no"),
+                   "" if p.leader else f"{p.active_s:.2f}s", "" if p.leader else p.lag)
+                  for p in cluster.peers])
+
+
+def print_changes(changes: Sequence[Any], *, as_json: bool) -> None:
+    import json
+
+    from natsops.cli import output
+
+    if as_json:
+        return
+    if not changes:
+        output.info("no changes")
+        return
+    for c in changes:
+        old = "(unset)" if c.old is None else json.dumps(c.old)
+        new = "(unset)" if c.new is None else json.dumps(c.new)
+        output.out().print(f"  {c.field}: {old} -> {new}", markup=False, highlight=False)
+
+
+def kv_lines(pairs: Iterable[tuple[str, Any]]) -> None:
+    from natsops.cli import output
+
+    for k, v in pairs:
+        if v is None or v == "":
+            continue
+        output.out().print(f"{k:>22}: {v}", markup=False, highlight=False)
+

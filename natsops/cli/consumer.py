@@ -1,0 +1,436 @@
+"""``natsops consumer``: create, change, inspect, list, fetch from and remove consumers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from natsops.cli import _js
+from natsops.cli._js import call, confirm, print_names, with_options
+from natsops.cli.state import get_state, want_json
+
+app = typer.Typer(
+    help="Manage JetStream consumers.",
+    no_args_is_help=True,
+    epilog="Examples: natsops consumer add ORDERS workers --pull --filter 'orders.created.>' "
+    "--ack explicit --max-deliver 5 --replay instant --defaults | natsops consumer info ORDERS "
+    "workers | natsops consumer next ORDERS workers --count 10 | natsops consumer report ORDERS",
+)
+cluster_app = typer.Typer(help="Consumer Raft group operations.", no_args_is_help=True)
+app.add_typer(cluster_app, name="cluster")
+
+StreamArg = Annotated[str, typer.Argument(help="Stream name", show_default=False)]
+NameArg = Annotated[str, typer.Argument(help="Consumer name", show_default=False)]
+JsonOpt = Annotated[bool, typer.Option("--json", "-j", help="Print as JSON")]
+ForceOpt = Annotated[bool, typer.Option("--force", "-f", help="Do not ask for confirmation")]
+ConfigOpt = Annotated[Path | None, typer.Option(
+    "--config", help="ConsumerConfig (or ConsumerInfo) as JSON or YAML", show_default=False)]
+DryRunOpt = Annotated[bool, typer.Option(
+    "--dry-run", help="Show the config (and diff); change nothing")]
+
+
+def _consumer_flags(
+    pull: Annotated[bool | None, typer.Option(
+        "--pull", help="A pull consumer", show_default=False)] = None,
+    target: Annotated[str | None, typer.Option(
+        "--target", help="Push consumer: deliver to this subject", show_default=False)] = None,
+    deliver_group: Annotated[str | None, typer.Option(
+        "--deliver-group", help="Push consumer queue group", show_default=False)] = None,
+    deliver: Annotated[str | None, typer.Option(
+        "--deliver", help="all, new, last, subject, a sequence or a duration",
+        show_default=False)] = None,
+    ack: Annotated[str | None, typer.Option(
+        "--ack", help="none, all or explicit", show_default=False)] = None,
+    wait: Annotated[str | None, typer.Option(
+        "--wait", help="Ack wait, e.g. 30s", show_default=False)] = None,
+    max_deliver: Annotated[int | None, typer.Option(
+        "--max-deliver", help="Max deliveries (-1 unlimited)", show_default=False)] = None,
+    max_pending: Annotated[int | None, typer.Option(
+        "--max-pending", "--max-ack-pending", help="Max unacknowledged messages",
+        show_default=False)] = None,
+    backoff: Annotated[str | None, typer.Option(
+        "--backoff", help="linear or none", show_default=False)] = None,
+    backoff_steps: Annotated[int | None, typer.Option(
+        "--backoff-steps", help="Backoff steps [10]", show_default=False)] = None,
+    backoff_min: Annotated[str | None, typer.Option(
+        "--backoff-min", help="First backoff [1m]", show_default=False)] = None,
+    backoff_max: Annotated[str | None, typer.Option(
+        "--backoff-max", help="Last backoff [20m]", show_default=False)] = None,
+    filter_: Annotated[list[str] | None, typer.Option(
+        "--filter", help="Filter subjects (repeat)", show_default=False)] = None,
+    replay: Annotated[str | None, typer.Option(
+        "--replay", help="instant or original", show_default=False)] = None,
+    sample: Annotated[int | None, typer.Option(
+        "--sample", help="Ack sampling percentage", show_default=False)] = None,
+    heartbeat: Annotated[str | None, typer.Option(
+        "--heartbeat", help="Push idle heartbeat", show_default=False)] = None,
+    flow_control: Annotated[bool | None, typer.Option(
+        "--flow-control/--no-flow-control", help="Push flow control", show_default=False)] = None,
+    headers_only: Annotated[bool | None, typer.Option(
+        "--headers-only/--no-headers-only", show_default=False)] = None,
+    max_waiting: Annotated[int | None, typer.Option(
+        "--max-waiting", help="Max queued pull requests", show_default=False)] = None,
+    max_pull_batch: Annotated[int | None, typer.Option(
+        "--max-pull-batch", show_default=False)] = None,
+    max_pull_expire: Annotated[str | None, typer.Option(
+        "--max-pull-expire", show_default=False)] = None,
+    max_pull_bytes: Annotated[str | None, typer.Option(
+        "--max-pull-bytes", show_default=False)] = None,
+    inactive_threshold: Annotated[str | None, typer.Option(
+        "--inactive-threshold", show_default=False)] = None,
+    memory: Annotated[bool | None, typer.Option(
+        "--memory/--no-memory", help="Keep consumer state in memory", show_default=False)] = None,
+    replicas: Annotated[int | None, typer.Option(
+        "--replicas", help="Replicas (0 = as the stream)", show_default=False)] = None,
+    description: Annotated[str | None, typer.Option("--description", show_default=False)] = None,
+    metadata: Annotated[list[str] | None, typer.Option(
+        "--metadata", help="key=value (repeat)", show_default=False)] = None,
+    pause: Annotated[str | None, typer.Option(
+        "--pause", help="Paused until (duration or time)", show_default=False)] = None,
+) -> None:
+    """Signature holder for the flags shared by add and edit."""
+
+
+def _flags(kw: dict[str, Any]) -> Any:
+    from natsops.jetstream.consumers import ConsumerFlags
+
+    names = {"filter_": "filters"}
+    values: dict[str, Any] = {names.get(k, k): tuple(v) if isinstance(v, list) else v
+                              for k, v in kw.items()}
+    return ConsumerFlags(**values)
+
+
+def _prompt_missing(cfg: dict[str, Any], pull: bool) -> dict[str, Any]:
+
+    from natsops.errors import UsageError
+    from natsops.jetstream.consumers import (
+        PROMPTED,
+        ConsumerFlags,
+        apply_consumer_flags,
+        missing_for_add,
+    )
+
+    missing = missing_for_add(cfg, pull=pull)
+    if not missing:
+        return cfg
+    if not _js.interactive():
+        raise UsageError("missing " + ", ".join(PROMPTED[k] for k in missing),
+                         hint="give them, or --defaults to accept natscli's defaults")
+    ans: dict[str, Any] = {}
+    if "mode" in missing:
+        ans["target"] = typer.prompt("push delivery subject (empty for a pull consumer)",
+                                     default="", show_default=False, err=True) or None
+        ans["pull"] = ans["target"] is None
+    push = bool(ans.get("target") or cfg.get("deliver_subject"))
+    for key, flag, default in (("deliver_policy", "deliver", "all"),
+                               ("ack_policy", "ack", "none" if push else "explicit"),
+                               ("replay_policy", "replay", "instant"),
+                               ("max_deliver", "max_deliver", "-1")):
+        if key in missing:
+            ans[flag] = typer.prompt(flag.replace("_", "-"), default=default, err=True)
+    if "max_deliver" in ans:
+        ans["max_deliver"] = _js.answer_int(ans["max_deliver"], "--max-deliver")
+    return apply_consumer_flags(cfg, ConsumerFlags(**ans))
+
+
+def _show(ci: Any) -> None:
+    from natsops.cli import output
+    from natsops.cli._js import kv_lines, peers_table
+    from natsops.units import format_duration
+
+    c = ci.config
+    output.out().print(f"Consumer {ci.stream} > {ci.name} (created {ci.created})", markup=False)
+    kv_lines([
+        ("Mode", "pull" if ci.is_pull else f"push to {c.get('deliver_subject')}"),
+        ("Durable", "yes" if c.get("durable_name") else "no (ephemeral)"),
+        ("Description", c.get("description")),
+        ("Deliver Group", c.get("deliver_group")),
+        ("Filter", ", ".join([c["filter_subject"]] if c.get("filter_subject")
+                             else c.get("filter_subjects") or [])),
+        ("Deliver Policy", c.get("deliver_policy")), ("Ack Policy", c.get("ack_policy")),
+        ("Ack Wait", format_duration(int(c.get("ack_wait") or 0) / 1e9)),
+        ("Max Deliver", c.get("max_deliver")), ("Max Ack Pending", c.get("max_ack_pending")),
+        ("Backoff", ", ".join(format_duration(b / 1e9) for b in c.get("backoff") or [])),
+        ("Replay Policy", c.get("replay_policy")),
+        ("Paused", f"until {c.get('pause_until')}" if ci.paused else None),
+        ("Pending", f"{ci.num_pending:,}"), ("Ack Pending", f"{ci.num_ack_pending:,}"),
+        ("Redelivered", f"{ci.num_redelivered:,}"), ("Waiting Pulls", ci.num_waiting),
+        ("Last Delivered Seq", ci.delivered_stream_seq), ("Ack Floor Seq", ci.ack_floor_stream_seq),
+        ("Last Delivery", ci.last_delivery),
+    ])
+    if ci.cluster and ci.cluster.name:
+        peers_table(f"cluster {ci.cluster.name}", ci.cluster)
+
+
+def _connect(ctx: typer.Context) -> Any:
+    from natsops.connection import connect
+
+    return connect(get_state(ctx).settings)
+
+
+@app.command()
+@with_options(_consumer_flags)
+def add(
+    ctx: typer.Context,
+    stream: StreamArg,
+    name: Annotated[str | None, typer.Argument(
+        help="Consumer name (or 'durable_name' in --config)", show_default=False)] = None,
+    config: ConfigOpt = None,
+    defaults: Annotated[bool, typer.Option(
+        "--defaults", help="Accept natscli defaults for everything not given")] = False,
+    ephemeral: Annotated[bool, typer.Option(
+        "--ephemeral", help="Not durable: removed after --inactive-threshold")] = False,
+    dry_run: DryRunOpt = False,
+    json_out: JsonOpt = False,
+    **kw: Any,
+) -> None:
+    """Create a consumer (flags and defaults as natscli's `nats consumer add`)."""
+    from natsops.cli import output
+    from natsops.jetstream.consumers import add_consumer, consumer_config_for_add
+    from natsops.jetstream.spec import load_config_file
+
+    base = load_config_file(config, "consumer") if config else {}
+    flags = _flags(kw)
+    cfg = consumer_config_for_add(name, base, flags, defaults=defaults, ephemeral=ephemeral)
+    if not defaults and not config:
+        cfg = _prompt_missing(cfg, bool(flags.pull))
+    if dry_run:
+        output.print_json(cfg)
+        return
+
+    ci = call(ctx, add_consumer, stream, cfg)
+    if want_json(ctx, json_out):
+        output.print_json(ci.raw)
+        return
+    _show(ci)
+    output.success(f"consumer {stream} > {ci.name} created")
+
+
+@app.command()
+@with_options(_consumer_flags)
+def edit(
+    ctx: typer.Context,
+    stream: StreamArg,
+    name: NameArg,
+    config: ConfigOpt = None,
+    dry_run: DryRunOpt = False,
+    force: ForceOpt = False,
+    json_out: JsonOpt = False,
+    **kw: Any,
+) -> None:
+    """Change a consumer's config (shows the diff)."""
+    from natsops.cli import output
+    from natsops.cli._js import print_changes
+    from natsops.cli._run import run
+    from natsops.jetstream.consumers import plan_consumer_edit, update_consumer
+    from natsops.jetstream.spec import load_config_file
+
+    replace = load_config_file(config, "consumer") if config else None
+    flags = _flags(kw)
+    as_json = want_json(ctx, json_out)
+
+    async def go() -> Any:
+        async with _connect(ctx) as conn:
+            plan = await plan_consumer_edit(conn, stream, name, flags, replace)
+            print_changes(plan.changes, as_json=as_json)
+            if dry_run or not plan.changes:
+                return plan, None
+            confirm(force, f"Really edit consumer {stream} > {name}?")
+            return plan, await update_consumer(conn, stream, plan.config)
+
+    plan, ci = run(go())
+    if as_json:
+        output.print_json({"changes": plan.changes, "config": plan.config,
+                           "applied": ci is not None, "dry_run": dry_run})
+        return
+    if ci is not None:
+        output.success(f"consumer {stream} > {name} updated ({len(plan.changes)} changes)")
+
+
+@app.command()
+def info(ctx: typer.Context, stream: StreamArg, name: NameArg, json_out: JsonOpt = False) -> None:
+    """Show a consumer's config, delivery state and replicas (`--json`: the API's ConsumerInfo)."""
+    from natsops.cli import output
+    from natsops.jetstream.consumers import consumer_info
+
+    ci = call(ctx, consumer_info, stream, name)
+    if want_json(ctx, json_out):
+        output.print_json(ci.raw)
+        return
+    _show(ci)
+
+
+@app.command("ls")
+def ls(
+    ctx: typer.Context,
+    stream: StreamArg,
+    names: Annotated[bool, typer.Option("--names", "-n", help="Only print names")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """List a stream's consumers (all pages; `--json`: an array of names, as natscli)."""
+    from natsops.cli import output
+    from natsops.cli._run import run
+    from natsops.jetstream.consumers import consumer_names, list_consumers
+
+    as_json = want_json(ctx, json_out)
+
+    async def go() -> Any:
+        async with _connect(ctx) as conn:
+            if names or as_json:
+                return await consumer_names(conn, stream)
+            return await list_consumers(conn, stream)
+
+    res = run(go())
+    if isinstance(res, list):
+        print_names(res, as_json)
+        return
+    output.table(f"Consumers of {stream} ({len(res.consumers)})",
+                 ["name", "mode", "ack", "pending", "ack pending", "last delivery"],
+                 [(c.name, "pull" if c.is_pull else "push", c.config.get("ack_policy"),
+                   f"{c.num_pending:,}", f"{c.num_ack_pending:,}", c.last_delivery or "never")
+                  for c in res.consumers])
+
+
+@app.command()
+def rm(ctx: typer.Context, stream: StreamArg, name: NameArg, force: ForceOpt = False) -> None:
+    """Delete a consumer (asks unless --force)."""
+    from natsops.cli import output
+    from natsops.cli._run import run
+    from natsops.jetstream.consumers import consumer_info, delete_consumer
+
+    async def go() -> None:
+        async with _connect(ctx) as conn:
+            await consumer_info(conn, stream, name)
+            confirm(force, f"Really delete consumer {stream} > {name}?")
+            await delete_consumer(conn, stream, name)
+
+    run(go())
+    output.success(f"consumer {stream} > {name} deleted")
+
+
+@app.command("next")
+def next_(
+    ctx: typer.Context,
+    stream: StreamArg,
+    name: NameArg,
+    count: Annotated[int, typer.Option("--count", help="How many messages")] = 1,
+    wait: Annotated[str, typer.Option("--wait", help="How long to wait for messages")] = "5s",
+    ack: Annotated[bool, typer.Option("--ack/--no-ack", help="Acknowledge each message")] = True,
+    nak: Annotated[bool, typer.Option("--nak", help="Nak instead of ack (redeliver)")] = False,
+    term: Annotated[bool, typer.Option(
+        "--term", help="Terminate instead of ack (no redelivery)")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Fetch messages from a pull consumer and acknowledge them (as `nats consumer next`)."""
+    from natsops.cli import output
+    from natsops.errors import NotFound, UsageError
+    from natsops.jetstream.consumers import next_messages
+    from natsops.units import parse_duration
+
+    if nak and term:
+        raise UsageError("--nak and --term cannot be combined")
+    reply = "-NAK" if nak else "+TERM" if term else ("+ACK" if ack else None)
+    secs = parse_duration(wait, what="--wait")
+
+    msgs = call(ctx, next_messages, stream, name, count=count, wait=secs, ack=reply)
+    if want_json(ctx, json_out):
+        output.print_json([m.jsonable() for m in msgs])
+    else:
+        for m in msgs:
+            output.info(f"[{m.stream_seq}] subject {m.subject}, delivered {m.delivered}x, "
+                        f"{m.pending} pending" + (f", {reply}" if reply else ""))
+            output.out().print(m.data.decode(errors="replace"), markup=False, highlight=False)
+    if not msgs:
+        raise NotFound(f"no message from {stream} > {name} within {wait}")
+
+
+def _pause(ctx: typer.Context, stream: str, name: str, until: str | None, json_out: bool) -> None:
+    from natsops.cli import output
+    from natsops.jetstream.consumers import pause_consumer
+
+    r = call(ctx, pause_consumer, stream, name, until)
+    if want_json(ctx, json_out):
+        output.print_json({"stream": stream, "consumer": name, **r})
+    elif r.get("paused"):
+        output.success(f"consumer {stream} > {name} paused until {r.get('pause_until')}")
+    else:
+        output.success(f"consumer {stream} > {name} resumed")
+
+
+@app.command()
+def pause(
+    ctx: typer.Context,
+    stream: StreamArg,
+    name: NameArg,
+    until: Annotated[str, typer.Argument(help="Duration (1h) or time (2026-12-01T10:00:00Z)")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Pause delivery until a time (the consumer keeps its state)."""
+    from natsops.jetstream.consumers import parse_until
+
+    _pause(ctx, stream, name, parse_until(until, "UNTIL"), json_out)
+
+
+@app.command()
+def resume(ctx: typer.Context, stream: StreamArg, name: NameArg, json_out: JsonOpt = False) -> None:
+    """Resume a paused consumer."""
+    _pause(ctx, stream, name, None, json_out)
+
+
+@app.command()
+def report(ctx: typer.Context, stream: StreamArg, json_out: JsonOpt = False) -> None:
+    """One row per consumer: pending, ack pending, redelivered, waiting, last delivery, replicas."""
+    from natsops.cli import output
+    from natsops.cli._js import replica_json, replicas_cell
+    from natsops.jetstream.consumers import list_consumers
+    from natsops.units import format_duration
+
+    res = call(ctx, list_consumers, stream)
+    if want_json(ctx, json_out):
+        output.print_json({"stream": stream, "messages": res.stream_messages, "consumers": [
+            {"name": c.name, "mode": "pull" if c.is_pull else "push",
+             "ack_policy": c.config.get("ack_policy"), "num_pending": c.num_pending,
+             "num_ack_pending": c.num_ack_pending, "num_redelivered": c.num_redelivered,
+             "num_waiting": c.num_waiting, "last_delivery": c.last_delivery,
+             "ack_floor_stream_seq": c.ack_floor_stream_seq, "paused": c.paused,
+             "leader": c.cluster.leader if c.cluster else "",
+             "healthy": c.cluster is None or c.cluster.healthy,
+             "peers": replica_json(c.cluster)} for c in res.consumers],
+            "missing": list(res.missing), "offline": dict(res.offline)})
+        return
+
+    def unprocessed(n: int) -> str:
+        pct = min(100, round(n * 100 / res.stream_messages)) if res.stream_messages else 0
+        return f"{n:,} / {pct}%"
+
+    output.table(f"Consumer report for {stream} with {len(res.consumers)} consumers",
+                 ["consumer", "mode", "ack policy", "ack wait", "ack pending", "redelivered",
+                  "unprocessed", "waiting", "ack floor", "last delivery", "cluster"],
+                 [(c.name, "Pull" if c.is_pull else "Push", c.config.get("ack_policy"),
+                   format_duration(int(c.config.get("ack_wait") or 0) / 1e9),
+                   f"{c.num_ack_pending:,}", f"{c.num_redelivered:,}", unprocessed(c.num_pending),
+                   c.num_waiting, c.ack_floor_stream_seq, c.last_delivery or "never",
+                   replicas_cell(c.cluster) if c.cluster and len(c.cluster.peers) > 1 else
+                   (c.cluster.leader if c.cluster else ""))
+                  for c in res.consumers])
+    if res.missing:
+        output.error(f"inaccessible consumers: {', '.join(res.missing)}")
+
+
+@cluster_app.command("step-down")
+def step_down(
+    ctx: typer.Context,
+    stream: StreamArg,
+    name: NameArg,
+    preferred: Annotated[str | None, typer.Option(
+        "--preferred", help="Server that should become leader", show_default=False)] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Make the consumer leader step down and wait for the new leader."""
+    from natsops.cli._js import step_down_result
+    from natsops.jetstream.consumers import step_down as do_step_down
+
+    step_down_result("consumer", call(ctx, do_step_down, stream, name, preferred=preferred),
+                     want_json(ctx, json_out))

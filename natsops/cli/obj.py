@@ -1,0 +1,235 @@
+"""``natsops object``: object store buckets, and large files in and out of them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from natsops.cli._js import call, confirm
+from natsops.cli.state import want_json
+
+app = typer.Typer(
+    help="Manage object store buckets and objects.",
+    no_args_is_help=True,
+    epilog="Examples: natsops object add FIRMWARE --replicas=3 | natsops object put FIRMWARE "
+    "./build/firmware-v1.bin | natsops object get FIRMWARE firmware-v1.bin | natsops object "
+    "info FIRMWARE",
+)
+
+BucketArg = Annotated[str, typer.Argument(help="Bucket name", show_default=False)]
+JsonOpt = Annotated[bool, typer.Option("--json", "-j", help="Print as JSON")]
+ForceOpt = Annotated[bool, typer.Option("--force", "-f", help="Do not ask for confirmation")]
+ProgressOpt = Annotated[bool, typer.Option(
+    "--progress/--no-progress", help="Progress bar on stderr (bytes, rate, ETA)")]
+
+
+
+
+def _bucket(st: Any, as_json: bool) -> None:
+    from natsops.cli import output
+    from natsops.cli._js import kv_lines, peers_table, replica_json
+    from natsops.units import format_bytes, format_duration
+
+    if as_json:
+        output.print_json({"bucket": st.bucket, "bytes": st.objects_bytes,
+                           "ttl_s": st.ttl_s, "replicas": st.replicas, "storage": st.storage,
+                           "sealed": st.sealed, "compressed": st.compressed,
+                           "placement": st.placement,
+                           "leader": st.cluster.leader if st.cluster else None,
+                           "peers": replica_json(st.cluster), "stream": st.stream.raw})
+        return
+    output.out().print(f"Object store {st.bucket} (stream OBJ_{st.bucket})", markup=False)
+    kv_lines([("Size", format_bytes(st.objects_bytes)),
+              ("TTL", format_duration(st.ttl_s) if st.ttl_s else "unlimited"),
+              ("Replicas", st.replicas), ("Storage", st.storage), ("Sealed", st.sealed),
+              ("Compressed", st.compressed), ("Placement", st.placement)])
+    if st.cluster and st.cluster.name:
+        peers_table(f"cluster {st.cluster.name}", st.cluster)
+
+
+def _entry(e: Any, as_json: bool) -> None:
+    from natsops.cli import output
+    from natsops.cli._js import kv_lines
+    from natsops.units import format_bytes
+
+    if as_json:
+        output.print_json(e)
+        return
+    output.out().print(f"Object {e.bucket} > {e.name}", markup=False)
+    kv_lines([("Size", f"{format_bytes(e.size)} ({e.size:,} B)"), ("Chunks", e.chunks),
+              ("Digest", e.digest), ("Modified", e.mtime), ("Description", e.description)])
+
+
+@app.command()
+def add(
+    ctx: typer.Context,
+    bucket: BucketArg,
+    ttl: Annotated[str | None, typer.Option(
+        "--ttl", help="Expire objects after, e.g. 30d", show_default=False)] = None,
+    replicas: Annotated[int, typer.Option("--replicas", help="Replicas (1-5)")] = 1,
+    storage: Annotated[str, typer.Option("--storage", help="file or memory")] = "file",
+    max_bucket_size: Annotated[str | None, typer.Option(
+        "--max-bucket-size", help="Largest bucket, e.g. 10GB", show_default=False)] = None,
+    description: Annotated[str | None, typer.Option("--description", show_default=False)] = None,
+    cluster: Annotated[str | None, typer.Option(
+        "--cluster", help="Place in this cluster", show_default=False)] = None,
+    tags: Annotated[list[str] | None, typer.Option(
+        "--tags", help="Placement tags (repeat)", show_default=False)] = None,
+    compress: Annotated[bool, typer.Option("--compress", help="S2 compression")] = False,
+    metadata: Annotated[list[str] | None, typer.Option(
+        "--metadata", help="key=value (repeat)", show_default=False)] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Create an object store bucket."""
+    from natsops.cli import output
+    from natsops.jetstream.objects import ObjectBucketOptions, add_object_bucket
+
+    opts = ObjectBucketOptions(ttl=ttl, replicas=replicas, storage=storage,
+                               max_bucket_size=max_bucket_size, description=description,
+                               cluster=cluster, tags=tuple(tags or ()), compress=compress,
+                               metadata=tuple(metadata or ()))
+    st = call(ctx, add_object_bucket, bucket, opts)
+    _bucket(st, want_json(ctx, json_out))
+    if not want_json(ctx, json_out):
+        output.success(f"object store {bucket} created")
+
+
+@app.command()
+def put(
+    ctx: typer.Context,
+    bucket: BucketArg,
+    file: Annotated[Path, typer.Argument(help="File to upload", show_default=False)],
+    name: Annotated[str | None, typer.Option(
+        "--name", help="Object name [default: the file's name]", show_default=False)] = None,
+    description: Annotated[str | None, typer.Option("--description", show_default=False)] = None,
+    chunk_size: Annotated[str, typer.Option("--chunk-size", help="Chunk size")] = "128KiB",
+    progress: ProgressOpt = True,
+    json_out: JsonOpt = False,
+) -> None:
+    """Upload a file in chunks (never loaded whole into memory)."""
+    from natsops.cli import output
+    from natsops.jetstream.objects import put_object
+    from natsops.units import format_bytes, parse_size
+
+    size = parse_size(chunk_size, what="--chunk-size")
+    with output.ByteProgress(f"put {file.name}", progress and not want_json(ctx, json_out)) as bar:
+        e = call(ctx, put_object, bucket, file, name=name, description=description,
+                 chunk_size=size, progress=bar)
+    if want_json(ctx, json_out):
+        output.print_json(e)
+        return
+    output.success(f"stored {bucket} > {e.name}: {format_bytes(e.size)} in {e.chunks} chunks, "
+                   f"{e.digest}")
+
+
+@app.command()
+def get(
+    ctx: typer.Context,
+    bucket: BucketArg,
+    name: Annotated[str, typer.Argument(help="Object name", show_default=False)],
+    out: Annotated[Path | None, typer.Option(
+        "--output", "-O", help="File or directory to write [default: ./<name>]",
+        show_default=False)] = None,
+    force: Annotated[bool, typer.Option(
+        "--force", "-f", help="Overwrite an existing file")] = False,
+    progress: ProgressOpt = True,
+    json_out: JsonOpt = False,
+) -> None:
+    """Download an object; the digest is checked before the file appears under its name."""
+    from natsops.cli import output
+    from natsops.jetstream.objects import get_object
+    from natsops.units import format_bytes
+
+    dest = out if out is not None else Path(Path(name).name)
+    with output.ByteProgress(f"get {name}", progress and not want_json(ctx, json_out)) as bar:
+        e = call(ctx, get_object, bucket, name, dest, overwrite=force, progress=bar)
+    if want_json(ctx, json_out):
+        output.print_json({**output.jsonable(e), "file": str(dest)})
+        return
+    output.success(f"wrote {dest}: {format_bytes(e.size)}, digest verified")
+
+
+@app.command()
+def info(
+    ctx: typer.Context,
+    bucket: BucketArg,
+    name: Annotated[str | None, typer.Argument(
+        help="An object (default: the bucket)", show_default=False)] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Show a bucket, or one object's size, chunks and digest."""
+    from natsops.jetstream.objects import object_bucket_status, object_info
+
+    if name:
+        _entry(call(ctx, object_info, bucket, name), want_json(ctx, json_out))
+    else:
+        _bucket(call(ctx, object_bucket_status, bucket), want_json(ctx, json_out))
+
+
+@app.command("ls")
+def ls(
+    ctx: typer.Context,
+    bucket: Annotated[str | None, typer.Argument(
+        help="List this bucket's objects instead of buckets", show_default=False)] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """List object store buckets, or the objects in one."""
+    from natsops.cli import output
+    from natsops.jetstream.objects import list_object_buckets, list_objects
+    from natsops.units import format_bytes
+
+    as_json = want_json(ctx, json_out)
+    if bucket:
+        objs = call(ctx, list_objects, bucket)
+        if as_json:
+            output.print_json(objs)
+            return
+        output.table(f"Objects in {bucket} ({len(objs)})", ["name", "size", "chunks", "modified"],
+                     [(o.name, format_bytes(o.size), o.chunks, o.mtime) for o in objs])
+        return
+    buckets = call(ctx, list_object_buckets)
+    if as_json:
+        output.print_json([b.bucket for b in buckets])
+        return
+    output.table(f"Object stores ({len(buckets)})", ["bucket", "size", "replicas", "sealed"],
+                 [(b.bucket, format_bytes(b.objects_bytes), b.replicas, b.sealed)
+                  for b in buckets])
+
+
+@app.command()
+def rm(
+    ctx: typer.Context,
+    bucket: BucketArg,
+    name: Annotated[str | None, typer.Argument(
+        help="Object to delete (default: the whole bucket)", show_default=False)] = None,
+    force: ForceOpt = False,
+) -> None:
+    """Delete an object, or a whole bucket (asks unless --force)."""
+    from natsops.cli import output
+    from natsops.jetstream.objects import delete_object, delete_object_bucket
+
+    if name:
+        confirm(force, f"Really delete object {bucket} > {name}?")
+        call(ctx, delete_object, bucket, name)
+        output.success(f"deleted {bucket} > {name}")
+    else:
+        confirm(force, f"Really delete object store {bucket} and all its objects?")
+        call(ctx, delete_object_bucket, bucket)
+        output.success(f"object store {bucket} deleted")
+
+
+@app.command()
+def seal(ctx: typer.Context, bucket: BucketArg, force: ForceOpt = False,
+         json_out: JsonOpt = False) -> None:
+    """Make a bucket read-only for good (asks unless --force)."""
+    from natsops.cli import output
+    from natsops.jetstream.objects import seal_object_bucket
+
+    confirm(force, f"Really seal object store {bucket}? This cannot be undone.")
+    st = call(ctx, seal_object_bucket, bucket)
+    if want_json(ctx, json_out):
+        _bucket(st, True)
+        return
+    output.success(f"object store {bucket} sealed")

@@ -1,0 +1,496 @@
+"""``natsops stream``: create, change, inspect, list, purge and remove JetStream streams."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from natsops.cli import _js
+from natsops.cli._js import call, confirm, print_names, with_options
+from natsops.cli.state import get_state, want_json
+
+app = typer.Typer(
+    help="Manage JetStream streams.",
+    no_args_is_help=True,
+    epilog="Examples: natsops stream add ORDERS --subjects 'orders.>' --storage file --replicas 3 "
+    "--retention limits --max-age 720h --max-bytes 50GB --discard old --dupe-window 2m --defaults"
+    " | natsops stream info ORDERS --json > orders.json | natsops stream edit ORDERS --replicas 3"
+    " | natsops stream report",
+)
+cluster_app = typer.Typer(help="Stream Raft group operations.", no_args_is_help=True)
+app.add_typer(cluster_app, name="cluster")
+
+NameArg = Annotated[str, typer.Argument(help="Stream name", show_default=False)]
+JsonOpt = Annotated[bool, typer.Option("--json", "-j", help="Print as JSON")]
+ForceOpt = Annotated[bool, typer.Option("--force", "-f", help="Do not ask for confirmation")]
+ConfigOpt = Annotated[Path | None, typer.Option(
+    "--config", help="StreamConfig (or StreamInfo) as JSON or YAML", show_default=False)]
+DryRunOpt = Annotated[bool, typer.Option(
+    "--dry-run", help="Show the config (and diff); change nothing")]
+
+_B = Annotated[bool | None, typer.Option(show_default=False)]
+
+
+def _stream_flags(
+    subjects: Annotated[list[str] | None, typer.Option(
+        "--subjects", help="Subjects (repeat, or comma/space separated)",
+        show_default=False)] = None,
+    description: Annotated[str | None, typer.Option("--description", show_default=False)] = None,
+    storage: Annotated[str | None, typer.Option(
+        "--storage", help="file or memory", show_default=False)] = None,
+    replicas: Annotated[int | None, typer.Option(
+        "--replicas", help="Number of replicas (1-5)", show_default=False)] = None,
+    retention: Annotated[str | None, typer.Option(
+        "--retention", help="limits, interest or work", show_default=False)] = None,
+    discard: Annotated[str | None, typer.Option(
+        "--discard", help="old or new", show_default=False)] = None,
+    discard_per_subject: Annotated[bool | None, typer.Option(
+        "--discard-per-subject/--no-discard-per-subject",
+        help="Discard new per subject (needs --discard new)", show_default=False)] = None,
+    max_msgs: Annotated[int | None, typer.Option(
+        "--max-msgs", help="Max messages (-1 unlimited)", show_default=False)] = None,
+    max_msgs_per_subject: Annotated[int | None, typer.Option(
+        "--max-msgs-per-subject", help="Max messages per subject (-1 unlimited)",
+        show_default=False)] = None,
+    max_bytes: Annotated[str | None, typer.Option(
+        "--max-bytes", help="Max size, e.g. 50GB, 1MiB (-1 unlimited; 1024-based)",
+        show_default=False)] = None,
+    max_age: Annotated[str | None, typer.Option(
+        "--max-age", help="Max message age, e.g. 720h, 1d (-1 unlimited)",
+        show_default=False)] = None,
+    max_msg_size: Annotated[str | None, typer.Option(
+        "--max-msg-size", help="Max message size (-1 unlimited)", show_default=False)] = None,
+    max_consumers: Annotated[int | None, typer.Option(
+        "--max-consumers", help="Max consumers (-1 unlimited)", show_default=False)] = None,
+    dupe_window: Annotated[str | None, typer.Option(
+        "--dupe-window", help="Duplicate tracking window, e.g. 2m", show_default=False)] = None,
+    compression: Annotated[str | None, typer.Option(
+        "--compression", help="none or s2", show_default=False)] = None,
+    first_sequence: Annotated[int | None, typer.Option(
+        "--first-sequence", help="First sequence number", show_default=False)] = None,
+    cluster: Annotated[str | None, typer.Option(
+        "--cluster", help="Place in this cluster", show_default=False)] = None,
+    tag: Annotated[list[str] | None, typer.Option(
+        "--tag", help="Placement tags (repeat)", show_default=False)] = None,
+    mirror: Annotated[str | None, typer.Option(
+        "--mirror", help="Mirror this stream", show_default=False)] = None,
+    source: Annotated[list[str] | None, typer.Option(
+        "--source", help="Source from these streams (repeat)", show_default=False)] = None,
+    allow_rollup: Annotated[bool | None, typer.Option(
+        "--allow-rollup/--no-allow-rollup", show_default=False)] = None,
+    deny_delete: Annotated[bool | None, typer.Option(
+        "--deny-delete/--no-deny-delete", show_default=False)] = None,
+    deny_purge: Annotated[bool | None, typer.Option(
+        "--deny-purge/--no-deny-purge", show_default=False)] = None,
+    allow_direct: Annotated[bool | None, typer.Option(
+        "--allow-direct/--no-allow-direct", help="Direct get (default on with --defaults)",
+        show_default=False)] = None,
+    allow_mirror_direct: Annotated[bool | None, typer.Option(
+        "--allow-mirror-direct/--no-allow-mirror-direct", show_default=False)] = None,
+    allow_msg_ttl: Annotated[bool | None, typer.Option(
+        "--allow-msg-ttl/--no-allow-msg-ttl", help="Per-message TTLs", show_default=False)] = None,
+    subject_del_markers_ttl: Annotated[str | None, typer.Option(
+        "--subject-del-markers-ttl", help="TTL of delete markers", show_default=False)] = None,
+    ack: Annotated[bool | None, typer.Option(
+        "--ack/--no-ack", help="Acknowledge publishes", show_default=False)] = None,
+    metadata: Annotated[list[str] | None, typer.Option(
+        "--metadata", help="key=value (repeat)", show_default=False)] = None,
+) -> None:
+    """Signature holder for the flags shared by add and edit."""
+
+
+def _flags(kw: dict[str, Any]) -> Any:
+    from natsops.jetstream.streams import StreamFlags
+
+    def t(v: Any) -> Any:
+        return tuple(v) if isinstance(v, list) else v
+
+    return StreamFlags(
+        subjects=t(kw["subjects"]), description=kw["description"], storage=kw["storage"],
+        replicas=kw["replicas"], retention=kw["retention"], discard=kw["discard"],
+        discard_per_subject=kw["discard_per_subject"], max_msgs=kw["max_msgs"],
+        max_msgs_per_subject=kw["max_msgs_per_subject"], max_bytes=kw["max_bytes"],
+        max_age=kw["max_age"], max_msg_size=kw["max_msg_size"],
+        max_consumers=kw["max_consumers"], dupe_window=kw["dupe_window"],
+        compression=kw["compression"], first_seq=kw["first_sequence"], cluster=kw["cluster"],
+        tags=t(kw["tag"]), mirror=kw["mirror"], sources=t(kw["source"]),
+        allow_rollup=kw["allow_rollup"], deny_delete=kw["deny_delete"],
+        deny_purge=kw["deny_purge"], allow_direct=kw["allow_direct"],
+        allow_mirror_direct=kw["allow_mirror_direct"], allow_msg_ttl=kw["allow_msg_ttl"],
+        subject_del_markers_ttl=kw["subject_del_markers_ttl"], ack=kw["ack"],
+        metadata=t(kw["metadata"]))
+
+
+def _prompt_missing(cfg: dict[str, Any]) -> dict[str, Any]:
+    """natscli prompts for unset values; natsops does too on a terminal, else it says which."""
+
+    from natsops.errors import UsageError
+    from natsops.jetstream.streams import (
+        ADD_DEFAULTS,
+        PROMPTED,
+        StreamFlags,
+        apply_stream_flags,
+        missing_for_add,
+    )
+
+    missing = missing_for_add(cfg)
+    if not missing:
+        return cfg
+    if not _js.interactive():
+        raise UsageError("missing " + ", ".join(PROMPTED[k] for k in missing),
+                         hint="give them, or --defaults to accept natscli's defaults")
+    answers: dict[str, Any] = {}
+    for key in missing:
+        default = cfg["name"] if key == "subjects" else ADD_DEFAULTS.get(key, "")
+        answers[key] = typer.prompt(PROMPTED[key].lstrip("-"), default=str(default), err=True)
+    return apply_stream_flags(cfg, StreamFlags(
+        subjects=(answers["subjects"],) if "subjects" in answers else None,
+        storage=answers.get("storage"), retention=answers.get("retention"),
+        discard=answers.get("discard"), max_bytes=answers.get("max_bytes"),
+        max_age=answers.get("max_age"), max_msg_size=answers.get("max_msg_size"),
+        replicas=_js.answer_int(answers["num_replicas"], "--replicas")
+        if "num_replicas" in answers else None,
+        max_msgs=_js.answer_int(answers["max_msgs"], "--max-msgs")
+        if "max_msgs" in answers else None,
+        max_msgs_per_subject=_js.answer_int(answers["max_msgs_per_subject"],
+                                            "--max-msgs-per-subject")
+        if "max_msgs_per_subject" in answers else None))
+
+
+def _show_info(info: Any) -> None:
+    from natsops.cli import output
+    from natsops.cli._js import kv_lines, peers_table
+    from natsops.units import format_bytes, format_duration
+
+    c = info.config
+    output.out().print(f"Stream {info.name} (created {info.created})", markup=False)
+    kv_lines([
+        ("Subjects", ", ".join(c.get("subjects") or [])),
+        ("Description", c.get("description")),
+        ("Storage", c.get("storage")), ("Replicas", info.replicas),
+        ("Retention", c.get("retention")), ("Discard", c.get("discard")),
+        ("Max Messages", c.get("max_msgs")), ("Max Per Subject", c.get("max_msgs_per_subject")),
+        ("Max Bytes", format_bytes(int(c.get("max_bytes", -1)))),
+        ("Max Age", format_duration(int(c.get("max_age") or 0) / 1e9) if c.get("max_age")
+         else "unlimited"),
+        ("Max Msg Size", format_bytes(int(c.get("max_msg_size", -1)))),
+        ("Duplicate Window", format_duration(int(c.get("duplicate_window") or 0) / 1e9)),
+        ("Allow Direct", c.get("allow_direct")), ("Compression", c.get("compression")),
+        ("Placement", c.get("placement")), ("Mirror", (c.get("mirror") or {}).get("name")),
+        ("Sources", ", ".join(s.get("name", "") for s in c.get("sources") or [])),
+        ("Messages", f"{info.messages:,}"), ("Bytes", format_bytes(info.bytes)),
+        ("First / Last Seq", f"{info.first_seq} / {info.last_seq}"),
+        ("Consumers", info.consumers), ("Deleted", info.num_deleted or None),
+        ("Lost", f"{info.lost_msgs} msgs ({info.lost_bytes} B)" if info.lost_msgs else None),
+    ])
+    if info.cluster and info.cluster.name:
+        peers_table(f"cluster {info.cluster.name}", info.cluster)
+
+
+@app.command()
+@with_options(_stream_flags)
+def add(
+    ctx: typer.Context,
+    name: Annotated[str | None, typer.Argument(
+        help="Stream name (or 'name' in --config)", show_default=False)] = None,
+    config: ConfigOpt = None,
+    defaults: Annotated[bool, typer.Option(
+        "--defaults", help="Accept natscli defaults for everything not given")] = False,
+    dry_run: DryRunOpt = False,
+    json_out: JsonOpt = False,
+    **kw: Any,
+) -> None:
+    """Create a stream (flags and defaults as natscli's `nats stream add`)."""
+    from natsops.cli import output
+    from natsops.jetstream.spec import load_config_file
+    from natsops.jetstream.streams import add_stream, stream_config_for_add
+
+    base = load_config_file(config) if config else {}
+    cfg = stream_config_for_add(name, base, _flags(kw), defaults=defaults)
+    if not defaults and not config:
+        cfg = _prompt_missing(cfg)
+    if dry_run:
+        output.print_json(cfg)
+        return
+
+    info = call(ctx, add_stream, cfg)
+    if want_json(ctx, json_out):
+        output.print_json(info.raw)
+        return
+    _show_info(info)
+    output.success(f"stream {info.name} created")
+
+
+@app.command()
+@with_options(_stream_flags)
+def edit(
+    ctx: typer.Context,
+    name: NameArg,
+    config: ConfigOpt = None,
+    dry_run: DryRunOpt = False,
+    force: ForceOpt = False,
+    json_out: JsonOpt = False,
+    **kw: Any,
+) -> None:
+    """Change a stream's config (shows the diff; e.g. --replicas 3 to scale)."""
+    from natsops.cli import output
+    from natsops.cli._js import print_changes
+    from natsops.cli._run import run
+    from natsops.connection import connect
+    from natsops.jetstream.spec import load_config_file
+    from natsops.jetstream.streams import plan_stream_edit, update_stream
+
+    replace = load_config_file(config) if config else None
+    flags = _flags(kw)
+    as_json = want_json(ctx, json_out)
+
+    async def go() -> Any:
+        async with connect(get_state(ctx).settings) as conn:
+            plan = await plan_stream_edit(conn, name, flags, replace)
+            print_changes(plan.changes, as_json=as_json)
+            if dry_run or not plan.changes:
+                return plan, None
+            confirm(force, f"Really edit stream {name}?")
+            return plan, await update_stream(conn, plan.config)
+
+    plan, info = run(go())
+    if as_json:
+        output.print_json({"changes": plan.changes, "config": plan.config,
+                           "applied": info is not None, "dry_run": dry_run})
+        return
+    if info is not None:
+        output.success(f"stream {name} updated ({len(plan.changes)} changes)")
+
+
+@app.command()
+def info(ctx: typer.Context, name: NameArg, json_out: JsonOpt = False) -> None:
+    """Show a stream's config, state and replicas (`--json`: the API's StreamInfo)."""
+    from natsops.cli import output
+    from natsops.jetstream.streams import stream_info
+
+    si = call(ctx, stream_info, name)
+    if want_json(ctx, json_out):
+        output.print_json(si.raw)
+        return
+    _show_info(si)
+
+
+@app.command("ls")
+def ls(
+    ctx: typer.Context,
+    subject: Annotated[str | None, typer.Option(
+        "--subject", help="Only streams on this subject", show_default=False)] = None,
+    names: Annotated[bool, typer.Option("--names", "-n", help="Only print names")] = False,
+    show_all: Annotated[bool, typer.Option(
+        "--all", "-a", help="Include KV_ and OBJ_ streams")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """List every stream (all API pages; `--json`: an array of names, as natscli)."""
+    from natsops.cli import output
+    from natsops.cli._run import run
+    from natsops.connection import connect
+    from natsops.jetstream.streams import list_streams, stream_names
+    from natsops.units import format_bytes
+
+    def visible(n: str) -> bool:
+        return show_all or not n.startswith(("KV_", "OBJ_", "$MQTT_"))
+
+    async def go() -> Any:
+        async with connect(get_state(ctx).settings) as conn:
+            if names or want_json(ctx, json_out):
+                return await stream_names(conn, subject)
+            return await list_streams(conn, subject)
+
+    res = run(go())
+    if isinstance(res, list):
+        print_names([n for n in res if visible(n)], want_json(ctx, json_out))
+        return
+    rows = [(s.name, s.config.get("description") or "", s.created[:19], f"{s.messages:,}",
+             format_bytes(s.bytes), s.config.get("storage"), s.replicas)
+            for s in sorted(res.streams, key=lambda s: s.name) if visible(s.name)]
+    output.table(f"Streams ({len(rows)})", ["name", "description", "created", "messages", "size",
+                                            "storage", "replicas"], rows)
+    if res.missing:
+        output.error(f"{len(res.missing)} streams did not answer: {', '.join(res.missing)}")
+
+
+@app.command()
+def rm(ctx: typer.Context, name: NameArg, force: ForceOpt = False) -> None:
+    """Delete a stream and all its messages (asks unless --force)."""
+    from natsops.cli import output
+    from natsops.cli._run import run
+    from natsops.connection import connect
+    from natsops.jetstream.streams import delete_stream, stream_info
+
+    async def go() -> None:
+        async with connect(get_state(ctx).settings) as conn:
+            si = await stream_info(conn, name)
+            confirm(force, f"Really delete stream {name} ({si.messages:,} messages)?")
+            await delete_stream(conn, name)
+
+    run(go())
+    output.success(f"stream {name} deleted")
+
+
+@app.command()
+def purge(
+    ctx: typer.Context,
+    name: NameArg,
+    subject: Annotated[str | None, typer.Option(
+        "--subject", help="Only this subject", show_default=False)] = None,
+    seq: Annotated[int | None, typer.Option(
+        "--seq", help="Purge up to (not including) this sequence", show_default=False)] = None,
+    keep: Annotated[int | None, typer.Option(
+        "--keep", help="Keep this many latest messages", show_default=False)] = None,
+    force: ForceOpt = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Remove messages from a stream (asks unless --force)."""
+    from natsops.cli import output
+    from natsops.cli._run import run
+    from natsops.connection import connect
+    from natsops.jetstream.streams import purge_stream, stream_info
+
+    async def go() -> int:
+        async with connect(get_state(ctx).settings) as conn:
+            si = await stream_info(conn, name)
+            confirm(force, f"Really purge stream {name} ({si.messages:,} messages)?")
+            return await purge_stream(conn, name, subject=subject, seq=seq, keep=keep)
+
+    n = run(go())
+    if want_json(ctx, json_out):
+        output.print_json({"stream": name, "purged": n})
+        return
+    output.success(f"purged {n:,} messages from {name}")
+
+
+@app.command()
+def report(
+    ctx: typer.Context,
+    subject: Annotated[str | None, typer.Option(
+        "--subject", help="Only streams on this subject", show_default=False)] = None,
+    sort: Annotated[str, typer.Option(
+        "--sort", help="bytes, messages, consumers, name, storage, replicas")] = "bytes",
+    show_all: Annotated[bool, typer.Option(
+        "--all", "-a", help="Include KV_ and OBJ_ streams")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """One row per stream: storage, replicas, messages, bytes, consumers, leader, replica health."""
+    from natsops.cli import output
+    from natsops.cli._js import replica_json, replicas_cell
+    from natsops.jetstream.streams import list_streams, sort_streams
+    from natsops.units import format_bytes
+
+    res = call(ctx, list_streams, subject)
+    rows = [s for s in sort_streams(res.streams, sort)
+            if show_all or not s.name.startswith(("KV_", "OBJ_", "$MQTT_"))]
+    if want_json(ctx, json_out):
+        output.print_json({
+            "streams": [{"name": s.name, "storage": s.storage, "replicas": s.replicas,
+                         "messages": s.messages, "bytes": s.bytes, "consumers": s.consumers,
+                         "deleted": s.num_deleted, "lost_msgs": s.lost_msgs,
+                         "placement": s.config.get("placement"),
+                         "leader": s.cluster.leader if s.cluster else "",
+                         "healthy": s.cluster is None or s.cluster.healthy,
+                         "peers": replica_json(s.cluster),
+                         "sources": output.jsonable(s.sources)} for s in rows],
+            "missing": list(res.missing), "offline": dict(res.offline)})
+        return
+    output.info("Obtaining stream stats")
+    output.table(f"Stream Report ({len(rows)} streams)",
+                 ["stream", "storage", "placement", "consumers", "messages", "bytes", "lost",
+                  "deleted", "replicas"],
+                 [(s.name, s.storage, _placement(s.config.get("placement")), s.consumers,
+                   f"{s.messages:,}", format_bytes(s.bytes), s.lost_msgs, s.num_deleted,
+                   replicas_cell(s.cluster) if s.replicas > 1 else (
+                       s.cluster.leader if s.cluster else ""))
+                  for s in rows])
+    replication = [(s.name, src) for s in rows for src in s.sources]
+    if replication:
+        output.table("Replication Report", ["stream", "kind", "api prefix", "source stream",
+                                            "active", "lag", "error"],
+                     [(n, src.kind, src.external_api or "", src.name,
+                       "never" if src.active_s is None else f"{src.active_s:.2f}s",
+                       f"{src.lag:,}", src.error or "") for n, src in replication])
+    if res.missing:
+        output.error(f"inaccessible streams: {', '.join(res.missing)}")
+    for n, reason in res.offline.items():
+        output.error(f"offline stream {n}: {reason}")
+
+
+def _placement(p: Any) -> str:
+    if not p:
+        return ""
+    parts = []
+    if p.get("cluster"):
+        parts.append(f"cluster: {p['cluster']}")
+    if p.get("tags"):
+        parts.append(f"tags: {', '.join(p['tags'])}")
+    return " ".join(parts)
+
+
+@cluster_app.command("step-down")
+def step_down(
+    ctx: typer.Context,
+    name: NameArg,
+    preferred: Annotated[str | None, typer.Option(
+        "--preferred", help="Server that should become leader", show_default=False)] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Make the stream leader step down and wait for the new leader."""
+    from natsops.cli._js import step_down_result
+    from natsops.jetstream.streams import step_down as do_step_down
+
+    step_down_result("stream", call(ctx, do_step_down, name, preferred=preferred),
+                     want_json(ctx, json_out))
+
+
+@cluster_app.command("peer-info")
+def peer_info(ctx: typer.Context, name: NameArg, json_out: JsonOpt = False) -> None:
+    """Show the stream's peers as its leader sees them: current, offline, active, lag."""
+    from natsops.cli import output
+    from natsops.cli._js import peers_table, replica_json
+    from natsops.jetstream.streams import stream_info
+
+    si = call(ctx, stream_info, name)
+    if want_json(ctx, json_out):
+        output.print_json({"stream": name, "cluster": si.cluster.name if si.cluster else None,
+                           "leader": si.cluster.leader if si.cluster else None,
+                           "peers": replica_json(si.cluster)})
+        return
+    peers_table(f"stream {name}" + (f" in cluster {si.cluster.name}" if si.cluster else ""),
+                si.cluster)
+
+
+@cluster_app.command("peer-remove")
+def peer_remove(
+    ctx: typer.Context,
+    name: NameArg,
+    peer: Annotated[str, typer.Argument(help="Server name of the peer to remove")],
+    force: ForceOpt = False,
+) -> None:
+    """Remove a peer from the stream's Raft group; the server places a new replica."""
+    from natsops.cli import output
+    from natsops.cli._run import run
+    from natsops.connection import connect
+    from natsops.jetstream.streams import peer_remove as do_remove
+
+    async def go() -> None:
+        async with connect(get_state(ctx).settings) as conn:
+            confirm(force, f"Really remove peer {peer} from stream {name}?")
+            await do_remove(conn, name, peer)
+
+    run(go())
+    output.success(f"peer {peer} removed from stream {name}; a replacement will be placed")
+
+
+def _add_backup_commands() -> None:
+    # `stream backup` / `stream restore` live in cli/backup.py (the backup feature's module)
+    from natsops.cli import backup
+
+    backup.register(app)
+
+
+_add_backup_commands()

@@ -1,0 +1,263 @@
+"""Key/Value buckets: streams ``KV_<bucket>`` on ``$KV.<bucket>.>``.
+
+Buckets are created here through the stream API (not nats-py's ``create_key_value``), because
+nats-py ignores ``placement`` and leaves ``allow_direct`` off; natscli/nats.go buckets have
+``allow_direct: true``. Values are read and written with nats-py's KeyValue, which uses direct
+get when the bucket allows it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from natsops.errors import NotFound, UsageError
+from natsops.jetstream._buckets import (
+    bucket_stream,
+    bucket_stream_config,
+    bucket_streams,
+    check_bucket,
+    delete_bucket_stream,
+)
+from natsops.jetstream.errors import from_nats_exception
+from natsops.jetstream.models import ClusterView, StreamInfo
+from natsops.jetstream.spec import ns
+from natsops.jetstream.streams import add_stream
+from natsops.units import parse_duration, parse_size
+
+if TYPE_CHECKING:
+    from natsops.connection import Conn
+
+__all__ = [
+    "BucketOptions",
+    "BucketStatus",
+    "KVEntry",
+    "add_bucket",
+    "bucket_config",
+    "bucket_status",
+    "check_bucket",
+    "check_key",
+    "delete_bucket",
+    "delete_key",
+    "get_key",
+    "key_history",
+    "list_buckets",
+    "list_keys",
+    "purge_key",
+    "put_key",
+    "watch",
+]
+
+_KEY_RE = re.compile(r"^[-/_=.a-zA-Z0-9]+$")
+
+
+def check_key(key: str, *, pattern: bool = False) -> str:
+    ok = bool(_KEY_RE.match(key.replace("*", "a").replace(">", "a") if pattern else key))
+    if not ok or key.startswith(".") or key.endswith(".") or ".." in key:
+        raise UsageError(f"invalid key {key!r}: use letters, digits and - / _ = . "
+                         "(not at the start or end)")
+    return key
+
+
+@dataclass(frozen=True)
+class BucketOptions:
+    """``kv add`` options (natscli flag names and defaults)."""
+
+    history: int = 1
+    ttl: str | None = None
+    replicas: int = 1
+    storage: str = "file"
+    max_value_size: str | None = None
+    max_bucket_size: str | None = None
+    description: str | None = None
+    cluster: str | None = None
+    tags: tuple[str, ...] = ()
+    compress: bool = False
+    marker_ttl: str | None = None
+    metadata: tuple[str, ...] = ()
+
+
+def bucket_config(bucket: str, o: BucketOptions) -> dict[str, Any]:
+    """The stream config natscli/nats.go use for a bucket (allow_direct on, placement kept)."""
+    if not 1 <= o.history <= 64:
+        raise UsageError(f"invalid --history {o.history}: use 1 to 64")
+    cfg = bucket_stream_config(
+        bucket, stream=f"KV_{bucket}", subjects=[f"$KV.{bucket}.>"], ttl=o.ttl,
+        replicas=o.replicas, storage=o.storage, max_bucket_size=o.max_bucket_size,
+        description=o.description, cluster=o.cluster, tags=o.tags, compress=o.compress,
+        metadata=o.metadata)
+    cfg.update(max_msgs_per_subject=o.history, deny_delete=True, deny_purge=False,
+               max_msg_size=parse_size(o.max_value_size or "-1", what="--max-value-size"))
+    if o.marker_ttl:
+        cfg["allow_msg_ttl"] = True
+        cfg["subject_delete_marker_ttl"] = ns(parse_duration(o.marker_ttl, what="--marker-ttl"))
+    return cfg
+
+
+@dataclass(frozen=True)
+class BucketStatus:
+    """A bucket as ``kv info`` shows it."""
+
+    bucket: str
+    values: int
+    bytes: int
+    history: int
+    ttl_s: float
+    replicas: int
+    storage: str
+    direct: bool
+    compressed: bool
+    placement: Mapping[str, Any] | None
+    cluster: ClusterView | None
+    stream: StreamInfo
+
+    @classmethod
+    def from_stream(cls, si: StreamInfo) -> BucketStatus:
+        c = si.config
+        return cls(bucket=si.name[3:], values=si.messages, bytes=si.bytes,
+                   history=int(c.get("max_msgs_per_subject") or 1),
+                   ttl_s=int(c.get("max_age") or 0) / 1e9, replicas=si.replicas,
+                   storage=si.storage, direct=bool(c.get("allow_direct")),
+                   compressed=c.get("compression") == "s2", placement=c.get("placement"),
+                   cluster=si.cluster, stream=si)
+
+
+async def add_bucket(conn: Conn, bucket: str, options: BucketOptions) -> BucketStatus:
+    return BucketStatus.from_stream(await add_stream(conn, bucket_config(bucket, options)))
+
+
+async def bucket_status(conn: Conn, bucket: str) -> BucketStatus:
+    si = await bucket_stream(conn, f"KV_{check_bucket(bucket)}", f"bucket {bucket}")
+    return BucketStatus.from_stream(si)
+
+
+async def list_buckets(conn: Conn) -> list[BucketStatus]:
+    return [BucketStatus.from_stream(s) for s in await bucket_streams(conn, "$KV.>", "KV_")]
+
+
+async def delete_bucket(conn: Conn, bucket: str) -> None:
+    await delete_bucket_stream(conn, f"KV_{check_bucket(bucket)}", f"bucket {bucket}")
+
+
+@dataclass(frozen=True)
+class KVEntry:
+    """One revision of a key."""
+
+    bucket: str
+    key: str
+    value: bytes
+    revision: int
+    operation: str
+    created: str | None
+
+    def jsonable(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"bucket": self.bucket, "key": self.key,
+                               "revision": self.revision, "operation": self.operation,
+                               "created": self.created}
+        try:
+            out["value"] = self.value.decode()
+        except UnicodeDecodeError:
+            import base64
+
+            out["value_b64"] = base64.b64encode(self.value).decode()
+        return out
+
+
+def _entry(e: Any) -> KVEntry:
+    created = e.created
+    if isinstance(created, datetime):
+        created = created.isoformat()
+    return KVEntry(bucket=e.bucket, key=e.key, value=bytes(e.value or b""),
+                   revision=int(e.revision or 0), operation=str(e.operation or "PUT"),
+                   created=str(created) if created is not None else None)
+
+
+async def _kv(conn: Conn, bucket: str) -> Any:
+    check_bucket(bucket)
+    from nats.js.errors import BucketNotFoundError
+
+    try:
+        return await conn.js.key_value(bucket)
+    except BucketNotFoundError:
+        raise NotFound(f"bucket {bucket} not found") from None
+    except Exception as exc:
+        raise from_nats_exception(exc, f"bucket {bucket}") from None
+
+
+async def _call(what: str, coro: Any) -> Any:
+    from nats.js.errors import KeyDeletedError, KeyNotFoundError, NoKeysError
+
+    try:
+        return await coro
+    except (KeyNotFoundError, KeyDeletedError, NoKeysError):
+        raise NotFound(f"{what} not found") from None
+    except Exception as exc:
+        raise from_nats_exception(exc, what) from None
+
+
+async def put_key(conn: Conn, bucket: str, key: str, value: bytes) -> int:
+    """Store ``value``; returns the new revision."""
+    what = f"key {bucket} > {check_key(key)}"
+    kv = await _kv(conn, bucket)
+    return int(await _call(what, kv.put(key, value)))
+
+
+async def get_key(conn: Conn, bucket: str, key: str, revision: int | None = None) -> KVEntry:
+    what = f"key {bucket} > {check_key(key)}" + (f" revision {revision}" if revision else "")
+    kv = await _kv(conn, bucket)
+    return _entry(await _call(what, kv.get(key, revision=revision)))
+
+
+async def delete_key(conn: Conn, bucket: str, key: str) -> None:
+    """Put a delete marker (history is kept)."""
+    what = f"key {bucket} > {check_key(key)}"
+    kv = await _kv(conn, bucket)
+    await _call(what, kv.delete(key))
+
+
+async def purge_key(conn: Conn, bucket: str, key: str) -> None:
+    """Remove every revision of ``key``, leaving one purge marker."""
+    what = f"key {bucket} > {check_key(key)}"
+    kv = await _kv(conn, bucket)
+    await _call(what, kv.purge(key))
+
+
+async def key_history(conn: Conn, bucket: str, key: str) -> list[KVEntry]:
+    what = f"key {bucket} > {check_key(key)}"
+    kv = await _kv(conn, bucket)
+    entries = await _call(what, kv.history(key))
+    return [_entry(e) for e in entries]
+
+
+async def list_keys(conn: Conn, bucket: str) -> list[str]:
+    """Keys with a current value (deleted/purged keys are left out); [] for an empty bucket."""
+    from nats.js.errors import NoKeysError
+
+    kv = await _kv(conn, bucket)
+    try:
+        return sorted(await kv.keys())
+    except NoKeysError:
+        return []
+    except Exception as exc:
+        raise from_nats_exception(exc, f"bucket {bucket}") from None
+
+
+async def watch(conn: Conn, bucket: str, key: str = ">", *, history: bool = False,
+                deletes: bool = True) -> AsyncIterator[KVEntry]:
+    """Yield the current value(s) of ``key`` (a key or pattern), then every update, forever."""
+    check_key(key, pattern=True)
+    kv = await _kv(conn, bucket)
+    try:
+        watcher = await kv.watch(key, include_history=history, ignore_deletes=not deletes)
+    except Exception as exc:
+        raise from_nats_exception(exc, f"bucket {bucket}") from None
+    try:
+        async for e in watcher:
+            if e is None:  # end of the initial values
+                continue
+            yield _entry(e)
+    finally:
+        await watcher.stop()
