@@ -4,10 +4,9 @@ shared ``nats_server``) cannot change what a healthy server looks like."""
 from __future__ import annotations
 
 import json
-from typing import Any
-
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
