@@ -56,7 +56,8 @@ class BootstrapOptions:
     allow_even: bool = False
     timeout: float = 30.0
     max_mem: str = "1GB"
-    max_file: str = "10GB"
+    # a cap, not an allocation: big enough for the guide's ORDERS recipe (R3, max_bytes 50GB)
+    max_file: str = "64GB"
     write_contexts: bool = True
     select_context: bool | None = None  # None: select only if nothing is selected
 
@@ -252,7 +253,9 @@ async def _probe(cluster: LocalCluster, replicas: int, remaining: Callable[[], f
                     nc = await nats.connect(
                         servers=cluster.client_urls, user="app", password=creds.get("app"),
                         connect_timeout=min(2.0, remaining()), allow_reconnect=False,
-                        max_reconnect_attempts=0, name=f"natsops {__version__} bootstrap probe",
+                        # 0 would retry the first connect forever in nats-py
+                        max_reconnect_attempts=1, reconnect_time_wait=0.1,
+                        name=f"natsops {__version__} bootstrap probe",
                         error_cb=_quiet_cb)
                 js = nc.jetstream(timeout=min(2.0, remaining()))
                 await js.add_stream(StreamConfig(name=name, subjects=[subject],

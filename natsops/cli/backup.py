@@ -195,7 +195,10 @@ def restore(
     from natsops.connection import connect
     from natsops.units import parse_duration
 
+    from natsops.backup import open_backup
+
     as_json = want_json(ctx, json_out)
+    open_backup(source)  # a missing or unreadable backup fails before any connection
     subj = [s.strip() for s in subjects.split(",") if s.strip()] if subjects else None
     stall = parse_duration(stall_timeout, what="--stall-timeout")
     ready = parse_duration(wait, what="--wait")
@@ -220,3 +223,30 @@ def register(stream_app: typer.Typer) -> None:
     """Add ``backup`` and ``restore`` to the stream group."""
     stream_app.command("backup")(backup)
     stream_app.command("restore")(restore)
+
+
+def _bucket_backup(prefix: str, what: str) -> Any:
+    def bucket_backup(
+        ctx: typer.Context,
+        bucket: Annotated[str, typer.Argument(help="Bucket name")],
+        file: Annotated[Path, typer.Argument(help="Archive to write")],
+        stall_timeout: StallOpt = "10s",
+        force: Annotated[bool, typer.Option("--force", "-f", help="Replace an existing archive")] = False,
+        no_progress: NoProgress = False,
+        json_out: JsonOpt = False,
+    ) -> None:
+        from natsops.units import parse_duration
+
+        opts = {"consumers": True, "chunk_size": 128 * 1024, "force": force,
+                "stall_timeout": parse_duration(stall_timeout, what="--stall-timeout")}
+        run_backup(ctx, f"{prefix}{bucket}", file, opts, no_progress, want_json(ctx, json_out))
+
+    bucket_backup.__doc__ = (
+        f"Back up {what} (its {prefix}<name> stream) into one archive; restore it with "
+        "`natsops stream restore FILE`.")
+    return bucket_backup
+
+
+def register_bucket(app: typer.Typer, prefix: str, what: str) -> None:
+    """Add ``backup`` to the kv (``KV_``) or object (``OBJ_``) group."""
+    app.command("backup")(_bucket_backup(prefix, what))

@@ -33,7 +33,7 @@ def bootstrap(
     allow_even: Annotated[bool, typer.Option("--allow-even", help="Allow an even number of nodes")] = False,
     wait: Annotated[str, typer.Option("--wait", help="How long to wait for the cluster to be usable")] = "30s",
     max_mem: Annotated[str | None, typer.Option("--max-mem", help="jetstream.max_memory_store per server [default: 1GB local, 4GB rendered]", show_default=False)] = None,
-    max_file: Annotated[str | None, typer.Option("--max-file", help="jetstream.max_file_store per server [default: 10GB local, 100GB rendered]", show_default=False)] = None,
+    max_file: Annotated[str | None, typer.Option("--max-file", help="jetstream.max_file_store per server [default: 64GB local (the guide's 50GB ORDERS stream fits), 100GB rendered]", show_default=False)] = None,
     write_context: Annotated[bool, typer.Option("--context/--no-write-context", help="Write natscli contexts natsops-<name> and natsops-<name>-sys")] = True,
     select: Annotated[bool | None, typer.Option("--select/--no-select", help="Select the new context [default: only if none is selected]", show_default=False)] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be started; change nothing")] = False,
@@ -94,7 +94,7 @@ def bootstrap(
         dir=directory or Path(".natsops") / name, nodes=nodes, name=name,
         base_port=_base_port(base_port), server_bin=server_bin, allow_even=allow_even,
         timeout=parse_duration(wait, what="--wait"), max_mem=max_mem or "1GB",
-        max_file=max_file or "10GB", write_contexts=write_context, select_context=select)
+        max_file=max_file or "64GB", write_contexts=write_context, select_context=select)
     if dry_run:
         _dry_run(opts, state.env, as_json)
         return

@@ -254,3 +254,12 @@ def watch(
             sys.stdout.flush()
 
     call(ctx, go)
+
+
+def _add_backup_command() -> None:
+    from natsops.cli import backup
+
+    backup.register_bucket(app, "KV_", "a KV bucket")
+
+
+_add_backup_command()

@@ -233,3 +233,12 @@ def seal(ctx: typer.Context, bucket: BucketArg, force: ForceOpt = False,
         _bucket(st, True)
         return
     output.success(f"object store {bucket} sealed")
+
+
+def _add_backup_command() -> None:
+    from natsops.cli import backup
+
+    backup.register_bucket(app, "OBJ_", "an object store")
+
+
+_add_backup_command()

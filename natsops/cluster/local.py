@@ -112,7 +112,7 @@ class LocalCluster:
     created: float = 0.0
     contexts: tuple[str, ...] = ()
     max_mem: str = "1GB"
-    max_file: str = "10GB"
+    max_file: str = "64GB"
     _procs: dict[str, ServerProcess] = field(default_factory=dict, repr=False)
 
     # ---- persistence -------------------------------------------------------------------
@@ -137,7 +137,7 @@ class LocalCluster:
                 created=float(doc.get("created", 0)),
                 contexts=tuple(doc.get("contexts", ())),
                 max_mem=doc.get("max_mem", "1GB"),
-                max_file=doc.get("max_file", "10GB"),
+                max_file=doc.get("max_file", "64GB"),
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise NatsopsError(f"{path} is damaged: {exc}") from None
@@ -168,7 +168,7 @@ class LocalCluster:
         nodes: list[NodeSpec],
         binary: Path | None = None,
         max_mem: str = "1GB",
-        max_file: str = "10GB",
+        max_file: str = "64GB",
         env: Mapping[str, str] | None = None,
     ) -> LocalCluster:
         """Write configs and state for a new cluster (starts nothing)."""

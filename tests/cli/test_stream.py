@@ -29,14 +29,14 @@ def test_guide_stream_recipe_on_cluster(nats_cluster, unique) -> None:
     name = unique("ORDERS")
     r = natsops(nats_cluster.urls, "stream", "add", name, "--subjects", f"{name}.orders.>",
                 "--storage", "file", "--replicas", "3", "--retention", "limits",
-                "--max-age", "720h", "--max-bytes", "5GB", "--discard", "old",
+                "--max-age", "720h", "--max-bytes", "50GB", "--discard", "old",
                 "--dupe-window", "2m", "--defaults")
     assert r.exit_code == 0, r.stderr
     si = asyncio.run(_nats_py_stream(nats_cluster.urls, name))
     c = si.config
     assert c.subjects == [f"{name}.orders.>"]
     assert c.max_age == 720 * 3600
-    assert c.max_bytes == 5 * GB
+    assert c.max_bytes == 50 * GB  # fits: bootstrap caps each node's file store at 64GB
     assert c.duplicate_window == 120
     assert c.num_replicas == 3
     assert [getattr(v, "value", v) for v in (c.storage, c.retention, c.discard)] == [
