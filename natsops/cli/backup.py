@@ -189,13 +189,11 @@ def restore(
       natsops stream restore ./orders.tgz --name ORDERS_COPY --subjects "copy.orders.>"
       natsops stream restore ./natscli-backup-dir --replicas 3
     """
-    from natsops.backup import restore_stream
+    from natsops.backup import open_backup, restore_stream
     from natsops.cli import output
     from natsops.cli._run import run
     from natsops.connection import connect
     from natsops.units import parse_duration
-
-    from natsops.backup import open_backup
 
     as_json = want_json(ctx, json_out)
     open_backup(source)  # a missing or unreadable backup fails before any connection
