@@ -21,7 +21,7 @@ from typing import Any
 from natsops._version import __version__
 from natsops.cluster.local import LocalCluster, NodeSpec, plan_nodes
 from natsops.cluster.process import find_server_binary
-from natsops.context import save_context, selected_context, write_private
+from natsops.context import Secret, Settings, save_context, selected_context, write_private
 from natsops.errors import Conflict, NatsopsError, Timeout, UsageError
 
 __all__ = [
@@ -164,6 +164,7 @@ async def wait_usable(
     *,
     timeout: float = 30.0,
     probe: bool = True,
+    probe_settings: Settings | None = None,
     progress: Progress = _noop,
 ) -> int:
     """Wait until the cluster is usable (see module doc); returns the probe's replica count."""
@@ -232,60 +233,47 @@ async def wait_usable(
     # 3. a replicated stream can be placed, written to and removed
     replicas = min(3, len(cluster.nodes))
     progress(f"placing an R{replicas} probe stream")
-    await _probe(cluster, replicas, remaining, last, check_processes)
+    await _probe(probe_settings or app_settings(cluster), replicas, remaining, last,
+                 check_processes)
     return replicas
 
 
-async def _probe(cluster: LocalCluster, replicas: int, remaining: Callable[[], float],
+def app_settings(cluster: LocalCluster) -> Settings:
+    """Settings for the local cluster's APP account (its `app` user)."""
+    creds = cluster.credentials()
+    return Settings(servers=tuple(cluster.client_urls), user="app",
+                    password=Secret(creds.get("app", "")), timeout=2.0,
+                    connection_name=f"natsops {__version__} bootstrap probe")
+
+
+async def _probe(settings: Settings, replicas: int, remaining: Callable[[], float],
                  last: dict[str, str], check_processes: Callable[[], None]) -> None:
-    import nats
+    """Create an R``replicas`` stream, publish to it, delete it; retry until the deadline."""
     from nats.js.api import StorageType, StreamConfig
 
-    creds = cluster.credentials()
+    from natsops.connection import connect
+
     name = f"NATSOPS_PROBE_{secrets.token_hex(4).upper()}"
     subject = f"natsops.probe.{name.lower()}"
-    nc = None
-    try:
-        while True:
-            check_processes()
-            try:
-                if nc is None:
-                    nc = await nats.connect(
-                        servers=cluster.client_urls, user="app", password=creds.get("app"),
-                        connect_timeout=min(2.0, remaining()), allow_reconnect=False,
-                        # 0 would retry the first connect forever in nats-py
-                        max_reconnect_attempts=1, reconnect_time_wait=0.1,
-                        name=f"natsops {__version__} bootstrap probe",
-                        error_cb=_quiet_cb)
-                js = nc.jetstream(timeout=min(2.0, remaining()))
-                await js.add_stream(StreamConfig(name=name, subjects=[subject],
-                                                 num_replicas=replicas, max_msgs=10,
-                                                 storage=StorageType.FILE))
-                ack = await js.publish(subject, b"probe", timeout=min(2.0, remaining()))
-                if ack.stream != name:
-                    raise NatsopsError(f"probe publish acked by {ack.stream}, expected {name}")
-                await js.delete_stream(name)
-                return
-            except NatsopsError:
-                raise
-            except Exception as exc:
-                last["probe"] = f"{type(exc).__name__}: {exc}".strip(": ")
-                if nc is not None and not nc.is_connected:
-                    nc = None
-                await asyncio.sleep(min(0.2, remaining()))
-    finally:
-        if nc is not None:
-            try:
-                # a probe left behind by a failed delete must not survive us
-                with contextlib.suppress(Exception):
-                    await nc.jetstream(timeout=2).delete_stream(name)
-                await nc.close()
-            except Exception:
-                pass
-
-
-async def _quiet_cb(exc: Exception) -> None:
-    return None
+    while True:
+        check_processes()
+        try:
+            async with connect(settings.with_(timeout=max(0.5, min(2.0, remaining())))) as conn:
+                try:
+                    await conn.js.add_stream(StreamConfig(
+                        name=name, subjects=[subject], num_replicas=replicas, max_msgs=10,
+                        storage=StorageType.FILE))
+                    ack = await conn.js.publish(subject, b"probe")
+                    if ack.stream == name:
+                        return
+                    last["probe"] = f"probe publish acked by {ack.stream}, expected {name}"
+                finally:
+                    # a probe must not survive us, whatever happened above
+                    with contextlib.suppress(Exception):
+                        await conn.js.delete_stream(name)
+        except Exception as exc:  # the meta group or the account may still be forming
+            last["probe"] = f"{type(exc).__name__}: {exc}".strip(": ")
+        await asyncio.sleep(min(0.2, remaining()))
 
 
 def _tail(path: Path, lines: int = 40) -> list[str]:

@@ -11,7 +11,6 @@ and later edits go through ``natsops auth push``. The account ``APP`` (JetStream
 from __future__ import annotations
 
 import json
-import secrets
 import time
 from collections.abc import Mapping
 
@@ -30,7 +29,7 @@ from natsops.bootstrap import (
 from natsops.cluster.local import HOST, LocalCluster, plan_nodes
 from natsops.cluster.process import find_server_binary
 from natsops.context import Settings, save_context, selected_context, write_private
-from natsops.errors import Conflict, NatsopsError
+from natsops.errors import Conflict
 
 __all__ = ["APP_ACCOUNT", "APP_USER", "bootstrap_operator", "write_operator_configs"]
 
@@ -81,31 +80,6 @@ def _ensure_app(store: Store, op: str, progress: Progress) -> None:
         ops.add_user(store, op, APP_ACCOUNT, APP_USER)
 
 
-async def _probe(cluster: LocalCluster, creds: str, replicas: int, timeout: float) -> None:
-    import asyncio
-
-    from nats.js.api import StreamConfig
-
-    from natsops.connection import connect
-
-    name = f"NATSOPS_PROBE_{secrets.token_hex(4).upper()}"
-    deadline = time.monotonic() + timeout
-    settings = Settings(servers=tuple(cluster.client_urls), creds=creds, timeout=5.0)
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            async with connect(settings) as conn:
-                await conn.js.add_stream(StreamConfig(name=name, subjects=[name.lower()],
-                                                      num_replicas=replicas, max_msgs=10))
-                await conn.js.delete_stream(name)
-                return
-        except Exception as exc:  # the meta group may still be forming: retry until deadline
-            last = exc
-            await asyncio.sleep(0.2)
-    raise NatsopsError(f"cluster {cluster.name} not usable in operator mode: {last}",
-                       hint=f"see the logs in {cluster.dir}")
-
-
 def _write_contexts(cluster: LocalCluster, store: Store, op: str, env: Mapping[str, str],
                     select: bool | None) -> tuple[str, ...]:
     url = ",".join(cluster.client_urls)
@@ -147,11 +121,10 @@ async def bootstrap_operator(opts: BootstrapOptions, store: Store, op: str,
     already = cluster.running_nodes()
     started = start_nodes(cluster)
     try:
-        await wait_usable(cluster, timeout=opts.timeout, probe=False, progress=progress)
-        replicas = min(3, len(cluster.nodes))
-        progress(f"placing an R{replicas} probe stream as {APP_ACCOUNT}/{APP_USER}")
-        await _probe(cluster, str(store.creds_path(op, APP_ACCOUNT, APP_USER)), replicas,
-                     opts.timeout)
+        probe_as = Settings(servers=tuple(cluster.client_urls), timeout=5.0,
+                            creds=str(store.creds_path(op, APP_ACCOUNT, APP_USER)))
+        replicas = await wait_usable(cluster, timeout=opts.timeout, probe_settings=probe_as,
+                                     progress=progress)
         contexts: tuple[str, ...] = ()
         if opts.write_contexts:
             contexts = _write_contexts(cluster, store, op, env, opts.select_context)

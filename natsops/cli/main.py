@@ -6,7 +6,6 @@ them, so ``natsops --help`` and ``natsops --version`` start fast.
 
 from __future__ import annotations
 
-import logging
 import sys
 from typing import Annotated, Any
 
@@ -124,6 +123,8 @@ def _version(value: bool) -> None:
 def _setup_logging(verbose: int) -> None:
     if verbose <= 0:
         return
+    import logging
+
     from rich.logging import RichHandler
 
     from natsops.cli.output import err
