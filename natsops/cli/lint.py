@@ -128,7 +128,7 @@ def _print_text(report: Any, files: list[Path]) -> None:
     counts = {s: sum(1 for f in report.findings if f.severity.name == s)
               for s in ("FAIL", "WARN", "INFO")}
     summary = ", ".join(f"{n} {s.lower()}" for s, n in counts.items() if n) or "no findings"
-    output.info(f"{summary} in {len(files)} file(s)")
+    output.info(f"{summary} in {len(report.files) or len(files)} file(s)")
 
 
 def _source_line(cache: dict[str, list[str]], file: str, line: int) -> str | None:
