@@ -32,9 +32,11 @@ def jwt_mismatch(snap: Snapshot) -> Iterator[Finding]:
             yield Finding.fail(ID, label, f"account {label} has an expired JWT on "
                                f"{', '.join(expired)}: its users cannot connect",
                                evidence={"account": key, "name": name, "servers": expired},
-                               fix=f"Issue a new account JWT without (or with a later) expiry "
-                                   f"and push it: `nsc edit account {name} --expiry 0 && nsc "
-                                   f"push -a {name}`.")
+                               fix=f"Issue a new account JWT without expiry and push it: "
+                                   f"`natsops auth account edit {name} && natsops auth push "
+                                   f"--account {name}` (natsops account JWTs do not expire; "
+                                   f"nsc: `nsc edit account {name} --expiry 0 && nsc push -a "
+                                   f"{name}`).")
         jtis = {c.get("jti") for c in servers.values() if c.get("jti")}
         if len(jtis) < 2:
             continue
@@ -47,7 +49,8 @@ def jwt_mismatch(snap: Snapshot) -> Iterator[Finding]:
                       "claims": {n: {"jti": c.get("jti"), "iat": c.get("iat"),
                                      "update_time": c.get("update_time")}
                                  for n, c in sorted(servers.items())}},
-            fix=(f"Push the current JWT again: `nsc push -a {name}` (or publish it to "
+            fix=(f"Push the current JWT again: `natsops auth push --account {name}` (nsc: "
+                 f"`nsc push -a {name}`; or publish it to "
                  f"$SYS.REQ.ACCOUNT.{key}.CLAIMS.UPDATE). With `resolver: MEMORY` also update "
                  "resolver_preload in every server's config (a restart reloads the preload); "
                  "with the full resolver check its `dir` and the routes to the stale server."))
