@@ -42,6 +42,7 @@ from natsops.errors import (
     UsageError,
 )
 from natsops.findings import Finding, Severity
+from natsops.jetstream._api import paged, request
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
@@ -161,39 +162,20 @@ class BackupSource:
 # ---- JetStream API -------------------------------------------------------------------------
 
 
-def _api_prefix(conn: Conn) -> str:
-    s = conn.settings
-    if s.js_domain:
-        return f"$JS.{s.js_domain}.API"
-    return s.js_api_prefix or "$JS.API"
+async def _final_request(conn: Conn, subject: str, timeout: float, what: str) -> dict[str, Any]:
+    """The restore's closing empty request (to the deliver subject, not an API subject)."""
+    from natsops.jetstream.errors import api_error, from_nats_exception
 
-
-async def _api(nc: Client, subject: str, body: Any = None, timeout: float = 5.0) -> dict[str, Any]:
-    from nats.errors import NoRespondersError
-    from nats.errors import TimeoutError as NatsTimeout
-
-    payload = b"" if body is None else json.dumps(body).encode()
     try:
-        msg = await nc.request(subject, payload, timeout=timeout)
-    except NoRespondersError:
-        raise ServerError(
-            f"{subject}: no responders (is JetStream enabled for this account?)") from None
-    except NatsTimeout:
-        raise Timeout(f"{subject}: no answer within {timeout:g}s") from None
-    try:
-        doc = json.loads(msg.data) if msg.data else {}
+        msg = await conn.nc.request(subject, b"", timeout=timeout)
+        reply = json.loads(msg.data) if msg.data else {}
     except ValueError:
-        raise ServerError(f"{subject}: answer is not JSON") from None
-    err = doc.get("error")
-    if err:
-        code = err.get("err_code")
-        text = f"{err.get('description', 'error')} ({code})"
-        if code in (10059, 10014):
-            raise NotFound(text)
-        if code in (10058, 10130, 10065):
-            raise Conflict(text)
-        raise ServerError(text)
-    return dict(doc)
+        raise ServerError(f"{what}: the final reply is not JSON") from None
+    except Exception as exc:
+        raise from_nats_exception(exc, what) from None
+    if isinstance(reply.get("error"), dict):
+        raise api_error(what, reply["error"])
+    return dict(reply)
 
 
 def _now() -> str:
@@ -281,9 +263,8 @@ async def backup_stream(
     if not path.parent.is_dir():
         raise NotFound(f"folder {path.parent} does not exist")
     nc = conn.nc
-    prefix = _api_prefix(conn)
     # fail before creating any file if the stream is missing
-    info = await _api(nc, f"{prefix}.STREAM.INFO.{stream}", timeout=conn.settings.timeout)
+    info = await request(conn, f"STREAM.INFO.{stream}", what=f"stream {stream}")
     total_guess = int(info.get("state", {}).get("bytes", 0)) or None
 
     tmp = path.parent / f".{path.name}.partial-{secrets.token_hex(4)}"
@@ -338,8 +319,8 @@ async def backup_stream(
         try:
             req = {"deliver_subject": inbox, "no_consumers": not consumers,
                    "chunk_size": chunk_size, "window_size": window_size}
-            reply = await _api(nc, f"{prefix}.STREAM.SNAPSHOT.{stream}", req,
-                               timeout=conn.settings.timeout)
+            reply = await request(conn, f"STREAM.SNAPSHOT.{stream}", req,
+                                  what=f"snapshot of {stream}")
             config, state = reply.get("config") or {}, reply.get("state") or {}
             tar.add_bytes(META_MEMBER, json.dumps({"config": config, "state": state},
                                                   indent=2).encode())
@@ -400,20 +381,10 @@ def _fsync_dir(d: Path) -> None:
 
 
 async def list_stream_names(conn: Conn, subject: str | None = None) -> list[str]:
-    """Every stream name of the account (paged STREAM.NAMES; advance by ``limit``)."""
-    prefix = _api_prefix(conn)
-    names: list[str] = []
-    offset = 0
-    while True:
-        body: dict[str, Any] = {"offset": offset}
-        if subject:
-            body["subject"] = subject
-        page = await _api(conn.nc, f"{prefix}.STREAM.NAMES", body, timeout=conn.settings.timeout)
-        names.extend(page.get("streams") or [])
-        total, limit = int(page.get("total", 0)), int(page.get("limit", 0)) or 1024
-        offset += limit
-        if offset >= total:
-            return sorted(set(names))
+    """Every stream name of the account (all pages), optionally those using ``subject``."""
+    page = await paged(conn, "STREAM.NAMES", "streams",
+                       body={"subject": subject} if subject else None, what="stream names")
+    return sorted({str(n) for n in page.items})
 
 
 async def backup_all(
@@ -564,8 +535,7 @@ def verify_backup(path: Path) -> tuple[BackupSource, list[Finding]]:
 
 async def _stream_exists(conn: Conn, name: str) -> bool:
     try:
-        await _api(conn.nc, f"{_api_prefix(conn)}.STREAM.INFO.{name}",
-                   timeout=conn.settings.timeout)
+        await request(conn, f"STREAM.INFO.{name}", what=f"stream {name}")
     except NotFound:
         return False
     return True
@@ -573,8 +543,8 @@ async def _stream_exists(conn: Conn, name: str) -> bool:
 
 async def _delete_stream(conn: Conn, name: str) -> bool:
     try:
-        await _api(conn.nc, f"{_api_prefix(conn)}.STREAM.DELETE.{name}",
-                   timeout=max(conn.settings.timeout, 10))
+        await request(conn, f"STREAM.DELETE.{name}", what=f"stream {name}",
+                      timeout=max(conn.settings.timeout, 10))
     except NotFound:
         return False
     return True
@@ -623,24 +593,23 @@ async def restore_stream(
                 hint="delete that stream, or restore with other subjects (--subjects)")
 
     nc = conn.nc
-    prefix = _api_prefix(conn)
     started = False
     try:
-        reply = await _api(nc, f"{prefix}.STREAM.RESTORE.{target}",
-                           {"config": config, "state": src.state},
-                           timeout=max(conn.settings.timeout, 10))
+        reply = await request(conn, f"STREAM.RESTORE.{target}",
+                              {"config": config, "state": src.state},
+                              what=f"restore of {target}", timeout=max(conn.settings.timeout, 10))
         started = True
         deliver = reply.get("deliver_subject")
         if not deliver:
             raise ServerError("restore reply has no deliver_subject")
         await _send_snapshot(nc, src, deliver, chunk_size, in_flight, stall_timeout, progress)
         timeout = max(60.0, src.snapshot_size / 20e6)
-        final = await _api(nc, deliver, None, timeout=timeout)
+        final = await _final_request(conn, deliver, timeout, f"restore of {target}")
         state = final.get("state") or {}
         _compare(src.manifest, state, target)
         if want_replicas > 1:
             await _scale(conn, target, want_replicas, ready_timeout)
-        info = await _api(nc, f"{prefix}.STREAM.INFO.{target}", timeout=conn.settings.timeout)
+        info = await request(conn, f"STREAM.INFO.{target}", what=f"stream {target}")
         state = info.get("state") or state
         _compare(src.manifest, state, target)
     except BaseException as exc:
@@ -734,18 +703,16 @@ def _compare(m: Manifest, state: dict[str, Any], target: str) -> None:
 
 async def _scale(conn: Conn, name: str, replicas: int, timeout: float) -> None:
     """Raise the replica count and wait until every replica is current."""
-    prefix = _api_prefix(conn)
-    info = await _api(conn.nc, f"{prefix}.STREAM.INFO.{name}", timeout=conn.settings.timeout)
+    info = await request(conn, f"STREAM.INFO.{name}", what=f"stream {name}")
     config = dict(info["config"])
     config["num_replicas"] = replicas
-    await _api(conn.nc, f"{prefix}.STREAM.UPDATE.{name}", config,
-               timeout=max(conn.settings.timeout, 10))
+    await request(conn, f"STREAM.UPDATE.{name}", config, what=f"stream {name}",
+                  timeout=max(conn.settings.timeout, 10))
     deadline = time.monotonic() + timeout
     last = "no stream info"
     while time.monotonic() < deadline:
         try:
-            info = await _api(conn.nc, f"{prefix}.STREAM.INFO.{name}",
-                              timeout=conn.settings.timeout)
+            info = await request(conn, f"STREAM.INFO.{name}", what=f"stream {name}")
         except (Timeout, ServerError) as exc:
             last = str(exc)
         else:
