@@ -1,7 +1,5 @@
 """Helpers shared by the JetStream command groups (stream, consumer, kv, object)."""
 
-from __future__ import annotations
-
 import functools
 import inspect
 from collections.abc import Callable, Iterable, Sequence

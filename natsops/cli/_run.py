@@ -1,7 +1,5 @@
 """Run one coroutine of the library for a command (the only place that calls asyncio.run)."""
 
-from __future__ import annotations
-
 import asyncio
 from collections.abc import Coroutine
 from typing import Any, TypeVar

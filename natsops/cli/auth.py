@@ -1,7 +1,5 @@
 """``natsops auth``: operators, accounts, users, creds, push and verify (the nsc workflow)."""
 
-from __future__ import annotations
-
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -79,14 +77,14 @@ def auth(
     ctx.meta["natsops.auth.operator"] = operator
 
 
-def _store(ctx: typer.Context) -> Store:
+def _store(ctx: typer.Context) -> "Store":
     from natsops.auth.store import Store, default_store_root
 
     root = ctx.meta.get("natsops.auth.store") or default_store_root(get_state(ctx).env)
     return Store(Path(root))
 
 
-def _op(ctx: typer.Context, store: Store) -> str:
+def _op(ctx: typer.Context, store: "Store") -> str:
     return store.resolve_operator(ctx.meta.get("natsops.auth.operator"))
 
 
@@ -103,7 +101,7 @@ def _change(ctx: typer.Context, json_out: bool, fn: Any, *args: Any, **kw: Any) 
     _emit_changes(ctx, [fn(store, _op(ctx, store), *args, **kw)], json_out)
 
 
-def _emit_changes(ctx: typer.Context, changes: list[Change], as_json: bool) -> None:
+def _emit_changes(ctx: typer.Context, changes: "list[Change]", as_json: bool) -> None:
     from natsops.cli import output
 
     if want_json(ctx, as_json):
@@ -141,7 +139,7 @@ def _limits(
     js_disk: str | None,
     js_streams: int | None,
     js_consumers: int | None,
-) -> AccountLimits:
+) -> "AccountLimits":
     from natsops.auth.claims import AccountLimits
 
     return AccountLimits(
@@ -163,7 +161,7 @@ def _perms(
     deny_pub: list[str] | None,
     deny_sub: list[str] | None,
     allow_resp: int | None = None,
-) -> Permissions:
+) -> "Permissions":
     from natsops.auth.claims import Permissions
 
     return Permissions(
@@ -423,7 +421,7 @@ def account_rm(
     _emit_changes(ctx, [ops.remove_account(store, op, name, dry_run=dry_run)], json_out)
 
 
-def _delete_from_servers(ctx: typer.Context, store: Store, op: str, name: str) -> None:
+def _delete_from_servers(ctx: typer.Context, store: "Store", op: str, name: str) -> None:
     from natsops.auth.push import delete_accounts
     from natsops.cli import output
     from natsops.cli._run import run

@@ -1,7 +1,5 @@
 """``natsops stream backup|restore`` (added to the stream group) and the kv/object shortcuts."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated, Any
 

@@ -1,7 +1,5 @@
 """``natsops bench``: measure a NATS deployment with pipelined raw-protocol clients."""
 
-from __future__ import annotations
-
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -90,7 +88,7 @@ def bench(
         raise ChecksFailed(result.warnings[0] + (f" (and {more} more)" if more else ""))
 
 
-def _options(**f: Any) -> BenchOptions:
+def _options(**f: Any) -> "BenchOptions":
     """Check which flags go together and build the options (defaults from BenchOptions)."""
     from natsops.bench import BenchOptions
     from natsops.units import parse_duration, parse_size
@@ -131,7 +129,7 @@ def _options(**f: Any) -> BenchOptions:
 
 
 @contextmanager
-def _progress_bar(enabled: bool) -> Iterator[Callable[[Progress], None] | None]:
+def _progress_bar(enabled: bool) -> "Iterator[Callable[[Progress], None] | None]":
     """A transient rich progress bar on stderr, or nothing."""
     if not enabled:
         yield None
@@ -145,7 +143,7 @@ def _progress_bar(enabled: bool) -> Iterator[Callable[[Progress], None] | None]:
               TimeElapsedColumn(), console=err(), transient=True)
     task = bar.add_task("connecting", total=None, detail="")
 
-    def update(p: Progress) -> None:
+    def update(p: "Progress") -> None:
         if p.phase != "connecting" and p.total is not None:
             total, done, detail = float(p.total), float(p.done), f"{p.done:,}/{p.total:,} msgs"
         elif p.phase != "connecting" and p.duration:
@@ -160,7 +158,7 @@ def _progress_bar(enabled: bool) -> Iterator[Callable[[Progress], None] | None]:
         yield update
 
 
-def _write_csv(result: BenchResult, path: str) -> None:
+def _write_csv(result: "BenchResult", path: str) -> None:
     import csv
     import io
     import time
@@ -185,13 +183,13 @@ def _rate(msgs_per_sec: float, bytes_per_sec: float) -> str:
     return f"{msgs_per_sec:,.0f} msgs/sec ~ {format_bytes(bytes_per_sec)}/sec"
 
 
-def _latency(lat: Latency) -> str:
+def _latency(lat: "Latency") -> str:
     return (f"min {lat.min_us:,.1f}us | avg {lat.avg_us:,.1f}us | max {lat.max_us:,.1f}us | "
             f"stddev {lat.stddev_us:,.1f}us | P50 {lat.p50_us:,.1f}us | P90 {lat.p90_us:,.1f}us"
             f" | P99 {lat.p99_us:,.1f}us | P99.9 {lat.p999_us:,.1f}us")
 
 
-def _group(g: GroupStats, per_op: str) -> list[str]:
+def _group(g: "GroupStats", per_op: str) -> list[str]:
     lines = [f"NATS {g.label} stats: {_rate(g.msgs_per_sec, g.bytes_per_sec)} "
              f"({g.msgs:,} msgs in {g.seconds:.3f}s)"]
     if len(g.clients) > 1:
@@ -206,7 +204,7 @@ def _group(g: GroupStats, per_op: str) -> list[str]:
     return lines
 
 
-def _print(r: BenchResult) -> None:
+def _print(r: "BenchResult") -> None:
     from natsops.units import format_bytes
 
     amount = f"msgs={r.msgs:,}" if r.msgs is not None else f"duration={r.duration:g}s"

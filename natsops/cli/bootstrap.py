@@ -1,7 +1,5 @@
 """``natsops bootstrap``: a local JetStream cluster in one command, or production configs."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated, Any
 

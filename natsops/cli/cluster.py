@@ -1,7 +1,5 @@
 """``natsops cluster``: manage the local cluster that ``natsops bootstrap`` started."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 

@@ -1,7 +1,5 @@
 """``natsops consumer``: create, change, inspect, list, fetch from and remove consumers."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated, Any
 

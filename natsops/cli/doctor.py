@@ -1,7 +1,5 @@
 """``natsops doctor``: find what is wrong with a deployment, explain it, print the fix."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated, Any
 

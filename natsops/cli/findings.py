@@ -1,7 +1,5 @@
 """Render a list of findings (doctor, lint, verify, preflights) for people and machines."""
 
-from __future__ import annotations
-
 from collections.abc import Sequence
 
 from natsops.errors import ExitCode

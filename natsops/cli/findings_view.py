@@ -1,7 +1,5 @@
 """Render a list of findings for a human: grouped by severity, the fix under each one."""
 
-from __future__ import annotations
-
 from collections.abc import Mapping, Sequence
 from typing import Any
 

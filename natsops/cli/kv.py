@@ -1,7 +1,5 @@
 """``natsops kv``: Key/Value buckets and their keys."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 import typer

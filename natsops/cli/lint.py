@@ -1,7 +1,5 @@
 """``natsops lint``: check nats-server configs, stream recipes and Helm values before deploying."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated, Any
 

@@ -4,8 +4,6 @@ Heavy libraries (nats, httpx, jinja2, rich, yaml) are imported inside the comman
 them, so ``natsops --help`` and ``natsops --version`` start fast.
 """
 
-from __future__ import annotations
-
 import sys
 from typing import Annotated, Any
 

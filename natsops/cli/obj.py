@@ -1,7 +1,5 @@
 """``natsops object``: object store buckets, and large files in and out of them."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated, Any
 

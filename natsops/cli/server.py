@@ -1,7 +1,5 @@
 """``natsops server``: the servers of a deployment, from one Snapshot ($SYS or HTTP monitors)."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 import typer

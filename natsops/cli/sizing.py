@@ -1,7 +1,5 @@
 """``natsops sizing``: per-server disk, memory, CPU and network for a JetStream workload."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated, Any
 

@@ -1,7 +1,5 @@
 """``natsops stream``: create, change, inspect, list, purge and remove JetStream streams."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated, Any
 

@@ -1,7 +1,5 @@
 """``natsops top``: a live view of connections (like nats-top), from repeated Snapshots."""
 
-from __future__ import annotations
-
 import contextlib
 import sys
 import threading
