@@ -4,6 +4,8 @@ Heavy libraries (nats, httpx, jinja2, rich, yaml) are imported inside the comman
 them, so ``natsops --help`` and ``natsops --version`` start fast.
 """
 
+# No `from __future__ import annotations` in Typer modules: Typer eval()s string annotations
+# of every parameter on every run (tests/cli/test_basics.py checks it).
 import sys
 from typing import Annotated, Any
 
