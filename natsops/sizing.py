@@ -28,11 +28,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 from natsops.errors import UsageError
 
-__all__ = ["Assumptions", "CostResult", "Prices", "SizingInput", "SizingResult", "Step",
-           "cost", "size"]
+if TYPE_CHECKING:
+    from natsops.doctor.snapshot import Snapshot
+
+__all__ = ["Assumptions", "CostResult", "Observed", "Prices", "SizingInput", "SizingResult",
+           "Step", "cost", "observe", "size"]
 
 GiB = 1 << 30
 MiB = 1 << 20
@@ -332,3 +336,104 @@ def _break_even(w: SizingInput, p: Prices) -> float | None:
         else:
             hi = mid
     return hi
+
+
+# ---- the workload of a running cluster (sizing --from-cluster) ------------------------------
+
+
+@dataclass(frozen=True)
+class Observed:
+    """A JetStream workload measured between two Snapshots of a running deployment."""
+
+    seconds: float
+    msgs_per_sec: float
+    msg_size: int | None
+    streams: int
+    consumers: int
+    connections: int
+    servers: int
+    replicas: int
+    fan_out: float
+    retention_seconds: float | None
+    max_bytes: int | None
+    stored_bytes: int
+    notes: tuple[str, ...] = ()
+
+
+def _num(v: Any) -> int:
+    try:
+        return int(v or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def observe(first: Snapshot, second: Snapshot,
+            assumptions: Assumptions | None = None) -> Observed:
+    """Measure the workload between two Snapshots (pure: reads their data, no I/O).
+
+    Rate = stream sequences advanced per second (sums every stream's ``last_seq`` delta, so
+    messages removed by limits still count); message size = stored bytes per message minus the
+    record overhead, weighted by each stream's traffic; fan-out = consumer deliveries per
+    published message; retention = the longest ``max_age`` (and the sum of ``max_bytes`` when
+    every stream has one); replicas = the replica count that carries the most traffic.
+    """
+    a = assumptions or Assumptions()
+    dt = second.taken_at - first.taken_at
+    if dt <= 0:
+        raise UsageError("the two gatherings are not apart in time: use a longer --window")
+    before = {(st.account, st.name): st for st in first.streams}
+    before_c = {(c.account, c.stream, c.name): c for c in first.consumers}
+    notes: list[str] = []
+    seq_delta = 0
+    weighted_size = 0.0
+    by_replicas: dict[int, int] = {}
+    stored = msgs = 0
+    ages: list[float] = []
+    limits: list[int] = []
+    for st in second.streams:
+        state, cfg = st.state, st.config
+        n_msgs, n_bytes = _num(state.get("messages")), _num(state.get("bytes"))
+        stored += n_bytes
+        msgs += n_msgs
+        prev = before.get((st.account, st.name))
+        d = max(0, _num(state.get("last_seq")) - _num(prev.state.get("last_seq"))) if prev else 0
+        seq_delta += d
+        if n_msgs:
+            weighted_size += d * max(1, n_bytes / n_msgs - a.record_overhead)
+        r = _num(cfg.get("num_replicas")) or 1
+        by_replicas[r] = by_replicas.get(r, 0) + (d or 0)
+        if _num(cfg.get("max_age")) > 0:
+            ages.append(_num(cfg.get("max_age")) / 1e9)
+        limits.append(_num(cfg.get("max_bytes")))
+    deliveries = 0
+    for c in second.consumers:
+        prev_c = before_c.get((c.account, c.stream, c.name))
+        if prev_c is not None:
+            cur = _num((c.info.get("delivered") or {}).get("consumer_seq"))
+            old = _num((prev_c.info.get("delivered") or {}).get("consumer_seq"))
+            deliveries += max(0, cur - old)
+    if seq_delta:
+        size: int | None = max(1, round(weighted_size / seq_delta))
+    elif msgs:
+        size = max(1, round(stored / msgs - a.record_overhead))
+        notes.append("no message was stored during the window: the size is the streams' "
+                     "average and the rate is 0")
+    else:
+        size = None
+        notes.append("the streams hold no messages: give --msg-size")
+    if not second.streams:
+        notes.append("no JetStream streams found (is this a system-account view of the right "
+                     "accounts?)")
+    replicas = max(by_replicas, key=lambda r: (by_replicas[r], r)) if by_replicas else 3
+    max_bytes = sum(limits) if limits and all(b > 0 for b in limits) else None
+    if not ages and max_bytes is None:
+        notes.append("no stream has max_age, and not every stream has max_bytes: give "
+                     "--retention or --max-bytes")
+    connections = sum(_num((s.varz or {}).get("connections")) for s in second.servers)
+    return Observed(
+        seconds=dt, msgs_per_sec=seq_delta / dt, msg_size=size, streams=len(second.streams),
+        consumers=len(second.consumers), connections=connections,
+        servers=len(second.servers), replicas=replicas,
+        fan_out=round(deliveries / seq_delta, 3) if seq_delta else 1.0,
+        retention_seconds=max(ages) if ages else None, max_bytes=max_bytes,
+        stored_bytes=stored, notes=tuple(notes))

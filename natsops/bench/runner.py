@@ -24,6 +24,7 @@ from natsops.bench.stats import (
     latency_stats,
 )
 from natsops.bench.wire import WireConn, check_settings, redact
+from natsops.subjects import covers
 from natsops.bench.workers import PACE_BYTES, WorkerSpec, worker_main
 from natsops.context import Settings
 from natsops.errors import NatsopsError, Timeout, UsageError
@@ -382,7 +383,8 @@ async def _setup_stream(settings: Settings, opts: BenchOptions) -> tuple[bool, i
                 hint="is JetStream enabled on the servers and for this account?") from None
         else:
             subjects = list(info.config.subjects or [])
-            if opts.mode != "kv" and opts.stream_subject not in subjects:
+            if opts.mode != "kv" and not any(covers(p, opts.stream_subject)
+                                             for p in subjects):
                 raise _errors.Conflict(
                     f"stream {opts.stream_name} exists and does not take {opts.stream_subject} "
                     f"(its subjects: {', '.join(subjects) or 'none'})",

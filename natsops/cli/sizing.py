@@ -5,6 +5,7 @@ from typing import Annotated, Any
 
 import typer
 
+from natsops.cli._snapshot import Dir, Monitor, Transport
 from natsops.cli.state import want_json
 from natsops.errors import UsageError
 
@@ -14,25 +15,32 @@ app = typer.Typer()
 @app.command("sizing")
 def sizing(
     ctx: typer.Context,
-    msgs_per_sec: Annotated[float, typer.Option(
-        "--msgs-per-sec", help="Messages per second published, cluster-wide")] = 1000.0,
-    msg_size: Annotated[str, typer.Option(
-        "--msg-size", help="Average payload size, e.g. 512, 1KB, 64KiB (K = KB = 1024)")] = "1KB",
+    msgs_per_sec: Annotated[float | None, typer.Option(
+        "--msgs-per-sec", help="Messages per second published, cluster-wide [default: 1000]",
+        show_default=False)] = None,
+    msg_size: Annotated[str | None, typer.Option(
+        "--msg-size", help="Average payload size, e.g. 512, 1KB, 64KiB (K = KB = 1024) "
+        "[default: 1KB]", show_default=False)] = None,
     retention: Annotated[str | None, typer.Option(
         "--retention", help="Max age kept, e.g. 7d, 72h", show_default=False)] = None,
     max_bytes: Annotated[str | None, typer.Option(
         "--max-bytes",
         help="Total data kept (before replication), e.g. 500GB",
         show_default=False)] = None,
-    replicas: Annotated[int, typer.Option(
-        "--replicas", "-r", help="Stream replicas (R1/R3/R5)")] = 3,
-    streams: Annotated[int, typer.Option(
-        "--streams", help="Number of streams sharing the traffic")] = 1,
-    consumers: Annotated[int, typer.Option("--consumers", help="Durable consumers in total")] = 1,
-    connections: Annotated[int, typer.Option(
-        "--connections", help="Client connections, cluster-wide")] = 100,
-    fan_out: Annotated[float, typer.Option(
-        "--fan-out", help="Deliveries per published message")] = 1.0,
+    replicas: Annotated[int | None, typer.Option(
+        "--replicas", "-r", help="Stream replicas (R1/R3/R5) [default: 3]",
+        show_default=False)] = None,
+    streams: Annotated[int | None, typer.Option(
+        "--streams", help="Number of streams sharing the traffic [default: 1]",
+        show_default=False)] = None,
+    consumers: Annotated[int | None, typer.Option(
+        "--consumers", help="Durable consumers in total [default: 1]", show_default=False)] = None,
+    connections: Annotated[int | None, typer.Option(
+        "--connections", help="Client connections, cluster-wide [default: 100]",
+        show_default=False)] = None,
+    fan_out: Annotated[float | None, typer.Option(
+        "--fan-out", help="Deliveries per published message [default: 1]",
+        show_default=False)] = None,
     nodes: Annotated[str, typer.Option(
         "--nodes", help="Servers, or 'auto' (smallest odd count >= 3 and >= replicas)")] = "auto",
     gateways: Annotated[int, typer.Option(
@@ -45,6 +53,14 @@ def sizing(
         "--prices",
         help="YAML price table overriding the example prices (keys of natsops.sizing.Prices)",
         show_default=False)] = None,
+    from_cluster: Annotated[bool, typer.Option(
+        "--from-cluster", help="Measure the workload of a running deployment (two gatherings "
+        "--window apart); flags given explicitly override what is measured")] = False,
+    window: Annotated[str, typer.Option(
+        "--window", help="With --from-cluster: time between the two gatherings")] = "10s",
+    monitor: Monitor = None,
+    directory: Dir = None,
+    transport: Transport = "auto",
     json_out: Annotated[bool, typer.Option(
         "--json", help="Print the result as one JSON document")] = False,
 ) -> None:
@@ -64,6 +80,8 @@ def sizing(
       natsops sizing --msgs-per-sec 10000 --msg-size 1KB --retention 7d --streams 10
       natsops sizing --msgs-per-sec 500 --msg-size 256 --max-bytes 50GB --replicas 3 --json
       natsops sizing --msgs-per-sec 200 --msg-size 512 --retention 24h --cost --prices p.yaml
+      natsops --context natsops-C1-sys sizing --from-cluster --window 30s
+      natsops sizing --from-cluster --dir .natsops/C1 --retention 30d
     """
     from natsops.sizing import SizingInput, cost, size
     from natsops.units import parse_duration, parse_size
@@ -74,21 +92,87 @@ def sizing(
             n = int(nodes)
         except ValueError:
             raise UsageError(f"--nodes must be a number or 'auto', not {nodes!r}") from None
+    seen = _observe(ctx, window, monitor, directory, transport) if from_cluster else None
+
+    def pick(given: Any, observed: Any, default: Any) -> Any:
+        return given if given is not None else observed if observed is not None else default
+
+    size_given = parse_size(msg_size, what="--msg-size") if msg_size else None
+    ret_given = parse_duration(retention, what="--retention") if retention else None
+    max_given = parse_size(max_bytes, what="--max-bytes") if max_bytes else None
+    given_limits = ret_given is not None or max_given is not None
     w = SizingInput(
-        msgs_per_sec=msgs_per_sec, msg_size=parse_size(msg_size, what="--msg-size"),
-        retention_seconds=parse_duration(retention, what="--retention") if retention else None,
-        max_bytes=parse_size(max_bytes, what="--max-bytes") if max_bytes else None,
-        replicas=replicas, streams=streams, consumers=consumers, connections=connections,
-        fan_out=fan_out, nodes=n, gateways=gateways, memory_fraction=memory_fraction)
+        msgs_per_sec=pick(msgs_per_sec, seen and seen.msgs_per_sec, 1000.0),
+        msg_size=pick(size_given, seen and seen.msg_size, 1024),
+        retention_seconds=ret_given if given_limits else (seen and seen.retention_seconds),
+        max_bytes=max_given if given_limits else (seen and seen.max_bytes),
+        replicas=pick(replicas, seen and seen.replicas, 3),
+        streams=max(1, pick(streams, seen and seen.streams, 1)),
+        consumers=pick(consumers, seen and seen.consumers, 1),
+        connections=pick(connections, seen and seen.connections, 100),
+        fan_out=pick(fan_out, seen and seen.fan_out, 1.0), nodes=n, gateways=gateways,
+        memory_fraction=memory_fraction)
+    if seen is not None and w.msgs_per_sec <= 0:
+        raise UsageError(f"no JetStream message was stored during the {seen.seconds:.0f}s "
+                         "window", hint="use a longer --window, or give --msgs-per-sec")
     result = size(w)
     money = cost(w, _load_prices(prices)) if show_cost or prices else None
     if want_json(ctx, json_out):
         from natsops.cli import output
 
-        output.print_json({"input": w, "result": result, "cost": money,
+        output.print_json({"input": w, "result": result, "cost": money, "observed": seen,
                            "jetstream_config": _js_snippet(result)})
         return
+    if seen is not None:
+        _print_observed(seen)
     _print(result, money)
+
+
+def _observe(ctx: typer.Context, window: str, monitor: list[str] | None,
+             directory: Path | None, transport: str) -> Any:
+    """Two gatherings ``window`` apart, through the same code as doctor."""
+    from natsops.cli._run import run
+    from natsops.cli._snapshot import settings_for
+    from natsops.doctor.gather import GatherOptions, gather
+    from natsops.sizing import observe
+    from natsops.units import parse_duration
+
+    gap = parse_duration(window, what="--window")
+    if gap <= 0:
+        raise UsageError("--window must be above zero")
+    opts = GatherOptions(config_files=False)
+
+    async def twice() -> Any:
+        import asyncio
+
+        async def one() -> Any:
+            return await gather(settings_for(ctx, directory), opts,
+                                monitors=tuple(monitor or ()), cluster_dir=directory,
+                                transport=transport)
+
+        first = await one()
+        await asyncio.sleep(gap)
+        return observe(first, await one())
+
+    return run(twice())
+
+
+def _print_observed(o: Any) -> None:
+    from natsops.cli import output
+    from natsops.units import format_bytes, format_duration
+
+    output.table(f"measured over {o.seconds:.1f}s on {o.servers} servers", ["what", "value"], [
+        ("stored messages/s", f"{o.msgs_per_sec:,.1f}"),
+        ("payload size", format_bytes(o.msg_size) if o.msg_size else "-"),
+        ("streams / consumers", f"{o.streams} / {o.consumers}"),
+        ("connections", str(o.connections)), ("replicas (busiest)", f"R{o.replicas}"),
+        ("fan-out", f"{o.fan_out:g}"),
+        ("retention (longest max_age)",
+         format_duration(o.retention_seconds) if o.retention_seconds else "-"),
+        ("max_bytes (all streams)", format_bytes(o.max_bytes) if o.max_bytes else "-"),
+        ("stored now", format_bytes(o.stored_bytes))])
+    for note in o.notes:
+        output.info(f"note: {note}")
 
 
 def _load_prices(path: Path | None) -> Any:

@@ -177,6 +177,26 @@ def test_js_existing_stream_with_other_subjects_is_a_conflict(nats_server, uniqu
     asyncio.run(cleanup())
 
 
+def test_js_into_an_existing_wildcard_stream(nats_server, unique: Callable[[str], str]) -> None:  # type: ignore[no-untyped-def]
+    name = unique("WILD")
+
+    async def make() -> None:
+        async with connect(nats_server.settings) as conn:
+            await conn.js.add_stream(name=name, subjects=[f"{name}.>"])
+
+    async def count_and_remove() -> int:
+        async with connect(nats_server.settings) as conn:
+            info = await conn.js.stream_info(name)
+            await conn.js.delete_stream(name)
+            return info.state.messages
+
+    asyncio.run(make())
+    r = bench(nats_server.settings, subject=f"{name}.y", mode="js", stream=name, msgs=300)
+    assert r.published == 300
+    assert stream_exists(nats_server.settings, name)  # not created by the run: not removed
+    assert asyncio.run(count_and_remove()) == 300
+
+
 @pytest.fixture(scope="module")
 def auth_server(server_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     d = tmp_path_factory.mktemp("nats-auth")
