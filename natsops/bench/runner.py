@@ -24,10 +24,10 @@ from natsops.bench.stats import (
     latency_stats,
 )
 from natsops.bench.wire import WireConn, check_settings, redact
-from natsops.subjects import covers
 from natsops.bench.workers import PACE_BYTES, WorkerSpec, worker_main
 from natsops.context import Settings
 from natsops.errors import NatsopsError, Timeout, UsageError
+from natsops.subjects import covers
 
 __all__ = ["MODES", "BenchOptions", "Progress", "run_bench"]
 
