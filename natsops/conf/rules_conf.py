@@ -354,15 +354,28 @@ def leaf_remote_url(cfg: Config) -> Iterator[Hit]:
                           f"nats-leaf://{u.value}", subject="leafnodes.remotes.url")
 
 
+# the server-level JetStream limits: (key and its aliases, kind, what the server takes if unset)
+JS_LIMIT_KEYS: tuple[tuple[tuple[str, ...], str, str], ...] = (
+    (("max_memory_store", "max_mem_store", "max_mem"), "memory", "75% of RAM"),
+    (("max_file_store", "max_file"), "file", "75% of the free disk at start-up"),
+)
+
+
+def unset_jetstream_limits(cfg: Config) -> list[tuple[str, str, str]]:
+    """(key, kind, server default) of each JetStream limit a JetStream-enabled config omits."""
+    js = cfg.get("jetstream")
+    if not jetstream_enabled(js) or js is None:
+        return []
+    return [(keys[0], what, default) for keys, what, default in JS_LIMIT_KEYS
+            if (js.child(*keys) if js.kind == "map" else None) is None]
+
+
 @rule("conf/jetstream-limits", WARN, "JetStream without max_memory_store / max_file_store")
 def jetstream_limits(cfg: Config) -> Iterator[Hit]:
     js = cfg.get("jetstream")
     if not jetstream_enabled(js) or js is None:
         return
-    for keys, what, default in ((("max_memory_store", "max_mem_store", "max_mem"), "memory",
-                                 "75% of RAM"),
-                                (("max_file_store", "max_file"), "file", "75% of the free disk "
-                                 "at start-up")):
+    for keys, what, default in JS_LIMIT_KEYS:
         node = js.child(*keys) if js.kind == "map" else None
         if node is None:
             yield Hit(js, f"jetstream {what} limit not set: the server takes {default}, and "

@@ -367,9 +367,25 @@ async def config_digests(binary: Path, files: Sequence[tuple[str, Path]]
         if proc.returncode != 0 or not m:
             return name, {"path": str(path), "digest": None,
                           "error": text.splitlines()[-1] if text else f"exit {proc.returncode}"}
-        return name, {"path": str(path), "digest": m.group(1), "error": None}
+        limits = await asyncio.to_thread(_unset_js_limits, path)
+        return name, {"path": str(path), "digest": m.group(1), "error": None,
+                      "js_limits_unset": limits}
 
     return dict(await asyncio.gather(*(one(n, p) for n, p in files)))
+
+
+def _unset_js_limits(path: Path) -> list[dict[str, str]]:
+    """The JetStream limits the file leaves to the server's defaults (lint's own key list)."""
+    from natsops.conf.parser import parse_file
+    from natsops.conf.rules_conf import unset_jetstream_limits
+    from natsops.errors import NatsopsError
+
+    try:
+        cfg = parse_file(path)
+    except (NatsopsError, OSError):
+        return []  # the `-t` run above already reports an unreadable file
+    return [{"key": key, "kind": kind, "default": default}
+            for key, kind, default in unset_jetstream_limits(cfg)]
 
 
 @dataclass(frozen=True)

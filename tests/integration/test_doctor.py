@@ -238,7 +238,7 @@ def test_r1_stream_in_a_cluster_warns(nats_cluster: Any, unique: Any) -> None:
     assert res.stdout.startswith("WARN (")
     assert f"stream APP > {name} is R1" in res.stdout
     assert "evidence: account=APP" in res.stdout
-    assert "fix: `nats stream edit" in res.stdout
+    assert "fix: `natsops stream edit" in res.stdout
     assert "1 checks: 0 fail" in res.stderr
 
 
@@ -256,8 +256,16 @@ async def test_consumer_never_acking_is_stalled(nats_cluster: Any, unique: Any) 
             max_ack_pending=2, ack_policy=AckPolicy.EXPLICIT, ack_wait=300))
         got = await sub.fetch(2, timeout=5)  # received, never acked
         assert len(got) == 2
-        report = await run(nats_cluster.sys_settings, DoctorOptions(only=("consumer-ack-window",)))
-        hit = [f for f in report.findings if f.subject == f"APP > {name} > LAZY"]
+        # the consumer's replicated state can trail the fetch for a moment: poll, with a deadline
+        deadline = asyncio.get_running_loop().time() + 10
+        while True:
+            report = await run(nats_cluster.sys_settings,
+                               DoctorOptions(only=("consumer-ack-window",)))
+            hit = [f for f in report.findings if f.subject == f"APP > {name} > LAZY"]
+            if (hit and hit[0].evidence["num_ack_pending"] == 2) or \
+                    asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(0.2)
         assert hit, report.findings
         ev = hit[0].evidence
         assert ev["num_ack_pending"] == 2

@@ -69,7 +69,7 @@ def test_degraded_cluster_findings(name: str) -> None:
     assert set(assets) == {"APP > ORDERS", "APP > NOLIMITS", "APP > ORDERS > STUCK"}
     assert assets["APP > ORDERS"]["offline"] is True
     assert assets["APP > ORDERS"]["lag"] > 0
-    assert "nats stream cluster peer-remove NOLIMITS n1" in (rep.fix or "")
+    assert "natsops stream cluster peer-remove NOLIMITS n1" in (rep.fix or "")
     stuck = next(f for f in found if f.id == "consumer-ack-window")
     assert stuck.evidence["num_ack_pending"] == 2
     assert stuck.evidence["max_ack_pending"] == 2
@@ -377,3 +377,64 @@ def test_pending_bytes_that_do_not_drain_when_sampled() -> None:
     assert [(f.severity.label, f.subject) for f in found] == [("warn", "frozen")]
     server(now, "n1")["connz"]["connections"][0]["pending_bytes"] = 1000  # draining
     assert check(snap(now, previous=before), "slow-consumers") == []
+
+
+def test_js_limits_from_the_config_files(tmp_path: Path) -> None:
+    """The gathering step parses each config file (lint's key list); the check reports it."""
+    from natsops.doctor.gather import _unset_js_limits
+
+    bare = tmp_path / "bare.conf"
+    bare.write_text('jetstream { store_dir: "/var/lib/nats" }\n')
+    half = tmp_path / "half.conf"
+    half.write_text("jetstream { max_mem: 1G, store_dir: /data }\n")
+    full = tmp_path / "full.conf"
+    full.write_text("jetstream { max_memory_store: 1GB, max_file: 10GB }\n")
+    nojs = tmp_path / "nojs.conf"
+    nojs.write_text("port: 4222\n")
+    assert [u["key"] for u in _unset_js_limits(bare)] == ["max_memory_store", "max_file_store"]
+    assert [u["key"] for u in _unset_js_limits(half)] == ["max_file_store"]
+    assert _unset_js_limits(full) == [] and _unset_js_limits(nojs) == []
+
+    doc = load("healthy.json")
+    names = [s["name"] for s in doc["servers"]]
+    doc["config_files"] = {n: {"path": f"/etc/nats/{n}.conf", "digest": "x", "error": None,
+                               "js_limits_unset": _unset_js_limits(half if n == names[0] else full)}
+                           for n in names}
+    found = check(snap(doc), "js-limits")
+    assert [(f.subject, f.severity) for f in found] == [(names[0], Severity.WARN)]
+    assert found[0].evidence["unset"] == ["max_file_store"]
+    assert "max_file_store: <size>" in (found[0].fix or "")
+    assert check(snap(load("healthy.json")), "js-limits") == []  # no files, no guess
+
+
+def _edit_stream(doc: dict[str, Any], name: str, config: dict[str, Any],
+                 state: dict[str, Any]) -> dict[str, Any]:
+    doc = copy.deepcopy(doc)
+    for s in doc["servers"]:
+        for acc in (s.get("jsz") or {}).get("account_details") or []:
+            for st in acc.get("stream_detail") or []:
+                if st["name"] == name:
+                    st["config"].update(config)
+                    st["state"].update(state)
+    return doc
+
+
+def test_retention_limits_that_compete() -> None:
+    from natsops.doctor.checks.retention_dominant import times_to_limit
+
+    # ORDERS as recorded: 30 messages; stretch them over one hour, 1 MB in total
+    hour = {"first_ts": "2026-11-26T10:00:00.5Z", "last_ts": "2026-11-26T11:00:00.5Z",
+            "messages": 3600, "bytes": 1_000_000}
+    t = times_to_limit({"max_age": 86400 * 10**9, "max_bytes": 24_000_000}, hour)
+    assert t["max_age"] == 86400 and round(t["max_bytes"]) == 86400  # both: one day
+    base = load("degraded.json")
+    competing = _edit_stream(base, "ORDERS", {"max_bytes": 30_000_000}, hour)  # 30 h vs 24 h
+    found = check(snap(competing), "retention-dominant")
+    assert [(f.subject, f.severity) for f in found] == [("APP > ORDERS", Severity.WARN)]
+    assert set(found[0].evidence["time_to_limit"]) == {"max_age", "max_bytes"}
+    assert "--max-bytes" in (found[0].fix or "")
+    dominant = _edit_stream(base, "ORDERS", {"max_bytes": 500_000_000}, hour)  # 500 h vs 24 h
+    assert check(snap(dominant), "retention-dominant") == []
+    # a stream written in one burst has no rate to project: no guess
+    assert check(snap(_edit_stream(base, "ORDERS", {"max_bytes": 1}, {})),
+                 "retention-dominant") == []

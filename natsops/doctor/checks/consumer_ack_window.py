@@ -34,8 +34,8 @@ def consumer_ack_window(snap: Snapshot) -> Iterator[Finding]:
                f"messages = max_ack_pending {limit}: delivery is paused"
                + (f" with {pending} messages waiting" if pending else ""))
         fix = (f"The application receives but does not acknowledge: check its ack calls and "
-               f"errors (`nats consumer info {c.stream} {c.name}`). Raise the window only if "
-               f"it processes in parallel: `nats consumer edit {c.stream} {c.name} "
+               f"errors (`natsops consumer info {c.stream} {c.name}`). Raise the window only if "
+               f"it processes in parallel: `natsops consumer edit {c.stream} {c.name} "
                f"--max-pending {limit * 4}`.")
         yield (Finding.fail if pending else Finding.warn)(
             ID, f"{c.account} > {c.stream} > {c.name}", msg, evidence=ev, fix=fix)

@@ -53,10 +53,11 @@ def _fix(g: _Group, peer: str) -> str:
     if g.kind == "stream":
         return (f"Check server {peer}: is it up (/healthz), are its routes connected "
                 f"(`natsops server ls`), is its disk slow (varz disk_io_wait_stats)? If it is "
-                f"gone for good: `nats stream cluster peer-remove {g.stream} {peer}` so a new "
-                f"peer is placed; to move leadership: `nats stream cluster step-down {g.stream}`.")
+                f"gone for good: `natsops stream cluster peer-remove {g.stream} {peer}` so a new "
+                f"peer is placed; to move leadership: "
+                f"`natsops stream cluster step-down {g.stream}`.")
     return (f"Check server {peer} as for streams; the consumer follows its stream's peers. "
-            f"To move leadership: `nats consumer cluster step-down {g.stream} {g.consumer}`.")
+            f"To move leadership: `natsops consumer cluster step-down {g.stream} {g.consumer}`.")
 
 
 def _peer_state(p: Mapping[str, Any]) -> str | None:
@@ -138,7 +139,7 @@ def replicas(snap: Snapshot) -> Iterator[Finding]:
                       "answered_by": g.server, "raft_group": g.raft_group,
                       "peers": [dict(p) for p in g.peers]},
             fix=(f"Bring the stopped peers of {g.subject} back; if one is gone for good, "
-                 f"`nats stream cluster peer-remove {g.stream} <server>` once a leader exists. "
+                 f"`natsops stream cluster peer-remove {g.stream} <server>` once a leader exists. "
                  "A leader missing for a moment after a step-down is normal: confirm with "
                  "`natsops doctor --sample 2s`."))
     for (peer, state), items in sorted(by_peer.items()):

@@ -27,13 +27,13 @@ def replication_factor(snap: Snapshot) -> Iterator[Finding]:
                            "cluster: one server or disk failure loses each of them",
                            evidence={"count": len(r1), "servers": size,
                                      "streams": [st.subject for st in r1[:100]]},
-                           fix="`nats stream edit <stream> --replicas 3` for each stream that "
+                           fix="`natsops stream edit <stream> --replicas 3` for each stream that "
                                "must survive a server loss (or keep R1 for disposable data)")
     for st in snap.streams:
         r = st.replicas
         ev = {"account": st.account, "stream": st.name, "replicas": r, "servers": size,
               "hosts": list(st.hosts)}
-        fix = f"`nats stream edit {st.name} --replicas 3`"
+        fix = f"`natsops stream edit {st.name} --replicas 3`"
         if snap.clustered and r == 1 and len(r1) <= GROUP_ABOVE:
             yield Finding.warn(ID, st.subject, f"stream {st.subject} is R1 in a {size}-server "
                                f"cluster: one server or disk failure loses it", evidence=ev,

@@ -28,7 +28,7 @@ def retention(snap: Snapshot) -> Iterator[Finding]:
                 limits[k] <= 0 for k in ("max_msgs", "max_bytes", "max_msgs_per_subject")):
             yield Finding.warn(ID, st.subject, f"stream {st.subject} has no retention limit: it "
                                "keeps every message forever", evidence=ev,
-                               fix=f"`nats stream edit {st.name} --max-age 30d --max-bytes 10GB`"
+                               fix=f"`natsops stream edit {st.name} --max-age 30d --max-bytes 10GB`"
                                " (values that match the retention you need)")
         if cfg.get("discard") == "new" and max_bytes > 0:
             pct = 100.0 * as_int(st.state.get("bytes")) / max_bytes
@@ -36,5 +36,6 @@ def retention(snap: Snapshot) -> Iterator[Finding]:
                 yield Finding.fail(ID, st.subject, f"stream {st.subject} (discard new) is at "
                                    f"{pct:.0f}% of max_bytes: new messages are about to be "
                                    "refused", evidence={**ev, "pct": round(pct, 1)},
-                                   fix=f"Purge or raise the limit: `nats stream edit {st.name} "
+                                   fix=f"Purge or raise the limit: `natsops stream edit {st.name} "
                                    f"--max-bytes {max_bytes * 2}`")
+
