@@ -25,7 +25,7 @@ import os
 import secrets
 import tarfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -557,13 +557,18 @@ async def restore_stream(
     name: str | None = None,
     replicas: int | None = None,
     subjects: list[str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
     chunk_size: int = 512 * 1024,
     in_flight: int = 8,
     stall_timeout: float = 10.0,
     ready_timeout: float = 60.0,
     progress: Progress = _no_progress,
 ) -> RestoreResult:
-    """Restore a backup as a new stream; verify it; scale it; delete it again on failure."""
+    """Restore a backup as a new stream; verify it; scale it; delete it again on failure.
+
+    ``overrides`` replaces StreamConfig fields of the restored stream (the restore test drops
+    ``max_bytes`` so its temporary copy reserves no storage next to the original).
+    """
     t0 = time.monotonic()
     src, findings = await asyncio.to_thread(verify_backup, Path(source))
     bad = [f for f in findings if f.severity >= Severity.FAIL]
@@ -579,9 +584,16 @@ async def restore_stream(
     config["name"] = target
     if subjects is not None:
         config["subjects"] = subjects
+    config.update(overrides or {})
     config["num_replicas"] = 1  # restore as R1, then scale: the path that works for big streams
 
     # preflight: nothing is created unless all of this passes
+    version = str((getattr(conn.nc, "_server_info", None) or {}).get("version", ""))
+    if target != src.config["name"] and _older_than(version, (2, 15)):
+        raise UsageError(
+            f"restoring {src.config['name']} under another name ({target}) needs nats-server "
+            f"2.15 or newer: {version} snapshots carry the stream name; nothing was restored",
+            hint="restore under the original name (delete or rename the original first)")
     if await _stream_exists(conn, target):
         raise Conflict(f"stream {target} already exists; nothing was restored",
                        hint="restore under another name with --name NEW")
@@ -629,6 +641,14 @@ async def restore_stream(
         messages=int(state.get("messages", 0)), bytes=int(state.get("bytes", 0)),
         first_seq=int(state.get("first_seq", 0)), last_seq=int(state.get("last_seq", 0)),
         consumer_count=int(state.get("consumer_count", 0)), seconds=time.monotonic() - t0)
+
+
+def _older_than(version: str, floor: tuple[int, int]) -> bool:
+    try:
+        major, minor = (int(x) for x in version.split(".")[:2])
+    except ValueError:
+        return False  # unknown: let the server decide
+    return (major, minor) < floor
 
 
 async def _send_snapshot(nc: Client, src: BackupSource, deliver: str, chunk_size: int,

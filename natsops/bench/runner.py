@@ -419,8 +419,10 @@ async def _finish_stream(
             await conn.js.delete_stream(opts.stream_name)
             removed = True
     subject = f"$KV.{opts.bucket}.>" if opts.mode == "kv" else opts.stream_subject
-    return StreamReport(
-        name=opts.stream_name, subjects=(subject,), replicas=opts.replicas, storage=opts.storage,
+    storage = getattr(info.config.storage, "value", info.config.storage) or opts.storage
+    return StreamReport(  # what the stream is, also when it existed before the run
+        name=opts.stream_name, subjects=(subject,),
+        replicas=int(info.config.num_replicas or opts.replicas), storage=str(storage),
         created=created, removed=removed, messages_before=before, messages_after=after,
         stored=after - before,
     )  # fmt: skip

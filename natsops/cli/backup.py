@@ -146,12 +146,17 @@ def _restore_test(ctx: typer.Context, path: Path, stream: str, stall: float, no_
     async def go() -> Any:
         async with connect(get_state(ctx).settings) as conn:
             with output.ByteProgress(f"restore test {temp}", not no_progress and not as_json) as bar:
-                try:
-                    res = await restore_stream(conn, path, name=temp, replicas=1,
-                                               subjects=[f"natsops.restore-test.{tag}.>"],
-                                               stall_timeout=stall, progress=bar)
-                finally:
-                    await _delete_stream(conn, temp)
+                # R1, own subjects, no max_bytes: the copy reserves no room next to the
+                # original and overlaps none of its subjects. A failed restore removes itself.
+                res = await restore_stream(conn, path, name=temp, replicas=1,
+                                           subjects=[f"natsops.restore-test.{tag}.>"],
+                                           overrides={"max_bytes": -1},
+                                           stall_timeout=stall, progress=bar)
+            try:
+                await _delete_stream(conn, temp)
+            except NatsopsError as exc:
+                raise NatsopsError(f"the test copy {temp} matched but could not be deleted: "
+                                   f"{exc}", hint=f"natsops stream rm {temp} --force") from None
             return res
 
     try:

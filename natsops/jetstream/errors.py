@@ -64,6 +64,10 @@ def api_error(what: str, error: dict[str, Any]) -> NatsopsError:
         hint = "the cluster is electing a leader or changing members; retry in a moment"
     elif err_code == 10074:
         hint = "replicas > 1 need a JetStream cluster"
+    elif err_code == 10005:
+        hint = ("each replica reserves the stream's max_bytes on its server (within "
+                "jetstream max_file_store / max_memory_store): free room there, or lower "
+                "max_bytes or replicas")
     return JSApiError(text, err_code=err_code, code=code, hint=hint)
 
 
