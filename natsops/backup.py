@@ -607,9 +607,7 @@ async def restore_stream(
     nc = conn.nc
     started = False
     try:
-        reply = await request(conn, f"STREAM.RESTORE.{target}",
-                              {"config": config, "state": src.state},
-                              what=f"restore of {target}", timeout=max(conn.settings.timeout, 10))
+        reply = await _restore_request(conn, target, config, src.state)
         started = True
         deliver = reply.get("deliver_subject")
         if not deliver:
@@ -641,6 +639,25 @@ async def restore_stream(
         messages=int(state.get("messages", 0)), bytes=int(state.get("bytes", 0)),
         first_seq=int(state.get("first_seq", 0)), last_seq=int(state.get("last_seq", 0)),
         consumer_count=int(state.get("consumer_count", 0)), seconds=time.monotonic() - t0)
+
+
+async def _restore_request(conn: Conn, target: str, config: dict[str, Any],
+                           state: dict[str, Any], placement_wait: float = 5.0) -> dict[str, Any]:
+    """STREAM.RESTORE; a placement refusal (10005) is retried briefly: right after a stream is
+    deleted its storage reservation can take a moment to be released on every server."""
+    from natsops.jetstream.errors import JSApiError
+
+    deadline = time.monotonic() + placement_wait
+    while True:
+        try:
+            return await request(conn, f"STREAM.RESTORE.{target}",
+                                 {"config": config, "state": state},
+                                 what=f"restore of {target}",
+                                 timeout=max(conn.settings.timeout, 10))
+        except JSApiError as exc:
+            if exc.err_code != 10005 or time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(0.5)
 
 
 def _older_than(version: str, floor: tuple[int, int]) -> bool:
@@ -721,27 +738,43 @@ def _compare(m: Manifest, state: dict[str, Any], target: str) -> None:
         raise ServerError(f"restored stream {target} does not match the backup: {text}")
 
 
+def _replicated(info: dict[str, Any], replicas: int) -> tuple[bool, str]:
+    """(every replica current, a short description) from a stream or consumer info."""
+    cl = info.get("cluster") or {}
+    peers = cl.get("replicas") or []
+    ok = bool(cl.get("leader")) and len(peers) == replicas - 1 and all(
+        p.get("current") and not p.get("offline") for p in peers)
+    return ok, f"leader {cl.get('leader')!r}, replicas " + ", ".join(
+        f"{p.get('name')}:{'current' if p.get('current') else 'behind'}" for p in peers)
+
+
 async def _scale(conn: Conn, name: str, replicas: int, timeout: float) -> None:
-    """Raise the replica count and wait until every replica is current."""
+    """Raise the replica count; wait until the stream and its consumers are fully replicated."""
     info = await request(conn, f"STREAM.INFO.{name}", what=f"stream {name}")
     config = dict(info["config"])
     config["num_replicas"] = replicas
     await request(conn, f"STREAM.UPDATE.{name}", config, what=f"stream {name}",
                   timeout=max(conn.settings.timeout, 10))
+    consumers = (await paged(conn, f"CONSUMER.NAMES.{name}", "consumers",
+                             what=f"consumers of {name}")).items
+    pending = [(f"stream {name}", f"STREAM.INFO.{name}")] + [
+        (f"consumer {name} > {c}", f"CONSUMER.INFO.{name}.{c}") for c in consumers]
     deadline = time.monotonic() + timeout
-    last = "no stream info"
-    while time.monotonic() < deadline:
+    last = "no info yet"
+    while pending and time.monotonic() < deadline:
+        what, subject = pending[0]
         try:
-            info = await request(conn, f"STREAM.INFO.{name}", what=f"stream {name}")
+            info = await request(conn, subject, what=what)
         except (Timeout, ServerError) as exc:
-            last = str(exc)
+            last = f"{what}: {exc}"
         else:
-            cl = info.get("cluster") or {}
-            peers = cl.get("replicas") or []
-            if cl.get("leader") and len(peers) == replicas - 1 and all(
-                    p.get("current") and not p.get("offline") for p in peers):
-                return
-            last = f"leader {cl.get('leader')!r}, replicas " + ", ".join(
-                f"{p.get('name')}:{'current' if p.get('current') else 'behind'}" for p in peers)
+            # consumers with their own replica count (not 0 = the stream's) are left as set
+            want = int((info.get("config") or {}).get("num_replicas") or replicas)
+            ok, state = _replicated(info, want)
+            if ok:
+                pending.pop(0)
+                continue
+            last = f"{what}: {state}"
         await asyncio.sleep(0.2)
-    raise Timeout(f"stream {name} did not reach R{replicas} within {timeout:g}s ({last})")
+    if pending:
+        raise Timeout(f"stream {name} did not reach R{replicas} within {timeout:g}s ({last})")

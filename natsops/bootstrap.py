@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -165,9 +165,15 @@ async def wait_usable(
     timeout: float = 30.0,
     probe: bool = True,
     probe_settings: Settings | None = None,
+    restartable: Collection[str] = (),
+    kick_after: float = 5.0,
     progress: Progress = _noop,
 ) -> int:
-    """Wait until the cluster is usable (see module doc); returns the probe's replica count."""
+    """Wait until the cluster is usable (see module doc); returns the probe's replica count.
+
+    ``restartable`` names nodes this caller started: one that never reaches the meta leader
+    within ``kick_after`` seconds while the others do is restarted once.
+    """
     from natsops.monitoring import MonitorClient
 
     deadline = time.monotonic() + timeout
@@ -207,25 +213,52 @@ async def wait_usable(
         if pending:
             await asyncio.sleep(min(0.1, remaining()))
 
-    # 2. the JetStream meta leader is known
+    # 2. every node is in contact with the same JetStream meta leader
     progress("waiting for a JetStream meta leader")
-    leader = None
-    while leader is None:
+
+    async def meta_seen_by(n: NodeSpec) -> dict[str, Any]:
+        try:
+            async with MonitorClient(n.monitor_url, timeout=min(2.0, remaining())) as mon:
+                jsz = await mon.jsz()
+        except NatsopsError as exc:
+            last[n.name] = str(exc)
+            return {}
+        return dict(jsz.get("meta_cluster") or {})
+
+    since = time.monotonic()
+    kicked = False
+    names = [n.name for n in cluster.nodes]
+    while len(cluster.nodes) > 1:
         check_processes()
-        for n in cluster.nodes:
-            try:
-                async with MonitorClient(n.monitor_url, timeout=min(2.0, remaining())) as mon:
-                    jsz = await mon.jsz()
-            except NatsopsError as exc:
-                last[n.name] = str(exc)
-                continue
-            leader = (jsz.get("meta_cluster") or {}).get("leader") or None
-            if leader or len(cluster.nodes) == 1:
-                leader = leader or n.name
+        metas = dict(zip(names, await asyncio.gather(*(meta_seen_by(n) for n in cluster.nodes)),
+                         strict=True))
+        seen = {name: m.get("leader") or None for name, m in metas.items()}
+        lost = sorted(name for name, leader in seen.items() if not leader)
+        leaders = set(seen.values())
+        if not lost and len(leaders) == 1:
+            # errata E7: ready only when the meta leader's own view has every peer current
+            leader = next(iter(leaders))
+            peers = {r.get("name"): r for r in metas.get(str(leader), {}).get("replicas") or []}
+            lost = sorted(name for name in names if name != leader and not (
+                peers.get(name, {}).get("current") and not peers.get(name, {}).get("offline")))
+            if not lost:
                 break
-            last["meta"] = "no meta leader yet"
-        if leader is None:
-            await asyncio.sleep(min(0.1, remaining()))
+            last["meta"] = f"{', '.join(lost)} not current in the meta leader's view"
+        else:
+            last["meta"] = (f"{', '.join(lost)} not in contact with the meta leader" if lost
+                            else "nodes disagree on the meta leader")
+        # A node whose routes are up but whose JetStream never gets current with the meta
+        # leader (seen with 2.10 when all nodes start at once) stays so: restart it, once, if
+        # this caller started it.
+        kick = [name for name in lost if name in restartable]
+        if lost and not kicked and kick and len(lost) < len(seen) and \
+                time.monotonic() - since > kick_after:
+            progress(f"restarting {', '.join(kick)}: not current with the meta leader")
+            for name in kick:
+                cluster.stop_node(name, grace=5)
+                cluster.start_node(name)
+            kicked = True
+        await asyncio.sleep(min(0.1, remaining()))
     last.pop("meta", None)
 
     if not probe:
@@ -369,7 +402,8 @@ async def bootstrap(opts: BootstrapOptions, env: Mapping[str, str],
     progress(f"starting {len(cluster.nodes) - len(already)} nats-server processes")
     started = start_nodes(cluster)
     try:
-        replicas = await wait_usable(cluster, timeout=opts.timeout, progress=progress)
+        replicas = await wait_usable(cluster, timeout=opts.timeout, restartable=started,
+                                     progress=progress)
         contexts: tuple[str, ...] = cluster.contexts
         if opts.write_contexts:
             contexts = write_contexts(cluster, env, opts.select_context)

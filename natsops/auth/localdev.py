@@ -124,6 +124,7 @@ async def bootstrap_operator(opts: BootstrapOptions, store: Store, op: str,
         probe_as = Settings(servers=tuple(cluster.client_urls), timeout=5.0,
                             creds=str(store.creds_path(op, APP_ACCOUNT, APP_USER)))
         replicas = await wait_usable(cluster, timeout=opts.timeout, probe_settings=probe_as,
+                                     restartable=started,
                                      progress=progress)
         contexts: tuple[str, ...] = ()
         if opts.write_contexts:

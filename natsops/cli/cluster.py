@@ -64,7 +64,8 @@ def start(
         c.node(node)
     started = start_nodes(c, [node] if node else None)
     try:
-        run(wait_usable(c, timeout=parse_duration(wait, what="--wait"), progress=output.info))
+        run(wait_usable(c, timeout=parse_duration(wait, what="--wait"), restartable=started,
+                        progress=output.info))
     except BaseException:
         c.stop_all(grace=5, only=started)
         raise
@@ -103,7 +104,7 @@ def restart(
     timeout = parse_duration(wait, what="--wait")
     c.stop_node(node, grace=grace)
     start_nodes(c, [node])
-    run(wait_usable(c, timeout=timeout, progress=output.info))
+    run(wait_usable(c, timeout=timeout, restartable=[node], progress=output.info))
     output.success(f"restarted {node}")
 
 
