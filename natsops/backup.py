@@ -749,7 +749,8 @@ def _replicated(info: dict[str, Any], replicas: int) -> tuple[bool, str]:
 
 
 async def _scale(conn: Conn, name: str, replicas: int, timeout: float) -> None:
-    """Raise the replica count; wait until the stream and its consumers are fully replicated."""
+    """Raise the replica count; wait until the stream is fully replicated and every consumer
+    has a leader whose peers are current."""
     info = await request(conn, f"STREAM.INFO.{name}", what=f"stream {name}")
     config = dict(info["config"])
     config["num_replicas"] = replicas
@@ -768,9 +769,13 @@ async def _scale(conn: Conn, name: str, replicas: int, timeout: float) -> None:
         except (Timeout, ServerError) as exc:
             last = f"{what}: {exc}"
         else:
-            # consumers with their own replica count (not 0 = the stream's) are left as set
-            want = int((info.get("config") or {}).get("num_replicas") or replicas)
-            ok, state = _replicated(info, want)
+            if subject.startswith("STREAM."):
+                ok, state = _replicated(info, replicas)
+            else:
+                # the server scales consumers after their stream, on its own time (2.10 can
+                # leave one at its old size for a while): wait for a leader and current peers
+                peers = len((info.get("cluster") or {}).get("replicas") or [])
+                ok, state = _replicated(info, peers + 1)
             if ok:
                 pending.pop(0)
                 continue

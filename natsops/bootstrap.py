@@ -31,6 +31,7 @@ __all__ = [
     "NodeStatus",
     "RenderedHost",
     "bootstrap",
+    "bring_up",
     "cluster_status",
     "render_production",
     "start_nodes",
@@ -398,26 +399,46 @@ async def bootstrap(opts: BootstrapOptions, env: Mapping[str, str],
                                       max_mem=opts.max_mem, max_file=opts.max_file, env=env)
         created = True
 
+    return await bring_up(
+        cluster, opts, created=created, t0=t0, progress=progress,
+        write_ctx=lambda: write_contexts(cluster, env, opts.select_context))
+
+
+async def bring_up(
+    cluster: LocalCluster,
+    opts: BootstrapOptions,
+    *,
+    created: bool,
+    t0: float,
+    write_ctx: Callable[[], tuple[str, ...]],
+    probe_settings: Settings | None = None,
+    progress: Progress = _noop,
+    extra: Mapping[str, Any] | None = None,
+) -> BootstrapResult:
+    """Start the nodes that are not running, wait until usable, write the contexts.
+
+    On any failure (Ctrl-C, a timeout, a crash) every node this call started is stopped.
+    """
     already = cluster.running_nodes()
     progress(f"starting {len(cluster.nodes) - len(already)} nats-server processes")
     started = start_nodes(cluster)
     try:
         replicas = await wait_usable(cluster, timeout=opts.timeout, restartable=started,
-                                     progress=progress)
+                                     probe_settings=probe_settings, progress=progress)
         contexts: tuple[str, ...] = cluster.contexts
         if opts.write_contexts:
-            contexts = write_contexts(cluster, env, opts.select_context)
+            contexts = write_ctx()
             if contexts != cluster.contexts:
                 cluster.contexts = contexts
                 cluster.save()
         status = await cluster_status(cluster)
     except BaseException:
-        # Ctrl-C, a timeout or a crash: nothing this call started may keep running
         cluster.stop_all(grace=5, only=started)
         raise
     return BootstrapResult(status=status, created=created, started=tuple(started),
                            already_running=tuple(already), contexts=contexts,
-                           seconds=time.monotonic() - t0, probe_replicas=replicas)
+                           seconds=time.monotonic() - t0, probe_replicas=replicas,
+                           extra=dict(extra or {}))
 
 
 # ---- production configs -------------------------------------------------------------------

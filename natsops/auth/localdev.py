@@ -21,10 +21,8 @@ from natsops.bootstrap import (
     BootstrapOptions,
     BootstrapResult,
     Progress,
-    cluster_status,
-    start_nodes,
+    bring_up,
     validate_node_count,
-    wait_usable,
 )
 from natsops.cluster.local import HOST, LocalCluster, plan_nodes
 from natsops.cluster.process import find_server_binary
@@ -118,24 +116,9 @@ async def bootstrap_operator(opts: BootstrapOptions, store: Store, op: str,
                                       max_file=opts.max_file, env=env)
         write_operator_configs(cluster, store, op)
         created = True
-    already = cluster.running_nodes()
-    started = start_nodes(cluster)
-    try:
-        probe_as = Settings(servers=tuple(cluster.client_urls), timeout=5.0,
-                            creds=str(store.creds_path(op, APP_ACCOUNT, APP_USER)))
-        replicas = await wait_usable(cluster, timeout=opts.timeout, probe_settings=probe_as,
-                                     restartable=started,
-                                     progress=progress)
-        contexts: tuple[str, ...] = ()
-        if opts.write_contexts:
-            contexts = _write_contexts(cluster, store, op, env, opts.select_context)
-            cluster.contexts = contexts
-            cluster.save()
-        status = await cluster_status(cluster)
-    except BaseException:
-        cluster.stop_all(grace=5, only=started)
-        raise
-    return BootstrapResult(status=status, created=created, started=tuple(started),
-                           already_running=tuple(already), contexts=contexts,
-                           seconds=time.monotonic() - t0, probe_replicas=replicas,
-                           extra={"operator": op, "store": str(store.root)})
+    probe_as = Settings(servers=tuple(cluster.client_urls), timeout=5.0,
+                        creds=str(store.creds_path(op, APP_ACCOUNT, APP_USER)))
+    return await bring_up(
+        cluster, opts, created=created, t0=t0, progress=progress, probe_settings=probe_as,
+        write_ctx=lambda: _write_contexts(cluster, store, op, env, opts.select_context),
+        extra={"operator": op, "store": str(store.root)})
