@@ -1,5 +1,6 @@
 """Helpers shared by the JetStream command groups (stream, consumer, kv, object)."""
 
+
 import functools
 import inspect
 from collections.abc import Callable, Iterable, Sequence
@@ -42,19 +43,6 @@ def with_options(extra: Callable[..., Any]) -> Callable[[F], F]:
     return deco
 
 
-def call(ctx: Any, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Connect with the command's settings, return ``await fn(conn, *args, **kwargs)``, close."""
-    from natsops.cli._run import run
-    from natsops.cli.state import get_state
-    from natsops.connection import connect
-
-    async def go() -> Any:
-        async with connect(get_state(ctx).settings) as conn:
-            return await fn(conn, *args, **kwargs)
-
-    return run(go())
-
-
 def step_down_result(what: str, r: Any, as_json: bool) -> None:
     """Print a step-down outcome; Timeout when no new leader appeared."""
     from natsops.cli import output
@@ -87,13 +75,6 @@ def print_names(names: Sequence[str], as_json: bool) -> None:
         output.out().print(n, markup=False, highlight=False)
 
 
-def interactive() -> bool:
-    """True when stdin is a terminal (natscli prompts for missing values only then)."""
-    import sys
-
-    return sys.stdin.isatty()
-
-
 def answer_int(text: str, flag: str) -> int:
     """An integer typed at a prompt; UsageError (exit 2) otherwise."""
     from natsops.errors import UsageError
@@ -102,15 +83,6 @@ def answer_int(text: str, flag: str) -> int:
         return int(text)
     except ValueError:
         raise UsageError(f"invalid {flag} {text!r}: not a whole number") from None
-
-
-def confirm(force: bool, question: str) -> None:
-    """Ask ``question`` unless ``--force``; a "no" (or no terminal answer) aborts with exit 1."""
-    if force:
-        return
-    import typer
-
-    typer.confirm(question, abort=True, err=True)
 
 
 def replicas_cell(cluster: Any) -> str:

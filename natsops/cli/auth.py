@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from natsops.cli.prompt import confirm
 from natsops.cli.state import get_state, want_json
 from natsops.errors import UsageError
 
@@ -88,11 +89,6 @@ def _op(ctx: typer.Context, store: "Store") -> str:
     return store.resolve_operator(ctx.meta.get("natsops.auth.operator"))
 
 
-def _confirm(question: str, force: bool) -> None:
-    if force:
-        return
-    if not typer.confirm(question, default=False, err=True):
-        raise typer.Exit(1)
 
 
 def _change(ctx: typer.Context, json_out: bool, fn: Any, *args: Any, **kw: Any) -> None:
@@ -415,7 +411,7 @@ def account_rm(
     if not dry_run:
         store.account(op, name)  # NotFound before asking
         where = "the servers and " if from_servers else ""
-        _confirm(f"delete account {name} from {where}{store.root} (users and keys too)?", force)
+        confirm(f"delete account {name} from {where}{store.root} (users and keys too)?", force=force)
         if from_servers:
             _delete_from_servers(ctx, store, op, name)
     _emit_changes(ctx, [ops.remove_account(store, op, name, dry_run=dry_run)], json_out)
@@ -608,10 +604,10 @@ def user_revoke(
     op = _op(ctx, store)
     if not dry_run:
         store.user(op, account, name)
-        _confirm(
+        confirm(
             f"revoke user {name} of account {account}? Its connections will be closed "
             "once the account is pushed",
-            force,
+            force=force,
         )
     _emit_changes(ctx, [ops.revoke_user(store, op, account, name, dry_run=dry_run)], json_out)
 
@@ -632,7 +628,7 @@ def user_rm(
     op = _op(ctx, store)
     if not dry_run:
         store.user(op, account, name)
-        _confirm(f"delete user {name} and its seed from {store.root}?", force)
+        confirm(f"delete user {name} and its seed from {store.root}?", force=force)
     _emit_changes(ctx, [ops.remove_user(store, op, account, name, dry_run=dry_run)], json_out)
 
 
@@ -1038,8 +1034,8 @@ def restore(
 
     store = _store(ctx)
     if store.operators():
-        _confirm(
-            f"replace the store {store.root} (operators {', '.join(store.operators())})?", force
+        confirm(
+            f"replace the store {store.root} (operators {', '.join(store.operators())})?", force=force
         )
     result = restore_store(store, file, force=True)
     if want_json(ctx, json_out):

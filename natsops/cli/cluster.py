@@ -122,8 +122,10 @@ def down(
     from natsops.context import config_root
 
     c = _load(directory)
-    if purge and not force:
-        typer.confirm(f"Delete {c.dir} with all JetStream data of cluster {c.name}?", abort=True)
+    if purge:
+        from natsops.cli.prompt import confirm
+
+        confirm(f"Delete {c.dir} with all JetStream data of cluster {c.name}?", force=force)
     stopped = c.stop_all(grace=grace)
     output.success(f"stopped {', '.join(stopped)}" if stopped else "nothing was running")
     if purge:

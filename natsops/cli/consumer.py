@@ -5,8 +5,10 @@ from typing import Annotated, Any
 
 import typer
 
-from natsops.cli import _js
-from natsops.cli._js import call, confirm, print_names, with_options
+from natsops.cli import _js, prompt
+from natsops.cli._js import print_names, with_options
+from natsops.cli._run import call
+from natsops.cli.prompt import confirm
 from natsops.cli.state import get_state, want_json
 
 app = typer.Typer(
@@ -113,7 +115,7 @@ def _prompt_missing(cfg: dict[str, Any], pull: bool) -> dict[str, Any]:
     missing = missing_for_add(cfg, pull=pull)
     if not missing:
         return cfg
-    if not _js.interactive():
+    if not prompt.interactive():
         raise UsageError("missing " + ", ".join(PROMPTED[k] for k in missing),
                          hint="give them, or --defaults to accept natscli's defaults")
     ans: dict[str, Any] = {}
@@ -235,7 +237,7 @@ def edit(
             print_changes(plan.changes, as_json=as_json)
             if dry_run or not plan.changes:
                 return plan, None
-            confirm(force, f"Really edit consumer {stream} > {name}?")
+            confirm(f"Really edit consumer {stream} > {name}?", force=force)
             return plan, await update_consumer(conn, stream, plan.config)
 
     plan, ci = run(go())
@@ -301,7 +303,7 @@ def rm(ctx: typer.Context, stream: StreamArg, name: NameArg, force: ForceOpt = F
     async def go() -> None:
         async with _connect(ctx) as conn:
             await consumer_info(conn, stream, name)
-            confirm(force, f"Really delete consumer {stream} > {name}?")
+            confirm(f"Really delete consumer {stream} > {name}?", force=force)
             await delete_consumer(conn, stream, name)
 
     run(go())

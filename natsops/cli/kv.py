@@ -4,7 +4,9 @@ from typing import Annotated, Any
 
 import typer
 
-from natsops.cli._js import call, confirm, print_names
+from natsops.cli._js import print_names
+from natsops.cli._run import call
+from natsops.cli.prompt import confirm
 from natsops.cli.state import want_json
 
 app = typer.Typer(
@@ -128,7 +130,7 @@ def rm(ctx: typer.Context, bucket: BucketArg, force: ForceOpt = False) -> None:
     from natsops.cli import output
     from natsops.jetstream.kv import delete_bucket
 
-    confirm(force, f"Really delete bucket {bucket} and all its values?")
+    confirm(f"Really delete bucket {bucket} and all its values?", force=force)
     call(ctx, delete_bucket, bucket)
     output.success(f"bucket {bucket} deleted")
 
@@ -191,7 +193,7 @@ def del_(ctx: typer.Context, bucket: BucketArg, key: KeyArg, force: ForceOpt = F
     from natsops.cli import output
     from natsops.jetstream.kv import delete_key
 
-    confirm(force, f"Really delete key {bucket} > {key}?")
+    confirm(f"Really delete key {bucket} > {key}?", force=force)
     call(ctx, delete_key, bucket, key)
     output.success(f"deleted {bucket} > {key}")
 
@@ -202,7 +204,7 @@ def purge(ctx: typer.Context, bucket: BucketArg, key: KeyArg, force: ForceOpt = 
     from natsops.cli import output
     from natsops.jetstream.kv import purge_key
 
-    confirm(force, f"Really purge key {bucket} > {key} and its history?")
+    confirm(f"Really purge key {bucket} > {key} and its history?", force=force)
     call(ctx, purge_key, bucket, key)
     output.success(f"purged {bucket} > {key}")
 

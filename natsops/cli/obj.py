@@ -5,7 +5,8 @@ from typing import Annotated, Any
 
 import typer
 
-from natsops.cli._js import call, confirm
+from natsops.cli._run import call
+from natsops.cli.prompt import confirm
 from natsops.cli.state import want_json
 
 app = typer.Typer(
@@ -209,11 +210,11 @@ def rm(
     from natsops.jetstream.objects import delete_object, delete_object_bucket
 
     if name:
-        confirm(force, f"Really delete object {bucket} > {name}?")
+        confirm(f"Really delete object {bucket} > {name}?", force=force)
         call(ctx, delete_object, bucket, name)
         output.success(f"deleted {bucket} > {name}")
     else:
-        confirm(force, f"Really delete object store {bucket} and all its objects?")
+        confirm(f"Really delete object store {bucket} and all its objects?", force=force)
         call(ctx, delete_object_bucket, bucket)
         output.success(f"object store {bucket} deleted")
 
@@ -225,7 +226,7 @@ def seal(ctx: typer.Context, bucket: BucketArg, force: ForceOpt = False,
     from natsops.cli import output
     from natsops.jetstream.objects import seal_object_bucket
 
-    confirm(force, f"Really seal object store {bucket}? This cannot be undone.")
+    confirm(f"Really seal object store {bucket}? This cannot be undone.", force=force)
     st = call(ctx, seal_object_bucket, bucket)
     if want_json(ctx, json_out):
         _bucket(st, True)

@@ -5,8 +5,10 @@ from typing import Annotated, Any
 
 import typer
 
-from natsops.cli import _js
-from natsops.cli._js import call, confirm, print_names, with_options
+from natsops.cli import _js, prompt
+from natsops.cli._js import print_names, with_options
+from natsops.cli._run import call
+from natsops.cli.prompt import confirm
 from natsops.cli.state import get_state, want_json
 
 app = typer.Typer(
@@ -136,7 +138,7 @@ def _prompt_missing(cfg: dict[str, Any]) -> dict[str, Any]:
     missing = missing_for_add(cfg)
     if not missing:
         return cfg
-    if not _js.interactive():
+    if not prompt.interactive():
         raise UsageError("missing " + ", ".join(PROMPTED[k] for k in missing),
                          hint="give them, or --defaults to accept natscli's defaults")
     answers: dict[str, Any] = {}
@@ -250,7 +252,7 @@ def edit(
             print_changes(plan.changes, as_json=as_json)
             if dry_run or not plan.changes:
                 return plan, None
-            confirm(force, f"Really edit stream {name}?")
+            confirm(f"Really edit stream {name}?", force=force)
             return plan, await update_stream(conn, plan.config)
 
     plan, info = run(go())
@@ -325,7 +327,7 @@ def rm(ctx: typer.Context, name: NameArg, force: ForceOpt = False) -> None:
     async def go() -> None:
         async with connect(get_state(ctx).settings) as conn:
             si = await stream_info(conn, name)
-            confirm(force, f"Really delete stream {name} ({si.messages:,} messages)?")
+            confirm(f"Really delete stream {name} ({si.messages:,} messages)?", force=force)
             await delete_stream(conn, name)
 
     run(go())
@@ -354,7 +356,7 @@ def purge(
     async def go() -> int:
         async with connect(get_state(ctx).settings) as conn:
             si = await stream_info(conn, name)
-            confirm(force, f"Really purge stream {name} ({si.messages:,} messages)?")
+            confirm(f"Really purge stream {name} ({si.messages:,} messages)?", force=force)
             return await purge_stream(conn, name, subject=subject, seq=seq, keep=keep)
 
     n = run(go())
@@ -477,7 +479,7 @@ def peer_remove(
 
     async def go() -> None:
         async with connect(get_state(ctx).settings) as conn:
-            confirm(force, f"Really remove peer {peer} from stream {name}?")
+            confirm(f"Really remove peer {peer} from stream {name}?", force=force)
             await do_remove(conn, name, peer)
 
     run(go())

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from typer.testing import CliRunner, Result
@@ -13,8 +15,24 @@ runner = CliRunner()
 
 
 def natsops(url: str | list[str], *args: str, input: str | None = None) -> Result:
+    """Run ``natsops -s URL ARGS``; with ``input`` stdin is a terminal the answers are typed at."""
     server = url if isinstance(url, str) else ",".join(url)
-    return runner.invoke(app, ["-s", server, *args], input=input)
+    with as_terminal(input is not None):
+        return runner.invoke(app, ["-s", server, *args], input=input)
+
+
+@contextlib.contextmanager
+def as_terminal(on: bool = True) -> Iterator[None]:
+    """Make the CLI see stdin as a terminal (CliRunner's stdin is not one), so it prompts."""
+    from natsops.cli import prompt
+
+    saved = prompt.interactive
+    if on:
+        prompt.interactive = lambda: True
+    try:
+        yield
+    finally:
+        prompt.interactive = saved
 
 
 def ok_json(url: str | list[str], *args: str) -> Any:

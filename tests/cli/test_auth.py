@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from natsops.cli.main import app
 from natsops.cluster.process import free_port
+from tests.cli._helpers import as_terminal
 
 
 @pytest.fixture
@@ -28,7 +29,8 @@ class Run:
         self.outputs: list[str] = []
 
     def __call__(self, *args: str, code: int = 0, input: str | None = None):
-        result = self.runner.invoke(app, list(args), input=input)
+        with as_terminal(input is not None):
+            result = self.runner.invoke(app, list(args), input=input)
         self.outputs.append(result.stdout + result.stderr)
         assert result.exit_code == code, (args, result.stdout, result.stderr, result.exception)
         return result

@@ -114,3 +114,24 @@ def test_command_modules_keep_real_annotations() -> None:
         assert spec is not None and spec.origin is not None
         src = Path(spec.origin).read_text()
         assert "from __future__ import annotations" not in src, (name, module)
+
+
+def test_confirm_without_a_terminal_names_force(tmp_path) -> None:
+    """A destructive command with no terminal to answer fails with exit 2 and names --force."""
+    from typer.testing import CliRunner
+
+    from natsops.cli.main import app
+
+    store = tmp_path / "store"
+    r = CliRunner().invoke(app, ["auth", "--store", str(store), "operator", "add", "DEMO",
+                                 "--sys"])
+    assert r.exit_code == 0, r.stderr
+    r = CliRunner().invoke(app, ["auth", "--store", str(store), "account", "add", "APP"])
+    assert r.exit_code == 0, r.stderr
+    r = CliRunner().invoke(app, ["auth", "--store", str(store), "account", "rm", "APP"])
+    assert r.exit_code == 2, (r.stdout, r.stderr)
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1 and "not a terminal" in lines[0], r.stderr
+    assert "--force" in r.stderr
+    r = CliRunner().invoke(app, ["auth", "--store", str(store), "ls", "--json"])
+    assert "APP" in r.stdout  # nothing was deleted

@@ -165,9 +165,9 @@ def test_consumer_info_json_round_trips(nats_server, stream, tmp_path) -> None:
 
 
 def test_consumer_prompts_on_a_terminal(nats_server, stream, monkeypatch) -> None:
-    from natsops.cli import _js
+    from natsops.cli import prompt
 
-    monkeypatch.setattr(_js, "interactive", lambda: True)
+    monkeypatch.setattr(prompt, "interactive", lambda: True)
     # push subject (empty = pull), deliver, ack, replay, max deliver
     r = natsops(nats_server.url, "consumer", "add", stream, "asked", "--dry-run",
                 input="\nnew\n\n\n3\n")

@@ -258,9 +258,9 @@ def test_unreachable_server_fails_fast() -> None:
 
 
 def test_missing_values_are_prompted_on_a_terminal(nats_server, monkeypatch) -> None:
-    from natsops.cli import _js
+    from natsops.cli import prompt
 
-    monkeypatch.setattr(_js, "interactive", lambda: True)
+    monkeypatch.setattr(prompt, "interactive", lambda: True)
     # storage, replicas, retention, discard, max msgs, per subject, bytes, age, msg size
     answers = "memory\n\n\n\n\n\n10MB\n1h\n\n"
     r = natsops(nats_server.url, "stream", "add", "PROMPTED", "--subjects", "p.>", "--dry-run",

@@ -1,0 +1,30 @@
+"""Option declarations shared by command modules: declared once, reused as ``Annotated`` types.
+
+A command writes ``json_out: options.Json = False``; help texts stay the same everywhere.
+No ``from __future__ import annotations`` here or in command modules: Typer evaluates string
+annotations on every run.
+"""
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+Json = Annotated[bool, typer.Option("--json", "-j", help="Print as JSON")]
+Force = Annotated[bool, typer.Option("--force", "-f", help="Do not ask for confirmation")]
+DryRun = Annotated[bool, typer.Option("--dry-run", help="Show what would change; change nothing")]
+Strict = Annotated[bool, typer.Option("--strict", help="Warnings fail too (exit 6)")]
+NoProgress = Annotated[bool, typer.Option("--no-progress", help="No progress bar on stderr")]
+
+# Commands that read a Snapshot (doctor, server, top, sizing --from-cluster).
+Expect = Annotated[int, typer.Option(
+    "--expect", help="Number of servers that must answer (default: the local cluster's nodes "
+    "and the JetStream meta peers)")]
+Monitor = Annotated[list[str] | None, typer.Option(
+    "--monitor", help="HTTP monitor URL of a server (repeatable); gathers over HTTP")]
+ClusterDir = Annotated[Path | None, typer.Option(
+    "--dir", envvar="NATSOPS_CLUSTER_DIR",
+    help="A local cluster's directory: its nodes are expected, its sys user used")]
+Transport = Annotated[str, typer.Option(
+    "--transport", help="auto, sys ($SYS requests: system-account credentials) or http "
+    "(monitor ports)")]
