@@ -1,7 +1,6 @@
 """Tokenizer for the nats-server configuration format.
 
-It follows the behaviour of the 2.15.1 server's lexer exactly, quirks included (see
-``shared/reference/conf-grammar-errata.md``): a NUL character ends the input, a digit-led token
+It follows the behaviour of the 2.15.1 server's lexer exactly, quirks included: a NUL character ends the input, a digit-led token
 may become a string, an integer directly followed by ``]`` swallows the bracket, a single quote
 ends an unquoted string, a block string closes only on a ``)`` in column 0. Agreement matters
 more than elegance here: the integration tests compare every verdict with ``nats-server -t``.
