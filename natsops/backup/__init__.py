@@ -23,11 +23,19 @@ from __future__ import annotations
 
 from natsops.backup.archive import ARCHIVE_FORMAT, BackupSource, Manifest, open_backup
 from natsops.backup.restore import RestoreResult, parse_subjects, restore_stream
-from natsops.backup.snapshot import BackupOptions, BackupResult, backup_all, backup_stream
+from natsops.backup.snapshot import (
+    BackupJob,
+    BackupOptions,
+    BackupResult,
+    backup_all,
+    backup_job,
+    backup_stream,
+)
 from natsops.backup.verify import Verification, restore_test, verify_archive, verify_backup
 
 __all__ = [
     "ARCHIVE_FORMAT",
+    "BackupJob",
     "BackupOptions",
     "BackupResult",
     "BackupSource",
@@ -35,6 +43,7 @@ __all__ = [
     "RestoreResult",
     "Verification",
     "backup_all",
+    "backup_job",
     "backup_stream",
     "open_backup",
     "parse_subjects",

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 from natsops.backup.archive import (
     MANIFEST_MEMBER,
@@ -38,7 +38,14 @@ if TYPE_CHECKING:
 
     from natsops.connection import Conn
 
-__all__ = ["BackupOptions", "BackupResult", "backup_all", "backup_stream"]
+__all__ = [
+    "BackupJob",
+    "BackupOptions",
+    "BackupResult",
+    "backup_all",
+    "backup_job",
+    "backup_stream",
+]
 
 _KiB = 1024
 
@@ -66,6 +73,35 @@ class BackupOptions:
         return cls(consumers=consumers, force=force,
                    chunk_size=parse_size(chunk_size, what="--chunk-size"),
                    stall_timeout=parse_duration(stall_timeout, what="--stall-timeout"))
+
+
+@dataclass(frozen=True)
+class BackupJob:
+    """What ``stream backup`` was asked for: one stream, every stream, or checking an archive."""
+
+    action: Literal["stream", "all", "verify"]
+    path: Path  # the archive (stream, verify) or the folder (all)
+    stream: str = ""
+    restore_test: bool = False
+
+
+def backup_job(stream: str | None, file: Path | None, *, all_dir: Path | None = None,
+               verify: bool = False, restore_test: bool = False) -> BackupJob:
+    """The job the arguments of ``stream backup`` describe; UsageError when they do not fit."""
+    if verify:
+        target = file or (Path(stream) if stream else None)
+        if target is None or (stream and file):
+            raise UsageError("--verify takes one archive: natsops stream backup --verify FILE")
+        return BackupJob("verify", target, restore_test=restore_test)
+    if restore_test:
+        raise UsageError("--restore-test goes with --verify")
+    if all_dir is not None:
+        if stream or file:
+            raise UsageError("--all takes a folder and no stream name")
+        return BackupJob("all", all_dir)
+    if not stream or not file:
+        raise UsageError("usage: natsops stream backup STREAM FILE (or --all DIR, --verify FILE)")
+    return BackupJob("stream", file, stream=stream)
 
 
 @dataclass(frozen=True)
