@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -214,11 +214,7 @@ async def _send_snapshot(nc: Client, src: BackupSource, deliver: str, chunk_size
         for i, chunk in enumerate(src.read_chunks(chunk_size)):
             if failure:
                 raise failure[0]
-            try:
-                await asyncio.wait_for(window.acquire(), stall_timeout)
-            except asyncio.TimeoutError:
-                raise Timeout(f"restore stalled: chunks not acknowledged for "
-                              f"{stall_timeout:g}s") from None
+            await _acked(window.acquire(), stall_timeout, "chunks")
             if failure:
                 raise failure[0]
             if nc.is_closed or not nc.is_connected:
@@ -229,16 +225,20 @@ async def _send_snapshot(nc: Client, src: BackupSource, deliver: str, chunk_size
             await nc.publish(deliver, chunk, reply=f"{inbox}.{token}")
             sent += len(chunk)
             progress(sent, src.snapshot_size)
-        try:
-            await asyncio.wait_for(all_acked.wait(), stall_timeout)
-        except asyncio.TimeoutError:
-            raise Timeout(f"restore stalled: last chunks not acknowledged for "
-                          f"{stall_timeout:g}s") from None
+        await _acked(all_acked.wait(), stall_timeout, "last chunks")
         if failure:
             raise failure[0]
     finally:
         with contextlib.suppress(Exception):
             await sub.unsubscribe()
+
+
+async def _acked(wait: Awaitable[Any], stall_timeout: float, what: str) -> None:
+    """Await an acknowledgement; Timeout when the server stays silent for ``stall_timeout``."""
+    try:
+        await asyncio.wait_for(wait, stall_timeout)
+    except asyncio.TimeoutError:
+        raise Timeout(f"restore stalled: {what} not acknowledged for {stall_timeout:g}s") from None
 
 
 def _refusal(msg: Any) -> str:
