@@ -77,10 +77,10 @@ def verify_backup(path: Path) -> tuple[BackupSource, list[Finding]]:
 
 
 async def restore_test(conn: Conn, path: Path, *, stall_timeout: float = 10.0,
-                       progress: Progress = no_progress) -> tuple[str, RestoreResult]:
+                       progress: Progress = no_progress) -> RestoreResult:
     """Restore ``path`` under a temporary name, compare it with the manifest, delete it.
 
-    Returns the temporary name and the restore's result. The copy is R1, listens on
+    Returns the restore's result (``stream`` is the temporary name). The copy is R1, listens on
     ``natsops.restore-test.<tag>.>`` and has no ``max_bytes``: it reserves no room next to the
     original and overlaps none of its subjects. A failed restore removes its copy itself.
     """
@@ -98,7 +98,7 @@ async def restore_test(conn: Conn, path: Path, *, stall_timeout: float = 10.0,
     except NatsopsError as exc:
         raise NatsopsError(f"the test copy {temp} matched but could not be deleted: {exc}",
                            hint=f"natsops stream rm {temp} --force") from None
-    return temp, res
+    return res
 
 
 @dataclass(frozen=True)
@@ -134,11 +134,10 @@ async def _restore_test_finding(settings: Settings, path: Path, stall_timeout: f
 
     try:
         async with connect(settings) as conn:
-            temp, res = await restore_test(conn, path, stall_timeout=stall_timeout,
-                                           progress=progress)
+            res = await restore_test(conn, path, stall_timeout=stall_timeout, progress=progress)
     except NatsopsError as exc:
         return Finding.fail("backup/restore-test", str(path), f"restore test failed: {exc}")
     return Finding.ok("backup/restore-test", str(path),
-                      f"restored as {temp} ({res.messages} messages, seq {res.first_seq}.."
+                      f"restored as {res.stream} ({res.messages} messages, seq {res.first_seq}.."
                       f"{res.last_seq}, {res.consumer_count} consumers), matched, removed",
                       evidence={"seconds": round(res.seconds, 3)})
