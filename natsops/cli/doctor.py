@@ -4,8 +4,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from typer import Option as _opt
 
-from natsops.cli._snapshot import Dir, Expect, Json, Monitor, Transport, _opt, settings_for
+from natsops.cli._snapshot import settings_for
+from natsops.cli.options import ClusterDir as Dir
+from natsops.cli.options import Expect, Json, Monitor, Transport
 from natsops.cli.state import want_json
 
 

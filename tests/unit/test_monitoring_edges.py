@@ -14,9 +14,9 @@ import httpx
 import pytest
 import respx
 
-from natsops.doctor import GatherOptions, Snapshot, all_checks, gather, gather_http, run_checks
+from natsops.doctor import all_checks, run_checks
 from natsops.errors import ServerError, Timeout, Unreachable
-from natsops.monitoring import MonitorClient
+from natsops.monitoring import GatherOptions, MonitorClient, Snapshot, gather, gather_http
 
 URL = "http://127.0.0.1:18222"
 DATA = Path(__file__).parent / "data"
