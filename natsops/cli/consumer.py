@@ -177,7 +177,7 @@ def edit(
 ) -> None:
     """Change a consumer's config (shows the diff)."""
     from natsops.cli._js import edit_result, print_changes
-    from natsops.jetstream.consumers import ConsumerFlags, plan_consumer_edit, update_consumer
+    from natsops.jetstream.consumers import ConsumerFlags, apply_consumer_edit, plan_consumer_edit
     from natsops.jetstream.spec import load_config_file
 
     replace = load_config_file(config, "consumer") if config else None
@@ -186,7 +186,7 @@ def edit(
     apply = bool(plan.changes) and not dry_run
     if apply:
         confirm(f"Really edit consumer {stream} > {name}?", force=force)
-        call(ctx, update_consumer, stream, plan.config)
+        call(ctx, apply_consumer_edit, plan)
     edit_result(f"consumer {stream} > {name}", plan.changes, plan.config, applied=apply,
                 dry_run=dry_run, as_json=want_json(ctx, json_out))
 

@@ -183,7 +183,7 @@ def edit(
     """Change a stream's config (shows the diff; e.g. --replicas 3 to scale)."""
     from natsops.cli._js import edit_result, print_changes
     from natsops.jetstream.spec import load_config_file
-    from natsops.jetstream.streams import StreamFlags, plan_stream_edit, update_stream
+    from natsops.jetstream.streams import StreamFlags, apply_stream_edit, plan_stream_edit
 
     replace = load_config_file(config) if config else None
     plan = call(ctx, plan_stream_edit, name, StreamFlags.from_values(kw), replace)
@@ -191,7 +191,7 @@ def edit(
     apply = bool(plan.changes) and not dry_run
     if apply:
         confirm(f"Really edit stream {name}?", force=force)
-        call(ctx, update_stream, plan.config)
+        call(ctx, apply_stream_edit, plan)
     edit_result(f"stream {name}", plan.changes, plan.config, applied=apply, dry_run=dry_run,
                 as_json=want_json(ctx, json_out))
 

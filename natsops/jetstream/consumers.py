@@ -20,6 +20,7 @@ from natsops.jetstream.streams import (
     split_list,
     stream_info,
     tuple_values,
+    unchanged_since,
     wait_new_leader,
 )
 from natsops.units import parse_duration, parse_size
@@ -37,6 +38,7 @@ __all__ = [
     "PauseState",
     "ack_reply",
     "add_consumer",
+    "apply_consumer_edit",
     "apply_consumer_flags",
     "consumer_add_config",
     "consumer_config_for_add",
@@ -399,6 +401,8 @@ async def delete_consumer(conn: Conn, stream: str, name: str) -> None:
 
 @dataclass(frozen=True)
 class ConsumerEdit:
+    """What ``consumer edit`` would do: the current info, the new config and the changes."""
+
     current: ConsumerInfo
     config: dict[str, Any]
     changes: tuple[Change, ...]
@@ -427,6 +431,14 @@ class PauseState:
     paused: bool | None
     pause_until: str | None
     pause_remaining: int | None
+
+
+async def apply_consumer_edit(conn: Conn, plan: ConsumerEdit) -> ConsumerInfo:
+    """Submit a planned edit, unless the consumer's config changed since it was planned."""
+    stream, name = plan.current.stream, plan.current.name
+    now = await consumer_info(conn, stream, name)
+    unchanged_since(f"consumer {stream} > {name}", plan.current.config, now.config)
+    return await update_consumer(conn, stream, plan.config)
 
 
 async def pause_consumer(conn: Conn, stream: str, name: str, until: str | None) -> PauseState:

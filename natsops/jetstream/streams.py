@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
-from natsops.errors import Timeout, UsageError
+from natsops.errors import Conflict, Timeout, UsageError
 from natsops.jetstream._api import Page, check_name, paged, request
 from natsops.jetstream.errors import JSApiError
 from natsops.jetstream.models import StreamInfo
@@ -36,6 +36,7 @@ __all__ = [
     "StreamFlags",
     "StreamListing",
     "add_stream",
+    "apply_stream_edit",
     "apply_stream_flags",
     "delete_stream",
     "fill_stream_config",
@@ -393,6 +394,21 @@ async def plan_stream_edit(conn: Conn, name: str, flags: StreamFlags,
     cfg = strip_server_metadata(cfg)
     return StreamEdit(current=current, config=cfg,
                       changes=tuple(diff_configs(current.config, cfg)))
+
+
+def unchanged_since(what: str, planned: Mapping[str, Any], now: Mapping[str, Any]) -> None:
+    """Conflict when the config an edit was planned on has changed since (someone else edited)."""
+    changed = diff_configs(planned, now)
+    if changed:
+        raise Conflict(f"{what} changed since the edit was planned "
+                       f"({', '.join(c.field for c in changed)})", hint="run the edit again")
+
+
+async def apply_stream_edit(conn: Conn, plan: StreamEdit) -> StreamInfo:
+    """Submit a planned edit, unless the stream's config changed since it was planned."""
+    name = plan.current.name
+    unchanged_since(f"stream {name}", plan.current.config, (await stream_info(conn, name)).config)
+    return await update_stream(conn, plan.config)
 
 
 async def delete_stream(conn: Conn, name: str) -> None:
