@@ -1,7 +1,7 @@
 """``natsops consumer``: create, change, inspect, list, fetch from and remove consumers."""
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -146,7 +146,7 @@ def add(
         "--ephemeral", help="Not durable: removed after --inactive-threshold")] = False,
     dry_run: options.DryRun = False,
     json_out: options.Json = False,
-    **kw: Any,
+    **kw: object,
 ) -> None:
     """Create a consumer (flags and defaults as natscli's `nats consumer add`)."""
     from natsops.cli import output
@@ -173,7 +173,7 @@ def edit(
     dry_run: options.DryRun = False,
     force: options.Force = False,
     json_out: options.Json = False,
-    **kw: Any,
+    **kw: object,
 ) -> None:
     """Change a consumer's config (shows the diff)."""
     from natsops.cli._js import edit_result, print_changes

@@ -152,7 +152,7 @@ def add(
     defaults: options.Defaults = False,
     dry_run: options.DryRun = False,
     json_out: options.Json = False,
-    **kw: Any,
+    **kw: object,
 ) -> None:
     """Create a stream (flags and defaults as natscli's `nats stream add`)."""
     from natsops.cli import output
@@ -178,7 +178,7 @@ def edit(
     dry_run: options.DryRun = False,
     force: options.Force = False,
     json_out: options.Json = False,
-    **kw: Any,
+    **kw: object,
 ) -> None:
     """Change a stream's config (shows the diff; e.g. --replicas 3 to scale)."""
     from natsops.cli._js import edit_result, print_changes
