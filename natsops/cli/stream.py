@@ -238,11 +238,13 @@ def _ls_table(res: "StreamListing") -> None:
 def rm(ctx: typer.Context, name: NameArg, force: options.Force = False) -> None:
     """Delete a stream and all its messages (asks unless --force)."""
     from natsops.cli import output
+    from natsops.errors import NotFound
     from natsops.jetstream.streams import delete_stream, stream_info
 
     si = call(ctx, stream_info, name)
     confirm(f"Really delete stream {name} ({si.messages:,} messages)?", force=force)
-    call(ctx, delete_stream, name)
+    if not call(ctx, delete_stream, name):
+        raise NotFound(f"stream {name} was deleted by someone else meanwhile")
     output.success(f"stream {name} deleted")
 
 
