@@ -121,16 +121,24 @@ def _version(value: bool) -> None:
 
 
 def _setup_logging(verbose: int) -> None:
-    if verbose <= 0:
-        return
+    """-v: progress (INFO) on stderr, -vv: DEBUG. One handler, replaced on every invocation
+    (in-process runs, such as the tests', must not pile up handlers bound to old streams)."""
+    if verbose <= 0 and "logging" not in sys.modules:
+        return  # nothing installed a handler; keep start-up free of the logging import
     import logging
 
+    root = logging.getLogger("natsops")
+    for h in [h for h in root.handlers if getattr(h, "_natsops_cli", False)]:
+        root.removeHandler(h)
+    if verbose <= 0:
+        root.setLevel(logging.NOTSET)
+        return
     from rich.logging import RichHandler
 
     from natsops.cli.output import err
 
     handler = RichHandler(console=err(), show_time=False, show_path=verbose > 1)
-    root = logging.getLogger("natsops")
+    handler._natsops_cli = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
 
