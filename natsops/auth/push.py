@@ -30,7 +30,14 @@ from natsops.auth.nkey import generate
 from natsops.auth.ops import account_signer
 from natsops.auth.store import Entity, Store
 from natsops.context import Secret, Settings
-from natsops.errors import AuthError, Conflict, NatsopsError, Unreachable, UsageError
+from natsops.errors import (
+    AuthError,
+    Conflict,
+    NatsopsError,
+    ServerError,
+    Unreachable,
+    UsageError,
+)
 from natsops.findings import Finding, Severity
 
 if TYPE_CHECKING:
@@ -48,6 +55,7 @@ __all__ = [
     "delete_accounts",
     "pull",
     "push",
+    "remove_from_servers",
     "verify",
 ]
 
@@ -145,6 +153,30 @@ class PushReport:
     pushes: tuple[AccountPush, ...]
     verification: VerifyReport | None
     refused: tuple[Finding, ...] = ()
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        """Everything the push found, for :func:`natsops.findings.exit_code` to decide on.
+
+        The pre-push refusals (FAIL: with ``--dry-run`` the push would be refused, with
+        ``--force`` it went ahead anyway), a FAIL per server reply that was not accepted,
+        then the verification's findings.
+        """
+        replies = tuple(_reply_finding(p, r) for p in self.pushes for r in p.replies
+                        if not (r.ok or r.status == "would push"))
+        verified = self.verification.findings if self.verification else ()
+        return self.refused + replies + verified
+
+
+def _reply_finding(p: AccountPush, r: ServerReply) -> Finding:
+    detail = f"{r.status}: {r.message}" if r.message else r.status
+    return Finding.fail("AUTH019", f"{p.account}@{r.server}",
+                        f"{r.server} did not accept the JWT of {p.account} ({detail})",
+                        evidence={"server": r.server, "account": p.account,
+                                  "public_key": p.public_key, "jti": p.jti,
+                                  "status": r.status, "message": r.message},
+                        fix="check the server's resolver; then natsops auth push "
+                            f"--account {p.account}")
 
 
 @dataclass(frozen=True)
@@ -630,6 +662,18 @@ async def delete_accounts(store: Store, op: str, settings: Settings, accounts: S
     got = dict(_reply_of(m) for m in msgs if not _no_responders(m))
     return [got.pop(s.name, ServerReply(s.name, "no answer", "")) for s in servers] + list(
         got.values())
+
+
+async def remove_from_servers(store: Store, op: str, settings: Settings, account: str, *,
+                              timeout: float = 2.0) -> list[ServerReply]:
+    """Delete one account from every full resolver; any reply but "accepted" is an error."""
+    replies = await delete_accounts(store, op, settings, [account], timeout=timeout)
+    bad = [r for r in replies if r.status != "accepted"]
+    if bad:
+        raise ServerError(
+            f"{bad[0].server} did not delete {account}: {bad[0].message or bad[0].status}",
+            hint="the store was left as it was")
+    return replies
 
 
 # ---- pull ------------------------------------------------------------------------------------

@@ -56,7 +56,7 @@ def test_cli_push_verify_pull_and_refusals(operator_cluster, auth_store, tmp_pat
     report = json.loads(out)
     assert {p["account"] for p in report["pushes"]} == {"APP", "SYS"}
     assert {r["status"] for p in report["pushes"] for r in p["replies"]} == {"accepted"}
-    assert {f["severity"] for f in report["verification"]["findings"]} == {0}
+    assert {f["severity"] for f in report["findings"]} == {0}
 
     asyncio.run(_pub_sub(url, auth_store.creds_path("DEMO", "APP", "service")))
 
