@@ -1,6 +1,6 @@
 """``natsops auth user``: users of an account."""
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Protocol
 
 import typer
 
@@ -9,7 +9,18 @@ from natsops.cli.auth._common import AccountOpt
 from natsops.cli.options import DryRun, Force, Json
 from natsops.cli.prompt import confirm
 
+if TYPE_CHECKING:
+    from natsops.auth.ops import Change
+    from natsops.auth.store import Store
+
 app = typer.Typer(help="Users of an account.", no_args_is_help=True)
+
+
+class UserChange(Protocol):
+    """``ops.revoke_user`` and ``ops.remove_user``."""
+
+    def __call__(self, store: "Store", op: str, account: str, name: str, *,
+                 dry_run: bool = ...) -> "Change": ...
 
 UserName = Annotated[str, typer.Argument(help="User name")]
 
@@ -61,13 +72,9 @@ def user_revoke(
     """Revoke a user in its account JWT (push the account to apply it)."""
     from natsops.auth import ops
 
-    store, op = _common.target(ctx)
-    if not dry_run:
-        store.user(op, account, name)  # NotFound before asking
-        confirm(f"revoke user {name} of account {account}? Its connections will be closed "
-                "once the account is pushed", force=force)
-    _common.emit_changes(ctx, [ops.revoke_user(store, op, account, name, dry_run=dry_run)],
-                         json_out)
+    question = (f"revoke user {name} of account {account}? Its connections will be closed "
+                "once the account is pushed")
+    _confirmed(ctx, ops.revoke_user, account, name, question, force, dry_run, json_out)
 
 
 @app.command("rm")
@@ -82,9 +89,15 @@ def user_rm(
     """Delete a user, its seed and creds from the store (revoke it first to lock it out)."""
     from natsops.auth import ops
 
+    question = f"delete user {name} and its seed from {_common.store(ctx).root}?"
+    _confirmed(ctx, ops.remove_user, account, name, question, force, dry_run, json_out)
+
+
+def _confirmed(ctx: typer.Context, fn: "UserChange", account: str, name: str, question: str,
+               force: bool, dry_run: bool, json_out: bool) -> None:
+    """Ask ``question`` (unless a dry run), then apply ``fn`` to the user and print the change."""
     store, op = _common.target(ctx)
     if not dry_run:
-        store.user(op, account, name)
-        confirm(f"delete user {name} and its seed from {store.root}?", force=force)
-    _common.emit_changes(ctx, [ops.remove_user(store, op, account, name, dry_run=dry_run)],
-                         json_out)
+        store.user(op, account, name)  # NotFound before asking
+        confirm(question, force=force)
+    _common.emit_changes(ctx, [fn(store, op, account, name, dry_run=dry_run)], json_out)
