@@ -50,7 +50,7 @@ app.add_typer(creds.app, name="creds")
 @app.callback()
 def auth(
     ctx: typer.Context,
-    store: Annotated[
+    store_root: Annotated[
         Path | None,
         typer.Option(
             "--store",
@@ -59,7 +59,7 @@ def auth(
             show_default=False,
         ),
     ] = None,
-    operator: Annotated[
+    operator_name: Annotated[
         str | None,
         typer.Option(
             "--operator",
@@ -70,5 +70,5 @@ def auth(
     ] = None,
 ) -> None:
     """Operators, accounts, users, creds; push and verify account JWTs."""
-    ctx.meta[STORE_KEY] = store
-    ctx.meta[OPERATOR_KEY] = operator
+    ctx.meta[STORE_KEY] = store_root
+    ctx.meta[OPERATOR_KEY] = operator_name
