@@ -27,18 +27,10 @@ app = typer.Typer(
     no_args_is_help=True,
     epilog=EPILOG,
 )
-# root commands, in the order `natsops auth --help` lists them (before the sub-groups)
-for _name, _command in (
-    ("ls", store.ls),
-    ("describe", store.describe),
-    ("render-config", store.render_config),
-    ("push", push.push),
-    ("verify", push.verify),
-    ("pull", push.pull),
-    ("backup", store.backup),
-    ("restore", store.restore),
-):
-    app.command(_name)(_command)
+# the root commands come first in `natsops auth --help`, in this order
+_ROOT = {c.name: c for c in (*store.app.registered_commands, *push.app.registered_commands)}
+app.registered_commands += [_ROOT[name] for name in ("ls", "describe", "render-config", "push",
+                                                     "verify", "pull", "backup", "restore")]
 app.add_typer(operator.app, name="operator")
 app.add_typer(account.app, name="account")
 account.app.add_typer(exports.export_app, name="export")

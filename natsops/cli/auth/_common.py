@@ -1,6 +1,6 @@
 """What every ``natsops auth`` command shares: the store and operator, change output, options."""
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Concatenate, ParamSpec
 
@@ -13,7 +13,6 @@ if TYPE_CHECKING:
     from natsops.auth.ops import Change
     from natsops.auth.store import Store
     from natsops.context import Settings
-    from natsops.findings import Finding
 
 P = ParamSpec("P")
 
@@ -86,16 +85,6 @@ def sys_settings(ctx: typer.Context, sys_creds: Path | None) -> "Settings":
     return push_settings(state.settings, explicit_context=explicit, sys_creds=sys_creds)
 
 
-def report(ctx: typer.Context, findings: "Sequence[Finding]", as_json: bool,
-           extra: Mapping[str, object]) -> None:
-    """Print ``findings`` (JSON: one document with ``extra``); exit with the code they decide."""
-    from natsops.cli import output
-    from natsops.cli.findings import exit_for, print_findings
-
-    if want_json(ctx, as_json):
-        output.print_json({**extra, "findings": findings})
-    else:
-        print_findings(findings)
-    code = exit_for(findings)
-    if code:
-        raise typer.Exit(code)
+def fmt(ctx: typer.Context, as_json: bool) -> str:
+    """The findings format of a command with ``--json``: json or human."""
+    return "json" if want_json(ctx, as_json) else "human"

@@ -14,6 +14,10 @@ from natsops.errors import UsageError
 if TYPE_CHECKING:
     from natsops.auth.push import PushReport, VerifyReport
 
+app = typer.Typer()  # root commands: `natsops auth` lists them (see __init__)
+
+
+@app.command("push")
 def push(
     ctx: typer.Context,
     all_accounts: Annotated[
@@ -47,6 +51,7 @@ def push(
     from natsops.auth.push import push as do_push
     from natsops.cli import output
     from natsops.cli._run import run
+    from natsops.cli.findings import emit
     from natsops.units import parse_duration
 
     if all_accounts and account:
@@ -55,11 +60,14 @@ def push(
     report = run(do_push(store, op, _common.sys_settings(ctx, sys_creds), account,
                          timeout=parse_duration(wait, what="--wait"), force=force, expect=expect,
                          dry_run=dry_run))
-    if not want_json(ctx, json_out):
+    fmt = _common.fmt(ctx, json_out)
+    if fmt == "human":
         output.table("push", ["account", "server", "result", "message"],
                      [(p.account, r.server, r.status, r.message)
                       for p in report.pushes for r in p.replies])
-    _common.report(ctx, report.findings, json_out, _push_fields(report))
+    checks = len(report.verification.findings) if report.verification else 0
+    emit(report.findings, fmt=fmt, extra=_push_fields(report),
+         healthy=f"every server holds the current JWT ({checks} checks)" if checks else None)
 
 
 def _push_fields(report: "PushReport") -> dict[str, object]:
@@ -73,6 +81,7 @@ def _verify_fields(report: "VerifyReport") -> dict[str, object]:
     return {"servers": report.servers, "copies": report.copies, "stored": report.stored}
 
 
+@app.command("verify")
 def verify(
     ctx: typer.Context,
     account: Annotated[
@@ -90,15 +99,19 @@ def verify(
     """Check that every server holds the store's JWT of each account; name the stale ones."""
     from natsops.auth.push import verify as do_verify
     from natsops.cli._run import run
+    from natsops.cli.findings import emit
+    from natsops.findings import Severity
     from natsops.units import parse_duration
 
     store, op = _common.target(ctx)
     report = run(do_verify(store, op, _common.sys_settings(ctx, sys_creds), account,
                            timeout=parse_duration(wait, what="--wait"), load=not no_load,
                            expect=expect))
-    _common.report(ctx, report.findings, json_out, _verify_fields(report))
+    emit(report.findings, fmt=_common.fmt(ctx, json_out), extra=_verify_fields(report),
+         min_severity=Severity.OK)  # every account@server, current ones too
 
 
+@app.command("pull")
 def pull(
     ctx: typer.Context,
     sys_creds: SysCreds = None,

@@ -14,6 +14,9 @@ from natsops.cli.state import want_json
 if TYPE_CHECKING:
     from natsops.auth.inventory import Listed
 
+app = typer.Typer()  # root commands: `natsops auth` lists them (see __init__)
+
+
 def _utc(ts: int, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
     return time.strftime(fmt, time.gmtime(ts))
 
@@ -25,6 +28,7 @@ def _row(i: "Listed") -> tuple[str, ...]:
     return i.kind, name, i.public_key, _utc(i.iat), ", ".join(flags)
 
 
+@app.command("ls")
 def ls(ctx: typer.Context, json_out: Json = False) -> None:
     """List the operator, its accounts and users (public keys only)."""
     from natsops.auth.inventory import inventory
@@ -40,6 +44,7 @@ def ls(ctx: typer.Context, json_out: Json = False) -> None:
                  [_row(i) for i in items])
 
 
+@app.command("describe")
 def describe(
     ctx: typer.Context,
     kind: Annotated[str, typer.Argument(help="operator, account or user")],
@@ -70,6 +75,7 @@ def describe(
     typer.echo(json.dumps(item.claims.get("nats", {}), indent=2, sort_keys=True))
 
 
+@app.command("render-config")
 def render_config(
     ctx: typer.Context,
     resolver: Annotated[str, typer.Option("--resolver", help="full, cache or memory")] = "full",
@@ -103,6 +109,7 @@ def render_config(
         typer.echo(text, nl=False)
 
 
+@app.command("backup")
 def backup(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="Archive to write (.tar.gz)")],
@@ -122,6 +129,7 @@ def backup(
     output.info("the archive holds seeds: it was written with mode 0600; store it like a secret")
 
 
+@app.command("restore")
 def restore(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="Archive from auth backup")],
