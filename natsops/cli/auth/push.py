@@ -65,9 +65,8 @@ def push(
         output.table("push", ["account", "server", "result", "message"],
                      [(p.account, r.server, r.status, r.message)
                       for p in report.pushes for r in p.replies])
-    checks = len(report.verification.findings) if report.verification else 0
     emit(report.findings, fmt=fmt, extra=_push_fields(report),
-         healthy=f"every server holds the current JWT ({checks} checks)" if checks else None)
+         healthy=_healthy(report.verification))
 
 
 def _push_fields(report: "PushReport") -> dict[str, object]:
@@ -75,6 +74,13 @@ def _push_fields(report: "PushReport") -> dict[str, object]:
     verified = report.verification
     return {"servers": report.servers, "pushes": report.pushes,
             "verification": _verify_fields(verified) if verified else None}
+
+
+def _healthy(report: "VerifyReport | None") -> str | None:
+    """The line shown when no finding is at WARN or above (none without a verification)."""
+    if report is None or not report.findings:
+        return None
+    return f"every server holds the current JWT ({len(report.findings)} checks)"
 
 
 def _verify_fields(report: "VerifyReport") -> dict[str, object]:
@@ -100,7 +106,6 @@ def verify(
     from natsops.auth.push import verify as do_verify
     from natsops.cli._run import run
     from natsops.cli.findings import emit
-    from natsops.findings import Severity
     from natsops.units import parse_duration
 
     store, op = _common.target(ctx)
@@ -108,7 +113,7 @@ def verify(
                            timeout=parse_duration(wait, what="--wait"), load=not no_load,
                            expect=expect))
     emit(report.findings, fmt=_common.fmt(ctx, json_out), extra=_verify_fields(report),
-         min_severity=Severity.OK)  # every account@server, current ones too
+         healthy=_healthy(report))
 
 
 @app.command("pull")
