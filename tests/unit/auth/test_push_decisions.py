@@ -8,9 +8,10 @@ import pytest
 
 from natsops.auth import ops
 from natsops.auth.claims import AccountLimits, parse_limits
-from natsops.auth.push import AccountPush, PushReport, ServerReply, VerifyReport
+from natsops.auth.push import AccountPush, PushReport, ServerReply
 from natsops.auth.store import Store
 from natsops.auth.sysuser import push_settings
+from natsops.auth.verify import VerifyReport
 from natsops.context import Secret, Settings
 from natsops.errors import ExitCode, UsageError
 from natsops.findings import Finding, Severity, exit_code
