@@ -115,3 +115,28 @@ def test_parse_limits_reads_sizes_and_counts() -> None:
 def test_parse_limits_names_the_option_of_a_bad_size() -> None:
     with pytest.raises(UsageError, match="--max-payload"):
         parse_limits(payload="lots")
+
+
+# ---- pre-push checks ------------------------------------------------------------------------
+def test_preflight_names_why_a_push_would_break(tmp_path: Path) -> None:
+    from natsops.auth.push import preflight
+    from natsops.auth.sysreq import ServerInfo
+
+    store = Store(tmp_path / "store")
+    ops.add_operator(store, "DEMO", sys=True)
+    ops.add_account(store, "DEMO", "APP")
+    acc = store.account("DEMO", "APP")
+    running = ServerInfo("a1", "N1", None, (store.operator("DEMO").token.token,))
+    assert preflight(store, "DEMO", acc, [running], []) == []
+    plain = ServerInfo("a2", "N2", None)
+    [f] = preflight(store, "DEMO", acc, [plain], [])
+    assert (f.id, f.subject) == ("AUTH001", "APP@a2") and "not in operator mode" in f.message
+    # a signing key the running operator JWT does not list yet
+    ops.edit_operator(store, "DEMO", add_signing_key=True)
+    ops.edit_account(store, "DEMO", "APP", limits=AccountLimits(subs=5))
+    signed_by_new_key = store.account("DEMO", "APP")
+    [f] = preflight(store, "DEMO", signed_by_new_key, [running], [])
+    assert f.id == "AUTH002" and "does not trust" in f.message
+    # a server stores a newer JWT than the store: pushing would roll it back
+    [f] = preflight(store, "DEMO", acc, [running], [signed_by_new_key.token])
+    assert f.id == "AUTH003" and f.fix is not None and "--force" in f.fix
