@@ -13,7 +13,6 @@ import base64
 import json
 import os
 import re
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 
 from natsops._version import __version__
 from natsops.errors import NotFound, UsageError
+from natsops.files import write_private
 from natsops.units import parse_duration
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "resolve_settings",
     "save_context",
     "selected_context",
+    "write_private",  # re-exported from natsops.files (the one atomic writer)
 ]
 
 DEFAULT_URL = "nats://127.0.0.1:4222"
@@ -234,20 +235,6 @@ def save_context(
     if select:
         write_private(config_root(env) / "nats" / "context.txt", name + "\n")
     return path
-
-
-def write_private(path: Path, text: str | bytes) -> None:
-    """Write a file readable by its owner only (0600), atomically (temp file + rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(text.encode() if isinstance(text, str) else text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _load_natsops_config(env: Mapping[str, str]) -> dict[str, Any]:

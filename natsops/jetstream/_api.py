@@ -14,7 +14,7 @@ from natsops.jetstream.errors import api_error, from_nats_exception
 if TYPE_CHECKING:
     from natsops.connection import Conn
 
-__all__ = ["Page", "api_prefix", "check_name", "paged", "request"]
+__all__ = ["Page", "api_prefix", "check_name", "paged", "request", "request_subject"]
 
 _BAD_NAME = re.compile(r"[.*>\s/\\\x00]")
 
@@ -40,8 +40,19 @@ def api_prefix(conn: Conn) -> str:
 async def request(conn: Conn, subject: str, body: dict[str, Any] | None = None, *,
                   what: str = "", timeout: float | None = None) -> dict[str, Any]:
     """Send ``body`` to ``<prefix>.<subject>`` and return the decoded reply, or raise."""
+    return await _request(conn, f"{api_prefix(conn)}.{subject}", body, what, subject, timeout)
+
+
+async def request_subject(conn: Conn, subject: str, body: dict[str, Any] | None = None, *,
+                          what: str, timeout: float | None = None) -> dict[str, Any]:
+    """:func:`request` to a full subject the server handed out (e.g. a restore's deliver
+    subject) instead of an API subject under the prefix."""
+    return await _request(conn, subject, body, what, subject, timeout)
+
+
+async def _request(conn: Conn, full: str, body: dict[str, Any] | None, what: str, subject: str,
+                   timeout: float | None) -> dict[str, Any]:
     payload = json.dumps(body, separators=(",", ":")).encode() if body else b""
-    full = f"{api_prefix(conn)}.{subject}"
     try:
         msg = await conn.nc.request(full, payload, timeout=timeout or conn.settings.timeout)
     except Exception as exc:

@@ -12,13 +12,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from natsops.errors import Conflict, NotFound, ServerError, UsageError
+from natsops.files import atomic_write
 from natsops.jetstream._buckets import (
     bucket_stream,
     bucket_stream_config,
@@ -258,18 +258,6 @@ def _target(dest: str | Path, name: str, overwrite: bool) -> Path:
     return target
 
 
-def _temp_beside(target: Path) -> tuple[BinaryIO, str]:
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600; give the file a normal mode
-    return os.fdopen(fd, "wb"), tmp
-
-
-def _discard(tmp: str) -> None:
-    Path(tmp).unlink(missing_ok=True)
-
-
 class _DigestWriter:
     """Writes chunks to the temp file, hashing and counting them (called in a worker thread)."""
 
@@ -307,20 +295,12 @@ async def get_object(conn: Conn, bucket: str, name: str, dest: str | Path, *,
                                          obs.get_info(_check_object_name(name))))
     if info.digest:
         want = _expected_digest(info.digest)
-    fh, tmp = _temp_beside(target)
-    try:
-        with fh:
-            writer = _DigestWriter(fh, info.size, progress)
-            if info.size:
-                await _call(f"object {bucket} > {name}", obs.get(name, writeinto=writer))
-            fh.flush()
-            os.fsync(fh.fileno())
+    with atomic_write(target) as fh:
+        writer = _DigestWriter(fh, info.size, progress)
+        if info.size:
+            await _call(f"object {bucket} > {name}", obs.get(name, writeinto=writer))
         if writer.done != info.size:
             raise ServerError(f"object {bucket} > {name}: got {writer.done} of {info.size} bytes")
         if info.digest and writer.sha.digest() != want:
             raise ServerError(f"object {bucket} > {name}: SHA-256 digest mismatch")
-        os.replace(tmp, target)
-    except BaseException:
-        _discard(tmp)
-        raise
     return info

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
-from natsops.errors import Conflict, Timeout, UsageError
+from natsops.errors import Conflict, NotFound, Timeout, UsageError
 from natsops.jetstream._api import Page, check_name, paged, request
 from natsops.jetstream.errors import JSApiError
 from natsops.jetstream.models import StreamInfo
@@ -40,6 +40,7 @@ __all__ = [
     "apply_stream_flags",
     "delete_stream",
     "fill_stream_config",
+    "list_stream_names",
     "list_streams",
     "missing_for_add",
     "peer_remove",
@@ -50,6 +51,7 @@ __all__ = [
     "step_down",
     "stream_add_config",
     "stream_config_for_add",
+    "stream_exists",
     "stream_info",
     "stream_names",
     "update_stream",
@@ -292,11 +294,28 @@ def stream_config_for_add(name: str | None, base: Mapping[str, Any], flags: Stre
     return cfg
 
 
-async def stream_names(conn: Conn, subject: str | None = None) -> list[str]:
-    """Every stream name (STREAM.NAMES, all pages), optionally those listening on ``subject``."""
+async def list_stream_names(conn: Conn, subject: str | None = None) -> list[str]:
+    """Every stream name (STREAM.NAMES, all pages), optionally those listening on ``subject``.
+
+    Sorted, each name once (a stream added while the pages are read can shift one into the
+    next page).
+    """
     page = await paged(conn, "STREAM.NAMES", "streams",
                        body={"subject": subject} if subject else None, what="list streams")
-    return sorted(str(n) for n in page.items)
+    return sorted({str(n) for n in page.items})
+
+
+stream_names = list_stream_names  # the older name, still used by the stream and bucket commands
+
+
+async def stream_exists(conn: Conn, name: str) -> bool:
+    """Whether stream ``name`` exists (STREAM.INFO answers; NotFound means no)."""
+    check_name(name)
+    try:
+        await request(conn, f"STREAM.INFO.{name}", what=f"stream {name}")
+    except NotFound:
+        return False
+    return True
 
 
 def visible_names(names: list[str] | tuple[str, ...], *, show_all: bool = False) -> list[str]:
@@ -411,9 +430,16 @@ async def apply_stream_edit(conn: Conn, plan: StreamEdit) -> StreamInfo:
     return await update_stream(conn, plan.config)
 
 
-async def delete_stream(conn: Conn, name: str) -> None:
+async def delete_stream(conn: Conn, name: str) -> bool:
+    """Delete stream ``name`` and its messages; False when there was no such stream."""
     check_name(name)
-    await request(conn, f"STREAM.DELETE.{name}", what=f"stream {name}")
+    try:
+        # deleting a big file-backed stream can take longer than an ordinary request
+        await request(conn, f"STREAM.DELETE.{name}", what=f"stream {name}",
+                      timeout=max(conn.settings.timeout, 10))
+    except NotFound:
+        return False
+    return True
 
 
 @dataclass(frozen=True)

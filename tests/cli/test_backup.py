@@ -51,6 +51,10 @@ def test_backup_verify_restore(nats_server, unique, tmp_path: Path) -> None:  # 
                 "--no-progress")
     assert {f["id"] for f in v["findings"]} == {"backup/ok", "backup/restore-test"}
     assert _streams(url) == before
+    # a restore test that cannot reach a server is a failed check (exit 6), not a crash
+    r = natsops("nats://127.0.0.1:1", "stream", "backup", "--verify", "--restore-test",
+                str(archive), "--no-progress")
+    assert r.exit_code == 6 and "backup/restore-test" in r.stdout, r.output
 
     # damaged: FAIL (exit 6); not an archive at all: usage error (exit 2)
     src = open_backup(archive)

@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import io
 import json
+import os
 import signal
 import tarfile
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 from nats.js.api import ConsumerConfig, StreamConfig
 from nats.js.errors import NotFoundError as NatsNotFound
 
-from natsops.backup import backup_stream, open_backup, restore_stream, verify_backup
+from natsops.backup import BackupOptions, backup_stream, open_backup, restore_stream, verify_backup
 from natsops.cluster.process import ServerProcess
 from natsops.connection import connect
 from natsops.context import Settings
@@ -71,7 +72,7 @@ async def test_backup_and_restore_under_another_name(nats_server, unique, tmp_pa
         assert res.manifest.messages == len(before) == 57
         assert res.manifest.num_deleted == 3 and res.manifest.consumer_count == 1
         assert seen and seen[-1] == res.manifest.snapshot_bytes
-        assert not list(tmp_path.glob(".*partial*"))
+        assert not list(tmp_path.glob(".*"))  # no temp file left beside the archive
 
         _, findings = verify_backup(archive)
         assert [f.severity for f in findings] == [Severity.OK]
@@ -196,8 +197,10 @@ def own_server(server_bin: Path, tmp_path: Path):  # type: ignore[no-untyped-def
 
 async def big_stream(js: Any, name: str) -> None:
     await js.add_stream(StreamConfig(name=name, subjects=[f"{name}.>"]))
-    payload = bytes(range(256)) * 64  # 16 KiB, so the snapshot has many chunks
-    acks = [await js.publish_async(f"{name}.x", payload) for _ in range(600)]
+    # 16 KiB of random bytes each: the S2 snapshot stays ~10 MB, thousands of 4 KiB chunks, so
+    # the kill at the first chunk always lands mid-transfer (repeated bytes compress to a few
+    # chunks that can all arrive before the first one is written)
+    acks = [await js.publish_async(f"{name}.x", os.urandom(16384)) for _ in range(600)]
     await asyncio.gather(*acks)
 
 
@@ -221,11 +224,11 @@ async def test_killed_mid_backup_leaves_no_archive(own_server: ServerProcess, tm
                 asyncio.get_running_loop().create_task(conn.nc.close())
 
         with pytest.raises((Unreachable, Timeout)):
-            await backup_stream(conn, "BIG", archive, chunk_size=4096, window_size=8192,
-                                stall_timeout=3, progress=kill)
+            await backup_stream(conn, "BIG", archive, BackupOptions(
+                chunk_size=4096, window_size=8192, stall_timeout=3), progress=kill)
     assert killed
     assert not archive.exists()
-    assert list(tmp_path.glob(".big.tar.partial*")) == []
+    assert list(tmp_path.glob(".big.tar.*")) == []
 
 
 async def test_backup_refuses_to_overwrite_and_missing_stream(nats_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,307 @@
+"""Restore a backup as a new stream, check it against the manifest, scale it.
+
+A restore checks the archive first, refuses names and subjects in use, restores as R1, verifies
+counts and sequences against the manifest, then scales to the target replica count and waits
+until the stream and its consumers are replicated; on any failure it deletes the stream it
+created.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import Awaitable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from natsops.backup.archive import BackupSource, Manifest, Progress, no_progress
+from natsops.backup.verify import verify_backup
+from natsops.errors import Conflict, NatsopsError, ServerError, Timeout, Unreachable, UsageError
+from natsops.findings import Severity
+from natsops.jetstream._api import request, request_subject
+from natsops.jetstream.consumers import consumer_names
+from natsops.jetstream.errors import JSApiError
+from natsops.jetstream.streams import delete_stream, list_stream_names, stream_exists
+
+if TYPE_CHECKING:
+    from nats.aio.client import Client
+
+    from natsops.connection import Conn
+
+__all__ = ["RestoreResult", "parse_subjects", "restore_stream", "scale_stream"]
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    stream: str
+    source: str
+    manifest: Manifest
+    replicas: int
+    messages: int
+    bytes: int
+    first_seq: int
+    last_seq: int
+    consumer_count: int
+    seconds: float
+
+
+def parse_subjects(text: str | None) -> list[str] | None:
+    """``--subjects a.>,b.>`` as a list; None (keep the backed-up subjects) when not given."""
+    subjects = [s.strip() for s in text.split(",") if s.strip()] if text else []
+    return subjects or None
+
+
+def _plan_config(src: BackupSource, name: str | None, replicas: int | None,
+                 subjects: list[str] | None,
+                 overrides: Mapping[str, Any] | None) -> tuple[dict[str, Any], int]:
+    """The config to restore (always R1) and the replica count to scale to afterwards."""
+    config = dict(src.config)
+    target = name or str(config["name"])
+    if not target or any(c in target for c in " .*>/\\\t\r\n"):
+        raise UsageError(f"invalid stream name {target!r}")
+    want_replicas = replicas or int(config.get("num_replicas", 1) or 1)
+    if want_replicas < 1 or want_replicas > 5:
+        raise UsageError("--replicas must be between 1 and 5")
+    config["name"] = target
+    if subjects is not None:
+        config["subjects"] = subjects
+    config.update(overrides or {})
+    config["num_replicas"] = 1  # restore as R1, then scale: the path that works for big streams
+    return config, want_replicas
+
+
+async def _preflight(conn: Conn, src: BackupSource, config: dict[str, Any]) -> None:
+    """Refuse what the server would half-do: nothing is created unless all of this passes."""
+    target, original = str(config["name"]), str(src.config["name"])
+    version = str((getattr(conn.nc, "_server_info", None) or {}).get("version", ""))
+    if target != original and _older_than(version, (2, 15)):
+        raise UsageError(
+            f"restoring {original} under another name ({target}) needs nats-server 2.15 or "
+            f"newer: {version} snapshots carry the stream name; nothing was restored",
+            hint="restore under the original name (delete or rename the original first)")
+    if await stream_exists(conn, target):
+        raise Conflict(f"stream {target} already exists; nothing was restored",
+                       hint="restore under another name with --name NEW")
+    for subj in config.get("subjects") or []:
+        users = await list_stream_names(conn, subj)
+        if users:
+            raise Conflict(
+                f"subject {subj} is used by stream {users[0]}; nothing was restored",
+                hint="delete that stream, or restore with other subjects (--subjects)")
+
+
+async def restore_stream(
+    conn: Conn,
+    source: Path,
+    *,
+    name: str | None = None,
+    replicas: int | None = None,
+    subjects: list[str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    chunk_size: int = 512 * 1024,
+    in_flight: int = 8,
+    stall_timeout: float = 10.0,
+    ready_timeout: float = 60.0,
+    progress: Progress = no_progress,
+) -> RestoreResult:
+    """Restore a backup as a new stream; verify it; scale it; delete it again on failure.
+
+    ``overrides`` replaces StreamConfig fields of the restored stream (the restore test drops
+    ``max_bytes`` so its temporary copy reserves no storage next to the original).
+    """
+    t0 = time.monotonic()
+    src, findings = await asyncio.to_thread(verify_backup, Path(source))
+    bad = [f for f in findings if f.severity >= Severity.FAIL]
+    if bad:
+        raise UsageError(f"{source}: {bad[0].message}; nothing was restored")
+    config, want_replicas = _plan_config(src, name, replicas, subjects, overrides)
+    target = str(config["name"])
+    await _preflight(conn, src, config)
+    started = False
+    try:
+        reply = await _restore_request(conn, target, config, src.state)
+        started = True
+        deliver = reply.get("deliver_subject")
+        if not deliver:
+            raise ServerError("restore reply has no deliver_subject")
+        await _send_snapshot(conn.nc, src, deliver, chunk_size, in_flight, stall_timeout,
+                             progress)
+        final = await request_subject(conn, deliver, what=f"restore of {target}",
+                                      timeout=max(60.0, src.snapshot_size / 20e6))
+        state = final.get("state") or {}
+        _compare(src.manifest, state, target)
+        if want_replicas > 1:
+            await scale_stream(conn, target, want_replicas, ready_timeout)
+        info = await request(conn, f"STREAM.INFO.{target}", what=f"stream {target}")
+        state = info.get("state") or state
+        _compare(src.manifest, state, target)
+    except BaseException as exc:
+        if started:
+            await _remove_partial(conn, target, exc)
+        raise
+    return RestoreResult(
+        stream=target, source=str(source), manifest=src.manifest, replicas=want_replicas,
+        messages=int(state.get("messages", 0)), bytes=int(state.get("bytes", 0)),
+        first_seq=int(state.get("first_seq", 0)), last_seq=int(state.get("last_seq", 0)),
+        consumer_count=int(state.get("consumer_count", 0)), seconds=time.monotonic() - t0)
+
+
+async def _remove_partial(conn: Conn, target: str, exc: BaseException) -> None:
+    """Delete the stream a failed restore created; say in ``exc`` what became of it."""
+    try:
+        deleted = await asyncio.shield(delete_stream(conn, target))
+    except Exception as cleanup:  # say so: the user must know a stream may be left
+        if isinstance(exc, NatsopsError):
+            exc.message += f"; could not delete the partly restored {target}: {cleanup}"
+    else:
+        if isinstance(exc, NatsopsError):
+            exc.message += (f"; the partly restored stream {target} was deleted"
+                            if deleted else "; no stream was created")
+
+
+async def _restore_request(conn: Conn, target: str, config: dict[str, Any],
+                           state: dict[str, Any], placement_wait: float = 5.0) -> dict[str, Any]:
+    """STREAM.RESTORE; a placement refusal (10005) is retried briefly: right after a stream is
+    deleted its storage reservation can take a moment to be released on every server."""
+    deadline = time.monotonic() + placement_wait
+    while True:
+        try:
+            return await request(conn, f"STREAM.RESTORE.{target}",
+                                 {"config": config, "state": state},
+                                 what=f"restore of {target}",
+                                 timeout=max(conn.settings.timeout, 10))
+        except JSApiError as exc:
+            if exc.err_code != 10005 or time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(0.5)
+
+
+def _older_than(version: str, floor: tuple[int, int]) -> bool:
+    try:
+        major, minor = (int(x) for x in version.split(".")[:2])
+    except ValueError:
+        return False  # unknown: let the server decide
+    return (major, minor) < floor
+
+
+async def _send_snapshot(nc: Client, src: BackupSource, deliver: str, chunk_size: int,
+                         in_flight: int, stall_timeout: float, progress: Progress) -> None:
+    """Send the snapshot as requests, ``in_flight`` chunks ahead; every reply must be empty."""
+    inbox = nc.new_inbox()
+    window = asyncio.Semaphore(max(1, in_flight))
+    pending: set[str] = set()
+    failure: list[BaseException] = []
+    all_acked = asyncio.Event()
+    all_acked.set()
+    sent = 0
+
+    async def on_ack(msg: Any) -> None:
+        token = msg.subject.rsplit(".", 1)[-1]
+        if token not in pending:
+            return
+        pending.discard(token)
+        if msg.data or (msg.headers and msg.headers.get("Status") not in (None, "", "200")):
+            failure.append(ServerError(f"restore chunk refused: {_refusal(msg)}"))
+        window.release()
+        if not pending:
+            all_acked.set()
+
+    sub = await nc.subscribe(f"{inbox}.*", cb=on_ack)
+    try:
+        for i, chunk in enumerate(src.read_chunks(chunk_size)):
+            if failure:
+                raise failure[0]
+            await _acked(window.acquire(), stall_timeout, "chunks")
+            if failure:
+                raise failure[0]
+            if nc.is_closed or not nc.is_connected:
+                raise Unreachable("connection lost during the restore")
+            token = str(i)
+            pending.add(token)
+            all_acked.clear()
+            await nc.publish(deliver, chunk, reply=f"{inbox}.{token}")
+            sent += len(chunk)
+            progress(sent, src.snapshot_size)
+        await _acked(all_acked.wait(), stall_timeout, "last chunks")
+        if failure:
+            raise failure[0]
+    finally:
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()
+
+
+async def _acked(wait: Awaitable[Any], stall_timeout: float, what: str) -> None:
+    """Await an acknowledgement; Timeout when the server stays silent for ``stall_timeout``."""
+    try:
+        await asyncio.wait_for(wait, stall_timeout)
+    except asyncio.TimeoutError:
+        raise Timeout(f"restore stalled: {what} not acknowledged for {stall_timeout:g}s") from None
+
+
+def _refusal(msg: Any) -> str:
+    """The server's reason for refusing a chunk (an API error reply, or a status header)."""
+    text = msg.data.decode(errors="replace")[:300] if msg.data else str(msg.headers)
+    try:
+        err = json.loads(msg.data).get("error", {})
+        return f"{err.get('description', text)} ({err.get('err_code')})"
+    except (ValueError, AttributeError):
+        return text
+
+
+def _compare(m: Manifest, state: dict[str, Any], target: str) -> None:
+    got = {k: int(state.get(k, 0)) for k in ("messages", "bytes", "first_seq", "last_seq")}
+    want = {"messages": m.messages, "bytes": m.bytes, "first_seq": m.first_seq,
+            "last_seq": m.last_seq}
+    diff = {k: (want[k], got[k]) for k in want if want[k] != got[k]}
+    if diff:
+        text = ", ".join(f"{k} {w} in the backup vs {g} restored" for k, (w, g) in diff.items())
+        raise ServerError(f"restored stream {target} does not match the backup: {text}")
+
+
+def _replicated(info: dict[str, Any], replicas: int) -> tuple[bool, str]:
+    """(every replica current, a short description) from a stream or consumer info."""
+    cl = info.get("cluster") or {}
+    peers = cl.get("replicas") or []
+    ok = bool(cl.get("leader")) and len(peers) == replicas - 1 and all(
+        p.get("current") and not p.get("offline") for p in peers)
+    return ok, f"leader {cl.get('leader')!r}, replicas " + ", ".join(
+        f"{p.get('name')}:{'current' if p.get('current') else 'behind'}" for p in peers)
+
+
+async def scale_stream(conn: Conn, name: str, replicas: int, timeout: float) -> None:
+    """Raise the replica count; wait until the stream is fully replicated and every consumer
+    has a leader whose peers are current."""
+    info = await request(conn, f"STREAM.INFO.{name}", what=f"stream {name}")
+    config = dict(info["config"])
+    config["num_replicas"] = replicas
+    await request(conn, f"STREAM.UPDATE.{name}", config, what=f"stream {name}",
+                  timeout=max(conn.settings.timeout, 10))
+    consumers = await consumer_names(conn, name)
+    pending = [(f"stream {name}", f"STREAM.INFO.{name}")] + [
+        (f"consumer {name} > {c}", f"CONSUMER.INFO.{name}.{c}") for c in consumers]
+    deadline = time.monotonic() + timeout
+    last = "no info yet"
+    while pending and time.monotonic() < deadline:
+        what, subject = pending[0]
+        try:
+            info = await request(conn, subject, what=what)
+        except (Timeout, ServerError) as exc:
+            last = f"{what}: {exc}"
+        else:
+            if subject.startswith("STREAM."):
+                ok, state = _replicated(info, replicas)
+            else:
+                # the server scales consumers after their stream, on its own time (2.10 can
+                # leave one at its old size for a while): wait for a leader and current peers
+                peers = len((info.get("cluster") or {}).get("replicas") or [])
+                ok, state = _replicated(info, peers + 1)
+            if ok:
+                pending.pop(0)
+                continue
+            last = f"{what}: {state}"
+        await asyncio.sleep(0.2)
+    if pending:
+        raise Timeout(f"stream {name} did not reach R{replicas} within {timeout:g}s ({last})")
