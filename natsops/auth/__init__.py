@@ -3,7 +3,9 @@
 Keys are nkeys (:mod:`natsops.auth.nkey`), JWTs are encoded and verified here
 (:mod:`natsops.auth.jwt`, claims with the server's field names in :mod:`natsops.auth.claims`),
 state lives in a :class:`Store` in the nsc directory layout, :mod:`natsops.auth.ops` changes it,
-and :mod:`natsops.auth.push` pushes, verifies and pulls through the system account.
+:mod:`natsops.auth.push` pushes and pulls, and :mod:`natsops.auth.verify` proves what the
+servers hold, through the system account (:mod:`natsops.auth.sysuser` chooses or mints its user,
+:mod:`natsops.auth.sysreq` collects every server's reply); their reports end in findings.
 """
 
 from __future__ import annotations

@@ -10,6 +10,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
+from natsops.units import parse_size
+
 __all__ = [
     "JS_LIMIT_KEYS",
     "NO_LIMITS",
@@ -21,6 +23,7 @@ __all__ = [
     "apply_limits",
     "apply_permissions",
     "operator_claims",
+    "parse_limits",
     "sys_exports",
     "user_claims",
 ]
@@ -107,6 +110,25 @@ class AccountLimits:
         """The limits set here, by server claim name."""
         return {_LIMIT_FIELDS[f.name]: getattr(self, f.name) for f in fields(self)
                 if getattr(self, f.name) is not None}
+
+
+# limits given as byte sizes (``1MB``, ``-1``), and the option that names them in errors
+_SIZE_LIMITS = {"payload": "--max-payload", "data": "--max-data", "js_mem": "--js-mem",
+                "js_disk": "--js-disk"}
+
+
+def parse_limits(**given: str | int | None) -> AccountLimits:
+    """Account limits from user input, by field name; sizes may be ``1MB``, negative: unlimited.
+
+    ``None`` leaves a limit unset (as it is).
+    """
+    values: dict[str, int | None] = {}
+    for name, value in given.items():
+        if value is not None and name in _SIZE_LIMITS:
+            values[name] = parse_size(value, what=_SIZE_LIMITS[name])
+        else:
+            values[name] = None if value is None else int(value)
+    return AccountLimits(**values)
 
 
 def apply_limits(nats: dict[str, Any], limits: AccountLimits, *, js: bool | None = None) -> None:

@@ -156,3 +156,32 @@ def test_exports_imports_and_tokens(cli: Run, store_dir: Path, tmp_path: Path) -
     assert kinds == [("svc.time", "service", False), ("feed.>", "stream", True)]
     cli("auth", "account", "import", "rm", "feed.>", "--account", "OTHER")
     cli("auth", "account", "export", "rm", "nope", "--account", "APP", code=4)
+
+
+def test_limit_flags_shared_by_account_add_and_edit(cli: Run, store_dir: Path) -> None:
+    _recipe(cli)
+    r = cli("auth", "account", "add", "LIM", "--max-payload", "1MB", "--js-disk", "10GB",
+            "--js-streams", "3", "--dry-run", "--json")
+    limits = json.loads(r.stdout)["changes"][0]["claims"]["nats"]["limits"]
+    assert (limits["payload"], limits["disk_storage"], limits["streams"]) == (
+        1024 * 1024, 10 * 1024**3, 3)
+    r = cli("auth", "account", "edit", "APP", "--max-leafnodes", "2", "--max-data", "-1",
+            "--json")
+    limits = json.loads(r.stdout)["changes"][0]["claims"]["nats"]["limits"]
+    assert (limits["leaf"], limits["data"]) == (2, -1)
+    r = cli("auth", "account", "edit", "APP", "--js-mem", "lots", code=2)
+    assert "--js-mem" in r.stderr
+    for command in ("add", "edit"):
+        help_text = cli("auth", "account", command, "--help").stdout
+        for flag in ("--max-conns", "--max-subs", "--max-payload", "--max-data",
+                     "--max-leafnodes", "--js-mem", "--js-disk", "--js-streams",
+                     "--js-consumers"):
+            assert flag in help_text, (command, flag)
+
+
+def test_auth_modules_keep_real_annotations() -> None:
+    """Typer evaluates string annotations: no module of the package postpones them."""
+    import natsops.cli.auth as pkg
+
+    for path in Path(pkg.__file__).parent.glob("*.py"):
+        assert "from __future__ import annotations" not in path.read_text(), path

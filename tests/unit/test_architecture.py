@@ -18,9 +18,13 @@ def test_core_imports_neither_typer_nor_rich() -> None:
     """Every module outside natsops.cli imports in a process that never loads typer or rich."""
     code = (
         "import importlib, pkgutil, sys, natsops\n"
-        "for m in pkgutil.walk_packages(natsops.__path__, 'natsops.'):\n"
-        "    if not m.name.startswith('natsops.cli'):\n"
-        "        importlib.import_module(m.name)\n"
+        "def walk(path, prefix):\n"  # walk_packages would import natsops.cli's subpackages
+        "    for m in pkgutil.iter_modules(path, prefix):\n"
+        "        if not m.name.startswith('natsops.cli'):\n"
+        "            mod = importlib.import_module(m.name)\n"
+        "            if m.ispkg:\n"
+        "                walk(mod.__path__, m.name + '.')\n"
+        "walk(natsops.__path__, 'natsops.')\n"
         "print(sorted(n for n in sys.modules if n.split('.')[0] in ('typer', 'rich', 'click')))\n"
     )
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -50,19 +50,25 @@ def test_cli_push_verify_pull_and_refusals(operator_cluster, auth_store, tmp_pat
     dry = json.loads(out)
     assert {r["status"] for p in dry["pushes"] for r in p["replies"]} == {"would push"}
     assert dry["verification"] is None
+    assert (dry["status"], dry["exit_code"], dry["findings"]) == ("ok", 0, [])
 
     out, err = _cli(store, url, "push", "--all", "--json")
     outputs += [out, err]
     report = json.loads(out)
     assert {p["account"] for p in report["pushes"]} == {"APP", "SYS"}
     assert {r["status"] for p in report["pushes"] for r in p["replies"]} == {"accepted"}
-    assert {f["severity"] for f in report["verification"]["findings"]} == {0}
+    assert {f["severity"] for f in report["findings"]} == {"ok"}
+    assert (report["status"], report["exit_code"]) == ("ok", 0)
+    assert {f["subject"] for f in report["findings"]} >= {"APP@a1", "SYS@a1"}
+    assert report["verification"]["copies"]
 
     asyncio.run(_pub_sub(url, auth_store.creds_path("DEMO", "APP", "service")))
 
     out, err = _cli(store, url, "verify", "--json")
     outputs += [out, err]
-    statuses = {(c["account"], c["server"]): c["status"] for c in json.loads(out)["copies"]}
+    doc = json.loads(out)
+    statuses = {(c["account"], c["server"]): c["status"] for c in doc["copies"]}
+    assert (doc["status"], doc["counts"]["ok"]) == ("ok", 2)
     assert statuses == {("APP", "a1"): "current", ("SYS", "a1"): "current"}
 
     # the server holds a newer APP than the store: push refuses (would roll back), pull fixes it
@@ -76,6 +82,10 @@ def test_cli_push_verify_pull_and_refusals(operator_cluster, auth_store, tmp_pat
     assert "newer" in out
     out, err = _cli(store, url, "push", "--account", "APP", code=9)
     assert "roll it back" in err
+    out, err = _cli(store, url, "push", "--account", "APP", "--dry-run", "--json", code=6)
+    dry = json.loads(out)
+    assert [(f["id"], f["severity"]) for f in dry["findings"]] == [("AUTH003", "fail")]
+    assert dry["exit_code"] == 6
     out, err = _cli(store, url, "pull", "--json")
     assert {r["account"]: r["action"] for r in json.loads(out)["accounts"]}["APP"] == "updated"
     assert auth_store.account("DEMO", "APP").nats["limits"]["subs"] == 50

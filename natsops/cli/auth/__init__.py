@@ -1,0 +1,66 @@
+"""``natsops auth``: operators, accounts, users, creds, push and verify (the nsc workflow).
+
+One module per sub-group, wired here; library imports stay inside the command bodies.
+"""
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from natsops.cli.auth import account, creds, exports, operator, push, store, user
+from natsops.cli.auth._common import OPERATOR_KEY, STORE_KEY
+
+EPILOG = """\b
+Examples (the nsc recipe):
+  natsops auth operator add DEMO --sys --account-jwt-server-url nats://localhost:4222
+  natsops auth account add APP --js-enable
+  natsops auth user add service --account APP
+  natsops auth creds generate --account APP --name service -o app-service.creds
+  natsops auth render-config > operator.conf     # include it in nats-server.conf
+  natsops auth push --all
+  natsops auth verify
+"""
+
+app = typer.Typer(
+    help="Operators, accounts, users, creds; push and verify account JWTs.",
+    no_args_is_help=True,
+    epilog=EPILOG,
+)
+# the root commands come first in `natsops auth --help`, in this order
+_ROOT = {c.name: c for c in (*store.app.registered_commands, *push.app.registered_commands)}
+app.registered_commands += [_ROOT[name] for name in ("ls", "describe", "render-config", "push",
+                                                     "verify", "pull", "backup", "restore")]
+app.add_typer(operator.app, name="operator")
+app.add_typer(account.app, name="account")
+account.app.add_typer(exports.export_app, name="export")
+account.app.add_typer(exports.import_app, name="import")
+app.add_typer(user.app, name="user")
+app.add_typer(creds.app, name="creds")
+
+
+@app.callback()
+def auth(
+    ctx: typer.Context,
+    store_root: Annotated[
+        Path | None,
+        typer.Option(
+            "--store",
+            envvar="NATSOPS_STORE",
+            help="Store folder [default: $XDG_DATA_HOME/natsops or ~/.local/share/natsops]",
+            show_default=False,
+        ),
+    ] = None,
+    operator_name: Annotated[
+        str | None,
+        typer.Option(
+            "--operator",
+            envvar="NATSOPS_OPERATOR",
+            help="Operator [default: the only one in the store]",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Operators, accounts, users, creds; push and verify account JWTs."""
+    ctx.meta[STORE_KEY] = store_root
+    ctx.meta[OPERATOR_KEY] = operator_name
