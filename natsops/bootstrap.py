@@ -23,7 +23,7 @@ from natsops.cluster.local import (
     validate_node_count,
 )
 from natsops.cluster.process import find_server_binary, server_version
-from natsops.cluster.ready import started, wait_usable
+from natsops.cluster.ready import Progress, silent, started, wait_usable
 from natsops.cluster.status import ClusterStatus, cluster_status
 from natsops.context import Settings
 from natsops.errors import Conflict
@@ -36,13 +36,6 @@ __all__ = [
     "bring_up",
     "plan",
 ]
-
-Progress = Callable[[str], None]
-
-
-def _noop(_: str) -> None:
-    pass
-
 
 @dataclass(frozen=True)
 class BootstrapOptions:
@@ -114,7 +107,7 @@ def plan(opts: BootstrapOptions, env: Mapping[str, str]) -> BootstrapPlan:
 
 
 async def bootstrap(opts: BootstrapOptions, env: Mapping[str, str],
-                    progress: Progress = _noop) -> BootstrapResult:
+                    progress: Progress = silent) -> BootstrapResult:
     """Start a local cluster (or report the one running in ``opts.dir``) and wait until usable."""
     if opts.operator:
         from natsops.auth.localdev import bootstrap_operator
@@ -160,7 +153,7 @@ async def bring_up(
     t0: float,
     write_ctx: Callable[[], tuple[str, ...]],
     probe_settings: Settings | None = None,
-    progress: Progress = _noop,
+    progress: Progress = silent,
     extra: Mapping[str, Any] | None = None,
 ) -> BootstrapResult:
     """Start the nodes that are not running, wait until usable, write the contexts.

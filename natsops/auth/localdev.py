@@ -17,10 +17,11 @@ from collections.abc import Mapping
 from natsops.auth import ops
 from natsops.auth.config import ResolverOptions, render_config
 from natsops.auth.store import Store
-from natsops.bootstrap import BootstrapOptions, BootstrapResult, Progress, bring_up
+from natsops.bootstrap import BootstrapOptions, BootstrapResult, bring_up
 from natsops.cluster.contexts import save_contexts
 from natsops.cluster.local import HOST, LocalCluster, plan_nodes, validate_node_count
 from natsops.cluster.process import find_server_binary
+from natsops.cluster.ready import Progress, silent
 from natsops.context import Settings, write_private
 from natsops.errors import Conflict
 
@@ -29,10 +30,6 @@ __all__ = ["APP_ACCOUNT", "APP_USER", "bootstrap_operator", "write_operator_conf
 APP_ACCOUNT = "APP"
 APP_USER = "app"
 _MARKER = "natsops-operator-mode.json"
-
-
-def _noop(_: str) -> None:
-    pass
 
 
 def write_operator_configs(cluster: LocalCluster, store: Store, op: str) -> None:
@@ -84,7 +81,7 @@ def _write_contexts(cluster: LocalCluster, store: Store, op: str, env: Mapping[s
 
 async def bootstrap_operator(opts: BootstrapOptions, store: Store, op: str,
                              env: Mapping[str, str],
-                             progress: Progress = _noop) -> BootstrapResult:
+                             progress: Progress = silent) -> BootstrapResult:
     """Start (or find) the local cluster in operator mode and wait until APP/app can use it."""
     t0 = time.monotonic()
     directory = opts.dir.expanduser()

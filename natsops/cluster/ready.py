@@ -36,12 +36,14 @@ from natsops.errors import NatsopsError, Timeout
 __all__ = [
     "Deadline",
     "MetaVerdict",
+    "Progress",
     "Ready",
     "app_settings",
     "check_processes",
     "meta_verdict",
     "probe_stream",
     "restart_node",
+    "silent",
     "start_nodes",
     "start_usable",
     "started",
@@ -51,10 +53,11 @@ __all__ = [
 ]
 
 Progress = Callable[[str], None]
+"""Called with one line saying what a long step is doing (the CLI prints it on stderr)."""
 
 
-def _noop(_: str) -> None:
-    pass
+def silent(_: str) -> None:
+    """A :data:`Progress` that says nothing."""
 
 
 @dataclass
@@ -146,7 +149,7 @@ async def start_usable(
     timeout: float = 30.0,
     probe: bool = True,
     probe_settings: Settings | None = None,
-    progress: Progress = _noop,
+    progress: Progress = silent,
 ) -> Ready:
     """Start the given (default: all) stopped nodes and wait until usable, or stop them again."""
     with started(cluster, names) as ids:
@@ -157,7 +160,7 @@ async def start_usable(
 
 
 async def restart_node(cluster: LocalCluster, name: str, *, grace: float = 10.0,
-                       timeout: float = 30.0, progress: Progress = _noop) -> Ready:
+                       timeout: float = 30.0, progress: Progress = silent) -> Ready:
     """Stop one node by pid, start it again and wait until the cluster is usable.
 
     If the cluster does not become usable, the restarted node is stopped again.
@@ -177,7 +180,7 @@ async def wait_usable(
     probe_settings: Settings | None = None,
     restartable: Collection[str] = (),
     kick_after: float = 5.0,
-    progress: Progress = _noop,
+    progress: Progress = silent,
 ) -> int:
     """Wait until the cluster is usable (see module doc); returns the probe's replica count.
 
@@ -292,7 +295,7 @@ async def wait_meta_current(
     *,
     restartable: Collection[str] = (),
     kick_after: float = 5.0,
-    progress: Progress = _noop,
+    progress: Progress = silent,
 ) -> None:
     """Step 2: one meta leader, and every other node current in its view (see module doc)."""
     since = deadline.clock()
