@@ -13,8 +13,8 @@ from typing import Any
 
 from natsops.errors import ExitCode
 
-__all__ = ["Finding", "Location", "Severity", "exit_code", "nagios", "to_json", "to_sarif",
-           "worst"]
+__all__ = ["Finding", "Location", "Severity", "counts", "document", "exit_code", "nagios",
+           "to_json", "to_sarif", "worst"]
 
 
 class Severity(IntEnum):
@@ -52,6 +52,10 @@ class Location:
             col = f":{self.column}" if self.column else ""
             return f"{self.file}:{self.line}{col}"
         return self.file
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"file", "line", "column"}``; line and column are null when unknown."""
+        return {"file": self.file, "line": self.line or None, "column": self.column or None}
 
 
 @dataclass(frozen=True)
@@ -163,14 +167,49 @@ def nagios(name: str, findings: Iterable[Finding], *, strict: bool = False,
 
 
 def to_json(f: Finding) -> dict[str, Any]:
-    """A finding as a JSON object with stable keys."""
+    """A finding as a JSON object; the same keys for every command that reports findings."""
     return {
         "id": f.id,
         "severity": f.severity.label,
+        "title": f.title,
         "subject": f.subject,
         "message": f.message,
-        "title": f.title,
-        "evidence": dict(f.evidence),
+        "evidence": _plain(dict(f.evidence)),
         "fix": f.fix,
-        "location": str(f.location) if f.location else None,
+        "location": f.location.to_json() if f.location else None,
     }
+
+
+def counts(findings: Iterable[Finding]) -> dict[str, int]:
+    """How many findings of each severity: ``{"fail": n, "warn": n, "info": n, "ok": n}``."""
+    out = {s.label: 0 for s in sorted(Severity, reverse=True)}
+    for f in findings:
+        out[f.severity.label] += 1
+    return out
+
+
+def document(findings: Iterable[Finding], *, strict: bool = False,
+             **extra: Any) -> dict[str, Any]:
+    """The one JSON document of every command that reports findings.
+
+    ``{"status", "exit_code", "counts", "findings": [...]}`` plus the command's own ``extra`` keys
+    (doctor: servers and transport; lint: files and digests; backup verify: the manifest).
+    ``status`` is the worst severity's label; ``exit_code`` is what the command exits with.
+    """
+    items = list(findings)
+    clash = {"status", "exit_code", "counts", "findings"} & set(extra)
+    if clash:
+        raise ValueError(f"extra keys clash with the findings document: {sorted(clash)}")
+    return {"status": worst(items).label, "exit_code": int(exit_code(items, strict=strict)),
+            "counts": counts(items), "findings": [to_json(f) for f in items], **extra}
+
+
+def _plain(value: Any) -> Any:
+    """Evidence as JSON values: tuples become lists, enums their value, the rest unchanged."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_plain(v) for v in value]
+    if isinstance(value, IntEnum):
+        return int(value)
+    return value

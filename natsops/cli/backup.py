@@ -113,20 +113,15 @@ def _backup_all(ctx: typer.Context, directory: Path, opts: dict[str, Any], no_pr
 def _verify(ctx: typer.Context, path: Path, restore_test: bool, stall: float, no_progress: bool,
             as_json: bool) -> None:
     from natsops.backup import verify_backup
-    from natsops.cli import output
-    from natsops.cli.findings import exit_for, print_findings
+    from natsops.cli.findings import emit
+    from natsops.cli.output import jsonable
     from natsops.findings import Severity
 
     src, findings = verify_backup(path)
     if restore_test and not any(f.severity >= Severity.FAIL for f in findings):
         findings.append(_restore_test(ctx, path, src.manifest.stream, stall, no_progress, as_json))
-    if as_json:
-        output.print_json({"manifest": src.manifest, "findings": findings})
-    else:
-        print_findings(findings)
-    code = exit_for(findings)
-    if code:
-        raise typer.Exit(code)
+    emit(findings, fmt="json" if as_json else "human", min_severity=Severity.OK,
+         extra={"manifest": jsonable(src.manifest)})
 
 
 def _restore_test(ctx: typer.Context, path: Path, stream: str, stall: float, no_progress: bool,

@@ -21,7 +21,7 @@ def lint(
         "--json", help="Print the findings as one JSON document")] = False,
     sarif: Annotated[bool, typer.Option(
         "--sarif", help="Print SARIF 2.1.0 (same as --format sarif)")] = False,
-    fmt: Annotated[str, typer.Option("--format", help="text, json or sarif")] = "text",
+    fmt: Annotated[str, typer.Option("--format", help="human (or text), json or sarif")] = "human",
     strict: Annotated[bool, typer.Option("--strict", help="Exit 6 on warnings too")] = False,
     min_severity: Annotated[str, typer.Option(
         "--min-severity", help="Hide findings below: info, warn, fail")] = "info",
@@ -52,35 +52,23 @@ def lint(
       natsops lint streams/orders.json values.yaml --format sarif > lint.sarif
       natsops lint --digest nats-server.conf
     """
-    from natsops.cli import output
+    from natsops.cli.findings import check_format, count_line, emit
     from natsops.conf import RULES, lint_paths
-    from natsops.findings import Severity, exit_code
+    from natsops.findings import Severity
 
     if list_rules:
-        _list_rules(want_json(ctx, json_out), RULES)
-        return
+        return _list_rules(want_json(ctx, json_out), RULES)
     if not files:
         raise UsageError("give at least one file to lint (natsops lint FILE...)")
     fmt = "sarif" if sarif else ("json" if want_json(ctx, json_out) else fmt)
-    if fmt not in ("text", "json", "sarif"):
-        raise UsageError(f"--format must be text, json or sarif, not {fmt!r}")
+    fmt = check_format("human" if fmt == "text" else fmt, ("human", "json", "sarif"))
     report = lint_paths(files, disable=disable or (), min_severity=Severity.parse(min_severity))
     if digest:
-        _print_digests(report.digests, fmt != "text")
-        return
-    if fmt == "json":
-        output.print_json({"files": report.files, "digests": report.digests,
-                           "findings": report.findings,
-                           "exit_code": int(exit_code(report.findings, strict=strict))})
-    elif fmt == "sarif":
-        from natsops._version import __version__
-        from natsops.findings import to_sarif
-
-        output.print_json(to_sarif(report.findings, tool="natsops lint", version=__version__,
-                                   rules={r.id: r.title for r in RULES.values()}))
-    else:
-        _print_text(report, files)
-    raise typer.Exit(int(exit_code(report.findings, strict=strict)))
+        return _print_digests(report.digests, fmt != "human")
+    emit(report.findings, fmt=fmt, strict=strict, min_severity=Severity.OK, show_source=True,
+         nagios_name="LINT", extra={"files": report.files, "digests": report.digests},
+         sarif_rules={r.id: r.title for r in RULES.values()},
+         summary=f"{count_line(report.findings)} in {len(report.files) or len(files)} file(s)")
 
 
 def _list_rules(as_json: bool, rules: Any) -> None:
@@ -102,40 +90,3 @@ def _print_digests(digests: dict[str, str], as_json: bool) -> None:
         return
     for file, d in digests.items():
         typer.echo(f"{d}  {file}")
-
-
-def _print_text(report: Any, files: list[Path]) -> None:
-    from natsops.cli import output
-
-    by_file: dict[str, list[Any]] = {}
-    for f in report.findings:
-        by_file.setdefault(f.location.file if f.location else "", []).append(f)
-    lines_cache: dict[str, list[str]] = {}
-    for file, items in by_file.items():
-        typer.echo(file)
-        for f in items:
-            loc = f"{f.location.line}:{f.location.column}" if f.location and f.location.line \
-                else "-"
-            typer.echo(f"  {loc:<7} {f.severity.name:<4}  {f.id}  {f.message}")
-            src = _source_line(lines_cache, file, f.location.line if f.location else 0)
-            if src is not None:
-                typer.echo(f"  {'':7}       {f.location.line:>4} | {src}")
-            if f.fix:
-                typer.echo(f"  {'':7}       fix: {f.fix}")
-        typer.echo("")
-    counts = {s: sum(1 for f in report.findings if f.severity.name == s)
-              for s in ("FAIL", "WARN", "INFO")}
-    summary = ", ".join(f"{n} {s.lower()}" for s, n in counts.items() if n) or "no findings"
-    output.info(f"{summary} in {len(report.files) or len(files)} file(s)")
-
-
-def _source_line(cache: dict[str, list[str]], file: str, line: int) -> str | None:
-    if not line:
-        return None
-    if file not in cache:
-        try:
-            cache[file] = Path(file).read_text(errors="replace").splitlines()
-        except OSError:
-            cache[file] = []
-    lines = cache[file]
-    return lines[line - 1].rstrip() if 0 < line <= len(lines) else None

@@ -1,10 +1,10 @@
 """Tokenizer for the nats-server configuration format.
 
-It follows the behaviour of the 2.15.1 server's lexer exactly, quirks included (see
-``shared/reference/conf-grammar-errata.md``): a NUL character ends the input, a digit-led token
-may become a string, an integer directly followed by ``]`` swallows the bracket, a single quote
-ends an unquoted string, a block string closes only on a ``)`` in column 0. Agreement matters
-more than elegance here: the integration tests compare every verdict with ``nats-server -t``.
+It follows the behaviour of the 2.15.1 server's lexer exactly, quirks included: a NUL character
+ends the input, a digit-led token may become a string, an integer directly followed by ``]``
+swallows the bracket, a single quote ends an unquoted string, a block string closes only on a
+``)`` in column 0. Agreement matters more than elegance here: the integration tests compare
+every verdict with ``nats-server -t``.
 
 The lexer is a state machine: each state is a method that consumes input and returns the next
 state (or ``None`` to stop); ``_stack`` holds the states to return to after a nested value.

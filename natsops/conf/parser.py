@@ -163,7 +163,7 @@ class Config:
 
 
 def _go_join(directory: str, name: str) -> str:
-    # Go's filepath.Join: an absolute `name` does not restart the path (errata W1)
+    # Go's filepath.Join: an absolute `name` does not restart the path
     joined = f"{directory}/{name}" if directory else name
     if not joined:
         return ""
@@ -280,7 +280,7 @@ class _Parser:
             raise self.fail(it, f"integer '{it.val}' is out of the range")
         mult = _SUFFIXES.get(suffix)
         if mult is None:
-            # the server has no branch for e.g. "2kbb": the value is dropped (errata M2)
+            # the server has no branch for e.g. "2kbb": the value is dropped
             return
         self.scalar(it, "integer", _wrap64(num * mult))
 
@@ -297,7 +297,7 @@ class _Parser:
             return None
         self.env_refs.add(name)
         try:
-            # the server parses the value as the config text `pk=<value>` (errata M13)
+            # the server parses the value as the config text `pk=<value>`
             sub = _Parser(f"pk={self.env[name]}", "", self.env, self.chain, self.env_refs)
             try:
                 sub.run()
@@ -335,7 +335,7 @@ class _Parser:
             raise self.fail(it, f"error parsing include file '{it.val}', open {path}: "
                             f"{reason}{hint}") from None
         self.includes.append(path)
-        # a fresh parser: the included file does not see our variables (errata M14)
+        # a fresh parser: the included file does not see our variables
         sub = _Parser(_decode(data), path, self.env, (*self.chain, real), None,
                       self.overwrites, self.includes)
         for key, node in sub.run().items():

@@ -43,7 +43,7 @@ def duration_seconds(node: Node) -> float | None:
 
 
 def js_size(node: Node) -> int | None:
-    """A JetStream size as the server reads it (quoted ``"1G"`` is binary, errata §1.6)."""
+    """A JetStream size as the server reads it (a quoted ``"1G"`` is binary: 1024^3)."""
     if node.kind == "integer":
         return int(node.value)
     if node.kind == "string":
@@ -119,7 +119,7 @@ BLOCK_KEYS = {
     ]),
 }
 
-# Options where an integer is taken as seconds, with a warning that fails `-t` (errata W3).
+# Options where an integer is taken as seconds, with a warning that fails `-t`.
 INT_SECONDS_DURATIONS: dict[str, frozenset[str]] = {
     "": frozenset({"ping_interval", "write_deadline"}),
     "cluster": frozenset({"ping_interval", "write_deadline"}),

@@ -57,7 +57,7 @@ def test_json_is_one_document(files: dict[str, Path]) -> None:
     doc = json.loads(r.stdout)
     assert doc["exit_code"] == 6
     f = next(f for f in doc["findings"] if f["id"] == "conf/duration-integer")
-    assert f["severity"] == 3
+    assert f["severity"] == "fail"
     assert f["location"]["line"] == 2
     assert f["fix"]
 
