@@ -64,9 +64,9 @@ def bootstrap(
 
     env, as_json = get_state(ctx).env, want_json(ctx, json_out)
     if render_only or hosts:
-        _render_only(hosts if render_only else None, out, name, store_dir, max_mem or "4GB",
-                     max_file or "100GB", lame_duck, allow_even, force, as_json)
-        return
+        return _render_only(hosts if render_only else None, out, name, store_dir,
+                            max_mem or "4GB", max_file or "100GB", lame_duck, allow_even, force,
+                            as_json)
     opts = BootstrapOptions(
         dir=directory or Path(".natsops") / name, nodes=nodes, name=name,
         base_port=parse_base_port(base_port), server_bin=server_bin, allow_even=allow_even,
@@ -74,8 +74,7 @@ def bootstrap(
         max_file=max_file or "64GB", write_contexts=write_context, select_context=select,
         operator=operator, store=auth_store)
     if dry_run:
-        _print_plan(plan(opts, env), as_json)
-        return
+        return _print_plan(plan(opts, env), as_json)
     _print_result(run(bootstrap(opts, env, progress=(lambda m: None) if as_json else output.info)),
                   as_json)
 
