@@ -34,8 +34,8 @@ import nats.js.errors  # noqa: E402
 from natsops.cluster.local import LocalCluster, plan_nodes  # noqa: E402
 from natsops.cluster.ready import start_nodes, wait_usable  # noqa: E402
 from natsops.connection import connect  # noqa: E402
-from natsops.doctor import DoctorOptions, GatherOptions, gather_http, gather_sys, run  # noqa: E402
-from natsops.doctor.gather import local_inventory  # noqa: E402
+from natsops.doctor import DoctorOptions, run  # noqa: E402
+from natsops.monitoring import GatherOptions, gather_http, gather_sys, local_inventory  # noqa: E402
 
 
 def fmt(xs: list[float]) -> str:

@@ -16,6 +16,10 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from natsops.bench.flags import BenchFlags as BenchFlags
+    from natsops.bench.flags import bench_options as bench_options
+    from natsops.bench.flags import check_outputs as check_outputs
+    from natsops.bench.flags import result_error as result_error
     from natsops.bench.runner import MODES as MODES
     from natsops.bench.runner import BenchOptions as BenchOptions
     from natsops.bench.runner import Progress as Progress
@@ -28,6 +32,10 @@ if TYPE_CHECKING:
     from natsops.bench.stats import csv_rows as csv_rows
 
 _EXPORTS = {
+    "BenchFlags": "natsops.bench.flags",
+    "bench_options": "natsops.bench.flags",
+    "check_outputs": "natsops.bench.flags",
+    "result_error": "natsops.bench.flags",
     "MODES": "natsops.bench.runner",
     "BenchOptions": "natsops.bench.runner",
     "Progress": "natsops.bench.runner",

@@ -1,18 +1,25 @@
-"""Helpers shared by the JetStream command groups (stream, consumer, kv, object)."""
+"""Helpers shared by the JetStream command groups (stream, consumer, kv, object): rendering,
+the shared-flags mechanism and the terminal's answers to natscli's questions."""
 
 
 import functools
 import inspect
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar, cast
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, TypeVar, cast
 
-F = TypeVar("F", bound=Callable[..., Any])
+if TYPE_CHECKING:
+    from natsops.jetstream.models import ClusterView
+    from natsops.jetstream.questions import Ask
+    from natsops.jetstream.spec import Change
+    from natsops.jetstream.streams import StepDown
+
+F = TypeVar("F", bound=Callable[..., object])
 
 
 class _Merged:
     """``fn`` with the parameters of ``extra`` appended, worked out only when Typer asks."""
 
-    def __init__(self, fn: Callable[..., Any], extra: Callable[..., Any]) -> None:
+    def __init__(self, fn: Callable[..., object], extra: Callable[..., object]) -> None:
         functools.update_wrapper(self, fn)
         self._fn, self._extra = fn, extra
         self._sig: inspect.Signature | None = None
@@ -26,11 +33,11 @@ class _Merged:
             self._sig = sig.replace(parameters=[*own, *extra])
         return self._sig
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+    def __call__(self, *args: object, **kwargs: object) -> object:
         return self._fn(*args, **kwargs)
 
 
-def with_options(extra: Callable[..., Any]) -> Callable[[F], F]:
+def with_options(extra: Callable[..., object]) -> Callable[[F], F]:
     """Give a command every parameter of ``extra`` (a signature-only function) via ``**kwargs``.
 
     ``stream add`` and ``stream edit`` share ~30 flags; they are declared once on ``extra``.
@@ -43,7 +50,19 @@ def with_options(extra: Callable[..., Any]) -> Callable[[F], F]:
     return deco
 
 
-def step_down_result(what: str, r: Any, as_json: bool) -> None:
+def asker() -> "Ask | None":
+    """Questions answered at the terminal (stderr), or None when stdin is not one."""
+    from natsops.cli import prompt
+
+    if not prompt.interactive():
+        return None
+    import typer
+
+    return lambda q: str(typer.prompt(q.text, default=q.default, show_default=q.show_default,
+                                      err=True))
+
+
+def step_down_result(what: str, r: "StepDown", as_json: bool) -> None:
     """Print a step-down outcome; Timeout when no new leader appeared."""
     from natsops.cli import output
     from natsops.errors import Timeout
@@ -51,10 +70,10 @@ def step_down_result(what: str, r: Any, as_json: bool) -> None:
     if as_json:
         output.print_json({**output.jsonable(r), "preferred_honoured": r.preferred_honoured})
         return
-    if r.old_leader == r.new_leader and r.seconds == 0.0:
+    if r.single_replica:
         output.info(f"{what} {r.subject} has one replica: leader stays {r.old_leader}")
         return
-    if not r.new_leader or r.new_leader == r.old_leader:
+    if not r.moved:
         raise Timeout(f"{what} {r.subject}: no new leader after the step-down "
                       f"(was {r.old_leader or 'none'})")
     output.success(f"{what} {r.subject}: leader {r.old_leader} -> {r.new_leader} "
@@ -75,17 +94,7 @@ def print_names(names: Sequence[str], as_json: bool) -> None:
         output.out().print(n, markup=False, highlight=False)
 
 
-def answer_int(text: str, flag: str) -> int:
-    """An integer typed at a prompt; UsageError (exit 2) otherwise."""
-    from natsops.errors import UsageError
-
-    try:
-        return int(text)
-    except ValueError:
-        raise UsageError(f"invalid {flag} {text!r}: not a whole number") from None
-
-
-def replicas_cell(cluster: Any) -> str:
+def replicas_cell(cluster: "ClusterView | None") -> str:
     """natscli's replica cell: ``n1*, n2, n3!`` (* leader, ! offline, not current or lagging)."""
     if cluster is None:
         return ""
@@ -96,14 +105,14 @@ def replicas_cell(cluster: Any) -> str:
     return ", ".join(parts)
 
 
-def replica_json(cluster: Any) -> list[dict[str, Any]]:
+def replica_json(cluster: "ClusterView | None") -> list[dict[str, object]]:
     if cluster is None:
         return []
     return [{"name": p.name, "leader": p.leader, "current": p.current, "offline": p.offline,
              "active_s": round(p.active_s, 3), "lag": p.lag} for p in cluster.peers]
 
 
-def peers_table(title: str, cluster: Any) -> None:
+def peers_table(title: str, cluster: "ClusterView | None") -> None:
     from natsops.cli import output
 
     if cluster is None:
@@ -117,7 +126,7 @@ def peers_table(title: str, cluster: Any) -> None:
                   for p in cluster.peers])
 
 
-def print_changes(changes: Sequence[Any], *, as_json: bool) -> None:
+def print_changes(changes: "Sequence[Change]", *, as_json: bool) -> None:
     import json
 
     from natsops.cli import output
@@ -133,11 +142,22 @@ def print_changes(changes: Sequence[Any], *, as_json: bool) -> None:
         output.out().print(f"  {c.field}: {old} -> {new}", markup=False, highlight=False)
 
 
-def kv_lines(pairs: Iterable[tuple[str, Any]]) -> None:
+def edit_result(what: str, changes: "Sequence[Change]", config: Mapping[str, object], *,
+                applied: bool, dry_run: bool, as_json: bool) -> None:
+    """The end of an ``edit``: the plan as JSON, or a line saying it was applied."""
+    from natsops.cli import output
+
+    if as_json:
+        output.print_json({"changes": changes, "config": config, "applied": applied,
+                           "dry_run": dry_run})
+    elif applied:
+        output.success(f"{what} updated ({len(changes)} changes)")
+
+
+def kv_lines(pairs: Iterable[tuple[str, object]]) -> None:
     from natsops.cli import output
 
     for k, v in pairs:
         if v is None or v == "":
             continue
         output.out().print(f"{k:>22}: {v}", markup=False, highlight=False)
-

@@ -1,9 +1,14 @@
-"""Options and helpers shared by the commands that read a Snapshot (doctor, server, top)."""
+"""Gathering a Snapshot for the commands that read one (doctor, server, top, sizing).
+
+Their options are declared once in :mod:`natsops.cli.options` (Expect, Monitor, ClusterDir,
+Transport).
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -11,22 +16,8 @@ from natsops.cli.state import get_state
 
 if TYPE_CHECKING:
     from natsops.context import Settings
-    from natsops.doctor.snapshot import Snapshot
-
-
-def _opt(*names: str, **kw: Any) -> Any:
-    return typer.Option(*names, **kw)
-
-
-Expect = Annotated[int, _opt("--expect", help="Number of servers that must answer (default: "
-                             "the local cluster's nodes and the JetStream meta peers)")]
-Monitor = Annotated[list[str] | None, _opt(
-    "--monitor", help="HTTP monitor URL of a server (repeatable); gathers over HTTP")]
-Dir = Annotated[Path | None, _opt("--dir", envvar="NATSOPS_CLUSTER_DIR", help="A local "
-                                  "cluster's directory: its nodes are expected, its sys user used")]
-Transport = Annotated[str, _opt("--transport", help="auto, sys ($SYS requests: system-account "
-                                "credentials) or http (monitor ports)")]
-Json = Annotated[bool, _opt("--json", help="Print as JSON")]
+    from natsops.monitoring.gather import GatherOptions
+    from natsops.monitoring.snapshot import Snapshot
 
 
 def settings_for(ctx: typer.Context, directory: Path | None) -> Settings | None:
@@ -37,12 +28,12 @@ def settings_for(ctx: typer.Context, directory: Path | None) -> Settings | None:
     return state.settings
 
 
-def snapshot(ctx: typer.Context, *, monitor: list[str] | None, directory: Path | None,
-             transport: str, expect: int = 0, **gather_opts: Any) -> Snapshot:
-    """Gather one Snapshot with the command's options."""
+def snapshot(ctx: typer.Context, opts: GatherOptions, *, monitor: list[str] | None,
+             directory: Path | None, transport: str, expect: int = 0) -> Snapshot:
+    """Gather one Snapshot of what ``opts`` names, from where the command's options say."""
     from natsops.cli._run import run
-    from natsops.doctor.gather import GatherOptions, gather
+    from natsops.monitoring.gather import gather
 
-    opts = GatherOptions(expect=expect, **gather_opts)
-    return run(gather(settings_for(ctx, directory), opts, monitors=tuple(monitor or ()),
-                      cluster_dir=directory, transport=transport))
+    return run(gather(settings_for(ctx, directory), replace(opts, expect=expect),
+                      monitors=tuple(monitor or ()), cluster_dir=directory,
+                      transport=transport))

@@ -3,15 +3,16 @@
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from natsops.cli import options
 from natsops.cli.state import get_state, want_json
-from natsops.errors import ChecksFailed, UsageError
+from natsops.errors import UsageError
 
 if TYPE_CHECKING:
-    from natsops.bench import BenchOptions, BenchResult, GroupStats, Latency, Progress
+    from natsops.bench import BenchResult, GroupStats, Latency, Progress
 
 app = typer.Typer()
 
@@ -41,8 +42,8 @@ def bench(
     keys: Annotated[int | None, typer.Option("--keys", help="KV: use keys NAME.0 .. NAME.N-1 instead of NAME [default: 1]", show_default=False)] = None,
     consume: Annotated[str | None, typer.Option("--consume", help="JetStream: then read the stream back with --sub clients: fetch (shared durable pull consumer, acked) or ordered (each reads it all)", show_default=False)] = None,
     csv_file: Annotated[str | None, typer.Option("--csv", help="Write per-client figures as CSV to FILE ('-': stdout)", show_default=False)] = None,
-    no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar on stderr")] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
+    no_progress: options.NoProgress = False,
+    json_out: options.Json = False,
 ) -> None:
     """Measure throughput and latency with several client processes.
 
@@ -62,70 +63,32 @@ def bench(
       natsops bench orders.bench --js --consume fetch --sub 2 --batch 500
       natsops bench user.settings --kv get --keys 1000 --pub 2 --msgs 20000
     """
-    from natsops.bench import run_bench
+    from natsops.bench import BenchFlags, bench_options, check_outputs, result_error, run_bench
     from natsops.cli._run import run
 
-    state = get_state(ctx)
-    as_json = want_json(ctx, json_out)
-    if csv_file == "-" and as_json:
-        raise UsageError("--csv - and --json both write to stdout: give --csv a file")
-    opts = _options(name=name, pub=pub, sub=sub, msgs=msgs, size=size, duration=duration,
-                    request=request, js=js, stream=stream, replicas=replicas, storage=storage,
-                    sync=sync, window=window, batch=batch, keep=keep, kv=kv, bucket=bucket,
-                    keys=keys, consume=consume, subjects=subjects, payload=payload)
+    check_outputs(csv_file, want_json(ctx, json_out))
+    opts = bench_options(BenchFlags(
+        name=name, pub=pub, sub=sub, msgs=msgs, size=size, duration=duration, subjects=subjects,
+        payload=payload, request=request, js=js, stream=stream, replicas=replicas,
+        storage=storage, sync=sync, window=window, batch=batch, keep=keep, kv=kv, bucket=bucket,
+        keys=keys, consume=consume))
     with _progress_bar(not no_progress and sys.stderr.isatty()) as progress:
-        result = run(run_bench(state.settings, opts, progress))
+        result = run(run_bench(get_state(ctx).settings, opts, progress))
     if csv_file:
         _write_csv(result, csv_file)
+    _emit(result, want_json(ctx, json_out))
+    error = result_error(result)
+    if error is not None:
+        raise error
+
+
+def _emit(result: "BenchResult", as_json: bool) -> None:
     if as_json:
         from natsops.cli import output
 
         output.print_json(result)
     else:
         _print(result)
-    if result.warnings:
-        more = len(result.warnings) - 1
-        raise ChecksFailed(result.warnings[0] + (f" (and {more} more)" if more else ""))
-
-
-def _options(**f: Any) -> "BenchOptions":
-    """Check which flags go together and build the options (defaults from BenchOptions)."""
-    from natsops.bench import BenchOptions
-    from natsops.units import parse_duration, parse_size
-
-    kv_mode = f["kv"] is not None
-    if sum((f["request"], f["js"], kv_mode)) > 1:
-        raise UsageError("--request, --js and --kv are different modes: choose one")
-    groups = (
-        (("stream", "window", "batch", "sync", "consume"), f["js"], "--js"),
-        (("bucket", "keys"), kv_mode, "--kv"),
-        (("replicas", "storage", "keep"), f["js"] or kv_mode, "--js or --kv"),
-    )
-    for names, ok, where in groups:
-        given = [f"--{n}" for n in names if f[n] not in (None, False)]
-        if given and not ok:
-            raise UsageError(f"{', '.join(given)} only apply with {where}")
-    if f["sync"] and (f["window"] is not None or f["batch"] is not None):
-        raise UsageError("--sync publishes one message at a time: drop --window/--batch")
-    if f["duration"] is not None and f["msgs"] is not None:
-        raise UsageError("give either --msgs or --duration, not both")
-    size = parse_size(f["size"], what="--size")
-    if size < 0:
-        raise UsageError(f"invalid --size {f['size']!r}")
-    kw: dict[str, Any] = {
-        "subject": f["name"], "pubs": f["pub"], "subs": f["sub"], "size": size,
-        "mode": "request" if f["request"] else "js" if f["js"] else "kv" if kv_mode else "core",
-        "keep": f["keep"],
-    }  # fmt: skip
-    if f["duration"] is not None:
-        kw["msgs"], kw["duration"] = None, parse_duration(f["duration"], what="--duration")
-    if f["sync"]:
-        kw["window"] = kw["batch"] = 1
-    for name in ("msgs", "stream", "replicas", "storage", "window", "batch", "kv", "bucket",
-                 "keys", "consume", "subjects", "payload"):
-        if f[name] is not None:
-            kw[name] = f[name]
-    return BenchOptions(**kw)
 
 
 @contextmanager

@@ -1,15 +1,21 @@
 """``natsops consumer``: create, change, inspect, list, fetch from and remove consumers."""
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from natsops.cli import _js, prompt
-from natsops.cli._js import print_names, with_options
+from natsops.cli import options
+from natsops.cli._js import asker, print_names, with_options
 from natsops.cli._run import call
 from natsops.cli.prompt import confirm
-from natsops.cli.state import get_state, want_json
+from natsops.cli.state import want_json
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from natsops.jetstream.consumers import ConsumerListing, FetchedMsg, PauseState
+    from natsops.jetstream.models import ConsumerInfo
 
 app = typer.Typer(
     help="Manage JetStream consumers.",
@@ -23,12 +29,8 @@ app.add_typer(cluster_app, name="cluster")
 
 StreamArg = Annotated[str, typer.Argument(help="Stream name", show_default=False)]
 NameArg = Annotated[str, typer.Argument(help="Consumer name", show_default=False)]
-JsonOpt = Annotated[bool, typer.Option("--json", "-j", help="Print as JSON")]
-ForceOpt = Annotated[bool, typer.Option("--force", "-f", help="Do not ask for confirmation")]
 ConfigOpt = Annotated[Path | None, typer.Option(
     "--config", help="ConsumerConfig (or ConsumerInfo) as JSON or YAML", show_default=False)]
-DryRunOpt = Annotated[bool, typer.Option(
-    "--dry-run", help="Show the config (and diff); change nothing")]
 
 
 def _consumer_flags(
@@ -58,7 +60,7 @@ def _consumer_flags(
         "--backoff-min", help="First backoff [1m]", show_default=False)] = None,
     backoff_max: Annotated[str | None, typer.Option(
         "--backoff-max", help="Last backoff [20m]", show_default=False)] = None,
-    filter_: Annotated[list[str] | None, typer.Option(
+    filters: Annotated[list[str] | None, typer.Option(
         "--filter", help="Filter subjects (repeat)", show_default=False)] = None,
     replay: Annotated[str | None, typer.Option(
         "--replay", help="instant or original", show_default=False)] = None,
@@ -93,49 +95,7 @@ def _consumer_flags(
     """Signature holder for the flags shared by add and edit."""
 
 
-def _flags(kw: dict[str, Any]) -> Any:
-    from natsops.jetstream.consumers import ConsumerFlags
-
-    names = {"filter_": "filters"}
-    values: dict[str, Any] = {names.get(k, k): tuple(v) if isinstance(v, list) else v
-                              for k, v in kw.items()}
-    return ConsumerFlags(**values)
-
-
-def _prompt_missing(cfg: dict[str, Any], pull: bool) -> dict[str, Any]:
-
-    from natsops.errors import UsageError
-    from natsops.jetstream.consumers import (
-        PROMPTED,
-        ConsumerFlags,
-        apply_consumer_flags,
-        missing_for_add,
-    )
-
-    missing = missing_for_add(cfg, pull=pull)
-    if not missing:
-        return cfg
-    if not prompt.interactive():
-        raise UsageError("missing " + ", ".join(PROMPTED[k] for k in missing),
-                         hint="give them, or --defaults to accept natscli's defaults")
-    ans: dict[str, Any] = {}
-    if "mode" in missing:
-        ans["target"] = typer.prompt("push delivery subject (empty for a pull consumer)",
-                                     default="", show_default=False, err=True) or None
-        ans["pull"] = ans["target"] is None
-    push = bool(ans.get("target") or cfg.get("deliver_subject"))
-    for key, flag, default in (("deliver_policy", "deliver", "all"),
-                               ("ack_policy", "ack", "none" if push else "explicit"),
-                               ("replay_policy", "replay", "instant"),
-                               ("max_deliver", "max_deliver", "-1")):
-        if key in missing:
-            ans[flag] = typer.prompt(flag.replace("_", "-"), default=default, err=True)
-    if "max_deliver" in ans:
-        ans["max_deliver"] = _js.answer_int(ans["max_deliver"], "--max-deliver")
-    return apply_consumer_flags(cfg, ConsumerFlags(**ans))
-
-
-def _show(ci: Any) -> None:
+def _show(ci: "ConsumerInfo") -> None:
     from natsops.cli import output
     from natsops.cli._js import kv_lines, peers_table
     from natsops.units import format_duration
@@ -164,10 +124,13 @@ def _show(ci: Any) -> None:
         peers_table(f"cluster {ci.cluster.name}", ci.cluster)
 
 
-def _connect(ctx: typer.Context) -> Any:
-    from natsops.connection import connect
+def _emit_info(ci: "ConsumerInfo", as_json: bool) -> None:
+    from natsops.cli import output
 
-    return connect(get_state(ctx).settings)
+    if as_json:
+        output.print_json(ci.raw)
+    else:
+        _show(ci)
 
 
 @app.command()
@@ -178,34 +141,26 @@ def add(
     name: Annotated[str | None, typer.Argument(
         help="Consumer name (or 'durable_name' in --config)", show_default=False)] = None,
     config: ConfigOpt = None,
-    defaults: Annotated[bool, typer.Option(
-        "--defaults", help="Accept natscli defaults for everything not given")] = False,
+    defaults: options.Defaults = False,
     ephemeral: Annotated[bool, typer.Option(
         "--ephemeral", help="Not durable: removed after --inactive-threshold")] = False,
-    dry_run: DryRunOpt = False,
-    json_out: JsonOpt = False,
-    **kw: Any,
+    dry_run: options.DryRun = False,
+    json_out: options.Json = False,
+    **kw: object,
 ) -> None:
     """Create a consumer (flags and defaults as natscli's `nats consumer add`)."""
     from natsops.cli import output
-    from natsops.jetstream.consumers import add_consumer, consumer_config_for_add
-    from natsops.jetstream.spec import load_config_file
+    from natsops.jetstream.consumers import ConsumerFlags, add_consumer, consumer_add_config
 
-    base = load_config_file(config, "consumer") if config else {}
-    flags = _flags(kw)
-    cfg = consumer_config_for_add(name, base, flags, defaults=defaults, ephemeral=ephemeral)
-    if not defaults and not config:
-        cfg = _prompt_missing(cfg, bool(flags.pull))
+    cfg = consumer_add_config(name, ConsumerFlags.from_values(kw), config=config,
+                              defaults=defaults, ephemeral=ephemeral, ask=asker())
     if dry_run:
         output.print_json(cfg)
         return
-
     ci = call(ctx, add_consumer, stream, cfg)
-    if want_json(ctx, json_out):
-        output.print_json(ci.raw)
-        return
-    _show(ci)
-    output.success(f"consumer {stream} > {ci.name} created")
+    _emit_info(ci, want_json(ctx, json_out))
+    if not want_json(ctx, json_out):
+        output.success(f"consumer {stream} > {ci.name} created")
 
 
 @app.command()
@@ -215,51 +170,34 @@ def edit(
     stream: StreamArg,
     name: NameArg,
     config: ConfigOpt = None,
-    dry_run: DryRunOpt = False,
-    force: ForceOpt = False,
-    json_out: JsonOpt = False,
-    **kw: Any,
+    dry_run: options.DryRun = False,
+    force: options.Force = False,
+    json_out: options.Json = False,
+    **kw: object,
 ) -> None:
     """Change a consumer's config (shows the diff)."""
-    from natsops.cli import output
-    from natsops.cli._js import print_changes
-    from natsops.cli._run import run
-    from natsops.jetstream.consumers import plan_consumer_edit, update_consumer
+    from natsops.cli._js import edit_result, print_changes
+    from natsops.jetstream.consumers import ConsumerFlags, apply_consumer_edit, plan_consumer_edit
     from natsops.jetstream.spec import load_config_file
 
     replace = load_config_file(config, "consumer") if config else None
-    flags = _flags(kw)
-    as_json = want_json(ctx, json_out)
-
-    async def go() -> Any:
-        async with _connect(ctx) as conn:
-            plan = await plan_consumer_edit(conn, stream, name, flags, replace)
-            print_changes(plan.changes, as_json=as_json)
-            if dry_run or not plan.changes:
-                return plan, None
-            confirm(f"Really edit consumer {stream} > {name}?", force=force)
-            return plan, await update_consumer(conn, stream, plan.config)
-
-    plan, ci = run(go())
-    if as_json:
-        output.print_json({"changes": plan.changes, "config": plan.config,
-                           "applied": ci is not None, "dry_run": dry_run})
-        return
-    if ci is not None:
-        output.success(f"consumer {stream} > {name} updated ({len(plan.changes)} changes)")
+    plan = call(ctx, plan_consumer_edit, stream, name, ConsumerFlags.from_values(kw), replace)
+    print_changes(plan.changes, as_json=want_json(ctx, json_out))
+    apply = bool(plan.changes) and not dry_run
+    if apply:
+        confirm(f"Really edit consumer {stream} > {name}?", force=force)
+        call(ctx, apply_consumer_edit, plan)
+    edit_result(f"consumer {stream} > {name}", plan.changes, plan.config, applied=apply,
+                dry_run=dry_run, as_json=want_json(ctx, json_out))
 
 
 @app.command()
-def info(ctx: typer.Context, stream: StreamArg, name: NameArg, json_out: JsonOpt = False) -> None:
+def info(ctx: typer.Context, stream: StreamArg, name: NameArg,
+         json_out: options.Json = False) -> None:
     """Show a consumer's config, delivery state and replicas (`--json`: the API's ConsumerInfo)."""
-    from natsops.cli import output
     from natsops.jetstream.consumers import consumer_info
 
-    ci = call(ctx, consumer_info, stream, name)
-    if want_json(ctx, json_out):
-        output.print_json(ci.raw)
-        return
-    _show(ci)
+    _emit_info(call(ctx, consumer_info, stream, name), want_json(ctx, json_out))
 
 
 @app.command("ls")
@@ -267,25 +205,16 @@ def ls(
     ctx: typer.Context,
     stream: StreamArg,
     names: Annotated[bool, typer.Option("--names", "-n", help="Only print names")] = False,
-    json_out: JsonOpt = False,
+    json_out: options.Json = False,
 ) -> None:
     """List a stream's consumers (all pages; `--json`: an array of names, as natscli)."""
     from natsops.cli import output
-    from natsops.cli._run import run
     from natsops.jetstream.consumers import consumer_names, list_consumers
 
-    as_json = want_json(ctx, json_out)
-
-    async def go() -> Any:
-        async with _connect(ctx) as conn:
-            if names or as_json:
-                return await consumer_names(conn, stream)
-            return await list_consumers(conn, stream)
-
-    res = run(go())
-    if isinstance(res, list):
-        print_names(res, as_json)
+    if names or want_json(ctx, json_out):
+        print_names(call(ctx, consumer_names, stream), want_json(ctx, json_out))
         return
+    res = call(ctx, list_consumers, stream)
     output.table(f"Consumers of {stream} ({len(res.consumers)})",
                  ["name", "mode", "ack", "pending", "ack pending", "last delivery"],
                  [(c.name, "pull" if c.is_pull else "push", c.config.get("ack_policy"),
@@ -294,19 +223,15 @@ def ls(
 
 
 @app.command()
-def rm(ctx: typer.Context, stream: StreamArg, name: NameArg, force: ForceOpt = False) -> None:
+def rm(ctx: typer.Context, stream: StreamArg, name: NameArg,
+       force: options.Force = False) -> None:
     """Delete a consumer (asks unless --force)."""
     from natsops.cli import output
-    from natsops.cli._run import run
     from natsops.jetstream.consumers import consumer_info, delete_consumer
 
-    async def go() -> None:
-        async with _connect(ctx) as conn:
-            await consumer_info(conn, stream, name)
-            confirm(f"Really delete consumer {stream} > {name}?", force=force)
-            await delete_consumer(conn, stream, name)
-
-    run(go())
+    call(ctx, consumer_info, stream, name)  # NotFound (exit 4) before asking
+    confirm(f"Really delete consumer {stream} > {name}?", force=force)
+    call(ctx, delete_consumer, stream, name)
     output.success(f"consumer {stream} > {name} deleted")
 
 
@@ -321,40 +246,41 @@ def next_(
     nak: Annotated[bool, typer.Option("--nak", help="Nak instead of ack (redeliver)")] = False,
     term: Annotated[bool, typer.Option(
         "--term", help="Terminate instead of ack (no redelivery)")] = False,
-    json_out: JsonOpt = False,
+    json_out: options.Json = False,
 ) -> None:
     """Fetch messages from a pull consumer and acknowledge them (as `nats consumer next`)."""
     from natsops.cli import output
-    from natsops.errors import NotFound, UsageError
-    from natsops.jetstream.consumers import next_messages
+    from natsops.errors import NotFound
+    from natsops.jetstream.consumers import ack_reply, next_messages
     from natsops.units import parse_duration
 
-    if nak and term:
-        raise UsageError("--nak and --term cannot be combined")
-    reply = "-NAK" if nak else "+TERM" if term else ("+ACK" if ack else None)
-    secs = parse_duration(wait, what="--wait")
-
-    msgs = call(ctx, next_messages, stream, name, count=count, wait=secs, ack=reply)
+    reply = ack_reply(ack=ack, nak=nak, term=term)
+    msgs = call(ctx, next_messages, stream, name, count=count,
+                wait=parse_duration(wait, what="--wait"), ack=reply)
     if want_json(ctx, json_out):
         output.print_json([m.jsonable() for m in msgs])
     else:
-        for m in msgs:
-            output.info(f"[{m.stream_seq}] subject {m.subject}, delivered {m.delivered}x, "
-                        f"{m.pending} pending" + (f", {reply}" if reply else ""))
-            output.out().print(m.data.decode(errors="replace"), markup=False, highlight=False)
+        _print_msgs(msgs, reply)
     if not msgs:
         raise NotFound(f"no message from {stream} > {name} within {wait}")
 
 
-def _pause(ctx: typer.Context, stream: str, name: str, until: str | None, json_out: bool) -> None:
+def _print_msgs(msgs: "Sequence[FetchedMsg]", reply: str | None) -> None:
     from natsops.cli import output
-    from natsops.jetstream.consumers import pause_consumer
 
-    r = call(ctx, pause_consumer, stream, name, until)
-    if want_json(ctx, json_out):
-        output.print_json({"stream": stream, "consumer": name, **r})
-    elif r.get("paused"):
-        output.success(f"consumer {stream} > {name} paused until {r.get('pause_until')}")
+    for m in msgs:
+        output.info(f"[{m.stream_seq}] subject {m.subject}, delivered {m.delivered}x, "
+                    f"{m.pending} pending" + (f", {reply}" if reply else ""))
+        output.out().print(m.data.decode(errors="replace"), markup=False, highlight=False)
+
+
+def _paused(stream: str, name: str, r: "PauseState", as_json: bool) -> None:
+    from natsops.cli import output
+
+    if as_json:
+        output.print_json({"stream": stream, "consumer": name, **output.jsonable(r)})
+    elif r.paused:
+        output.success(f"consumer {stream} > {name} paused until {r.pause_until}")
     else:
         output.success(f"consumer {stream} > {name} resumed")
 
@@ -365,52 +291,64 @@ def pause(
     stream: StreamArg,
     name: NameArg,
     until: Annotated[str, typer.Argument(help="Duration (1h) or time (2026-12-01T10:00:00Z)")],
-    json_out: JsonOpt = False,
+    json_out: options.Json = False,
 ) -> None:
     """Pause delivery until a time (the consumer keeps its state)."""
-    from natsops.jetstream.consumers import parse_until
+    from natsops.jetstream.consumers import parse_until, pause_consumer
 
-    _pause(ctx, stream, name, parse_until(until, "UNTIL"), json_out)
+    r = call(ctx, pause_consumer, stream, name, parse_until(until, "UNTIL"))
+    _paused(stream, name, r, want_json(ctx, json_out))
 
 
 @app.command()
-def resume(ctx: typer.Context, stream: StreamArg, name: NameArg, json_out: JsonOpt = False) -> None:
+def resume(ctx: typer.Context, stream: StreamArg, name: NameArg,
+           json_out: options.Json = False) -> None:
     """Resume a paused consumer."""
-    _pause(ctx, stream, name, None, json_out)
+    from natsops.jetstream.consumers import pause_consumer
+
+    _paused(stream, name, call(ctx, pause_consumer, stream, name, None), want_json(ctx, json_out))
 
 
 @app.command()
-def report(ctx: typer.Context, stream: StreamArg, json_out: JsonOpt = False) -> None:
+def report(ctx: typer.Context, stream: StreamArg, json_out: options.Json = False) -> None:
     """One row per consumer: pending, ack pending, redelivered, waiting, last delivery, replicas."""
-    from natsops.cli import output
-    from natsops.cli._js import replica_json, replicas_cell
     from natsops.jetstream.consumers import list_consumers
-    from natsops.units import format_duration
 
     res = call(ctx, list_consumers, stream)
     if want_json(ctx, json_out):
-        output.print_json({"stream": stream, "messages": res.stream_messages, "consumers": [
-            {"name": c.name, "mode": "pull" if c.is_pull else "push",
-             "ack_policy": c.config.get("ack_policy"), "num_pending": c.num_pending,
-             "num_ack_pending": c.num_ack_pending, "num_redelivered": c.num_redelivered,
-             "num_waiting": c.num_waiting, "last_delivery": c.last_delivery,
-             "ack_floor_stream_seq": c.ack_floor_stream_seq, "paused": c.paused,
-             "leader": c.cluster.leader if c.cluster else "",
-             "healthy": c.cluster is None or c.cluster.healthy,
-             "peers": replica_json(c.cluster)} for c in res.consumers],
-            "missing": list(res.missing), "offline": dict(res.offline)})
-        return
+        _report_json(res)
+    else:
+        _report_table(res)
 
-    def unprocessed(n: int) -> str:
-        pct = min(100, round(n * 100 / res.stream_messages)) if res.stream_messages else 0
-        return f"{n:,} / {pct}%"
 
-    output.table(f"Consumer report for {stream} with {len(res.consumers)} consumers",
+def _report_json(res: "ConsumerListing") -> None:
+    from natsops.cli import output
+    from natsops.cli._js import replica_json
+
+    output.print_json({"stream": res.stream, "messages": res.stream_messages, "consumers": [
+        {"name": c.name, "mode": "pull" if c.is_pull else "push",
+         "ack_policy": c.config.get("ack_policy"), "num_pending": c.num_pending,
+         "num_ack_pending": c.num_ack_pending, "num_redelivered": c.num_redelivered,
+         "num_waiting": c.num_waiting, "last_delivery": c.last_delivery,
+         "ack_floor_stream_seq": c.ack_floor_stream_seq, "paused": c.paused,
+         "leader": c.cluster.leader if c.cluster else "",
+         "healthy": c.cluster is None or c.cluster.healthy,
+         "peers": replica_json(c.cluster)} for c in res.consumers],
+        "missing": list(res.missing), "offline": dict(res.offline)})
+
+
+def _report_table(res: "ConsumerListing") -> None:
+    from natsops.cli import output
+    from natsops.cli._js import replicas_cell
+    from natsops.units import format_duration
+
+    output.table(f"Consumer report for {res.stream} with {len(res.consumers)} consumers",
                  ["consumer", "mode", "ack policy", "ack wait", "ack pending", "redelivered",
                   "unprocessed", "waiting", "ack floor", "last delivery", "cluster"],
                  [(c.name, "Pull" if c.is_pull else "Push", c.config.get("ack_policy"),
                    format_duration(int(c.config.get("ack_wait") or 0) / 1e9),
-                   f"{c.num_ack_pending:,}", f"{c.num_redelivered:,}", unprocessed(c.num_pending),
+                   f"{c.num_ack_pending:,}", f"{c.num_redelivered:,}",
+                   f"{c.num_pending:,} / {res.unprocessed_pct(c.num_pending)}%",
                    c.num_waiting, c.ack_floor_stream_seq, c.last_delivery or "never",
                    replicas_cell(c.cluster) if c.cluster and len(c.cluster.peers) > 1 else
                    (c.cluster.leader if c.cluster else ""))
@@ -424,9 +362,8 @@ def step_down(
     ctx: typer.Context,
     stream: StreamArg,
     name: NameArg,
-    preferred: Annotated[str | None, typer.Option(
-        "--preferred", help="Server that should become leader", show_default=False)] = None,
-    json_out: JsonOpt = False,
+    preferred: options.Preferred = None,
+    json_out: options.Json = False,
 ) -> None:
     """Make the consumer leader step down and wait for the new leader."""
     from natsops.cli._js import step_down_result

@@ -1,13 +1,18 @@
 """``natsops kv``: Key/Value buckets and their keys."""
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from natsops.cli import options
 from natsops.cli._js import print_names
 from natsops.cli._run import call
 from natsops.cli.prompt import confirm
 from natsops.cli.state import want_json
+
+if TYPE_CHECKING:
+    from natsops.connection import Conn
+    from natsops.jetstream.kv import BucketStatus
 
 app = typer.Typer(
     help="Manage Key/Value buckets and keys.",
@@ -19,13 +24,9 @@ app = typer.Typer(
 
 BucketArg = Annotated[str, typer.Argument(help="Bucket name", show_default=False)]
 KeyArg = Annotated[str, typer.Argument(help="Key", show_default=False)]
-JsonOpt = Annotated[bool, typer.Option("--json", "-j", help="Print as JSON")]
-ForceOpt = Annotated[bool, typer.Option("--force", "-f", help="Do not ask for confirmation")]
 
 
-
-
-def _status(st: Any, as_json: bool) -> None:
+def _status(st: "BucketStatus", as_json: bool) -> None:
     from natsops.cli import output
     from natsops.cli._js import kv_lines, peers_table, replica_json
     from natsops.units import format_bytes, format_duration
@@ -73,7 +74,7 @@ def add(
     ] = None,
     metadata: Annotated[list[str] | None, typer.Option(
         "--metadata", help="key=value (repeat)", show_default=False)] = None,
-    json_out: JsonOpt = False,
+    json_out: options.Json = False,
 ) -> None:
     """Create a bucket (placement and direct get as natscli)."""
     from natsops.cli import output
@@ -91,7 +92,7 @@ def add(
 
 
 @app.command()
-def info(ctx: typer.Context, bucket: BucketArg, json_out: JsonOpt = False) -> None:
+def info(ctx: typer.Context, bucket: BucketArg, json_out: options.Json = False) -> None:
     """Show a bucket's size, settings and replicas."""
     from natsops.jetstream.kv import bucket_status
 
@@ -103,7 +104,7 @@ def ls(
     ctx: typer.Context,
     bucket: Annotated[str | None, typer.Argument(
         help="List this bucket's keys instead of buckets", show_default=False)] = None,
-    json_out: JsonOpt = False,
+    json_out: options.Json = False,
 ) -> None:
     """List buckets, or the keys of one bucket (`--json`: an array of names)."""
     from natsops.cli import output
@@ -125,7 +126,7 @@ def ls(
 
 
 @app.command()
-def rm(ctx: typer.Context, bucket: BucketArg, force: ForceOpt = False) -> None:
+def rm(ctx: typer.Context, bucket: BucketArg, force: options.Force = False) -> None:
     """Delete a bucket and all its values (asks unless --force)."""
     from natsops.cli import output
     from natsops.jetstream.kv import delete_bucket
@@ -142,7 +143,7 @@ def put(
     key: KeyArg,
     value: Annotated[str | None, typer.Argument(
         help="Value (read from stdin when left out)", show_default=False)] = None,
-    json_out: JsonOpt = False,
+    json_out: options.Json = False,
 ) -> None:
     """Store a value under a key."""
     import sys
@@ -167,7 +168,7 @@ def get(
     revision: Annotated[int | None, typer.Option(
         "--revision", help="A specific revision", show_default=False)] = None,
     raw: Annotated[bool, typer.Option("--raw", help="Print only the value's bytes")] = False,
-    json_out: JsonOpt = False,
+    json_out: options.Json = False,
 ) -> None:
     """Print a key's value (latest, or --revision)."""
     import sys
@@ -188,7 +189,7 @@ def get(
 
 
 @app.command("del")
-def del_(ctx: typer.Context, bucket: BucketArg, key: KeyArg, force: ForceOpt = False) -> None:
+def del_(ctx: typer.Context, bucket: BucketArg, key: KeyArg, force: options.Force = False) -> None:
     """Delete a key (a delete marker; history stays) (asks unless --force)."""
     from natsops.cli import output
     from natsops.jetstream.kv import delete_key
@@ -199,7 +200,7 @@ def del_(ctx: typer.Context, bucket: BucketArg, key: KeyArg, force: ForceOpt = F
 
 
 @app.command()
-def purge(ctx: typer.Context, bucket: BucketArg, key: KeyArg, force: ForceOpt = False) -> None:
+def purge(ctx: typer.Context, bucket: BucketArg, key: KeyArg, force: options.Force = False) -> None:
     """Remove a key and all its history (asks unless --force)."""
     from natsops.cli import output
     from natsops.jetstream.kv import purge_key
@@ -210,7 +211,7 @@ def purge(ctx: typer.Context, bucket: BucketArg, key: KeyArg, force: ForceOpt = 
 
 
 @app.command()
-def history(ctx: typer.Context, bucket: BucketArg, key: KeyArg, json_out: JsonOpt = False) -> None:
+def history(ctx: typer.Context, bucket: BucketArg, key: KeyArg, json_out: options.Json = False) -> None:
     """Show every kept revision of a key."""
     from natsops.cli import output
     from natsops.jetstream.kv import key_history
@@ -233,7 +234,7 @@ def watch(
         "--history", help="Start with every kept revision")] = False,
     deletes: Annotated[bool, typer.Option(
         "--deletes/--no-deletes", help="Show deletes and purges")] = True,
-    json_out: JsonOpt = False,
+    json_out: options.Json = False,
 ) -> None:
     """Print the current value(s) and then every update until Ctrl-C (`--json`: one line each)."""
     import json
@@ -243,7 +244,7 @@ def watch(
 
     as_json = want_json(ctx, json_out)
 
-    async def go(conn: Any) -> None:
+    async def go(conn: "Conn") -> None:
         async for e in kv_watch(conn, bucket, key, history=history, deletes=deletes):
             if as_json:
                 line = json.dumps(e.jsonable(), sort_keys=True)

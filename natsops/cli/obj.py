@@ -1,13 +1,19 @@
 """``natsops object``: object store buckets, and large files in and out of them."""
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from natsops.cli import options
 from natsops.cli._run import call
 from natsops.cli.prompt import confirm
 from natsops.cli.state import want_json
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from natsops.jetstream.objects import ObjectBucketStatus, ObjectEntry
 
 app = typer.Typer(
     help="Manage object store buckets and objects.",
@@ -18,15 +24,11 @@ app = typer.Typer(
 )
 
 BucketArg = Annotated[str, typer.Argument(help="Bucket name", show_default=False)]
-JsonOpt = Annotated[bool, typer.Option("--json", "-j", help="Print as JSON")]
-ForceOpt = Annotated[bool, typer.Option("--force", "-f", help="Do not ask for confirmation")]
 ProgressOpt = Annotated[bool, typer.Option(
     "--progress/--no-progress", help="Progress bar on stderr (bytes, rate, ETA)")]
 
 
-
-
-def _bucket(st: Any, as_json: bool) -> None:
+def _bucket(st: "ObjectBucketStatus", as_json: bool) -> None:
     from natsops.cli import output
     from natsops.cli._js import kv_lines, peers_table, replica_json
     from natsops.units import format_bytes, format_duration
@@ -48,7 +50,7 @@ def _bucket(st: Any, as_json: bool) -> None:
         peers_table(f"cluster {st.cluster.name}", st.cluster)
 
 
-def _entry(e: Any, as_json: bool) -> None:
+def _entry(e: "ObjectEntry", as_json: bool) -> None:
     from natsops.cli import output
     from natsops.cli._js import kv_lines
     from natsops.units import format_bytes
@@ -79,7 +81,7 @@ def add(
     compress: Annotated[bool, typer.Option("--compress", help="S2 compression")] = False,
     metadata: Annotated[list[str] | None, typer.Option(
         "--metadata", help="key=value (repeat)", show_default=False)] = None,
-    json_out: JsonOpt = False,
+    json_out: options.Json = False,
 ) -> None:
     """Create an object store bucket."""
     from natsops.cli import output
@@ -105,7 +107,7 @@ def put(
     description: Annotated[str | None, typer.Option("--description", show_default=False)] = None,
     chunk_size: Annotated[str, typer.Option("--chunk-size", help="Chunk size")] = "128KiB",
     progress: ProgressOpt = True,
-    json_out: JsonOpt = False,
+    json_out: options.Json = False,
 ) -> None:
     """Upload a file in chunks (never loaded whole into memory)."""
     from natsops.cli import output
@@ -134,7 +136,7 @@ def get(
     force: Annotated[bool, typer.Option(
         "--force", "-f", help="Overwrite an existing file")] = False,
     progress: ProgressOpt = True,
-    json_out: JsonOpt = False,
+    json_out: options.Json = False,
 ) -> None:
     """Download an object; the digest is checked before the file appears under its name."""
     from natsops.cli import output
@@ -156,7 +158,7 @@ def info(
     bucket: BucketArg,
     name: Annotated[str | None, typer.Argument(
         help="An object (default: the bucket)", show_default=False)] = None,
-    json_out: JsonOpt = False,
+    json_out: options.Json = False,
 ) -> None:
     """Show a bucket, or one object's size, chunks and digest."""
     from natsops.jetstream.objects import object_bucket_status, object_info
@@ -172,23 +174,32 @@ def ls(
     ctx: typer.Context,
     bucket: Annotated[str | None, typer.Argument(
         help="List this bucket's objects instead of buckets", show_default=False)] = None,
-    json_out: JsonOpt = False,
+    json_out: options.Json = False,
 ) -> None:
     """List object store buckets, or the objects in one."""
-    from natsops.cli import output
     from natsops.jetstream.objects import list_object_buckets, list_objects
+
+    if bucket:
+        _objects(bucket, call(ctx, list_objects, bucket), want_json(ctx, json_out))
+    else:
+        _buckets(call(ctx, list_object_buckets), want_json(ctx, json_out))
+
+
+def _objects(bucket: str, objs: "Sequence[ObjectEntry]", as_json: bool) -> None:
+    from natsops.cli import output
     from natsops.units import format_bytes
 
-    as_json = want_json(ctx, json_out)
-    if bucket:
-        objs = call(ctx, list_objects, bucket)
-        if as_json:
-            output.print_json(objs)
-            return
-        output.table(f"Objects in {bucket} ({len(objs)})", ["name", "size", "chunks", "modified"],
-                     [(o.name, format_bytes(o.size), o.chunks, o.mtime) for o in objs])
+    if as_json:
+        output.print_json(objs)
         return
-    buckets = call(ctx, list_object_buckets)
+    output.table(f"Objects in {bucket} ({len(objs)})", ["name", "size", "chunks", "modified"],
+                 [(o.name, format_bytes(o.size), o.chunks, o.mtime) for o in objs])
+
+
+def _buckets(buckets: "Sequence[ObjectBucketStatus]", as_json: bool) -> None:
+    from natsops.cli import output
+    from natsops.units import format_bytes
+
     if as_json:
         output.print_json([b.bucket for b in buckets])
         return
@@ -203,7 +214,7 @@ def rm(
     bucket: BucketArg,
     name: Annotated[str | None, typer.Argument(
         help="Object to delete (default: the whole bucket)", show_default=False)] = None,
-    force: ForceOpt = False,
+    force: options.Force = False,
 ) -> None:
     """Delete an object, or a whole bucket (asks unless --force)."""
     from natsops.cli import output
@@ -220,8 +231,8 @@ def rm(
 
 
 @app.command()
-def seal(ctx: typer.Context, bucket: BucketArg, force: ForceOpt = False,
-         json_out: JsonOpt = False) -> None:
+def seal(ctx: typer.Context, bucket: BucketArg, force: options.Force = False,
+         json_out: options.Json = False) -> None:
     """Make a bucket read-only for good (asks unless --force)."""
     from natsops.cli import output
     from natsops.jetstream.objects import seal_object_bucket

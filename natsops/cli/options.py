@@ -28,3 +28,9 @@ ClusterDir = Annotated[Path | None, typer.Option(
 Transport = Annotated[str, typer.Option(
     "--transport", help="auto, sys ($SYS requests: system-account credentials) or http "
     "(monitor ports)")]
+
+# JetStream (stream, consumer): natscli's create-with-defaults and leader step-down flags.
+Defaults = Annotated[bool, typer.Option(
+    "--defaults", help="Accept natscli defaults for everything not given")]
+Preferred = Annotated[str | None, typer.Option(
+    "--preferred", help="Server that should become leader", show_default=False)]

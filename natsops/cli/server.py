@@ -1,11 +1,15 @@
 """``natsops server``: the servers of a deployment, from one Snapshot ($SYS or HTTP monitors)."""
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from natsops.cli._snapshot import Dir, Expect, Json, Monitor, Transport, snapshot
+from natsops.cli._snapshot import snapshot
+from natsops.cli.options import ClusterDir, Expect, Json, Monitor, Transport
 from natsops.cli.state import want_json
+
+if TYPE_CHECKING:
+    from natsops.monitoring.views import JetStreamReport, ServerRow
 
 app = typer.Typer(
     help="Inspect the servers of a deployment (system account or HTTP monitors).",
@@ -29,20 +33,29 @@ def ls(
     ctx: typer.Context,
     expect: Expect = 0,
     monitor: Monitor = None,
-    directory: Dir = None,
+    directory: ClusterDir = None,
     transport: Transport = "auto",
     json_out: Json = False,
 ) -> None:
     """List every server (like `nats server list`); expected servers that did not answer too."""
     from natsops.cli import output
-    from natsops.doctor.views import server_rows
+    from natsops.monitoring.views import LS_GATHER, server_rows
 
-    snap = snapshot(ctx, monitor=monitor, directory=directory, transport=transport,
-                    expect=expect, parts=("varz",))
+    snap = snapshot(ctx, LS_GATHER, monitor=monitor, directory=directory, transport=transport,
+                    expect=expect)
     rows = server_rows(snap)
     if want_json(ctx, json_out):
         output.print_json(rows)
         return
+    _print_rows(rows)
+    if snap.missing:
+        output.error(f"{len(snap.missing)} expected server(s) did not answer: "
+                     f"{', '.join(snap.missing)}", "natsops doctor explains what is wrong")
+
+
+def _print_rows(rows: "tuple[ServerRow, ...]") -> None:
+    from natsops.cli import output
+
     output.table(None, ["NAME", "CLUSTER", "HOST", "VERSION", "JS", "CONNS", "SUBS", "ROUTES",
                         "SLOW", "MEM", "CPU %", "UPTIME", "RTT"],
                  [(r.name, r.cluster, r.host, r.version, "yes" if r.jetstream else "no",
@@ -50,9 +63,6 @@ def ls(
                    f"{r.cpu:.0f}", r.uptime, f"{r.rtt_ms:.1f}ms" if r.rtt_ms is not None
                    else "") if r.answered else (r.name, "", "", "NO ANSWER")
                   for r in rows])
-    if snap.missing:
-        output.error(f"{len(snap.missing)} expected server(s) did not answer: "
-                     f"{', '.join(snap.missing)}", "natsops doctor explains what is wrong")
 
 
 @app.command("info")
@@ -61,17 +71,16 @@ def info(
     name: Annotated[str | None, typer.Argument(help="Server name (default: every server)",
                                                show_default=False)] = None,
     monitor: Monitor = None,
-    directory: Dir = None,
+    directory: ClusterDir = None,
     transport: Transport = "auto",
     json_out: Json = False,
 ) -> None:
     """Show one server's identity, limits, load, links and JetStream usage."""
     from natsops.cli import output
-    from natsops.doctor.views import server_info
+    from natsops.monitoring.views import INFO_GATHER, server_infos
 
-    snap = snapshot(ctx, monitor=monitor, directory=directory, transport=transport,
-                    parts=("varz", "jsz", "gatewayz", "healthz"), jsz_detail=False)
-    infos = {n: server_info(snap, n) for n in ([name] if name else list(snap.names))}
+    snap = snapshot(ctx, INFO_GATHER, monitor=monitor, directory=directory, transport=transport)
+    infos = server_infos(snap, name)
     if want_json(ctx, json_out):
         output.print_json(infos[name] if name else infos)
         return
@@ -103,20 +112,29 @@ def report_jetstream(
     ctx: typer.Context,
     expect: Expect = 0,
     monitor: Monitor = None,
-    directory: Dir = None,
+    directory: ClusterDir = None,
     transport: Transport = "auto",
     json_out: Json = False,
 ) -> None:
     """Per-server JetStream usage, and the meta group with its leader and peer state."""
     from natsops.cli import output
-    from natsops.doctor.views import jetstream_report
+    from natsops.monitoring.views import JETSTREAM_GATHER, jetstream_report
 
-    snap = snapshot(ctx, monitor=monitor, directory=directory, transport=transport,
-                    expect=expect, parts=("varz", "jsz"), jsz_detail=False)
+    snap = snapshot(ctx, JETSTREAM_GATHER, monitor=monitor, directory=directory,
+                    transport=transport, expect=expect)
     rep = jetstream_report(snap)
     if want_json(ctx, json_out):
         output.print_json(rep)
         return
+    _print_report(rep)
+    if rep.missing:
+        output.error(f"expected server(s) did not answer: {', '.join(rep.missing)}",
+                     "natsops doctor explains what is wrong")
+
+
+def _print_report(rep: "JetStreamReport") -> None:
+    from natsops.cli import output
+
     rows = [(f"{r.server}*" if r.meta_leader else r.server, r.cluster, r.domain or "",
              f"{r.streams:,}", f"{r.consumers:,}", f"{r.messages:,}", _size(r.bytes),
              f"{_size(r.memory)} / {_size(r.max_memory)}",
@@ -135,6 +153,3 @@ def report_jetstream(
     elif rep.rows and rep.cluster_size > 1:
         output.error(f"no meta leader found: {len(rep.rows)} of {rep.cluster_size} JetStream "
                      "servers answered; JetStream needs a majority up")
-    if rep.missing:
-        output.error(f"expected server(s) did not answer: {', '.join(rep.missing)}",
-                     "natsops doctor explains what is wrong")

@@ -1,13 +1,16 @@
 """``natsops sizing``: per-server disk, memory, CPU and network for a JetStream workload."""
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from natsops.cli._snapshot import Dir, Monitor, Transport
+from natsops.cli.options import ClusterDir, Json, Monitor, Transport
 from natsops.cli.state import want_json
-from natsops.errors import UsageError
+
+if TYPE_CHECKING:
+    from natsops.sizing import Observed
+    from natsops.sizing_request import SizingReport
 
 app = typer.Typer()
 
@@ -59,10 +62,9 @@ def sizing(
     window: Annotated[str, typer.Option(
         "--window", help="With --from-cluster: time between the two gatherings")] = "10s",
     monitor: Monitor = None,
-    directory: Dir = None,
+    directory: ClusterDir = None,
     transport: Transport = "auto",
-    json_out: Annotated[bool, typer.Option(
-        "--json", help="Print the result as one JSON document")] = False,
+    json_out: Json = False,
 ) -> None:
     """Size a JetStream cluster before you buy it: disk, memory, CPU, network per server.
 
@@ -83,81 +85,28 @@ def sizing(
       natsops --context natsops-C1-sys sizing --from-cluster --window 30s
       natsops sizing --from-cluster --dir .natsops/C1 --retention 30d
     """
-    from natsops.sizing import SizingInput, cost, size
-    from natsops.units import parse_duration, parse_size
+    from natsops.cli import output
+    from natsops.cli._run import run
+    from natsops.cli._snapshot import settings_for
+    from natsops.sizing_request import Given, load_prices, measure, sizing_report
 
-    n: int | None = None
-    if nodes != "auto":
-        try:
-            n = int(nodes)
-        except ValueError:
-            raise UsageError(f"--nodes must be a number or 'auto', not {nodes!r}") from None
-    seen = _observe(ctx, window, monitor, directory, transport) if from_cluster else None
-
-    def pick(given: Any, observed: Any, default: Any) -> Any:
-        return given if given is not None else observed if observed is not None else default
-
-    size_given = parse_size(msg_size, what="--msg-size") if msg_size else None
-    ret_given = parse_duration(retention, what="--retention") if retention else None
-    max_given = parse_size(max_bytes, what="--max-bytes") if max_bytes else None
-    given_limits = ret_given is not None or max_given is not None
-    w = SizingInput(
-        msgs_per_sec=pick(msgs_per_sec, seen and seen.msgs_per_sec, 1000.0),
-        msg_size=pick(size_given, seen and seen.msg_size, 1024),
-        retention_seconds=ret_given if given_limits else (seen and seen.retention_seconds),
-        max_bytes=max_given if given_limits else (seen and seen.max_bytes),
-        replicas=pick(replicas, seen and seen.replicas, 3),
-        streams=max(1, pick(streams, seen and seen.streams, 1)),
-        consumers=pick(consumers, seen and seen.consumers, 1),
-        connections=pick(connections, seen and seen.connections, 100),
-        fan_out=pick(fan_out, seen and seen.fan_out, 1.0), nodes=n, gateways=gateways,
-        memory_fraction=memory_fraction)
-    if seen is not None and w.msgs_per_sec <= 0:
-        raise UsageError(f"no JetStream message was stored during the {seen.seconds:.0f}s "
-                         "window", hint="use a longer --window, or give --msgs-per-sec")
-    result = size(w)
-    money = cost(w, _load_prices(prices)) if show_cost or prices else None
+    given = Given.parse(
+        msgs_per_sec=msgs_per_sec, msg_size=msg_size, retention=retention, max_bytes=max_bytes,
+        replicas=replicas, streams=streams, consumers=consumers, connections=connections,
+        fan_out=fan_out, nodes=nodes, gateways=gateways, memory_fraction=memory_fraction)
+    price_table = load_prices(prices) if show_cost or prices else None
+    seen = run(measure(settings_for(ctx, directory), window, monitors=tuple(monitor or ()),
+                       cluster_dir=directory, transport=transport)) if from_cluster else None
+    report = sizing_report(given, seen, price_table)
     if want_json(ctx, json_out):
-        from natsops.cli import output
-
-        output.print_json({"input": w, "result": result, "cost": money, "observed": seen,
-                           "jetstream_config": _js_snippet(result)})
+        output.print_json(report)
         return
     if seen is not None:
         _print_observed(seen)
-    _print(result, money)
+    _print(report)
 
 
-def _observe(ctx: typer.Context, window: str, monitor: list[str] | None,
-             directory: Path | None, transport: str) -> Any:
-    """Two gatherings ``window`` apart, through the same code as doctor."""
-    from natsops.cli._run import run
-    from natsops.cli._snapshot import settings_for
-    from natsops.doctor.gather import GatherOptions, gather
-    from natsops.sizing import observe
-    from natsops.units import parse_duration
-
-    gap = parse_duration(window, what="--window")
-    if gap <= 0:
-        raise UsageError("--window must be above zero")
-    opts = GatherOptions(config_files=False)
-
-    async def twice() -> Any:
-        import asyncio
-
-        async def one() -> Any:
-            return await gather(settings_for(ctx, directory), opts,
-                                monitors=tuple(monitor or ()), cluster_dir=directory,
-                                transport=transport)
-
-        first = await one()
-        await asyncio.sleep(gap)
-        return observe(first, await one())
-
-    return run(twice())
-
-
-def _print_observed(o: Any) -> None:
+def _print_observed(o: "Observed") -> None:
     from natsops.cli import output
     from natsops.units import format_bytes, format_duration
 
@@ -175,37 +124,6 @@ def _print_observed(o: Any) -> None:
         output.info(f"note: {note}")
 
 
-def _load_prices(path: Path | None) -> Any:
-    from natsops.sizing import Prices
-
-    if path is None:
-        return Prices()
-    import dataclasses
-
-    import yaml
-
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        raise UsageError(f"{path}: invalid YAML: {exc}") from None
-    known = {f.name for f in dataclasses.fields(Prices)}
-    if not isinstance(data, dict) or set(data) - known:
-        bad = sorted(set(data) - known) if isinstance(data, dict) else data
-        raise UsageError(f"{path}: unknown price keys {bad}; known: {', '.join(sorted(known))}")
-    try:
-        return Prices(**{k: float(v) for k, v in data.items()})
-    except (TypeError, ValueError) as exc:
-        raise UsageError(f"{path}: prices must be numbers ({exc})") from None
-
-
-def _js_snippet(r: Any) -> str:
-    gib = 1 << 30
-    return (f"jetstream {{ max_memory_store: {-(-r.max_memory_store // gib)}GB, "
-            f"max_file_store: {-(-r.max_file_store // gib)}GB }}")
-
-
 def _fmt(value: float, unit: str) -> str:
     from natsops.units import format_bytes
 
@@ -218,16 +136,17 @@ def _fmt(value: float, unit: str) -> str:
     return f"{value:g} {unit}"
 
 
-def _print(r: Any, money: Any) -> None:
+def _print(report: "SizingReport") -> None:
     from natsops.cli import output
     from natsops.units import format_bytes
 
+    r, money = report.result, report.cost
     output.table("reasoning", ["step", "value", "formula"],
                  [(s.name, _fmt(s.value, s.unit), s.formula) for s in r.steps])
     output.table(f"per server ({r.nodes} nodes, R{r.replicas})", ["resource", "recommendation"], [
         ("nodes", f"{r.nodes}"), ("disk (NVMe)", format_bytes(r.disk_per_server)),
         ("memory", format_bytes(r.memory_per_server)), ("vCPU", str(r.vcpu_per_server)),
-        ("network", f"{r.nic_gbit} GbE"), ("config", _js_snippet(r))])
+        ("network", f"{r.nic_gbit} GbE"), ("config", report.jetstream_config)])
     if money is not None:
         rows = [("compute", f"${money.compute:,.0f}", money.lines["compute"]),
                 ("storage", f"${money.storage:,.0f}", money.lines["storage"]),

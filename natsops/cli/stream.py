@@ -1,15 +1,20 @@
 """``natsops stream``: create, change, inspect, list, purge and remove JetStream streams."""
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from natsops.cli import _js, prompt
-from natsops.cli._js import print_names, with_options
+from natsops.cli import options
+from natsops.cli._js import asker, print_names, with_options
 from natsops.cli._run import call
 from natsops.cli.prompt import confirm
-from natsops.cli.state import get_state, want_json
+from natsops.cli.state import want_json
+
+if TYPE_CHECKING:
+    from natsops.jetstream.models import StreamInfo
+    from natsops.jetstream.streams import StreamListing
 
 app = typer.Typer(
     help="Manage JetStream streams.",
@@ -23,14 +28,11 @@ cluster_app = typer.Typer(help="Stream Raft group operations.", no_args_is_help=
 app.add_typer(cluster_app, name="cluster")
 
 NameArg = Annotated[str, typer.Argument(help="Stream name", show_default=False)]
-JsonOpt = Annotated[bool, typer.Option("--json", "-j", help="Print as JSON")]
-ForceOpt = Annotated[bool, typer.Option("--force", "-f", help="Do not ask for confirmation")]
 ConfigOpt = Annotated[Path | None, typer.Option(
     "--config", help="StreamConfig (or StreamInfo) as JSON or YAML", show_default=False)]
-DryRunOpt = Annotated[bool, typer.Option(
-    "--dry-run", help="Show the config (and diff); change nothing")]
-
-_B = Annotated[bool | None, typer.Option(show_default=False)]
+SubjectOpt = Annotated[str | None, typer.Option(
+    "--subject", help="Only streams on this subject", show_default=False)]
+AllOpt = Annotated[bool, typer.Option("--all", "-a", help="Include KV_ and OBJ_ streams")]
 
 
 def _stream_flags(
@@ -68,15 +70,15 @@ def _stream_flags(
         "--dupe-window", help="Duplicate tracking window, e.g. 2m", show_default=False)] = None,
     compression: Annotated[str | None, typer.Option(
         "--compression", help="none or s2", show_default=False)] = None,
-    first_sequence: Annotated[int | None, typer.Option(
+    first_seq: Annotated[int | None, typer.Option(
         "--first-sequence", help="First sequence number", show_default=False)] = None,
     cluster: Annotated[str | None, typer.Option(
         "--cluster", help="Place in this cluster", show_default=False)] = None,
-    tag: Annotated[list[str] | None, typer.Option(
+    tags: Annotated[list[str] | None, typer.Option(
         "--tag", help="Placement tags (repeat)", show_default=False)] = None,
     mirror: Annotated[str | None, typer.Option(
         "--mirror", help="Mirror this stream", show_default=False)] = None,
-    source: Annotated[list[str] | None, typer.Option(
+    sources: Annotated[list[str] | None, typer.Option(
         "--source", help="Source from these streams (repeat)", show_default=False)] = None,
     allow_rollup: Annotated[bool | None, typer.Option(
         "--allow-rollup/--no-allow-rollup", show_default=False)] = None,
@@ -101,65 +103,7 @@ def _stream_flags(
     """Signature holder for the flags shared by add and edit."""
 
 
-def _flags(kw: dict[str, Any]) -> Any:
-    from natsops.jetstream.streams import StreamFlags
-
-    def t(v: Any) -> Any:
-        return tuple(v) if isinstance(v, list) else v
-
-    return StreamFlags(
-        subjects=t(kw["subjects"]), description=kw["description"], storage=kw["storage"],
-        replicas=kw["replicas"], retention=kw["retention"], discard=kw["discard"],
-        discard_per_subject=kw["discard_per_subject"], max_msgs=kw["max_msgs"],
-        max_msgs_per_subject=kw["max_msgs_per_subject"], max_bytes=kw["max_bytes"],
-        max_age=kw["max_age"], max_msg_size=kw["max_msg_size"],
-        max_consumers=kw["max_consumers"], dupe_window=kw["dupe_window"],
-        compression=kw["compression"], first_seq=kw["first_sequence"], cluster=kw["cluster"],
-        tags=t(kw["tag"]), mirror=kw["mirror"], sources=t(kw["source"]),
-        allow_rollup=kw["allow_rollup"], deny_delete=kw["deny_delete"],
-        deny_purge=kw["deny_purge"], allow_direct=kw["allow_direct"],
-        allow_mirror_direct=kw["allow_mirror_direct"], allow_msg_ttl=kw["allow_msg_ttl"],
-        subject_del_markers_ttl=kw["subject_del_markers_ttl"], ack=kw["ack"],
-        metadata=t(kw["metadata"]))
-
-
-def _prompt_missing(cfg: dict[str, Any]) -> dict[str, Any]:
-    """natscli prompts for unset values; natsops does too on a terminal, else it says which."""
-
-    from natsops.errors import UsageError
-    from natsops.jetstream.streams import (
-        ADD_DEFAULTS,
-        PROMPTED,
-        StreamFlags,
-        apply_stream_flags,
-        missing_for_add,
-    )
-
-    missing = missing_for_add(cfg)
-    if not missing:
-        return cfg
-    if not prompt.interactive():
-        raise UsageError("missing " + ", ".join(PROMPTED[k] for k in missing),
-                         hint="give them, or --defaults to accept natscli's defaults")
-    answers: dict[str, Any] = {}
-    for key in missing:
-        default = cfg["name"] if key == "subjects" else ADD_DEFAULTS.get(key, "")
-        answers[key] = typer.prompt(PROMPTED[key].lstrip("-"), default=str(default), err=True)
-    return apply_stream_flags(cfg, StreamFlags(
-        subjects=(answers["subjects"],) if "subjects" in answers else None,
-        storage=answers.get("storage"), retention=answers.get("retention"),
-        discard=answers.get("discard"), max_bytes=answers.get("max_bytes"),
-        max_age=answers.get("max_age"), max_msg_size=answers.get("max_msg_size"),
-        replicas=_js.answer_int(answers["num_replicas"], "--replicas")
-        if "num_replicas" in answers else None,
-        max_msgs=_js.answer_int(answers["max_msgs"], "--max-msgs")
-        if "max_msgs" in answers else None,
-        max_msgs_per_subject=_js.answer_int(answers["max_msgs_per_subject"],
-                                            "--max-msgs-per-subject")
-        if "max_msgs_per_subject" in answers else None))
-
-
-def _show_info(info: Any) -> None:
+def _show_info(info: "StreamInfo") -> None:
     from natsops.cli import output
     from natsops.cli._js import kv_lines, peers_table
     from natsops.units import format_bytes, format_duration
@@ -189,6 +133,15 @@ def _show_info(info: Any) -> None:
         peers_table(f"cluster {info.cluster.name}", info.cluster)
 
 
+def _emit_info(info: "StreamInfo", as_json: bool) -> None:
+    from natsops.cli import output
+
+    if as_json:
+        output.print_json(info.raw)
+    else:
+        _show_info(info)
+
+
 @app.command()
 @with_options(_stream_flags)
 def add(
@@ -196,31 +149,24 @@ def add(
     name: Annotated[str | None, typer.Argument(
         help="Stream name (or 'name' in --config)", show_default=False)] = None,
     config: ConfigOpt = None,
-    defaults: Annotated[bool, typer.Option(
-        "--defaults", help="Accept natscli defaults for everything not given")] = False,
-    dry_run: DryRunOpt = False,
-    json_out: JsonOpt = False,
-    **kw: Any,
+    defaults: options.Defaults = False,
+    dry_run: options.DryRun = False,
+    json_out: options.Json = False,
+    **kw: object,
 ) -> None:
     """Create a stream (flags and defaults as natscli's `nats stream add`)."""
     from natsops.cli import output
-    from natsops.jetstream.spec import load_config_file
-    from natsops.jetstream.streams import add_stream, stream_config_for_add
+    from natsops.jetstream.streams import StreamFlags, add_stream, stream_add_config
 
-    base = load_config_file(config) if config else {}
-    cfg = stream_config_for_add(name, base, _flags(kw), defaults=defaults)
-    if not defaults and not config:
-        cfg = _prompt_missing(cfg)
+    cfg = stream_add_config(name, StreamFlags.from_values(kw), config=config, defaults=defaults,
+                            ask=asker())
     if dry_run:
         output.print_json(cfg)
         return
-
     info = call(ctx, add_stream, cfg)
-    if want_json(ctx, json_out):
-        output.print_json(info.raw)
-        return
-    _show_info(info)
-    output.success(f"stream {info.name} created")
+    _emit_info(info, want_json(ctx, json_out))
+    if not want_json(ctx, json_out):
+        output.success(f"stream {info.name} created")
 
 
 @app.command()
@@ -229,87 +175,59 @@ def edit(
     ctx: typer.Context,
     name: NameArg,
     config: ConfigOpt = None,
-    dry_run: DryRunOpt = False,
-    force: ForceOpt = False,
-    json_out: JsonOpt = False,
-    **kw: Any,
+    dry_run: options.DryRun = False,
+    force: options.Force = False,
+    json_out: options.Json = False,
+    **kw: object,
 ) -> None:
     """Change a stream's config (shows the diff; e.g. --replicas 3 to scale)."""
-    from natsops.cli import output
-    from natsops.cli._js import print_changes
-    from natsops.cli._run import run
-    from natsops.connection import connect
+    from natsops.cli._js import edit_result, print_changes
     from natsops.jetstream.spec import load_config_file
-    from natsops.jetstream.streams import plan_stream_edit, update_stream
+    from natsops.jetstream.streams import StreamFlags, apply_stream_edit, plan_stream_edit
 
     replace = load_config_file(config) if config else None
-    flags = _flags(kw)
-    as_json = want_json(ctx, json_out)
-
-    async def go() -> Any:
-        async with connect(get_state(ctx).settings) as conn:
-            plan = await plan_stream_edit(conn, name, flags, replace)
-            print_changes(plan.changes, as_json=as_json)
-            if dry_run or not plan.changes:
-                return plan, None
-            confirm(f"Really edit stream {name}?", force=force)
-            return plan, await update_stream(conn, plan.config)
-
-    plan, info = run(go())
-    if as_json:
-        output.print_json({"changes": plan.changes, "config": plan.config,
-                           "applied": info is not None, "dry_run": dry_run})
-        return
-    if info is not None:
-        output.success(f"stream {name} updated ({len(plan.changes)} changes)")
+    plan = call(ctx, plan_stream_edit, name, StreamFlags.from_values(kw), replace)
+    print_changes(plan.changes, as_json=want_json(ctx, json_out))
+    apply = bool(plan.changes) and not dry_run
+    if apply:
+        confirm(f"Really edit stream {name}?", force=force)
+        call(ctx, apply_stream_edit, plan)
+    edit_result(f"stream {name}", plan.changes, plan.config, applied=apply, dry_run=dry_run,
+                as_json=want_json(ctx, json_out))
 
 
 @app.command()
-def info(ctx: typer.Context, name: NameArg, json_out: JsonOpt = False) -> None:
+def info(ctx: typer.Context, name: NameArg, json_out: options.Json = False) -> None:
     """Show a stream's config, state and replicas (`--json`: the API's StreamInfo)."""
-    from natsops.cli import output
     from natsops.jetstream.streams import stream_info
 
-    si = call(ctx, stream_info, name)
-    if want_json(ctx, json_out):
-        output.print_json(si.raw)
-        return
-    _show_info(si)
+    _emit_info(call(ctx, stream_info, name), want_json(ctx, json_out))
 
 
 @app.command("ls")
 def ls(
     ctx: typer.Context,
-    subject: Annotated[str | None, typer.Option(
-        "--subject", help="Only streams on this subject", show_default=False)] = None,
+    subject: SubjectOpt = None,
     names: Annotated[bool, typer.Option("--names", "-n", help="Only print names")] = False,
-    show_all: Annotated[bool, typer.Option(
-        "--all", "-a", help="Include KV_ and OBJ_ streams")] = False,
-    json_out: JsonOpt = False,
+    show_all: AllOpt = False,
+    json_out: options.Json = False,
 ) -> None:
     """List every stream (all API pages; `--json`: an array of names, as natscli)."""
+    from natsops.jetstream.streams import report_streams, stream_names, visible_names
+
+    if names or want_json(ctx, json_out):
+        print_names(visible_names(call(ctx, stream_names, subject), show_all=show_all),
+                    want_json(ctx, json_out))
+        return
+    _ls_table(call(ctx, report_streams, subject, sort="name", show_all=show_all))
+
+
+def _ls_table(res: "StreamListing") -> None:
     from natsops.cli import output
-    from natsops.cli._run import run
-    from natsops.connection import connect
-    from natsops.jetstream.streams import list_streams, stream_names
     from natsops.units import format_bytes
 
-    def visible(n: str) -> bool:
-        return show_all or not n.startswith(("KV_", "OBJ_", "$MQTT_"))
-
-    async def go() -> Any:
-        async with connect(get_state(ctx).settings) as conn:
-            if names or want_json(ctx, json_out):
-                return await stream_names(conn, subject)
-            return await list_streams(conn, subject)
-
-    res = run(go())
-    if isinstance(res, list):
-        print_names([n for n in res if visible(n)], want_json(ctx, json_out))
-        return
     rows = [(s.name, s.config.get("description") or "", s.created[:19], f"{s.messages:,}",
-             format_bytes(s.bytes), s.config.get("storage"), s.replicas)
-            for s in sorted(res.streams, key=lambda s: s.name) if visible(s.name)]
+             format_bytes(s.bytes), s.config.get("storage"), s.replicas) for s in res.streams]
     output.table(f"Streams ({len(rows)})", ["name", "description", "created", "messages", "size",
                                             "storage", "replicas"], rows)
     if res.missing:
@@ -317,20 +235,14 @@ def ls(
 
 
 @app.command()
-def rm(ctx: typer.Context, name: NameArg, force: ForceOpt = False) -> None:
+def rm(ctx: typer.Context, name: NameArg, force: options.Force = False) -> None:
     """Delete a stream and all its messages (asks unless --force)."""
     from natsops.cli import output
-    from natsops.cli._run import run
-    from natsops.connection import connect
     from natsops.jetstream.streams import delete_stream, stream_info
 
-    async def go() -> None:
-        async with connect(get_state(ctx).settings) as conn:
-            si = await stream_info(conn, name)
-            confirm(f"Really delete stream {name} ({si.messages:,} messages)?", force=force)
-            await delete_stream(conn, name)
-
-    run(go())
+    si = call(ctx, stream_info, name)
+    confirm(f"Really delete stream {name} ({si.messages:,} messages)?", force=force)
+    call(ctx, delete_stream, name)
     output.success(f"stream {name} deleted")
 
 
@@ -344,22 +256,17 @@ def purge(
         "--seq", help="Purge up to (not including) this sequence", show_default=False)] = None,
     keep: Annotated[int | None, typer.Option(
         "--keep", help="Keep this many latest messages", show_default=False)] = None,
-    force: ForceOpt = False,
-    json_out: JsonOpt = False,
+    force: options.Force = False,
+    json_out: options.Json = False,
 ) -> None:
     """Remove messages from a stream (asks unless --force)."""
     from natsops.cli import output
-    from natsops.cli._run import run
-    from natsops.connection import connect
-    from natsops.jetstream.streams import purge_stream, stream_info
+    from natsops.jetstream.streams import Purge, purge_stream, stream_info
 
-    async def go() -> int:
-        async with connect(get_state(ctx).settings) as conn:
-            si = await stream_info(conn, name)
-            confirm(f"Really purge stream {name} ({si.messages:,} messages)?", force=force)
-            return await purge_stream(conn, name, subject=subject, seq=seq, keep=keep)
-
-    n = run(go())
+    what = Purge(subject=subject, seq=seq, keep=keep)
+    si = call(ctx, stream_info, name)
+    confirm(f"Really purge stream {name} ({si.messages:,} messages)?", force=force)
+    n = call(ctx, purge_stream, name, what)
     if want_json(ctx, json_out):
         output.print_json({"stream": name, "purged": n})
         return
@@ -369,35 +276,44 @@ def purge(
 @app.command()
 def report(
     ctx: typer.Context,
-    subject: Annotated[str | None, typer.Option(
-        "--subject", help="Only streams on this subject", show_default=False)] = None,
+    subject: SubjectOpt = None,
     sort: Annotated[str, typer.Option(
         "--sort", help="bytes, messages, consumers, name, storage, replicas")] = "bytes",
-    show_all: Annotated[bool, typer.Option(
-        "--all", "-a", help="Include KV_ and OBJ_ streams")] = False,
-    json_out: JsonOpt = False,
+    show_all: AllOpt = False,
+    json_out: options.Json = False,
 ) -> None:
     """One row per stream: storage, replicas, messages, bytes, consumers, leader, replica health."""
+    from natsops.jetstream.streams import report_streams
+
+    res = call(ctx, report_streams, subject, sort=sort, show_all=show_all)
+    if want_json(ctx, json_out):
+        _report_json(res)
+    else:
+        _report_tables(res)
+
+
+def _report_json(res: "StreamListing") -> None:
     from natsops.cli import output
-    from natsops.cli._js import replica_json, replicas_cell
-    from natsops.jetstream.streams import list_streams, sort_streams
+    from natsops.cli._js import replica_json
+
+    output.print_json({
+        "streams": [{"name": s.name, "storage": s.storage, "replicas": s.replicas,
+                     "messages": s.messages, "bytes": s.bytes, "consumers": s.consumers,
+                     "deleted": s.num_deleted, "lost_msgs": s.lost_msgs,
+                     "placement": s.config.get("placement"),
+                     "leader": s.cluster.leader if s.cluster else "",
+                     "healthy": s.cluster is None or s.cluster.healthy,
+                     "peers": replica_json(s.cluster),
+                     "sources": output.jsonable(s.sources)} for s in res.streams],
+        "missing": list(res.missing), "offline": dict(res.offline)})
+
+
+def _report_tables(res: "StreamListing") -> None:
+    from natsops.cli import output
+    from natsops.cli._js import replicas_cell
     from natsops.units import format_bytes
 
-    res = call(ctx, list_streams, subject)
-    rows = [s for s in sort_streams(res.streams, sort)
-            if show_all or not s.name.startswith(("KV_", "OBJ_", "$MQTT_"))]
-    if want_json(ctx, json_out):
-        output.print_json({
-            "streams": [{"name": s.name, "storage": s.storage, "replicas": s.replicas,
-                         "messages": s.messages, "bytes": s.bytes, "consumers": s.consumers,
-                         "deleted": s.num_deleted, "lost_msgs": s.lost_msgs,
-                         "placement": s.config.get("placement"),
-                         "leader": s.cluster.leader if s.cluster else "",
-                         "healthy": s.cluster is None or s.cluster.healthy,
-                         "peers": replica_json(s.cluster),
-                         "sources": output.jsonable(s.sources)} for s in rows],
-            "missing": list(res.missing), "offline": dict(res.offline)})
-        return
+    rows = res.streams
     output.info("Obtaining stream stats")
     output.table(f"Stream Report ({len(rows)} streams)",
                  ["stream", "storage", "placement", "consumers", "messages", "bytes", "lost",
@@ -420,7 +336,7 @@ def report(
         output.error(f"offline stream {n}: {reason}")
 
 
-def _placement(p: Any) -> str:
+def _placement(p: "Mapping[str, Any] | None") -> str:
     if not p:
         return ""
     parts = []
@@ -435,9 +351,8 @@ def _placement(p: Any) -> str:
 def step_down(
     ctx: typer.Context,
     name: NameArg,
-    preferred: Annotated[str | None, typer.Option(
-        "--preferred", help="Server that should become leader", show_default=False)] = None,
-    json_out: JsonOpt = False,
+    preferred: options.Preferred = None,
+    json_out: options.Json = False,
 ) -> None:
     """Make the stream leader step down and wait for the new leader."""
     from natsops.cli._js import step_down_result
@@ -448,7 +363,7 @@ def step_down(
 
 
 @cluster_app.command("peer-info")
-def peer_info(ctx: typer.Context, name: NameArg, json_out: JsonOpt = False) -> None:
+def peer_info(ctx: typer.Context, name: NameArg, json_out: options.Json = False) -> None:
     """Show the stream's peers as its leader sees them: current, offline, active, lag."""
     from natsops.cli import output
     from natsops.cli._js import peers_table, replica_json
@@ -469,20 +384,14 @@ def peer_remove(
     ctx: typer.Context,
     name: NameArg,
     peer: Annotated[str, typer.Argument(help="Server name of the peer to remove")],
-    force: ForceOpt = False,
+    force: options.Force = False,
 ) -> None:
     """Remove a peer from the stream's Raft group; the server places a new replica."""
     from natsops.cli import output
-    from natsops.cli._run import run
-    from natsops.connection import connect
     from natsops.jetstream.streams import peer_remove as do_remove
 
-    async def go() -> None:
-        async with connect(get_state(ctx).settings) as conn:
-            confirm(f"Really remove peer {peer} from stream {name}?", force=force)
-            await do_remove(conn, name, peer)
-
-    run(go())
+    confirm(f"Really remove peer {peer} from stream {name}?", force=force)
+    call(ctx, do_remove, name, peer)
     output.success(f"peer {peer} removed from stream {name}; a replacement will be placed")
 
 

@@ -3,24 +3,26 @@
 import contextlib
 import sys
 import threading
-from collections.abc import Iterator
-from typing import Annotated, Any
+from collections.abc import AsyncGenerator, Iterator
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from natsops.cli._snapshot import Dir, Monitor, Transport, _opt, settings_for
+from natsops.cli._snapshot import settings_for
+from natsops.cli.options import ClusterDir, Monitor, Transport
 from natsops.cli.state import want_json
+from natsops.monitoring.top import SORTS
 
-SORTS = ("pending", "cid", "subs", "msgs_to", "msgs_from", "bytes_to", "bytes_from", "idle",
-         "uptime")
+if TYPE_CHECKING:
+    from natsops.monitoring.views import TopFrame
 
-
-Sort = Annotated[str, _opt("--sort", help=f"Sort by: {', '.join(SORTS)}")]
-Limit = Annotated[int, _opt("--limit", "-n", help="Connections per server")]
-Delay = Annotated[str, _opt("--delay", "-d", help="Refresh interval")]
-Once = Annotated[bool, _opt("--once", help="Print one frame (two samples --delay apart, for "
-                            "the rates) and exit")]
-JsonLines = Annotated[bool, _opt("--json", help="One JSON document per frame (JSON lines)")]
+Sort = Annotated[str, typer.Option("--sort", help=f"Sort by: {', '.join(SORTS)}")]
+Limit = Annotated[int, typer.Option("--limit", "-n", help="Connections per server")]
+Delay = Annotated[str, typer.Option("--delay", "-d", help="Refresh interval")]
+Once = Annotated[bool, typer.Option("--once", help="Print one frame (two samples --delay "
+                                    "apart, for the rates) and exit")]
+JsonLines = Annotated[bool, typer.Option("--json", help="One JSON document per frame (JSON "
+                                         "lines)")]
 
 
 app = typer.Typer()
@@ -34,71 +36,43 @@ def top(
     delay: Delay = "1s",
     once: Once = False,
     monitor: Monitor = None,
-    directory: Dir = None,
+    directory: ClusterDir = None,
     transport: Transport = "auto",
     json_out: JsonLines = False,
 ) -> None:
     """Live connections of every server: rates, pending bytes, subscriptions. q or Ctrl-C quits."""
     from natsops.cli._run import run
-    from natsops.errors import UsageError
-    from natsops.units import parse_duration
+    from natsops.monitoring.top import TopOptions, top_frames
 
-    if sort not in SORTS:
-        raise UsageError(f"unknown --sort {sort!r}: use {', '.join(SORTS)}")
-    if limit < 1:
-        raise UsageError("--limit must be at least 1")
-    interval = parse_duration(delay, what="--delay")
-    if interval <= 0:
-        raise UsageError("--delay must be above zero")
+    opts = TopOptions.parse(sort=sort, limit=limit, delay=delay, once=once)
     as_json = want_json(ctx, json_out)
     stop = threading.Event()
+    frames = top_frames(settings_for(ctx, directory), opts, monitors=tuple(monitor or ()),
+                        cluster_dir=directory, transport=transport, stop=stop.is_set)
     try:
         with _keys(stop, enabled=not once and sys.stdin.isatty()):
-            run(_loop(ctx, stop, sort=sort, limit=limit, interval=interval, once=once,
-                      as_json=as_json, monitor=monitor, directory=directory,
-                      transport=transport))
+            run(_show_all(frames, sort=sort, once=once, as_json=as_json))
     except KeyboardInterrupt:
         pass  # Ctrl-C is the normal way out of a live view
 
 
-async def _loop(ctx: typer.Context, stop: threading.Event, *, sort: str, limit: int,
-                interval: float, once: bool, as_json: bool, monitor: list[str] | None,
-                directory: Any, transport: str) -> None:
-    import asyncio
-
-    from natsops.doctor.gather import GatherOptions, watch
-    from natsops.doctor.views import top_frame
-
-    opts = GatherOptions(parts=("varz", "connz"), connz_sort=sort,
-                         connz_limit=limit)
-    frames = watch(settings_for(ctx, directory), opts, monitors=tuple(monitor or ()),
-                   cluster_dir=directory, transport=transport, interval=interval)
+async def _show_all(frames: "AsyncGenerator[TopFrame, None]", *, sort: str, once: bool,
+                    as_json: bool) -> None:
+    """Print every frame: JSON lines, or one refreshing table."""
     live = None
-    prev = None
     try:
-        async for snap in frames:
-            frame = top_frame(snap, prev, sort=sort, limit=limit * max(1, len(snap.servers)))
-            if once and prev is None:
-                prev = snap
-                continue
-            prev = snap
-            if as_json:
-                _emit_json(frame)
-            else:
-                live = _show(frame, sort, live, once)
-            if once or stop.is_set():
-                return
-            for _ in range(max(1, int(interval / 0.05))):  # stay responsive to 'q'
-                if stop.is_set():
-                    return
-                await asyncio.sleep(0.05)
+        async with contextlib.aclosing(frames):
+            async for frame in frames:
+                if as_json:
+                    _emit_json(frame)
+                else:
+                    live = _show(frame, sort, live, once)
     finally:
         if live is not None:
             live.stop()
-        await frames.aclose()
 
 
-def _emit_json(frame: Any) -> None:
+def _emit_json(frame: "TopFrame") -> None:
     import json
 
     from natsops.cli.output import jsonable
@@ -111,7 +85,7 @@ def _rate(v: float | None) -> str:
     return "" if v is None else f"{v:,.0f}"
 
 
-def _render(frame: Any, sort: str) -> Any:
+def _render(frame: "TopFrame", sort: str) -> Any:
     from rich import box
     from rich.console import Group
     from rich.table import Table
@@ -146,7 +120,7 @@ def _render(frame: Any, sort: str) -> Any:
     return Group(*parts)
 
 
-def _show(frame: Any, sort: str, live: Any, once: bool) -> Any:
+def _show(frame: "TopFrame", sort: str, live: Any, once: bool) -> Any:
     from rich.live import Live
 
     from natsops.cli.output import out

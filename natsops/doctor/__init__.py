@@ -9,33 +9,26 @@ From a CI script::
     raise SystemExit(report.exit_code())
 
 The library never prints; :class:`DoctorReport` carries the findings and how they were gathered.
+The Snapshot the checks read comes from :mod:`natsops.monitoring`.
 """
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
 from natsops.context import Settings
-from natsops.doctor.gather import GatherOptions, gather, gather_http, gather_sys
 from natsops.doctor.registry import Check, all_checks, check, run_checks, select_checks
-from natsops.doctor.snapshot import ServerView, Snapshot
 from natsops.errors import ExitCode, UsageError
 from natsops.findings import Finding, Severity, exit_code, worst
+from natsops.monitoring.gather import GatherOptions, gather, gather_sampled
 
 __all__ = [
     "Check",
     "DoctorOptions",
     "DoctorReport",
-    "GatherOptions",
-    "ServerView",
-    "Snapshot",
     "all_checks",
     "check",
-    "gather",
-    "gather_http",
-    "gather_sys",
     "run",
     "run_checks",
     "select_checks",
@@ -87,21 +80,18 @@ async def run(settings: Settings | None, options: DoctorOptions = DoctorOptions(
         raise UsageError("--sample must not be negative")
     checks = select_checks(options.only, options.skip)
     gopts = GatherOptions(expect=options.expect, timeout=options.timeout)
-
-    async def once() -> Snapshot:
-        return await gather(settings, gopts, monitors=options.monitors,
+    if options.sample > 0:
+        snap = await gather_sampled(
+            settings, gopts, interval=options.sample, monitors=options.monitors,
+            cluster_dir=options.cluster_dir, transport=options.transport,
+            config_dir=options.config_dir)
+    else:
+        snap = await gather(settings, gopts, monitors=options.monitors,
                             cluster_dir=options.cluster_dir, transport=options.transport,
                             config_dir=options.config_dir)
-
-    snap = await once()
-    first_seconds, first_requests = snap.seconds, snap.requests
-    if options.sample > 0:
-        await asyncio.sleep(options.sample)
-        snap = (await once()).with_previous(snap)
-    findings = run_checks(snap, checks)
+    both = (snap,) if snap.previous is None else (snap.previous, snap)
     return DoctorReport(
-        findings=findings, checks=tuple(c.id for c in checks), servers=snap.names,
-        missing=snap.missing, transport=snap.transport,
-        gather_seconds=first_seconds + (snap.seconds if options.sample > 0 else 0.0),
-        requests=first_requests + (snap.requests if options.sample > 0 else 0),
+        findings=run_checks(snap, checks), checks=tuple(c.id for c in checks),
+        servers=snap.names, missing=snap.missing, transport=snap.transport,
+        gather_seconds=sum(s.seconds for s in both), requests=sum(s.requests for s in both),
         sampled_seconds=options.sample)

@@ -12,9 +12,9 @@ import pkgutil
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from natsops.doctor.snapshot import Snapshot
 from natsops.errors import UsageError
 from natsops.findings import Finding, Severity
+from natsops.monitoring.snapshot import Snapshot
 
 __all__ = ["Check", "all_checks", "check", "run_checks", "select_checks"]
 

@@ -11,6 +11,12 @@ conn``) and returns frozen dataclasses; API errors become natsops errors in one 
 - :mod:`~natsops.jetstream.kv` -- buckets with placement and direct get; keys, history, watch
 - :mod:`~natsops.jetstream.objects` -- object stores; chunked put, verified atomic get
 - :mod:`~natsops.jetstream.spec` -- config files (JSON/YAML, Info or Config), normalise, diff
+- :mod:`~natsops.jetstream.questions` -- the values natscli asks for on ``add``, asked through
+  a callback (the CLI's terminal prompt) or reported as missing
+
+Changing commands plan first, then act: ``plan_stream_edit``/``plan_consumer_edit`` (or an info
+read for ``rm``/``purge``) returns what would change, the caller confirms with no connection
+open, and ``update_stream``/``delete_stream``/... act in a second connection.
 
 Example::
 

@@ -70,7 +70,7 @@ class Page:
 
 async def _pages(conn: Conn, subject: str, key: str, body: dict[str, Any],
                  what: str) -> AsyncIterator[dict[str, Any]]:
-    # Errata E6: advance by `limit` (not by len(items): `missing` streams are left out of a
+    # Advance by `limit` (not by len(items): `missing` streams are left out of a
     # page), take `total` from the first page only, and stop on an empty page.
     offset = 0
     total: int | None = None

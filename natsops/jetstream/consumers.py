@@ -12,17 +12,22 @@ from typing import TYPE_CHECKING, Any
 from natsops.errors import UsageError
 from natsops.jetstream._api import check_name, paged, request
 from natsops.jetstream.models import ConsumerInfo
-from natsops.jetstream.spec import Change, diff_configs, ns
+from natsops.jetstream.questions import Ask, Question, answer_int, unanswered
+from natsops.jetstream.spec import Change, diff_configs, load_config_file, ns
 from natsops.jetstream.streams import (
     StepDown,
     parse_metadata,
     split_list,
     stream_info,
+    tuple_values,
+    unchanged_since,
     wait_new_leader,
 )
 from natsops.units import parse_duration, parse_size
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from natsops.connection import Conn
 
 __all__ = [
@@ -30,12 +35,17 @@ __all__ = [
     "ConsumerFlags",
     "ConsumerListing",
     "FetchedMsg",
+    "PauseState",
+    "ack_reply",
     "add_consumer",
+    "apply_consumer_edit",
     "apply_consumer_flags",
+    "consumer_add_config",
     "consumer_config_for_add",
     "consumer_info",
     "consumer_names",
     "delete_consumer",
+    "fill_consumer_config",
     "list_consumers",
     "missing_for_add",
     "next_messages",
@@ -87,6 +97,11 @@ class ConsumerFlags:
 
     def given(self) -> bool:
         return any(getattr(self, f.name) is not None for f in fields(self))
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any]) -> ConsumerFlags:
+        """Flags from option values named as the fields (lists become tuples)."""
+        return cls(**tuple_values(values))
 
 
 def _rfc3339(t: datetime) -> str:
@@ -241,6 +256,51 @@ def missing_for_add(cfg: Mapping[str, Any], *, pull: bool) -> list[str]:
     return out
 
 
+def fill_consumer_config(cfg: Mapping[str, Any], ask: Ask | None, *,
+                         pull: bool = False) -> dict[str, Any]:
+    """Ask for the values natscli prompts for that ``cfg`` lacks, and apply the answers.
+
+    First pull or push (an empty delivery subject means pull), then deliver, ack (default
+    ``none`` for push, ``explicit`` for pull), replay and max deliver. With values missing and
+    no ``ask`` it is a usage error naming their flags.
+    """
+    missing = missing_for_add(cfg, pull=pull)
+    if not missing:
+        return dict(cfg)
+    if ask is None:
+        raise unanswered([PROMPTED[k] for k in missing])
+    target: str | None = None
+    if "mode" in missing:
+        target = ask(Question("mode", "push delivery subject (empty for a pull consumer)", "",
+                              show_default=False)) or None
+    push = bool(target or cfg.get("deliver_subject"))
+    ans: dict[str, str] = {}
+    for key, flag, default in (("deliver_policy", "deliver", "all"),
+                               ("ack_policy", "ack", "none" if push else "explicit"),
+                               ("replay_policy", "replay", "instant"),
+                               ("max_deliver", "max_deliver", "-1")):
+        if key in missing:
+            ans[flag] = ask(Question(key, flag.replace("_", "-"), default))
+    return apply_consumer_flags(cfg, ConsumerFlags(
+        pull=target is None if "mode" in missing else None, target=target,
+        deliver=ans.get("deliver"), ack=ans.get("ack"), replay=ans.get("replay"),
+        max_deliver=answer_int(ans["max_deliver"], "--max-deliver")
+        if "max_deliver" in ans else None))
+
+
+def consumer_add_config(name: str | None, flags: ConsumerFlags, *,
+                        config: str | Path | None = None, defaults: bool = False,
+                        ephemeral: bool = False, ask: Ask | None = None) -> dict[str, Any]:
+    """The config ``consumer add`` submits, built before any connection.
+
+    ``config`` (a JSON/YAML file) + ``flags``; with ``defaults`` natscli's defaults fill the rest,
+    and with neither ``defaults`` nor ``config`` the values left out are asked for (``ask``).
+    """
+    base = load_config_file(config, "consumer") if config else {}
+    cfg = consumer_config_for_add(name, base, flags, defaults=defaults, ephemeral=ephemeral)
+    return cfg if defaults or config else fill_consumer_config(cfg, ask, pull=bool(flags.pull))
+
+
 def consumer_config_for_add(name: str | None, base: Mapping[str, Any], flags: ConsumerFlags, *,
                             defaults: bool, ephemeral: bool = False) -> dict[str, Any]:
     """The config ``consumer add`` submits: ``base`` + flags (+ natscli defaults)."""
@@ -317,6 +377,12 @@ class ConsumerListing:
     missing: tuple[str, ...]
     offline: Mapping[str, str]
 
+    def unprocessed_pct(self, pending: int) -> int:
+        """``pending`` as a share of the stream's messages, in whole percent (at most 100)."""
+        if not self.stream_messages:
+            return 0
+        return min(100, round(pending * 100 / self.stream_messages))
+
 
 async def list_consumers(conn: Conn, stream: str) -> ConsumerListing:
     """Every consumer's info (CONSUMER.LIST, all pages), each from its consumer leader."""
@@ -335,6 +401,8 @@ async def delete_consumer(conn: Conn, stream: str, name: str) -> None:
 
 @dataclass(frozen=True)
 class ConsumerEdit:
+    """What ``consumer edit`` would do: the current info, the new config and the changes."""
+
     current: ConsumerInfo
     config: dict[str, Any]
     changes: tuple[Change, ...]
@@ -356,15 +424,32 @@ async def plan_consumer_edit(conn: Conn, stream: str, name: str, flags: Consumer
     return ConsumerEdit(current, cfg, tuple(diff_configs(current.config, cfg)))
 
 
-async def pause_consumer(conn: Conn, stream: str, name: str,
-                         until: str | None) -> dict[str, Any]:
-    """Pause until ``until`` (RFC 3339), or resume when None; returns paused/pause_until."""
+@dataclass(frozen=True)
+class PauseState:
+    """The server's answer to a pause or resume (None where it left a field out)."""
+
+    paused: bool | None
+    pause_until: str | None
+    pause_remaining: int | None
+
+
+async def apply_consumer_edit(conn: Conn, plan: ConsumerEdit) -> ConsumerInfo:
+    """Submit a planned edit, unless the consumer's config changed since it was planned."""
+    stream, name = plan.current.stream, plan.current.name
+    now = await consumer_info(conn, stream, name)
+    unchanged_since(f"consumer {stream} > {name}", plan.current.config, now.config)
+    return await update_consumer(conn, stream, plan.config)
+
+
+async def pause_consumer(conn: Conn, stream: str, name: str, until: str | None) -> PauseState:
+    """Pause until ``until`` (RFC 3339), or resume when None."""
     check_name(stream)
     check_name(name, "consumer")
     reply = await request(conn, f"CONSUMER.PAUSE.{stream}.{name}",
                           {"pause_until": until} if until else None,
                           what=f"consumer {stream} > {name}")
-    return {k: reply.get(k) for k in ("paused", "pause_until", "pause_remaining")}
+    return PauseState(paused=reply.get("paused"), pause_until=reply.get("pause_until"),
+                      pause_remaining=reply.get("pause_remaining"))
 
 
 async def step_down(conn: Conn, stream: str, name: str, *, preferred: str | None = None,
@@ -409,6 +494,13 @@ class FetchedMsg:
 
             out["data_b64"] = base64.b64encode(self.data).decode()
         return out
+
+
+def ack_reply(*, ack: bool = True, nak: bool = False, term: bool = False) -> str | None:
+    """What ``next`` answers each message with: ``-NAK``, ``+TERM``, ``+ACK`` or nothing."""
+    if nak and term:
+        raise UsageError("--nak and --term cannot be combined")
+    return "-NAK" if nak else "+TERM" if term else ("+ACK" if ack else None)
 
 
 async def next_messages(conn: Conn, stream: str, name: str, *, count: int = 1,

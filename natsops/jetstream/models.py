@@ -25,7 +25,7 @@ class Replica:
 
     @property
     def healthy(self) -> bool:
-        # errata E4: offline first, then current; a silent peer (>10 s) is not healthy either
+        # offline first, then current; a peer not heard from for over 10 s is not healthy
         return self.leader or (not self.offline and self.current and self.active_s <= 10)
 
 

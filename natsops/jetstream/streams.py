@@ -13,40 +13,50 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
-from natsops.errors import Timeout, UsageError
+from natsops.errors import Conflict, Timeout, UsageError
 from natsops.jetstream._api import Page, check_name, paged, request
 from natsops.jetstream.errors import JSApiError
 from natsops.jetstream.models import StreamInfo
-from natsops.jetstream.spec import Change, diff_configs, ns
+from natsops.jetstream.questions import Ask, Question, answer_int, unanswered
+from natsops.jetstream.spec import Change, diff_configs, load_config_file, ns
 from natsops.units import parse_duration, parse_size
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from natsops.connection import Conn
 
 __all__ = [
     "ADD_DEFAULTS",
+    "HIDDEN_PREFIXES",
     "PROMPTED",
+    "Purge",
     "StepDown",
     "StreamEdit",
     "StreamFlags",
     "StreamListing",
     "add_stream",
+    "apply_stream_edit",
     "apply_stream_flags",
     "delete_stream",
+    "fill_stream_config",
     "list_streams",
     "missing_for_add",
     "peer_remove",
     "plan_stream_edit",
     "purge_stream",
+    "report_streams",
     "sort_streams",
     "step_down",
+    "stream_add_config",
     "stream_config_for_add",
     "stream_info",
     "stream_names",
     "update_stream",
+    "visible_names",
 ]
 
-# What natscli's `stream add --defaults` fills in (natscli-features.md §2).
+# What natscli's `stream add --defaults` fills in for every value not given.
 ADD_DEFAULTS: dict[str, Any] = {
     "storage": "file", "compression": "none", "num_replicas": 1, "retention": "limits",
     "discard": "old", "max_msgs": -1, "max_msgs_per_subject": -1, "max_bytes": -1,
@@ -59,6 +69,9 @@ PROMPTED: dict[str, str] = {
     "max_msgs_per_subject": "--max-msgs-per-subject", "max_bytes": "--max-bytes",
     "max_age": "--max-age", "max_msg_size": "--max-msg-size",
 }
+# Streams that back KV buckets, object stores and MQTT sessions: listings leave them out
+# unless asked for all.
+HIDDEN_PREFIXES = ("KV_", "OBJ_", "$MQTT_")
 _RETENTION = {"limits": "limits", "interest": "interest", "work": "workqueue",
               "workq": "workqueue", "workqueue": "workqueue"}
 
@@ -77,6 +90,11 @@ def split_list(values: tuple[str, ...] | list[str] | None) -> list[str]:
     for v in values or ():
         out.extend(p for p in v.replace(",", " ").split() if p)
     return out
+
+
+def tuple_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Flag values with lists (repeatable flags) as tuples, as the frozen flag classes keep them."""
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
 
 
 def parse_metadata(values: tuple[str, ...] | None, flag: str = "--metadata") -> dict[str, str]:
@@ -125,6 +143,11 @@ class StreamFlags:
 
     def given(self) -> bool:
         return any(getattr(self, f.name) is not None for f in fields(self))
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any]) -> StreamFlags:
+        """Flags from option values named as the fields (lists become tuples)."""
+        return cls(**tuple_values(values))
 
 
 def apply_stream_flags(base: Mapping[str, Any], f: StreamFlags) -> dict[str, Any]:
@@ -205,6 +228,48 @@ def missing_for_add(cfg: Mapping[str, Any]) -> list[str]:
     return [k for k in PROMPTED if k not in cfg and not (k == "subjects" and cfg.get("mirror"))]
 
 
+def _stream_questions(cfg: Mapping[str, Any]) -> list[Question]:
+    return [Question(key, PROMPTED[key].lstrip("-"),
+                     str(cfg["name"] if key == "subjects" else ADD_DEFAULTS.get(key, "")))
+            for key in missing_for_add(cfg)]
+
+
+def fill_stream_config(cfg: Mapping[str, Any], ask: Ask | None) -> dict[str, Any]:
+    """Ask for each value natscli would prompt for and ``cfg`` lacks, and apply the answers.
+
+    With nothing missing ``cfg`` is returned as is; with values missing and no ``ask`` it is a
+    usage error naming their flags.
+    """
+    questions = _stream_questions(cfg)
+    if not questions:
+        return dict(cfg)
+    if ask is None:
+        raise unanswered([PROMPTED[q.key] for q in questions])
+    a = {q.key: ask(q) for q in questions}
+
+    def num(key: str) -> int | None:
+        return answer_int(a[key], PROMPTED[key]) if key in a else None
+
+    return apply_stream_flags(cfg, StreamFlags(
+        subjects=(a["subjects"],) if "subjects" in a else None, storage=a.get("storage"),
+        retention=a.get("retention"), discard=a.get("discard"), max_bytes=a.get("max_bytes"),
+        max_age=a.get("max_age"), max_msg_size=a.get("max_msg_size"),
+        replicas=num("num_replicas"), max_msgs=num("max_msgs"),
+        max_msgs_per_subject=num("max_msgs_per_subject")))
+
+
+def stream_add_config(name: str | None, flags: StreamFlags, *, config: str | Path | None = None,
+                      defaults: bool = False, ask: Ask | None = None) -> dict[str, Any]:
+    """The config ``stream add`` submits, built before any connection.
+
+    ``config`` (a JSON/YAML file) + ``flags``; with ``defaults`` natscli's defaults fill the rest,
+    and with neither ``defaults`` nor ``config`` the values left out are asked for (``ask``).
+    """
+    base = load_config_file(config) if config else {}
+    cfg = stream_config_for_add(name, base, flags, defaults=defaults)
+    return cfg if defaults or config else fill_stream_config(cfg, ask)
+
+
 def stream_config_for_add(name: str | None, base: Mapping[str, Any], flags: StreamFlags, *,
                           defaults: bool) -> dict[str, Any]:
     """The config ``stream add`` submits: ``base`` (from --config) + flags (+ natscli defaults)."""
@@ -232,6 +297,11 @@ async def stream_names(conn: Conn, subject: str | None = None) -> list[str]:
     page = await paged(conn, "STREAM.NAMES", "streams",
                        body={"subject": subject} if subject else None, what="list streams")
     return sorted(str(n) for n in page.items)
+
+
+def visible_names(names: list[str] | tuple[str, ...], *, show_all: bool = False) -> list[str]:
+    """``names`` without the KV, object store and MQTT streams (all of them with ``show_all``)."""
+    return [n for n in names if show_all or not n.startswith(HIDDEN_PREFIXES)]
 
 
 @dataclass(frozen=True)
@@ -263,6 +333,20 @@ def sort_streams(streams: tuple[StreamInfo, ...] | list[StreamInfo],
     if by not in keys:
         raise UsageError(f"invalid sort {by!r}: use one of {', '.join(keys)}")
     return sorted(streams, key=keys[by])
+
+
+async def report_streams(conn: Conn, subject: str | None = None, *, sort: str = "bytes",
+                         show_all: bool = False) -> StreamListing:
+    """Every stream's info sorted by ``sort`` (checked first), KV/object/MQTT ones only if asked.
+
+    ``total`` stays the server's count of every stream.
+    """
+    sort_streams((), sort)
+    res = await list_streams(conn, subject)
+    shown = set(visible_names([s.name for s in res.streams], show_all=show_all))
+    return StreamListing(streams=tuple(s for s in sort_streams(res.streams, sort)
+                                       if s.name in shown),
+                         total=res.total, missing=res.missing, offline=res.offline)
 
 
 async def stream_info(conn: Conn, name: str) -> StreamInfo:
@@ -312,25 +396,55 @@ async def plan_stream_edit(conn: Conn, name: str, flags: StreamFlags,
                       changes=tuple(diff_configs(current.config, cfg)))
 
 
+def unchanged_since(what: str, planned: Mapping[str, Any], now: Mapping[str, Any]) -> None:
+    """Conflict when the config an edit was planned on has changed since (someone else edited)."""
+    changed = diff_configs(planned, now)
+    if changed:
+        raise Conflict(f"{what} changed since the edit was planned "
+                       f"({', '.join(c.field for c in changed)})", hint="run the edit again")
+
+
+async def apply_stream_edit(conn: Conn, plan: StreamEdit) -> StreamInfo:
+    """Submit a planned edit, unless the stream's config changed since it was planned."""
+    name = plan.current.name
+    unchanged_since(f"stream {name}", plan.current.config, (await stream_info(conn, name)).config)
+    return await update_stream(conn, plan.config)
+
+
 async def delete_stream(conn: Conn, name: str) -> None:
     check_name(name)
     await request(conn, f"STREAM.DELETE.{name}", what=f"stream {name}")
 
 
-async def purge_stream(conn: Conn, name: str, *, subject: str | None = None,
-                       seq: int | None = None, keep: int | None = None) -> int:
-    """Purge messages (all, or by subject / up to ``seq`` / keeping ``keep``); returns the count."""
+@dataclass(frozen=True)
+class Purge:
+    """What a purge removes: every message, or those on ``subject``, below ``seq``, or all but
+    the latest ``keep`` (``seq`` and ``keep`` exclude each other: checked on creation)."""
+
+    subject: str | None = None
+    seq: int | None = None
+    keep: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.seq is not None and self.keep is not None:
+            raise UsageError("--seq and --keep cannot be combined")
+
+    def body(self) -> dict[str, Any] | None:
+        body: dict[str, Any] = {}
+        if self.subject:
+            body["filter"] = self.subject
+        if self.seq is not None:
+            body["seq"] = self.seq
+        if self.keep is not None:
+            body["keep"] = self.keep
+        return body or None
+
+
+async def purge_stream(conn: Conn, name: str, purge: Purge | None = None) -> int:
+    """Purge messages (all, or as ``purge`` says); returns how many were removed."""
     check_name(name)
-    if seq is not None and keep is not None:
-        raise UsageError("--seq and --keep cannot be combined")
-    body: dict[str, Any] = {}
-    if subject:
-        body["filter"] = subject
-    if seq is not None:
-        body["seq"] = seq
-    if keep is not None:
-        body["keep"] = keep
-    reply = await request(conn, f"STREAM.PURGE.{name}", body or None, what=f"stream {name}")
+    reply = await request(conn, f"STREAM.PURGE.{name}", (purge or Purge()).body(),
+                          what=f"stream {name}")
     return int(reply.get("purged") or 0)
 
 
@@ -348,11 +462,22 @@ class StepDown:
     def preferred_honoured(self) -> bool | None:
         return None if self.preferred is None else self.new_leader == self.preferred
 
+    @property
+    def single_replica(self) -> bool:
+        """One replica: nothing was elected and the leader stays."""
+        return self.old_leader == self.new_leader and self.seconds == 0.0
+
+    @property
+    def moved(self) -> bool:
+        """A new leader, other than the old one, was seen before the deadline."""
+        return bool(self.new_leader) and self.new_leader != self.old_leader
+
 
 async def wait_new_leader(read_leader: Any, old: str, *, timeout: float) -> tuple[str, float]:
-    """Poll ``read_leader()`` until a leader other than ``old`` is known (errata M7).
+    """Poll ``read_leader()`` until a leader other than ``old`` is known.
 
-    While the group elects, info requests may time out or answer 10008; both mean "not yet".
+    The step-down reply comes before the election ends; while the group elects, info requests
+    may time out or answer 10008, and both mean "not yet".
     """
     start = time.monotonic()
     deadline = start + timeout
@@ -370,12 +495,12 @@ async def wait_new_leader(read_leader: Any, old: str, *, timeout: float) -> tupl
 
 async def step_down(conn: Conn, name: str, *, preferred: str | None = None,
                     timeout: float = 5.0) -> StepDown:
-    """Ask the stream leader to step down and wait for the new leader (read back, errata E5)."""
+    """Ask the stream leader to step down and wait for the new leader (read back from info)."""
     before = await stream_info(conn, name)
     old = before.cluster.leader if before.cluster else ""
     body = {"placement": {"preferred": preferred}} if preferred else None
     await request(conn, f"STREAM.LEADER.STEPDOWN.{name}", body, what=f"stream {name}")
-    if before.replicas <= 1:  # errata E5: R1 step-down is a successful no-op
+    if before.replicas <= 1:  # the server accepts an R1 step-down and changes nothing
         return StepDown(name, old, old, 0.0, preferred)
 
     async def leader() -> str:

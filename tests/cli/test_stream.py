@@ -299,3 +299,47 @@ def test_report_shows_sources_and_mirrors(nats_server, unique) -> None:
     assert "Replication Report" in r.stdout
     for n in (m, b, a):
         natsops(url, "stream", "rm", n, "-f")
+
+
+def test_edit_asks_with_no_connection_open_and_refuses_a_stale_plan(
+        nats_server, unique, monkeypatch) -> None:
+    """plan -> confirm -> act: nothing of natsops is connected while it asks, and an edit made
+    by someone else meanwhile stops the planned one (Conflict, exit 9) instead of undoing it."""
+    import httpx
+
+    from natsops.cli import stream as stream_cli
+
+    url, name = nats_server.url, unique("STALE")
+    assert natsops(url, "stream", "add", name, "--subjects", f"{name}.>",
+                   "--defaults").exit_code == 0
+
+    def natsops_connections() -> int:
+        connz = httpx.get(f"{nats_server.monitor_url}/connz", params={"limit": 4096}).json()
+        return sum(1 for c in connz.get("connections") or []
+                   if str(c.get("name", "")).startswith("natsops"))
+
+    async def edit_elsewhere() -> None:
+        nc = await nats.connect(url)
+        js = nc.jetstream()
+        cfg = (await js.stream_info(name)).config
+        cfg.max_msgs = 5
+        await js.update_stream(cfg)
+        await nc.close()
+
+    seen: list[int] = []
+
+    def confirm(question: str, *, force: bool) -> None:
+        deadline = time.monotonic() + 5  # the server notices a closed socket within moments
+        while natsops_connections() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        seen.append(natsops_connections())
+        asyncio.run(edit_elsewhere())
+
+    monkeypatch.setattr(stream_cli, "confirm", confirm)
+    line = one_line_error(natsops(url, "stream", "edit", name, "--max-age", "1h"), 9)
+    assert "changed since the edit was planned" in line
+    assert "max_msgs" in line
+    assert seen == [0]
+    cfg = ok_json(url, "stream", "info", name)["config"]
+    assert (cfg["max_age"], cfg["max_msgs"]) == (0, 5)
+    natsops(url, "stream", "rm", name, "-f")

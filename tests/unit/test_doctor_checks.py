@@ -16,10 +16,11 @@ from typing import Any
 
 import pytest
 
-from natsops.doctor import Snapshot, all_checks, run_checks, select_checks
+from natsops.doctor import all_checks, run_checks, select_checks
 from natsops.doctor.registry import Check
 from natsops.errors import ExitCode, UsageError
 from natsops.findings import Finding, Severity, exit_code, nagios
+from natsops.monitoring.snapshot import Snapshot
 
 DATA = Path(__file__).parent / "data"
 
@@ -294,7 +295,7 @@ def _claims(doc: dict[str, Any], name: str, jti: str, iat: int, **kw: Any) -> No
 
 
 def test_account_jwt_mismatch_names_the_stale_server() -> None:
-    # shaped like doctor-signals §3 (o1 has v2, o2 restarted with its old preload)
+    # o1 runs v2; o2 restarted and re-read its old preload (so its update_time is newer)
     doc = load("healthy.json")
     _claims(doc, "n1", "SH4MJJMU", 1795684938)
     _claims(doc, "n2", "SH4MJJMU", 1795684938)
@@ -316,7 +317,7 @@ def test_expired_account_jwt() -> None:
 
 
 def test_operator_accounts_are_recognised_by_their_key() -> None:
-    from natsops.doctor.gather import _operator_accounts
+    from natsops.monitoring.gather import _operator_accounts
 
     listed = [{"accounts": ["APP", "$G", ACC, "SYS"]}, {"accounts": [ACC]}]
     assert _operator_accounts(listed, 10) == [ACC]
@@ -381,7 +382,7 @@ def test_pending_bytes_that_do_not_drain_when_sampled() -> None:
 
 def test_js_limits_from_the_config_files(tmp_path: Path) -> None:
     """The gathering step parses each config file (lint's key list); the check reports it."""
-    from natsops.doctor.gather import _unset_js_limits
+    from natsops.monitoring.inventory import _unset_js_limits
 
     bare = tmp_path / "bare.conf"
     bare.write_text('jetstream { store_dir: "/var/lib/nats" }\n')

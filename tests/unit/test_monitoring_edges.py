@@ -14,9 +14,22 @@ import httpx
 import pytest
 import respx
 
-from natsops.doctor import GatherOptions, Snapshot, all_checks, gather, gather_http, run_checks
-from natsops.errors import ServerError, Timeout, Unreachable
-from natsops.monitoring import MonitorClient
+from natsops.doctor import all_checks, run_checks
+from natsops.errors import NotFound, ServerError, Timeout, Unreachable, UsageError
+from natsops.monitoring import (
+    GatherOptions,
+    MonitorClient,
+    Snapshot,
+    TopOptions,
+    gather,
+    gather_http,
+    gather_sampled,
+    server_infos,
+    top_frames,
+    watch,
+)
+from natsops.monitoring.top import SORTS
+from natsops.monitoring.views import SORT_KEYS
 
 URL = "http://127.0.0.1:18222"
 DATA = Path(__file__).parent / "data"
@@ -142,3 +155,59 @@ async def test_jsz_pages_accounts() -> None:
     assert isinstance(snap, Snapshot)
     assert [(s.account, s.name) for s in snap.streams] == [("A", "S1"), ("B", "S2")]
     assert snap.requests == 3
+
+
+# ---- gathering twice, watching, top -----------------------------------------------------------
+
+
+async def test_gather_sampled_keeps_the_first_gathering_as_previous() -> None:
+    with respx.mock(assert_all_called=False) as router:
+        mock_server(router, URL, recorded())
+        snap = await gather_sampled(None, GatherOptions(parts=("varz",)), interval=0.01,
+                                    monitors=[URL])
+    assert snap.previous is not None
+    assert snap.previous.names == snap.names == ("n1",)
+    assert snap.taken_at >= snap.previous.taken_at
+    with pytest.raises(UsageError, match="above zero"):
+        await gather_sampled(None, interval=0, monitors=[URL])
+
+
+async def test_watch_ends_when_told_to_stop_while_waiting() -> None:
+    with respx.mock(assert_all_called=False) as router:
+        mock_server(router, URL, recorded())
+        snaps = [s async for s in watch(None, GatherOptions(parts=("varz",)), monitors=[URL],
+                                        interval=60.0, stop=lambda: True)]
+    assert [s.names for s in snaps] == [("n1",)]  # did not wait the 60 s interval
+
+
+async def test_top_once_is_one_frame_from_two_gatherings() -> None:
+    with respx.mock(assert_all_called=False) as router:
+        mock_server(router, URL, recorded())
+        frames = [f async for f in top_frames(None, TopOptions(interval=0.01, once=True),
+                                              monitors=[URL])]
+        varz = [c for c in router.calls if c.request.url.path == "/varz"]
+    assert len(frames) == 1
+    assert [s["server"] for s in frames[0].servers] == ["n1"]
+    assert len(varz) == 2
+
+
+def test_top_options_are_checked() -> None:
+    assert TopOptions.parse(sort="subs", limit=5, delay="250ms").interval == 0.25
+    assert TopOptions().gather_options.parts == ("varz", "connz")
+    assert TopOptions(sort="idle", limit=3).gather_options.connz_sort == "idle"
+    for kw, match in (({"sort": "bogus"}, "unknown --sort 'bogus'"),
+                      ({"limit": 0}, "--limit must be at least 1"),
+                      ({"interval": 0}, "--delay must be above zero")):
+        with pytest.raises(UsageError, match=match):
+            TopOptions(**kw)  # type: ignore[arg-type]
+    assert set(SORTS) == set(SORT_KEYS)
+
+
+def test_server_infos_of_every_server_or_one() -> None:
+    snap = Snapshot.from_dict(json.loads((DATA / "healthy.json").read_text()))
+    assert list(server_infos(snap)) == list(snap.names)
+    one = server_infos(snap, snap.names[0])
+    assert list(one) == [snap.names[0]]
+    assert one[snap.names[0]]["server"]["name"] == snap.names[0]
+    with pytest.raises(NotFound, match="did not answer"):
+        server_infos(snap, "nope")

@@ -1,13 +1,17 @@
-"""The sizing model: the README's worked example checked by hand, and the guide's table."""
+"""The sizing model (the README's worked example by hand, the guide's table) and requests."""
 
 from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from natsops.errors import UsageError
-from natsops.sizing import GiB, Prices, SizingInput, cost, size
+from natsops.sizing import GiB, Observed, Prices, SizingInput, cost, jetstream_config, size
+from natsops.sizing_request import Given, load_prices, sizing_report, workload
 
 README_EXAMPLE = SizingInput(msgs_per_sec=10_000, msg_size=1024, retention_seconds=7 * 86400,
                              replicas=3, streams=10, consumers=20, connections=500, fan_out=2)
@@ -82,3 +86,75 @@ def test_cost_and_break_even() -> None:
     assert c.self_hosted == pytest.approx(c.compute + c.storage + c.network)
     pricey = cost(small, Prices(vcpu_month=0.01, gib_ram_month=0.01))
     assert pricey.compute < c.compute
+
+
+# ---- a sizing request: flags over measurements over defaults, price tables ------------------
+
+MEASURED = Observed(seconds=10.0, msgs_per_sec=50.0, msg_size=300, streams=4, consumers=2,
+                    connections=7, servers=3, replicas=1, fan_out=2.0, retention_seconds=3600.0,
+                    max_bytes=None, stored_bytes=0)
+
+
+def test_given_parses_sizes_durations_and_nodes() -> None:
+    g = Given.parse(msg_size="1KB", retention="7d", max_bytes="500GB", nodes="5")
+    assert (g.msg_size, g.retention_seconds, g.max_bytes, g.nodes) == (
+        1024, 7 * 86400, 500 << 30, 5)
+    assert Given.parse().nodes is None  # auto
+    with pytest.raises(UsageError, match="--nodes must be a number or 'auto', not 'many'"):
+        Given.parse(nodes="many")
+    with pytest.raises(UsageError, match="--retention"):
+        Given.parse(retention="7x")
+
+
+def test_workload_defaults_without_flags_or_measurement() -> None:
+    w = workload(Given())
+    assert (w.msgs_per_sec, w.msg_size, w.replicas, w.streams, w.consumers, w.connections,
+            w.fan_out) == (1000.0, 1024, 3, 1, 1, 100, 1.0)
+    assert (w.retention_seconds, w.max_bytes, w.nodes) == (None, None, None)
+
+
+def test_workload_flags_win_over_measured_values() -> None:
+    w = workload(Given(msgs_per_sec=200.0, replicas=3), MEASURED)
+    assert (w.msgs_per_sec, w.replicas) == (200.0, 3)  # given
+    assert (w.msg_size, w.streams, w.consumers, w.connections, w.fan_out) == (300, 4, 2, 7, 2.0)
+    assert (w.retention_seconds, w.max_bytes) == (3600.0, None)  # measured limits
+
+
+def test_workload_one_limit_given_replaces_both_measured_limits() -> None:
+    w = workload(Given(max_bytes=1 << 30), MEASURED)
+    assert (w.retention_seconds, w.max_bytes) == (None, 1 << 30)
+
+
+def test_workload_measured_without_traffic_needs_a_rate() -> None:
+    idle = dataclasses.replace(MEASURED, msgs_per_sec=0.0, streams=0)
+    with pytest.raises(UsageError, match="no JetStream message was stored during the 10s"):
+        workload(Given(), idle)
+    w = workload(Given(msgs_per_sec=5.0), idle)
+    assert (w.msgs_per_sec, w.streams) == (5.0, 1)  # at least one stream
+
+
+def test_load_prices(tmp_path: Path) -> None:
+    assert load_prices(None) == Prices()
+    p = tmp_path / "p.yaml"
+    p.write_text("vcpu_month: 10\nmanaged_per_connection_month: 2\n")
+    assert load_prices(p) == Prices(vcpu_month=10.0, managed_per_connection_month=2.0)
+    for text, match in (("bogus: 1\n", r"unknown price keys \['bogus'\]"),
+                        ("- 1\n", "unknown price keys"),
+                        ("vcpu_month: lots\n", "prices must be numbers"),
+                        ("vcpu_month: [1\n", "invalid YAML")):
+        p.write_text(text)
+        with pytest.raises(UsageError, match=match):
+            load_prices(p)
+    with pytest.raises(UsageError, match="cannot read"):
+        load_prices(tmp_path / "missing.yaml")
+
+
+def test_sizing_report_adds_cost_only_with_prices() -> None:
+    given = Given(msgs_per_sec=10_000, msg_size=1024, retention_seconds=7 * 86400, streams=10,
+                  consumers=20, connections=500, fan_out=2)
+    rep = sizing_report(given)
+    assert rep.input == README_EXAMPLE
+    assert rep.cost is None and rep.observed is None
+    assert rep.jetstream_config == jetstream_config(rep.result) == (
+        "jetstream { max_memory_store: 1GB, max_file_store: 7450GB }")
+    assert sizing_report(given, prices=Prices()).cost == cost(README_EXAMPLE, Prices())

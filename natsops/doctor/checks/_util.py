@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from natsops.doctor.snapshot import as_int, as_map
+from natsops.monitoring.snapshot import as_int, as_map
 from natsops.units import format_bytes, format_duration
 
 __all__ = ["as_int", "doc", "format_bytes", "format_duration", "ns_to_s"]

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 
 from natsops.doctor.checks._util import doc
 from natsops.doctor.registry import check
-from natsops.doctor.snapshot import Snapshot
 from natsops.findings import Finding, Severity
+from natsops.monitoring.snapshot import Snapshot
 
 ID = "config-reload"
 

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 from natsops.doctor.checks._util import as_int, doc
 from natsops.doctor.registry import check
-from natsops.doctor.snapshot import Snapshot
 from natsops.findings import Finding, Severity
+from natsops.monitoring.snapshot import Snapshot
 
 ID = "consumer-ack-window"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from natsops.doctor.registry import check
-from natsops.doctor.snapshot import Snapshot
 from natsops.findings import Finding, Severity
+from natsops.monitoring.snapshot import Snapshot
 
 ID = "duplicate-names"
 

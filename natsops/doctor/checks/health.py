@@ -1,4 +1,7 @@
-"""Per-server /healthz. Healthz is a per-node readiness signal, not proof of health (errata E7/E8).
+"""Per-server /healthz. Healthz is a per-node readiness signal, not proof of health.
+
+A restarted follower can answer 200 for a moment before it has reached its leader, and a
+stream that lost its quorum (no leader) still gets 200 from its surviving member.
 
 A failing healthz is a WARN (a node catching up after a restart says so for a few seconds);
 a failing ``js-enabled-only`` variant on a server configured for JetStream is a FAIL.
@@ -10,8 +13,8 @@ from collections.abc import Iterator
 
 from natsops.doctor.checks._util import doc
 from natsops.doctor.registry import check
-from natsops.doctor.snapshot import Snapshot
 from natsops.findings import Finding, Severity
+from natsops.monitoring.snapshot import Snapshot
 
 ID = "healthz"
 

@@ -2,7 +2,7 @@
 
 Replies are grouped by JetStream domain; within a domain each meta group (a cluster's meta
 peers, or a standalone server) is one JetStream. More than one in a domain means API requests to
-``$JS.<domain>.API`` reach several of them (doctor-signals §4).
+``$JS.<domain>.API`` reach several of them (leaf sites that reuse a domain name stay two).
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from natsops.doctor.registry import check
-from natsops.doctor.snapshot import Snapshot
 from natsops.findings import Finding, Severity
+from natsops.monitoring.snapshot import Snapshot
 
 ID = "js-domains"
 

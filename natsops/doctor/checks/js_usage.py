@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 from natsops.doctor.checks._util import as_int, doc, format_bytes
 from natsops.doctor.registry import check
-from natsops.doctor.snapshot import UNLIMITED, Snapshot
 from natsops.findings import Finding, Severity
+from natsops.monitoring.snapshot import UNLIMITED, Snapshot
 
 ID = "js-usage"
 WARN_PCT, FAIL_PCT = 80.0, 90.0

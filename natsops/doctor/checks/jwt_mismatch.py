@@ -2,7 +2,7 @@
 
 Every server holding an account must run the same claim (``decoded_jwt.jti``); the ones with the
 older ``iat`` are stale. ``update_time`` is when a server (re)loaded the claim, not the JWT's
-age: a stale server that restarted has the *newer* update_time (doctor-signals §3).
+age: a stale server that restarted has the *newer* update_time (it re-read its old preload).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Any
 
 from natsops.doctor.checks._util import as_int, doc
 from natsops.doctor.registry import check
-from natsops.doctor.snapshot import Snapshot
 from natsops.findings import Finding, Severity
+from natsops.monitoring.snapshot import Snapshot
 
 ID = "jwt-mismatch"
 

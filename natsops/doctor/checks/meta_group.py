@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 from natsops.doctor.checks._util import as_int, doc, ns_to_s
 from natsops.doctor.registry import check
-from natsops.doctor.snapshot import Snapshot
 from natsops.findings import Finding, Severity
+from natsops.monitoring.snapshot import Snapshot
 
 ID = "meta-group"
 FIX_PEER = ("Check server {peer} (process, /healthz, routes). A server decommissioned for good "

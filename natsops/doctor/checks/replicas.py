@@ -14,8 +14,8 @@ from typing import Any
 
 from natsops.doctor.checks._util import as_int, doc, ns_to_s
 from natsops.doctor.registry import check
-from natsops.doctor.snapshot import Snapshot
 from natsops.findings import Finding, Severity
+from natsops.monitoring.snapshot import Snapshot
 
 ID = "replicas"
 SILENT_S = 10.0

@@ -15,8 +15,8 @@ from typing import Any
 
 from natsops.doctor.checks._util import as_int, format_bytes, format_duration
 from natsops.doctor.registry import check
-from natsops.doctor.snapshot import Snapshot
 from natsops.findings import Finding, Severity
+from natsops.monitoring.snapshot import Snapshot
 
 
 def _ts(text: Any) -> float | None:

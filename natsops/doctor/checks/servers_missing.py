@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 from natsops.doctor.checks._util import doc
 from natsops.doctor.registry import check
-from natsops.doctor.snapshot import Snapshot
 from natsops.findings import Finding, Severity
+from natsops.monitoring.snapshot import Snapshot
 
 ID = "servers-missing"
 FIX = ("Check that the server process is running (`natsops cluster status` for a local cluster, "

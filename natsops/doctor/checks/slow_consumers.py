@@ -1,6 +1,6 @@
 """Slow consumers: connections falling behind now, recently cut off, and the server counters.
 
-``slow_consumers`` counts events, not clients, since the server started (doctor-signals §1): a
+``slow_consumers`` counts events, not clients, since the server started: a
 cumulative count alone is INFO; a delta between two samples (``--sample``) is a WARN for
 clients and a FAIL for routes, gateways and leafnodes (a saturated inter-server link).
 """
@@ -13,8 +13,8 @@ from typing import Any
 
 from natsops.doctor.checks._util import as_int, doc, format_bytes
 from natsops.doctor.registry import check
-from natsops.doctor.snapshot import ServerView, Snapshot
 from natsops.findings import Finding, Severity
+from natsops.monitoring.snapshot import ServerView, Snapshot
 
 ID = "slow-consumers"
 RECENT = 600.0  # a slow-consumer disconnect in the last 10 minutes is current news
@@ -85,7 +85,8 @@ def _server_findings(s: ServerView, prev: ServerView | None) -> Iterator[Finding
         if c.get("cid") not in reported and pending > 0 and old is not None \
                 and as_int(old.get("pending_bytes")) == pending \
                 and pending <= max_pending * 0.5:
-            # not draining at all between samples: the write deadline will cut it (§1 A2)
+            # not draining at all between samples: the write deadline will cut it (seen: 16 MiB
+            # stuck below max_pending for 10 s, then closed as `Slow Consumer (Write Deadline)`)
             yield Finding.warn(ID, c.get("name") or f"cid {c.get('cid')}",
                                f"{_label(c)} on {s.name} has {format_bytes(pending)} queued "
                                "that did not drain during the sample: the write deadline "

@@ -6,8 +6,8 @@ import re
 from collections.abc import Iterator
 
 from natsops.doctor.registry import check
-from natsops.doctor.snapshot import Snapshot
 from natsops.findings import Finding, Severity
+from natsops.monitoring.snapshot import Snapshot
 
 ID = "version-skew"
 _VER = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)")

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
 from natsops.cluster.process import find_server_binary  # noqa: E402
-from natsops.doctor import GatherOptions, gather  # noqa: E402
+from natsops.monitoring import GatherOptions, gather  # noqa: E402
 from tests.conftest import start_test_cluster  # noqa: E402
 
 OUT = Path(__file__).resolve().parent

@@ -1,4 +1,4 @@
-"""HTTP client for the nats-server monitoring endpoints (``/varz``, ``/jsz``, ``/healthz``...).
+"""The HTTP transport: one server's monitoring endpoints (``/varz``, ``/jsz``, ``/healthz``...).
 
 :class:`MonitorClient` fetches one server's endpoints with httpx. Transport problems become
 :class:`~natsops.errors.Unreachable` / :class:`~natsops.errors.Timeout`; an HTTP error or a body
@@ -9,10 +9,7 @@ a :class:`Health` for it.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -27,9 +24,7 @@ __all__ = [
     "ENDPOINTS",
     "Health",
     "MonitorClient",
-    "PingResult",
     "ServerSummary",
-    "sys_ping",
 ]
 
 ENDPOINTS = (
@@ -210,101 +205,3 @@ class MonitorClient:
             connections=int(varz.get("connections", 0)),
             raw_varz=varz,
         )
-
-
-# ---- the system-account transport ----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PingResult:
-    """The replies to one ``$SYS.REQ.SERVER.PING.<X>`` request.
-
-    ``replies`` are the decoded envelopes (``{"server": ..., "data": ..., "error": ...}``) in
-    arrival order; ``no_responders`` is True when the server said nobody listens on the subject
-    (the connection is not a system-account user, or ``X`` does not exist).
-    """
-
-    subject: str
-    replies: tuple[Mapping[str, Any], ...]
-    arrivals: tuple[float, ...] = ()  # seconds from the request to each reply
-    no_responders: bool = False
-    bad_replies: int = 0
-    seconds: float = 0.0
-
-
-async def sys_ping(
-    nc: Any,
-    what: str,
-    body: Mapping[str, Any] | None = None,
-    *,
-    expected: int = 0,
-    timeout: float = 2.0,
-    gap: float = 0.3,
-) -> PingResult:
-    """Send ``$SYS.REQ.SERVER.PING.<what>`` once and collect every server's reply.
-
-    Collection stops when ``expected`` replies arrived (if > 0), when ``gap`` seconds passed
-    without a new reply after the first one, or at ``timeout``. A server that is down simply
-    does not answer: compare the replies with an inventory (the caller's job).
-    """
-    subject = f"$SYS.REQ.SERVER.PING.{what.upper()}"
-    replies: list[Mapping[str, Any]] = []
-    arrivals: list[float] = []
-    state = {"bad": 0, "no_resp": False, "last": 0.0}
-    done = asyncio.Event()
-    arrived = asyncio.Event()  # wakes the collector on every reply, so the gap can end it
-
-    async def on_msg(msg: Any) -> None:
-        state["last"] = time.monotonic()
-        arrived.set()
-        headers = getattr(msg, "headers", None) or {}
-        if not msg.data:
-            if str(headers.get("Status", "")) == "503":
-                state["no_resp"] = True
-                done.set()
-            return
-        try:
-            doc = json.loads(msg.data)
-        except ValueError:
-            state["bad"] = int(state["bad"]) + 1
-            return
-        if isinstance(doc, dict):
-            replies.append(doc)
-            arrivals.append(time.monotonic() - start)
-        else:
-            state["bad"] = int(state["bad"]) + 1
-        if expected and len(replies) >= expected:
-            done.set()
-
-    start = time.monotonic()
-    inbox = nc.new_inbox()
-    try:
-        sub = await nc.subscribe(inbox, cb=on_msg)
-    except Exception as exc:  # nats-py: ConnectionClosedError and friends
-        raise Unreachable(f"{subject}: connection lost: {exc or type(exc).__name__}") from None
-    try:
-        try:
-            await nc.publish(subject, json.dumps(dict(body or {})).encode(), reply=inbox)
-            await nc.flush()
-        except Exception as exc:
-            raise Unreachable(f"{subject}: connection lost: {exc or type(exc).__name__}"
-                              ) from None
-        deadline = start + timeout
-        while not done.is_set():
-            now = time.monotonic()
-            last = float(state["last"])
-            wait = deadline - now
-            if last:
-                wait = min(wait, last + gap - now)
-            if wait <= 0:
-                break
-            arrived.clear()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(arrived.wait(), wait)
-    finally:
-        # a closed connection: the replies we have are still valid
-        with contextlib.suppress(Exception):
-            await sub.unsubscribe()
-    return PingResult(subject=subject, replies=tuple(replies), arrivals=tuple(arrivals),
-                      no_responders=bool(state["no_resp"]),
-                      bad_replies=int(state["bad"]), seconds=time.monotonic() - start)

@@ -1,4 +1,4 @@
-"""Gather a :class:`~natsops.doctor.snapshot.Snapshot`: once, for every server, two transports.
+"""Gather a :class:`~natsops.monitoring.snapshot.Snapshot`: once, for every server, two transports.
 
 * ``sys``: one connection as a system-account user; one ``$SYS.REQ.SERVER.PING.<X>`` per
   document, every server answers each (the request count depends on neither the number of
@@ -15,26 +15,35 @@ group's peer list; a server that does not answer becomes a finding, never silenc
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from natsops.context import Secret, Settings
-from natsops.doctor.snapshot import ServerView, Snapshot
+from natsops.context import Settings
 from natsops.errors import AuthError, NatsopsError, Unreachable, UsageError
+from natsops.monitoring.inventory import (
+    Inventory,
+    config_digests,
+    config_file_for,
+    local_inventory,
+)
+from natsops.monitoring.snapshot import ServerView, Snapshot
+from natsops.monitoring.sys import sys_connection, sys_ping
+
+if TYPE_CHECKING:
+    import httpx
+    from nats.aio.client import Client
 
 __all__ = [
     "PARTS",
     "GatherOptions",
     "gather",
     "gather_http",
+    "gather_sampled",
     "gather_sys",
-    "local_inventory",
     "watch",
 ]
 
@@ -65,8 +74,9 @@ class GatherOptions:
             raise UsageError(f"unknown snapshot parts: {', '.join(sorted(unknown))}")
 
 
-# The $SYS JSON keys are not the HTTP query names (monitoring.md §1): where they differ the
-# HTTP name is given after a "|" ("consumer|consumers": $SYS "consumer", HTTP "consumers").
+# The $SYS request bodies use the server's JSON option names, which differ from the HTTP query
+# names for some options: where they do, the HTTP name is given after a "|"
+# ("consumer|consumers": $SYS "consumer", HTTP "consumers").
 _CLOSED = {"sys": 1, "http": "closed"}
 
 
@@ -141,10 +151,8 @@ def _claim(detail: Mapping[str, Any]) -> dict[str, Any]:
 # ---- $SYS -----------------------------------------------------------------------------------
 
 
-async def gather_sys(nc: Any, opts: GatherOptions = GatherOptions()) -> Snapshot:
+async def gather_sys(nc: Client, opts: GatherOptions = GatherOptions()) -> Snapshot:
     """Gather through one system-account connection (see module doc)."""
-    from natsops.monitoring import sys_ping
-
     expected = max(opts.expect, len(opts.expected_names))
     start = time.monotonic()
     reqs = _requests(opts, "sys")
@@ -233,9 +241,12 @@ def _health_doc(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 async def gather_http(urls: Sequence[str], opts: GatherOptions = GatherOptions(),
-                      *, transport: Any = None) -> Snapshot:
-    """Gather from the HTTP monitor of every URL, all requests in parallel."""
-    from natsops.monitoring import MonitorClient
+                      *, transport: httpx.AsyncBaseTransport | None = None) -> Snapshot:
+    """Gather from the HTTP monitor of every URL, all requests in parallel.
+
+    ``transport`` is a seam for tests (``httpx.MockTransport``).
+    """
+    from natsops.monitoring.http import MonitorClient
 
     if not urls:
         raise UsageError("no monitor URL to gather from", hint="pass --monitor URL")
@@ -317,78 +328,6 @@ async def gather_http(urls: Sequence[str], opts: GatherOptions = GatherOptions()
 
 
 @dataclass(frozen=True)
-class Inventory:
-    """What a local cluster directory tells us: node names, monitors, system-account login."""
-
-    names: tuple[str, ...]
-    monitors: tuple[str, ...]
-    sys_settings: Settings | None
-    configs: tuple[tuple[str, Path], ...] = ()
-    binary: Path | None = None
-
-
-def local_inventory(directory: Path, timeout: float = 5.0) -> Inventory:
-    """Read a natsops local cluster (``natsops bootstrap --dir``): nodes, monitors, sys user."""
-    from natsops.cluster.local import LocalCluster
-
-    c = LocalCluster.load(directory)
-    sys_settings = None
-    pw = c.credentials().get("sys")
-    if pw:
-        sys_settings = Settings(servers=tuple(c.client_urls), user="sys", password=Secret(pw),
-                                timeout=timeout, connection_name="natsops doctor")
-    return Inventory(names=tuple(n.name for n in c.nodes),
-                     monitors=tuple(n.monitor_url for n in c.nodes), sys_settings=sys_settings,
-                     configs=tuple((n.name, c.config_path(n.name)) for n in c.nodes),
-                     binary=c.binary)
-
-
-_DIGEST = re.compile(r"\((sha256:[0-9a-f]+)\)")
-
-
-async def config_digests(binary: Path, files: Sequence[tuple[str, Path]]
-                         ) -> dict[str, dict[str, Any]]:
-    """``nats-server -t -c FILE`` for each file (in parallel): the digest a server would report.
-
-    The server prints the same ``sha256:`` digest that ``varz.config_digest`` shows for the
-    config it runs; comment-only edits do not change it.
-    """
-
-    async def one(name: str, path: Path) -> tuple[str, dict[str, Any]]:
-        try:
-            proc = await asyncio.create_subprocess_exec(
-                str(binary), "-t", "-c", str(path), stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT)
-            out, _ = await asyncio.wait_for(proc.communicate(), 10)
-        except (OSError, asyncio.TimeoutError) as exc:
-            return name, {"path": str(path), "digest": None, "error": str(exc)}
-        text = out.decode(errors="replace").strip()
-        m = _DIGEST.search(text)
-        if proc.returncode != 0 or not m:
-            return name, {"path": str(path), "digest": None,
-                          "error": text.splitlines()[-1] if text else f"exit {proc.returncode}"}
-        limits = await asyncio.to_thread(_unset_js_limits, path)
-        return name, {"path": str(path), "digest": m.group(1), "error": None,
-                      "js_limits_unset": limits}
-
-    return dict(await asyncio.gather(*(one(n, p) for n, p in files)))
-
-
-def _unset_js_limits(path: Path) -> list[dict[str, str]]:
-    """The JetStream limits the file leaves to the server's defaults (lint's own key list)."""
-    from natsops.conf.parser import parse_file
-    from natsops.conf.rules_conf import unset_jetstream_limits
-    from natsops.errors import NatsopsError
-
-    try:
-        cfg = parse_file(path)
-    except (NatsopsError, OSError):
-        return []  # the `-t` run above already reports an unreadable file
-    return [{"key": key, "kind": kind, "default": default}
-            for key, kind, default in unset_jetstream_limits(cfg)]
-
-
-@dataclass(frozen=True)
 class _Plan:
     opts: GatherOptions
     sys_settings: Settings | None
@@ -424,52 +363,6 @@ def _check_answered(snap: Snapshot) -> Snapshot:
         detail = "; ".join(f"{u}: {e}" for u, e in snap.unreachable.items())
         raise Unreachable(f"no server answered{': ' + detail if detail else ''}")
     return snap
-
-
-PROBE_TIMEOUT = 0.5
-
-
-async def _sends_info(url: str, timeout: float) -> bool:
-    """True when ``url`` accepts a TCP connection and sends its INFO line in time."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    if parts.scheme not in ("nats", "tls") or not parts.hostname:
-        return True  # websockets and the like: let the client decide
-    writer = None
-    try:
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(parts.hostname, parts.port or 4222), timeout)
-        line = await asyncio.wait_for(reader.readline(), timeout)
-        return line.startswith(b"INFO")
-    except (OSError, asyncio.TimeoutError, ValueError):
-        return False
-    finally:
-        if writer is not None:
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
-
-
-@asynccontextmanager
-async def sys_connection(settings: Settings) -> AsyncIterator[Any]:
-    """Connect to one of ``settings.servers`` that is answering right now.
-
-    nats-py gives up on the first URL that accepts TCP but never sends INFO (a frozen,
-    SIGSTOPped or overloaded server: the one doctor must diagnose), and it shuffles the URLs.
-    So each URL is probed first (all at once, ``PROBE_TIMEOUT``) and only the ones that sent
-    INFO are given to the client.
-    """
-    from natsops.connection import connect
-
-    if len(settings.servers) > 1:
-        ok = await asyncio.gather(*(_sends_info(u, min(settings.timeout, PROBE_TIMEOUT))
-                                    for u in settings.servers))
-        alive = tuple(u for u, good in zip(settings.servers, ok, strict=True) if good)
-        if alive:
-            settings = settings.with_(servers=alive)
-    async with connect(settings) as conn:
-        yield conn
 
 
 async def gather(
@@ -534,13 +427,45 @@ def _require_dir(path: Path) -> None:
         raise UsageError(f"--config-dir {path}: not a directory")
 
 
-def config_file_for(directory: Path, name: str) -> Path | None:
-    """``DIR/<name>.conf``, ``DIR/<name>/nats-server.conf`` or ``DIR/<name>/<name>.conf``."""
-    for p in (directory / f"{name}.conf", directory / name / "nats-server.conf",
-              directory / name / f"{name}.conf"):
-        if p.is_file():
-            return p
-    return None
+async def gather_sampled(
+    settings: Settings | None,
+    opts: GatherOptions = GatherOptions(),
+    *,
+    interval: float,
+    monitors: Sequence[str] = (),
+    cluster_dir: Path | None = None,
+    transport: str = "auto",
+    config_dir: Path | None = None,
+) -> Snapshot:
+    """Gather twice, ``interval`` seconds apart: the second Snapshot, the first as its previous.
+
+    Rates and trends are the deltas between the two (doctor ``--sample``, ``sizing
+    --from-cluster``).
+    """
+    if interval <= 0:
+        raise UsageError("the interval between two gatherings must be above zero")
+
+    async def once() -> Snapshot:
+        return await gather(settings, opts, monitors=monitors, cluster_dir=cluster_dir,
+                            transport=transport, config_dir=config_dir)
+
+    first = await once()
+    await asyncio.sleep(interval)
+    return (await once()).with_previous(first)
+
+
+POLL = 0.05  # seconds between two looks at watch()'s ``stop``
+
+
+async def _pause(seconds: float, stop: Callable[[], bool] | None) -> bool:
+    """Wait ``seconds``; True as soon as ``stop()`` is true (looked at every ``POLL``)."""
+    deadline = time.monotonic() + seconds
+    while stop is None or not stop():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        await asyncio.sleep(left if stop is None else min(POLL, left))
+    return True
 
 
 async def watch(
@@ -551,18 +476,24 @@ async def watch(
     cluster_dir: Path | None = None,
     transport: str = "auto",
     interval: float = 1.0,
+    stop: Callable[[], bool] | None = None,
 ) -> AsyncGenerator[Snapshot, None]:
-    """Yield a Snapshot every ``interval`` seconds, over one connection (``$SYS``) or HTTP."""
+    """Yield a Snapshot every ``interval`` seconds, over one connection (``$SYS``) or HTTP.
 
+    ``stop`` (a function, e.g. a ``threading.Event``'s ``is_set``) ends the watch while it
+    waits for the next gathering.
+    """
     plan = _plan(settings, opts, monitors, cluster_dir, transport)
     if not plan.http_first:
         assert plan.sys_settings is not None
         async with sys_connection(plan.sys_settings) as conn:
             while True:
                 yield await gather_sys(conn.nc, plan.opts)
-                await asyncio.sleep(interval)
+                if await _pause(interval, stop):
+                    return
     if not plan.urls:
         raise _no_monitor()
     while True:
         yield await gather_http(plan.urls, plan.opts)
-        await asyncio.sleep(interval)
+        if await _pause(interval, stop):
+            return

@@ -1,5 +1,8 @@
 """Read-only views built from a Snapshot: ``server ls``, ``server info``, ``server report
-jetstream`` and ``top``. Plain frozen dataclasses; the CLI renders them."""
+jetstream`` and ``top``. Plain frozen dataclasses; the CLI renders them.
+
+Each view names the documents it reads (``*_GATHER``): gathering asks for those only.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +12,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from natsops.doctor.snapshot import ServerView, Snapshot, as_int
-from natsops.doctor.snapshot import as_map as _m
 from natsops.errors import NotFound
+from natsops.monitoring.gather import GatherOptions
+from natsops.monitoring.snapshot import ServerView, Snapshot, as_int
+from natsops.monitoring.snapshot import as_map as _m
 
 __all__ = [
+    "INFO_GATHER",
+    "JETSTREAM_GATHER",
+    "LS_GATHER",
+    "SORT_KEYS",
     "ConnRow",
     "JetStreamReport",
     "JsServerRow",
@@ -22,6 +30,7 @@ __all__ = [
     "TopFrame",
     "jetstream_report",
     "server_info",
+    "server_infos",
     "server_rows",
     "top_frame",
 ]
@@ -29,6 +38,13 @@ __all__ = [
 
 def _i(v: Any) -> int:
     return as_int(v)
+
+
+# what each view reads; a local cluster's config files are not digested for a view
+LS_GATHER = GatherOptions(parts=("varz",), config_files=False)
+INFO_GATHER = GatherOptions(parts=("varz", "jsz", "gatewayz", "healthz"), jsz_detail=False,
+                            config_files=False)
+JETSTREAM_GATHER = GatherOptions(parts=("varz", "jsz"), jsz_detail=False, config_files=False)
 
 
 @dataclass(frozen=True)
@@ -109,6 +125,11 @@ def server_info(snap: Snapshot, name: str) -> dict[str, dict[str, Any]]:
     if s.healthz is not None:
         out["health"] = {"status": s.healthz.get("status"), "error": s.healthz.get("error")}
     return out
+
+
+def server_infos(snap: Snapshot, name: str | None = None) -> dict[str, dict[str, dict[str, Any]]]:
+    """:func:`server_info` of the server ``name``, or of every server that answered."""
+    return {n: server_info(snap, n) for n in ([name] if name else snap.names)}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,101 @@
+"""What a deployment's files tell: a local cluster's inventory and the servers' config files.
+
+:func:`local_inventory` reads a natsops local cluster directory (``natsops bootstrap --dir``):
+its node names and monitor ports are the servers expected to answer, its sys user the
+system-account login. :func:`config_digests` runs ``nats-server -t`` on config files, giving
+the digest each server reports for the config it runs (``varz.config_digest``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from natsops.context import Secret, Settings
+from natsops.errors import NatsopsError
+
+__all__ = ["Inventory", "config_digests", "config_file_for", "local_inventory"]
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """What a local cluster directory tells us: node names, monitors, system-account login."""
+
+    names: tuple[str, ...]
+    monitors: tuple[str, ...]
+    sys_settings: Settings | None
+    configs: tuple[tuple[str, Path], ...] = ()
+    binary: Path | None = None
+
+
+def local_inventory(directory: Path, timeout: float = 5.0) -> Inventory:
+    """Read a natsops local cluster (``natsops bootstrap --dir``): nodes, monitors, sys user."""
+    from natsops.cluster.local import LocalCluster
+
+    c = LocalCluster.load(directory)
+    sys_settings = None
+    pw = c.credentials().get("sys")
+    if pw:
+        sys_settings = Settings(servers=tuple(c.client_urls), user="sys", password=Secret(pw),
+                                timeout=timeout, connection_name="natsops doctor")
+    return Inventory(names=tuple(n.name for n in c.nodes),
+                     monitors=tuple(n.monitor_url for n in c.nodes), sys_settings=sys_settings,
+                     configs=tuple((n.name, c.config_path(n.name)) for n in c.nodes),
+                     binary=c.binary)
+
+
+_DIGEST = re.compile(r"\((sha256:[0-9a-f]+)\)")
+
+
+async def config_digests(binary: Path, files: Sequence[tuple[str, Path]]
+                         ) -> dict[str, dict[str, Any]]:
+    """``nats-server -t -c FILE`` for each file (in parallel): the digest a server would report.
+
+    The server prints the same ``sha256:`` digest that ``varz.config_digest`` shows for the
+    config it runs; comment-only edits do not change it.
+    """
+
+    async def one(name: str, path: Path) -> tuple[str, dict[str, Any]]:
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                str(binary), "-t", "-c", str(path), stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT)
+            out, _ = await asyncio.wait_for(proc.communicate(), 10)
+        except (OSError, asyncio.TimeoutError) as exc:
+            return name, {"path": str(path), "digest": None, "error": str(exc)}
+        text = out.decode(errors="replace").strip()
+        m = _DIGEST.search(text)
+        if proc.returncode != 0 or not m:
+            return name, {"path": str(path), "digest": None,
+                          "error": text.splitlines()[-1] if text else f"exit {proc.returncode}"}
+        limits = await asyncio.to_thread(_unset_js_limits, path)
+        return name, {"path": str(path), "digest": m.group(1), "error": None,
+                      "js_limits_unset": limits}
+
+    return dict(await asyncio.gather(*(one(n, p) for n, p in files)))
+
+
+def _unset_js_limits(path: Path) -> list[dict[str, str]]:
+    """The JetStream limits the file leaves to the server's defaults (lint's own key list)."""
+    from natsops.conf.parser import parse_file
+    from natsops.conf.rules_conf import unset_jetstream_limits
+
+    try:
+        cfg = parse_file(path)
+    except (NatsopsError, OSError):
+        return []  # the `-t` run above already reports an unreadable file
+    return [{"key": key, "kind": kind, "default": default}
+            for key, kind, default in unset_jetstream_limits(cfg)]
+
+
+def config_file_for(directory: Path, name: str) -> Path | None:
+    """``DIR/<name>.conf``, ``DIR/<name>/nats-server.conf`` or ``DIR/<name>/<name>.conf``."""
+    for p in (directory / f"{name}.conf", directory / name / "nats-server.conf",
+              directory / name / f"{name}.conf"):
+        if p.is_file():
+            return p
+    return None

@@ -1,0 +1,169 @@
+"""The system-account transport: ``$SYS.REQ.SERVER.PING.<X>`` requests every server answers.
+
+:func:`sys_connection` connects as a system-account user to a server that is answering right
+now; :func:`sys_ping` sends one request and collects every server's reply. A server that is
+down simply does not answer: comparing the replies with an inventory is the caller's job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from natsops.errors import Unreachable
+
+if TYPE_CHECKING:
+    from nats.aio.client import Client
+    from nats.aio.msg import Msg
+
+    from natsops.connection import Conn
+    from natsops.context import Settings
+
+__all__ = ["PROBE_TIMEOUT", "PingResult", "sys_connection", "sys_ping"]
+
+
+@dataclass(frozen=True)
+class PingResult:
+    """The replies to one ``$SYS.REQ.SERVER.PING.<X>`` request.
+
+    ``replies`` are the decoded envelopes (``{"server": ..., "data": ..., "error": ...}``) in
+    arrival order; ``no_responders`` is True when the server said nobody listens on the subject
+    (the connection is not a system-account user, or ``X`` does not exist).
+    """
+
+    subject: str
+    replies: tuple[Mapping[str, Any], ...]
+    arrivals: tuple[float, ...] = ()  # seconds from the request to each reply
+    no_responders: bool = False
+    bad_replies: int = 0
+    seconds: float = 0.0
+
+
+async def sys_ping(
+    nc: Client,
+    what: str,
+    body: Mapping[str, Any] | None = None,
+    *,
+    expected: int = 0,
+    timeout: float = 2.0,
+    gap: float = 0.3,
+) -> PingResult:
+    """Send ``$SYS.REQ.SERVER.PING.<what>`` once and collect every server's reply.
+
+    Collection stops when ``expected`` replies arrived (if > 0), when ``gap`` seconds passed
+    without a new reply after the first one, or at ``timeout``. A server that is down simply
+    does not answer: compare the replies with an inventory (the caller's job).
+    """
+    subject = f"$SYS.REQ.SERVER.PING.{what.upper()}"
+    replies: list[Mapping[str, Any]] = []
+    arrivals: list[float] = []
+    state = {"bad": 0, "no_resp": False, "last": 0.0}
+    done = asyncio.Event()
+    arrived = asyncio.Event()  # wakes the collector on every reply, so the gap can end it
+
+    async def on_msg(msg: Msg) -> None:
+        state["last"] = time.monotonic()
+        arrived.set()
+        headers = getattr(msg, "headers", None) or {}
+        if not msg.data:
+            if str(headers.get("Status", "")) == "503":
+                state["no_resp"] = True
+                done.set()
+            return
+        try:
+            doc = json.loads(msg.data)
+        except ValueError:
+            state["bad"] = int(state["bad"]) + 1
+            return
+        if isinstance(doc, dict):
+            replies.append(doc)
+            arrivals.append(time.monotonic() - start)
+        else:
+            state["bad"] = int(state["bad"]) + 1
+        if expected and len(replies) >= expected:
+            done.set()
+
+    start = time.monotonic()
+    inbox = nc.new_inbox()
+    try:
+        sub = await nc.subscribe(inbox, cb=on_msg)
+    except Exception as exc:  # nats-py: ConnectionClosedError and friends
+        raise Unreachable(f"{subject}: connection lost: {exc or type(exc).__name__}") from None
+    try:
+        try:
+            await nc.publish(subject, json.dumps(dict(body or {})).encode(), reply=inbox)
+            await nc.flush()
+        except Exception as exc:
+            raise Unreachable(f"{subject}: connection lost: {exc or type(exc).__name__}"
+                              ) from None
+        deadline = start + timeout
+        while not done.is_set():
+            now = time.monotonic()
+            last = float(state["last"])
+            wait = deadline - now
+            if last:
+                wait = min(wait, last + gap - now)
+            if wait <= 0:
+                break
+            arrived.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(arrived.wait(), wait)
+    finally:
+        # a closed connection: the replies we have are still valid
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()
+    return PingResult(subject=subject, replies=tuple(replies), arrivals=tuple(arrivals),
+                      no_responders=bool(state["no_resp"]),
+                      bad_replies=int(state["bad"]), seconds=time.monotonic() - start)
+
+
+PROBE_TIMEOUT = 0.5
+
+
+async def _sends_info(url: str, timeout: float) -> bool:
+    """True when ``url`` accepts a TCP connection and sends its INFO line in time."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("nats", "tls") or not parts.hostname:
+        return True  # websockets and the like: let the client decide
+    writer = None
+    try:
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(parts.hostname, parts.port or 4222), timeout)
+        line = await asyncio.wait_for(reader.readline(), timeout)
+        return line.startswith(b"INFO")
+    except (OSError, asyncio.TimeoutError, ValueError):
+        return False
+    finally:
+        if writer is not None:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+
+@asynccontextmanager
+async def sys_connection(settings: Settings) -> AsyncIterator[Conn]:
+    """Connect to one of ``settings.servers`` that is answering right now.
+
+    nats-py gives up on the first URL that accepts TCP but never sends INFO (a frozen,
+    SIGSTOPped or overloaded server: the one doctor must diagnose), and it shuffles the URLs.
+    So each URL is probed first (all at once, ``PROBE_TIMEOUT``) and only the ones that sent
+    INFO are given to the client.
+    """
+    from natsops.connection import connect
+
+    if len(settings.servers) > 1:
+        ok = await asyncio.gather(*(_sends_info(u, min(settings.timeout, PROBE_TIMEOUT))
+                                    for u in settings.servers))
+        alive = tuple(u for u, good in zip(settings.servers, ok, strict=True) if good)
+        if alive:
+            settings = settings.with_(servers=alive)
+    async with connect(settings) as conn:
+        yield conn
