@@ -31,8 +31,8 @@ sys.path.insert(0, str(ROOT))
 import nats  # noqa: E402
 import nats.js.errors  # noqa: E402
 
-from natsops.bootstrap import start_nodes, wait_usable  # noqa: E402
 from natsops.cluster.local import LocalCluster, plan_nodes  # noqa: E402
+from natsops.cluster.ready import start_nodes, wait_usable  # noqa: E402
 from natsops.connection import connect  # noqa: E402
 from natsops.doctor import DoctorOptions, run  # noqa: E402
 from natsops.monitoring import GatherOptions, gather_http, gather_sys, local_inventory  # noqa: E402

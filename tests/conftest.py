@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from natsops.bootstrap import start_nodes, wait_usable
 from natsops.cluster.local import LocalCluster, plan_nodes
 from natsops.cluster.process import ServerProcess, find_server_binary
+from natsops.cluster.ready import start_usable
 from natsops.context import Secret, Settings
-from natsops.errors import Conflict, NatsopsError
+from natsops.errors import NatsopsError
 
 _ENV_PREFIXES = ("NATS_", "NATSOPS_")
 
@@ -119,12 +119,10 @@ def start_test_cluster(directory: Path, binary: Path, nodes: int = 3, name: str 
         d = directory / f"try{attempt}"
         cluster = LocalCluster.create(d, name=name, nodes=plan_nodes(nodes, None), binary=binary)
         try:
-            start_nodes(cluster)
-            asyncio.run(wait_usable(cluster, timeout=45))
+            asyncio.run(start_usable(cluster, timeout=45))  # stops what it started on failure
             return cluster
-        except (Conflict, NatsopsError) as exc:
+        except NatsopsError as exc:
             last = exc
-            cluster.stop_all(grace=5)
     raise RuntimeError(f"could not start a test cluster: {last}")
 
 

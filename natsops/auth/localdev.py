@@ -17,16 +17,12 @@ from collections.abc import Mapping
 from natsops.auth import ops
 from natsops.auth.config import ResolverOptions, render_config
 from natsops.auth.store import Store
-from natsops.bootstrap import (
-    BootstrapOptions,
-    BootstrapResult,
-    Progress,
-    bring_up,
-    validate_node_count,
-)
-from natsops.cluster.local import HOST, LocalCluster, plan_nodes
+from natsops.bootstrap import BootstrapOptions, BootstrapResult, bring_up
+from natsops.cluster.contexts import save_contexts
+from natsops.cluster.local import HOST, LocalCluster, plan_nodes, validate_node_count
 from natsops.cluster.process import find_server_binary
-from natsops.context import Settings, save_context, selected_context, write_private
+from natsops.cluster.ready import Progress, silent
+from natsops.context import Settings, write_private
 from natsops.errors import Conflict
 
 __all__ = ["APP_ACCOUNT", "APP_USER", "bootstrap_operator", "write_operator_configs"]
@@ -34,10 +30,6 @@ __all__ = ["APP_ACCOUNT", "APP_USER", "bootstrap_operator", "write_operator_conf
 APP_ACCOUNT = "APP"
 APP_USER = "app"
 _MARKER = "natsops-operator-mode.json"
-
-
-def _noop(_: str) -> None:
-    pass
 
 
 def write_operator_configs(cluster: LocalCluster, store: Store, op: str) -> None:
@@ -80,21 +72,16 @@ def _ensure_app(store: Store, op: str, progress: Progress) -> None:
 
 def _write_contexts(cluster: LocalCluster, store: Store, op: str, env: Mapping[str, str],
                     select: bool | None) -> tuple[str, ...]:
-    url = ",".join(cluster.client_urls)
-    base = f"natsops-{cluster.name}"
     app = {"description": f"natsops local cluster {cluster.name} ({op}/{APP_ACCOUNT}/{APP_USER})",
-           "url": url, "creds": str(store.creds_path(op, APP_ACCOUNT, APP_USER))}
+           "creds": str(store.creds_path(op, APP_ACCOUNT, APP_USER))}
     sys = {"description": f"natsops local cluster {cluster.name} ({op}/SYS/sys)",
-           "url": url, "creds": str(store.creds_path(op, "SYS", "sys"))}
-    save_context(f"{base}-sys", sys, env)
-    save_context(base, app, env,
-                 select=bool(select or (select is None and selected_context(env) is None)))
-    return (base, f"{base}-sys")
+           "creds": str(store.creds_path(op, "SYS", "sys"))}
+    return save_contexts(cluster, app, sys, env, select)
 
 
 async def bootstrap_operator(opts: BootstrapOptions, store: Store, op: str,
                              env: Mapping[str, str],
-                             progress: Progress = _noop) -> BootstrapResult:
+                             progress: Progress = silent) -> BootstrapResult:
     """Start (or find) the local cluster in operator mode and wait until APP/app can use it."""
     t0 = time.monotonic()
     directory = opts.dir.expanduser()

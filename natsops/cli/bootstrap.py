@@ -1,23 +1,17 @@
 """``natsops bootstrap``: a local JetStream cluster in one command, or production configs."""
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from natsops.cli import options
 from natsops.cli.state import get_state, want_json
-from natsops.errors import UsageError
+
+if TYPE_CHECKING:
+    from natsops.bootstrap import BootstrapPlan, BootstrapResult
 
 app = typer.Typer()
-
-
-def _base_port(value: str) -> int | None:
-    if value == "auto":
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise UsageError(f"--base-port must be a port number or 'auto', not {value!r}") from None
 
 
 @app.command("bootstrap")
@@ -41,7 +35,7 @@ def bootstrap(
     store_dir: Annotated[str, typer.Option("--store-dir", help="JetStream store_dir on the hosts")] = "/var/lib/nats/jetstream",
     lame_duck: Annotated[str, typer.Option("--lame-duck", help="lame_duck_duration on the hosts")] = "2m",
     force: Annotated[bool, typer.Option("--force", help="Overwrite rendered files")] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
+    json_out: options.Json = False,
     operator: Annotated[str | None, typer.Option(
         "--operator", help="Operator mode: run this operator of the natsops auth store")] = None,
     auth_store: Annotated[Path | None, typer.Option(
@@ -62,54 +56,70 @@ def bootstrap(
       natsops bootstrap --render-only --hosts nats-1,nats-2,nats-3 --out ./configs
       natsops auth operator add DEMO --sys && natsops bootstrap --operator DEMO
     """
+    from natsops.bootstrap import BootstrapOptions, bootstrap, plan
     from natsops.cli import output
     from natsops.cli._run import run
+    from natsops.cluster.local import parse_base_port
     from natsops.units import parse_duration
 
-    state = get_state(ctx)
-    as_json = want_json(ctx, json_out)
+    env, as_json = get_state(ctx).env, want_json(ctx, json_out)
     if render_only or hosts:
-        if not (render_only and hosts):
-            raise UsageError("--render-only and --hosts go together")
-        from natsops.bootstrap import render_production
-
-        written = render_production(
-            hosts.split(","), out, name=name, store_dir=store_dir, max_mem=max_mem or "4GB",
-            max_file=max_file or "100GB", lame_duck_duration=lame_duck, allow_even=allow_even,
-            force=force)
-        if as_json:
-            output.print_json({"hosts": written})
-            return
-        output.table(f"production configs for cluster {name}", ["host", "config", "systemd unit"],
-                     [(w.host, w.config, w.unit) for w in written])
-        output.info("configs hold passwords (mode 0600); check them with: nats-server -t -c FILE")
-        return
-
-    from natsops.bootstrap import BootstrapOptions
-    from natsops.bootstrap import bootstrap as do_bootstrap
-
+        return _render_only(hosts if render_only else None, out, name, store_dir,
+                            max_mem or "4GB", max_file or "100GB", lame_duck, allow_even, force,
+                            as_json)
     opts = BootstrapOptions(
         dir=directory or Path(".natsops") / name, nodes=nodes, name=name,
-        base_port=_base_port(base_port), server_bin=server_bin, allow_even=allow_even,
+        base_port=parse_base_port(base_port), server_bin=server_bin, allow_even=allow_even,
         timeout=parse_duration(wait, what="--wait"), max_mem=max_mem or "1GB",
-        max_file=max_file or "64GB", write_contexts=write_context, select_context=select)
+        max_file=max_file or "64GB", write_contexts=write_context, select_context=select,
+        operator=operator, store=auth_store)
     if dry_run:
-        _dry_run(opts, state.env, as_json)
-        return
-    progress = (lambda m: None) if as_json else output.info
-    if operator:
-        from natsops.auth.localdev import bootstrap_operator
-        from natsops.auth.store import Store, default_store_root
+        return _print_plan(plan(opts, env), as_json)
+    _print_result(run(bootstrap(opts, env, progress=(lambda m: None) if as_json else output.info)),
+                  as_json)
 
-        store = Store(auth_store or default_store_root(state.env))
-        result = run(bootstrap_operator(opts, store, store.resolve_operator(operator), state.env,
-                                        progress=progress))
-    else:
-        result = run(do_bootstrap(opts, state.env, progress=progress))
+
+def _render_only(hosts: str | None, out: Path, name: str, store_dir: str, max_mem: str,
+                 max_file: str, lame_duck: str, allow_even: bool, force: bool,
+                 as_json: bool) -> None:
+    from natsops.cli import output
+    from natsops.errors import UsageError
+    from natsops.render.production import render_production
+
+    if not hosts:
+        raise UsageError("--render-only and --hosts go together")
+    written = render_production(
+        hosts.split(","), out, name=name, store_dir=store_dir, max_mem=max_mem,
+        max_file=max_file, lame_duck_duration=lame_duck, allow_even=allow_even, force=force)
+    if as_json:
+        output.print_json({"hosts": written})
+        return
+    output.table(f"production configs for cluster {name}", ["host", "config", "systemd unit"],
+                 [(w.host, w.config, w.unit) for w in written])
+    output.info("configs hold passwords (mode 0600); check them with: nats-server -t -c FILE")
+
+
+def _print_plan(p: "BootstrapPlan", as_json: bool) -> None:
+    from natsops.cli import output
+
+    if as_json:
+        output.print_json(p.to_dict())
+        return
+    output.info(f"would {p.action}: cluster {p.name} in {p.dir} with {p.binary} {p.version}")
+    output.table(None, ["node", "client", "cluster", "monitor"],
+                 [(n["name"], n.get("client", n.get("client_port")),
+                   n.get("cluster", n.get("cluster_port")), n.get("monitor", n.get("http_port")))
+                  for n in p.nodes])
+
+
+def _print_result(result: "BootstrapResult", as_json: bool) -> None:
+    from natsops.cli import output
+    from natsops.cli.cluster import print_status
+
     if as_json:
         output.print_json(result)
         return
-    _print_status(result.status)
+    print_status(result.status)
     if result.started:
         output.success(f"cluster {result.status.name} usable in {result.seconds:.2f}s "
                        f"({len(result.status.nodes)} nodes, R{result.probe_replicas} probe stream "
@@ -121,45 +131,3 @@ def bootstrap(
         output.info(f"natscli contexts: {', '.join(result.contexts)}  "
                     f"(e.g. nats --context {result.contexts[0]} stream ls)")
     output.info(f"stop it with: natsops cluster down --dir {result.status.dir}")
-
-
-def _dry_run(opts: Any, env: dict[str, str], as_json: bool) -> None:
-    from natsops.bootstrap import validate_node_count
-    from natsops.cli import output
-    from natsops.cluster.local import LocalCluster, plan_nodes
-    from natsops.cluster.process import find_server_binary, server_version
-
-    if LocalCluster.exists(opts.dir):
-        c = LocalCluster.load(opts.dir)
-        plan = {"action": "report or restart existing cluster", **c.describe(),
-                "running": c.running_nodes()}
-    else:
-        validate_node_count(opts.nodes, opts.allow_even)
-        exe = find_server_binary(opts.server_bin, env)
-        specs = plan_nodes(opts.nodes, opts.base_port)
-        plan = {"action": "create and start", "name": opts.name, "dir": str(opts.dir),
-                "binary": str(exe), "version": server_version(exe),
-                "nodes": [{"name": s.name, **s.ports()} for s in specs]}
-    if as_json:
-        output.print_json(plan)
-        return
-    output.info(f"would {plan['action']}: cluster {plan['name']} in {plan['dir']} "
-                f"with {plan['binary']} {plan['version']}")
-    output.table(None, ["node", "client", "cluster", "monitor"],
-                 [(n["name"], n.get("client", n.get("client_port")),
-                   n.get("cluster", n.get("cluster_port")), n.get("monitor", n.get("http_port")))
-                  for n in plan["nodes"]])
-
-
-def _print_status(status: Any) -> None:
-    from natsops.cli import output
-
-    rows = []
-    for n in status.nodes:
-        state = "healthy" if n.healthy else ("stopped" if not n.running else
-                                             f"unhealthy: {n.health_error}")
-        rows.append((n.name, n.client_url, n.monitor_url, n.cluster_url, n.version or "",
-                     n.meta_leader or "", n.pid or "", state))
-    output.table(f"cluster {status.name} ({status.dir})",
-                 ["name", "client URL", "monitor URL", "cluster URL", "version", "meta leader",
-                  "pid", "state"], rows)

@@ -1,11 +1,16 @@
 """``natsops cluster``: manage the local cluster that ``natsops bootstrap`` started."""
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from natsops.cli.state import want_json
+from natsops.cli import options
+from natsops.cli.state import get_state, want_json
+
+if TYPE_CHECKING:
+    from natsops.cluster.local import LocalCluster
+    from natsops.cluster.status import ClusterStatus
 
 app = typer.Typer(
     help="Manage a local cluster started by `natsops bootstrap`.",
@@ -19,65 +24,61 @@ DirOpt = Annotated[Path, typer.Option("--dir", envvar="NATSOPS_CLUSTER_DIR",
 DEFAULT = Path(".natsops/C1")
 NodeArg = Annotated[str | None, typer.Argument(help="Node name (n1, n2, ...); default: all",
                                                show_default=False)]
+Grace = Annotated[float, typer.Option("--grace", help="Seconds to wait before SIGKILL")]
+Wait = Annotated[str, typer.Option("--wait", help="How long to wait for it to be usable")]
 
 
-def _load(directory: Path):  # type: ignore[no-untyped-def]
+def _load(directory: Path) -> "LocalCluster":
     from natsops.cluster.local import LocalCluster
 
     return LocalCluster.load(directory)
 
 
+def print_status(status: "ClusterStatus") -> None:
+    """The human view of a cluster's nodes (also printed by `natsops bootstrap`)."""
+    from natsops.cli import output
+
+    rows = []
+    for n in status.nodes:
+        state = "healthy" if n.healthy else ("stopped" if not n.running else
+                                             f"unhealthy: {n.health_error}")
+        rows.append((n.name, n.client_url, n.monitor_url, n.cluster_url, n.version or "",
+                     n.meta_leader or "", n.pid or "", state))
+    output.table(f"cluster {status.name} ({status.dir})",
+                 ["name", "client URL", "monitor URL", "cluster URL", "version", "meta leader",
+                  "pid", "state"], rows)
+
+
 @app.command()
-def status(
-    ctx: typer.Context,
-    directory: DirOpt = DEFAULT,
-    json_out: Annotated[bool, typer.Option("--json", help="Print as JSON")] = False,
-) -> None:
+def status(ctx: typer.Context, directory: DirOpt = DEFAULT, json_out: options.Json = False) -> None:
     """Show every node: pid, URLs, health, version and meta leader."""
-    from natsops.bootstrap import cluster_status
     from natsops.cli import output
     from natsops.cli._run import run
-    from natsops.cli.bootstrap import _print_status
+    from natsops.cluster.status import cluster_status
 
     st = run(cluster_status(_load(directory)))
     if want_json(ctx, json_out):
         output.print_json(st)
-        return
-    _print_status(st)
+    else:
+        print_status(st)
 
 
 @app.command()
-def start(
-    ctx: typer.Context,
-    node: NodeArg = None,
-    directory: DirOpt = DEFAULT,
-    wait: Annotated[str, typer.Option("--wait", help="How long to wait for it to be usable")] = "30s",
-) -> None:
+def start(node: NodeArg = None, directory: DirOpt = DEFAULT, wait: Wait = "30s") -> None:
     """Start the cluster's stopped nodes (or one node) and wait until usable."""
-    from natsops.bootstrap import start_nodes, wait_usable
     from natsops.cli import output
     from natsops.cli._run import run
+    from natsops.cluster.ready import start_usable
     from natsops.units import parse_duration
 
-    c = _load(directory)
-    if node:
-        c.node(node)
-    started = start_nodes(c, [node] if node else None)
-    try:
-        run(wait_usable(c, timeout=parse_duration(wait, what="--wait"), restartable=started,
-                        progress=output.info))
-    except BaseException:
-        c.stop_all(grace=5, only=started)
-        raise
-    output.success(f"started {', '.join(started)}" if started else "nothing to start: all running")
+    ready = run(start_usable(_load(directory), [node] if node else None,
+                             timeout=parse_duration(wait, what="--wait"), progress=output.info))
+    output.success(f"started {', '.join(ready.started)}" if ready.started
+                   else "nothing to start: all running")
 
 
 @app.command()
-def stop(
-    node: NodeArg = None,
-    directory: DirOpt = DEFAULT,
-    grace: Annotated[float, typer.Option("--grace", help="Seconds to wait before SIGKILL")] = 10.0,
-) -> None:
+def stop(node: NodeArg = None, directory: DirOpt = DEFAULT, grace: Grace = 10.0) -> None:
     """Stop every node (or one node) by pid; the state stays for `start`."""
     from natsops.cli import output
 
@@ -90,51 +91,42 @@ def stop(
 def restart(
     node: Annotated[str, typer.Argument(help="Node name (n1, n2, ...)")],
     directory: DirOpt = DEFAULT,
-    grace: Annotated[float, typer.Option("--grace", help="Seconds to wait before SIGKILL")] = 10.0,
-    wait: Annotated[str, typer.Option("--wait", help="How long to wait for it to be usable")] = "30s",
+    grace: Grace = 10.0,
+    wait: Wait = "30s",
 ) -> None:
     """Restart one node and wait until the cluster is usable again."""
-    from natsops.bootstrap import start_nodes, wait_usable
     from natsops.cli import output
     from natsops.cli._run import run
+    from natsops.cluster.ready import restart_node
     from natsops.units import parse_duration
 
-    c = _load(directory)
-    c.node(node)
-    timeout = parse_duration(wait, what="--wait")
-    c.stop_node(node, grace=grace)
-    start_nodes(c, [node])
-    run(wait_usable(c, timeout=timeout, restartable=[node], progress=output.info))
+    run(restart_node(_load(directory), node, grace=grace,
+                     timeout=parse_duration(wait, what="--wait"), progress=output.info))
     output.success(f"restarted {node}")
 
 
 @app.command()
 def down(
+    ctx: typer.Context,
     directory: DirOpt = DEFAULT,
     purge: Annotated[bool, typer.Option("--purge", help="Also delete the directory, its data and the contexts")] = False,
-    force: Annotated[bool, typer.Option("--force", "-f", help="Do not ask before --purge")] = False,
-    grace: Annotated[float, typer.Option("--grace", help="Seconds to wait before SIGKILL")] = 10.0,
+    force: options.Force = False,
+    grace: Grace = 10.0,
 ) -> None:
     """Stop every node by pid; with --purge delete all state (asks unless --force)."""
-    import os
-
     from natsops.cli import output
-    from natsops.context import config_root
+    from natsops.cli.prompt import confirm
+    from natsops.cluster import contexts
 
     c = _load(directory)
     if purge:
-        from natsops.cli.prompt import confirm
-
         confirm(f"Delete {c.dir} with all JetStream data of cluster {c.name}?", force=force)
     stopped = c.stop_all(grace=grace)
     output.success(f"stopped {', '.join(stopped)}" if stopped else "nothing was running")
     if purge:
-        c.purge()
-        ctx_dir = config_root(dict(os.environ)) / "nats" / "context"
-        for name in c.contexts:
-            (ctx_dir / f"{name}.json").unlink(missing_ok=True)
-        output.success(f"removed {c.dir}" + (f" and contexts {', '.join(c.contexts)}"
-                                              if c.contexts else ""))
+        removed = contexts.purge(c, get_state(ctx).env)
+        output.success(f"removed {c.dir}" + (f" and contexts {', '.join(removed)}"
+                                              if removed else ""))
 
 
 @app.command()
@@ -146,22 +138,7 @@ def logs(
 ) -> None:
     """Print the end of a node's log file."""
     import sys
-    import time
 
-    c = _load(directory)
-    path = c.log_path(c.node(node).name)
-    from natsops.errors import NotFound
-
-    if not path.is_file():
-        raise NotFound(f"no log for {node} yet ({path})")
-    with open(path, errors="replace") as fh:
-        tail = fh.readlines()[-lines:] if lines > 0 else []
-        sys.stdout.writelines(tail)
+    for line in _load(directory).log_lines(node, lines, follow=follow):
+        sys.stdout.write(line)
         sys.stdout.flush()
-        while follow:
-            line = fh.readline()
-            if line:
-                sys.stdout.write(line)
-                sys.stdout.flush()
-            else:
-                time.sleep(0.2)

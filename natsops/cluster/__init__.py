@@ -1,4 +1,9 @@
-"""nats-server processes and local clusters."""
+"""nats-server processes and local clusters.
+
+``process`` starts and stops servers by pid; ``local`` is a cluster directory and its state file;
+``ready`` waits until a cluster is usable and holds the one start-then-roll-back (``started``);
+``status`` reports the nodes; ``contexts`` writes and removes the natscli contexts.
+"""
 
 from natsops.cluster.process import (
     ServerProcess,

@@ -16,7 +16,7 @@ import json
 import secrets
 import shutil
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,15 @@ from natsops.cluster.process import (
 from natsops.context import write_private
 from natsops.errors import Conflict, NatsopsError, NotFound, UsageError
 
-__all__ = ["STATE_FILE", "LocalCluster", "NodeSpec", "plan_nodes"]
+__all__ = [
+    "STATE_FILE",
+    "LocalCluster",
+    "NodeSpec",
+    "parse_base_port",
+    "plan_nodes",
+    "validate_cluster_name",
+    "validate_node_count",
+]
 
 STATE_FILE = "cluster.json"
 HOST = "127.0.0.1"
@@ -63,6 +71,33 @@ class NodeSpec:
 
     def ports(self) -> dict[str, int]:
         return {"client": self.client_port, "cluster": self.cluster_port, "monitor": self.http_port}
+
+
+def validate_node_count(nodes: int, allow_even: bool) -> None:
+    """Refuse fewer than one node, and an even number unless ``allow_even``."""
+    if nodes < 1:
+        raise UsageError("--nodes must be at least 1")
+    if nodes % 2 == 0 and not allow_even:
+        raise UsageError(
+            f"--nodes {nodes} is even: Raft needs an odd number of nodes to keep a majority "
+            "(3 or 5); pass --allow-even to do it anyway"
+        )
+
+
+def validate_cluster_name(name: str) -> None:
+    """Refuse a cluster name nats-server or a subject could not carry."""
+    if not name or any(c.isspace() for c in name) or any(c in name for c in ".*>/\\\"'"):
+        raise UsageError(f"invalid cluster name {name!r}: no spaces, dots, wildcards or quotes")
+
+
+def parse_base_port(value: str) -> int | None:
+    """``--base-port``: a port number, or ``auto`` (None: ports the OS reports free)."""
+    if value == "auto":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise UsageError(f"--base-port must be a port number or 'auto', not {value!r}") from None
 
 
 def plan_nodes(count: int, base_port: int | None) -> list[NodeSpec]:
@@ -329,6 +364,22 @@ class LocalCluster:
         return ServerProcess(pid=pid, binary=self.binary, log_file=self.log_path(name),
                              pid_file=self.pid_path(name), client_port=n.client_port,
                              cluster_port=n.cluster_port, http_port=n.http_port)
+
+    def log_lines(self, name: str, lines: int = 40, *, follow: bool = False,
+                  poll: float = 0.2) -> Iterator[str]:
+        """The last ``lines`` lines of a node's log; with ``follow``, then every new line as it
+        is written (until the caller stops iterating)."""
+        path = self.log_path(self.node(name).name)
+        if not path.is_file():
+            raise NotFound(f"no log for {name} yet ({path})")
+        with open(path, errors="replace") as fh:
+            yield from (fh.readlines()[-lines:] if lines > 0 else [])
+            while follow:
+                line = fh.readline()
+                if line:
+                    yield line
+                else:
+                    time.sleep(poll)
 
     def purge(self) -> None:
         """Remove the cluster directory (all nodes must be stopped)."""

@@ -239,8 +239,8 @@ def test_rendered_production_configs_pass_nats_server_t(tmp_path: Path, server_b
 
 def test_rendered_production_config_really_starts(tmp_path: Path, server_bin: Path) -> None:
     """`-t` misses start-time errors (system account, lame duck, auth): start one for real."""
-    from natsops.bootstrap import render_production
     from natsops.cluster.process import ServerProcess, free_port
+    from natsops.render.production import render_production
 
     ports = [free_port(), free_port(), free_port()]
     [host] = render_production(["127.0.0.1"], tmp_path / "out", client_port=ports[0],
@@ -252,3 +252,59 @@ def test_rendered_production_config_really_starts(tmp_path: Path, server_bin: Pa
         assert proc.client_port == ports[0]
     finally:
         proc.stop(grace=5)
+
+
+def test_started_stops_exactly_what_it_started(tmp_path: Path, server_bin: Path) -> None:
+    """The one start-then-roll-back: an exception, Ctrl-C, a failed start or a cancelled task
+    stops the nodes that call started, never one that was already running."""
+    import asyncio
+
+    from natsops.cluster.local import plan_nodes
+    from natsops.cluster.ready import started
+    from natsops.errors import Conflict
+
+    c = LocalCluster.create(tmp_path / "R1", name="R1", nodes=plan_nodes(3, None),
+                            binary=server_bin)
+    try:
+        with started(c, ["n1"]) as first:
+            pass
+        assert first == ("n1",)
+        pid1 = c.pid("n1")
+        assert pid1 is not None
+
+        pids: list[int] = []
+
+        def interrupted() -> None:
+            with started(c) as ids:
+                assert ids == ("n2", "n3")
+                pids.extend(p for n in ids if (p := c.pid(n)))
+                raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt):
+            interrupted()
+        assert len(pids) == 2 and all_stopped(pids)
+        assert c.running_nodes() == ["n1"] and c.pid("n1") == pid1
+
+        with socket.socket() as s:  # n3 cannot start: n2, started before it, is stopped again
+            s.bind(("127.0.0.1", c.node("n3").client_port))
+            s.listen()
+            with pytest.raises(Conflict, match="client port of n3"), started(c):
+                pass
+        assert c.running_nodes() == ["n1"]
+
+        async def cancel_while_started() -> None:
+            async def body() -> None:
+                with started(c, ["n2"]):
+                    await asyncio.sleep(60)
+
+            task = asyncio.create_task(body())
+            await asyncio.sleep(0)
+            assert c.running_nodes() == ["n1", "n2"]
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+        asyncio.run(cancel_while_started())
+        assert c.running_nodes() == ["n1"] and c.pid("n1") == pid1
+    finally:
+        c.stop_all(grace=2)

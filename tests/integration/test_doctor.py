@@ -19,9 +19,9 @@ import nats
 import pytest
 from typer.testing import CliRunner
 
-from natsops.bootstrap import start_nodes, wait_usable
 from natsops.cli.main import app
 from natsops.cluster.local import LocalCluster
+from natsops.cluster.ready import start_nodes, wait_usable
 from natsops.doctor import DoctorOptions, run
 from natsops.errors import ExitCode
 from tests.conftest import start_test_cluster

@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from natsops.bootstrap import render_production
 from natsops.conf import ConfSyntaxError, lint_paths, parse_file
 from natsops.findings import Severity
+from natsops.render.production import render_production
 from tests.conf_corpus import CASES
 
 # Messages of the server's conf package (lexer/parser), as opposed to option processing.

@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from natsops.bootstrap import render_production, validate_node_count
+from natsops.cluster.local import validate_node_count
 from natsops.errors import Conflict, NatsopsError, UsageError
 from natsops.render import data_dir, render
+from natsops.render.production import render_production
 
 
 def test_templates_ship_and_strict_undefined() -> None:

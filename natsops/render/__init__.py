@@ -22,7 +22,7 @@ def data_dir(kind: str) -> Path:
     packaged = Path(str(resources.files("natsops"))) / "_data" / kind
     if packaged.is_dir():
         return packaged
-    source = Path(__file__).resolve().parent.parent / kind
+    source = Path(__file__).resolve().parents[2] / kind
     if source.is_dir():
         return source
     raise NatsopsError(f"natsops installation is missing its {kind}/ folder")
