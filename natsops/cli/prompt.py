@@ -19,8 +19,8 @@ def confirm(question: str, *, force: bool) -> None:
     if force:
         return
     if not interactive():
-        raise UsageError(f"{question.rstrip('?')}: needs confirmation, and stdin is not a "
-                         "terminal", hint="pass --force to go ahead without asking")
+        raise UsageError(f"cannot ask {question!r}: stdin is not a terminal",
+                         hint="pass --force to go ahead without asking")
     import typer
 
     typer.confirm(question, default=False, abort=True, err=True)
