@@ -11,9 +11,11 @@ The exit codes are a public contract (see README, "Exit codes")::
     ├── AuthError             7  AUTH         authentication or authorization refused
     ├── Timeout               8  TIMEOUT      an operation did not finish within its deadline
     ├── Conflict              9  CONFLICT     already exists or in use (a port, a stream name)
-    └── ServerError          10  SERVER       the server answered with an error (JS API, HTTP 5xx)
+    ├── ServerError          10  SERVER       the server answered with an error (JS API, HTTP 5xx)
+    └── Incomplete           11  INCOMPLETE   a read missed a server or a stream: the answer is partial
 
-130 (INTERRUPTED) is used when the user presses Ctrl-C.
+A long command stopped by a signal cleans up and exits 128 + the signal number:
+130 (INTERRUPTED) for Ctrl-C / SIGINT, 143 (TERMINATED) for SIGTERM, 129 (HANGUP) for SIGHUP.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ __all__ = [
     "ChecksFailed",
     "Conflict",
     "ExitCode",
+    "Incomplete",
     "NatsopsError",
     "NotFound",
     "Pending",
@@ -49,7 +52,10 @@ class ExitCode(IntEnum):
     TIMEOUT = 8
     CONFLICT = 9
     SERVER = 10
+    INCOMPLETE = 11
+    HANGUP = 129
     INTERRUPTED = 130
+    TERMINATED = 143
 
 
 class NatsopsError(Exception):
@@ -118,3 +124,9 @@ class ServerError(NatsopsError):
     """The server answered, with an error."""
 
     exit_code = ExitCode.SERVER
+
+
+class Incomplete(NatsopsError):
+    """The answer is partial: a server or a stream that should be in it is missing."""
+
+    exit_code = ExitCode.INCOMPLETE
