@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("natsops.cli.doctor", "Find what is wrong with a deployment, explain it, print the fix."),
     "server": ("natsops.cli.server", "Server views: ls, info, report jetstream."),
     "top": ("natsops.cli.top", "Live view of connections, like nats-top."),
+    "upgrade": ("natsops.cli.upgrade", "Rolling upgrade or restart, gated, with a canary."),
 }
 
 

@@ -2,7 +2,8 @@
 
 Layout of ``DIR``::
 
-    cluster.json              state: name, nodes and ports, binary, version, contexts written
+    cluster.json              state: name, nodes and ports, binary, version (per node once
+                              `natsops upgrade` moved a node), contexts written
     n1/nats-server.conf       rendered config (0600: it holds the sys/app passwords)
     n1/nats-server.log        the server's log
     n1/nats-server.pid        pid while running
@@ -148,6 +149,9 @@ class LocalCluster:
     contexts: tuple[str, ...] = ()
     max_mem: str = "1GB"
     max_file: str = "64GB"
+    # per node, once a node runs another binary than ``binary`` (``natsops upgrade``)
+    node_binaries: dict[str, str] = field(default_factory=dict)
+    node_versions: dict[str, str] = field(default_factory=dict)
     _procs: dict[str, ServerProcess] = field(default_factory=dict, repr=False)
 
     # ---- persistence -------------------------------------------------------------------
@@ -173,6 +177,8 @@ class LocalCluster:
                 contexts=tuple(doc.get("contexts", ())),
                 max_mem=doc.get("max_mem", "1GB"),
                 max_file=doc.get("max_file", "64GB"),
+                node_binaries=dict(doc.get("node_binaries") or {}),
+                node_versions=dict(doc.get("node_versions") or {}),
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise NatsopsError(f"{path} is damaged: {exc}") from None
@@ -187,6 +193,8 @@ class LocalCluster:
             "contexts": list(self.contexts),
             "max_mem": self.max_mem,
             "max_file": self.max_file,
+            "node_binaries": dict(self.node_binaries),
+            "node_versions": dict(self.node_versions),
             "natsops_version": __version__,
         }
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -227,6 +235,28 @@ class LocalCluster:
                 return n
         raise NotFound(f"no node {name!r} in cluster {self.name} "
                        f"(nodes: {', '.join(n.name for n in self.nodes)})")
+
+    def binary_for(self, name: str) -> Path:
+        """The binary node ``name`` runs (its own once upgraded, else the cluster's)."""
+        own = self.node_binaries.get(name)
+        return Path(own) if own else self.binary
+
+    def version_for(self, name: str) -> str:
+        return self.node_versions.get(name) or self.version
+
+    def set_node_binary(self, name: str, binary: Path, version: str) -> None:
+        """Record that ``name`` runs ``binary`` (``version``) from its next start; saved.
+
+        Once every node runs the same binary it becomes the cluster's ``binary``/``version``.
+        """
+        self.node(name)
+        self.node_binaries[name] = str(binary)
+        self.node_versions[name] = version
+        if all(self.node_binaries.get(n.name) == str(binary) for n in self.nodes):
+            self.binary, self.version = binary, version
+            self.node_binaries.clear()
+            self.node_versions.clear()
+        self.save()
 
     def node_dir(self, name: str) -> Path:
         return self.dir / name
@@ -312,7 +342,7 @@ class LocalCluster:
                 raise Conflict(f"port {port} on {HOST} is already in use (the {kind} port of "
                                f"{name}); is another server using it?")
         self.store_dir(name).mkdir(parents=True, exist_ok=True)
-        proc = ServerProcess.start(self.binary, ["-c", str(self.config_path(name))],
+        proc = ServerProcess.start(self.binary_for(name), ["-c", str(self.config_path(name))],
                                    log_file=self.log_path(name), pid_file=self.pid_path(name))
         proc.client_port, proc.cluster_port, proc.http_port = (
             n.client_port, n.cluster_port, n.http_port)
@@ -361,7 +391,7 @@ class LocalCluster:
         if pid is None:
             return None
         n = self.node(name)
-        return ServerProcess(pid=pid, binary=self.binary, log_file=self.log_path(name),
+        return ServerProcess(pid=pid, binary=self.binary_for(name), log_file=self.log_path(name),
                              pid_file=self.pid_path(name), client_port=n.client_port,
                              cluster_port=n.cluster_port, http_port=n.http_port)
 
@@ -394,5 +424,6 @@ class LocalCluster:
             "dir": str(self.dir),
             "binary": str(self.binary),
             "version": self.version,
-            "nodes": [asdict(n) for n in self.nodes],
+            "nodes": [{**asdict(n), "binary": str(self.binary_for(n.name)),
+                       "version": self.version_for(n.name)} for n in self.nodes],
         }

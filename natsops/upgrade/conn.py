@@ -1,0 +1,45 @@
+"""A connection that lives through the whole rolling upgrade: it reconnects to the servers that
+stay up while one restarts (every other natsops connection fails fast instead)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from natsops.connection import Conn, _map_error, connect_options
+from natsops.context import Settings
+from natsops.monitoring.sys import PROBE_TIMEOUT, _sends_info
+
+__all__ = ["durable"]
+
+
+@asynccontextmanager
+async def durable(settings: Settings, name: str) -> AsyncIterator[Conn]:
+    """Connect (to a server that answers right now) with unlimited quick reconnects."""
+    import nats
+    from nats.errors import Error as NatsError
+
+    if len(settings.servers) > 1:
+        ok = await asyncio.gather(*(_sends_info(u, PROBE_TIMEOUT) for u in settings.servers))
+        alive = [u for u, good in zip(settings.servers, ok, strict=True) if good]
+        # the others stay in the list: they are where the client reconnects to later
+        rest = [u for u in settings.servers if u not in alive]
+        settings = settings.with_(servers=tuple(alive + rest))
+    opts: dict[str, Any] = {**connect_options(settings), "allow_reconnect": True,
+                            "max_reconnect_attempts": -1, "reconnect_time_wait": 0.1,
+                            "dont_randomize": True, "name": name}
+    try:
+        # unlimited reconnects make nats-py retry the first connect forever: bound it
+        nc = await asyncio.wait_for(nats.connect(**opts), max(3.0, 3 * settings.timeout))
+    except (OSError, TimeoutError, asyncio.TimeoutError, NatsError) as exc:
+        raise _map_error(exc, settings) from None
+    except Exception as exc:  # nats-py raises bare Exception subclasses for some auth errors
+        raise _map_error(exc, settings) from None
+    try:
+        yield Conn(nc=nc, js=nc.jetstream(timeout=settings.timeout), settings=settings)
+    finally:
+        with contextlib.suppress(Exception):  # a broken connection must not hide the error
+            await nc.close()

@@ -1,0 +1,617 @@
+"""Run a rolling upgrade (or restart): :func:`prepare` reads the cluster, runs the preflight
+and builds the plan; the caller shows it (and asks); :func:`execute` does it.
+
+Per server, in the plan's order (followers first, the meta leader last), once the cluster is
+settled: step the meta leader down if it is this server; move every stream and consumer leader
+off it (bounded parallel step-downs, each new leader read back: a step-down to an unhealthy
+preferred peer silently picks another); lame duck mode; wait for the exit; restart; then the
+gate (:mod:`natsops.upgrade.gates`). Any abort condition stops the run before the next server;
+the journal records where, so ``--resume`` continues. SIGINT/SIGTERM stop it between steps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from natsops.cluster.local import LocalCluster
+from natsops.cluster.process import server_version as binary_version
+from natsops.connection import Conn
+from natsops.context import Settings
+from natsops.errors import ChecksFailed, ExitCode, NatsopsError, UsageError
+from natsops.findings import Finding
+from natsops.monitoring.snapshot import Snapshot, as_map
+from natsops.upgrade.canary import CanaryResult, canary
+from natsops.upgrade.conn import durable
+from natsops.upgrade.gates import Abort, GateTimeout, Watcher, _Stopping, wait_gate
+from natsops.upgrade.journal import Journal, default_path
+from natsops.upgrade.plan import UpgradePlan, build_plan
+from natsops.upgrade.preflight import preflight, refusals
+from natsops.upgrade.state import (
+    Group,
+    groups,
+    meta_leader_of,
+    observe,
+    peer_problem,
+    server_start,
+)
+from natsops.upgrade.strategies import (
+    CommandStrategy,
+    KubernetesStrategy,
+    LocalStrategy,
+    RestartFailed,
+    Strategy,
+    Target,
+)
+from natsops.upgrade.versions import (
+    describe_path,
+    fetch_release,
+    parse_version,
+    released_versions,
+)
+
+__all__ = ["Prepared", "ServerResult", "UpgradeOptions", "UpgradeReport", "execute", "prepare"]
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class UpgradeOptions:
+    """What ``natsops upgrade --rolling`` was asked for."""
+
+    cluster_dir: Path | None = None
+    settings: Settings | None = None  # system account (when no cluster_dir)
+    account_settings: Settings | None = None  # an account whose leaders are stepped down
+    to_binary: Path | None = None
+    to_version: str | None = None
+    restart_only: bool = False
+    restart_cmd: str | None = None
+    lame_duck_cmd: str | None = None
+    shell: bool = False
+    kubernetes: bool = False
+    namespace: str | None = None
+    force: bool = False
+    accept_downtime: bool = False
+    resume: bool = False
+    state_file: Path | None = None
+    canary: bool | None = None  # None: on for local clusters
+    canary_rate: float = 50.0
+    balance: bool = True
+    stall_timeout: float = 30.0
+    drain_timeout: float = 3.0
+    parallel: int = 4
+    resume_command: str = "natsops upgrade --rolling ... --resume"
+
+    def check(self) -> None:
+        given = [f for f, v in (("--to-binary", self.to_binary), ("--to-version", self.to_version),
+                                ("--restart-only", self.restart_only)) if v]
+        if len(given) != 1:
+            raise UsageError("say what to do: exactly one of --to-binary, --to-version, "
+                             "--restart-only" + (f" (got {', '.join(given)})" if given else ""))
+        if self.restart_cmd and self.kubernetes:
+            raise UsageError("--restart-cmd and --kubernetes exclude each other")
+        if self.lame_duck_cmd and not self.restart_cmd:
+            raise UsageError("--lame-duck-cmd goes with --restart-cmd")
+        if self.shell and not self.restart_cmd:
+            raise UsageError("--shell goes with --restart-cmd")
+        if self.namespace and not self.kubernetes:
+            raise UsageError("--namespace goes with --kubernetes")
+        local = not (self.restart_cmd or self.kubernetes)
+        if local and self.cluster_dir is None:
+            raise UsageError("how are servers restarted? give --dir (a natsops local cluster), "
+                             "--restart-cmd TEMPLATE or --kubernetes")
+        if self.to_binary and not local:
+            raise UsageError("--to-binary installs a binary into a local cluster (--dir); with "
+                             "--restart-cmd/--kubernetes the command installs the new version: "
+                             "pass --to-version X.Y.Z to have it checked")
+        if self.cluster_dir is None and self.settings is None:
+            raise UsageError("no connection settings: give --dir or a system-account context")
+        for name, v in (("--stall-timeout", self.stall_timeout),
+                        ("--drain-timeout", self.drain_timeout)):
+            if v <= 0:
+                raise UsageError(f"{name} must be above zero")
+        if self.parallel < 1:
+            raise UsageError("--parallel must be at least 1")
+
+
+@dataclass
+class Prepared:
+    options: UpgradeOptions
+    plan: UpgradePlan
+    findings: tuple[Finding, ...]
+    sys_settings: Settings
+    account_settings: Settings | None
+    target_version: str | None
+    target_binary: Path | None
+    state_file: Path
+    servers: tuple[str, ...]
+    targets: dict[str, Target]
+    cluster: LocalCluster | None = None
+
+    @property
+    def refused(self) -> list[Finding]:
+        return refusals(self.findings)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.plan.to_dict(), "state_file": str(self.state_file),
+                "canary": self.canary_on}
+
+    @property
+    def canary_on(self) -> bool:
+        c = self.options.canary
+        on = self.cluster is not None if c is None else c
+        return on and self.account_settings is not None
+
+
+@dataclass
+class ServerResult:
+    name: str
+    version_before: str
+    version_after: str | None = None
+    seconds: float = 0.0
+    step_downs: int = 0
+    skipped: str | None = None
+    phases: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class UpgradeReport:
+    status: str  # done | aborted | stopped
+    target: str
+    servers: list[ServerResult]
+    versions_before: dict[str, str]
+    versions_after: dict[str, str]
+    seconds: float
+    longest_leaderless: float
+    longest_leaderless_asset: str | None
+    canary: CanaryResult | None = None
+    balance: Any = None
+    stopped_at: str | None = None
+    phase: str | None = None
+    reason: str | None = None
+    cluster_state: list[str] = field(default_factory=list)
+    resume: str | None = None
+    signal: int | None = None
+    state_file: str = ""
+
+    @property
+    def exit_code(self) -> ExitCode:
+        if self.status == "stopped":
+            return ExitCode.TERMINATED if self.signal == signal.SIGTERM else ExitCode.INTERRUPTED
+        if self.status == "aborted":
+            return ExitCode.TIMEOUT if self.reason and "no progress" in self.reason \
+                else ExitCode.ERROR
+        if self.canary is not None and not self.canary.ok:
+            return ExitCode.FAILED
+        return ExitCode.OK
+
+
+# ---- prepare ------------------------------------------------------------------------------
+
+
+def _local(opts: UpgradeOptions) -> tuple[LocalCluster | None, Settings, Settings | None]:
+    if opts.cluster_dir is None:
+        assert opts.settings is not None
+        return None, opts.settings, opts.account_settings
+    from natsops.cluster.ready import app_settings
+    from natsops.monitoring.inventory import local_inventory
+
+    cluster = LocalCluster.load(opts.cluster_dir)
+    inv = local_inventory(opts.cluster_dir)
+    sys_settings = opts.settings or inv.sys_settings
+    if sys_settings is None:
+        raise UsageError(f"{opts.cluster_dir} has no system-account user")
+    return cluster, sys_settings, opts.account_settings or app_settings(cluster)
+
+
+def _target(opts: UpgradeOptions, local: bool, dry_run: bool) -> tuple[str | None, Path | None]:
+    if opts.restart_only:
+        return None, None
+    if opts.to_binary is not None:
+        exe = opts.to_binary.expanduser().resolve()
+        if not exe.is_file():
+            raise UsageError(f"--to-binary {opts.to_binary}: no such file")
+        return binary_version(exe), exe
+    assert opts.to_version is not None
+    parse_version(opts.to_version)
+    if local and not dry_run:
+        return opts.to_version, fetch_release(opts.to_version)
+    return opts.to_version, None
+
+
+async def _two_looks(settings: Settings, expected: tuple[str, ...]) -> Snapshot:
+    """Two gatherings a second apart (the replicas check wants a peer bad twice)."""
+    from natsops.monitoring.sys import sys_connection
+
+    async with sys_connection(settings) as conn:
+        first = await observe(conn.nc, expected)
+        await asyncio.sleep(1.0)
+        return (await observe(conn.nc, expected)).with_previous(first)
+
+
+def _targets(snap: Snapshot, servers: tuple[str, ...], cluster: LocalCluster | None
+             ) -> dict[str, Target]:
+    out = {}
+    for n in servers:
+        if cluster is not None:
+            out[n] = Target(n, "127.0.0.1", cluster.pid(n))
+            continue
+        sv = snap.server(n)
+        v = as_map(sv.varz if sv is not None else None)
+        host = str(v.get("host") or "")
+        if host in ("", "0.0.0.0", "::", "[::]"):
+            urls = [str(u) for u in v.get("connect_urls") or ()]
+            host = urls[0].rsplit(":", 1)[0] if urls else n
+        out[n] = Target(n, host, None)
+    return out
+
+
+async def prepare(opts: UpgradeOptions, *, dry_run: bool = False,
+                  progress: Progress = _quiet) -> Prepared:
+    """Read the cluster, build the plan and run the preflight (changes nothing)."""
+    opts.check()
+    cluster, sys_settings, account = _local(opts)
+    local = not (opts.restart_cmd or opts.kubernetes)
+    progress("reading the cluster")
+    expected = tuple(n.name for n in cluster.nodes) if cluster else ()
+    snap = await _two_looks(sys_settings, expected)
+    servers = expected or tuple(sorted(set(snap.names) | set(snap.meta_peers)))
+    target_version, target_binary = _target(opts, local, dry_run)
+    state_file = opts.state_file or default_path(
+        cluster.dir if cluster else None, cluster.name if cluster else
+        (snap.servers[0].cluster or "cluster") if snap.servers else "cluster")
+    journal = Journal.load(state_file)
+    done = tuple(journal.done) if opts.resume and journal is not None else ()
+    strategy = "local" if local else "kubernetes" if opts.kubernetes else "command"
+    plan = build_plan(snap, servers, target_version=None if opts.restart_only else
+                      target_version, target_binary=str(target_binary) if target_binary
+                      else None, strategy=strategy, already_done=done)
+    if local and cluster is not None and target_binary is not None:
+        plan = _skip_by_binary(plan, cluster, target_binary, done)
+    path: list[str] = []
+    running = [v for v in plan.versions.values() if v]
+    if target_version and any(parse_version(v)[:2] != parse_version(target_version)[:2]
+                              for v in running):
+        progress("listing releases on the package index")
+        path = describe_path(running, target_version, released_versions())
+    problems = []
+    targets = _targets(snap, servers, cluster)
+    if opts.restart_cmd:
+        cs = CommandStrategy(opts.restart_cmd, opts.lame_duck_cmd, opts.shell)
+        if cs.uses_pid() and cluster is None:
+            problems.append("{pid} is only known for a local cluster (--dir)")
+    if opts.kubernetes and shutil.which("kubectl") is None:
+        problems.append("kubectl is not on PATH")
+    if local and cluster is not None:
+        stopped = [n for n in plan.to_restart if cluster.pid(n) is None]
+        if stopped:
+            problems.append(f"not running: {', '.join(stopped)} (start them first: "
+                            "`natsops cluster start`)")
+    findings = preflight(snap, plan, accept_downtime=opts.accept_downtime, path_problems=path,
+                         target_problems=problems)
+    return Prepared(opts, plan, findings, sys_settings, account, target_version, target_binary,
+                    state_file, servers, targets, cluster)
+
+
+def _skip_by_binary(plan: UpgradePlan, cluster: LocalCluster, binary: Path,
+                    done: tuple[str, ...]) -> UpgradePlan:
+    """Local: a node is done when it already runs the target *binary* (not just its version)."""
+    from dataclasses import replace
+
+    steps = []
+    for s in plan.steps:
+        same = cluster.binary_for(s.name).resolve() == binary
+        skip = "done (journal)" if s.name in done else \
+            f"already runs {binary}" if same else None
+        steps.append(replace(s, skip=skip))
+    return replace(plan, steps=tuple(steps))
+
+
+# ---- execute -------------------------------------------------------------------------------
+
+
+def _strategy(p: Prepared) -> Strategy:
+    o = p.options
+    if o.kubernetes:
+        return KubernetesStrategy(o.namespace)
+    if o.restart_cmd:
+        return CommandStrategy(o.restart_cmd, o.lame_duck_cmd, o.shell)
+    assert p.cluster is not None
+    binary = p.target_binary
+    version = p.target_version
+    return LocalStrategy(p.cluster, binary or Path(), version or "", drain=o.drain_timeout)
+
+
+class _Run:
+    """One execution: the connections, the watcher, the journal and the results."""
+
+    def __init__(self, p: Prepared, sys_conn: Conn, acc: Conn | None, watcher: Watcher,
+                 journal: Journal, progress: Progress) -> None:
+        self.p, self.sys, self.acc, self.w, self.j = p, sys_conn, acc, watcher, journal
+        self.progress = progress
+        self.strategy = _strategy(p)
+        self.signal: int | None = None
+        self.done: list[str] = list(journal.done)
+        self.results: list[ServerResult] = []
+
+    def on_signal(self, sig: int) -> None:
+        self.signal = sig
+        self.progress(f"signal {sig}: stopping after the current step")
+
+    def stopping(self) -> bool:
+        return self.signal is not None
+
+    def check_stop(self) -> None:
+        if self.signal is not None:
+            raise _Stopping()
+
+    async def settle(self, server: str | None = None, **kw: Any) -> float:
+        accept = [a for s in self.p.plan.steps for a in s.r1] \
+            if self.p.options.accept_downtime else []
+        return await wait_gate(self.w, server, stall_timeout=self.p.options.stall_timeout,
+                               progress=self.progress, stopping=self.stopping,
+                               accept_down=accept, **kw)
+
+    async def server(self, name: str) -> None:
+        step = self.p.plan.step(name)
+        res = ServerResult(name, step.version)
+        self.results.append(res)
+        t0 = time.monotonic()
+        resumed_gate = self.j.current == name and self.j.phase == "restarted"
+        snap = self.w.latest
+        if not resumed_gate:
+            self.progress(f"{name}: waiting until the cluster is settled")
+            res.phases["settle"] = round(await self.settle(None), 3)
+            self.check_stop()
+            self.j.at(name, "draining")
+            snap = await self.w.next()
+            old_start = server_start(snap, name)
+            self.j.old_start = old_start
+            t1 = time.monotonic()
+            res.step_downs = await self.move_leaders(name, snap)
+            res.phases["step_down"] = round(time.monotonic() - t1, 3)
+            t1 = time.monotonic()
+            target = self.p.targets[name]
+            if self.p.cluster is not None:
+                target = Target(name, target.host, self.p.cluster.pid(name))
+            self.progress(f"{name}: draining (lame duck)")
+            if await self.strategy.lame_duck(target):
+                await self.wait_exit(target)
+            await self.strategy.stop(target)
+            res.phases["drain"] = round(time.monotonic() - t1, 3)
+            self.j.at(name, "restarting")
+            self.progress(f"{name}: restarting")
+            t1 = time.monotonic()
+            await self.strategy.restart(target)
+            res.phases["restart"] = round(time.monotonic() - t1, 3)
+            self.j.at(name, "restarted")
+        old = self.j.old_start
+        t1 = time.monotonic()
+        res.phases["gate"] = round(await self.settle(
+            name, old_start=old, version=self.p.target_version), 3)
+        res.version_after = _version(self.w.latest, name) or None
+        res.seconds = round(time.monotonic() - t0, 3)
+        self.j.old_start = None
+        self.j.finish(name, seconds=res.seconds, version=res.version_after)
+        self.done.append(name)
+        self.progress(f"{name}: done in {res.seconds:.1f}s ({res.version_after})")
+
+    async def wait_exit(self, t: Target) -> None:
+        """Up to --drain-timeout for the process to exit (clients move meanwhile)."""
+        deadline = time.monotonic() + self.p.options.drain_timeout
+        while time.monotonic() < deadline:
+            gone = self.strategy.exited(t)
+            if gone is None:
+                snap = await self.w.next()
+                gone = snap.server(t.name) is None
+            if gone:
+                return
+            await asyncio.sleep(0.05)
+
+    def _preferred(self, g: Group, leaving: str, load: dict[str, int]) -> str | None:
+        ok = [m for m in g.members if m != leaving and (g.peer(m) is None or
+              peer_problem(g.peer(m)) is None)]
+        if not ok:
+            return None
+        return min(ok, key=lambda m: (m not in self.done, load.get(m, 0), m))
+
+    async def move_leaders(self, name: str, snap: Snapshot) -> int:
+        """Meta leader first, then every stream and consumer leader: off ``name``."""
+        moved = 0
+        if meta_leader_of(snap) == name:
+            from natsops.jetstream.meta import step_down_meta
+
+            others = [n for n in self.p.servers if n != name]
+            pref = next((n for n in self.done if n in others), None)
+            self.progress(f"{name}: stepping down as meta leader")
+            sd = await step_down_meta(self.sys, preferred=pref, timeout=10.0)
+            if sd.new_leader == name or not sd.new_leader:
+                sd = await step_down_meta(self.sys, timeout=10.0)
+            moved += 1
+        led = [g for g in groups(snap) if g.leader == name and g.replicas > 1]
+        if not led:
+            return moved
+        mine = [g for g in led if self.acc is not None and
+                g.account == self._account_name(snap)]
+        if len(mine) < len(led):
+            self.progress(f"{name}: {len(led) - len(mine)} leader(s) in other accounts move "
+                          "with lame duck mode")
+        load: dict[str, int] = {}
+        for g in groups(snap):
+            if g.leader:
+                load[g.leader] = load.get(g.leader, 0) + 1
+        sem = asyncio.Semaphore(self.p.options.parallel)
+        self.progress(f"{name}: stepping down {len(mine)} stream/consumer leader(s)")
+
+        async def one(g: Group) -> bool:
+            pref = self._preferred(g, name, load)
+            if pref:
+                load[pref] = load.get(pref, 0) + 1
+            async with sem:
+                for attempt in (pref, None):
+                    try:
+                        new = await self._step_down(g, attempt)
+                    except NatsopsError:
+                        continue
+                    if new and new != name:
+                        return True
+            return False
+
+        ok = await asyncio.gather(*(one(g) for g in mine))
+        stuck = [g.subject for g, good in zip(mine, ok, strict=True) if not good]
+        if stuck:
+            self.progress(f"{name}: still leads {', '.join(stuck[:3])}; lame duck mode "
+                          "moves it")
+        return moved + sum(ok)
+
+    def _account_name(self, snap: Snapshot) -> str | None:
+        return self._acc_name
+
+    _acc_name: str | None = None
+
+    async def _step_down(self, g: Group, preferred: str | None) -> str:
+        assert self.acc is not None
+        if g.kind == "stream":
+            from natsops.jetstream.streams import step_down
+
+            return (await step_down(self.acc, g.stream, preferred=preferred)).new_leader
+        from natsops.jetstream.consumers import step_down as consumer_step_down
+
+        assert g.consumer is not None
+        return (await consumer_step_down(self.acc, g.stream, g.consumer,
+                                         preferred=preferred)).new_leader
+
+
+def _version(snap: Snapshot | None, name: str) -> str:
+    s = snap.server(name) if snap is not None else None
+    return s.version if s is not None else ""
+
+
+def _state_lines(snap: Snapshot | None, expected: tuple[str, ...]) -> list[str]:
+    if snap is None:
+        return ["no view of the cluster"]
+    lines = []
+    for n in expected:
+        s = snap.server(n)
+        if s is None:
+            lines.append(f"{n}: not answering")
+        else:
+            h = as_map(s.healthz)
+            lines.append(f"{n}: {s.version}, /healthz {h.get('status')}"
+                         + (f" ({h.get('error')})" if h.get("error") else ""))
+    from natsops.upgrade.gates import pending_conditions
+
+    pending, _ = pending_conditions(snap, None)
+    lines += [f"{k}: {v}" for k, v in sorted(pending.items()) if k not in expected][:10]
+    return lines
+
+
+async def _account_of(conn: Conn) -> str | None:
+    """The account name of a connection, from ``$JS.API.INFO`` (None when it has no JS)."""
+    try:
+        info = await conn.js.account_info()
+    except Exception:  # no JetStream for this account: no step-downs through it
+        return None
+    del info
+    try:
+        msg = await conn.nc.request("$SYS.REQ.USER.INFO", b"", timeout=2.0)
+        import json
+
+        return str(json.loads(msg.data).get("data", {}).get("account") or "") or None
+    except Exception:  # older servers: fall back to the local cluster's account name
+        return None
+
+
+async def execute(p: Prepared, *, progress: Progress = _quiet,
+                  handle_signals: bool = True) -> UpgradeReport:
+    """Do the plan (see module doc). Returns the report, also when aborted or stopped."""
+    o = p.options
+    if p.refused and not o.force:
+        raise ChecksFailed(f"preflight refused the upgrade ({len(p.refused)} reason(s))",
+                           hint="fix them, or pass --force to go ahead anyway")
+    target = p.target_version or "restart"
+    journal = Journal.open(p.state_file, target=target, strategy=p.plan.strategy,
+                           order=list(p.plan.order), resume=o.resume)
+    journal.save()
+    start = time.monotonic()
+    loop = asyncio.get_running_loop()
+    async with contextlib.AsyncExitStack() as stack:
+        sys_conn = await stack.enter_async_context(durable(p.sys_settings, "natsops upgrade"))
+        acc = None
+        if p.account_settings is not None:
+            acc = await stack.enter_async_context(durable(p.account_settings,
+                                                          "natsops upgrade steps"))
+        watcher = Watcher(sys_conn.nc, p.servers)
+        watcher.start()
+        stack.push_async_callback(watcher.stop)
+        run = _Run(p, sys_conn, acc, watcher, journal, progress)
+        if acc is not None:
+            run._acc_name = await _account_of(acc) or ("APP" if p.cluster is not None else None)
+        if handle_signals:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, run.on_signal, int(sig))
+                stack.callback(loop.remove_signal_handler, sig)
+        first = await watcher.next()
+        before = {n: _version(first, n) for n in p.servers}
+        can = None
+        if p.canary_on and p.account_settings is not None:
+            progress("starting the canary")
+            can = await stack.enter_async_context(canary(p.account_settings, rate=o.canary_rate))
+            can.start()
+        status, reason, where, phase = "done", None, None, None
+        balance = None
+        try:
+            for step in p.plan.steps:
+                if step.skip or step.name in run.done:
+                    run.results.append(ServerResult(step.name, step.version,
+                                                    skipped=step.skip or "done (journal)"))
+                    continue
+                run.check_stop()
+                await run.server(step.name)
+            progress("waiting until the cluster is settled")
+            await run.settle(None)
+            if o.balance and acc is not None:
+                from natsops.jetstream.balance import apply_balance, plan_balance
+
+                progress("balancing stream leaders")
+                bplan = await plan_balance(acc, "stream")
+                balance = await apply_balance(acc, bplan, parallel=o.parallel,
+                                              progress=progress)
+        except _Stopping:
+            status, where, phase = "stopped", journal.current, journal.phase
+            reason = f"stopped by signal {run.signal}"
+        except (Abort, GateTimeout, RestartFailed) as exc:
+            status, where, phase, reason = "aborted", journal.current, journal.phase, str(exc)
+        except NatsopsError as exc:
+            status, where, phase, reason = "aborted", journal.current, journal.phase, str(exc)
+        cres = None
+        if can is not None:
+            progress("verifying the canary")
+            cres = await can.finish()
+            if cres.ok:
+                await can.delete()
+        last = watcher.latest
+        after = {n: _version(last, n) for n in p.servers}
+        state = _state_lines(last, p.servers) if status != "done" else []
+        journal.current, journal.phase = where, phase
+        journal.close(status, reason)
+        return UpgradeReport(
+            status=status, target=target, servers=run.results, versions_before=before,
+            versions_after=after, seconds=round(time.monotonic() - start, 3),
+            longest_leaderless=round(watcher.leaderless_now(), 3),
+            longest_leaderless_asset=watcher.longest_leaderless_asset, canary=cres,
+            balance=balance, stopped_at=where, phase=phase, reason=reason,
+            cluster_state=state, resume=o.resume_command if status != "done" else None,
+            signal=run.signal, state_file=str(p.state_file))
+    raise AssertionError("unreachable")
