@@ -84,7 +84,8 @@ def _options(ctx: typer.Context, v: dict[str, Any]) -> "UpgradeOptions":
     acc = None
     if v["account_context"]:
         acc = resolve_settings({"context": v["account_context"]}, get_state(ctx).env)
-    argv = [a for a in sys.argv[1:] if a not in ("--resume", "--yes", "-y")]
+    argv = [a for a in sys.argv[1:] if a not in ("--resume", "--yes", "-y")] \
+        if Path(sys.argv[0]).name == "natsops" else ["upgrade", "--rolling", "..."]
     resume = shlex.join(["natsops", *argv, "--resume", "--yes"])
     return UpgradeOptions(
         cluster_dir=v["directory"], settings=settings_for(ctx, v["directory"]),

@@ -264,7 +264,7 @@ def _describe(server: str | None, pending: dict[str, str], lag: int, streak: int
               polls: int) -> str:
     who = server or "cluster"
     if not pending:
-        return f"{who}: healthy {streak}/{polls}, settling"
+        return f"{who}: healthy, settling (ok on {polls} polls over 2 s)"
     if server and server in pending:
         return f"{who}: {pending[server]}"
     if lag:

@@ -11,6 +11,7 @@ restart (unless ``--accept-downtime``) and a version path of at most one release
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from natsops.doctor.registry import run_checks, select_checks
 from natsops.findings import Finding, Severity
@@ -26,10 +27,20 @@ TARGET_ID = "upgrade-target"
 
 
 def preflight(snap: Snapshot, plan: UpgradePlan, *, accept_downtime: bool,
-              path_problems: Sequence[str] = (), target_problems: Sequence[str] = ()
-              ) -> tuple[Finding, ...]:
-    """Every finding of the preflight; :func:`refusals` are the ones that stop the upgrade."""
+              path_problems: Sequence[str] = (), target_problems: Sequence[str] = (),
+              interrupted: str | None = None) -> tuple[Finding, ...]:
+    """Every finding of the preflight; :func:`refusals` are the ones that stop the upgrade.
+
+    ``interrupted``: the server a resumed upgrade stopped at. It may well be down; what the
+    checks say about it becomes INFO (the resumed run restarts it first).
+    """
     found = list(run_checks(snap, select_checks(CHECKS)))
+    if interrupted:
+        found = [replace(f, severity=Severity.INFO,
+                         message=f"{f.message} (the interrupted upgrade stopped at "
+                                 f"{interrupted}; --resume restarts it)")
+                 if f.subject == interrupted and f.severity > Severity.INFO else f
+                 for f in found]
     for step in plan.steps:
         if step.skip:
             continue

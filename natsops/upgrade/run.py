@@ -17,7 +17,7 @@ import shutil
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +89,7 @@ class UpgradeOptions:
     canary_rate: float = 50.0
     balance: bool = True
     stall_timeout: float = 30.0
-    drain_timeout: float = 3.0
+    drain_timeout: float = 2.0
     parallel: int = 4
     resume_command: str = "natsops upgrade --rolling ... --resume"
 
@@ -183,6 +183,7 @@ class UpgradeReport:
     cluster_state: list[str] = field(default_factory=list)
     resume: str | None = None
     signal: int | None = None
+    timed_out: bool = False
     state_file: str = ""
 
     @property
@@ -190,8 +191,7 @@ class UpgradeReport:
         if self.status == "stopped":
             return ExitCode.TERMINATED if self.signal == signal.SIGTERM else ExitCode.INTERRUPTED
         if self.status == "aborted":
-            return ExitCode.TIMEOUT if self.reason and "no progress" in self.reason \
-                else ExitCode.ERROR
+            return ExitCode.TIMEOUT if self.timed_out else ExitCode.ERROR
         if self.canary is not None and not self.canary.ok:
             return ExitCode.FAILED
         return ExitCode.OK
@@ -225,8 +225,6 @@ def _target(opts: UpgradeOptions, local: bool, dry_run: bool) -> tuple[str | Non
         return binary_version(exe), exe
     assert opts.to_version is not None
     parse_version(opts.to_version)
-    if local and not dry_run:
-        return opts.to_version, fetch_release(opts.to_version)
     return opts.to_version, None
 
 
@@ -285,6 +283,10 @@ async def prepare(opts: UpgradeOptions, *, dry_run: bool = False,
                               for v in running):
         progress("listing releases on the package index")
         path = describe_path(running, target_version, released_versions())
+    if local and opts.to_version and not dry_run and (not path or opts.force):
+        progress(f"fetching nats-server {opts.to_version}")
+        target_binary = fetch_release(opts.to_version)
+        plan = replace(plan, target_binary=str(target_binary))
     problems = []
     targets = _targets(snap, servers, cluster)
     if opts.restart_cmd:
@@ -294,12 +296,14 @@ async def prepare(opts: UpgradeOptions, *, dry_run: bool = False,
     if opts.kubernetes and shutil.which("kubectl") is None:
         problems.append("kubectl is not on PATH")
     if local and cluster is not None:
-        stopped = [n for n in plan.to_restart if cluster.pid(n) is None]
+        stopped = [n for n in plan.to_restart if cluster.pid(n) is None
+                   and n != (journal.current if opts.resume and journal else None)]
         if stopped:
             problems.append(f"not running: {', '.join(stopped)} (start them first: "
                             "`natsops cluster start`)")
+    interrupted = journal.current if opts.resume and journal is not None else None
     findings = preflight(snap, plan, accept_downtime=opts.accept_downtime, path_problems=path,
-                         target_problems=problems)
+                         target_problems=problems, interrupted=interrupted)
     return Prepared(opts, plan, findings, sys_settings, account, target_version, target_binary,
                     state_file, servers, targets, cluster)
 
@@ -307,8 +311,6 @@ async def prepare(opts: UpgradeOptions, *, dry_run: bool = False,
 def _skip_by_binary(plan: UpgradePlan, cluster: LocalCluster, binary: Path,
                     done: tuple[str, ...]) -> UpgradePlan:
     """Local: a node is done when it already runs the target *binary* (not just its version)."""
-    from dataclasses import replace
-
     steps = []
     for s in plan.steps:
         same = cluster.binary_for(s.name).resolve() == binary
@@ -368,16 +370,19 @@ class _Run:
         res = ServerResult(name, step.version)
         self.results.append(res)
         t0 = time.monotonic()
-        resumed_gate = self.j.current == name and self.j.phase == "restarted"
-        snap = self.w.latest
+        interrupted = self.j.current == name  # a resumed run stopped inside this server
+        resumed_gate = interrupted and self.j.phase == "restarted"
+        if resumed_gate and (await self.w.next()).server(name) is None:
+            resumed_gate = False  # restarted, then gone again: restart it once more
         if not resumed_gate:
-            self.progress(f"{name}: waiting until the cluster is settled")
-            res.phases["settle"] = round(await self.settle(None), 3)
+            if not interrupted:
+                self.progress(f"{name}: waiting until the cluster is settled")
+                res.phases["settle"] = round(await self.settle(None), 3)
             self.check_stop()
             self.j.at(name, "draining")
             snap = await self.w.next()
             old_start = server_start(snap, name)
-            self.j.old_start = old_start
+            self.j.old_start = old_start or self.j.old_start
             t1 = time.monotonic()
             res.step_downs = await self.move_leaders(name, snap)
             res.phases["step_down"] = round(time.monotonic() - t1, 3)
@@ -570,6 +575,7 @@ async def execute(p: Prepared, *, progress: Progress = _quiet,
             can = await stack.enter_async_context(canary(p.account_settings, rate=o.canary_rate))
             can.start()
         status, reason, where, phase = "done", None, None, None
+        timed_out = False
         balance = None
         try:
             for step in p.plan.steps:
@@ -593,6 +599,7 @@ async def execute(p: Prepared, *, progress: Progress = _quiet,
             reason = f"stopped by signal {run.signal}"
         except (Abort, GateTimeout, RestartFailed) as exc:
             status, where, phase, reason = "aborted", journal.current, journal.phase, str(exc)
+            timed_out = isinstance(exc, GateTimeout)
         except NatsopsError as exc:
             status, where, phase, reason = "aborted", journal.current, journal.phase, str(exc)
         cres = None
@@ -613,5 +620,5 @@ async def execute(p: Prepared, *, progress: Progress = _quiet,
             longest_leaderless_asset=watcher.longest_leaderless_asset, canary=cres,
             balance=balance, stopped_at=where, phase=phase, reason=reason,
             cluster_state=state, resume=o.resume_command if status != "done" else None,
-            signal=run.signal, state_file=str(p.state_file))
+            signal=run.signal, timed_out=timed_out, state_file=str(p.state_file))
     raise AssertionError("unreachable")

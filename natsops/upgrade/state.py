@@ -88,6 +88,18 @@ def _copies(snap: Snapshot) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
                     yield s.name, str(as_map(acc).get("name", "")), sd
 
 
+def _consumer_replicas(ci: Mapping[str, Any], server: str, stream_r: int) -> int:
+    """``num_replicas``; 0 means "as the stream", except for ephemeral consumers (R1): the
+    leader's copy lists its peers, so its size decides when it is the leader's."""
+    n = as_int(as_map(ci.get("config")).get("num_replicas"))
+    if n > 0:
+        return n
+    cl = as_map(ci.get("cluster"))
+    if cl.get("leader") == server:
+        return 1 + len(cl.get("replicas") or ())
+    return stream_r
+
+
 def groups(snap: Snapshot) -> list[Group]:
     """Every stream and consumer group once, from its leader's copy when it answered."""
     best: dict[tuple[str, str, str], tuple[str, Mapping[str, Any], int]] = {}
@@ -102,8 +114,7 @@ def groups(snap: Snapshot) -> list[Group]:
         for ci in sd.get("consumer_detail") or ():
             ci = as_map(ci)
             if ci.get("name"):
-                cr = as_int(as_map(ci.get("config")).get("num_replicas")) or r
-                items.append((str(ci["name"]), ci, cr))
+                items.append((str(ci["name"]), ci, _consumer_replicas(ci, server, r)))
         for cname, doc, rep in items:
             key = (acc, str(sd["name"]), cname)
             hosts.setdefault(key, set()).add(server)
