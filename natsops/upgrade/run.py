@@ -332,7 +332,7 @@ def _strategy(p: Prepared) -> Strategy:
     assert p.cluster is not None
     binary = p.target_binary
     version = p.target_version
-    return LocalStrategy(p.cluster, binary or Path(), version or "", drain=o.drain_timeout)
+    return LocalStrategy(p.cluster, binary, version or "", drain=o.drain_timeout)
 
 
 class _Run:
@@ -429,7 +429,11 @@ class _Run:
               peer_problem(g.peer(m)) is None)]
         if not ok:
             return None
-        return min(ok, key=lambda m: (m not in self.done, load.get(m, 0), m))
+        # a server already done never restarts again; otherwise the one restarted last, so
+        # the group moves as few times as possible
+        order = self.p.plan.order
+        return min(ok, key=lambda m: (m not in self.done, -order.index(m) if m in order else 0,
+                                      load.get(m, 0), m))
 
     async def move_leaders(self, name: str, snap: Snapshot) -> int:
         """Meta leader first, then every stream and consumer leader: off ``name``."""

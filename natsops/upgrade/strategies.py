@@ -120,7 +120,7 @@ class LocalStrategy:
     """Signals by pid, restarts with ``binary`` (recorded in ``cluster.json``)."""
 
     cluster: LocalCluster
-    binary: Path
+    binary: Path | None  # None: --restart-only, each node keeps its binary
     version: str
     drain: float = 3.0  # seconds clients get in lame duck mode before SIGINT
     start_timeout: float = 30.0
@@ -152,7 +152,7 @@ class LocalStrategy:
         self._pids.pop(t.name, None)
 
     async def restart(self, t: Target) -> None:
-        if self.cluster.binary_for(t.name) != self.binary:
+        if self.binary is not None and self.cluster.binary_for(t.name) != self.binary:
             self.cluster.set_node_binary(t.name, self.binary, self.version)
         try:
             proc = self.cluster.start_node(t.name)
