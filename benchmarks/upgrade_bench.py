@@ -155,7 +155,8 @@ async def naive(c: LocalCluster, on_first: Callable[[str], None] | None) -> None
         assert proc is not None
         deadline = time.monotonic() + 30
         while b"Server is ready" not in log.read_bytes()[offset:]:  # this start's line
-            assert time.monotonic() < deadline and proc.running, "node did not start"
+            if time.monotonic() > deadline or not proc.running:
+                raise SystemExit(f"{n.name} did not start")
             await asyncio.sleep(0.01)
         async with httpx.AsyncClient() as http:  # the documented procedure: one /healthz 200
             while True:
@@ -174,8 +175,8 @@ BALANCE = [True]
 
 async def settled(c: LocalCluster) -> Any:
     """Prepare once the preflight passes (the previous case may still be catching up)."""
-    opts = UpgradeOptions(cluster_dir=c.dir, restart_only=True, drain_timeout=1.0, balance=BALANCE[0],
-                          state_file=c.dir / "bench.json")
+    opts = UpgradeOptions(cluster_dir=c.dir, restart_only=True, drain_timeout=1.0,
+                          balance=BALANCE[0], state_file=c.dir / "bench.json")
     deadline = time.monotonic() + 60
     while True:
         prep = await prepare(opts)
