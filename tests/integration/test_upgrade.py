@@ -351,3 +351,34 @@ def test_abort_on_server_never_healthy_then_resume(cluster: LocalCluster, tmp_pa
                  f"{sys.executable} {script} {{name}} {cluster.dir}")
     assert r.exit_code == 0, r.output
     assert all(cluster.pid(n) not in (None, pids[n]) for n in pids)
+
+
+def test_sigterm_stops_between_servers_then_resume(cluster: LocalCluster) -> None:
+    pids = _pids(cluster)
+    cmd = [sys.executable, "-m", "natsops.cli.main", "upgrade", "--rolling", "--dir",
+           str(cluster.dir), "--restart-only", "--yes", "--no-canary", "--no-balance",
+           "--drain-timeout", "1s"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if ": done in " in line:
+                proc.send_signal(signal.SIGTERM)
+                break
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 143, err
+    journal = json.loads((cluster.dir / "upgrade-state.json").read_text())
+    assert journal["status"] == "stopped" and len(journal["done"]) == 1, journal
+    [first] = journal["done"]
+    assert {n: cluster.pid(n) for n in pids if n != first} == \
+        {n: p for n, p in pids.items() if n != first}  # stopped before touching the next
+    r = _cli("upgrade", "--rolling", "--dir", str(cluster.dir), "--restart-only", "--yes",
+             "--no-canary", "--no-balance", "--resume", "--json")
+    assert r.exit_code == 0, r.output
+    servers = json.loads(r.stdout)["report"]["servers"]
+    assert [s["name"] for s in servers if s["skipped"]] == [first]
+    assert all(cluster.pid(n) not in (None, pids[n]) for n in pids)
