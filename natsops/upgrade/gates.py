@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -141,8 +141,7 @@ class Watcher:
 
 
 def pending_conditions(snap: Snapshot, server: str | None, *, old_start: str | None = None,
-                       version: str | None = None, accept_down: Sequence[str] = ()
-                       ) -> tuple[dict[str, str], int]:
+                       version: str | None = None) -> tuple[dict[str, str], int]:
     """What is not ready yet (subject -> why) and the summed lag of the replicas concerned.
 
     ``server``: the restarted server (it answers with a new start time, reports ``version``,
@@ -181,11 +180,12 @@ def pending_conditions(snap: Snapshot, server: str | None, *, old_start: str | N
                 pending[f"meta {name}"] = why
                 lag += as_int(r.get("lag"))
     for g in groups(snap):
+        if server and server not in g.members:
+            continue
         if g.replicas < 2:
-            if not server and g.subject not in accept_down and not g.leader:
+            if not g.leader:  # an R1 group: back once its server is
                 pending[g.subject] = "no leader"
             continue
-        if server and server not in g.members:
             continue
         if not g.leader:
             pending[g.subject] = "no leader"
@@ -210,8 +210,7 @@ Progress = Callable[[str], None]
 async def wait_gate(watcher: Watcher, server: str | None, *, stall_timeout: float,
                     progress: Progress, stopping: Callable[[], bool],
                     old_start: str | None = None, version: str | None = None,
-                    polls: int = 3, span: float = 2.0, accept_down: Sequence[str] = ()
-                    ) -> float:
+                    polls: int = 3, span: float = 2.0) -> float:
     """Wait for the gate (see module doc); returns the seconds it took.
 
     ``polls``/``span``: the restarted server's full /healthz must be ok on ``polls`` looks in a
@@ -228,8 +227,7 @@ async def wait_gate(watcher: Watcher, server: str | None, *, stall_timeout: floa
             raise _Stopping()
         snap = await watcher.next()
         now = time.monotonic()
-        pending, lag = pending_conditions(snap, server, old_start=old_start, version=version,
-                                          accept_down=accept_down)
+        pending, lag = pending_conditions(snap, server, old_start=old_start, version=version)
         healthy = not any(k == server or k == f"{server} /healthz" for k in pending)
         if server and healthy:
             if streak == 0:

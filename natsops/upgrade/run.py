@@ -260,6 +260,8 @@ async def prepare(opts: UpgradeOptions, *, dry_run: bool = False,
     """Read the cluster, build the plan and run the preflight (changes nothing)."""
     opts.check()
     cluster, sys_settings, account = _local(opts)
+    if opts.canary and account is None:
+        raise UsageError("--canary writes to a JetStream account: give --account-context NAME")
     local = not (opts.restart_cmd or opts.kubernetes)
     progress("reading the cluster")
     expected = tuple(n.name for n in cluster.nodes) if cluster else ()
@@ -359,11 +361,8 @@ class _Run:
             raise _Stopping()
 
     async def settle(self, server: str | None = None, **kw: Any) -> float:
-        accept = [a for s in self.p.plan.steps for a in s.r1] \
-            if self.p.options.accept_downtime else []
         return await wait_gate(self.w, server, stall_timeout=self.p.options.stall_timeout,
-                               progress=self.progress, stopping=self.stopping,
-                               accept_down=accept, **kw)
+                               progress=self.progress, stopping=self.stopping, **kw)
 
     async def server(self, name: str) -> None:
         step = self.p.plan.step(name)

@@ -228,7 +228,7 @@ def test_restart_cmd_rolling_restart(cluster: LocalCluster, tmp_path: Path) -> N
     starts = {n: v["start"] for n, v in _varz(cluster).items()}
     r = _cli("upgrade", "--rolling", "--dir", str(cluster.dir), "--restart-only", "--yes",
              "--restart-cmd", f"{sys.executable} {script} {{name}} {cluster.dir}",
-             "--no-canary", "--no-balance", "--json")
+             "--no-canary", "--no-balance", "--json", "--drain-timeout", "1s")
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["report"]["status"] == "done"
     after = {n: v["start"] for n, v in _varz(cluster).items()}
@@ -310,7 +310,7 @@ def test_preflight_refuses_lagging_replica(cluster: LocalCluster) -> None:
 
 def _upgrade(cluster: LocalCluster, *args: str) -> Any:
     return _cli("upgrade", "--rolling", "--dir", str(cluster.dir), "--restart-only", "--yes",
-                "--no-balance", "--json", *args)
+                "--no-balance", "--json", "--drain-timeout", "1s", *args)
 
 
 def test_abort_on_failing_restart_then_resume(cluster: LocalCluster, tmp_path: Path) -> None:

@@ -54,7 +54,7 @@ def test_journal_refuses_to_start_over_an_interrupted_run(tmp_path: Path) -> Non
     j.close("aborted", "restart command failed")
     with pytest.raises(UsageError, match="interrupted at n1"):
         Journal.open(path, target="2.15.1", strategy="local", order=["n1"], resume=False)
-    with pytest.raises(UsageError, match="was to 2.15.1"):
+    with pytest.raises(UsageError, match=r"was to 2\.15\.1"):
         Journal.open(path, target="restart", strategy="local", order=["n1"], resume=True)
     again = Journal.open(path, target="2.15.1", strategy="local", order=["n1"], resume=True)
     assert again.current == "n1" and again.status == "running"
@@ -148,3 +148,10 @@ def test_cli_without_rolling_is_one_error_line() -> None:
     r = CliRunner().invoke(app, ["upgrade", "--dir", "/nonexistent", "--restart-only"])
     assert r.exit_code == 2
     assert r.output.strip().splitlines()[0] == "error: only rolling upgrades exist: pass --rolling"
+
+
+def test_gate_waits_for_r1_groups_of_the_restarted_server() -> None:
+    down = _stream("ONE", "", 1, {})
+    snap = _snap({"n2": [down]})
+    assert pending_conditions(snap, "n2")[0] == {"APP > ONE": "no leader"}
+    assert pending_conditions(snap, "n3")[0] == {}
