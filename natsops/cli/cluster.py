@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from natsops.cli import options
+from natsops.cli.output import examples
 from natsops.cli.state import get_state, want_json
 
 if TYPE_CHECKING:
@@ -15,8 +16,8 @@ if TYPE_CHECKING:
 app = typer.Typer(
     help="Manage a local cluster started by `natsops bootstrap`.",
     no_args_is_help=True,
-    epilog="\b\nExamples:\n  natsops cluster status\n  natsops cluster restart n2\n"
-    "  natsops cluster logs n1 -n 50\n  natsops cluster down --purge",
+    epilog=examples("natsops cluster status", "natsops cluster restart n2",
+                    "natsops cluster logs n1 -n 50", "natsops cluster down --purge"),
 )
 
 DirOpt = Annotated[Path, typer.Option("--dir", envvar="NATSOPS_CLUSTER_DIR",

@@ -8,6 +8,7 @@ import typer
 from natsops.cli import options
 from natsops.cli._js import asker, print_names, with_options
 from natsops.cli._run import call
+from natsops.cli.output import examples
 from natsops.cli.prompt import confirm
 from natsops.cli.state import want_json
 
@@ -20,9 +21,12 @@ if TYPE_CHECKING:
 app = typer.Typer(
     help="Manage JetStream consumers.",
     no_args_is_help=True,
-    epilog="Examples: natsops consumer add ORDERS workers --pull --filter 'orders.created.>' "
-    "--ack explicit --max-deliver 5 --replay instant --defaults | natsops consumer info ORDERS "
-    "workers | natsops consumer next ORDERS workers --count 10 | natsops consumer report ORDERS",
+    epilog=examples(
+        "natsops consumer add ORDERS workers --pull --filter 'orders.created.>' --ack explicit "
+        "--max-deliver 5 --replay instant --defaults",
+        "natsops consumer info ORDERS workers",
+        "natsops consumer next ORDERS workers --count 10",
+        "natsops consumer report ORDERS"),
 )
 cluster_app = typer.Typer(help="Consumer Raft group operations.", no_args_is_help=True)
 app.add_typer(cluster_app, name="cluster")

@@ -129,3 +129,8 @@ class ByteProgress:
     def __exit__(self, *exc: object) -> None:
         if self._progress is not None:
             self._progress.stop()
+
+
+def examples(*commands: str) -> str:
+    """A command's help epilog: ``Examples:`` then one command per line, never rewrapped."""
+    return "\b\nExamples:\n" + "\n".join(f"  {c}" for c in commands)

@@ -6,6 +6,7 @@ import typer
 
 from natsops.cli._snapshot import snapshot
 from natsops.cli.options import ClusterDir, Expect, Json, Monitor, Transport
+from natsops.cli.output import examples
 from natsops.cli.state import want_json
 
 if TYPE_CHECKING:
@@ -14,9 +15,11 @@ if TYPE_CHECKING:
 app = typer.Typer(
     help="Inspect the servers of a deployment (system account or HTTP monitors).",
     no_args_is_help=True,
-    epilog="Examples: natsops --context natsops-C1-sys server ls | natsops server ls --dir "
-    ".natsops/C1 | natsops server info n2 --monitor http://127.0.0.1:8222 | natsops server "
-    "report jetstream --json",
+    epilog=examples(
+        "natsops server ls --context natsops-C1-sys",
+        "natsops server ls --dir .natsops/C1",
+        "natsops server info n2 --monitor http://127.0.0.1:8222",
+        "natsops server report jetstream --json"),
 )
 report_app = typer.Typer(help="Reports across all servers.", no_args_is_help=True)
 app.add_typer(report_app, name="report")

@@ -9,6 +9,7 @@ import typer
 from natsops.cli import options
 from natsops.cli._js import asker, print_names, with_options
 from natsops.cli._run import call
+from natsops.cli.output import examples
 from natsops.cli.prompt import confirm
 from natsops.cli.state import want_json
 
@@ -19,10 +20,14 @@ if TYPE_CHECKING:
 app = typer.Typer(
     help="Manage JetStream streams.",
     no_args_is_help=True,
-    epilog="Examples: natsops stream add ORDERS --subjects 'orders.>' --storage file --replicas 3 "
-    "--retention limits --max-age 720h --max-bytes 50GB --discard old --dupe-window 2m --defaults"
-    " | natsops stream info ORDERS --json > orders.json | natsops stream edit ORDERS --replicas 3"
-    " | natsops stream report",
+    epilog=examples(
+        "natsops stream add ORDERS --subjects 'orders.>' --storage file --replicas 3 "
+        "--retention limits --max-age 720h --max-bytes 50GB --discard old --dupe-window 2m "
+        "--defaults",
+        "natsops stream info ORDERS --json > orders.json",
+        "natsops stream edit ORDERS --replicas 3 --dry-run",
+        "natsops stream report",
+        "natsops stream ls --context natsops-C1"),
 )
 cluster_app = typer.Typer(help="Stream Raft group operations.", no_args_is_help=True)
 app.add_typer(cluster_app, name="cluster")
@@ -154,7 +159,15 @@ def add(
     json_out: options.Json = False,
     **kw: object,
 ) -> None:
-    """Create a stream (flags and defaults as natscli's `nats stream add`)."""
+    """Create a stream (flags and defaults as natscli's `nats stream add`).
+
+    \b
+    Examples:
+      natsops stream add ORDERS --subjects 'orders.>' --replicas 3 --max-age 720h \\
+          --max-bytes 50GB --defaults
+      natsops stream add --config orders.json
+      natsops stream add EVENTS --subjects 'events.>' --storage memory --defaults --dry-run
+    """
     from natsops.cli import output
     from natsops.jetstream.streams import StreamFlags, add_stream, stream_add_config
 

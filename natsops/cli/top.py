@@ -40,7 +40,14 @@ def top(
     transport: Transport = "auto",
     json_out: JsonLines = False,
 ) -> None:
-    """Live connections of every server: rates, pending bytes, subscriptions. q or Ctrl-C quits."""
+    """Live connections of every server: rates, pending bytes, subscriptions. q or Ctrl-C quits.
+
+    \b
+    Examples:
+      natsops top --context natsops-C1-sys
+      natsops top --dir .natsops/C1 --sort msgs_from -n 10
+      natsops top --once --json | jq '.connections[] | .name'
+    """
     from natsops.cli._run import run
     from natsops.monitoring.top import TopOptions, top_frames
 
