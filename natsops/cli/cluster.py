@@ -45,9 +45,11 @@ def print_status(status: "ClusterStatus") -> None:
                                              f"unhealthy: {n.health_error}")
         rows.append((n.name, n.client_url, n.monitor_url, n.cluster_url, n.version or "",
                      n.meta_leader or "", n.pid or "", state))
+    Col = output.Col
     output.table(f"cluster {status.name} ({status.dir})",
-                 ["name", "client URL", "monitor URL", "cluster URL", "version", "meta leader",
-                  "pid", "state"], rows)
+                 [Col("name"), Col("client URL"), Col("monitor URL", 1), Col("cluster URL", 3),
+                  Col("version", 2), Col("meta leader", 4), Col("pid", 5, right=True),
+                  Col("state", wrap=True)], rows)
 
 
 @app.command()

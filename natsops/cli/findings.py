@@ -19,6 +19,8 @@ FORMATS = ("human", "json", "nagios", "sarif")
 
 
 def _short(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, float):
         return f"{value:g}"
     if isinstance(value, (list, tuple)):
@@ -77,8 +79,8 @@ def print_findings(findings: Sequence[Finding], *, min_severity: Severity = Seve
                 con.print(f"      {f.location.line:>4} | {escape(src)}", highlight=False)
             if f.evidence:
                 con.print(f"      [dim]evidence:[/] {escape(evidence_line(f.evidence))}")
-            if f.fix:
-                con.print(f"      [dim]fix:[/] {escape(f.fix)}")
+            if f.fix:  # a command to copy: never wrapped, whatever the width
+                con.print(f"      [dim]fix:[/] {escape(f.fix)}", soft_wrap=True)
         con.print()
 
 

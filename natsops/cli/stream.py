@@ -232,17 +232,23 @@ def ls(
         print_names(visible_names(call(ctx, stream_names, subject), show_all=show_all),
                     want_json(ctx, json_out))
         return
-    _ls_table(call(ctx, report_streams, subject, sort="name", show_all=show_all))
+    _ls_table(call(ctx, report_streams, subject, sort="name", show_all=show_all), subject)
 
 
-def _ls_table(res: "StreamListing") -> None:
+def _ls_table(res: "StreamListing", subject: str | None) -> None:
     from natsops.cli import output
     from natsops.units import format_bytes
 
     rows = [(s.name, s.config.get("description") or "", s.created[:19], f"{s.messages:,}",
              format_bytes(s.bytes), s.config.get("storage"), s.replicas) for s in res.streams]
-    output.table(f"Streams ({len(rows)})", ["name", "description", "created", "messages", "size",
-                                            "storage", "replicas"], rows)
+    if not rows:
+        output.info("no streams" + (f" on subject {subject}" if subject else ""))
+    else:
+        Col = output.Col
+        output.table(f"Streams ({len(rows)})", [
+            Col("name"), Col("description", 5, wrap=True), Col("created", 3),
+            Col("messages", right=True), Col("size", right=True), Col("storage", 4),
+            Col("replicas", 2)], rows)
     if res.missing:
         output.error(f"{len(res.missing)} streams did not answer: {', '.join(res.missing)}")
 
@@ -330,9 +336,11 @@ def _report_tables(res: "StreamListing") -> None:
 
     rows = res.streams
     output.info("Obtaining stream stats")
+    Col = output.Col
     output.table(f"Stream Report ({len(rows)} streams)",
-                 ["stream", "storage", "placement", "consumers", "messages", "bytes", "lost",
-                  "deleted", "replicas"],
+                 [Col("stream"), Col("storage", 3), Col("placement", 6), Col("consumers", 2),
+                  Col("messages", right=True), Col("bytes", right=True), Col("lost", 5),
+                  Col("deleted", 4), Col("replicas", 1)],
                  [(s.name, s.storage, _placement(s.config.get("placement")), s.consumers,
                    f"{s.messages:,}", format_bytes(s.bytes), s.lost_msgs, s.num_deleted,
                    replicas_cell(s.cluster) if s.replicas > 1 else (
@@ -340,8 +348,9 @@ def _report_tables(res: "StreamListing") -> None:
                   for s in rows])
     replication = [(s.name, src) for s in rows for src in s.sources]
     if replication:
-        output.table("Replication Report", ["stream", "kind", "api prefix", "source stream",
-                                            "active", "lag", "error"],
+        output.table("Replication Report", ["stream", Col("kind", 2), Col("api prefix", 3),
+                                            "source stream", Col("active", 1), "lag",
+                                            Col("error", wrap=True)],
                      [(n, src.kind, src.external_api or "", src.name,
                        "never" if src.active_s is None else f"{src.active_s:.2f}s",
                        f"{src.lag:,}", src.error or "") for n, src in replication])

@@ -477,16 +477,19 @@ async def watch(
     transport: str = "auto",
     interval: float = 1.0,
     stop: Callable[[], bool] | None = None,
+    name: str = "",
 ) -> AsyncGenerator[Snapshot, None]:
     """Yield a Snapshot every ``interval`` seconds, over one connection (``$SYS``) or HTTP.
 
     ``stop`` (a function, e.g. a ``threading.Event``'s ``is_set``) ends the watch while it
-    waits for the next gathering.
+    waits for the next gathering. ``name`` names the connection (as servers list it).
     """
     plan = _plan(settings, opts, monitors, cluster_dir, transport)
     if not plan.http_first:
         assert plan.sys_settings is not None
-        async with sys_connection(plan.sys_settings) as conn:
+        sys_settings = plan.sys_settings.with_(connection_name=name) if name \
+            else plan.sys_settings
+        async with sys_connection(sys_settings) as conn:
             while True:
                 yield await gather_sys(conn.nc, plan.opts)
                 if await _pause(interval, stop):
