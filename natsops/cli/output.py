@@ -117,13 +117,17 @@ def _cols(columns: Sequence[str | Col]) -> list[Col]:
 
 def _rich_table(title: str | None, cols: Sequence[Col], rows: Sequence[Sequence[str]]) -> Any:
     from rich import box
+    from rich.cells import cell_len
     from rich.table import Table
     from rich.text import Text
 
     t = Table(title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD)
-    for c in cols:
-        # headers are never wrapped either: "meta leader" stays one line
-        t.add_column(Text(c.name, no_wrap=True), no_wrap=not c.wrap, min_width=len(c.name), overflow="fold" if c.wrap else "ignore",
+    for i, c in enumerate(cols):
+        # rich measures a cell by its longest word: a token cell ("natsops top", "meta leader")
+        # gets its whole width as the minimum, so it is never squeezed
+        whole = max([cell_len(c.name)] + [cell_len(r[i]) for r in rows])
+        t.add_column(Text(c.name, no_wrap=True), no_wrap=not c.wrap,
+                     min_width=cell_len(c.name) if c.wrap else whole, overflow="fold" if c.wrap else "ignore",
                      justify="right" if c.right else "left")
     for r in rows:
         t.add_row(*r)

@@ -335,6 +335,9 @@ def _report_tables(res: "StreamListing") -> None:
     from natsops.units import format_bytes
 
     rows = res.streams
+    if not rows and not res.missing and not res.offline:
+        output.info("no streams")
+        return
     output.info("Obtaining stream stats")
     Col = output.Col
     output.table(f"Stream Report ({len(rows)} streams)",
