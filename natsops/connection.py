@@ -160,6 +160,7 @@ async def connect(settings: Settings) -> AsyncIterator[Conn]:
     opts = connect_options(settings)
     log.info("connecting to %s (%s, timeout %gs)", ", ".join(settings.servers),
              _auth_method(settings), settings.timeout)
+    log.debug("nats.connect options given: %s (values not logged)", ", ".join(sorted(opts)))
     try:
         nc = await nats.connect(**opts)
     except (OSError, TimeoutError, NatsError) as exc:
