@@ -65,7 +65,7 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     d = tmp_path / "store"
     monkeypatch.setenv("NATSOPS_STORE", str(d))
     for args in (["auth", "operator", "add", "DEMO", "--sys"],
-                 ["auth", "account", "add", "-n", "APP", "--js-enable"],
+                 ["auth", "account", "add", "APP", "--js-enable"],
                  ["auth", "user", "add", "service", "--account", "APP"]):
         r = runner.invoke(app, args)
         assert r.exit_code == 0, (args, r.output)
@@ -73,8 +73,10 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_account_add_accepts_nsc_name_flag(store: Path) -> None:
+    r = runner.invoke(app, ["auth", "account", "add", "-n", "TEAM"])
+    assert r.exit_code == 0, r.output
     ls = json.loads(runner.invoke(app, ["auth", "ls", "--json"]).stdout)
-    assert ("account", "APP") in [(e["kind"], e["name"]) for e in ls["entities"]]
+    assert ("account", "TEAM") in [(e["kind"], e["name"]) for e in ls["entities"]]
     r = runner.invoke(app, ["auth", "account", "add", "A1", "-n", "A2"])
     assert one_line_error(r, 2).startswith("error: two account names given")
     r = runner.invoke(app, ["auth", "account", "add"])
