@@ -346,9 +346,12 @@ def _report_table(res: "ConsumerListing") -> None:
     from natsops.cli._js import replicas_cell
     from natsops.units import format_duration
 
+    Col = output.Col
     output.table(f"Consumer report for {res.stream} with {len(res.consumers)} consumers",
-                 ["consumer", "mode", "ack policy", "ack wait", "ack pending", "redelivered",
-                  "unprocessed", "waiting", "ack floor", "last delivery", "cluster"],
+                 [Col("consumer"), Col("mode", 3), Col("ack policy", 6), Col("ack wait", 7),
+                  Col("ack pending"), Col("redelivered", 4), Col("unprocessed"),
+                  Col("waiting", 5), Col("ack floor", 8), Col("last delivery", 2),
+                  Col("cluster", 1)],
                  [(c.name, "Pull" if c.is_pull else "Push", c.config.get("ack_policy"),
                    format_duration(int(c.config.get("ack_wait") or 0) / 1e9),
                    f"{c.num_ack_pending:,}", f"{c.num_redelivered:,}",

@@ -6,6 +6,7 @@ import dataclasses
 import enum
 import json
 import os
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -99,7 +100,22 @@ class Col:
     name: str
     priority: int = 0
     wrap: bool = False
-    right: bool = False
+    right: bool | None = None  # None: right-aligned when every cell is a number or a size
+
+
+_NUMBER = re.compile(r"-?[\d,.]+(\s?[KMGT]?i?B|%|ms|s)?")
+
+
+def _aligned(cols: Sequence[Col], cells: Sequence[Sequence[str]]) -> list[Col]:
+    """``cols`` with ``right`` decided: numbers and sizes line up on the right."""
+    out = []
+    for i, c in enumerate(cols):
+        if c.right is None:
+            values = [r[i] for r in cells if r[i]]
+            c = dataclasses.replace(c, right=bool(values) and all(
+                _NUMBER.fullmatch(v) for v in values))
+        out.append(c)
+    return out
 
 
 def cell(value: Any) -> str:
@@ -126,8 +142,9 @@ def _rich_table(title: str | None, cols: Sequence[Col], rows: Sequence[Sequence[
         # rich measures a cell by its longest word: a token cell ("natsops top", "meta leader")
         # gets its whole width as the minimum, so it is never squeezed
         whole = max([cell_len(c.name)] + [cell_len(r[i]) for r in rows])
-        t.add_column(Text(c.name, no_wrap=True), no_wrap=not c.wrap,
-                     min_width=cell_len(c.name) if c.wrap else whole, overflow="fold" if c.wrap else "ignore",
+        # (overflow "ignore" would lose the justification; no cell is narrower than its text)
+        t.add_column(Text(c.name, no_wrap=True), no_wrap=not c.wrap, overflow="fold",
+                     min_width=cell_len(c.name) if c.wrap else whole,
                      justify="right" if c.right else "left")
     for r in rows:
         t.add_row(*r)
@@ -142,8 +159,8 @@ def render_table(title: str | None, columns: Sequence[str | Col], rows: Sequence
     from rich.console import Console
     from rich.measure import Measurement
 
-    cols = _cols(columns)
     cells = [[cell(v).replace("\n", " ") for v in r] for r in rows]
+    cols = _aligned(_cols(columns), cells)
     keep = list(range(len(cols)))
     hidden: list[str] = []
     probe = Console(width=10_000)
@@ -151,14 +168,19 @@ def render_table(title: str | None, columns: Sequence[str | Col], rows: Sequence
     def build() -> Any:
         return _rich_table(title, [cols[i] for i in keep], [[r[i] for i in keep] for r in cells])
 
+    def empty(i: int) -> bool:
+        return not any(r[i] for r in cells)
+
     table = build()
+    # empty columns go first (nothing is lost, nothing to say), then by priority
     droppable = sorted((i for i in keep if cols[i].priority > 0),
-                       key=lambda i: (-cols[i].priority, -i))
+                       key=lambda i: (not empty(i), -cols[i].priority, -i))
     for i in droppable:
         if Measurement.get(probe, probe.options, table).minimum <= width:
             break
         keep.remove(i)
-        hidden.append(cols[i].name)
+        if not empty(i):
+            hidden.append(cols[i].name)
         table = build()
     need = Measurement.get(probe, probe.options, table).minimum
     if need > width:
@@ -171,8 +193,8 @@ def plain_table(title: str | None, columns: Sequence[str | Col],
     """The piped form: aligned columns, two spaces apart, no trailing spaces, never wrapped."""
     from rich.cells import cell_len
 
-    cols = _cols(columns)
     cells = [[cell(v).replace("\n", " ") for v in r] for r in rows]
+    cols = _aligned(_cols(columns), cells)
     widths = [max([cell_len(c.name)] + [cell_len(r[i]) for r in cells])
               for i, c in enumerate(cols)]
 
