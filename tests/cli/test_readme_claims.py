@@ -9,7 +9,6 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from natsops.cli.main import app
 from natsops.subjects import covers
 from tests.cli._helpers import natsops, one_line_error
 

@@ -49,7 +49,7 @@ def test_piped_table_is_plain_and_has_every_column() -> None:
 def test_empty_columns_go_silently_and_booleans_read_yes_no() -> None:
     cols = [Col("name"), Col("description", 1), Col("sealed")]
     rows = [("x" * 30, "", True), ("y", None, False)]
-    table, hidden = render_table(None, cols, rows, 40)
+    _table, hidden = render_table(None, cols, rows, 40)
     assert hidden == []
     assert [cell(True), cell(False), cell(None), cell(3)] == ["yes", "no", "", "3"]
     assert "yes" in plain_table(None, cols, rows)
