@@ -105,7 +105,7 @@ def _list_checks(as_json: bool) -> None:
         output.print_json([{"id": c.id, "title": c.title, "severity": c.severity.label,
                             "suite": c.suite} for c in checks])
     else:
-        output.table(None, ["ID", "SUITE", "UP TO", "TITLE"],
+        output.table(None, ["ID", "SUITE", "UP TO", output.Col("TITLE", wrap=True)],
                      [(c.id, c.suite, c.severity.label, c.title) for c in checks])
 
 

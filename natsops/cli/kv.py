@@ -223,7 +223,8 @@ def history(ctx: typer.Context, bucket: BucketArg, key: KeyArg, json_out: option
     if want_json(ctx, json_out):
         output.print_json([e.jsonable() for e in entries])
         return
-    output.table(f"History of {bucket} > {key}", ["revision", "operation", "created", "value"],
+    output.table(f"History of {bucket} > {key}", ["revision", "operation", "created",
+                                                      output.Col("value", wrap=True)],
                  [(e.revision, e.operation, e.created, e.value.decode(errors="replace")[:60])
                   for e in entries])
 

@@ -79,7 +79,7 @@ def _list_rules(as_json: bool, rules: Any) -> None:
         keys = ("id", "severity", "scope", "title")
         output.print_json([dict(zip(keys, r, strict=True)) for r in rows])
     else:
-        output.table(None, ["rule", "severity", "scope", "title"], rows)
+        output.table(None, ["rule", "severity", "scope", output.Col("title", wrap=True)], rows)
 
 
 def _print_digests(digests: dict[str, str], as_json: bool) -> None:
