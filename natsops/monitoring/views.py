@@ -129,12 +129,14 @@ def server_info(snap: Snapshot, name: str) -> dict[str, dict[str, Any]]:
 def _not_gathered(snap: Snapshot, name: str) -> NotFound:
     """Why ``name`` is not in the Snapshot: not asked (no monitor URL for it) or no answer."""
     answered = ", ".join(snap.names) or "none"
-    if snap.transport == "http" and name not in snap.expected and name not in snap.missing:
+    if snap.transport == "http" and name not in snap.expected:
+        # over HTTP only the given monitors are asked: a server without one was never asked
         asked = ", ".join(f"{s.name} at {s.source}" for s in snap.servers) or "none"
+        silent = "".join(f"; {u} did not answer" for u in snap.unreachable)
         known = " (a meta peer)" if name in snap.meta_peers else ""
         return NotFound(f"server {name!r}{known} has no monitor URL given: only {asked} "
-                        "were asked", hint=f"add --monitor with {name}'s monitor URL, or leave "
-                        "out --monitor to ask every server over the system account")
+                        f"answered{silent}", hint=f"add --monitor with {name}'s monitor URL, "
+                        "or leave out --monitor to ask every server over the system account")
     return NotFound(f"server {name!r} did not answer", hint=f"servers that answered: {answered}")
 
 
