@@ -214,7 +214,8 @@ async def apply_balance(conn: Conn, plan: BalancePlan, *, parallel: int = 4,
     """Run the plan's step-downs (at most ``parallel`` at a time), each with its preferred
     peer, and read each new leader back. When more can be moved afterwards (a move was not
     honoured, leaders moved meanwhile, or followers were not current when planned) the plan
-    is made again once from fresh reads and its moves run. Per-move failures are reported, not raised."""
+    is made again once from fresh reads and its moves run. Per-move failures are reported,
+    not raised."""
     results = await _run(conn, plan.moves, parallel, progress)
     final = await plan_balance(conn, plan.kind, names=plan.names)
     replanned = False

@@ -17,7 +17,7 @@ from natsops.jetstream.balance import apply_balance, plan_balance
 from natsops.jetstream.consumers import add_consumer, consumer_info
 from natsops.jetstream.consumers import step_down as consumer_step_down
 from natsops.jetstream.meta import meta_leader, step_down_meta
-from natsops.jetstream.streams import add_stream, delete_stream, stream_info, step_down
+from natsops.jetstream.streams import add_stream, delete_stream, step_down, stream_info
 from natsops.monitoring.sys import sys_connection
 from tests.cli._helpers import as_terminal, one_line_error
 

@@ -59,3 +59,14 @@ def test_consumer_group_names() -> None:
     grp = Group(stream="S", consumer="C", leader="n1", peers=("n1", "n2"), current=("n2",))
     plan = plan_moves("consumer", [grp, Group("S", "D", "n1", ("n1", "n2"), ("n2",))])
     assert [m.group for m in plan.moves] == ["S > C"] and plan.moves[0].consumer == "C"
+
+
+def test_doctor_fixes_name_natsops_raft_commands() -> None:
+    from pathlib import Path
+
+    import natsops.doctor.checks as checks
+
+    text = "".join(p.read_text() for p in Path(checks.__file__).parent.glob("*.py"))
+    assert "`nats server raft" not in text
+    assert "`natsops server raft step-down`" in text
+    assert "`natsops server raft peer-remove" in text
