@@ -70,6 +70,8 @@ async def _jsz_leader(sys_conn: Conn, timeout: float) -> MetaState | None:
         data = env.get("data") or {}
         meta = data.get("meta_cluster")
         name = str((env.get("server") or {}).get("name") or "")
+        if data.get("disabled"):
+            raise ServerError(f"JetStream is not enabled on server {name or '?'}")
         if isinstance(meta, Mapping) and meta.get("leader"):
             states.append((meta.get("leader") == name, MetaState.parse(meta)))
         elif data and not meta and not env.get("error"):
