@@ -4,8 +4,9 @@ After rolling restarts leaders pile onto the servers that stayed up. :func:`plan
 reads every replicated (R>1) group's leader and peers (the leader's view, from the paged
 ``STREAM.LIST`` / ``CONSUMER.LIST``) and picks step-downs; :func:`apply_balance` runs them with
 ``placement.preferred`` and reads each new leader back, since a step-down to an unhealthy
-preferred peer silently elects another one. The planning itself (:func:`plan_moves`) is a
-pure, deterministic function.
+preferred peer silently elects another one (and 2.10 servers ignore ``preferred``: there the
+moves land at random and are reported as not honoured). The planning itself
+(:func:`plan_moves`) is a pure, deterministic function.
 """
 
 from __future__ import annotations
