@@ -21,6 +21,8 @@ def print_plan(plan: "BalancePlan") -> None:
                      [(m.group, m.from_, m.to) for m in plan.moves])
     else:
         output.info(f"nothing to move: no server leads more than its share of {plan.share}")
+    if plan.missing:
+        output.error(f"did not answer in time (not planned): {', '.join(plan.missing)}")
     if plan.leaderless:
         output.error(f"without a leader (not moved): {', '.join(plan.leaderless)}",
                      "natsops doctor explains what is wrong")

@@ -14,10 +14,10 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal
 
-from natsops.errors import NatsopsError
+from natsops.errors import NatsopsError, NotFound
 from natsops.jetstream.models import ClusterView
 
 if TYPE_CHECKING:
@@ -74,6 +74,7 @@ class BalancePlan:
     before: dict[str, int]
     after: dict[str, int]
     leaderless: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()  # listed by the server as not answering in time: not planned
     names: tuple[str, ...] | None = field(default=None, repr=False)
 
     @property
@@ -117,20 +118,33 @@ def plan_moves(kind: Kind, groups: Iterable[Group], *,
                        leaderless=tuple(g.name for g in gs if not g.leader), names=names)
 
 
-async def _groups(conn: Conn, kind: Kind, names: Sequence[str] | None) -> list[Group]:
+async def _groups(conn: Conn, kind: Kind, names: Sequence[str] | None
+                  ) -> tuple[list[Group], tuple[str, ...]]:
     from natsops.jetstream.consumers import list_consumers
     from natsops.jetstream.streams import list_stream_names, list_streams
 
     if kind == "stream":
+        listing = await list_streams(conn)
         wanted = set(names) if names else None
-        return [Group.from_view(s.name, None, s.cluster) for s in (await list_streams(conn)).streams
-                if s.cluster and s.replicas > 1 and (wanted is None or s.name in wanted)]
-    out: list[Group] = []
-    for stream in names or await list_stream_names(conn):
-        listing = await list_consumers(conn, stream)
-        out.extend(Group.from_view(stream, c.name, c.cluster) for c in listing.consumers
-                   if c.cluster and len(c.cluster.peers) > 1)
-    return out
+        unknown = sorted((wanted or set()) - {s.name for s in listing.streams}
+                         - set(listing.missing))
+        if unknown:
+            raise NotFound(f"no such stream: {', '.join(unknown)}")
+        return [Group.from_view(s.name, None, s.cluster) for s in listing.streams
+                if s.cluster and s.replicas > 1 and (wanted is None or s.name in wanted)
+                ], tuple(m for m in listing.missing if wanted is None or m in wanted)
+    sem = asyncio.Semaphore(8)
+
+    async def one(stream: str) -> tuple[list[Group], tuple[str, ...]]:
+        async with sem:
+            listing = await list_consumers(conn, stream)
+        return [Group.from_view(stream, c.name, c.cluster) for c in listing.consumers
+                if c.cluster and len(c.cluster.peers) > 1], listing.missing
+
+    streams = list(names or await list_stream_names(conn))
+    parts = await asyncio.gather(*(one(s) for s in streams))
+    return ([g for gs, _ in parts for g in gs],
+            tuple(f"{s} > {m}" for s, (_, ms) in zip(streams, parts, strict=True) for m in ms))
 
 
 async def plan_balance(conn: Conn, kind: Kind = "stream", *,
@@ -141,7 +155,8 @@ async def plan_balance(conn: Conn, kind: Kind = "stream", *,
     if kind not in ("stream", "consumer"):
         raise NatsopsError(f"unknown balance kind {kind!r}")
     fixed = tuple(names) if names else None
-    return plan_moves(kind, await _groups(conn, kind, fixed), names=fixed)
+    groups, missing = await _groups(conn, kind, fixed)
+    return replace(plan_moves(kind, groups, names=fixed), missing=missing)
 
 
 @dataclass(frozen=True)

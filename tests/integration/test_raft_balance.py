@@ -134,6 +134,9 @@ def test_stream_balance_spreads_leaders(nats_cluster: Any, unique: Any) -> None:
         assert res.exit_code == 0, res.output
         doc = json.loads(res.stdout)
         assert doc["dry_run"] is True and len(doc["plan"]["moves"]) == 6
+        res = runner.invoke(app, ["-s", url, "stream", "cluster", "balance", names[0],
+                                  "NOSUCH_STREAM", "--dry-run"])
+        assert "NOSUCH_STREAM" in one_line_error(res, 4)
         res = runner.invoke(app, ["-s", url, "stream", "cluster", "balance", *names])
         assert "not a terminal" in one_line_error(res, 2)  # no terminal: asks, cannot
 
