@@ -197,6 +197,12 @@ async def _move(conn: Conn, m: Move) -> MoveResult:
     from natsops.jetstream import consumers, streams
 
     try:
+        info = (await streams.stream_info(conn, m.stream) if m.consumer is None
+                else await consumers.consumer_info(conn, m.stream, m.consumer))
+        now = info.cluster.leader if info.cluster else ""
+        if now != m.from_:  # moved since the plan: stepping down now could unbalance
+            return MoveResult(m, now, now == m.to, None if now == m.to else
+                              f"leader moved to {now or 'none'} since the plan: skipped")
         if m.consumer is None:
             r = await streams.step_down(conn, m.stream, preferred=m.to)
         else:

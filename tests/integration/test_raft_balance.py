@@ -207,3 +207,32 @@ def test_consumer_balance_library_reports_moves(nats_cluster: Any, unique: Any) 
         assert doc["dry_run"] is True and doc["plan"]["groups"] == 6
     finally:
         asyncio.run(cleanup())
+
+
+def test_balance_skips_a_group_whose_leader_moved_since_the_plan(nats_cluster: Any,
+                                                                  unique: Any) -> None:
+    names = [unique("BMV") for _ in range(3)]
+
+    async def go() -> None:
+        async with connect(nats_cluster.settings) as conn:
+            try:
+                for n in names:
+                    await add_stream(conn, {"name": n, "subjects": [f"{n}.>"],
+                                            "num_replicas": 3, "storage": "memory"})
+                await _pile_onto(conn, names, "n1")
+                await _all_current(conn, names)
+                plan = await plan_balance(conn, names=names)
+                assert plan.share == 1 and len(plan.moves) == 2
+                m = plan.moves[0]
+                elsewhere = ({"n2", "n3"} - {m.to}).pop()
+                await step_down(conn, m.stream, preferred=elsewhere)  # behind the plan's back
+                res = await apply_balance(conn, plan)
+                first = next(r for r in res.results if r.move == m)
+                assert not first.honoured and "since the plan" in (first.error or "")
+                assert first.new_leader == elsewhere
+                assert res.balanced
+            finally:
+                for n in names:
+                    await delete_stream(conn, n)
+
+    asyncio.run(go())
