@@ -113,9 +113,25 @@ def test_usage_errors_are_one_error_line_and_exit_2(args: list[str]) -> None:
     assert len(lines) <= 2 and (len(lines) == 1 or lines[1].startswith("hint: see 'natsops"))
 
 
-def test_group_help_examples_one_per_line_and_summaries_whole() -> None:
+def _groups() -> list[list[str]]:
+    """Every command path that is a group (``stream``, ``stream cluster``, ``server raft``...)."""
+    out: list[list[str]] = []
+
+    def walk(cmd: Any, path: list[str]) -> None:
+        if hasattr(cmd, "commands"):
+            out.append(path)
+            for n, sub in cmd.commands.items():
+                walk(sub, [*path, n])
+
     for name in COMMANDS:
-        r = runner.invoke(app, [name, "--help"])
+        walk(load_command(name), [name])
+    return out
+
+
+def test_group_help_examples_one_per_line_and_summaries_whole() -> None:
+    for path in [[n] for n in COMMANDS] + _groups():
+        name = " ".join(path)
+        r = runner.invoke(app, [*path, "--help"])
         assert r.exit_code == 0, name
         assert " | natsops" not in r.stdout, name
         if "Commands:" in r.stdout:
