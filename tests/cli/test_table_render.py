@@ -53,3 +53,26 @@ def test_empty_columns_go_silently_and_booleans_read_yes_no() -> None:
     assert hidden == []
     assert [cell(True), cell(False), cell(None), cell(3)] == ["yes", "no", "", "3"]
     assert "yes" in plain_table(None, cols, rows)
+
+
+def test_top_live_frame_fits_the_terminal_and_names_what_it_hides() -> None:
+    from natsops.cli.top import _render
+    from natsops.monitoring.views import ConnRow, TopFrame
+
+    conn = ConnRow(server="n1", cid=7, name="natsops top", account="$SYS",
+                   host="127.0.0.1:51234", lang="python3", version="2.10.0", subscriptions=3,
+                   pending_bytes=0, out_msgs=1, in_msgs=2, out_bytes=3, in_bytes=4,
+                   out_msgs_rate=None, in_msgs_rate=None, out_bytes_rate=None,
+                   in_bytes_rate=None, uptime="1m", idle="0s")
+    srv = {"server": "n1", "version": "2.15.1", "connections": 1, "subscriptions": 3,
+           "slow_consumers": 0, "mem": 1 << 20, "cpu": 1.5, "in_msgs_rate": 1.0,
+           "out_msgs_rate": 2.0, "in_bytes_rate": 3.0, "out_bytes_rate": 4.0}
+    con = Console(width=80, record=True, color_system=None, file=io.StringIO())
+    con.print(_render(TopFrame(servers=(srv,), connections=(conn,), missing=()), "pending", 80),
+              crop=False)
+    text = con.export_text()
+    assert "natsops top  (q or Ctrl-C quits)" in text  # the live view says how to leave
+    assert "natsops top" in text.split("connections, sorted by pending")[1]
+    assert "127.0.0.1:51234" in text
+    assert "not shown at 80 columns:" in text
+    assert max(len(ln) for ln in text.splitlines()) <= 80
