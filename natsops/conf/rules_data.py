@@ -87,6 +87,21 @@ def retention(doc: Doc) -> Iterator[Hit]:
                   "it", subject=doc.name, severity=INFO)
 
 
+@rule("stream/invalid-value", FAIL, "Values `stream add --config` refuses (sizes, durations)",
+      scope="stream")
+def invalid_value(doc: Doc) -> Iterator[Hit]:
+    from natsops.errors import UsageError
+    from natsops.jetstream.spec import normalise_config
+
+    for key, value in doc.data.items():
+        try:  # one field at a time, so every bad field is reported, not only the first
+            normalise_config({key: value}, "stream")
+        except UsageError as exc:
+            yield Hit(doc.pos(str(key)), f"stream {doc.name}: {exc}; `natsops stream add "
+                      "--config` refuses this file", "sizes like 50GB, 1MiB or -1; durations "
+                      "like 720h, 2m, 1d", subject=doc.name)
+
+
 @rule("stream/replicas", WARN, "R1 only for dev/edge, R3 for prod, no even replica counts",
       scope="stream")
 def replicas(doc: Doc) -> Iterator[Hit]:
