@@ -227,7 +227,7 @@ def test_file_type_errors_are_findings_and_the_other_files_are_linted(tmp_path: 
     r = lint_texts({"s.json": "{\n  nope", "s.yaml": "foo: bar\n",
                     "s.conf": "server_name: n1\nmax_payload: 2 MB\n",
                     "ok.conf": "ping_interval: 2m\n"}, env={})
-    bad_json = [f for f in r.findings if f.location and f.location.file == "s.json"][0]
+    bad_json = next(f for f in r.findings if f.location and f.location.file == "s.json")
     assert bad_json.id == "file/parse-error" and "invalid JSON" in bad_json.message
     assert (bad_json.location.line, bad_json.location.column) == (2, 3)  # type: ignore[union-attr]
     assert [f.id for f in r.findings if f.location and f.location.file == "s.yaml"] == [
@@ -244,7 +244,7 @@ def test_unreadable_file_is_a_finding_unless_no_file_can_be_read(tmp_path: Path)
     r = lint_paths([tmp_path / "missing.conf", good])
     assert "cannot read" in _one(r, "file/unreadable").message
     assert "conf/duration-integer" in ids(r.findings)
-    with pytest.raises(UsageError, match="missing.conf: cannot read"):
+    with pytest.raises(UsageError, match=r"missing\.conf: cannot read"):
         lint_paths([tmp_path / "missing.conf"])
 
 
