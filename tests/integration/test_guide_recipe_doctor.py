@@ -1,0 +1,73 @@
+"""The guide's own recipe on a real cluster: ORDERS (recipes/), the SESSIONS KV bucket and the
+FIRMWARE object store. doctor must call it healthy and sizing must read ORDERS' max_bytes.
+
+One cluster for this module: doctor's verdict is about the whole deployment, so no other
+test's streams may be on it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from natsops.cli.main import app
+from natsops.cluster.local import LocalCluster
+from natsops.render import data_dir
+from tests.conftest import start_test_cluster
+
+pytestmark = pytest.mark.cluster
+runner = CliRunner()
+
+
+def ok(*args: str) -> str:
+    r = runner.invoke(app, list(args))
+    assert r.exit_code == 0, (args, r.exit_code, r.output)
+    return r.stdout
+
+
+@pytest.fixture(scope="module")
+def guide(server_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    cluster = start_test_cluster(tmp_path_factory.mktemp("guide"), server_bin, name="G1")
+    try:
+        url = ["-s", ",".join(cluster.client_urls), "--no-context"]
+        ok(*url, "stream", "add", "--config", str(data_dir("recipes") / "orders-stream.yaml"))
+        ok(*url, "kv", "add", "SESSIONS", "--replicas=3", "--ttl=24h")
+        ok(*url, "kv", "put", "SESSIONS", "user.42", '{"role":"admin"}')
+        ok(*url, "object", "add", "FIRMWARE", "--replicas=3")
+        fw = tmp_path_factory.mktemp("fw") / "firmware-v1.bin"
+        fw.write_bytes(b"\x7fELF" + bytes(300_000))
+        ok(*url, "object", "put", "FIRMWARE", str(fw))
+        for i in range(20):
+            ok(*url, "kv", "put", "SESSIONS", f"user.{i}", "{}")
+        yield cluster
+    finally:
+        cluster.stop_all(grace=5)
+
+
+def test_doctor_nagios_is_ok_on_the_guides_recipe(guide: LocalCluster) -> None:
+    r = runner.invoke(app, ["--no-context", "doctor", "--dir", str(guide.dir), "--format",
+                            "nagios"])
+    assert r.exit_code == 0, r.output
+    assert r.stdout.startswith("DOCTOR OK") or " OK:" in r.stdout, r.stdout
+    doc = json.loads(runner.invoke(app, ["--no-context", "doctor", "--dir", str(guide.dir),
+                                         "--json"]).stdout)
+    about_buckets = [f for f in doc["findings"] if "OBJ_FIRMWARE" in f["subject"]
+                     or "KV_SESSIONS" in f["subject"]]
+    assert all(f["severity"] in ("ok", "info") for f in about_buckets), about_buckets
+    assert not any("stream edit OBJ_" in (f["fix"] or "") for f in doc["findings"])
+
+
+def test_sizing_from_cluster_caps_orders_at_its_max_bytes(guide: LocalCluster) -> None:
+    r = runner.invoke(app, ["--no-context", "sizing", "--from-cluster", "--dir", str(guide.dir),
+                            "--window", "1s", "--msgs-per-sec", "15000", "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    logical = next(st["value"] for st in doc["result"]["steps"] if st["name"] == "logical data")
+    # ORDERS holds at most 50 GiB: 15k msgs/s x 30 d would be tens of TB without its max_bytes;
+    # the buckets add what they hold (they take none of the measured rate)
+    assert 50 * 1024**3 <= logical < 50 * 1024**3 + 10 * 1024**2, doc["result"]["steps"]
+    assert doc["input"]["stream_limits"], doc["input"]
