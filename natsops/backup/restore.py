@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 
     from natsops.connection import Conn
 
-__all__ = ["RestoreResult", "parse_subjects", "restore_stream", "scale_stream"]
+__all__ = ["RestoreResult", "max_bytes_override", "parse_subjects", "restore_stream",
+           "scale_stream"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,26 @@ def parse_subjects(text: str | None) -> list[str] | None:
     """``--subjects a.>,b.>`` as a list; None (keep the backed-up subjects) when not given."""
     subjects = [s.strip() for s in text.split(",") if s.strip()] if text else []
     return subjects or None
+
+
+def max_bytes_override(text: str | None, manifest: Manifest) -> dict[str, Any]:
+    """``--max-bytes SIZE`` as a StreamConfig override (``-1``: no limit); {} when not given.
+
+    A limit the backup does not fit in is refused before anything is restored: the server
+    would have to drop messages to make room.
+    """
+    if text is None:
+        return {}
+    from natsops.units import format_bytes, parse_size
+
+    n = parse_size(text, what="--max-bytes")
+    if n == 0 or n < -1:
+        raise UsageError(f"--max-bytes {text}: give a size (e.g. 1GB) or -1 for no limit")
+    if 0 < n < manifest.bytes:
+        raise UsageError(f"--max-bytes {text} is smaller than the {format_bytes(manifest.bytes)} "
+                         f"the backup of {manifest.stream} holds; nothing was restored",
+                         hint=f"give at least {format_bytes(manifest.bytes)}")
+    return {"max_bytes": n}
 
 
 def _plan_config(src: BackupSource, name: str | None, replicas: int | None,

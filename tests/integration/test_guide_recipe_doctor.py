@@ -7,10 +7,12 @@ test's streams may be on it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import nats
 import pytest
 from typer.testing import CliRunner
 
@@ -29,6 +31,16 @@ def ok(*args: str) -> str:
     return r.stdout
 
 
+async def _publish(urls: list[str], prefix: str, n: int) -> None:
+    nc = await nats.connect(servers=urls)
+    try:
+        js = nc.jetstream()
+        for i in range(n):
+            await js.publish(f"{prefix}.{i}", b'{"order": %d}' % i)
+    finally:
+        await nc.close()
+
+
 @pytest.fixture(scope="module")
 def guide(server_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     cluster = start_test_cluster(tmp_path_factory.mktemp("guide"), server_bin, name="G1")
@@ -43,6 +55,7 @@ def guide(server_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         ok(*url, "object", "put", "FIRMWARE", str(fw))
         for i in range(20):
             ok(*url, "kv", "put", "SESSIONS", f"user.{i}", "{}")
+        asyncio.run(_publish(cluster.client_urls, "orders.created", 50))
         yield cluster
     finally:
         cluster.stop_all(grace=5)
@@ -71,3 +84,22 @@ def test_sizing_from_cluster_caps_orders_at_its_max_bytes(guide: LocalCluster) -
     # the buckets add what they hold (they take none of the measured rate)
     assert 50 * 1024**3 <= logical < 50 * 1024**3 + 10 * 1024**2, doc["result"]["steps"]
     assert doc["input"]["stream_limits"], doc["input"]
+
+
+def test_restore_a_copy_of_the_guides_orders_with_max_bytes(guide: LocalCluster,
+                                                           tmp_path: Path) -> None:
+    """R3 ORDERS reserves 50 GiB on each 64 GiB server: a copy fits only with --max-bytes."""
+    url = ["--no-context", "-s", ",".join(guide.client_urls)]
+    archive = tmp_path / "orders.tar"
+    ok(*url, "stream", "backup", "ORDERS", str(archive), "--no-progress")
+    r = runner.invoke(app, [*url, "stream", "restore", str(archive), "--name", "ORDERS_COPY",
+                            "--subjects", "copy.orders.>", "--max-bytes", "0"])
+    assert r.exit_code == 2 and "--max-bytes 0" in r.stderr, r.output
+    out = ok(*url, "stream", "restore", str(archive), "--name", "ORDERS_COPY", "--subjects",
+             "copy.orders.>", "--max-bytes", "1GB", "--replicas", "1", "--json", "--no-progress")
+    assert json.loads(out)["stream"] == "ORDERS_COPY"
+    info = json.loads(ok(*url, "stream", "info", "ORDERS_COPY", "--json"))
+    assert info["config"]["max_bytes"] == 1 << 30
+    ok(*url, "stream", "rm", "ORDERS_COPY", "--force")
+    # the restore test copies without max_bytes: it reserves nothing next to the original
+    ok(*url, "stream", "backup", "--verify", "--restore-test", str(archive), "--no-progress")
