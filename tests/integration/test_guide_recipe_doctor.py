@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import nats
 import pytest
 from typer.testing import CliRunner
@@ -103,3 +106,69 @@ def test_restore_a_copy_of_the_guides_orders_with_max_bytes(guide: LocalCluster,
     ok(*url, "stream", "rm", "ORDERS_COPY", "--force")
     # the restore test copies without max_bytes: it reserves nothing next to the original
     ok(*url, "stream", "backup", "--verify", "--restore-test", str(archive), "--no-progress")
+
+
+def test_scale_up_refused_for_placement_is_retried(guide: LocalCluster) -> None:
+    """A scale-up that finds no room (10047, or 10005) waits for room, as after a scale-down the removed
+    replicas' reservations are released a moment later. Made deterministic: ORDERS (R1, 50 GiB
+    of a 64 GiB server) cannot grow to R3 while BLOCKER (R2, 20 GiB, so on the two other
+    servers) holds their room; BLOCKER is deleted once the server has refused the scale-up."""
+    url = ["--no-context", "-s", ",".join(guide.client_urls)]
+    ok(*url, "stream", "edit", "ORDERS", "--replicas", "1", "--force")
+    gib50 = 50 * 1024**3
+    # the two removed replicas release their reservations about 2 s later
+    wait_reserved(guide, lambda r: sorted(r) == [0, 0, gib50], "ORDERS' R1 reservation only")
+    ok(*url, "stream", "add", "BLOCKER", "--subjects", "blocker", "--replicas", "2",
+       "--max-bytes", "20GB", "--defaults")
+    wait_reserved(guide, lambda r: sorted(r) == [20 * 1024**3, 20 * 1024**3, gib50],
+                  "BLOCKER's reservations")
+    asyncio.run(_scale_while_blocked(url, guide.client_urls))
+    info = json.loads(ok(*url, "stream", "info", "ORDERS", "--json"))
+    assert info["config"]["num_replicas"] == 3
+
+
+def wait_reserved(c: LocalCluster, cond: Any, what: str, timeout: float = 15) -> None:
+    """Poll every server's /jsz reserved_storage until ``cond(list)`` holds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = [httpx.get(f"{n.monitor_url}/jsz", timeout=2).json().get("reserved_storage", 0)
+               for n in c.nodes]
+        if cond(got):
+            return
+        assert time.monotonic() < deadline, f"timed out waiting for {what}: {got}"
+        time.sleep(0.1)
+
+
+async def _scale_while_blocked(url: list[str], servers: list[str]) -> None:
+    nc = await nats.connect(servers=servers)
+    refused = asyncio.Event()
+
+    async def on_advisory(msg: Any) -> None:
+        adv = json.loads(msg.data)
+        response = adv.get("response", "")
+        if "STREAM.UPDATE.ORDERS" in adv.get("subject", "") and (
+                '"err_code":10005' in response or '"err_code":10047' in response):
+            refused.set()
+
+    await nc.subscribe("$JS.EVENT.ADVISORY.API", cb=on_advisory)
+    try:
+        edit = asyncio.create_task(asyncio.to_thread(
+            runner.invoke, app, [*url, "stream", "edit", "ORDERS", "--replicas", "3", "--force"]))
+        await asyncio.wait_for(refused.wait(), 8)  # the server said: no room
+        assert not edit.done()  # ... and natsops is waiting for room, not failing
+        await asyncio.to_thread(ok, *url, "stream", "rm", "BLOCKER", "--force")
+        r = await asyncio.wait_for(edit, 30)
+        assert r.exit_code == 0, r.output
+    finally:
+        await nc.close()
+
+
+def test_scale_down_then_up_waits_for_reservations(guide: LocalCluster) -> None:
+    """R3 -> R1 -> R3 of the 50 GiB ORDERS right away: the servers release the old replicas'
+    reservations a moment after the scale-down; the scale-up waits for that (no 10005)."""
+    url = ["--no-context", "-s", ",".join(guide.client_urls)]
+    ok(*url, "stream", "edit", "ORDERS", "--replicas", "1", "--force")
+    out = ok(*url, "stream", "edit", "ORDERS", "--replicas", "3", "--force", "--json")
+    assert "10005" not in out
+    info = json.loads(ok(*url, "stream", "info", "ORDERS", "--json"))
+    assert info["config"]["num_replicas"] == 3
