@@ -31,6 +31,9 @@ __all__ = ["LintReport", "detect_kind", "lint_paths", "lint_texts"]
 _DISABLE = re.compile(r"natsops:disable(-file)?=([\w/*,.-]+)")
 _CHART_CONFIG_KEYS = {"cluster", "jetstream", "nats", "monitor", "merge", "patch"}
 _CHART_TOP_KEYS = {"statefulSet", "podTemplate", "container", "natsBox", "reloader"}
+_CONSUMER_KEYS = {"durable_name", "ack_policy", "deliver_policy", "filter_subject",
+                  "filter_subjects", "max_deliver", "ack_wait", "replay_policy",
+                  "max_ack_pending", "deliver_subject"}
 _STREAM_KEYS = {"subjects", "retention", "storage", "num_replicas", "max_age", "max_msgs",
                 "max_bytes", "discard", "duplicate_window"}
 
@@ -92,7 +95,7 @@ def _is_stream_config(data: Mapping[str, Any]) -> bool:
 
 
 def detect_kind(file: str, text: str) -> tuple[str, Any]:
-    """("conf" | "stream" | "helm", loaded data or None) for one file.
+    """("conf" | "stream" | "consumer" | "helm", loaded data or None) for one file.
 
     A StreamInfo document (``stream info --json``: ``config`` + ``state``) is a stream recipe
     whose config is its ``config``. Raises ``_Unparsable`` for JSON/YAML that does not parse or
@@ -107,6 +110,8 @@ def detect_kind(file: str, text: str) -> tuple[str, Any]:
         if _is_stream_config(data) or isinstance(data.get("streams"), (list, Mapping)) or (
                 isinstance(cfg, Mapping) and _is_stream_config(cfg)):
             return "stream", data
+        if _CONSUMER_KEYS & set(data) or (isinstance(cfg, Mapping) and _CONSUMER_KEYS & set(cfg)):
+            return "consumer", data
     if isinstance(data, list) and data and all(isinstance(d, Mapping) for d in data):
         return "stream", data
     if data is not None and file.endswith((".yaml", ".yml")):
@@ -215,6 +220,9 @@ def lint_texts(sources: Mapping[str, str], *, disable: Sequence[str] = (),
                 doc = Doc(file, sc, text, label, _entry_line(text, label or sc.get("name")))
                 stream_docs.append(doc)
                 hits += [(r, h) for r in _scope("stream") for h in r.check(doc)]
+        elif kind == "consumer":
+            doc = Doc(file, _info_config(data), text)
+            hits += [(r, h) for r in _scope("consumer") for h in r.check(doc)]
         else:
             doc = Doc(file, data, text)
             hits += [(r, h) for r in _scope("helm") for h in r.check(doc)]

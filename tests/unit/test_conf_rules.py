@@ -63,7 +63,7 @@ def test_every_rule_is_tested() -> None:
     covered = set(CONF_CASES) | set(STREAM_CASES) | set(HELM_CASES) | set(SET_CASES) | {
         "set/streams-fit",  # test_streams_fit_the_servers
         "conf/parse-error", "file/parse-error", "file/unreadable",  # test_file_type_errors_...
-        "stream/invalid-value"}  # test_stream_recipe_values_parsed_as_stream_add_does
+        "stream/invalid-value", "consumer/invalid-value"}  # test_..._parsed_as_add_does
     assert covered == set(RULES)
 
 
@@ -270,6 +270,17 @@ def test_stream_recipe_values_parsed_as_stream_add_does() -> None:
     assert [line for line, _ in bad] == [3, 5]
     assert "'50XB'" in bad[0][1] and all(f.severity == Severity.FAIL for f in r.findings
                                          if f.id == "stream/invalid-value")
+
+
+def test_consumer_recipes_are_consumers() -> None:
+    from natsops.render import data_dir
+
+    recipe = data_dir("recipes") / "orders-workers-consumer.yaml"
+    r = lint_texts({str(recipe): recipe.read_text()}, env={})
+    assert r.files == {str(recipe): "consumer"} and r.findings == []
+    bad = lint_texts({"c.yaml": "durable_name: w\nack_policy: explicit\nack_wait: 30q\n"})
+    assert [(f.id, f.location.line) for f in bad.findings] == [  # type: ignore[union-attr]
+        ("consumer/invalid-value", 3)]
 
 
 def test_json_server_config_is_linted_as_conf() -> None:
