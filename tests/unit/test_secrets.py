@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import logging
-import re
-from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from natsops.secrets import MASK, MaskingFilter, mask_data, mask_line, mask_text
 
@@ -67,19 +64,3 @@ def test_cli_log_handler_masks() -> None:
         assert handlers and any(isinstance(f, MaskingFilter) for f in handlers[0].filters)
     finally:
         _setup_logging(0)
-
-
-def test_bootstrap_dry_run_and_render_only_print_no_password(tmp_path: Path) -> None:
-    from natsops.cli.main import app
-
-    runner = CliRunner()
-    out = tmp_path / "configs"
-    r = runner.invoke(app, ["bootstrap", "--render-only", "--hosts", "a,b,c", "--out", str(out)])
-    assert r.exit_code == 0, r.output
-    secrets = set()
-    for conf in out.glob("*/nats-server.conf"):
-        secrets |= set(re.findall(r'password:\s*"([^"]+)"', conf.read_text()))
-    assert secrets
-    dry = runner.invoke(app, ["bootstrap", "--dry-run", "--dir", str(tmp_path / "c"), "--json"])
-    for text in (r.output, dry.output):
-        assert not any(s in text for s in secrets)
