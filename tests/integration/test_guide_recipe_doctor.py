@@ -79,6 +79,18 @@ def test_doctor_nagios_is_ok_on_the_guides_recipe(guide: LocalCluster) -> None:
     assert not any("stream edit OBJ_" in (f["fix"] or "") for f in doc["findings"])
 
 
+def test_lint_reads_stream_info_json_as_the_stream(guide: LocalCluster, tmp_path: Path) -> None:
+    """The README's `natsops stream info ORDERS --json > orders.json`, then `natsops lint`."""
+    url = ["--no-context", "-s", ",".join(guide.client_urls)]
+    info = tmp_path / "orders.json"
+    info.write_text(ok(*url, "stream", "info", "ORDERS", "--json"))
+    r = runner.invoke(app, ["lint", "--json", str(info)])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["files"] == {str(info): "stream"}
+    assert [f for f in doc["findings"] if f["severity"] in ("warn", "fail")] == []
+
+
 def test_sizing_from_cluster_caps_orders_at_its_max_bytes(guide: LocalCluster) -> None:
     r = runner.invoke(app, ["--no-context", "sizing", "--from-cluster", "--dir", str(guide.dir),
                             "--window", "1s", "--msgs-per-sec", "15000", "--json"])
