@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from natsops.cluster.contexts import write_contexts
+from natsops.cluster.contexts import check_free, write_contexts
 from natsops.cluster.local import (
     LocalCluster,
     plan_nodes,
@@ -133,6 +133,8 @@ async def bootstrap(opts: BootstrapOptions, env: Mapping[str, str],
     else:
         validate_node_count(opts.nodes, opts.allow_even)
         validate_cluster_name(opts.name)
+        if opts.write_contexts:  # before anything is written or started
+            check_free(opts.name, directory, env)
         binary = find_server_binary(opts.server_bin, env)
         specs = plan_nodes(opts.nodes, opts.base_port)
         progress(f"rendering configs for {opts.nodes} nodes in {directory}")

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import ssl
 from collections.abc import AsyncIterator
@@ -141,15 +142,16 @@ def _map_error(exc: BaseException, s: Settings) -> NatsopsError:
 @asynccontextmanager
 async def connect(settings: Settings) -> AsyncIterator[Conn]:
     """Open a connection for the duration of the block, then drain and close it."""
-    import nats
-    from nats.errors import Error as NatsError
+    from nats.aio.client import Client
 
     opts = connect_options(settings)
+    nc = Client()
     try:
-        nc = await nats.connect(**opts)
-    except (OSError, TimeoutError, NatsError) as exc:
-        raise _map_error(exc, settings) from None
+        await nc.connect(**opts)
     except Exception as exc:  # nats-py raises bare Exception subclasses for some auth errors
+        # a refused login (authorization violation) leaves nats-py's socket open: close it
+        with contextlib.suppress(Exception):
+            await nc.close()
         raise _map_error(exc, settings) from None
     try:
         kw: dict[str, Any] = {"timeout": settings.timeout}
