@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import stat
 from pathlib import Path
 
@@ -19,8 +20,12 @@ def _mode(p: Path) -> int:
     return stat.S_IMODE(p.stat().st_mode)
 
 
-def test_auth_store_is_created_on_a_fresh_home(_isolated_env: Path) -> None:
-    home = _isolated_env
+def _home() -> Path:
+    return Path(os.environ["HOME"])
+
+
+def test_auth_store_is_created_on_a_fresh_home() -> None:
+    home = _home()
     assert not (home / ".local").exists()  # a fresh container's home
     r = runner.invoke(app, ["auth", "operator", "add", "DEMO", "--sys"])
     assert r.exit_code == 0, r.output
@@ -44,8 +49,8 @@ def test_auth_store_parents_are_created(how: str, tmp_path: Path,
     assert r.exit_code == 0, r.output
 
 
-def test_selected_context_that_does_not_exist_is_named(_isolated_env: Path) -> None:
-    nats_dir = _isolated_env / ".config" / "nats"
+def test_selected_context_that_does_not_exist_is_named() -> None:
+    nats_dir = Path(os.environ["XDG_CONFIG_HOME"]) / "nats"
     nats_dir.mkdir(parents=True)
     (nats_dir / "context.txt").write_text("natsops-gone\n")
     r = runner.invoke(app, ["stream", "ls"])

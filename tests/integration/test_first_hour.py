@@ -162,7 +162,7 @@ def test_contexts_belong_to_their_cluster(tmp_path: Path, workdir: Path) -> None
     code, _, err = _run("cluster", "down", "--purge", "--force", "--dir", str(second))
     assert code == 0, err
     assert (ctx_dir / "natsops-C1.json").read_text() == before
-    code, out, err = _run("stream", "ls", "--json")
+    code, _, err = _run("stream", "ls", "--json")
     assert code == 0, err
 
     # purging the owner removes them and clears natscli's selection

@@ -132,7 +132,7 @@ def test_no_context_ignores_selection(env: dict[str, str]) -> None:
 def test_selected_but_missing_context_is_an_error_naming_it(env: dict[str, str]) -> None:
     """Never a silent fallback to nats://127.0.0.1:4222 (another cluster may listen there)."""
     select(env, "gone")
-    with pytest.raises(NotFound, match="context 'gone' is selected .* but does not exist") as exc:
+    with pytest.raises(NotFound, match=r"context 'gone' is selected .* but does not exist") as exc:
         resolve_settings({}, env)
     assert exc.value.exit_code == 4
     # and natsops does not unselect it (natscli would rewrite context.txt)
