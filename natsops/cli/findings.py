@@ -12,6 +12,7 @@ import typer
 
 from natsops.errors import ExitCode, UsageError
 from natsops.findings import Finding, Severity, counts, document, exit_code, nagios, to_sarif
+from natsops.secrets import mask_line
 
 _MARK = {Severity.FAIL: "[bold red]✗ FAIL[/]", Severity.WARN: "[yellow]! WARN[/]",
          Severity.INFO: "[cyan]i INFO[/]", Severity.OK: "[green]✓ OK[/]"}
@@ -36,7 +37,7 @@ def evidence_line(evidence: Mapping[str, Any], limit: int = 8) -> str:
 
 
 class _Sources:
-    """Source lines of the files findings point at, read once each."""
+    """Source lines of the files findings point at, read once each, secrets masked."""
 
     def __init__(self) -> None:
         self._lines: dict[str, list[str]] = {}
@@ -48,7 +49,7 @@ class _Sources:
             except OSError:
                 self._lines[file] = []
         lines = self._lines[file]
-        return lines[number - 1].rstrip() if 0 < number <= len(lines) else None
+        return mask_line(lines[number - 1].rstrip()) if 0 < number <= len(lines) else None
 
 
 def print_findings(findings: Sequence[Finding], *, min_severity: Severity = Severity.INFO,

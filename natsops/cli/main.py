@@ -139,6 +139,9 @@ def _setup_logging(verbose: int) -> None:
 
     handler = RichHandler(console=err(), show_time=False, show_path=verbose > 1)
     handler._natsops_cli = True  # type: ignore[attr-defined]
+    from natsops.secrets import MaskingFilter
+
+    handler.addFilter(MaskingFilter())  # a URL or error text may carry a password
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
 

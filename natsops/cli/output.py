@@ -62,12 +62,15 @@ def err() -> Console:
 
 
 def error(message: str, hint: str | None = None) -> None:
-    """One error line (plus an optional hint line) on stderr."""
+    """One error line (plus an optional hint line) on stderr, secrets masked (a URL given with
+    its password, a token quoted by the server)."""
     from rich.markup import escape
 
-    err().print(f"[bold red]error:[/] {escape(message)}")
+    from natsops.secrets import mask_text
+
+    err().print(f"[bold red]error:[/] {escape(mask_text(message))}")
     if hint:
-        err().print(f"[dim]hint:[/] {escape(hint)}")
+        err().print(f"[dim]hint:[/] {escape(mask_text(hint))}")
 
 
 def info(message: str) -> None:
