@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from natsops.cluster.contexts import write_contexts
+from natsops.cluster.contexts import check_free, write_contexts
 from natsops.cluster.local import (
     LocalCluster,
     plan_nodes,
@@ -137,6 +137,8 @@ async def bootstrap(opts: BootstrapOptions, env: Mapping[str, str],
     else:
         validate_node_count(opts.nodes, opts.allow_even)
         validate_cluster_name(opts.name)
+        if opts.write_contexts:  # before anything is written or started
+            check_free(opts.name, directory, env)
         binary = find_server_binary(opts.server_bin, env)
         specs = plan_nodes(opts.nodes, opts.base_port)
         log.info("new cluster %s in %s: %d nodes, nats-server %s", opts.name, directory,

@@ -27,7 +27,7 @@ from natsops.sizing import (
 )
 
 if TYPE_CHECKING:
-    from natsops.context import Settings
+    from natsops.monitoring.gather import Access
 
 __all__ = ["DEFAULTS", "Given", "SizingReport", "load_prices", "measure", "sizing_report",
            "workload"]
@@ -157,7 +157,7 @@ def load_prices(path: Path | None) -> Prices:
 
 
 async def measure(
-    settings: Settings | None,
+    settings: Access,
     window: float | str,
     *,
     monitors: Sequence[str] = (),

@@ -19,12 +19,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from natsops.access import system_connection
 from natsops.auth import jwt as jwtmod
 from natsops.auth.store import Entity, Store
 from natsops.auth.sysreq import ServerInfo, collect, discover, envelope, lookup, no_responders
-from natsops.auth.sysuser import system_settings
+from natsops.auth.sysuser import SysAccess, auth_access
 from natsops.auth.verify import StoredCopies, VerifyReport, check_servers, select_accounts, verify
-from natsops.context import Settings
 from natsops.errors import AuthError, Conflict, NatsopsError, ServerError, UsageError
 from natsops.findings import Finding
 
@@ -204,17 +204,15 @@ async def _update(nc: Client, acc: Entity, expected: int, timeout: float) -> lis
     return msgs
 
 
-async def push(store: Store, op: str, settings: Settings, accounts: Sequence[str] | None = None,
+async def push(store: Store, op: str, settings: SysAccess, accounts: Sequence[str] | None = None,
                *, timeout: float = 2.0, force: bool = False, check: bool = True,
                expect: int | None = None, dry_run: bool = False) -> PushReport:
     """Push accounts (all when ``accounts`` is empty), then verify every server holds them.
 
     With ``dry_run``, only discover the servers and run the pre-push checks.
     """
-    from natsops.connection import connect
-
     targets = select_accounts(store, op, accounts)
-    async with connect(system_settings(store, op, settings)) as conn:
+    async with system_connection(auth_access(store, op, settings)) as (conn, _):
         nc = conn.nc
         servers = await discover(nc, timeout, expect)
         names = tuple(s.name for s in servers)
@@ -266,16 +264,15 @@ def delete_request(store: Store, op: str, keys: Sequence[str]) -> str:
     return jwtmod.encode(claims, signer)
 
 
-async def delete_accounts(store: Store, op: str, settings: Settings, accounts: Sequence[str],
+async def delete_accounts(store: Store, op: str, settings: SysAccess, accounts: Sequence[str],
                           *, timeout: float = 2.0,
                           expect: int | None = None) -> list[ServerReply]:
     """Delete accounts from every full resolver (needs ``allow_delete: true``)."""
-    from natsops.connection import connect
 
     keys = [store.account(op, a).public_key for a in accounts]
     if store.operator(op).nats.get("system_account") in keys:
         raise UsageError("the system account cannot be deleted")
-    async with connect(system_settings(store, op, settings)) as conn:
+    async with system_connection(auth_access(store, op, settings)) as (conn, _):
         servers = await discover(conn.nc, timeout, expect)
         msgs = await collect(conn.nc, "$SYS.REQ.CLAIMS.DELETE",
                              delete_request(store, op, keys).encode(),
@@ -285,7 +282,7 @@ async def delete_accounts(store: Store, op: str, settings: Settings, accounts: S
         got.values())
 
 
-async def remove_from_servers(store: Store, op: str, settings: Settings, account: str, *,
+async def remove_from_servers(store: Store, op: str, settings: SysAccess, account: str, *,
                               timeout: float = 2.0) -> list[ServerReply]:
     """Delete one account from every full resolver; any reply but "accepted" is an error."""
     replies = await delete_accounts(store, op, settings, [account], timeout=timeout)
@@ -297,12 +294,11 @@ async def remove_from_servers(store: Store, op: str, settings: Settings, account
     return replies
 
 
-async def pull(store: Store, op: str, settings: Settings, *, timeout: float = 2.0,
+async def pull(store: Store, op: str, settings: SysAccess, *, timeout: float = 2.0,
                dry_run: bool = False) -> list[PullResult]:
     """Fetch every account JWT the servers hold (``CLAIMS.PACK``); update older store copies."""
-    from natsops.connection import connect
 
-    async with connect(system_settings(store, op, settings)) as conn:
+    async with system_connection(auth_access(store, op, settings)) as (conn, _):
         # one responder sends "<id>|<jwt>" per account, then an empty message
         msgs = await collect(conn.nc, "$SYS.REQ.CLAIMS.PACK", b"", expected=None,
                              timeout=timeout, quiet=timeout, until=lambda m: not m.data)

@@ -16,11 +16,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from natsops.access import system_connection
 from natsops.auth import jwt as jwtmod
 from natsops.auth.claims import Permissions
 from natsops.auth.store import Entity, Store
 from natsops.auth.sysreq import ServerInfo, collect, discover, envelope, lookup, missing_servers
-from natsops.auth.sysuser import mint_user, system_settings
+from natsops.auth.sysuser import SysAccess, auth_access, mint_user
 from natsops.context import Secret, Settings
 from natsops.findings import Finding, Severity
 
@@ -78,14 +79,12 @@ def select_accounts(store: Store, op: str, names: Sequence[str] | None) -> list[
     return [store.account(op, n) for n in names]
 
 
-async def verify(store: Store, op: str, settings: Settings,
+async def verify(store: Store, op: str, settings: SysAccess,
                  accounts: Sequence[str] | None = None, *, timeout: float = 2.0,
                  load: bool = True, expect: int | None = None) -> VerifyReport:
     """Compare every server's live copy of each account with the store."""
-    from natsops.connection import connect
-
     targets = select_accounts(store, op, accounts)
-    async with connect(system_settings(store, op, settings)) as conn:
+    async with system_connection(auth_access(store, op, settings)) as (conn, _):
         servers = await discover(conn.nc, timeout, expect)
         return await check_servers(conn.nc, store, op, targets, servers, timeout, load=load,
                                    expect=expect)

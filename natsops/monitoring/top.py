@@ -11,9 +11,8 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
 
-from natsops.context import Settings
 from natsops.errors import UsageError
-from natsops.monitoring.gather import GatherOptions, watch
+from natsops.monitoring.gather import Access, GatherOptions, watch
 from natsops.monitoring.snapshot import Snapshot
 from natsops.monitoring.views import TopFrame, top_frame
 
@@ -58,7 +57,7 @@ class TopOptions:
 
 
 async def top_frames(
-    settings: Settings | None,
+    settings: Access,
     opts: TopOptions = TopOptions(),
     *,
     monitors: Sequence[str] = (),
