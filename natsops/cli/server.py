@@ -173,7 +173,8 @@ def _add_raft_commands() -> None:
     # `server raft step-down|peer-remove` live in cli/raft.py (the meta group's module)
     from natsops.cli.raft import app as raft_app
 
-    app.add_typer(raft_app, name="raft")
+    app.add_typer(raft_app, name="raft",
+                  short_help="The JetStream meta group: leader step-down, removing a server.")
 
 
 _add_raft_commands()
