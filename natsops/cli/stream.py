@@ -230,8 +230,17 @@ def _ls_table(res: "StreamListing") -> None:
              format_bytes(s.bytes), s.config.get("storage"), s.replicas) for s in res.streams]
     output.table(f"Streams ({len(rows)})", ["name", "description", "created", "messages", "size",
                                             "storage", "replicas"], rows)
-    if res.missing:
-        output.error(f"{len(res.missing)} streams did not answer: {', '.join(res.missing)}")
+    _incomplete(res)
+
+
+def _incomplete(res: "StreamListing") -> None:
+    """Exit 11 when the listing misses streams whose servers did not answer (or are offline)."""
+    from natsops.cli import output
+
+    output.exit_incomplete("stream(s) missing from the answer",
+                           [*res.missing, *(n for n in res.offline if n not in res.missing)],
+                           hint="their servers did not answer in time or are offline: "
+                                "natsops server ls, natsops doctor")
 
 
 @app.command()
@@ -292,6 +301,7 @@ def report(
         _report_json(res)
     else:
         _report_tables(res)
+    _incomplete(res)
 
 
 def _report_json(res: "StreamListing") -> None:
@@ -332,8 +342,6 @@ def _report_tables(res: "StreamListing") -> None:
                      [(n, src.kind, src.external_api or "", src.name,
                        "never" if src.active_s is None else f"{src.active_s:.2f}s",
                        f"{src.lag:,}", src.error or "") for n, src in replication])
-    if res.missing:
-        output.error(f"inaccessible streams: {', '.join(res.missing)}")
     for n, reason in res.offline.items():
         output.error(f"offline stream {n}: {reason}")
 

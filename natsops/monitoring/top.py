@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from natsops.context import Settings
-from natsops.errors import UsageError
+from natsops.errors import Unreachable, UsageError
 from natsops.monitoring.gather import GatherOptions, watch
 from natsops.monitoring.snapshot import Snapshot
 from natsops.monitoring.views import TopFrame, top_frame
@@ -76,6 +76,9 @@ async def top_frames(
                   transport=transport, interval=opts.interval, stop=stop)
     async with aclosing(snaps):
         async for snap in snaps:
+            if opts.once and not snap.servers:  # a frame of nothing is no answer
+                detail = "; ".join(f"{u}: {e}" for u, e in sorted(snap.unreachable.items()))
+                raise Unreachable(f"no server answered{': ' + detail if detail else ''}")
             if opts.once and previous is None:
                 previous = snap
                 continue
