@@ -341,6 +341,10 @@ def _plan(settings: Settings | None, opts: GatherOptions, monitors: Sequence[str
           cluster_dir: Path | None, transport: str) -> _Plan:
     if transport not in ("auto", "sys", "http"):
         raise UsageError(f"unknown transport {transport!r}: use auto, sys or http")
+    if transport == "sys" and monitors:
+        raise UsageError("--transport sys and --monitor exclude each other: --monitor URLs "
+                         "are read over HTTP", hint="drop one of them (--transport http reads "
+                         "the --monitor URLs)")
     inv = local_inventory(cluster_dir, settings.timeout if settings else 5.0) \
         if cluster_dir else None
     if inv is not None:
