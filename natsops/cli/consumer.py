@@ -220,6 +220,17 @@ def ls(
                  [(c.name, "pull" if c.is_pull else "push", c.config.get("ack_policy"),
                    f"{c.num_pending:,}", f"{c.num_ack_pending:,}", c.last_delivery or "never")
                   for c in res.consumers])
+    _incomplete(res)
+
+
+def _incomplete(res: "ConsumerListing") -> None:
+    """Exit 11 when the listing misses consumers whose servers did not answer (or offline)."""
+    from natsops.cli import output
+
+    output.exit_incomplete("consumer(s) missing from the answer",
+                           [*res.missing, *(n for n in res.offline if n not in res.missing)],
+                           hint="their servers did not answer in time or are offline: "
+                                "natsops server ls, natsops doctor")
 
 
 @app.command()
@@ -319,6 +330,7 @@ def report(ctx: typer.Context, stream: StreamArg, json_out: options.Json = False
         _report_json(res)
     else:
         _report_table(res)
+    _incomplete(res)
 
 
 def _report_json(res: "ConsumerListing") -> None:
@@ -353,8 +365,6 @@ def _report_table(res: "ConsumerListing") -> None:
                    replicas_cell(c.cluster) if c.cluster and len(c.cluster.peers) > 1 else
                    (c.cluster.leader if c.cluster else ""))
                   for c in res.consumers])
-    if res.missing:
-        output.error(f"inaccessible consumers: {', '.join(res.missing)}")
 
 
 @cluster_app.command("step-down")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -56,12 +57,43 @@ async def _r1_on(url: str, victim: str, prefix: str) -> list[str]:
         await nc.close()
 
 
+async def _r1_consumers_on(url: str, victim: str, stream: str) -> list[str]:
+    """An R3 stream led elsewhere, with R1 consumers until one is placed on ``victim``."""
+    from nats.js.api import ConsumerConfig
+
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream(timeout=10)
+        await js.add_stream(name=stream, subjects=[f"{stream}.>"], num_replicas=3)
+        on_victim: list[str] = []
+        for i in range(24):
+            ci = await js.add_consumer(stream, ConsumerConfig(durable_name=f"C{i}",
+                                                              num_replicas=1))
+            if ci.cluster is not None and ci.cluster.leader == victim:
+                on_victim.append(f"C{i}")
+                break
+        assert on_victim, f"no R1 consumer was placed on {victim}"
+        return on_victim
+    finally:
+        await nc.close()
+
+
+def _lead_elsewhere(url: str, stream: str, victim: str, to: str) -> None:
+    info = runner.invoke(app, ["-s", url, "stream", "info", stream, "--json"])
+    if json.loads(info.stdout)["cluster"]["leader"] == victim:
+        res = runner.invoke(app, ["-s", url, "stream", "cluster", "step-down", stream,
+                                  "--preferred", to])
+        assert res.exit_code == 0, res.output
+
+
 def test_reads_that_miss_a_server_or_a_stream_exit_11(own: LocalCluster) -> None:
     leader = httpx.get(f"{own.nodes[0].monitor_url}/jsz", timeout=5).json()[
         "meta_cluster"]["leader"]
     victim = next(n.name for n in own.nodes if n.name != leader)
     url = next(n.client_url for n in own.nodes if n.name != victim)
     gone = asyncio.run(_r1_on(url, victim, "PART"))
+    lost = asyncio.run(_r1_consumers_on(url, victim, "PCON"))
+    _lead_elsewhere(url, "PCON", victim, leader)
     d = str(own.dir)
     proc = own.process(victim)
     assert proc is not None
@@ -77,6 +109,10 @@ def test_reads_that_miss_a_server_or_a_stream_exit_11(own: LocalCluster) -> None
         assert res.exit_code == ExitCode.INCOMPLETE, res.output
         assert sorted(json.loads(res.stdout)["missing"]) == sorted(gone)
 
+        res = runner.invoke(app, ["-s", url, "consumer", "report", "PCON", "--json"])
+        assert res.exit_code == ExitCode.INCOMPLETE, res.output
+        assert json.loads(res.stdout)["missing"] == lost
+
         res = runner.invoke(app, ["server", "ls", "--dir", d])
         assert res.exit_code == ExitCode.INCOMPLETE, res.output
         assert victim in res.stdout  # NO ANSWER row
@@ -91,8 +127,11 @@ def test_reads_that_miss_a_server_or_a_stream_exit_11(own: LocalCluster) -> None
         assert json.loads(res.stdout)["missing"] == [victim]
     finally:
         proc.signal(signal.SIGCONT)
-    res = runner.invoke(app, ["-s", url, "stream", "report", "--json"])
-    assert res.exit_code == 0, res.output
+    deadline = time.monotonic() + 30  # the thawed server catches up: complete again
+    while (res := runner.invoke(app, ["-s", url, "stream", "report", "--json"])).exit_code:
+        assert time.monotonic() < deadline, res.output
+        time.sleep(0.2)
+    assert json.loads(res.stdout)["missing"] == []
 
 
 def test_top_once_with_no_monitor_answering_exits_3() -> None:
