@@ -44,11 +44,11 @@ def _i(v: Any) -> int:
 def absent(snap: Snapshot) -> tuple[str, ...]:
     """What should have answered and did not: a view built from ``snap`` is partial.
 
-    Expected servers by name (inventory, meta group); else the monitor URLs that failed (over
-    HTTP a URL and a name cannot be matched, so the names win when there are both); and the
-    shortfall against ``--expect N`` that no name accounts for.
+    Expected servers by name (inventory, meta group), the monitor URLs that failed (over HTTP
+    a URL and a name cannot be matched: a server may be named twice), and the shortfall
+    against ``--expect N`` that neither accounts for.
     """
-    out = list(snap.missing) or sorted(snap.unreachable)
+    out = [*snap.missing, *sorted(snap.unreachable)]
     short = snap.expected_count - len(snap.servers) - len(out)
     if short > 0:
         out.append(f"{short} more of the {snap.expected_count} expected (--expect)")
@@ -95,7 +95,7 @@ def server_rows(snap: Snapshot) -> tuple[ServerRow, ...]:
             leafnodes=_i(v.get("leafnodes")), slow_consumers=_i(v.get("slow_consumers")),
             mem=_i(v.get("mem")), cpu=float(v.get("cpu") or 0.0), uptime=v.get("uptime"),
             rtt_ms=round(s.rtt * 1000, 2) if s.rtt is not None else None))
-    rows.extend(ServerRow(name=n, answered=False) for n in snap.missing)
+    rows.extend(ServerRow(name=n, answered=False) for n in [*snap.missing, *snap.unreachable])
     return tuple(rows)
 
 

@@ -148,3 +148,14 @@ def test_server_ls_short_of_expect_exits_11(nats_cluster: Any) -> None:
     assert res.exit_code == ExitCode.INCOMPLETE, res.output
     assert "1 more of the 4 expected" in res.stderr
     assert [r["name"] for r in json.loads(res.stdout)] == ["n1", "n2", "n3"]
+
+
+def test_server_ls_with_a_dead_monitor_exits_11_naming_it(nats_cluster: Any) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    res = runner.invoke(app, ["server", "ls", "--monitor", nats_cluster.monitor_urls[0],
+                              "--monitor", dead, "--json"])
+    assert res.exit_code == ExitCode.INCOMPLETE, res.output
+    rows = {r["name"]: r["answered"] for r in json.loads(res.stdout)}
+    assert rows[dead] is False
+    assert list(rows.values()).count(True) == 1
+    assert dead in res.stderr
