@@ -301,12 +301,13 @@ async def delete_accounts(store: Store, op: str, settings: Settings, accounts: S
         raise UsageError("the system account cannot be deleted")
     async with connect(system_settings(store, op, settings)) as conn:
         servers = await discover(conn.nc, timeout, expect)
+        known = await peers(conn.nc, servers, timeout)
         msgs = await collect(conn.nc, "$SYS.REQ.CLAIMS.DELETE",
                              delete_request(store, op, keys).encode(),
                              expected=len(servers), timeout=timeout)
     got = dict(_reply_of(m) for m in msgs if not no_responders(m))
     return [got.pop(s.name, ServerReply(s.name, "no answer", "")) for s in servers] + list(
-        got.values())
+        got.values()) + list(_unreached(missing_names(servers, known)))
 
 
 async def remove_from_servers(store: Store, op: str, settings: Settings, account: str, *,

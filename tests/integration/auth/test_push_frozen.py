@@ -11,6 +11,7 @@ import signal
 
 from typer.testing import CliRunner
 
+from natsops.auth import ops
 from natsops.cli.main import app
 
 
@@ -20,6 +21,7 @@ def _cli(store: object, url: str, *args: str) -> tuple[int, str, str]:
 
 
 def test_push_and_verify_name_a_frozen_server(operator_cluster, auth_store) -> None:
+    ops.add_account(auth_store, "DEMO", "GONE")
     oc = operator_cluster(nodes=3)
     store, url = auth_store.root, oc.url("a1")
     code, out, err = _cli(store, url, "push", "--all", "--json")
@@ -58,5 +60,11 @@ def test_push_and_verify_name_a_frozen_server(operator_cluster, auth_store) -> N
         code, out, err = _cli(store, url, "verify")
         assert code == 6, (out, err)
         assert "server a3 did not answer" in out
+
+        # deleting from the servers is not done while one of them did not answer
+        code, out, err = _cli(store, url, "account", "rm", "GONE", "--from-servers", "--force")
+        assert code == 10, (out, err)
+        assert "a3 did not delete GONE" in err
+        assert "GONE" in auth_store.account_names("DEMO")  # the store was left as it was
     finally:
         frozen.signal(signal.SIGCONT)
