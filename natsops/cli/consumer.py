@@ -224,13 +224,9 @@ def ls(
 
 
 def _incomplete(res: "ConsumerListing") -> None:
-    """Exit 11 when the listing misses consumers whose servers did not answer (or offline)."""
-    from natsops.cli import output
+    from natsops.cli._js import exit_if_partial
 
-    output.exit_incomplete("consumer(s) missing from the answer",
-                           [*res.missing, *(n for n in res.offline if n not in res.missing)],
-                           hint="their servers did not answer in time or are offline: "
-                                "natsops server ls, natsops doctor")
+    exit_if_partial("consumer(s)", res.missing, res.offline)
 
 
 @app.command()

@@ -234,13 +234,9 @@ def _ls_table(res: "StreamListing") -> None:
 
 
 def _incomplete(res: "StreamListing") -> None:
-    """Exit 11 when the listing misses streams whose servers did not answer (or are offline)."""
-    from natsops.cli import output
+    from natsops.cli._js import exit_if_partial
 
-    output.exit_incomplete("stream(s) missing from the answer",
-                           [*res.missing, *(n for n in res.offline if n not in res.missing)],
-                           hint="their servers did not answer in time or are offline: "
-                                "natsops server ls, natsops doctor")
+    exit_if_partial("stream(s)", res.missing, res.offline)
 
 
 @app.command()
