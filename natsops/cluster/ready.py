@@ -156,18 +156,22 @@ async def start_usable(
     before anything starts.
     """
     if names is not None:
-        wanted = {cluster.node(n).name for n in names}
-        down = [n.name for n in cluster.nodes
-                if n.name not in wanted and cluster.pid(n.name) is None]
-        if down:
-            raise UsageError(f"{', '.join(down)} {'is' if len(down) == 1 else 'are'} stopped too: "
-                             f"the cluster is usable only with every node running",
-                             hint=f"start every node: natsops cluster start --dir {cluster.dir}")
+        _others_running(cluster, names)
     with started(cluster, names) as ids:
         replicas = await wait_usable(cluster, timeout=timeout, probe=probe,
                                      probe_settings=probe_settings, restartable=ids,
                                      progress=progress)
     return Ready(started=ids, probe_replicas=replicas)
+
+
+def _others_running(cluster: LocalCluster, names: Iterable[str]) -> None:
+    """UsageError unless every node but ``names`` runs (usable needs every node up)."""
+    wanted = {cluster.node(n).name for n in names}
+    down = [n.name for n in cluster.nodes if n.name not in wanted and cluster.pid(n.name) is None]
+    if down:
+        raise UsageError(f"{', '.join(down)} {'is' if len(down) == 1 else 'are'} stopped too: "
+                         "the cluster is usable only with every node running",
+                         hint=f"start every node: natsops cluster start --dir {cluster.dir}")
 
 
 async def restart_node(cluster: LocalCluster, name: str, *, grace: float = 10.0,
@@ -176,7 +180,7 @@ async def restart_node(cluster: LocalCluster, name: str, *, grace: float = 10.0,
 
     If the cluster does not become usable, the restarted node is stopped again.
     """
-    cluster.node(name)
+    _others_running(cluster, [name])  # before stopping it: it could not come back usable
     cluster.stop_node(name, grace=grace)
     return await start_usable(cluster, [name], timeout=timeout, progress=progress)
 

@@ -39,3 +39,18 @@ def test_start_one_node_of_a_stopped_cluster_is_refused(server_bin: Path, tmp_pa
     assert "natsops cluster start --dir" in r.stderr
     assert "old run" not in r.output
     assert LocalCluster.load(c.dir).running_nodes() == []  # nothing was started
+
+
+def test_restart_with_other_nodes_stopped_leaves_the_node_running(server_bin: Path,
+                                                                   tmp_path: Path) -> None:
+    c = LocalCluster.create(tmp_path / "c", name="S2", nodes=plan_nodes(3, None),
+                            binary=server_bin)
+    proc = c.start_node("n1")
+    assert proc is not None
+    try:
+        r = CliRunner().invoke(app, ["cluster", "restart", "n1", "--dir", str(c.dir)])
+        assert r.exit_code == 2, r.output
+        assert "n2, n3 are stopped too" in r.stderr
+        assert LocalCluster.load(c.dir).pid("n1") == proc.pid  # refused before stopping it
+    finally:
+        c.stop_all(grace=5)
