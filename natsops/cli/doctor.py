@@ -54,6 +54,14 @@ def doctor(
 
     Exit codes: 0 healthy, 6 a FAIL finding (or a WARN with --strict), 3 no server answered.
     With --format nagios: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+
+    \b
+    Examples:
+      natsops doctor --context natsops-C1-sys
+      natsops doctor --dir .natsops/C1 --sample 5s
+      natsops doctor --monitor http://10.0.0.1:8222 --monitor http://10.0.0.2:8222
+      natsops doctor --format nagios --strict
+      natsops doctor --only replicas,meta-group --json
     """
     from natsops.cli._run import run
     from natsops.cli.findings import check_format
@@ -106,7 +114,7 @@ def _list_checks(as_json: bool) -> None:
         output.print_json([{"id": c.id, "title": c.title, "severity": c.severity.label,
                             "suite": c.suite} for c in checks])
     else:
-        output.table(None, ["ID", "SUITE", "UP TO", "TITLE"],
+        output.table(None, ["ID", "SUITE", "UP TO", output.Col("TITLE", wrap=True)],
                      [(c.id, c.suite, c.severity.label, c.title) for c in checks])
 
 

@@ -7,6 +7,7 @@ import typer
 from natsops.cli import options
 from natsops.cli._js import print_names
 from natsops.cli._run import call
+from natsops.cli.output import examples
 from natsops.cli.prompt import confirm
 from natsops.cli.state import want_json
 
@@ -17,9 +18,11 @@ if TYPE_CHECKING:
 app = typer.Typer(
     help="Manage Key/Value buckets and keys.",
     no_args_is_help=True,
-    epilog="Examples: natsops kv add SESSIONS --replicas=3 --ttl=24h | natsops kv put SESSIONS "
-    "user.42 '{\"role\":\"admin\"}' | natsops kv get SESSIONS user.42 | natsops kv watch "
-    "SESSIONS user.42",
+    epilog=examples(
+        "natsops kv add SESSIONS --replicas=3 --ttl=24h",
+        "natsops kv put SESSIONS user.42 '{\"role\":\"admin\"}'",
+        "natsops kv get SESSIONS user.42",
+        "natsops kv watch SESSIONS user.42"),
 )
 
 BucketArg = Annotated[str, typer.Argument(help="Bucket name", show_default=False)]
@@ -249,7 +252,8 @@ def history(ctx: typer.Context, bucket: BucketArg, key: KeyArg, json_out: option
     if want_json(ctx, json_out):
         output.print_json([e.jsonable() for e in entries])
         return
-    output.table(f"History of {bucket} > {key}", ["revision", "operation", "created", "value"],
+    output.table(f"History of {bucket} > {key}", ["revision", "operation", "created",
+                                                      output.Col("value", wrap=True)],
                  [(e.revision, e.operation, e.created, e.value.decode(errors="replace")[:60])
                   for e in entries])
 

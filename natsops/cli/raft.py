@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Concatenate, ParamSpec, TypeVar
 import typer
 
 from natsops.cli import options
+from natsops.cli.output import examples
 from natsops.cli.state import want_json
 
 if TYPE_CHECKING:
@@ -20,8 +21,8 @@ app = typer.Typer(
     help="The JetStream meta group (Raft): leader step-down, removing a server for good. "
     "Needs system-account access (a sys context, or --dir of a local cluster).",
     no_args_is_help=True,
-    epilog="Examples: natsops --context natsops-C1-sys server raft step-down --preferred n2 | "
-    "natsops server raft peer-remove n3 --dir .natsops/C1",
+    epilog=examples("natsops server raft step-down --preferred n2 --context natsops-C1-sys",
+                    "natsops server raft peer-remove n3 --dir .natsops/C1"),
 )
 
 

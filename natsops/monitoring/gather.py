@@ -15,6 +15,7 @@ group's peer list; a server that does not answer becomes a finding, never silenc
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
@@ -36,6 +37,8 @@ from natsops.monitoring.sys import sys_connection, sys_ping
 if TYPE_CHECKING:
     import httpx
     from nats.aio.client import Client
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "PARTS",
@@ -391,6 +394,8 @@ async def gather(
     if config_dir is not None:
         _require_dir(config_dir)
     plan = _plan(settings, opts, monitors, cluster_dir, transport)
+    log.info("gathering %s over %s", ", ".join(plan.opts.parts),
+             "HTTP monitors " + ", ".join(plan.urls) if plan.http_first else "$SYS requests")
     inv = plan.inventory
     files = None
     if inv is not None and inv.binary is not None and opts.config_files and inv.configs:
@@ -402,9 +407,10 @@ async def gather(
             try:
                 async with sys_connection(plan.sys_settings) as conn:
                     snap = _check_answered(await gather_sys(conn.nc, plan.opts))
-            except Unreachable:
+            except Unreachable as exc:
                 if transport == "sys" or not plan.urls:
                     raise
+                log.info("system account not reachable (%s): falling back to HTTP monitors", exc)
         if snap is None:
             if not plan.urls:
                 raise _no_monitor()
@@ -413,6 +419,10 @@ async def gather(
         if files is not None:
             files.cancel()
         raise
+    log.info("%d server(s) answered over %s in %.0f ms (%d requests)%s", len(snap.servers),
+             snap.transport, snap.seconds * 1000, snap.requests,
+             f"; missing: {', '.join(snap.missing)}" if snap.missing else "")
+    log.debug("servers: %s", ", ".join(f"{s.name} ({s.source})" for s in snap.servers))
     if files is not None:
         snap = replace(snap, config_files=await files)
     elif config_dir is not None and opts.config_files:
@@ -481,16 +491,19 @@ async def watch(
     transport: str = "auto",
     interval: float = 1.0,
     stop: Callable[[], bool] | None = None,
+    name: str = "",
 ) -> AsyncGenerator[Snapshot, None]:
     """Yield a Snapshot every ``interval`` seconds, over one connection (``$SYS``) or HTTP.
 
     ``stop`` (a function, e.g. a ``threading.Event``'s ``is_set``) ends the watch while it
-    waits for the next gathering.
+    waits for the next gathering. ``name`` names the connection (as servers list it).
     """
     plan = _plan(settings, opts, monitors, cluster_dir, transport)
     if not plan.http_first:
         assert plan.sys_settings is not None
-        async with sys_connection(plan.sys_settings) as conn:
+        sys_settings = plan.sys_settings.with_(connection_name=name) if name \
+            else plan.sys_settings
+        async with sys_connection(sys_settings) as conn:
             while True:
                 yield await gather_sys(conn.nc, plan.opts)
                 if await _pause(interval, stop):

@@ -73,7 +73,7 @@ async def top_frames(
     """
     previous: Snapshot | None = None
     snaps = watch(settings, opts.gather_options, monitors=monitors, cluster_dir=cluster_dir,
-                  transport=transport, interval=opts.interval, stop=stop)
+                  transport=transport, interval=opts.interval, stop=stop, name="natsops top")
     async with aclosing(snaps):
         async for snap in snaps:
             if opts.once and not snap.servers:  # a frame of nothing is no answer

@@ -104,8 +104,7 @@ def server_info(snap: Snapshot, name: str) -> dict[str, dict[str, Any]]:
     """The facts about one server, in sections (identity, limits, load, JetStream, links)."""
     s = snap.server(name)
     if s is None:
-        raise NotFound(f"server {name!r} did not answer",
-                       hint=f"servers that answered: {', '.join(snap.names) or 'none'}")
+        raise _not_gathered(snap, name)
     v = _m(s.varz)
     js = _m(s.jsz)
     cfg = _m(js.get("config"))
@@ -141,6 +140,20 @@ def server_info(snap: Snapshot, name: str) -> dict[str, dict[str, Any]]:
     if s.healthz is not None:
         out["health"] = {"status": s.healthz.get("status"), "error": s.healthz.get("error")}
     return out
+
+
+def _not_gathered(snap: Snapshot, name: str) -> NotFound:
+    """Why ``name`` is not in the Snapshot: not asked (no monitor URL for it) or no answer."""
+    answered = ", ".join(snap.names) or "none"
+    if snap.transport == "http" and name not in snap.expected:
+        # over HTTP only the given monitors are asked: a server without one was never asked
+        asked = ", ".join(f"{s.name} at {s.source}" for s in snap.servers) or "none"
+        silent = "".join(f"; {u} did not answer" for u in snap.unreachable)
+        known = " (a meta peer)" if name in snap.meta_peers else ""
+        return NotFound(f"server {name!r}{known} has no monitor URL given: only {asked} "
+                        f"answered{silent}", hint=f"add --monitor with {name}'s monitor URL, "
+                        "or leave out --monitor to ask every server over the system account")
+    return NotFound(f"server {name!r} did not answer", hint=f"servers that answered: {answered}")
 
 
 def server_infos(snap: Snapshot, name: str | None = None) -> dict[str, dict[str, dict[str, Any]]]:

@@ -62,7 +62,7 @@ def push(
                          dry_run=dry_run))
     fmt = _common.fmt(ctx, json_out)
     if fmt == "human":
-        output.table("push", ["account", "server", "result", "message"],
+        output.table("push", ["account", "server", "result", output.Col("message", wrap=True)],
                      [(p.account, r.server, r.status, r.message)
                       for p in report.pushes for r in p.replies])
     emit(report.findings, fmt=fmt, extra=_push_fields(report),
