@@ -183,3 +183,14 @@ def kv_lines(pairs: Iterable[tuple[str, object]]) -> None:
         if v is None or v == "":
             continue
         output.out().print(f"{k:>22}: {output.cell(v)}", markup=False, highlight=False)
+
+
+def exit_if_partial(what: str, missing: Sequence[str], offline: Mapping[str, str]) -> None:
+    """Exit 11 when a listing misses ``what`` (streams, consumers) whose servers did not
+    answer in time (``missing``) or are ``offline``; the listing was printed already."""
+    from natsops.cli import output
+
+    output.exit_incomplete(f"{what} missing from the answer",
+                           [*missing, *(n for n in offline if n not in missing)],
+                           hint="their servers did not answer in time or are offline: "
+                                "natsops server ls, natsops doctor")

@@ -224,6 +224,13 @@ def ls(
                  [(c.name, "pull" if c.is_pull else "push", c.config.get("ack_policy"),
                    f"{c.num_pending:,}", f"{c.num_ack_pending:,}", c.last_delivery or "never")
                   for c in res.consumers])
+    _incomplete(res)
+
+
+def _incomplete(res: "ConsumerListing") -> None:
+    from natsops.cli._js import exit_if_partial
+
+    exit_if_partial("consumer(s)", res.missing, res.offline)
 
 
 @app.command()
@@ -323,6 +330,7 @@ def report(ctx: typer.Context, stream: StreamArg, json_out: options.Json = False
         _report_json(res)
     else:
         _report_table(res)
+    _incomplete(res)
 
 
 def _report_json(res: "ConsumerListing") -> None:
@@ -360,8 +368,6 @@ def _report_table(res: "ConsumerListing") -> None:
                    replicas_cell(c.cluster) if c.cluster and len(c.cluster.peers) > 1 else
                    (c.cluster.leader if c.cluster else ""))
                   for c in res.consumers])
-    if res.missing:
-        output.error(f"inaccessible consumers: {', '.join(res.missing)}")
 
 
 @cluster_app.command("step-down")

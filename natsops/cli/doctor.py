@@ -69,7 +69,7 @@ def doctor(
     from natsops.doctor import run as doctor_run
     from natsops.units import parse_duration
 
-    fmt = check_format("json" if want_json(ctx, json_out) else fmt, ("human", "json", "nagios"))
+    fmt = check_format(_json_or(fmt, want_json(ctx, json_out)), ("human", "json", "nagios"))
     if list_checks:
         return _list_checks(fmt == "json")
     with _nagios_unknown(fmt == "nagios"):
@@ -79,6 +79,15 @@ def doctor(
             sample=parse_duration(sample, what="--sample") if sample else 0.0)
         report = run(doctor_run(settings_for(ctx, directory), opts))
     _emit(report, fmt, strict)
+
+
+def _json_or(fmt: str, as_json: bool) -> str:
+    """``json`` with --json, which another --format than json (or the default) contradicts."""
+    from natsops.errors import UsageError
+
+    if as_json and fmt not in ("human", "json"):
+        raise UsageError(f"--json and --format {fmt} exclude each other: give one of them")
+    return "json" if as_json else fmt
 
 
 @contextlib.contextmanager

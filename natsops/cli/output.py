@@ -78,6 +78,18 @@ def error(message: str, hint: str | None = None) -> None:
         err().print(f"[dim]hint:[/] {escape(mask_text(hint))}")
 
 
+def exit_incomplete(what: str, missing: Sequence[str], hint: str | None = None) -> None:
+    """After a partial answer was printed: exit 11 (INCOMPLETE) naming what is missing.
+
+    Does nothing when ``missing`` is empty. ``what`` says what they are, e.g. "streams did
+    not answer".
+    """
+    if missing:
+        from natsops.errors import Incomplete
+
+        raise Incomplete(f"incomplete: {len(missing)} {what}: {', '.join(missing)}", hint=hint)
+
+
 def info(message: str) -> None:
     from rich.markup import escape
 

@@ -42,18 +42,23 @@ def ls(
 ) -> None:
     """List every server (like `nats server list`); expected servers that did not answer too."""
     from natsops.cli import output
-    from natsops.monitoring.views import LS_GATHER, server_rows
+    from natsops.monitoring.views import LS_GATHER, absent, server_rows
 
     snap = snapshot(ctx, LS_GATHER, monitor=monitor, directory=directory, transport=transport,
                     expect=expect)
     rows = server_rows(snap)
     if want_json(ctx, json_out):
         output.print_json(rows)
-        return
-    _print_rows(rows)
-    if snap.missing:
-        output.error(f"{len(snap.missing)} expected server(s) did not answer: "
-                     f"{', '.join(snap.missing)}", "natsops doctor explains what is wrong")
+    else:
+        _print_rows(rows)
+    _servers_incomplete(absent(snap))
+
+
+def _servers_incomplete(missing: "tuple[str, ...]") -> None:
+    from natsops.cli import output
+
+    output.exit_incomplete("expected server(s) did not answer", missing,
+                           hint="natsops doctor explains what is wrong")
 
 
 def _print_rows(rows: "tuple[ServerRow, ...]") -> None:
@@ -68,7 +73,7 @@ def _print_rows(rows: "tuple[ServerRow, ...]") -> None:
                  [(r.name, r.cluster, r.host, r.version, r.jetstream,
                    r.connections, r.subscriptions, r.routes, r.slow_consumers, _size(r.mem),
                    f"{r.cpu:.0f}", r.uptime, f"{r.rtt_ms:.1f}ms" if r.rtt_ms is not None
-                   else "") if r.answered else (r.name, "", "", "NO ANSWER")
+                   else "") if r.answered else (r.name, "", "", "NO ANSWER", *[""] * 9)
                   for r in rows])
 
 
@@ -84,18 +89,19 @@ def info(
 ) -> None:
     """Show one server's identity, limits, load, links and JetStream usage."""
     from natsops.cli import output
-    from natsops.monitoring.views import INFO_GATHER, server_infos
+    from natsops.monitoring.views import INFO_GATHER, absent, server_infos
 
     snap = snapshot(ctx, INFO_GATHER, monitor=monitor, directory=directory, transport=transport)
     infos = server_infos(snap, name)
     if want_json(ctx, json_out):
         output.print_json(infos[name] if name else infos)
-        return
-    for n, sections in infos.items():
-        output.out().print(f"[bold]{n}[/]")
-        for section, values in sections.items():
-            output.table(section.capitalize(), ["KEY", "VALUE"],
-                         [(k, _show(k, v)) for k, v in values.items() if v not in (None, "")])
+    else:
+        for n, sections in infos.items():
+            output.out().print(f"[bold]{n}[/]")
+            for section, values in sections.items():
+                output.table(section.capitalize(), ["KEY", "VALUE"],
+                             [(k, _show(k, v)) for k, v in values.items() if v not in (None, "")])
+    _servers_incomplete(() if name else absent(snap))  # every server was asked for
 
 
 def _show(key: str, value: Any) -> str:
@@ -134,11 +140,9 @@ def report_jetstream(
     rep = jetstream_report(snap)
     if want_json(ctx, json_out):
         output.print_json(rep)
-        return
-    _print_report(rep)
-    if rep.missing:
-        output.error(f"expected server(s) did not answer: {', '.join(rep.missing)}",
-                     "natsops doctor explains what is wrong")
+    else:
+        _print_report(rep)
+    _servers_incomplete(rep.missing)
 
 
 def _print_report(rep: "JetStreamReport") -> None:

@@ -249,8 +249,13 @@ def _ls_table(res: "StreamListing", subject: str | None) -> None:
             Col("name"), Col("description", 5, wrap=True), Col("created", 3),
             Col("messages", right=True), Col("size", right=True), Col("storage", 4),
             Col("replicas", 2)], rows)
-    if res.missing:
-        output.error(f"{len(res.missing)} streams did not answer: {', '.join(res.missing)}")
+    _incomplete(res)
+
+
+def _incomplete(res: "StreamListing") -> None:
+    from natsops.cli._js import exit_if_partial
+
+    exit_if_partial("stream(s)", res.missing, res.offline)
 
 
 @app.command()
@@ -311,6 +316,7 @@ def report(
         _report_json(res)
     else:
         _report_tables(res)
+    _incomplete(res)
 
 
 def _report_json(res: "StreamListing") -> None:
@@ -357,8 +363,6 @@ def _report_tables(res: "StreamListing") -> None:
                      [(n, src.kind, src.external_api or "", src.name,
                        "never" if src.active_s is None else f"{src.active_s:.2f}s",
                        f"{src.lag:,}", src.error or "") for n, src in replication])
-    if res.missing:
-        output.error(f"inaccessible streams: {', '.join(res.missing)}")
     for n, reason in res.offline.items():
         output.error(f"offline stream {n}: {reason}")
 

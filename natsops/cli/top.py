@@ -59,18 +59,28 @@ def top(
                         cluster_dir=directory, transport=transport, stop=stop.is_set)
     try:
         with _keys(stop, enabled=not once and sys.stdin.isatty()):
-            run(_show_all(frames, sort=sort, once=once, as_json=as_json))
+            last = run(_show_all(frames, sort=sort, once=once, as_json=as_json))
     except KeyboardInterrupt:
-        pass  # Ctrl-C is the normal way out of a live view
+        return  # Ctrl-C is the normal way out of a live view
+    _incomplete(last if once else None)
+
+
+def _incomplete(frame: "TopFrame | None") -> None:
+    """``--once``: exit 11 when a server that should be in the frame did not answer."""
+    from natsops.cli.output import exit_incomplete
+
+    exit_incomplete("expected server(s) did not answer", frame.missing if frame else ())
 
 
 async def _show_all(frames: "AsyncGenerator[TopFrame, None]", *, sort: str, once: bool,
-                    as_json: bool) -> None:
-    """Print every frame: JSON lines, or one refreshing table."""
+                    as_json: bool) -> "TopFrame | None":
+    """Print every frame: JSON lines, or one refreshing table. Returns the last one."""
     live = None
+    last = None
     try:
         async with contextlib.aclosing(frames):
             async for frame in frames:
+                last = frame
                 if as_json:
                     _emit_json(frame)
                 else:
@@ -78,6 +88,7 @@ async def _show_all(frames: "AsyncGenerator[TopFrame, None]", *, sort: str, once
     finally:
         if live is not None:
             live.stop()
+    return last
 
 
 def _emit_json(frame: "TopFrame") -> None:

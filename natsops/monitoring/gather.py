@@ -350,6 +350,10 @@ def _plan(access: Access, opts: GatherOptions, monitors: Sequence[str],
           cluster_dir: Path | None, transport: str) -> _Plan:
     if transport not in ("auto", "sys", "http"):
         raise UsageError(f"unknown transport {transport!r}: use auto, sys or http")
+    if transport == "sys" and monitors:
+        raise UsageError("--transport sys and --monitor exclude each other: --monitor URLs "
+                         "are read over HTTP", hint="drop one of them (--transport http reads "
+                         "the --monitor URLs)")
     acc = SystemAccess.of(access, cluster_dir)
     inv = _inventory(cluster_dir or acc.cluster_dir)
     if inv is None and not monitors:  # the first local cluster to try: its monitors, if need be

@@ -11,7 +11,7 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
 
-from natsops.errors import UsageError
+from natsops.errors import Unreachable, UsageError
 from natsops.monitoring.gather import Access, GatherOptions, watch
 from natsops.monitoring.snapshot import Snapshot
 from natsops.monitoring.views import TopFrame, top_frame
@@ -75,6 +75,9 @@ async def top_frames(
                   transport=transport, interval=opts.interval, stop=stop, name="natsops top")
     async with aclosing(snaps):
         async for snap in snaps:
+            if opts.once and not snap.servers:  # a frame of nothing is no answer
+                detail = "; ".join(f"{u}: {e}" for u, e in sorted(snap.unreachable.items()))
+                raise Unreachable(f"no server answered{': ' + detail if detail else ''}")
             if opts.once and previous is None:
                 previous = snap
                 continue
