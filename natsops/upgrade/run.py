@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from natsops.access import SystemAccess
 from natsops.cluster.local import LocalCluster
 from natsops.cluster.process import server_version as binary_version
 from natsops.connection import Conn
@@ -71,7 +72,7 @@ class UpgradeOptions:
     """What ``natsops upgrade --rolling`` was asked for."""
 
     cluster_dir: Path | None = None
-    settings: Settings | None = None  # system account (when no cluster_dir)
+    settings: Settings | SystemAccess | None = None  # how to reach the system account
     account_settings: Settings | None = None  # an account whose leaders are stepped down
     to_binary: Path | None = None
     to_version: str | None = None
@@ -200,19 +201,14 @@ class UpgradeReport:
 # ---- prepare ------------------------------------------------------------------------------
 
 
-def _local(opts: UpgradeOptions) -> tuple[LocalCluster | None, Settings, Settings | None]:
+def _local(opts: UpgradeOptions) -> tuple[LocalCluster | None, Settings | None]:
+    """The local cluster (``--dir``) and the account whose leaders are stepped down."""
     if opts.cluster_dir is None:
-        assert opts.settings is not None
-        return None, opts.settings, opts.account_settings
+        return None, opts.account_settings
     from natsops.cluster.ready import app_settings
-    from natsops.monitoring.inventory import local_inventory
 
     cluster = LocalCluster.load(opts.cluster_dir)
-    inv = local_inventory(opts.cluster_dir)
-    sys_settings = opts.settings or inv.sys_settings
-    if sys_settings is None:
-        raise UsageError(f"{opts.cluster_dir} has no system-account user")
-    return cluster, sys_settings, opts.account_settings or app_settings(cluster)
+    return cluster, opts.account_settings or app_settings(cluster)
 
 
 def _target(opts: UpgradeOptions, local: bool, dry_run: bool) -> tuple[str | None, Path | None]:
@@ -228,14 +224,17 @@ def _target(opts: UpgradeOptions, local: bool, dry_run: bool) -> tuple[str | Non
     return opts.to_version, None
 
 
-async def _two_looks(settings: Settings, expected: tuple[str, ...]) -> Snapshot:
-    """Two gatherings a second apart (the replicas check wants a peer bad twice)."""
-    from natsops.monitoring.sys import sys_connection
+async def _two_looks(opts: UpgradeOptions, expected: tuple[str, ...]
+                     ) -> tuple[Snapshot, Settings]:
+    """Two gatherings a second apart (the replicas check wants a peer bad twice), through the
+    first login that is a system-account user; returns its settings too."""
+    from natsops.access import SystemAccess, system_connection
 
-    async with sys_connection(settings) as conn:
+    access = SystemAccess.of(opts.settings, opts.cluster_dir)
+    async with system_connection(access, "natsops upgrade") as (conn, login):
         first = await observe(conn.nc, expected)
         await asyncio.sleep(1.0)
-        return (await observe(conn.nc, expected)).with_previous(first)
+        return (await observe(conn.nc, expected)).with_previous(first), login.settings
 
 
 def _targets(snap: Snapshot, servers: tuple[str, ...], cluster: LocalCluster | None
@@ -259,13 +258,13 @@ async def prepare(opts: UpgradeOptions, *, dry_run: bool = False,
                   progress: Progress = _quiet) -> Prepared:
     """Read the cluster, build the plan and run the preflight (changes nothing)."""
     opts.check()
-    cluster, sys_settings, account = _local(opts)
+    cluster, account = _local(opts)
     if opts.canary and account is None:
         raise UsageError("--canary writes to a JetStream account: give --account-context NAME")
     local = not (opts.restart_cmd or opts.kubernetes)
     progress("reading the cluster")
     expected = tuple(n.name for n in cluster.nodes) if cluster else ()
-    snap = await _two_looks(sys_settings, expected)
+    snap, sys_settings = await _two_looks(opts, expected)
     servers = expected or tuple(sorted(set(snap.names) | set(snap.meta_peers)))
     target_version, target_binary = _target(opts, local, dry_run)
     state_file = opts.state_file or default_path(
