@@ -4,7 +4,7 @@ stay up while one restarts (every other natsops connection fails fast instead)."
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -14,6 +14,8 @@ from natsops.context import Settings
 from natsops.monitoring.sys import PROBE_TIMEOUT, _sends_info
 
 __all__ = ["durable"]
+
+log = logging.getLogger(__name__)
 
 
 @asynccontextmanager
@@ -41,5 +43,13 @@ async def durable(settings: Settings, name: str) -> AsyncIterator[Conn]:
     try:
         yield Conn(nc=nc, js=nc.jetstream(timeout=settings.timeout), settings=settings)
     finally:
-        with contextlib.suppress(Exception):  # a broken connection must not hide the error
+        try:
             await nc.close()
+        except asyncio.CancelledError:
+            # nats-py cancels its own close waiter when the server went away meanwhile; only
+            # a cancellation of this task is to be passed on
+            cancelling = getattr(asyncio.current_task(), "cancelling", None)  # 3.11+
+            if cancelling is None or cancelling():
+                raise
+        except Exception:  # a broken connection must not hide the real error
+            log.debug("error while closing connection", exc_info=True)

@@ -25,6 +25,7 @@ from typer.testing import CliRunner
 from natsops.cli.main import app
 from natsops.cluster.local import LocalCluster
 from natsops.cluster.process import find_server_binary
+from natsops.cluster.ready import wait_usable
 from natsops.upgrade.versions import fetch_release
 from tests.conftest import start_test_cluster
 
@@ -52,6 +53,19 @@ def cluster(cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
         LocalCluster.load(c.dir).stop_all(grace=5)
 
 
+@pytest.fixture(autouse=True)
+def _settled(request: pytest.FixtureRequest) -> None:
+    """Each test starts from a usable cluster without a journal (a failed test leaves none)."""
+    if "cluster" not in request.fixturenames:
+        return
+    c = LocalCluster.load(request.getfixturevalue("cluster").dir)  # started elsewhere too
+    for n in c.nodes:
+        if c.pid(n.name) is None:
+            c.start_node(n.name)
+    asyncio.run(wait_usable(c, probe=False, timeout=60))
+    (c.dir / "upgrade-state.json").unlink(missing_ok=True)
+
+
 def _cli(*args: str) -> Any:
     return runner.invoke(app, list(args))
 
@@ -76,10 +90,10 @@ def _leaders(c: LocalCluster, prefix: str) -> Counter[str]:
     return Counter(seen.values())
 
 
-def _leaders_of(c: LocalCluster, monitor: str) -> set[str]:
-    """The streams whose leader is the server of ``monitor``."""
-    jsz = httpx.get(f"{monitor}/jsz", params={"streams": "true"}, timeout=3).json()
-    me = jsz.get("server_name")
+def _leaders_of(c: LocalCluster, me: str) -> set[str]:
+    """The streams whose leader is node ``me``."""
+    jsz = httpx.get(f"{c.node(me).monitor_url}/jsz", params={"streams": "true"},
+                    timeout=3).json()
     return {sd["name"] for acc in jsz.get("account_details") or []
             for sd in acc.get("stream_detail") or []
             if (sd.get("cluster") or {}).get("leader") == me}
@@ -282,7 +296,7 @@ def test_preflight_refuses_skipped_minor(cluster: LocalCluster) -> None:
 def test_preflight_refuses_lagging_replica(cluster: LocalCluster) -> None:
     import nats
 
-    lead = {n.name: _leaders_of(cluster, n.monitor_url) for n in cluster.nodes}
+    lead = {n.name: _leaders_of(cluster, n.name) for n in cluster.nodes}
     victim = next(n for n in cluster.nodes if "EVENTS" not in lead[n.name])
     writers = [n.client_url for n in cluster.nodes if n is not victim]
     pid = cluster.pid(victim.name)
