@@ -185,7 +185,11 @@ def _show_report(prep: "Prepared", r: "UpgradeReport", *, json: bool) -> None:
         con.print("versions: " + ", ".join(f"{n} {r.versions_before.get(n)} -> {v}"
                                            for n, v in sorted(r.versions_after.items())))
         if r.balance is not None:
-            con.print(f"balance: {escape(str(r.balance))}")
+            b = r.balance
+            con.print(f"balance: {len(b.results)} move(s); stream leaders per server now "
+                      + ", ".join(f"{k} {v}" for k, v in sorted(b.final.before.items()))
+                      + ("" if b.balanced else " (not balanced: see `natsops stream cluster "
+                         "balance --dry-run`)"))
         if r.canary is not None:
             c = r.canary
             verdict = "ok" if c.ok else f"FAILED ({c.error or f'{c.missing} missing, {c.duplicated} duplicated'})"

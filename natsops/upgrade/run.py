@@ -28,6 +28,7 @@ from natsops.connection import Conn
 from natsops.context import Settings
 from natsops.errors import ChecksFailed, ExitCode, NatsopsError, UsageError
 from natsops.findings import Finding
+from natsops.jetstream.balance import BalanceResult, apply_balance, plan_balance
 from natsops.monitoring.snapshot import Snapshot, as_map
 from natsops.upgrade.canary import CanaryResult, canary
 from natsops.upgrade.conn import durable
@@ -177,7 +178,7 @@ class UpgradeReport:
     longest_leaderless: float
     longest_leaderless_asset: str | None
     canary: CanaryResult | None = None
-    balance: Any = None
+    balance: BalanceResult | None = None
     stopped_at: str | None = None
     phase: str | None = None
     reason: str | None = None
@@ -347,6 +348,7 @@ class _Run:
         self.signal: int | None = None
         self.done: list[str] = list(journal.done)
         self.results: list[ServerResult] = []
+        self.acc_name: str | None = None  # the account of ``acc``: its leaders are stepped down
 
     def on_signal(self, sig: int) -> None:
         self.signal = sig
@@ -449,8 +451,7 @@ class _Run:
         led = [g for g in groups(snap) if g.leader == name and g.replicas > 1]
         if not led:
             return moved
-        mine = [g for g in led if self.acc is not None and
-                g.account == self._account_name(snap)]
+        mine = [g for g in led if self.acc is not None and g.account == self.acc_name]
         if len(mine) < len(led):
             self.progress(f"{name}: {len(led) - len(mine)} leader(s) in other accounts move "
                           "with lame duck mode")
@@ -481,11 +482,6 @@ class _Run:
             self.progress(f"{name}: still leads {', '.join(stuck[:3])}; lame duck mode "
                           "moves it")
         return moved + sum(ok)
-
-    def _account_name(self, snap: Snapshot) -> str | None:
-        return self._acc_name
-
-    _acc_name: str | None = None
 
     async def _step_down(self, g: Group, preferred: str | None) -> str:
         assert self.acc is not None
@@ -564,7 +560,7 @@ async def execute(p: Prepared, *, progress: Progress = _quiet,
         stack.push_async_callback(watcher.stop)
         run = _Run(p, sys_conn, acc, watcher, journal, progress)
         if acc is not None:
-            run._acc_name = await _account_of(acc) or ("APP" if p.cluster is not None else None)
+            run.acc_name = await _account_of(acc) or ("APP" if p.cluster is not None else None)
         if handle_signals:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, run.on_signal, int(sig))
@@ -578,7 +574,7 @@ async def execute(p: Prepared, *, progress: Progress = _quiet,
             can.start()
         status, reason, where, phase = "done", None, None, None
         timed_out = False
-        balance = None
+        balance: BalanceResult | None = None
         try:
             for step in p.plan.steps:
                 if step.skip or step.name in run.done:
@@ -590,8 +586,6 @@ async def execute(p: Prepared, *, progress: Progress = _quiet,
             progress("waiting until the cluster is settled")
             await run.settle(None)
             if o.balance and acc is not None:
-                from natsops.jetstream.balance import apply_balance, plan_balance
-
                 progress("balancing stream leaders")
                 bplan = await plan_balance(acc, "stream")
                 balance = await apply_balance(acc, bplan, parallel=o.parallel,
