@@ -125,6 +125,10 @@ class UpgradeOptions:
                 raise UsageError(f"{name} must be above zero")
         if self.parallel < 1:
             raise UsageError("--parallel must be at least 1")
+        if self.restart_cmd:
+            CommandStrategy(self.restart_cmd, self.lame_duck_cmd, self.shell)  # checks both
+        if self.to_version:
+            parse_version(self.to_version)
 
 
 @dataclass

@@ -144,6 +144,15 @@ def test_options_refuse_contradictions() -> None:
                        settings=None, cluster_dir=Path("d")).check()
 
 
+def test_bad_template_or_version_refused_before_connecting() -> None:
+    r = CliRunner().invoke(app, ["-s", "nats://127.0.0.1:1", "upgrade", "--rolling",
+                                 "--restart-only", "--restart-cmd", "x {bogus}"])
+    assert r.exit_code == 2 and "unknown field(s) {bogus}" in r.output, r.output
+    r = CliRunner().invoke(app, ["-s", "nats://127.0.0.1:1", "upgrade", "--rolling",
+                                 "--to-version", "2.x.1", "--kubernetes"])
+    assert r.exit_code == 2 and "not a server version" in r.output, r.output
+
+
 def test_cli_without_rolling_is_one_error_line() -> None:
     r = CliRunner().invoke(app, ["upgrade", "--dir", "/nonexistent", "--restart-only"])
     assert r.exit_code == 2
