@@ -19,7 +19,7 @@ from natsops.auth.nkey import generate
 from natsops.auth.ops import account_signer
 from natsops.auth.store import Entity, Store
 from natsops.context import Secret, Settings
-from natsops.errors import UsageError
+from natsops.files import read_text
 
 __all__ = ["AUTH_FIELDS", "PUSH_USER_TTL", "mint_system_user", "mint_user", "push_settings",
            "system_settings", "target_servers"]
@@ -51,10 +51,7 @@ def push_settings(settings: Settings, *, explicit_context: bool,
         settings = settings.with_(creds=str(sys_creds), user=None, token=None, nkey=None,
                                   user_jwt=None)
     if settings.creds:
-        try:
-            text = Path(settings.creds).read_text()
-        except OSError as exc:
-            raise UsageError(f"cannot read creds file {settings.creds}: {exc.strerror}") from None
+        text = read_text(settings.creds, what="creds file")
         parse_creds(text, source=settings.creds)  # malformed creds: one clear line
     return settings
 
