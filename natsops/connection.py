@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import socket
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -267,6 +268,10 @@ async def probe(url: str, *, tls: ssl.SSLContext | None, tls_first: bool,
                               "overloaded, not a NATS port, or it expects --tlsfirst)") from None
     except ssl.SSLError as exc:
         raise _NotUsable(url, f"TLS handshake failed: {exc.reason or exc}") from None
+    except ConnectionRefusedError:
+        raise _NotUsable(url, "connection refused") from None
+    except socket.gaierror as exc:
+        raise _NotUsable(url, f"cannot resolve {host}: {exc.strerror or exc}") from None
     except OSError as exc:
         raise _NotUsable(url, exc.strerror or str(exc) or type(exc).__name__) from None
     finally:
@@ -307,14 +312,14 @@ def _is_tls(nc: Client) -> bool:
 
 
 async def _connect_one(opts: dict[str, Any], url: str, s: Settings, tls: bool) -> Client:
-    import nats
-    from nats.errors import Error as NatsError
+    from nats.aio.client import Client as NatsClient
 
+    nc = NatsClient()
     try:
-        nc = await nats.connect(**{**opts, "servers": [url]})
-    except (OSError, TimeoutError, NatsError) as exc:
-        raise _map_error(exc, s, url) from None
+        await nc.connect(**{**opts, "servers": [url]})
     except Exception as exc:  # nats-py raises bare Exception subclasses for some auth errors
+        with contextlib.suppress(Exception):  # frees the socket of a refused connect
+            await nc.close()
         raise _map_error(exc, s, url) from None
     if tls and not _is_tls(nc):  # belt and braces: TLS asked for means TLS or an error
         await nc.close()
@@ -355,7 +360,7 @@ async def open_client(s: Settings, opts: dict[str, Any]) -> Client:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
     detail = "; ".join(f"{u}: {failures.get(u, 'not tried')}" for u in tcp)
-    raise Unreachable(f"no server could be used ({detail})")
+    raise Unreachable(f"cannot connect: no server could be used ({detail})")
 
 
 async def _connect_ws(opts: dict[str, Any], s: Settings, tls: bool) -> Client:

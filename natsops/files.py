@@ -23,6 +23,7 @@ from natsops.errors import UsageError
 
 __all__ = [
     "atomic_write",
+    "check_name_length",
     "check_output_dir",
     "check_output_file",
     "decode_text",
@@ -143,13 +144,22 @@ def read_text(path: str | Path, *, what: str = "file") -> str:
 def check_output_file(path: str | Path, *, what: str = "output file") -> Path:
     """Fail before any work when ``path`` cannot be written: its folder is missing or not
     writable, or it is a directory. Nothing is created."""
-    p = Path(path)
+    p = check_name_length(path, what=what)
     if p.is_dir():
         raise UsageError(f"cannot write {what} {p}: it is a directory")
     check_output_dir(p.parent if str(p.parent) else Path("."), what=f"{what}'s folder",
                      create=False)
     if p.exists() and not os.access(p, os.W_OK):
         raise UsageError(f"cannot write {what} {p}: permission denied")
+    return p
+
+
+def check_name_length(path: str | Path, *, what: str = "file") -> Path:
+    """File systems refuse names over 255 bytes (NAME_MAX): say so before trying."""
+    p = Path(path)
+    if len(os.fsencode(p.name)) > 255:
+        raise UsageError(f"cannot write {what} {p.name[:40]}…: the file name is longer than "
+                         "255 bytes")
     return p
 
 

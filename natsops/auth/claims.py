@@ -170,7 +170,7 @@ class Permissions:
             for item in items:
                 _sub_permission(item, flag)
         if self.allow_resp is not None:
-            count(self.allow_resp, "--allow-resp", minimum=0)
+            count(self.allow_resp, "--allow-pub-response", minimum=0)
 
     def empty(self) -> bool:
         return not (self.allow_pub or self.deny_pub or self.allow_sub or self.deny_sub

@@ -39,6 +39,7 @@ from natsops.auth.nkey import KeyPair, generate, is_public_key
 from natsops.auth.store import Entity, Store, valid_name
 from natsops.context import write_private
 from natsops.errors import Conflict, NotFound, UsageError
+from natsops.files import check_output_file
 
 __all__ = [
     "Change",
@@ -470,8 +471,7 @@ def generate_creds(store: Store, op: str, account: str, name: str,
     kp = store.load_key(user.public_key, "user")
     path = output or store.creds_path(op, account, name)
     if output is not None:
-        if output.is_dir():
-            raise UsageError(f"{output} is a directory")
+        check_output_file(output, what="creds file (-o)")
         write_private(output, format_creds(user.token.token, kp.seed))
     else:
         store.write_text_private(path, format_creds(user.token.token, kp.seed))

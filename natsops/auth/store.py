@@ -163,7 +163,7 @@ class Store:
     def _read(self, path: Path, kind: str, name: str, what: str) -> Token:
         if not path.exists():
             raise NotFound(f"{what} not found")
-        text = read_text(path, what=f"{what}'s JWT")
+        text = read_text(path, what=f"JWT file of {what}")
         try:
             return decode(text, kind=kind)
         except UsageError as exc:

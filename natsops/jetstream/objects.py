@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from natsops.errors import Conflict, NotFound, ServerError, UsageError
-from natsops.files import atomic_write
+from natsops.files import atomic_write, check_name_length, check_output_file
 from natsops.jetstream._buckets import (
     bucket_stream,
     bucket_stream_config,
@@ -248,14 +248,12 @@ def _open_source(path: str | Path) -> tuple[BinaryIO, int, str]:
 
 
 def _target(dest: str | Path, name: str, overwrite: bool) -> Path:
-    target = Path(dest)
+    target = check_name_length(dest, what="-O")
     if target.is_dir():
         target = target / Path(name).name
     if target.exists() and not overwrite:
         raise Conflict(f"{target} exists", hint="use --force to overwrite it")
-    if not target.parent.is_dir():
-        raise UsageError(f"no such directory: {target.parent}")
-    return target
+    return check_output_file(target, what="-O")
 
 
 class _DigestWriter:
