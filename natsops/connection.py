@@ -364,10 +364,14 @@ async def open_client(s: Settings, opts: dict[str, Any]) -> Client:
 
 
 async def _connect_ws(opts: dict[str, Any], s: Settings, tls: bool) -> Client:
+    plain = [u for u in s.servers if u.split("://", 1)[0].lower() == "ws"]
+    if tls and plain:
+        raise UsageError(f"TLS was asked for but {plain[0]} is a plaintext websocket URL: "
+                         "use wss://")
     last: NatsopsError | None = None
     for url in s.servers:
-        try:
-            return await _connect_one(opts, url, s, tls)
+        try:  # wss:// is TLS by its transport; nothing to double-check
+            return await _connect_one(opts, url, s, False)
         except (Unreachable, Timeout) as exc:
             last = exc
     assert last is not None

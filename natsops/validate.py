@@ -23,6 +23,7 @@ __all__ = [
     "MAX_DURATION",
     "MAX_INT64",
     "MAX_NAME_LEN",
+    "MAX_SUBJECT",
     "check_go_json",
     "count",
     "name_length",
@@ -30,6 +31,7 @@ __all__ = [
     "payload_size",
     "server_size",
     "subject",
+    "subject_fits",
     "subjects",
 ]
 
@@ -37,6 +39,8 @@ MAX_INT64 = 2**63 - 1
 # the longest Go time.Duration, in seconds (int64 nanoseconds)
 MAX_DURATION = MAX_INT64 / 1e9
 MAX_NAME_LEN = 255
+# max_control_line (4096 by default) less room for "HPUB ", a reply inbox and two sizes
+MAX_SUBJECT = 4096 - 160
 
 
 def number(value: float, flag: str, *, minimum: float | None = None,
@@ -125,6 +129,18 @@ def name_length(name: str, what: str, *, prefix: str = "", limit: int = MAX_NAME
         raise UsageError(f"{what} name is {len(name)} characters long: the server allows "
                          f"at most {room}")
     return name
+
+
+def subject_fits(subject: str, what: str) -> str:
+    """A subject must fit the protocol line the server reads (``max_control_line``, 4096 bytes
+    by default, shared with the reply subject and sizes): past it the server closes the
+    connection. ``what`` names the input that makes the subject long."""
+    n = len(subject.encode())
+    if n > MAX_SUBJECT:
+        raise UsageError(f"{what} is too long: its subject would be {n:,} bytes and the "
+                         f"server's protocol line (max_control_line, 4096 by default) leaves "
+                         f"room for about {MAX_SUBJECT:,}")
+    return subject
 
 
 def payload_size(size: int, max_payload: int, what: str) -> None:

@@ -27,7 +27,7 @@ from natsops.jetstream.models import ClusterView, StreamInfo
 from natsops.jetstream.spec import ns
 from natsops.jetstream.streams import add_stream
 from natsops.units import parse_duration, parse_size
-from natsops.validate import count, payload_size
+from natsops.validate import count, payload_size, subject_fits
 
 if TYPE_CHECKING:
     from natsops.connection import Conn
@@ -60,6 +60,7 @@ def check_key(key: str, *, pattern: bool = False) -> str:
     if not ok or key.startswith(".") or key.endswith(".") or ".." in key:
         raise UsageError(f"invalid key {key!r}: use letters, digits and - / _ = . "
                          "(not at the start or end)")
+    subject_fits(f"$KV.{'b' * 32}.{key}", f"key ({len(key)} characters)")
     return key
 
 

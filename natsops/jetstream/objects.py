@@ -29,6 +29,7 @@ from natsops.jetstream._buckets import (
 from natsops.jetstream.errors import from_nats_exception
 from natsops.jetstream.models import ClusterView, StreamInfo
 from natsops.jetstream.streams import add_stream, update_stream
+from natsops.validate import subject_fits
 
 if TYPE_CHECKING:
     from natsops.connection import Conn
@@ -161,6 +162,8 @@ async def _store(conn: Conn, bucket: str) -> Any:
 def _check_object_name(name: str) -> str:
     if not name or name.strip() != name:
         raise UsageError(f"invalid object name {name!r}")
+    encoded = base64.urlsafe_b64encode(name.encode()).decode()
+    subject_fits(f"$O.{'b' * 32}.M.{encoded}", f"object name ({len(name)} characters)")
     return name
 
 
