@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import socket
 import ssl
 from collections.abc import AsyncIterator
@@ -149,6 +150,16 @@ def check_urls(servers: tuple[str, ...]) -> None:
             raise UsageError(f"invalid server URL {url!r}: unexpected path {parts.path!r}")
 
 
+_PREFIXES = re.compile(r'"(\$js\.api|\$js\.[^.]+\.api|\$kv|\$o|\$sys|_inbox)\.', re.I)
+
+
+def _denial(text: str) -> str:
+    """``Permissions Violation for Publish to "$JS.API.X"`` as the server said it (nats-py
+    lowercases the line: the well-known prefixes get their case back; the rest cannot)."""
+    text = text.removeprefix("nats: ").strip().strip("'")
+    return _PREFIXES.sub(lambda m: f'"{m.group(1).upper()}.', text)
+
+
 class _Recorder:
     """Collects the asynchronous errors the server sends on a connection (permissions)."""
 
@@ -158,7 +169,7 @@ class _Recorder:
     async def error_cb(self, exc: Exception) -> None:
         text = str(exc)
         if "permissions violation" in text.lower():
-            self.denied.append(text.removeprefix("nats: ").strip())
+            self.denied.append(_denial(text))
         log.debug("nats client event: %s", exc)
 
 
