@@ -25,6 +25,7 @@ __all__ = [
     "MAX_NAME_LEN",
     "MAX_SUBJECT",
     "check_go_json",
+    "check_subject_fields",
     "count",
     "name_length",
     "number",
@@ -150,6 +151,30 @@ def payload_size(size: int, max_payload: int, what: str) -> None:
                          f"{max_payload:,} bytes")
 
 
+# fields the server decodes as Go uint64 / int32 (StreamConfig, ConsumerConfig, requests)
+_UNSIGNED = frozenset({"first_seq", "opt_start_seq", "rate_limit_bps", "seq", "start_seq",
+                       "up_to_seq", "keep"})
+_INT32 = frozenset({"max_msg_size"})
+# fields holding subjects, and whether wildcards are allowed in them
+_SUBJECT_FIELDS = {"subjects": True, "filter_subject": True, "filter_subjects": True,
+                   "deliver_subject": False}
+
+
+def check_subject_fields(body: Mapping[str, Any], what: str) -> None:
+    """Subjects in a stream or consumer config (top level or under ``config``) must be valid."""
+    for cfg in (body, body.get("config")):
+        if not isinstance(cfg, Mapping):
+            continue
+        for key, wildcards in _SUBJECT_FIELDS.items():
+            value = cfg.get(key)
+            items = [value] if isinstance(value, str) else value
+            if isinstance(items, list) and items:
+                flag = f"{what}: {key}"
+                for item in items:
+                    if isinstance(item, str) and item:  # "" means "not set" for filters
+                        subject(item, flag, wildcards=wildcards)
+
+
 def check_go_json(body: Mapping[str, Any], what: str) -> None:
     """Every number in a request body must be what Go's JSON decoder takes: finite, and an
     integer within int64. Names the field, so the error is ours, not the server's."""
@@ -158,9 +183,13 @@ def check_go_json(body: Mapping[str, Any], what: str) -> None:
         if isinstance(value, bool):
             return
         if isinstance(value, int):
-            if not -MAX_INT64 - 1 <= value <= MAX_INT64:
-                raise UsageError(f"{what}: {path} = {value} is out of range (the server "
-                                 "takes 64-bit integers; durations at most ~292 years)")
+            key = path.rsplit(".", 1)[-1]
+            low, high = (0, 2 * MAX_INT64 + 1) if key in _UNSIGNED else (-MAX_INT64 - 1, MAX_INT64)
+            if key in _INT32:
+                low, high = -(2**31), 2**31 - 1
+            if not low <= value <= high:
+                limit = "at least 0" if value < low and low == 0 else f"{low} to {high}"
+                raise UsageError(f"{what}: {path} = {value} is out of range: use {limit}")
         elif isinstance(value, float):
             if not math.isfinite(value) or abs(value) > MAX_INT64:
                 raise UsageError(f"{what}: {path} = {value} is out of range")

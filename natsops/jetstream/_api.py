@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from natsops.errors import UsageError
 from natsops.jetstream.errors import api_error, from_nats_exception
-from natsops.validate import check_go_json, name_length
+from natsops.validate import check_go_json, check_subject_fields, name_length
 
 if TYPE_CHECKING:
     from natsops.connection import Conn
@@ -55,6 +55,7 @@ async def _request(conn: Conn, full: str, body: dict[str, Any] | None, what: str
                    timeout: float | None) -> dict[str, Any]:
     if body:
         check_go_json(body, what or subject)
+        check_subject_fields(body, what or subject)
     payload = json.dumps(body, separators=(",", ":")).encode() if body else b""
     try:
         msg = await conn.nc.request(full, payload, timeout=timeout or conn.settings.timeout)
