@@ -48,6 +48,17 @@ __all__ = ["PROBE_TIMEOUT", "Conn", "check_urls", "connect", "connect_options", 
 
 log = logging.getLogger(__name__)
 
+class _TlsEofNoise(logging.Filter):
+    """nats-py upgrades a plain stream to TLS, so asyncio warns on every TLS close that
+    "returning true from eof_received() has no effect when using ssl": harmless, and it would
+    be a stray line on stderr after each command over TLS."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "eof_received() has no effect" not in record.getMessage()
+
+
+logging.getLogger("asyncio").addFilter(_TlsEofNoise())
+
 # Seconds one URL gets to send its INFO (capped by the settings' timeout). Every URL is probed
 # at once, so a frozen server costs nothing while another answers, and at most this when none do.
 PROBE_TIMEOUT = 2.0
@@ -290,6 +301,9 @@ async def probe(url: str, *, tls: ssl.SSLContext | None, tls_first: bool,
             writer.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(writer.wait_closed(), 0.5)
+    if not line:
+        raise _NotUsable(url, "closed the connection without a NATS greeting (a server with "
+                              "TLS handshake first wants --tlsfirst)")
     if not line.startswith(b"INFO "):
         shown = line[:40].decode("ascii", "replace").strip() or "nothing"
         raise _NotUsable(url, f"not a NATS server (it sent {shown!r})")
@@ -329,8 +343,10 @@ async def _connect_one(opts: dict[str, Any], url: str, s: Settings, tls: bool) -
     try:
         await nc.connect(**{**opts, "servers": [url]})
     except Exception as exc:  # nats-py raises bare Exception subclasses for some auth errors
-        with contextlib.suppress(Exception):  # frees the socket of a refused connect
-            await nc.close()
+        # frees the socket of a refused connect; bounded: after a failed TLS handshake
+        # nats-py's close() waits for ever
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(nc.close(), 1.0)
         raise _map_error(exc, s, url) from None
     if tls and not _is_tls(nc):  # belt and braces: TLS asked for means TLS or an error
         await nc.close()
@@ -365,7 +381,8 @@ async def open_client(s: Settings, opts: dict[str, Any]) -> Client:
             try:
                 return await _connect_one(opts, url, s, tls)
             except (Unreachable, Timeout) as exc:
-                failures[url] = str(exc).removeprefix(f"{url}: ")
+                failures[url] = str(exc).removeprefix(f"cannot connect to {url}: ") \
+                    .removeprefix(f"{url}: ")
     finally:
         for t in tasks:
             t.cancel()

@@ -165,3 +165,46 @@ def test_user_without_js_api_permission_gets_exit_7(restricted_server: str) -> N
 def test_wrong_password_is_exit_7(restricted_server: str) -> None:
     r = natsops(restricted_server, "--user", "ro", "--password", "nope", "stream", "ls")
     one_line_error(r, 7)
+
+
+TLS_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "tls"
+
+
+@pytest.fixture(scope="module")
+def tls_servers(server_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
+        tuple[str, str]]:
+    """Two JetStream-less servers with TLS: one plain-then-TLS, one TLS handshake first."""
+    d = tmp_path_factory.mktemp("tls")
+    cert, key = TLS_DIR / "server-cert.pem", TLS_DIR / "server-key.pem"
+    procs = []
+    try:
+        for name, extra in (("tls", ""), ("tlsfirst", ", handshake_first: true")):
+            conf = d / f"{name}.conf"
+            conf.write_text(f'tls {{ cert_file: "{cert}", key_file: "{key}"{extra} }}\n')
+            procs.append(_server(server_bin, d / name, "-c", str(conf)))
+        yield procs[0].client_url, procs[1].client_url
+    finally:
+        for p in procs:
+            p.stop(grace=5)
+
+
+def test_tls_server_with_its_ca(tls_servers: tuple[str, str]) -> None:
+    url = tls_servers[0].replace("nats://", "tls://")
+    r = natsops(url, "--tlsca", str(TLS_DIR / "server-cert.pem"), "stream", "ls")
+    assert "no responders" in r.stderr, r.stderr  # connected; this server has no JetStream
+    assert "eof_received" not in r.stderr
+
+
+def test_tls_server_without_its_ca_is_refused_not_downgraded(
+        tls_servers: tuple[str, str]) -> None:
+    line = one_line_error(natsops(tls_servers[0], "stream", "ls"), 3)
+    assert "CERTIFICATE_VERIFY_FAILED" in line
+
+
+def test_tls_handshake_first(tls_servers: tuple[str, str]) -> None:
+    url = tls_servers[1].replace("nats://", "tls://")
+    ca = str(TLS_DIR / "server-cert.pem")
+    r = natsops(url, "--tlsca", ca, "--tlsfirst", "stream", "ls")
+    assert "no responders" in r.stderr, r.stderr
+    line = one_line_error(natsops(url, "--tlsca", ca, "stream", "ls"), 3)
+    assert "--tlsfirst" in line
