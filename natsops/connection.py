@@ -420,7 +420,7 @@ async def connect(settings: Settings) -> AsyncIterator[Conn]:
         elif settings.js_api_prefix:
             kw["prefix"] = settings.js_api_prefix
         yield Conn(nc=nc, js=nc.jetstream(**kw), settings=settings, denied=recorder.denied)
-    except (Timeout, TimeoutError):
+    except (Timeout, TimeoutError, asyncio.TimeoutError):
         # the server drops a request the user may not publish (or whose reply it may not
         # receive) and says so only in an -ERR: that is a permissions problem, not a timeout
         if recorder.denied:
