@@ -320,6 +320,19 @@ async def probe(url: str, *, tls: ssl.SSLContext | None, tls_first: bool,
     return info
 
 
+def _auth_method(s: Settings) -> str:
+    """How ``s`` authenticates, for the log: a kind and a file or user name, never a secret."""
+    if s.user:
+        return f"user {s.user}" + (" with password" if s.password else "")
+    if s.creds:
+        return f"creds {s.creds}"
+    if s.nkey:
+        return f"nkey {s.nkey}"
+    if s.user_jwt:
+        return "user JWT"
+    return "token" if s.token else "no credentials"
+
+
 def _map_error(exc: BaseException, s: Settings, url: str | None = None) -> NatsopsError:
     text = str(exc) or type(exc).__name__
     low = text.lower()
@@ -412,7 +425,14 @@ async def connect(settings: Settings) -> AsyncIterator[Conn]:
     opts = connect_options(settings)
     recorder = _Recorder()
     opts["error_cb"] = recorder.error_cb
+    log.info("connecting to %s (%s, timeout %gs)", ", ".join(settings.servers),
+             _auth_method(settings), settings.timeout)
+    log.debug("nats.connect options given: %s (values not logged)", ", ".join(sorted(opts)))
     nc = await open_client(settings, opts)
+    info = getattr(nc, "_server_info", None) or {}
+    log.info("connected to %s (server %s, version %s, account %s)", nc.connected_url.geturl()
+             if nc.connected_url else "?", info.get("server_name", "?"), info.get("version", "?"),
+             info.get("account") or "?")
     try:
         kw: dict[str, Any] = {"timeout": settings.timeout}
         if settings.js_domain:

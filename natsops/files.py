@@ -28,6 +28,7 @@ __all__ = [
     "check_output_file",
     "decode_text",
     "fsync_dir",
+    "mkdir_private",
     "os_error",
     "read_bytes",
     "read_text",
@@ -97,6 +98,24 @@ def fsync_dir(folder: str | Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def mkdir_private(path: str | Path) -> None:
+    """Create ``path`` and every missing parent, each 0700 (the umask does not apply).
+
+    ``Path.mkdir(parents=True)`` gives missing parents the default mode; a fresh home has no
+    ``~/.local/share`` or ``~/.config``, and the XDG base directory spec wants them 0700.
+    """
+    missing = []
+    p = Path(path)
+    while not p.exists():
+        missing.append(p)
+        if p.parent == p:
+            break
+        p = p.parent
+    for d in reversed(missing):
+        d.mkdir(mode=0o700, exist_ok=True)
+        d.chmod(0o700)
 
 
 # --- readers and output checks: OSError/UnicodeDecodeError on user-named paths -> UsageError ---
