@@ -155,6 +155,8 @@ CASES: list[Case] = [
          words="--allow-pub"),
     Case("deny-sub-bad-subject", ("auth", "--store", "{tmp}/st", "user", "add", "u2", "-a",
                                   "SYS", "--deny-sub", "a.>.b"), 2, setup=_store),
+    Case("export-bad-subject", ("auth", "--store", "{tmp}/st", "account", "export", "add",
+                                "-a", "SYS", "svc..time"), 2, setup=_store, words="empty token"),
     Case("sizing-streams", ("sizing", "--msgs-per-sec", "10", "--streams", "-5"), 2,
          words="--streams"),
     Case("sizing-replicas", ("sizing", "--msgs-per-sec", "10", "--replicas", "0"), 2),
