@@ -144,6 +144,8 @@ CASES: list[Case] = [
          server=True, words="max_payload"),
     Case("stream-name-300", ("stream", "add", LONG, "--subjects", "x6.>", "--defaults"), 2,
          server=True, words="255"),
+    Case("kv-bucket-name-300", ("kv", "add", LONG), 2, server=True, words="at most 251"),
+    Case("object-bucket-name-300", ("object", "add", LONG), 2, server=True, words="at most 251"),
     Case("consumer-name-300", ("consumer", "add", "{S}", LONG, "--pull", "--defaults"), 2,
          server=True, words="255"),
     Case("object-name-over-control-line", ("object", "put", "{O}", "{file}", "--name",
