@@ -227,7 +227,14 @@ def plain_table(title: str | None, columns: Sequence[str | Col],
 
 
 def table(title: str | None, columns: Sequence[str | Col], rows: Sequence[Sequence[Any]]) -> None:
-    """A table on stdout: fitted to the terminal, or plain aligned text when piped."""
+    """A table on stdout: fitted to the terminal, or plain aligned text when piped.
+
+    A row shorter than ``columns`` is padded with empty cells (a server that did not answer
+    has a name and little else); a longer one is a bug.
+    """
+    if any(len(r) > len(columns) for r in rows):
+        raise ValueError(f"table {title!r}: a row has more cells than the {len(columns)} columns")
+    rows = [tuple(r) + ("",) * (len(columns) - len(r)) for r in rows]
     con = out()
     if not con.is_terminal:
         sys.stdout.write(plain_table(title, columns, rows))

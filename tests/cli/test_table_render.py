@@ -76,3 +76,13 @@ def test_top_live_frame_fits_the_terminal_and_names_what_it_hides() -> None:
     assert "127.0.0.1:51234" in text
     assert "not shown at 80 columns:" in text
     assert max(len(ln) for ln in text.splitlines()) <= 80
+
+
+def test_short_rows_are_padded_piped_and_on_a_terminal(capsys) -> None:  # type: ignore[no-untyped-def]
+    """A row with fewer cells than columns (a server that did not answer) renders, not crashes."""
+    from natsops.cli import output
+
+    output.table(None, ["NAME", "URL", "VERSION"], [("n1", "nats://127.0.0.1:4222", "2.15.1"),
+                                                    ("n2",)])
+    text = capsys.readouterr().out
+    assert "n2" in text and "nats://127.0.0.1:4222" in text
