@@ -154,12 +154,35 @@ class LocalStrategy:
     async def restart(self, t: Target) -> None:
         if self.binary is not None and self.cluster.binary_for(t.name) != self.binary:
             self.cluster.set_node_binary(t.name, self.binary, self.version)
+        log = self.cluster.log_path(t.name)
+        offset = log.stat().st_size if log.is_file() else 0  # the log is appended to
         try:
             proc = self.cluster.start_node(t.name)
-            if proc is not None:
-                await asyncio.to_thread(proc.wait_ready, self.start_timeout)
         except NatsopsError as exc:
             raise RestartFailed(f"{t.name} did not start: {exc}", hint=exc.hint) from None
+        if proc is None:
+            return
+        deadline = asyncio.get_running_loop().time() + self.start_timeout
+        while b"Server is ready" not in _read_from(log, offset):
+            if not proc.running:
+                tail = _read_from(log, offset).decode(errors="replace").strip().splitlines()
+                self.cluster.pid_path(t.name).unlink(missing_ok=True)
+                raise RestartFailed(f"{t.name} exited during start-up: "
+                                    f"{tail[-1] if tail else 'no log output'}",
+                                    hint=f"see {log}")
+            if asyncio.get_running_loop().time() > deadline:
+                raise RestartFailed(f"{t.name} not ready {self.start_timeout:g}s after start",
+                                    hint=f"see {log}")
+            await asyncio.sleep(0.02)
+
+
+def _read_from(path: Path, offset: int) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            return fh.read()
+    except OSError:
+        return b""
 
 
 @dataclass

@@ -396,3 +396,32 @@ def test_sigterm_stops_between_servers_then_resume(cluster: LocalCluster) -> Non
     servers = json.loads(r.stdout)["report"]["servers"]
     assert [s["name"] for s in servers if s["skipped"]] == [first]
     assert all(cluster.pid(n) not in (None, pids[n]) for n in pids)
+
+
+def test_local_binary_that_does_not_start_aborts_then_resume(cluster: LocalCluster,
+                                                             tmp_path: Path) -> None:
+    real = LocalCluster.load(cluster.dir).binary
+    version = subprocess.run([str(real), "--version"], capture_output=True,
+                             text=True).stdout.strip().split("v")[-1]
+    broken = tmp_path / "nats-server"  # says the right version, then fails to start
+    broken.write_text(f'#!/bin/sh\nif [ "$1" = "--version" ]; then echo "nats-server: '
+                      f'v{version}"; exit 0; fi\necho "[FTL] broken build" >&2; exit 1\n')
+    broken.chmod(0o755)
+    pids = _pids(cluster)
+    r = _cli("upgrade", "--rolling", "--dir", str(cluster.dir), "--to-binary", str(broken),
+             "--yes", "--no-balance", "--json", "--drain-timeout", "1s")
+    assert r.exit_code == 1, r.output
+    rep = json.loads(r.stdout)["report"]
+    first = rep["stopped_at"]
+    assert "exited during start-up: [FTL] broken build" in rep["reason"], rep
+    assert {n: cluster.pid(n) for n in pids if n != first} == \
+        {n: p for n, p in pids.items() if n != first}
+    r = _cli("upgrade", "--rolling", "--dir", str(cluster.dir), "--to-binary", str(real),
+             "--yes", "--no-balance", "--json", "--drain-timeout", "1s", "--resume")
+    assert r.exit_code == 0, r.output
+    # the others already run that binary: only the interrupted node is started (with it)
+    skipped = {s["name"] for s in json.loads(r.stdout)["report"]["servers"] if s["skipped"]}
+    assert skipped == set(pids) - {first}
+    assert cluster.pid(first) not in (None, pids[first])
+    after = LocalCluster.load(cluster.dir)
+    assert after.binary == real and after.binary_for(first) == real
