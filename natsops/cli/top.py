@@ -40,7 +40,8 @@ def top(
     transport: Transport = "auto",
     json_out: JsonLines = False,
 ) -> None:
-    """Live connections of every server: rates, pending bytes, subscriptions. q or Ctrl-C quits."""
+    """Live connections of every server: rates, pending bytes, subscriptions. q quits (Ctrl-C:
+    exit 130)."""
     from natsops.cli._run import run
     from natsops.monitoring.top import TopOptions, top_frames
 
@@ -49,11 +50,9 @@ def top(
     stop = threading.Event()
     frames = top_frames(settings_for(ctx, directory), opts, monitors=tuple(monitor or ()),
                         cluster_dir=directory, transport=transport, stop=stop.is_set)
-    try:
-        with _keys(stop, enabled=not once and sys.stdin.isatty()):
-            run(_show_all(frames, sort=sort, once=once, as_json=as_json))
-    except KeyboardInterrupt:
-        pass  # Ctrl-C is the normal way out of a live view
+    # q quits (exit 0); Ctrl-C, SIGTERM and SIGHUP exit 130/143/129 as for every command
+    with _keys(stop, enabled=not once and sys.stdin.isatty()):
+        run(_show_all(frames, sort=sort, once=once, as_json=as_json))
 
 
 async def _show_all(frames: "AsyncGenerator[TopFrame, None]", *, sort: str, once: bool,
