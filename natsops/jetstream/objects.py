@@ -237,6 +237,17 @@ async def put_object(conn: Conn, bucket: str, path: str | Path, *, name: str | N
     return ObjectEntry.parse(info)
 
 
+async def _purge_subject(conn: Conn, stream: str, subject: str) -> None:
+    """Purge ``subject``. A chunk published just before may still sit in the stream's ingest
+    queue when a purge runs, and be stored after it: an empty message on the subject, once
+    acknowledged, proves everything before it is stored; then the purge removes it all."""
+    try:
+        await conn.js.publish(subject, b"", stream=stream)
+    except Exception as exc:
+        raise from_nats_exception(exc, f"stream {stream}") from None
+    await purge_stream(conn, stream, Purge(subject=subject))
+
+
 def _chunks(bucket: str, nuid: str) -> str:
     return f"$O.{bucket}.C.{nuid}"
 
@@ -305,7 +316,7 @@ class _Upload:
         try:
             if connection_lost(self.conn.nc):
                 raise Unreachable("connection lost")
-            purge = purge_stream(self.conn, f"OBJ_{self.bucket}", Purge(subject=self.subject))
+            purge = _purge_subject(self.conn, f"OBJ_{self.bucket}", self.subject)
             await asyncio.shield(asyncio.wait_for(purge, min(5.0, self.dog.stall)))
         except (Exception, asyncio.CancelledError) as cleanup:
             note_cleanup(exc, f"could not purge {what}: {cleanup or type(cleanup).__name__}; "
@@ -384,12 +395,15 @@ async def get_object(conn: Conn, bucket: str, name: str, dest: str | Path | Bina
         if progress:
             progress(done, total)
 
+    async def transfer(writer: _DigestWriter) -> None:
+        if info.size:
+            await _call(f"object {bucket} > {name}", obs.get(name, writeinto=writer))
+        if writer.done != info.size:  # Unreachable when the connection was lost (dog.run)
+            raise ServerError(f"object {bucket} > {name}: got {writer.done} of {info.size} bytes")
+
     async def fetch(fh: BinaryIO) -> None:
         writer = _DigestWriter(fh, info.size, tick)
-        if info.size:
-            await dog.run(_call(f"object {bucket} > {name}", obs.get(name, writeinto=writer)))
-        if writer.done != info.size:
-            raise ServerError(f"object {bucket} > {name}: got {writer.done} of {info.size} bytes")
+        await dog.run(transfer(writer))
         if want is not None and writer.sha.digest() != want:
             raise ServerError(f"object {bucket} > {name}: SHA-256 digest mismatch")
 
