@@ -14,6 +14,7 @@ after "terminated (SIGTERM)".
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 
     from natsops.connection import Conn
 
-__all__ = ["DEFAULT_STALL_TIMEOUT", "Watchdog", "check_stall_timeout", "cleanup_notes",
+__all__ = ["DEFAULT_STALL_TIMEOUT", "Watchdog", "check_stall_timeout", "cleanup", "cleanup_notes",
            "connection_lost", "note_cleanup", "server_label"]
 
 T = TypeVar("T")
@@ -54,6 +55,17 @@ def note_cleanup(exc: BaseException, text: str) -> None:
 def cleanup_notes(exc: BaseException) -> list[str]:
     """What clean-ups noted on ``exc`` (:func:`note_cleanup`); Python 3.10 has no add_note."""
     return list(getattr(exc, "natsops_cleanup", ()))
+
+
+async def cleanup(aw: Awaitable[T], timeout: float) -> T:
+    """Run a clean-up step to its end, within ``timeout`` seconds, even if the task is asked to
+    stop again meanwhile (a second signal, a watchdog): a half-done clean-up helps nobody.
+    Raises what the step raised, or asyncio.TimeoutError."""
+    task = asyncio.ensure_future(asyncio.wait_for(aw, timeout))
+    while not task.done():
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.shield(task)
+    return task.result()
 
 
 def server_label(nc: Client) -> str:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from natsops.backup.archive import BackupSource, Manifest, Progress, no_progress
 from natsops.backup.verify import verify_backup
 from natsops.errors import Conflict, ServerError, Timeout, Unreachable, UsageError
-from natsops.faults import note_cleanup, server_label
+from natsops.faults import cleanup, note_cleanup, server_label
 from natsops.findings import Severity
 from natsops.jetstream._api import request, request_subject
 from natsops.jetstream.consumers import consumer_names
@@ -156,10 +156,10 @@ async def _remove_partial(conn: Conn, target: str, exc: BaseException) -> None:
     try:
         if conn.nc.is_closed or not conn.nc.is_connected:
             raise Unreachable("connection lost")
-        deleted = await asyncio.shield(asyncio.wait_for(delete_stream(conn, target), 10))
-    except (Exception, asyncio.CancelledError) as cleanup:  # the user must know it is left
+        deleted = await cleanup(delete_stream(conn, target), 10)
+    except Exception as failed:  # the user must know it is left
         note_cleanup(exc, f"could not delete the partly restored stream {target} "
-                          f"({cleanup or type(cleanup).__name__}): delete it with "
+                          f"({failed or type(failed).__name__}): delete it with "
                           f"`natsops stream rm {target} --force`")
     else:
         note_cleanup(exc, f"the partly restored stream {target} was deleted"

@@ -24,7 +24,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from natsops.errors import Conflict, NatsopsError, NotFound, ServerError, Unreachable, UsageError
-from natsops.faults import DEFAULT_STALL_TIMEOUT, Watchdog, connection_lost, note_cleanup
+from natsops.faults import (
+    DEFAULT_STALL_TIMEOUT,
+    Watchdog,
+    cleanup,
+    connection_lost,
+    note_cleanup,
+)
 from natsops.files import atomic_write
 from natsops.jetstream._buckets import (
     bucket_stream,
@@ -317,9 +323,9 @@ class _Upload:
             if connection_lost(self.conn.nc):
                 raise Unreachable("connection lost")
             purge = _purge_subject(self.conn, f"OBJ_{self.bucket}", self.subject)
-            await asyncio.shield(asyncio.wait_for(purge, min(5.0, self.dog.stall)))
-        except (Exception, asyncio.CancelledError) as cleanup:
-            note_cleanup(exc, f"could not purge {what}: {cleanup or type(cleanup).__name__}; "
+            await cleanup(purge, min(5.0, self.dog.stall))
+        except Exception as failed:
+            note_cleanup(exc, f"could not purge {what}: {failed or type(failed).__name__}; "
                               f"run: natsops stream purge OBJ_{self.bucket} "
                               f"--subject '{self.subject}' --force")
         else:

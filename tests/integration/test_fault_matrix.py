@@ -323,7 +323,8 @@ def test_object_get_names_the_file_and_writes_stdout(srv: FaultServer, bucket: s
 
 @pytest.fixture
 def filled(srv: FaultServer, unique: Callable[[str], str]) -> Iterator[str]:
-    """A stream of ~3 MB."""
+    """A stream of ~16 MB: more than a snapshot's 8 MiB window and the socket buffers, so a
+    frozen server still has data to send."""
     import nats
 
     name = unique("FM")
@@ -332,9 +333,9 @@ def filled(srv: FaultServer, unique: Callable[[str], str]) -> Iterator[str]:
         nc = await nats.connect(srv.direct.servers[0])
         jsc = nc.jetstream()
         await jsc.add_stream(name=name, subjects=[f"{name}.>"])
-        payload = os.urandom(3000)
-        for i in range(0, 1000, 100):
-            await asyncio.gather(*(jsc.publish(f"{name}.x", payload) for _ in range(100)))
+        for _ in range(40):  # incompressible: the snapshot is as big as the data
+            await asyncio.gather(*(jsc.publish(f"{name}.x", os.urandom(4000))
+                                   for _ in range(100)))
         await nc.close()
 
     asyncio.run(fill())
@@ -349,7 +350,7 @@ def filled(srv: FaultServer, unique: Callable[[str], str]) -> Iterator[str]:
 def test_stream_backup(fault: str, srv: FaultServer, filled: str, tmp_path: Path) -> None:
     out = tmp_path / "bk"
     out.mkdir()
-    srv.throttle.rate = 600_000
+    srv.throttle.rate = 4_000_000
     proc = natsops(srv, "stream", "backup", filled, str(out / "b.tar"), "--no-progress",
                    "--stall-timeout", STALL)
     wait_for(lambda: any(p.stat().st_size > 100_000 for p in parts(out)), what="a growing .part")
@@ -374,9 +375,9 @@ def archive(fault_server: FaultServer, tmp_path_factory: pytest.TempPathFactory)
         nc = await nats.connect(fault_server.direct.servers[0])
         jsc = nc.jetstream()
         await jsc.add_stream(name="FMSRC", subjects=["fmsrc.>"])
-        payload = os.urandom(3000)
         for _ in range(10):
-            await asyncio.gather(*(jsc.publish("fmsrc.x", payload) for _ in range(100)))
+            await asyncio.gather(*(jsc.publish("fmsrc.x", os.urandom(3000))
+                                   for _ in range(100)))
         await nc.close()
         async with connect(fault_server.direct) as conn:
             await backup_stream(conn, "FMSRC", path)
