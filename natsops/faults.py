@@ -128,7 +128,9 @@ class Watchdog:
                 problem = self.problem()
                 if problem is not None:
                     found.append(problem)
-                    me.cancel()
+            while True:  # again until it stops: wait_for may swallow one (natsops.cli.signals)
+                me.cancel()
+                await asyncio.sleep(1.0)
 
         watcher = asyncio.ensure_future(watch())
         try:

@@ -159,7 +159,7 @@ async def _remove_partial(conn: Conn, target: str, exc: BaseException) -> None:
         deleted = await cleanup(delete_stream(conn, target), 10)
     except Exception as failed:  # the user must know it is left
         note_cleanup(exc, f"could not delete the partly restored stream {target} "
-                          f"({failed or type(failed).__name__}): delete it with "
+                          f"({str(failed) or type(failed).__name__}): delete it with "
                           f"`natsops stream rm {target} --force`")
     else:
         note_cleanup(exc, f"the partly restored stream {target} was deleted"

@@ -27,7 +27,7 @@ from natsops.bench.wire import WireConn, check_settings, redact
 from natsops.bench.workers import PACE_BYTES, WorkerSpec, worker_main
 from natsops.context import Settings
 from natsops.errors import NatsopsError, Timeout, Unreachable, UsageError
-from natsops.faults import DEFAULT_STALL_TIMEOUT, check_stall_timeout
+from natsops.faults import DEFAULT_STALL_TIMEOUT, check_stall_timeout, cleanup
 from natsops.subjects import covers
 
 __all__ = ["MODES", "BenchOptions", "Progress", "run_bench"]
@@ -482,7 +482,7 @@ async def run_bench(
     except BaseException:
         if created and not opts.keep:
             with contextlib.suppress(Exception):
-                await _drop_stream(settings, opts.stream_name)
+                await cleanup(_drop_stream(settings, opts.stream_name), 10)
         raise
     return _result(w, opts, settings, info, stream, consumers, fill)
 

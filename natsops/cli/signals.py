@@ -80,10 +80,20 @@ def _cancel_on_signals(task: "asyncio.Task[Any]", received: list[int]) -> Iterat
 
     loop = asyncio.get_running_loop()
 
+    timer: list[asyncio.TimerHandle] = []
+
+    def insist() -> None:
+        # Python 3.11's asyncio.wait_for (in nats-py too) can swallow a cancellation that
+        # lands as its inner future completes: ask again until the task is done. Clean-ups
+        # that must finish run through natsops.faults.cleanup, which outlasts repeats.
+        if not task.done():
+            task.cancel()
+            timer[:] = [loop.call_later(1.0, insist)]
+
     def on_signal(signum: int) -> None:
         if not received:  # a second signal while cleaning up changes nothing
             received.append(signum)
-            task.cancel()
+            insist()
 
     saved: dict[signal.Signals, Any] = {}
     for sig in _CANCELLING:
@@ -98,6 +108,8 @@ def _cancel_on_signals(task: "asyncio.Task[Any]", received: list[int]) -> Iterat
     try:
         yield
     finally:
+        for handle in timer:
+            handle.cancel()
         for sig, previous in saved.items():
             loop.remove_signal_handler(sig)  # resets to SIG_DFL: put the previous one back
             with contextlib.suppress(ValueError, OSError, TypeError):

@@ -325,7 +325,7 @@ class _Upload:
             purge = _purge_subject(self.conn, f"OBJ_{self.bucket}", self.subject)
             await cleanup(purge, min(5.0, self.dog.stall))
         except Exception as failed:
-            note_cleanup(exc, f"could not purge {what}: {failed or type(failed).__name__}; "
+            note_cleanup(exc, f"could not purge {what}: {str(failed) or type(failed).__name__}; "
                               f"run: natsops stream purge OBJ_{self.bucket} "
                               f"--subject '{self.subject}' --force")
         else:
