@@ -31,6 +31,7 @@ from natsops.cluster.process import ServerProcess, is_running
 from natsops.connection import connect
 from natsops.context import Settings
 from natsops.errors import NotFound
+from tests.integration.auth.conftest import auth_store, operator_cluster  # noqa: F401 (fixtures)
 
 NATSOPS = str(Path(sys.executable).parent / "natsops")
 STALL = "2s"  # the commands' --stall-timeout here: a frozen server is noticed quickly
@@ -532,3 +533,30 @@ def test_bootstrap_stops_what_it_started(fault: str, tmp_path: Path, server_bin:
         if LocalCluster.exists(d):
             LocalCluster.load(d).stop_all(grace=2)
         shutil.rmtree(d, ignore_errors=True)
+
+
+# --- auth push / verify ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fault", ["SIGINT", "SIGTERM", "SIGHUP"])
+@pytest.mark.parametrize("command", ["push", "verify"])
+def test_auth_waiting_on_a_frozen_server(command: str, fault: str,
+                                         operator_cluster: Any,  # noqa: F811
+                                         auth_store: Any) -> None:  # noqa: F811
+    oc = operator_cluster(1)
+    proxy = Throttle(rate=1e9)
+    proxy.target = ("127.0.0.1", oc.ports["a1"][0])
+    proc = oc.procs["a1"]
+    try:
+        proc.signal(signal.SIGSTOP)
+        args = ["push", "--all"] if command == "push" else ["verify"]
+        cmd = subprocess.Popen([NATSOPS, "-s", proxy.url, "auth", "--store",
+                                str(auth_store.root), *args], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+        wait_for(lambda: proxy.accepted > 0, what=f"auth {command} to connect")
+        cmd.send_signal(getattr(signal, fault))
+        code, err = finish(cmd)
+        expect(fault, code, err)
+    finally:
+        proc.signal(signal.SIGCONT)
+        proxy.close()
