@@ -156,7 +156,7 @@ async def _remove_partial(conn: Conn, target: str, exc: BaseException) -> None:
     try:
         if conn.nc.is_closed or not conn.nc.is_connected:
             raise Unreachable("connection lost")
-        deleted = await cleanup(delete_stream(conn, target), 10)
+        deleted = await cleanup(delete_stream(conn, target), max(5.0, conn.settings.timeout))
     except Exception as failed:  # the user must know it is left
         note_cleanup(exc, f"could not delete the partly restored stream {target} "
                           f"({str(failed) or type(failed).__name__}): delete it with "
@@ -238,14 +238,22 @@ async def _send_snapshot(nc: Client, src: BackupSource, deliver: str, chunk_size
 
 
 async def _acked(wait: Awaitable[Any], stall_timeout: float, what: str, nc: Client) -> None:
-    """Await an acknowledgement; Unreachable when the server stays silent for
-    ``stall_timeout``."""
+    """Await an acknowledgement; Unreachable when the connection drops or the server stays
+    silent for ``stall_timeout``."""
+    task = asyncio.ensure_future(wait)
+    deadline = time.monotonic() + stall_timeout
     try:
-        await asyncio.wait_for(wait, stall_timeout)
-    except asyncio.TimeoutError:
-        raise Unreachable(f"restore stalled: {what} not acknowledged by {server_label(nc)} for "
-                          f"{stall_timeout:g}s", hint="check that server, or raise "
-                          "--stall-timeout") from None
+        while not task.done():
+            if nc.is_closed or not nc.is_connected:
+                raise Unreachable(f"connection to {server_label(nc)} lost during the restore")
+            if time.monotonic() > deadline:
+                raise Unreachable(f"restore stalled: {what} not acknowledged by "
+                                  f"{server_label(nc)} for {stall_timeout:g}s",
+                                  hint="check that server, or raise --stall-timeout")
+            await asyncio.wait([task], timeout=min(0.25, stall_timeout))
+    finally:
+        task.cancel()
+    task.result()
 
 
 def _refusal(msg: Any) -> str:
