@@ -12,7 +12,7 @@ The exit codes are a public contract (see README, "Exit codes")::
     ├── Timeout               8  TIMEOUT      an operation did not finish within its deadline
     ├── Conflict              9  CONFLICT     already exists or in use (a port, a stream name)
     ├── ServerError          10  SERVER       the server answered with an error (JS API, HTTP 5xx)
-    └── Incomplete           11  INCOMPLETE   a read missed a server or a stream: the answer is partial
+    └── Incomplete           11  INCOMPLETE   a read missed a server or a stream: a partial answer
 
 A long command stopped by a signal cleans up and exits 128 + the signal number:
 130 (INTERRUPTED) for Ctrl-C / SIGINT, 143 (TERMINATED) for SIGTERM, 129 (HANGUP) for SIGHUP.

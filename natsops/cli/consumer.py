@@ -371,3 +371,19 @@ def step_down(
 
     step_down_result("consumer", call(ctx, do_step_down, stream, name, preferred=preferred),
                      want_json(ctx, json_out))
+
+
+@cluster_app.command("balance")
+def balance(
+    ctx: typer.Context,
+    stream: Annotated[str | None, typer.Argument(
+        help="Only this stream's consumers (default: every stream's)", show_default=False)] = None,
+    dry_run: options.DryRun = False,
+    force: options.Force = False,
+    json_out: options.Json = False,
+) -> None:
+    """Move consumer leaders so each server leads its share (a plan, then preferred step-downs)."""
+    from natsops.cli._balance import balance as run_balance
+
+    run_balance(ctx, "consumer", [stream] if stream else None, dry_run=dry_run, force=force,
+                as_json=want_json(ctx, json_out))

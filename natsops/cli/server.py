@@ -153,3 +153,13 @@ def _print_report(rep: "JetStreamReport") -> None:
     elif rep.rows and rep.cluster_size > 1:
         output.error(f"no meta leader found: {len(rep.rows)} of {rep.cluster_size} JetStream "
                      "servers answered; JetStream needs a majority up")
+
+
+def _add_raft_commands() -> None:
+    # `server raft step-down|peer-remove` live in cli/raft.py (the meta group's module)
+    from natsops.cli.raft import app as raft_app
+
+    app.add_typer(raft_app, name="raft")
+
+
+_add_raft_commands()

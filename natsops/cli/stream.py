@@ -364,6 +364,22 @@ def step_down(
                      want_json(ctx, json_out))
 
 
+@cluster_app.command("balance")
+def balance(
+    ctx: typer.Context,
+    names: Annotated[list[str] | None, typer.Argument(
+        help="Only these streams (default: every replicated stream)", show_default=False)] = None,
+    dry_run: options.DryRun = False,
+    force: options.Force = False,
+    json_out: options.Json = False,
+) -> None:
+    """Move stream leaders so each server leads its share (a plan, then preferred step-downs)."""
+    from natsops.cli._balance import balance as run_balance
+
+    run_balance(ctx, "stream", names, dry_run=dry_run, force=force,
+                as_json=want_json(ctx, json_out))
+
+
 @cluster_app.command("peer-info")
 def peer_info(ctx: typer.Context, name: NameArg, json_out: options.Json = False) -> None:
     """Show the stream's peers as its leader sees them: current, offline, active, lag."""

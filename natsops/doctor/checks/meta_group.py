@@ -11,7 +11,7 @@ from natsops.monitoring.snapshot import Snapshot
 
 ID = "meta-group"
 FIX_PEER = ("Check server {peer} (process, /healthz, routes). A server decommissioned for good "
-            "must leave the meta group: `nats server raft peer-remove {peer}`.")
+            "must leave the meta group: `natsops server raft peer-remove {peer}`.")
 
 
 @check(ID, title="JetStream meta group healthy", severity=Severity.FAIL, suite="jetstream")
@@ -37,7 +37,7 @@ def meta_group(snap: Snapshot) -> Iterator[Finding]:
             evidence={"leaders": leaders},
             fix="Usually transient during an election; if it persists (`natsops doctor "
                 "--sample 5s`), check routes between the servers and step the meta leader "
-                "down: `nats server raft step-down`.")
+                "down: `natsops server raft step-down`.")
     if snap.expected:
         for peer in sorted(set(snap.meta_peers) - set(snap.expected)):
             yield Finding.warn(ID, peer, f"meta peer {peer} is not in the inventory "
@@ -45,7 +45,7 @@ def meta_group(snap: Snapshot) -> Iterator[Finding]:
                                "peer-remove, or a server the inventory lacks",
                                evidence={"peer": peer, "inventory": list(snap.expected),
                                          "meta_peers": list(snap.meta_peers)},
-                               fix=f"If {peer} is gone for good: `nats server raft peer-remove "
+                               fix=f"If {peer} is gone for good: `natsops server raft peer-remove "
                                    f"{peer}`; otherwise add it to the inventory.")
     lead = [s for s in js if s.meta.get("leader") == s.name]
     if not lead:

@@ -12,7 +12,8 @@ from natsops.monitoring.snapshot import Snapshot
 ID = "servers-missing"
 FIX = ("Check that the server process is running (`natsops cluster status` for a local cluster, "
        "`systemctl status nats-server`), read its log, check its /healthz and the routes to it "
-       "(`natsops server ls`). A server removed for good: `nats server raft peer-remove <name>`.")
+       "(`natsops server ls`). A server removed for good: "
+       "`natsops server raft peer-remove <name>`.")
 
 
 @check(ID, title="Expected servers answered", severity=Severity.FAIL)
