@@ -29,10 +29,12 @@ __all__ = ["HANDLED", "Stopped", "exit_code_of", "guard", "install", "stop_messa
 
 T = TypeVar("T")
 
-HANDLED = (signal.SIGTERM, signal.SIGHUP)  # turned into Stopped by install()
+_SIGHUP = int(getattr(signal, "SIGHUP", 1))  # POSIX; Windows has no SIGHUP
+HANDLED = tuple(s for s in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None)
+# ^ turned into Stopped by install()
 _CANCELLING = (signal.SIGINT, *HANDLED)  # cancel the coroutine guard() runs
 _NAMES = {int(signal.SIGINT): "interrupted", int(signal.SIGTERM): "terminated (SIGTERM)",
-          int(signal.SIGHUP): "hung up (SIGHUP)"}
+          _SIGHUP: "hung up (SIGHUP)"}
 
 
 class Stopped(KeyboardInterrupt):
@@ -44,7 +46,7 @@ class Stopped(KeyboardInterrupt):
 
     @property
     def exit_code(self) -> int:
-        codes = {int(signal.SIGTERM): ExitCode.TERMINATED, int(signal.SIGHUP): ExitCode.HANGUP}
+        codes = {int(signal.SIGTERM): ExitCode.TERMINATED, _SIGHUP: ExitCode.HANGUP}
         return int(codes.get(self.signum, ExitCode.INTERRUPTED))
 
 
