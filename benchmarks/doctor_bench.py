@@ -31,9 +31,11 @@ sys.path.insert(0, str(ROOT))
 import nats  # noqa: E402
 import nats.js.errors  # noqa: E402
 
+from natsops.access import local_login  # noqa: E402
 from natsops.cluster.local import LocalCluster, plan_nodes  # noqa: E402
 from natsops.cluster.ready import start_nodes, wait_usable  # noqa: E402
 from natsops.connection import connect  # noqa: E402
+from natsops.context import Settings  # noqa: E402
 from natsops.doctor import DoctorOptions, run  # noqa: E402
 from natsops.monitoring import GatherOptions, gather_http, gather_sys, local_inventory  # noqa: E402
 
@@ -98,15 +100,17 @@ async def measure(c: LocalCluster, reps: int) -> dict[str, Any]:
     inv = local_inventory(c.dir)
     opts = GatherOptions(expected_names=inv.names)
     out: dict[str, Any] = {}
-    assert inv.sys_settings is not None
+    login = local_login(c.dir, Settings())
+    assert login is not None
+    sys_settings = login.settings
     sys_t, sys_conn_t = [], []
-    async with connect(inv.sys_settings) as conn:
+    async with connect(sys_settings) as conn:
         for _ in range(reps):
             snap = await gather_sys(conn.nc, opts)
             sys_t.append(snap.seconds)
     for _ in range(reps):
         t0 = time.perf_counter()
-        async with connect(inv.sys_settings) as conn:
+        async with connect(sys_settings) as conn:
             await gather_sys(conn.nc, opts)
         sys_conn_t.append(time.perf_counter() - t0)
     out["sys"] = (sys_t, snap.requests, len(snap.streams), len(snap.consumers))

@@ -9,13 +9,14 @@ every process this call started is stopped before the error propagates. With
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from natsops.cluster.contexts import write_contexts
+from natsops.cluster.contexts import check_free, write_contexts
 from natsops.cluster.local import (
     LocalCluster,
     plan_nodes,
@@ -27,6 +28,8 @@ from natsops.cluster.ready import Progress, silent, started, wait_usable
 from natsops.cluster.status import ClusterStatus, cluster_status
 from natsops.context import Settings
 from natsops.errors import Conflict
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "BootstrapOptions",
@@ -120,6 +123,7 @@ async def bootstrap(opts: BootstrapOptions, env: Mapping[str, str],
     directory = opts.dir.expanduser()
     created = False
     if LocalCluster.exists(directory):
+        log.info("%s holds a cluster already: starting what is not running", directory)
         cluster = LocalCluster.load(directory)
         if len(cluster.nodes) != opts.nodes or cluster.name != opts.name:
             raise Conflict(
@@ -133,8 +137,13 @@ async def bootstrap(opts: BootstrapOptions, env: Mapping[str, str],
     else:
         validate_node_count(opts.nodes, opts.allow_even)
         validate_cluster_name(opts.name)
+        if opts.write_contexts:  # before anything is written or started
+            check_free(opts.name, directory, env)
         binary = find_server_binary(opts.server_bin, env)
         specs = plan_nodes(opts.nodes, opts.base_port)
+        log.info("new cluster %s in %s: %d nodes, nats-server %s", opts.name, directory,
+                 opts.nodes, binary)
+        log.debug("ports: %s", ", ".join(f"{s.name} {s.ports()}" for s in specs))
         progress(f"rendering configs for {opts.nodes} nodes in {directory}")
         cluster = LocalCluster.create(directory, name=opts.name, nodes=specs, binary=binary,
                                       max_mem=opts.max_mem, max_file=opts.max_file, env=env)
@@ -165,9 +174,11 @@ async def bring_up(
     with started(cluster) as ids:
         replicas = await wait_usable(cluster, timeout=opts.timeout, restartable=ids,
                                      probe_settings=probe_settings, progress=progress)
+        log.info("cluster %s usable after %.1fs", cluster.name, time.monotonic() - t0)
         contexts: tuple[str, ...] = cluster.contexts
         if opts.write_contexts:
             contexts = write_ctx()
+            log.info("natscli contexts written: %s", ", ".join(contexts) or "none")
             if contexts != cluster.contexts:
                 cluster.contexts = contexts
                 cluster.save()

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import ssl
 from collections.abc import AsyncIterator
@@ -127,6 +128,19 @@ def connect_options(s: Settings) -> dict[str, Any]:
     return opts
 
 
+def _auth_method(s: Settings) -> str:
+    """How ``s`` authenticates, for the log: a kind and a file or user name, never a secret."""
+    if s.user:
+        return f"user {s.user}" + (" with password" if s.password else "")
+    if s.creds:
+        return f"creds {s.creds}"
+    if s.nkey:
+        return f"nkey {s.nkey}"
+    if s.user_jwt:
+        return "user JWT"
+    return "token" if s.token else "no credentials"
+
+
 def _map_error(exc: BaseException, s: Settings) -> NatsopsError:
     text = str(exc) or type(exc).__name__
     low = text.lower()
@@ -141,16 +155,24 @@ def _map_error(exc: BaseException, s: Settings) -> NatsopsError:
 @asynccontextmanager
 async def connect(settings: Settings) -> AsyncIterator[Conn]:
     """Open a connection for the duration of the block, then drain and close it."""
-    import nats
-    from nats.errors import Error as NatsError
+    from nats.aio.client import Client
 
     opts = connect_options(settings)
+    log.info("connecting to %s (%s, timeout %gs)", ", ".join(settings.servers),
+             _auth_method(settings), settings.timeout)
+    log.debug("nats.connect options given: %s (values not logged)", ", ".join(sorted(opts)))
+    nc = Client()
     try:
-        nc = await nats.connect(**opts)
-    except (OSError, TimeoutError, NatsError) as exc:
-        raise _map_error(exc, settings) from None
+        await nc.connect(**opts)
     except Exception as exc:  # nats-py raises bare Exception subclasses for some auth errors
+        # a refused login (authorization violation) leaves nats-py's socket open: close it
+        with contextlib.suppress(Exception):
+            await nc.close()
         raise _map_error(exc, settings) from None
+    info = getattr(nc, "_server_info", None) or {}
+    log.info("connected to %s (server %s, version %s, account %s)", nc.connected_url.geturl()
+             if nc.connected_url else "?", info.get("server_name", "?"), info.get("version", "?"),
+             info.get("account") or "?")
     try:
         kw: dict[str, Any] = {"timeout": settings.timeout}
         if settings.js_domain:

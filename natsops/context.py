@@ -20,15 +20,17 @@ from typing import Any
 
 from natsops._version import __version__
 from natsops.errors import NotFound, UsageError
-from natsops.files import write_private
+from natsops.files import mkdir_private, write_private
 from natsops.units import parse_duration
 
 __all__ = [
+    "AUTH_FIELDS",
     "CONTEXT_KEYS",
     "DEFAULT_URL",
     "Secret",
     "Settings",
     "config_root",
+    "context_settings",
     "list_contexts",
     "load_context",
     "resolve_settings",
@@ -229,7 +231,7 @@ def save_context(
             default = None
         doc[key] = values.get(key, default)
     d = _context_dir(env)
-    d.mkdir(parents=True, exist_ok=True, mode=0o700)
+    mkdir_private(d)
     path = d / f"{name}.json"
     write_private(path, json.dumps(doc, indent=2) + "\n")
     if select:
@@ -306,16 +308,14 @@ def resolve_settings(
         else:
             sel = selected_context(env)
             if sel:
-                try:
-                    ctx_name, ctx = load_context(sel, env)
-                except NotFound:
-                    # natscli would unselect it; we leave the user's files alone and go on.
-                    ctx_name, ctx = None, {}
+                ctx_name, ctx = _load_selected(sel, env)
 
     # natscli: --user without --password (flag/env) is a token.
     flag_user = flags.get("user") or env.get("NATS_USER")
     flag_pass = flags.get("password") or env.get("NATS_PASSWORD")
-    user_is_token = bool(flag_user) and not flag_pass and not ctx.get("password")
+    # an auth method given by a flag/env replaces the context's whole method (and so on down)
+    user_is_token = bool(flag_user) and not flag_pass
+    auth_rank = _auth_owner(flags, env, ctx, cfg)
 
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
@@ -326,7 +326,9 @@ def resolve_settings(
             (f"context:{ctx_name}", ctx.get(ckey)),
             ("config", cfg.get(ckey, cfg.get(fname))),
         ]
-        for source, value in layers:
+        for rank, (source, value) in zip((0, 0, 1, 2), layers, strict=True):
+            if fname in AUTH_FIELDS and rank > auth_rank:
+                break
             if _given(value) and value is not False:
                 values[fname] = value
                 sources[fname] = source
@@ -337,6 +339,64 @@ def resolve_settings(
         sources["token"] = sources.pop("user")
 
     return _build(values, sources, ctx_name, env)
+
+
+# Settings fields that carry credentials, and the keys that choose an auth method (a password
+# alone does not: ``--password`` completes the user of the layer that names one).
+AUTH_FIELDS = ("user", "password", "token", "creds", "nkey", "user_jwt", "user_seed")
+_METHOD_FLAGS = ("user", "token", "creds", "nkey", "jwt", "seed")
+_METHOD_ENV = ("NATS_USER", "NATS_TOKEN", "NATS_CREDS", "NATS_NKEY", "NATS_JWT", "NATS_SEED")
+_METHOD_KEYS = ("user", "token", "creds", "nkey", "user_jwt", "user_seed", "nsc")
+
+
+def _auth_owner(flags: Mapping[str, Any], env: Mapping[str, str], ctx: Mapping[str, Any],
+                cfg: Mapping[str, Any]) -> int:
+    """The layer whose auth method is used: 0 flags/env, 1 the context, 2 natsops' config.
+
+    Credentials are one choice (user/password, creds, nkey, JWT/seed, token), never a mix of
+    layers: ``--creds`` with a context holding a user and password logs in with the creds only.
+    Flags and ``NATS_*`` variables are one layer, as in natscli (a variable is a flag's default).
+    """
+    if any(_given(flags.get(k)) for k in _METHOD_FLAGS) or any(env.get(k) for k in _METHOD_ENV):
+        return 0
+    for rank, layer in ((1, ctx), (2, cfg)):
+        if any(_given(layer.get(k)) for k in _METHOD_KEYS):
+            return rank
+    return 3
+
+
+def _load_selected(name: str, env: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
+    """The context named in ``context.txt``: a missing one is an error naming it (exit 4).
+
+    Falling back to the defaults would silently talk to whatever listens on 127.0.0.1:4222.
+    natscli unselects a missing context; natsops leaves the user's files alone.
+    """
+    path = config_root(env) / "nats" / "context.txt"
+    try:
+        return load_context(name, env)
+    except NotFound:
+        raise NotFound(
+            f"context '{name}' is selected (in {path}) but does not exist",
+            hint="select another with `nats context select NAME`, pass --context NAME, "
+            "or --no-context") from None
+
+
+def context_settings(base: Settings, name: str, env: Mapping[str, str] | None = None) -> Settings:
+    """``base`` resolved with context ``name`` in place of its own: what came from flags or the
+    environment stays, the rest (servers, credentials, TLS...) comes from ``name``.
+
+    Raises :class:`NotFound` when there is no such context.
+    """
+    env = os.environ if env is None else env
+    explicit = {k: v for k, v in base.sources.items() if v in ("flag", "env")}
+    # rebuild from the new context alone, then put the explicit values back on top
+    fresh = resolve_settings({"context": name}, {k: v for k, v in env.items()
+                                                 if not k.startswith("NATS_")})
+    kept = {k: getattr(base, k) for k in explicit}
+    if any(k in AUTH_FIELDS for k in explicit):  # an explicit auth method replaces the context's
+        kept.update({k: getattr(base, k) for k in AUTH_FIELDS})
+    sources = {**fresh.sources, **explicit}
+    return replace(fresh, **kept, connection_name=base.connection_name, sources=sources)
 
 
 def _build(

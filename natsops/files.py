@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["atomic_write", "fsync_dir", "write_atomic", "write_private"]
+__all__ = ["atomic_write", "fsync_dir", "mkdir_private", "write_atomic", "write_private"]
 
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 
@@ -79,3 +79,21 @@ def fsync_dir(folder: str | Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def mkdir_private(path: str | Path) -> None:
+    """Create ``path`` and every missing parent, each 0700 (the umask does not apply).
+
+    ``Path.mkdir(parents=True)`` gives missing parents the default mode; a fresh home has no
+    ``~/.local/share`` or ``~/.config``, and the XDG base directory spec wants them 0700.
+    """
+    missing = []
+    p = Path(path)
+    while not p.exists():
+        missing.append(p)
+        if p.parent == p:
+            break
+        p = p.parent
+    for d in reversed(missing):
+        d.mkdir(mode=0o700, exist_ok=True)
+        d.chmod(0o700)

@@ -32,10 +32,10 @@ from typing import TYPE_CHECKING, Any
 from natsops.errors import UsageError
 
 if TYPE_CHECKING:
-    from natsops.monitoring.snapshot import Snapshot
+    from natsops.monitoring.snapshot import Snapshot, StreamView
 
 __all__ = ["Assumptions", "CostResult", "Observed", "Prices", "SizingInput", "SizingResult",
-           "Step", "cost", "jetstream_config", "observe", "size"]
+           "Step", "StreamLimit", "cost", "jetstream_config", "observe", "size"]
 
 GiB = 1 << 30
 MiB = 1 << 20
@@ -79,6 +79,29 @@ class Assumptions:
 
 
 @dataclass(frozen=True)
+class StreamLimit:
+    """One measured stream: its share of the message rate and the limits that bound it."""
+
+    name: str
+    share: float  # of the cluster's message rate, 0..1
+    max_age_s: float | None = None
+    max_bytes: int | None = None
+    stored_bytes: int = 0
+
+    def bound(self, ingest: float) -> float | None:
+        """min(ingest x share x max_age, max_bytes), never below what it holds now.
+
+        None when neither limit is set and the stream takes traffic: it grows without bound.
+        """
+        caps = [ingest * self.share * self.max_age_s] if self.max_age_s else []
+        if self.max_bytes:
+            caps.append(float(self.max_bytes))
+        if not caps:
+            return float(self.stored_bytes) if self.share == 0 else None
+        return max(float(self.stored_bytes), min(caps))
+
+
+@dataclass(frozen=True)
 class SizingInput:
     """A workload. Sizes in bytes, times in seconds, rates per second (cluster-wide)."""
 
@@ -95,6 +118,8 @@ class SizingInput:
     gateways: int = 0
     memory_fraction: float = 0.0  # share of the data kept in memory streams
     assumptions: Assumptions = field(default_factory=Assumptions)
+    # measured streams (sizing --from-cluster): each bounded by its own limits
+    stream_limits: tuple[StreamLimit, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -130,7 +155,7 @@ class SizingResult:
 def _validate(w: SizingInput) -> None:
     if w.msgs_per_sec <= 0 or w.msg_size <= 0:
         raise UsageError("--msgs-per-sec and --msg-size must be positive")
-    if w.retention_seconds is None and w.max_bytes is None:
+    if w.retention_seconds is None and w.max_bytes is None and not w.stream_limits:
         raise UsageError("give --retention (max age, e.g. 7d) or --max-bytes (e.g. 500GB)")
     if (w.retention_seconds is not None and w.retention_seconds <= 0) or \
             (w.max_bytes is not None and w.max_bytes <= 0):
@@ -148,6 +173,22 @@ def _validate(w: SizingInput) -> None:
 def _auto_nodes(w: SizingInput) -> int:
     n = max(3 if w.replicas > 1 else 1, w.replicas)
     return n if n % 2 else n + 1
+
+
+def _streams_data(w: SizingInput, ingest: float, notes: list[str]) -> float:
+    """The data the measured streams hold at ``ingest``: each bounded by its own limits."""
+    total = 0.0
+    for st in w.stream_limits:
+        bound = st.bound(ingest)
+        if bound is None:  # no limit at all, and traffic: the longest max_age elsewhere
+            if w.retention_seconds is None:
+                raise UsageError(f"stream {st.name} has no max_age or max_bytes and takes "
+                                 "traffic: give --retention or --max-bytes to size it")
+            bound = ingest * st.share * w.retention_seconds
+            notes.append(f"stream {st.name} has no limit: sized as if it kept the longest "
+                         "max_age of the other streams")
+        total += bound
+    return total
 
 
 def size(w: SizingInput) -> SizingResult:
@@ -172,14 +213,20 @@ def size(w: SizingInput) -> SizingResult:
                   f"msg size {w.msg_size} + record overhead {a.record_overhead}")
     ingest = step("ingest (stored)", w.msgs_per_sec * stored, "B/s",
                   f"{w.msgs_per_sec:g} msg/s x {stored:g} B")
-    candidates = []
-    if w.retention_seconds is not None:
-        candidates.append(ingest * w.retention_seconds)
-    if w.max_bytes is not None:
-        candidates.append(float(w.max_bytes))
-    logical = step("logical data", min(candidates), "B",
-                   "min(ingest x max-age, max-bytes)" if len(candidates) == 2 else
-                   ("ingest x max-age" if w.retention_seconds is not None else "max-bytes"))
+    if w.stream_limits:
+        logical = step("logical data", _streams_data(w, ingest, notes), "B",
+                       "sum over the streams of min(ingest x its share x its max_age, its "
+                       "max_bytes)")
+    else:
+        candidates = []
+        if w.retention_seconds is not None:
+            candidates.append(ingest * w.retention_seconds)
+        if w.max_bytes is not None:
+            candidates.append(float(w.max_bytes))
+        logical = step("logical data", min(candidates), "B",
+                       "min(ingest x max-age, max-bytes)" if len(candidates) == 2 else
+                       ("ingest x max-age" if w.retention_seconds is not None else
+                        "max-bytes"))
     share = math.ceil(w.streams * w.replicas / nodes)
     data = step("data per server", share * logical / w.streams, "B",
                 f"ceil({w.streams} streams x R{w.replicas} / {nodes} nodes) = {share} "
@@ -364,6 +411,7 @@ class Observed:
     max_bytes: int | None
     stored_bytes: int
     notes: tuple[str, ...] = ()
+    stream_limits: tuple[StreamLimit, ...] = ()
 
 
 def _num(v: Any) -> int:
@@ -381,7 +429,9 @@ def observe(first: Snapshot, second: Snapshot,
     messages removed by limits still count); message size = stored bytes per message minus the
     record overhead, weighted by each stream's traffic; fan-out = consumer deliveries per
     published message; retention = the longest ``max_age`` (and the sum of ``max_bytes`` when
-    every stream has one); replicas = the replica count that carries the most traffic.
+    every stream has one); replicas = the replica count that carries the most traffic. Each
+    stream's share of the rate and its own limits (``stream_limits``) let the model bound
+    every stream by min(its rate x its max_age, its max_bytes).
     """
     a = assumptions or Assumptions()
     dt = second.taken_at - first.taken_at
@@ -396,6 +446,7 @@ def observe(first: Snapshot, second: Snapshot,
     stored = msgs = 0
     ages: list[float] = []
     limits: list[int] = []
+    per_stream: list[tuple[StreamView, int]] = []
     for st in second.streams:
         state, cfg = st.state, st.config
         n_msgs, n_bytes = _num(state.get("messages")), _num(state.get("bytes"))
@@ -411,6 +462,7 @@ def observe(first: Snapshot, second: Snapshot,
         if _num(cfg.get("max_age")) > 0:
             ages.append(_num(cfg.get("max_age")) / 1e9)
         limits.append(_num(cfg.get("max_bytes")))
+        per_stream.append((st, d))
     deliveries = 0
     for c in second.consumers:
         prev_c = before_c.get((c.account, c.stream, c.name))
@@ -436,10 +488,35 @@ def observe(first: Snapshot, second: Snapshot,
         notes.append("no stream has max_age, and not every stream has max_bytes: give "
                      "--retention or --max-bytes")
     connections = sum(_num((s.varz or {}).get("connections")) for s in second.servers)
+    stream_limits = _stream_limits(per_stream, seq_delta, notes)
     return Observed(
         seconds=dt, msgs_per_sec=seq_delta / dt, msg_size=size, streams=len(second.streams),
         consumers=len(second.consumers), connections=connections,
         servers=len(second.servers), replicas=replicas,
         fan_out=round(deliveries / seq_delta, 3) if seq_delta else 1.0,
         retention_seconds=max(ages) if ages else None, max_bytes=max_bytes,
-        stored_bytes=stored, notes=tuple(notes))
+        stored_bytes=stored, notes=tuple(notes), stream_limits=stream_limits)
+
+
+def _stream_limits(per_stream: list[tuple[StreamView, int]], seq_delta: int,
+                   notes: list[str]) -> tuple[StreamLimit, ...]:
+    """Each stream's share of the measured rate and its limits.
+
+    Without traffic in the window the rate is spread evenly over the streams that are not KV
+    buckets or object stores (a bucket holds what it holds; the rate describes messages).
+    """
+    if seq_delta:
+        shares = {id(st): d / seq_delta for st, d in per_stream}
+    else:
+        plain = [st for st, _ in per_stream if not st.name.startswith(("KV_", "OBJ_"))] or \
+            [st for st, _ in per_stream]
+        shares = {id(st): 1 / len(plain) for st in plain}
+        if per_stream:
+            notes.append(f"no traffic in the window: the rate is spread evenly over "
+                         f"{len(plain)} stream(s)")
+    out = []
+    for st, _ in per_stream:
+        age, mb = _num(st.config.get("max_age")), _num(st.config.get("max_bytes"))
+        out.append(StreamLimit(st.name, shares.get(id(st), 0.0), age / 1e9 if age > 0 else None,
+                               mb if mb > 0 else None, _num(st.state.get("bytes"))))
+    return tuple(out)

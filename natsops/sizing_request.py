@@ -27,7 +27,7 @@ from natsops.sizing import (
 )
 
 if TYPE_CHECKING:
-    from natsops.context import Settings
+    from natsops.monitoring.gather import Access
 
 __all__ = ["DEFAULTS", "Given", "SizingReport", "load_prices", "measure", "sizing_report",
            "workload"]
@@ -126,7 +126,8 @@ def workload(given: Given, observed: Observed | None = None) -> SizingInput:
         consumers=_pick(given.consumers, m.consumers, d.consumers),
         connections=_pick(given.connections, m.connections, d.connections),
         fan_out=_pick(given.fan_out, m.fan_out, d.fan_out),
-        nodes=given.nodes, gateways=given.gateways, memory_fraction=given.memory_fraction)
+        nodes=given.nodes, gateways=given.gateways, memory_fraction=given.memory_fraction,
+        stream_limits=observed.stream_limits if observed is not None and limits is m else ())
     if observed is not None and w.msgs_per_sec <= 0:
         raise UsageError(f"no JetStream message was stored during the {observed.seconds:.0f}s "
                          "window", hint="use a longer --window, or give --msgs-per-sec")
@@ -156,7 +157,7 @@ def load_prices(path: Path | None) -> Prices:
 
 
 async def measure(
-    settings: Settings | None,
+    settings: Access,
     window: float | str,
     *,
     monitors: Sequence[str] = (),

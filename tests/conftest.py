@@ -28,10 +28,12 @@ _ENV_PREFIXES = ("NATS_", "NATSOPS_")
 
 @pytest.fixture(autouse=True)
 def _isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """No test sees the developer's NATS_* variables, natscli contexts or terminal width."""
+    """No test sees the developer's NATS_* variables, natscli contexts, terminal width or
+    working directory (a `./.natsops/C1` left by the README's quick start must not matter)."""
     for key in list(os.environ):
         if key.startswith(_ENV_PREFIXES):
             monkeypatch.delenv(key, raising=False)
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))

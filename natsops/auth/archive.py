@@ -13,6 +13,7 @@ from pathlib import Path, PurePosixPath
 from natsops.auth.store import Store
 from natsops.context import write_private
 from natsops.errors import Conflict, NotFound, UsageError
+from natsops.files import mkdir_private
 
 __all__ = ["ArchiveResult", "backup_store", "restore_store"]
 
@@ -83,7 +84,7 @@ def restore_store(store: Store, path: Path, *, force: bool = False) -> ArchiveRe
     if store.operators() and not force:
         raise Conflict(f"{store.root} already holds operators {', '.join(store.operators())}",
                        hint="use --force to replace them")
-    store.root.parent.mkdir(parents=True, exist_ok=True)
+    mkdir_private(store.root.parent)
     tmp = Path(tempfile.mkdtemp(prefix=".restore-", dir=store.root.parent))
     try:
         _extract(path, tmp)

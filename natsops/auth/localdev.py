@@ -13,19 +13,21 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
+from pathlib import Path
 
 from natsops.auth import ops
 from natsops.auth.config import ResolverOptions, render_config
 from natsops.auth.store import Store
 from natsops.bootstrap import BootstrapOptions, BootstrapResult, bring_up
-from natsops.cluster.contexts import save_contexts
+from natsops.cluster.contexts import check_free, save_contexts
 from natsops.cluster.local import HOST, LocalCluster, plan_nodes, validate_node_count
 from natsops.cluster.process import find_server_binary
 from natsops.cluster.ready import Progress, silent
 from natsops.context import Settings, write_private
 from natsops.errors import Conflict
 
-__all__ = ["APP_ACCOUNT", "APP_USER", "bootstrap_operator", "write_operator_configs"]
+__all__ = ["APP_ACCOUNT", "APP_USER", "bootstrap_operator", "operator_marker",
+           "write_operator_configs"]
 
 APP_ACCOUNT = "APP"
 APP_USER = "app"
@@ -58,6 +60,17 @@ def write_operator_configs(cluster: LocalCluster, store: Store, op: str) -> None
         write_private(cluster.config_path(n.name), text)
     write_private(cluster.dir / _MARKER, json.dumps({"operator": op,
                                                      "store": str(store.root)}) + "\n")
+
+
+def operator_marker(directory: Path) -> tuple[str, Path] | None:
+    """``(operator, store root)`` of a local cluster in operator mode, else None."""
+    try:
+        doc = json.loads((directory / _MARKER).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(doc, dict) or not doc.get("operator") or not doc.get("store"):
+        return None
+    return str(doc["operator"]), Path(str(doc["store"]))
 
 
 def _ensure_app(store: Store, op: str, progress: Progress) -> None:
@@ -95,6 +108,8 @@ async def bootstrap_operator(opts: BootstrapOptions, store: Store, op: str,
                            f"for {op}", hint="use another --dir")
     else:
         validate_node_count(opts.nodes, opts.allow_even)
+        if opts.write_contexts:  # before anything is written or started
+            check_free(opts.name, directory, env)
         binary = find_server_binary(opts.server_bin, env)
         progress(f"rendering operator-mode configs for {opts.nodes} nodes in {directory}")
         cluster = LocalCluster.create(directory, name=opts.name,

@@ -463,16 +463,33 @@ def remove_user(store: Store, op: str, account: str, name: str, *,
     return Change("delete", "user", name, user.public_key, user.path, dry_run=dry_run)
 
 
+def creds_text(store: Store, op: str, account: str, name: str) -> str:
+    """The user's creds file content: JWT and seed (a secret: never log it)."""
+    user = store.user(op, account, name)
+    kp = store.load_key(user.public_key, "user")
+    return format_creds(user.token.token, kp.seed)
+
+
+def check_creds_output(output: Path) -> None:
+    """UsageError unless ``output`` can be a creds file: not a folder, in a folder that exists
+    (a typo in a path must not silently create folders)."""
+    if output.is_dir():
+        raise UsageError(f"{output} is a directory", hint="give the creds file's name")
+    parent = output.parent
+    if not parent.is_dir():
+        raise UsageError(f"cannot write {output}: directory {parent} does not exist",
+                         hint=f"create it first (mkdir -p {parent}) or choose another -o path")
+
+
 def generate_creds(store: Store, op: str, account: str, name: str,
                    output: Path | None = None) -> Change:
     """Write the user's creds file (0600) to ``output`` or its place in the store."""
     user = store.user(op, account, name)
-    kp = store.load_key(user.public_key, "user")
+    text = creds_text(store, op, account, name)
     path = output or store.creds_path(op, account, name)
     if output is not None:
-        if output.is_dir():
-            raise UsageError(f"{output} is a directory")
-        write_private(output, format_creds(user.token.token, kp.seed))
+        check_creds_output(output)
+        write_private(output, text)
     else:
-        store.write_text_private(path, format_creds(user.token.token, kp.seed))
+        store.write_text_private(path, text)
     return Change("write", "creds", name, user.public_key, path)

@@ -19,12 +19,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from natsops.access import system_connection
 from natsops.auth import jwt as jwtmod
 from natsops.auth.store import Entity, Store
-from natsops.auth.sysreq import ServerInfo, collect, discover, envelope, lookup, no_responders
-from natsops.auth.sysuser import system_settings
+from natsops.auth.sysreq import (
+    ServerInfo,
+    collect,
+    discover,
+    envelope,
+    lookup,
+    missing_names,
+    missing_servers,
+    no_responders,
+    peers,
+)
+from natsops.auth.sysuser import SysAccess, auth_access
 from natsops.auth.verify import StoredCopies, VerifyReport, check_servers, select_accounts, verify
-from natsops.context import Settings
 from natsops.errors import AuthError, Conflict, NatsopsError, ServerError, UsageError
 from natsops.findings import Finding
 
@@ -90,19 +100,22 @@ class PushReport:
     pushes: tuple[AccountPush, ...]
     verification: VerifyReport | None
     refused: tuple[Finding, ...] = ()
+    missing: tuple[str, ...] = ()  # known servers (meta group, routes) that did not answer
+    absent: tuple[Finding, ...] = ()  # AUTH016: a FAIL per missing server (or too few)
 
     @property
     def findings(self) -> tuple[Finding, ...]:
         """Everything the push found, for :func:`natsops.findings.exit_code` to decide on.
 
         The pre-push refusals (FAIL: with ``--dry-run`` the push would be refused, with
-        ``--force`` it went ahead anyway), a FAIL per server reply that was not accepted,
-        then the verification's findings.
+        ``--force`` it went ahead anyway), a FAIL per server that did not answer, a FAIL per
+        server reply that was not accepted, then the verification's findings.
         """
         replies = tuple(_reply_finding(p, r) for p in self.pushes for r in p.replies
-                        if not (r.ok or r.status == "would push"))
-        verified = self.verification.findings if self.verification else ()
-        return self.refused + replies + verified
+                        if not (r.ok or r.status == "would push" or r.server in self.missing))
+        verified = tuple(f for f in self.verification.findings if f.id != "AUTH016") \
+            if self.verification else ()
+        return self.refused + self.absent + replies + verified
 
 
 def _reply_finding(p: AccountPush, r: ServerReply) -> Finding:
@@ -204,20 +217,23 @@ async def _update(nc: Client, acc: Entity, expected: int, timeout: float) -> lis
     return msgs
 
 
-async def push(store: Store, op: str, settings: Settings, accounts: Sequence[str] | None = None,
+async def push(store: Store, op: str, settings: SysAccess, accounts: Sequence[str] | None = None,
                *, timeout: float = 2.0, force: bool = False, check: bool = True,
                expect: int | None = None, dry_run: bool = False) -> PushReport:
     """Push accounts (all when ``accounts`` is empty), then verify every server holds them.
 
     With ``dry_run``, only discover the servers and run the pre-push checks.
     """
-    from natsops.connection import connect
-
     targets = select_accounts(store, op, accounts)
-    async with connect(system_settings(store, op, settings)) as conn:
+    async with system_connection(auth_access(store, op, settings)) as (conn, _):
         nc = conn.nc
         servers = await discover(nc, timeout, expect)
         names = tuple(s.name for s in servers)
+        known = await peers(nc, servers, timeout)
+        gone = missing_names(servers, known)
+        absent = missing_servers(servers, expect, known,
+                                 consequence="it did not get the JWTs" if not dry_run
+                                 else "a push would not reach it")
         refused: list[Finding] = []
         for acc in targets:
             stored = await lookup(nc, acc.public_key, len(servers), timeout)
@@ -228,19 +244,25 @@ async def push(store: Store, op: str, settings: Settings, accounts: Sequence[str
         for acc in targets:
             if dry_run:
                 pushes.append(AccountPush(acc.name, acc.public_key, acc.token.jti, acc.token.iat,
-                                          tuple(ServerReply(n, "would push", "") for n in names)))
+                                          tuple(ServerReply(n, "would push", "") for n in names)
+                                          + _unreached(gone)))
                 continue
             msgs = await _update(nc, acc, len(servers), timeout)
             got = dict(_reply_of(m) for m in msgs)
             replies = [got.pop(n, ServerReply(n, "no answer", "")) for n in names]
             replies += list(got.values())  # servers that answered but missed the ping
             pushes.append(AccountPush(acc.name, acc.public_key, acc.token.jti, acc.token.iat,
-                                      tuple(replies)))
+                                      tuple(replies) + _unreached(gone)))
             log.info("pushed %s to %d of %d servers", acc.name,
                      sum(r.status == "accepted" for r in replies), len(names))
-        report = (await check_servers(nc, store, op, targets, servers, timeout, expect=expect)
+        report = (await check_servers(nc, store, op, targets, servers, timeout, expect=expect,
+                                      known=known)
                   if check and not dry_run else None)
-    return PushReport(names, tuple(pushes), report, tuple(refused))
+    return PushReport(names, tuple(pushes), report, tuple(refused), gone, tuple(absent))
+
+
+def _unreached(names: Sequence[str]) -> tuple[ServerReply, ...]:
+    return tuple(ServerReply(n, "no answer", "did not answer the system ping") for n in names)
 
 
 def _refusal(findings: Sequence[Finding]) -> NatsopsError:
@@ -266,26 +288,26 @@ def delete_request(store: Store, op: str, keys: Sequence[str]) -> str:
     return jwtmod.encode(claims, signer)
 
 
-async def delete_accounts(store: Store, op: str, settings: Settings, accounts: Sequence[str],
+async def delete_accounts(store: Store, op: str, settings: SysAccess, accounts: Sequence[str],
                           *, timeout: float = 2.0,
                           expect: int | None = None) -> list[ServerReply]:
     """Delete accounts from every full resolver (needs ``allow_delete: true``)."""
-    from natsops.connection import connect
 
     keys = [store.account(op, a).public_key for a in accounts]
     if store.operator(op).nats.get("system_account") in keys:
         raise UsageError("the system account cannot be deleted")
-    async with connect(system_settings(store, op, settings)) as conn:
+    async with system_connection(auth_access(store, op, settings)) as (conn, _):
         servers = await discover(conn.nc, timeout, expect)
+        known = await peers(conn.nc, servers, timeout)
         msgs = await collect(conn.nc, "$SYS.REQ.CLAIMS.DELETE",
                              delete_request(store, op, keys).encode(),
                              expected=len(servers), timeout=timeout)
     got = dict(_reply_of(m) for m in msgs if not no_responders(m))
     return [got.pop(s.name, ServerReply(s.name, "no answer", "")) for s in servers] + list(
-        got.values())
+        got.values()) + list(_unreached(missing_names(servers, known)))
 
 
-async def remove_from_servers(store: Store, op: str, settings: Settings, account: str, *,
+async def remove_from_servers(store: Store, op: str, settings: SysAccess, account: str, *,
                               timeout: float = 2.0) -> list[ServerReply]:
     """Delete one account from every full resolver; any reply but "accepted" is an error."""
     replies = await delete_accounts(store, op, settings, [account], timeout=timeout)
@@ -297,12 +319,11 @@ async def remove_from_servers(store: Store, op: str, settings: Settings, account
     return replies
 
 
-async def pull(store: Store, op: str, settings: Settings, *, timeout: float = 2.0,
+async def pull(store: Store, op: str, settings: SysAccess, *, timeout: float = 2.0,
                dry_run: bool = False) -> list[PullResult]:
     """Fetch every account JWT the servers hold (``CLAIMS.PACK``); update older store copies."""
-    from natsops.connection import connect
 
-    async with connect(system_settings(store, op, settings)) as conn:
+    async with system_connection(auth_access(store, op, settings)) as (conn, _):
         # one responder sends "<id>|<jwt>" per account, then an empty message
         msgs = await collect(conn.nc, "$SYS.REQ.CLAIMS.PACK", b"", expected=None,
                              timeout=timeout, quiet=timeout, until=lambda m: not m.data)

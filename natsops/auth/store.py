@@ -34,6 +34,7 @@ from natsops.auth.jwt import Token, decode
 from natsops.auth.nkey import KeyPair, Role, keypair_from_seed
 from natsops.context import write_private
 from natsops.errors import NotFound, UsageError
+from natsops.files import mkdir_private
 
 __all__ = ["Entity", "Store", "default_store_root", "valid_name"]
 
@@ -135,17 +136,8 @@ class Store:
 
     # ---- JWTs --------------------------------------------------------------------------------
     def _mkdirs(self, path: Path) -> None:
-        """Create ``path`` and its missing parents up to the root, each 0700."""
-        missing = []
-        p = path
-        while not p.exists():
-            missing.append(p)
-            if p == self.root or p.parent == p:
-                break
-            p = p.parent
-        for d in reversed(missing):
-            d.mkdir(mode=0o700, exist_ok=True)
-            d.chmod(0o700)  # mkdir's mode is filtered by the umask
+        """Create ``path`` and its missing parents (the root's too, on a fresh home), 0700."""
+        mkdir_private(path)
 
     def write_jwt(self, path: Path, token: str) -> None:
         self._mkdirs(path.parent)

@@ -21,8 +21,17 @@ if TYPE_CHECKING:
     from nats.aio.client import Client
     from nats.aio.msg import Msg
 
-__all__ = ["ServerInfo", "collect", "discover", "envelope", "lookup", "missing_servers",
-           "no_responders"]
+__all__ = [
+    "ServerInfo",
+    "collect",
+    "discover",
+    "envelope",
+    "lookup",
+    "missing_names",
+    "missing_servers",
+    "no_responders",
+    "peers",
+]
 
 
 @dataclass(frozen=True)
@@ -123,14 +132,64 @@ def _server_info(doc: Mapping[str, Any]) -> ServerInfo:
                       trusted_operators=tuple(data.get("trusted_operators_jwt") or ()))
 
 
-def missing_servers(servers: Sequence[ServerInfo], expect: int | None) -> list[Finding]:
-    """A FAIL (AUTH016) when fewer than ``expect`` servers answered."""
-    if expect is None or len(servers) >= expect:
-        return []
-    return [Finding.fail("AUTH016", "cluster",
-                         f"expected {expect} servers, only {len(servers)} answered "
-                         f"({', '.join(s.name for s in servers)})",
-                         fix="start the missing servers, then: natsops auth push")]
+async def peers(nc: Client, answered: Sequence[ServerInfo], timeout: float) -> dict[str, str]:
+    """Servers the answering ones know of, by name: how each is known.
+
+    The JetStream meta group lists every peer, offline ones too (``PING.JSZ``); the routes
+    list the servers of the cluster (``PING.ROUTEZ``; a frozen server keeps its routes until
+    the ping interval runs out). A server in either that did not answer the ping is missing.
+    """
+    async def ask(what: str) -> list[Msg]:
+        return await collect(nc, f"$SYS.REQ.SERVER.PING.{what}", b"{}",
+                             expected=len(answered), timeout=timeout)
+
+    jsz, routez = await asyncio.gather(ask("JSZ"), ask("ROUTEZ"))
+    found: dict[str, str] = {}
+    for m in jsz:
+        meta = (envelope(m).get("data") or {}).get("meta_cluster") or {}
+        names = [meta.get("leader")] + [r.get("name") for r in meta.get("replicas") or ()
+                                        if isinstance(r, Mapping)]
+        for n in names:
+            if n:
+                found.setdefault(str(n), "a JetStream meta group peer")
+    for m in routez:
+        doc = envelope(m)
+        src = (doc.get("server") or {}).get("name") or "?"
+        for r in (doc.get("data") or {}).get("routes") or ():
+            if isinstance(r, Mapping) and r.get("remote_name"):
+                found.setdefault(str(r["remote_name"]), f"a route peer of {src}")
+    return found
+
+
+def missing_servers(servers: Sequence[ServerInfo], expect: int | None,
+                    known: Mapping[str, str] | None = None, *,
+                    consequence: str = "nothing proves it holds the current JWTs"
+                    ) -> list[Finding]:
+    """A FAIL (AUTH016) per known server that did not answer, and when fewer than ``expect``.
+
+    ``known``: name -> how the server is known (:func:`peers`).
+    """
+    answered = sorted(s.name for s in servers)
+    gone = sorted(set(known or {}) - set(answered))
+    out = [Finding.fail("AUTH016", name,
+                        f"server {name} did not answer ({(known or {})[name]}): {consequence}",
+                        evidence={"server": name, "expected_from": (known or {})[name],
+                                  "answered": answered},
+                        fix="check the server (its log, natsops server ls); then natsops "
+                            "auth push")
+           for name in gone]
+    if expect is not None and len(servers) + len(gone) < expect:
+        out.append(Finding.fail("AUTH016", "cluster",
+                                f"expected {expect} servers, only {len(servers)} answered "
+                                f"({', '.join(answered)})",
+                                evidence={"expected": expect, "answered": answered},
+                                fix="start the missing servers, then: natsops auth push"))
+    return out
+
+
+def missing_names(servers: Sequence[ServerInfo], known: Mapping[str, str]) -> tuple[str, ...]:
+    """The ``known`` servers that are not among ``servers``."""
+    return tuple(sorted(set(known) - {s.name for s in servers}))
 
 
 async def lookup(nc: Client, key: str, expected: int,

@@ -1,10 +1,10 @@
 """The system-account user that push, pull, verify and ``account rm --from-servers`` use.
 
-The one from the settings (``--creds`` …) or a short-lived one minted in memory from the store
-(2 minutes, only ``$SYS.REQ.*`` publish rights), so no system creds file is needed.
-Credentials count only when given on purpose (flags, env, an explicitly chosen context): the
-natscli context that is merely selected usually holds an application user, so its credentials
-are dropped (its URL is kept) and :func:`system_settings` mints a system user instead.
+:func:`auth_access` takes the logins :mod:`natsops.access` finds (the credentials given, a
+system-account context, the ``-sys`` context beside the one in use, a local cluster's) and adds,
+last, a short-lived user minted in memory from the store (2 minutes, only ``$SYS.REQ.*`` publish
+rights), so no system creds file is needed. Credentials given explicitly (``--sys-creds``,
+``--creds``...) are the only login tried.
 """
 
 from __future__ import annotations
@@ -12,51 +12,55 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from natsops.access import Login, SystemAccess
 from natsops.auth import jwt as jwtmod
 from natsops.auth.claims import Permissions, user_claims
 from natsops.auth.creds import parse_creds
 from natsops.auth.nkey import generate
 from natsops.auth.ops import account_signer
 from natsops.auth.store import Entity, Store
-from natsops.context import Secret, Settings
+from natsops.context import AUTH_FIELDS, Secret, Settings
 from natsops.errors import UsageError
 
-__all__ = ["AUTH_FIELDS", "PUSH_USER_TTL", "mint_system_user", "mint_user", "push_settings",
-           "system_settings", "target_servers"]
+__all__ = ["AUTH_FIELDS", "PUSH_USER_TTL", "SysAccess", "auth_access", "mint_system_user",
+           "mint_user", "target_servers"]
 
-# every Settings field that carries credentials
-AUTH_FIELDS = ("creds", "user", "password", "token", "nkey", "user_jwt", "user_seed")
 # the fields that make a connection log in as someone (a password alone does not)
 _AUTH_KEYS = ("creds", "user", "nkey", "user_jwt", "token")
 PUSH_USER_TTL = 120  # seconds a minted system user lives
+# how an auth command logs in: the logins natsops.access found, or Settings used as given
+SysAccess = Settings | SystemAccess
 
 
-def push_settings(settings: Settings, *, explicit_context: bool,
-                  sys_creds: str | Path | None = None) -> Settings:
-    """``settings`` with the credentials a system-account connection should use.
+def auth_access(store: Store, op: str, settings: SysAccess) -> SystemAccess:
+    """The logins an auth command tries, in order; the last is a system user minted from the
+    store (unless credentials were given explicitly: then they are the only login).
 
-    Args:
-        explicit_context: a context was chosen on purpose (``--context``, ``NATS_CONTEXT``);
-            its credentials are then kept.
-        sys_creds: a system user's creds file; it replaces every other credential.
-
-    A creds file that cannot be read or is malformed is a :class:`UsageError` here, before
-    any connection is tried.
+    ``settings``: what :func:`natsops.access.system_access` found (the CLI), or Settings (a
+    library caller: used as given when they hold credentials). A creds file that cannot be read
+    or is malformed is a :class:`UsageError` here, before any connection is tried.
     """
-    from_selected = [k for k in AUTH_FIELDS
-                     if str(settings.sources.get(k, "")).startswith("context:")]
-    if from_selected and not explicit_context:
-        settings = settings.with_(**dict.fromkeys(AUTH_FIELDS))
-    if sys_creds is not None:
-        settings = settings.with_(creds=str(sys_creds), user=None, token=None, nkey=None,
-                                  user_jwt=None)
-    if settings.creds:
-        try:
-            text = Path(settings.creds).read_text()
-        except OSError as exc:
-            raise UsageError(f"cannot read creds file {settings.creds}: {exc.strerror}") from None
-        parse_creds(text, source=settings.creds)  # malformed creds: one clear line
-    return settings
+    access = SystemAccess.of(settings, final=_has_auth(settings)) \
+        if isinstance(settings, Settings) else settings
+    if access.final:
+        for login in access.logins:
+            _check_creds(login.settings)
+        return access
+    base = access.base or Settings()
+    jwt, seed = mint_system_user(store, op)
+    minted = base.with_(**{**dict.fromkeys(AUTH_FIELDS), "user_jwt": Secret(jwt),
+                           "user_seed": seed, "servers": target_servers(store, op, base)})
+    return access.then(Login(f"a system user minted from the store (operator {op})", minted))
+
+
+def _check_creds(settings: Settings) -> None:
+    if not settings.creds or settings.user:
+        return
+    try:
+        text = Path(settings.creds).read_text()
+    except OSError as exc:
+        raise UsageError(f"cannot read creds file {settings.creds}: {exc.strerror}") from None
+    parse_creds(text, source=settings.creds)  # malformed creds: one clear line
 
 
 def mint_system_user(store: Store, op: str, ttl: int = PUSH_USER_TTL) -> tuple[str, Secret]:
@@ -92,12 +96,3 @@ def target_servers(store: Store, op: str, settings: Settings) -> tuple[str, ...]
     if asu and str(asu).split("://", 1)[0] in ("nats", "tls", "ws", "wss") and asu not in urls:
         urls.append(asu)
     return tuple(urls) or settings.servers
-
-
-def system_settings(store: Store, op: str, settings: Settings) -> Settings:
-    """Settings that connect as a system user: the given credentials or a minted user."""
-    servers = target_servers(store, op, settings)
-    if _has_auth(settings):
-        return settings.with_(servers=servers)
-    jwt, seed = mint_system_user(store, op)
-    return settings.with_(servers=servers, user_jwt=Secret(jwt), user_seed=seed)

@@ -16,11 +16,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from natsops.access import system_connection
 from natsops.auth import jwt as jwtmod
 from natsops.auth.claims import Permissions
 from natsops.auth.store import Entity, Store
-from natsops.auth.sysreq import ServerInfo, collect, discover, envelope, lookup, missing_servers
-from natsops.auth.sysuser import mint_user, system_settings
+from natsops.auth.sysreq import (
+    ServerInfo,
+    collect,
+    discover,
+    envelope,
+    lookup,
+    missing_names,
+    missing_servers,
+    peers,
+)
+from natsops.auth.sysuser import SysAccess, auth_access, mint_user
 from natsops.context import Secret, Settings
 from natsops.findings import Finding, Severity
 
@@ -65,6 +75,7 @@ class VerifyReport:
     copies: tuple[ServerCopy, ...]
     findings: tuple[Finding, ...]
     stored: tuple[StoredCopies, ...] = ()
+    missing: tuple[str, ...] = ()  # known servers (meta group, routes) that did not answer
 
     @property
     def ok(self) -> bool:
@@ -78,17 +89,16 @@ def select_accounts(store: Store, op: str, names: Sequence[str] | None) -> list[
     return [store.account(op, n) for n in names]
 
 
-async def verify(store: Store, op: str, settings: Settings,
+async def verify(store: Store, op: str, settings: SysAccess,
                  accounts: Sequence[str] | None = None, *, timeout: float = 2.0,
                  load: bool = True, expect: int | None = None) -> VerifyReport:
     """Compare every server's live copy of each account with the store."""
-    from natsops.connection import connect
-
     targets = select_accounts(store, op, accounts)
-    async with connect(system_settings(store, op, settings)) as conn:
+    async with system_connection(auth_access(store, op, settings)) as (conn, _):
         servers = await discover(conn.nc, timeout, expect)
+        known = await peers(conn.nc, servers, timeout)
         return await check_servers(conn.nc, store, op, targets, servers, timeout, load=load,
-                                   expect=expect)
+                                   expect=expect, known=known)
 
 
 async def _accountz(nc: Client, key: str, expected: int,
@@ -136,12 +146,18 @@ async def _load_account(store: Store, acc: Entity, servers: Sequence[ServerInfo]
 
 async def check_servers(nc: Client, store: Store, op: str, targets: Sequence[Entity],
                         servers: Sequence[ServerInfo], timeout: float, *,
-                        load: bool = True, expect: int | None = None) -> VerifyReport:
-    """Verify ``targets`` on ``servers`` over an open system-account connection."""
+                        load: bool = True, expect: int | None = None,
+                        known: Mapping[str, str] | None = None) -> VerifyReport:
+    """Verify ``targets`` on ``servers`` over an open system-account connection.
+
+    ``known`` servers (:func:`~natsops.auth.sysreq.peers`) that did not answer are a FAIL
+    each (AUTH016) and a "no answer" copy per account.
+    """
     copies: list[ServerCopy] = []
     stored: list[StoredCopies] = []
-    findings: list[Finding] = missing_servers(servers, expect)
+    findings: list[Finding] = missing_servers(servers, expect, known)
     names = [s.name for s in servers]
+    gone = missing_names(servers, known or {})
     for acc in targets:
         live = await _accountz(nc, acc.public_key, len(servers), timeout)
         unloaded = [s for s in servers if not (live.get(s.name) or {}).get("data")]
@@ -149,12 +165,12 @@ async def check_servers(nc: Client, store: Store, op: str, targets: Sequence[Ent
             await _load_account(store, acc, unloaded, timeout)
             live = await _accountz(nc, acc.public_key, len(servers), timeout)
         mine = [_copy_of(acc, name, live.get(name)) for name in names]
-        copies += mine
+        copies += mine + [ServerCopy(name, acc.name, "no answer") for name in gone]
         findings += [_finding(acc, c) for c in mine]
         summary = _stored(acc, await lookup(nc, acc.public_key, len(servers), timeout))
         stored.append(summary)
         findings += _stored_findings(acc, summary, mine)
-    return VerifyReport(tuple(names), tuple(copies), tuple(findings), tuple(stored))
+    return VerifyReport(tuple(names), tuple(copies), tuple(findings), tuple(stored), gone)
 
 
 def _stored(acc: Entity, tokens: Sequence[jwtmod.Token | None]) -> StoredCopies:

@@ -22,7 +22,12 @@ Example::
 from __future__ import annotations
 
 from natsops.backup.archive import ARCHIVE_FORMAT, BackupSource, Manifest, open_backup
-from natsops.backup.restore import RestoreResult, parse_subjects, restore_stream
+from natsops.backup.restore import (
+    RestoreResult,
+    max_bytes_override,
+    parse_subjects,
+    restore_stream,
+)
 from natsops.backup.snapshot import (
     BackupJob,
     BackupOptions,
@@ -45,6 +50,7 @@ __all__ = [
     "backup_all",
     "backup_job",
     "backup_stream",
+    "max_bytes_override",
     "open_backup",
     "parse_subjects",
     "restore_stream",

@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 
     from natsops.connection import Conn
 
-__all__ = ["RestoreResult", "parse_subjects", "restore_stream", "scale_stream"]
+__all__ = ["RestoreResult", "max_bytes_override", "parse_subjects", "restore_stream",
+           "scale_stream"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,26 @@ def parse_subjects(text: str | None) -> list[str] | None:
     """``--subjects a.>,b.>`` as a list; None (keep the backed-up subjects) when not given."""
     subjects = [s.strip() for s in text.split(",") if s.strip()] if text else []
     return subjects or None
+
+
+def max_bytes_override(text: str | None, manifest: Manifest) -> dict[str, Any]:
+    """``--max-bytes SIZE`` as a StreamConfig override (``-1``: no limit); {} when not given.
+
+    A limit the backup does not fit in is refused before anything is restored: the server
+    would have to drop messages to make room.
+    """
+    if text is None:
+        return {}
+    from natsops.units import format_bytes, parse_size
+
+    n = parse_size(text, what="--max-bytes")
+    if n == 0 or n < -1:
+        raise UsageError(f"--max-bytes {text}: give a size (e.g. 1GB) or -1 for no limit")
+    if 0 < n < manifest.bytes:
+        raise UsageError(f"--max-bytes {text} is smaller than the {format_bytes(manifest.bytes)} "
+                         f"the backup of {manifest.stream} holds; nothing was restored",
+                         hint=f"give at least {format_bytes(manifest.bytes)}")
+    return {"max_bytes": n}
 
 
 def _plan_config(src: BackupSource, name: str | None, replicas: int | None,
@@ -271,6 +292,10 @@ def _compare(m: Manifest, state: dict[str, Any], target: str) -> None:
     got = {k: int(state.get(k, 0)) for k in ("messages", "bytes", "first_seq", "last_seq")}
     want = {"messages": m.messages, "bytes": m.bytes, "first_seq": m.first_seq,
             "last_seq": m.last_seq}
+    if want["messages"] == 0 and got["messages"] == 0:
+        # an empty stream's first_seq says nothing: 0 when never written, last_seq + 1 after a
+        # purge, and a restored empty stream starts at 1
+        del want["first_seq"]
     diff = {k: (want[k], got[k]) for k in want if want[k] != got[k]}
     if diff:
         text = ", ".join(f"{k} {w} in the backup vs {g} restored" for k, (w, g) in diff.items())

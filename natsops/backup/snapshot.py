@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +34,8 @@ from natsops.files import atomic_write
 from natsops.jetstream._api import request
 from natsops.jetstream.streams import list_stream_names, stream_info
 from natsops.units import parse_duration, parse_size
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
@@ -133,9 +136,11 @@ async def backup_stream(conn: Conn, stream: str, path: Path, options: BackupOpti
     _check_target(path, opts.force)
     # fail before creating any file if the stream is missing
     total_guess = (await stream_info(conn, stream)).bytes or None
+    log.info("backing up stream %s (%s bytes) to %s", stream, total_guess or 0, path)
     t0 = time.monotonic()
     with atomic_write(path, private=True) as fh:
         manifest = await _Snapshot(conn, stream, fh, opts, progress, total_guess).run()
+    log.info("backup of %s complete in %.1fs", stream, time.monotonic() - t0)
     return BackupResult(path=str(path), manifest=manifest, seconds=time.monotonic() - t0)
 
 

@@ -414,8 +414,24 @@ async def _setup_stream(settings: Settings, opts: BenchOptions) -> tuple[bool, i
                     storage=storage,
                 ))  # fmt: skip
         except Exception as exc:
+            if getattr(exc, "err_code", None) == 10065 or "overlap" in str(exc):
+                raise await _overlap(conn, opts) from None
             raise _errors.ServerError(f"cannot create stream {opts.stream_name}: {exc}") from None
         return True, 0
+
+
+async def _overlap(conn: Any, opts: BenchOptions) -> NatsopsError:
+    """The bench subject belongs to another stream (10065): name it, and how to bench anyway."""
+    try:
+        owner = await conn.js.find_stream_name_by_subject(opts.stream_subject)
+    except Exception:  # only for a better message: the conflict stands without it
+        owner = None
+    by = f" stream {owner}" if owner else " another stream"
+    return _errors.Conflict(
+        f"cannot create bench stream {opts.stream_name}: {opts.stream_subject} is already "
+        f"taken by{by}",
+        hint="bench on a subject no stream takes (e.g. natsops bench bench.js --js), or on "
+        f"that stream itself with --stream {owner or 'NAME'}")
 
 
 async def _finish_stream(

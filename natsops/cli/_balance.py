@@ -21,8 +21,6 @@ def print_plan(plan: "BalancePlan") -> None:
                      [(m.group, m.from_, m.to) for m in plan.moves])
     else:
         output.info(f"nothing to move: no server leads more than its share of {plan.share}")
-    if plan.missing:
-        output.error(f"did not answer in time (not planned): {', '.join(plan.missing)}")
     if plan.leaderless:
         output.error(f"without a leader (not moved): {', '.join(plan.leaderless)}",
                      "natsops doctor explains what is wrong")
@@ -54,17 +52,18 @@ def balance(ctx: "typer.Context", kind: "Kind", names: Sequence[str] | None, *,
     from natsops.jetstream.balance import apply_balance, plan_balance
 
     plan = call(ctx, plan_balance, kind, names=names)
-    if as_json and (dry_run or not plan.moves):
-        output.print_json({"plan": plan, "dry_run": dry_run})
-        return
     if not as_json:
         print_plan(plan)
     if dry_run or not plan.moves:
-        return
-    confirm(f"Step down {len(plan.moves)} {kind} leader(s) as planned?", force=force)
-    res = call(ctx, apply_balance, plan, progress=None if as_json else output.info)
-    if as_json:
-        output.print_json({"plan": plan, "dry_run": False, "result": res,
-                           "balanced": res.balanced})
-        return
-    print_result(res)
+        if as_json:
+            output.print_json({"plan": plan, "dry_run": dry_run})
+    else:
+        confirm(f"Step down {len(plan.moves)} {kind} leader(s) as planned?", force=force)
+        res = call(ctx, apply_balance, plan, progress=None if as_json else output.info)
+        if as_json:
+            output.print_json({"plan": plan, "dry_run": False, "result": res,
+                               "balanced": res.balanced})
+        else:
+            print_result(res)
+    if plan.missing:  # a partial plan is not a balanced cluster
+        output.exit_incomplete(f"{kind}(s) did not answer in time and were left out", plan.missing)

@@ -127,8 +127,6 @@ def peers_table(title: str, cluster: "ClusterView | None") -> None:
 
 
 def print_changes(changes: "Sequence[Change]", *, as_json: bool) -> None:
-    import json
-
     from natsops.cli import output
 
     if as_json:
@@ -137,9 +135,33 @@ def print_changes(changes: "Sequence[Change]", *, as_json: bool) -> None:
         output.info("no changes")
         return
     for c in changes:
-        old = "(unset)" if c.old is None else json.dumps(c.old)
-        new = "(unset)" if c.new is None else json.dumps(c.new)
+        old, new = human_value(c.field, c.old), human_value(c.field, c.new)
         output.out().print(f"  {c.field}: {old} -> {new}", markup=False, highlight=False)
+
+
+# config fields the API gives in nanoseconds, and in bytes (shown as 30d, 50 GiB in a diff)
+NS_FIELDS = frozenset(("max_age", "duplicate_window", "subject_delete_marker_ttl", "ack_wait",
+                       "inactive_threshold", "idle_heartbeat", "max_expires", "backoff"))
+BYTE_FIELDS = frozenset(("max_bytes", "max_msg_size", "max_request_max_bytes"))
+
+
+def human_value(field: str, value: object) -> str:
+    """A config value as a person reads it: durations and sizes with units, else JSON."""
+    import json
+
+    from natsops.units import format_bytes, format_duration
+
+    key = field.rsplit(".", 1)[-1]
+    if value is None:
+        return "(unset)"
+    if isinstance(value, int) and not isinstance(value, bool):
+        if key in NS_FIELDS:
+            return "unlimited" if key == "max_age" and value <= 0 else format_duration(value / 1e9)
+        if key in BYTE_FIELDS:
+            return format_bytes(value)
+    if key == "backoff" and isinstance(value, list):
+        return "[" + ", ".join(human_value(key, v) for v in value) + "]"
+    return json.dumps(value)
 
 
 def edit_result(what: str, changes: "Sequence[Change]", config: Mapping[str, object], *,
@@ -160,4 +182,15 @@ def kv_lines(pairs: Iterable[tuple[str, object]]) -> None:
     for k, v in pairs:
         if v is None or v == "":
             continue
-        output.out().print(f"{k:>22}: {v}", markup=False, highlight=False)
+        output.out().print(f"{k:>22}: {output.cell(v)}", markup=False, highlight=False)
+
+
+def exit_if_partial(what: str, missing: Sequence[str], offline: Mapping[str, str]) -> None:
+    """Exit 11 when a listing misses ``what`` (streams, consumers) whose servers did not
+    answer in time (``missing``) or are ``offline``; the listing was printed already."""
+    from natsops.cli import output
+
+    output.exit_incomplete(f"{what} missing from the answer",
+                           [*missing, *(n for n in offline if n not in missing)],
+                           hint="their servers did not answer in time or are offline: "
+                                "natsops server ls, natsops doctor")

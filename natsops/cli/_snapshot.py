@@ -15,17 +15,17 @@ import typer
 from natsops.cli.state import get_state
 
 if TYPE_CHECKING:
-    from natsops.context import Settings
+    from natsops.access import SystemAccess
     from natsops.monitoring.gather import GatherOptions
     from natsops.monitoring.snapshot import Snapshot
 
 
-def settings_for(ctx: typer.Context, directory: Path | None) -> Settings | None:
-    """The global settings, unless a local cluster directory gives its own (and no -s)."""
+def settings_for(ctx: typer.Context, directory: Path | None) -> SystemAccess:
+    """How to reach the system account: every login worth trying (:mod:`natsops.access`)."""
+    from natsops.access import system_access
+
     state = get_state(ctx)
-    if directory is not None and not state.flags.get("server"):
-        return None
-    return state.settings
+    return system_access(state.settings, state.env, cluster_dir=directory)
 
 
 def snapshot(ctx: typer.Context, opts: GatherOptions, *, monitor: list[str] | None,

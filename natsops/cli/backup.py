@@ -118,6 +118,7 @@ def restore(
     subjects: Annotated[str | None, typer.Option("--subjects", help="Comma-separated subjects for the restored stream (when the originals are taken)", show_default=False)] = None,
     stall_timeout: StallOpt = "10s",
     wait: Annotated[str, typer.Option("--wait", help="How long to wait for the replicas to catch up")] = "60s",
+    max_bytes: Annotated[str | None, typer.Option("--max-bytes", help="max_bytes of the restored stream (e.g. 1GB, -1 for none) [default: as backed up]; each replica reserves it", show_default=False)] = None,
     no_progress: options.NoProgress = False,
     json_out: options.Json = False,
 ) -> None:
@@ -125,27 +126,30 @@ def restore(
 
     It checks the archive first, restores as R1, compares message count, bytes and first/last
     sequence with the manifest, then scales to the target replicas. On any failure the
-    half-restored stream is deleted.
+    half-restored stream is deleted. The stream keeps the backed-up max_bytes, which each
+    replica reserves on its server: --max-bytes sets another (a copy next to the original).
 
     \b
     Examples:
       natsops stream restore ./orders.tgz
       natsops stream restore ./orders.tgz --name ORDERS_COPY --subjects "copy.orders.>"
       natsops stream restore ./natscli-backup-dir --replicas 3
+      natsops stream restore ./orders.tgz --name ORDERS_COPY --subjects "copy.>" --max-bytes 5GB
     """
-    from natsops.backup import open_backup, parse_subjects, restore_stream
+    from natsops.backup import max_bytes_override, open_backup, parse_subjects, restore_stream
     from natsops.cli import output
     from natsops.cli._run import call
     from natsops.units import parse_duration
 
     as_json = want_json(ctx, json_out)
-    open_backup(source)  # a missing or unreadable backup fails before any connection
+    src = open_backup(source)  # a missing or unreadable backup fails before any connection
+    limits = max_bytes_override(max_bytes, src.manifest)
     stall = parse_duration(stall_timeout, what="--stall-timeout")
     ready = parse_duration(wait, what="--wait")
     with output.ByteProgress(f"restore {source.name}", not no_progress and not as_json) as bar:
         res = call(ctx, restore_stream, source, name=name, replicas=replicas,
-                   subjects=parse_subjects(subjects), stall_timeout=stall, ready_timeout=ready,
-                   progress=bar)
+                   subjects=parse_subjects(subjects), overrides=limits, stall_timeout=stall,
+                   ready_timeout=ready, progress=bar)
     _print_restored(res, as_json)
 
 

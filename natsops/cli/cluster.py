@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from natsops.cli import options
+from natsops.cli.output import examples
 from natsops.cli.state import get_state, want_json
 
 if TYPE_CHECKING:
@@ -15,8 +16,8 @@ if TYPE_CHECKING:
 app = typer.Typer(
     help="Manage a local cluster started by `natsops bootstrap`.",
     no_args_is_help=True,
-    epilog="\b\nExamples:\n  natsops cluster status\n  natsops cluster restart n2\n"
-    "  natsops cluster logs n1 -n 50\n  natsops cluster down --purge",
+    epilog=examples("natsops cluster status", "natsops cluster restart n2",
+                    "natsops cluster logs n1 -n 50", "natsops cluster down --purge"),
 )
 
 DirOpt = Annotated[Path, typer.Option("--dir", envvar="NATSOPS_CLUSTER_DIR",
@@ -44,9 +45,11 @@ def print_status(status: "ClusterStatus") -> None:
                                              f"unhealthy: {n.health_error}")
         rows.append((n.name, n.client_url, n.monitor_url, n.cluster_url, n.version or "",
                      n.meta_leader or "", n.pid or "", state))
+    Col = output.Col
     output.table(f"cluster {status.name} ({status.dir})",
-                 ["name", "client URL", "monitor URL", "cluster URL", "version", "meta leader",
-                  "pid", "state"], rows)
+                 [Col("name"), Col("client URL"), Col("monitor URL", 1), Col("cluster URL", 3),
+                  Col("version", 2), Col("meta leader", 4), Col("pid", 5, right=True),
+                  Col("state", wrap=True)], rows)
 
 
 @app.command()

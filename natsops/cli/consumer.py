@@ -8,6 +8,7 @@ import typer
 from natsops.cli import options
 from natsops.cli._js import asker, print_names, with_options
 from natsops.cli._run import call
+from natsops.cli.output import examples
 from natsops.cli.prompt import confirm
 from natsops.cli.state import want_json
 
@@ -20,9 +21,12 @@ if TYPE_CHECKING:
 app = typer.Typer(
     help="Manage JetStream consumers.",
     no_args_is_help=True,
-    epilog="Examples: natsops consumer add ORDERS workers --pull --filter 'orders.created.>' "
-    "--ack explicit --max-deliver 5 --replay instant --defaults | natsops consumer info ORDERS "
-    "workers | natsops consumer next ORDERS workers --count 10 | natsops consumer report ORDERS",
+    epilog=examples(
+        "natsops consumer add ORDERS workers --pull --filter 'orders.created.>' --ack explicit "
+        "--max-deliver 5 --replay instant --defaults",
+        "natsops consumer info ORDERS workers",
+        "natsops consumer next ORDERS workers --count 10",
+        "natsops consumer report ORDERS"),
 )
 cluster_app = typer.Typer(help="Consumer Raft group operations.", no_args_is_help=True)
 app.add_typer(cluster_app, name="cluster")
@@ -220,6 +224,13 @@ def ls(
                  [(c.name, "pull" if c.is_pull else "push", c.config.get("ack_policy"),
                    f"{c.num_pending:,}", f"{c.num_ack_pending:,}", c.last_delivery or "never")
                   for c in res.consumers])
+    _incomplete(res)
+
+
+def _incomplete(res: "ConsumerListing") -> None:
+    from natsops.cli._js import exit_if_partial
+
+    exit_if_partial("consumer(s)", res.missing, res.offline)
 
 
 @app.command()
@@ -319,6 +330,7 @@ def report(ctx: typer.Context, stream: StreamArg, json_out: options.Json = False
         _report_json(res)
     else:
         _report_table(res)
+    _incomplete(res)
 
 
 def _report_json(res: "ConsumerListing") -> None:
@@ -342,9 +354,12 @@ def _report_table(res: "ConsumerListing") -> None:
     from natsops.cli._js import replicas_cell
     from natsops.units import format_duration
 
+    Col = output.Col
     output.table(f"Consumer report for {res.stream} with {len(res.consumers)} consumers",
-                 ["consumer", "mode", "ack policy", "ack wait", "ack pending", "redelivered",
-                  "unprocessed", "waiting", "ack floor", "last delivery", "cluster"],
+                 [Col("consumer"), Col("mode", 3), Col("ack policy", 6), Col("ack wait", 7),
+                  Col("ack pending"), Col("redelivered", 4), Col("unprocessed"),
+                  Col("waiting", 5), Col("ack floor", 8), Col("last delivery", 2),
+                  Col("cluster", 1)],
                  [(c.name, "Pull" if c.is_pull else "Push", c.config.get("ack_policy"),
                    format_duration(int(c.config.get("ack_wait") or 0) / 1e9),
                    f"{c.num_ack_pending:,}", f"{c.num_redelivered:,}",
@@ -353,8 +368,6 @@ def _report_table(res: "ConsumerListing") -> None:
                    replicas_cell(c.cluster) if c.cluster and len(c.cluster.peers) > 1 else
                    (c.cluster.leader if c.cluster else ""))
                   for c in res.consumers])
-    if res.missing:
-        output.error(f"inaccessible consumers: {', '.join(res.missing)}")
 
 
 @cluster_app.command("step-down")

@@ -54,6 +54,14 @@ def doctor(
 
     Exit codes: 0 healthy, 6 a FAIL finding (or a WARN with --strict), 3 no server answered.
     With --format nagios: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+
+    \b
+    Examples:
+      natsops doctor --context natsops-C1-sys
+      natsops doctor --dir .natsops/C1 --sample 5s
+      natsops doctor --monitor http://10.0.0.1:8222 --monitor http://10.0.0.2:8222
+      natsops doctor --format nagios --strict
+      natsops doctor --only replicas,meta-group --json
     """
     from natsops.cli._run import run
     from natsops.cli.findings import check_format
@@ -61,7 +69,7 @@ def doctor(
     from natsops.doctor import run as doctor_run
     from natsops.units import parse_duration
 
-    fmt = check_format("json" if want_json(ctx, json_out) else fmt, ("human", "json", "nagios"))
+    fmt = check_format(_json_or(fmt, want_json(ctx, json_out)), ("human", "json", "nagios"))
     if list_checks:
         return _list_checks(fmt == "json")
     with _nagios_unknown(fmt == "nagios"):
@@ -71,6 +79,15 @@ def doctor(
             sample=parse_duration(sample, what="--sample") if sample else 0.0)
         report = run(doctor_run(settings_for(ctx, directory), opts))
     _emit(report, fmt, strict)
+
+
+def _json_or(fmt: str, as_json: bool) -> str:
+    """``json`` with --json, which another --format than json (or the default) contradicts."""
+    from natsops.errors import UsageError
+
+    if as_json and fmt not in ("human", "json"):
+        raise UsageError(f"--json and --format {fmt} exclude each other: give one of them")
+    return "json" if as_json else fmt
 
 
 @contextlib.contextmanager
@@ -97,7 +114,7 @@ def _list_checks(as_json: bool) -> None:
         output.print_json([{"id": c.id, "title": c.title, "severity": c.severity.label,
                             "suite": c.suite} for c in checks])
     else:
-        output.table(None, ["ID", "SUITE", "UP TO", "TITLE"],
+        output.table(None, ["ID", "SUITE", "UP TO", output.Col("TITLE", wrap=True)],
                      [(c.id, c.suite, c.severity.label, c.title) for c in checks])
 
 

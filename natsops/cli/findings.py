@@ -12,6 +12,7 @@ import typer
 
 from natsops.errors import ExitCode, UsageError
 from natsops.findings import Finding, Severity, counts, document, exit_code, nagios, to_sarif
+from natsops.secrets import mask_line
 
 _MARK = {Severity.FAIL: "[bold red]✗ FAIL[/]", Severity.WARN: "[yellow]! WARN[/]",
          Severity.INFO: "[cyan]i INFO[/]", Severity.OK: "[green]✓ OK[/]"}
@@ -19,6 +20,8 @@ FORMATS = ("human", "json", "nagios", "sarif")
 
 
 def _short(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, float):
         return f"{value:g}"
     if isinstance(value, (list, tuple)):
@@ -36,7 +39,7 @@ def evidence_line(evidence: Mapping[str, Any], limit: int = 8) -> str:
 
 
 class _Sources:
-    """Source lines of the files findings point at, read once each."""
+    """Source lines of the files findings point at, read once each, secrets masked."""
 
     def __init__(self) -> None:
         self._lines: dict[str, list[str]] = {}
@@ -48,7 +51,7 @@ class _Sources:
             except OSError:
                 self._lines[file] = []
         lines = self._lines[file]
-        return lines[number - 1].rstrip() if 0 < number <= len(lines) else None
+        return mask_line(lines[number - 1].rstrip()) if 0 < number <= len(lines) else None
 
 
 def print_findings(findings: Sequence[Finding], *, min_severity: Severity = Severity.INFO,
@@ -77,8 +80,8 @@ def print_findings(findings: Sequence[Finding], *, min_severity: Severity = Seve
                 con.print(f"      {f.location.line:>4} | {escape(src)}", highlight=False)
             if f.evidence:
                 con.print(f"      [dim]evidence:[/] {escape(evidence_line(f.evidence))}")
-            if f.fix:
-                con.print(f"      [dim]fix:[/] {escape(f.fix)}")
+            if f.fix:  # a command to copy: never wrapped, whatever the width
+                con.print(f"      [dim]fix:[/] {escape(f.fix)}", soft_wrap=True)
         con.print()
 
 

@@ -7,6 +7,7 @@ import typer
 from natsops.cli import options
 from natsops.cli._js import print_names
 from natsops.cli._run import call
+from natsops.cli.output import examples
 from natsops.cli.prompt import confirm
 from natsops.cli.state import want_json
 
@@ -17,9 +18,11 @@ if TYPE_CHECKING:
 app = typer.Typer(
     help="Manage Key/Value buckets and keys.",
     no_args_is_help=True,
-    epilog="Examples: natsops kv add SESSIONS --replicas=3 --ttl=24h | natsops kv put SESSIONS "
-    "user.42 '{\"role\":\"admin\"}' | natsops kv get SESSIONS user.42 | natsops kv watch "
-    "SESSIONS user.42",
+    epilog=examples(
+        "natsops kv add SESSIONS --replicas=3 --ttl=24h",
+        "natsops kv put SESSIONS user.42 '{\"role\":\"admin\"}'",
+        "natsops kv get SESSIONS user.42",
+        "natsops kv watch SESSIONS user.42"),
 )
 
 BucketArg = Annotated[str, typer.Argument(help="Bucket name", show_default=False)]
@@ -170,22 +173,51 @@ def get(
     raw: Annotated[bool, typer.Option("--raw", help="Print only the value's bytes")] = False,
     json_out: options.Json = False,
 ) -> None:
-    """Print a key's value (latest, or --revision)."""
-    import sys
+    """Print a key's value (latest, or --revision).
 
+    A value that is not UTF-8 text is written as its bytes when stdout is a file or a pipe; on
+    a terminal it is refused (exit 2): use --raw, or --json (base64).
+    """
     from natsops.cli import output
     from natsops.jetstream.kv import get_key
 
     e = call(ctx, get_key, bucket, key, revision)
     if want_json(ctx, json_out):
         output.print_json(e.jsonable())
-    elif raw:
-        sys.stdout.buffer.write(e.value)
-        sys.stdout.flush()
-    else:
+        return
+    if not raw:
         output.info(f"{bucket} > {key} revision {e.revision}"
                     + (f" created {e.created}" if e.created else ""))
-        output.out().print(e.value.decode(errors="replace"), markup=False, highlight=False)
+    _write_value(e.value, f"{bucket} > {key}", raw=raw)
+
+
+def _stdout_is_terminal() -> bool:
+    import sys
+
+    return sys.stdout.isatty()
+
+
+def _write_value(value: bytes, what: str, *, raw: bool) -> None:
+    """The value as text; bytes that are not UTF-8 are never replaced: written as they are."""
+    import sys
+
+    from natsops.cli import output
+    from natsops.errors import UsageError
+
+    try:
+        text = value.decode()
+    except UnicodeDecodeError:
+        if not raw and _stdout_is_terminal():
+            raise UsageError(f"the value of {what} is {len(value):,} bytes of binary data "
+                             "(not UTF-8 text): not printed on a terminal",
+                             hint="--raw writes the bytes (e.g. --raw > FILE); --json gives "
+                                  "them as base64") from None
+        text = None
+    if raw or text is None:
+        sys.stdout.buffer.write(value)
+        sys.stdout.flush()
+    else:
+        output.out().print(text, markup=False, highlight=False)
 
 
 @app.command("del")
@@ -220,7 +252,8 @@ def history(ctx: typer.Context, bucket: BucketArg, key: KeyArg, json_out: option
     if want_json(ctx, json_out):
         output.print_json([e.jsonable() for e in entries])
         return
-    output.table(f"History of {bucket} > {key}", ["revision", "operation", "created", "value"],
+    output.table(f"History of {bucket} > {key}", ["revision", "operation", "created",
+                                                      output.Col("value", wrap=True)],
                  [(e.revision, e.operation, e.created, e.value.decode(errors="replace")[:60])
                   for e in entries])
 

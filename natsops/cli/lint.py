@@ -42,8 +42,12 @@ def lint(
     file:line:col, message and fix. Silence one with a comment `# natsops:disable=RULE` on
     the line (or the line before), or `# natsops:disable-file=RULE`.
 
-    Exit codes: 0 clean (or only warnings/info), 6 on any FAIL finding (or WARN with
-    --strict), 2 when a file cannot be read or parsed (printed as file:line:col: message).
+    Every file is linted even when another fails: a file that does not parse is a FAIL
+    finding at its file:line:col (conf/parse-error, file/parse-error), one that cannot be read
+    is file/unreadable. Source lines and messages show secrets as "•••".
+
+    Exit codes: 0 clean (or only warnings/info), 6 on any FAIL finding, parse errors included
+    (or WARN with --strict), 2 for bad flags or when no file at all can be read.
 
     \b
     Examples:
@@ -79,7 +83,7 @@ def _list_rules(as_json: bool, rules: Any) -> None:
         keys = ("id", "severity", "scope", "title")
         output.print_json([dict(zip(keys, r, strict=True)) for r in rows])
     else:
-        output.table(None, ["rule", "severity", "scope", "title"], rows)
+        output.table(None, ["rule", "severity", "scope", output.Col("title", wrap=True)], rows)
 
 
 def _print_digests(digests: dict[str, str], as_json: bool) -> None:

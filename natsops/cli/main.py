@@ -6,7 +6,9 @@ them, so ``natsops --help`` and ``natsops --version`` start fast.
 
 # No `from __future__ import annotations` in Typer modules: Typer eval()s string annotations
 # of every parameter on every run (tests/cli/test_basics.py checks it).
+import contextlib
 import sys
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 import typer
@@ -36,17 +38,22 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+_loaded: dict[str, Any] = {}
+
+
 def load_command(name: str) -> Any:
-    """Import a command group's module and build its click command."""
-    import importlib
+    """Import a command group's module and build its click command (once per process)."""
+    if name not in _loaded:
+        import importlib
 
-    from typer.main import get_command
+        from typer.main import get_command
 
-    module = importlib.import_module(COMMANDS[name][0])
-    cmd = get_command(module.app)
-    cmd.name = name
-    _plain_help(cmd)
-    return cmd
+        module = importlib.import_module(COMMANDS[name][0])
+        cmd = get_command(module.app)
+        cmd.name = name
+        _plain_help(cmd)
+        _loaded[name] = cmd
+    return _loaded[name]
 
 
 def _plain_help(cmd: Any) -> None:
@@ -55,7 +62,84 @@ def _plain_help(cmd: Any) -> None:
         cmd.rich_markup_mode = None
     cmd.params = [p for p in cmd.params if p.name not in ("install_completion", "show_completion")]
     for sub in getattr(cmd, "commands", {}).values():
+        if not sub.short_help and sub.help:
+            # the whole first paragraph, wrapped by the help formatter: never cut mid-sentence
+            sub.short_help = " ".join(sub.help.split("\n\n")[0].replace("\b", "").split())
         _plain_help(sub)
+
+
+# ---- global options anywhere (natscli: `nats stream ls --context X`) -------------------------
+# The root's options may also follow the command: they are lifted out of the command's arguments
+# before parsing. A command's own option of the same name wins (`bootstrap --context`, `auth
+# account import add --token`); everything after `--` stays where it is; option values are
+# never mistaken for options.
+NOT_LIFTED = ("--version",)
+
+
+def _arity(cmd: Any) -> dict[str, int]:
+    """Option string -> how many values it takes (0 for flags and counters)."""
+    out: dict[str, int] = {}
+    for p in cmd.params:
+        if getattr(p, "param_type_name", "") != "option":
+            continue
+        n = 0 if (p.is_flag or p.count) else max(1, p.nargs)
+        for o in (*p.opts, *p.secondary_opts):
+            out[o] = n
+    return out
+
+
+def _global_tokens(arg: str, glob: dict[str, int], local: dict[str, int]) -> int:
+    """How many tokens a global option starting at ``arg`` spans (0: not a global option)."""
+    name, eq, _ = arg.partition("=")
+    if name in local:
+        return 0
+    if name in glob:
+        return 1 if eq or not glob[name] else 1 + glob[name]
+    if arg.startswith("--") or len(arg) < 3:
+        return 0
+    short = arg[:2]  # -sURL (attached value), -vv (a counter repeated)
+    if short in local or short not in glob:
+        return 0
+    if glob[short]:
+        return 1
+    return 1 if set(arg[1:]) == {arg[1]} else 0
+
+
+def lift_global_options(root: Any, ctx: Any, args: list[str]) -> list[str]:
+    """``args`` with the root's options that follow the command moved before it."""
+    glob = {o: n for o, n in _arity(root).items() if o not in NOT_LIFTED}
+    i = 0
+    while i < len(args) and args[i].startswith("-") and args[i] not in ("-", "--"):
+        i += max(1, _global_tokens(args[i], glob, {}))
+    if i >= len(args) or args[i] == "--":
+        return args
+    current = root.get_command(ctx, args[i])
+    if current is None:
+        return args
+    lifted: list[str] = []
+    kept: list[str] = []
+    j = i + 1
+    while j < len(args):
+        a = args[j]
+        if a == "--":
+            kept.extend(args[j:])
+            break
+        if a.startswith("-") and a != "-":
+            local = _arity(current)
+            n = _global_tokens(a, glob, local)
+            if n:
+                lifted.extend(args[j:j + n])
+            else:
+                n = 1 + (local.get(a, 0) if "=" not in a else 0)
+                kept.extend(args[j:j + n])
+            j += n
+            continue
+        sub = getattr(current, "commands", {}).get(a)
+        if sub is not None:
+            current = sub
+        kept.append(a)
+        j += 1
+    return [*args[:i], *lifted, args[i], *kept]
 
 
 class Group(TyperGroup):
@@ -69,6 +153,12 @@ class Group(TyperGroup):
             return load_command(cmd_name)
         return super().get_command(ctx, cmd_name)
 
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        with _usage_errors():
+            if not ctx.resilient_parsing:
+                args = lift_global_options(self, ctx, args)
+            return list(super().parse_args(ctx, args))
+
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         rows = [(name, help_) for name, (_, help_) in COMMANDS.items()]
         with formatter.section("Commands"):
@@ -76,7 +166,8 @@ class Group(TyperGroup):
 
     def invoke(self, ctx: Any) -> Any:
         try:
-            return super().invoke(ctx)
+            with _usage_errors():
+                return super().invoke(ctx)
         except NatsopsError as exc:
             from natsops.cli.output import error
 
@@ -101,6 +192,24 @@ class Group(TyperGroup):
             raise typer.Exit(int(ExitCode.ERROR)) from None
 
 
+@contextlib.contextmanager
+def _usage_errors() -> Iterator[None]:
+    """Click's usage errors as natsops prints errors: one ``error:`` line, a hint, exit 2."""
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+
+    try:
+        yield
+    except NoArgsIsHelpError:
+        raise  # a group without its command: click prints the group's help (exit 2)
+    except ClickException as exc:
+        from natsops.cli.output import error
+
+        where = getattr(getattr(exc, "ctx", None), "command_path", None)
+        hint = f"see '{where} --help'" if isinstance(exc, UsageError) and where else None
+        error(exc.format_message().replace("\n", " "), hint)
+        raise typer.Exit(exc.exit_code) from None
+
+
 app = typer.Typer(
     cls=Group,
     name="natsops",
@@ -111,7 +220,9 @@ app = typer.Typer(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
     epilog="Settings: flag > NATS_* env > natscli context (--context / NATS_CONTEXT / "
-    "selected) > defaults. Global options go before the command: natsops -s URL stream ls.",
+    "selected) > defaults. Global options go before or after the command, as with natscli: "
+    "natsops -s URL stream ls, natsops stream ls --context X. A command's own option of the "
+    "same name wins (bootstrap --context, auth account import add --token).",
 )
 
 
@@ -140,6 +251,9 @@ def _setup_logging(verbose: int) -> None:
 
     handler = RichHandler(console=err(), show_time=False, show_path=verbose > 1)
     handler._natsops_cli = True  # type: ignore[attr-defined]
+    from natsops.secrets import MaskingFilter
+
+    handler.addFilter(MaskingFilter())  # a URL or error text may carry a password
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
 

@@ -8,6 +8,7 @@ import typer
 
 from natsops.cli import options
 from natsops.cli._run import call
+from natsops.cli.output import examples
 from natsops.cli.prompt import confirm
 from natsops.cli.state import want_json
 
@@ -19,9 +20,11 @@ if TYPE_CHECKING:
 app = typer.Typer(
     help="Manage object store buckets and objects.",
     no_args_is_help=True,
-    epilog="Examples: natsops object add FIRMWARE --replicas=3 | natsops object put FIRMWARE "
-    "./build/firmware-v1.bin | natsops object get FIRMWARE firmware-v1.bin | natsops object "
-    "info FIRMWARE",
+    epilog=examples(
+        "natsops object add FIRMWARE --replicas=3",
+        "natsops object put FIRMWARE ./build/firmware-v1.bin",
+        "natsops object get FIRMWARE firmware-v1.bin",
+        "natsops object info FIRMWARE"),
 )
 
 BucketArg = Annotated[str, typer.Argument(help="Bucket name", show_default=False)]

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Concatenate, ParamSpec, TypeVar
 import typer
 
 from natsops.cli import options
+from natsops.cli.output import examples
 from natsops.cli.state import want_json
 
 if TYPE_CHECKING:
@@ -18,33 +19,27 @@ P = ParamSpec("P")
 
 app = typer.Typer(
     help="The JetStream meta group (Raft): leader step-down, removing a server for good. "
-    "Needs system-account access (a sys context, or --dir of a local cluster).",
+    "Needs system-account access (found as for doctor: a sys context, --dir...).",
     no_args_is_help=True,
-    epilog="Examples: natsops --context natsops-C1-sys server raft step-down --preferred n2 | "
-    "natsops server raft peer-remove n3 --dir .natsops/C1",
+    epilog=examples("natsops server raft step-down --preferred n2 --context natsops-C1-sys",
+                    "natsops server raft peer-remove n3 --dir .natsops/C1"),
 )
 
 
 def sys_call(ctx: typer.Context, directory: Path | None,
              fn: "Callable[Concatenate[Conn, P], Awaitable[T]]", *args: P.args,
              **kwargs: P.kwargs) -> T:
-    """``await fn(sys_conn, ...)`` over a system-account connection: the local cluster's sys
-    user with ``--dir`` (unless -s), else the global settings (a sys context)."""
+    """``await fn(sys_conn, ...)`` over a system-account connection: the first login
+    :mod:`natsops.access` finds (flags, a sys context, the -sys context beside the one in use,
+    the local cluster of ``--dir`` or ``./.natsops/*``)."""
+    from natsops.access import system_connection
     from natsops.cli._run import run
     from natsops.cli._snapshot import settings_for
-    from natsops.errors import UsageError
-    from natsops.monitoring.inventory import local_inventory
-    from natsops.monitoring.sys import sys_connection
 
-    settings = settings_for(ctx, directory)
-    if settings is None and directory is not None:
-        settings = local_inventory(directory).sys_settings
-    if settings is None:
-        raise UsageError("no connection settings for the system account",
-                         hint="use a sys context (--context), or --dir of a local cluster")
+    access = settings_for(ctx, directory)
 
     async def go() -> T:
-        async with sys_connection(settings) as conn:
+        async with system_connection(access) as (conn, _):
             return await fn(conn, *args, **kwargs)
 
     return run(go())

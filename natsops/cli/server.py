@@ -6,6 +6,7 @@ import typer
 
 from natsops.cli._snapshot import snapshot
 from natsops.cli.options import ClusterDir, Expect, Json, Monitor, Transport
+from natsops.cli.output import examples
 from natsops.cli.state import want_json
 
 if TYPE_CHECKING:
@@ -14,9 +15,11 @@ if TYPE_CHECKING:
 app = typer.Typer(
     help="Inspect the servers of a deployment (system account or HTTP monitors).",
     no_args_is_help=True,
-    epilog="Examples: natsops --context natsops-C1-sys server ls | natsops server ls --dir "
-    ".natsops/C1 | natsops server info n2 --monitor http://127.0.0.1:8222 | natsops server "
-    "report jetstream --json",
+    epilog=examples(
+        "natsops server ls --context natsops-C1-sys",
+        "natsops server ls --dir .natsops/C1",
+        "natsops server info n2 --monitor http://127.0.0.1:8222",
+        "natsops server report jetstream --json"),
 )
 report_app = typer.Typer(help="Reports across all servers.", no_args_is_help=True)
 app.add_typer(report_app, name="report")
@@ -39,29 +42,38 @@ def ls(
 ) -> None:
     """List every server (like `nats server list`); expected servers that did not answer too."""
     from natsops.cli import output
-    from natsops.monitoring.views import LS_GATHER, server_rows
+    from natsops.monitoring.views import LS_GATHER, absent, server_rows
 
     snap = snapshot(ctx, LS_GATHER, monitor=monitor, directory=directory, transport=transport,
                     expect=expect)
     rows = server_rows(snap)
     if want_json(ctx, json_out):
         output.print_json(rows)
-        return
-    _print_rows(rows)
-    if snap.missing:
-        output.error(f"{len(snap.missing)} expected server(s) did not answer: "
-                     f"{', '.join(snap.missing)}", "natsops doctor explains what is wrong")
+    else:
+        _print_rows(rows)
+    _servers_incomplete(absent(snap))
+
+
+def _servers_incomplete(missing: "tuple[str, ...]") -> None:
+    from natsops.cli import output
+
+    output.exit_incomplete("expected server(s) did not answer", missing,
+                           hint="natsops doctor explains what is wrong")
 
 
 def _print_rows(rows: "tuple[ServerRow, ...]") -> None:
     from natsops.cli import output
 
-    output.table(None, ["NAME", "CLUSTER", "HOST", "VERSION", "JS", "CONNS", "SUBS", "ROUTES",
-                        "SLOW", "MEM", "CPU %", "UPTIME", "RTT"],
-                 [(r.name, r.cluster, r.host, r.version, "yes" if r.jetstream else "no",
+    Col = output.Col
+    output.table(None, [Col("NAME"), Col("CLUSTER", 2), Col("HOST", 3), Col("VERSION"),
+                        Col("JS", 4), Col("CONNS", 1, right=True), Col("SUBS", 5, right=True),
+                        Col("ROUTES", 6, right=True), Col("SLOW", 7, right=True),
+                        Col("MEM", 8, right=True), Col("CPU %", 9, right=True),
+                        Col("UPTIME", 10), Col("RTT", 11, right=True)],
+                 [(r.name, r.cluster, r.host, r.version, r.jetstream,
                    r.connections, r.subscriptions, r.routes, r.slow_consumers, _size(r.mem),
                    f"{r.cpu:.0f}", r.uptime, f"{r.rtt_ms:.1f}ms" if r.rtt_ms is not None
-                   else "") if r.answered else (r.name, "", "", "NO ANSWER")
+                   else "") if r.answered else (r.name, "", "", "NO ANSWER", *[""] * 9)
                   for r in rows])
 
 
@@ -77,24 +89,27 @@ def info(
 ) -> None:
     """Show one server's identity, limits, load, links and JetStream usage."""
     from natsops.cli import output
-    from natsops.monitoring.views import INFO_GATHER, server_infos
+    from natsops.monitoring.views import INFO_GATHER, absent, server_infos
 
     snap = snapshot(ctx, INFO_GATHER, monitor=monitor, directory=directory, transport=transport)
     infos = server_infos(snap, name)
     if want_json(ctx, json_out):
         output.print_json(infos[name] if name else infos)
-        return
-    for n, sections in infos.items():
-        output.out().print(f"[bold]{n}[/]")
-        for section, values in sections.items():
-            output.table(section.capitalize(), ["KEY", "VALUE"],
-                         [(k, _show(k, v)) for k, v in values.items() if v not in (None, "")])
+    else:
+        for n, sections in infos.items():
+            output.out().print(f"[bold]{n}[/]")
+            for section, values in sections.items():
+                output.table(section.capitalize(), ["KEY", "VALUE"],
+                             [(k, _show(k, v)) for k, v in values.items() if v not in (None, "")])
+    _servers_incomplete(() if name else absent(snap))  # every server was asked for
 
 
 def _show(key: str, value: Any) -> str:
     from natsops.units import format_duration
 
-    if isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
         if key in ("mem", "max_memory", "max_storage", "memory", "storage", "max_payload",
                    "max_pending", "reserved_memory", "reserved_storage", "in_bytes",
                    "out_bytes"):
@@ -125,11 +140,9 @@ def report_jetstream(
     rep = jetstream_report(snap)
     if want_json(ctx, json_out):
         output.print_json(rep)
-        return
-    _print_report(rep)
-    if rep.missing:
-        output.error(f"expected server(s) did not answer: {', '.join(rep.missing)}",
-                     "natsops doctor explains what is wrong")
+    else:
+        _print_report(rep)
+    _servers_incomplete(rep.missing)
 
 
 def _print_report(rep: "JetStreamReport") -> None:
@@ -140,12 +153,17 @@ def _print_report(rep: "JetStreamReport") -> None:
              f"{_size(r.memory)} / {_size(r.max_memory)}",
              f"{_size(r.storage)} / {_size(r.max_storage)}", f"{r.api_total:,}",
              f"{r.api_errors:,}", r.meta_pending) for r in rep.rows]
+    Col = output.Col
     output.table("JetStream summary (* = meta leader)",
-                 ["SERVER", "CLUSTER", "DOMAIN", "STREAMS", "CONSUMERS", "MESSAGES", "BYTES",
-                  "MEMORY", "FILE", "API REQ", "API ERR", "PENDING"], rows)
+                 [Col("SERVER"), Col("CLUSTER", 3), Col("DOMAIN", 4),
+                  *(Col(n, p, right=True) for n, p in (
+                      ("STREAMS", 1), ("CONSUMERS", 2), ("MESSAGES", 5), ("BYTES", 6),
+                      ("MEMORY", 0), ("FILE", 0), ("API REQ", 7), ("API ERR", 8),
+                      ("PENDING", 9)))], rows)
     if rep.peers:
         output.table(f"Meta group (leader {rep.meta_leader}, {rep.cluster_size} peers)",
-                     ["NAME", "PEER", "LEADER", "CURRENT", "ONLINE", "ACTIVE", "LAG"],
+                     ["NAME", output.Col("PEER", 1), "LEADER", "CURRENT", "ONLINE",
+                      output.Col("ACTIVE", 2), output.Col("LAG", 3)],
                      [(p.name, p.peer, "yes" if p.leader else "", "yes" if p.current else "NO",
                        "yes" if p.online else "NO",
                        "" if p.active_s is None else f"{p.active_s:.2f}s", p.lag)
@@ -159,7 +177,8 @@ def _add_raft_commands() -> None:
     # `server raft step-down|peer-remove` live in cli/raft.py (the meta group's module)
     from natsops.cli.raft import app as raft_app
 
-    app.add_typer(raft_app, name="raft")
+    app.add_typer(raft_app, name="raft",
+                  short_help="The JetStream meta group: leader step-down, removing a server.")
 
 
 _add_raft_commands()

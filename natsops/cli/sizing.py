@@ -59,8 +59,9 @@ def sizing(
     from_cluster: Annotated[bool, typer.Option(
         "--from-cluster", help="Measure the workload of a running deployment (two gatherings "
         "--window apart); flags given explicitly override what is measured")] = False,
-    window: Annotated[str, typer.Option(
-        "--window", help="With --from-cluster: time between the two gatherings")] = "10s",
+    window: Annotated[str | None, typer.Option(
+        "--window", help="With --from-cluster: time between the two gatherings [default: 10s]",
+        show_default=False)] = None,
     monitor: Monitor = None,
     directory: ClusterDir = None,
     transport: Transport = "auto",
@@ -86,17 +87,15 @@ def sizing(
       natsops sizing --from-cluster --dir .natsops/C1 --retention 30d
     """
     from natsops.cli import output
-    from natsops.cli._run import run
-    from natsops.cli._snapshot import settings_for
-    from natsops.sizing_request import Given, load_prices, measure, sizing_report
+    from natsops.sizing_request import Given, load_prices, sizing_report
 
     given = Given.parse(
         msgs_per_sec=msgs_per_sec, msg_size=msg_size, retention=retention, max_bytes=max_bytes,
         replicas=replicas, streams=streams, consumers=consumers, connections=connections,
         fan_out=fan_out, nodes=nodes, gateways=gateways, memory_fraction=memory_fraction)
     price_table = load_prices(prices) if show_cost or prices else None
-    seen = run(measure(settings_for(ctx, directory), window, monitors=tuple(monitor or ()),
-                       cluster_dir=directory, transport=transport)) if from_cluster else None
+    seen = _measure(ctx, from_cluster, window=window, monitor=monitor, directory=directory,
+                    transport=transport)
     report = sizing_report(given, seen, price_table)
     if want_json(ctx, json_out):
         output.print_json(report)
@@ -104,6 +103,28 @@ def sizing(
     if seen is not None:
         _print_observed(seen)
     _print(report)
+
+
+def _measure(ctx: typer.Context, from_cluster: bool, *, window: str | None,
+             monitor: list[str] | None, directory: Path | None,
+             transport: str) -> "Observed | None":
+    """With --from-cluster, what the deployment shows; its flags without it are refused."""
+    from natsops.cli._run import run
+    from natsops.cli._snapshot import settings_for
+    from natsops.errors import UsageError
+    from natsops.sizing_request import measure
+
+    given = [flag for flag, on in (("--window", window is not None), ("--monitor", bool(monitor)),
+                                   ("--transport", transport != "auto")) if on]
+    if not from_cluster:
+        if given:
+            raise UsageError(f"{given[0]} needs --from-cluster (it says how to measure a "
+                             "running deployment)",
+                             hint=f"add --from-cluster, or drop {', '.join(given)}")
+        return None
+    return run(measure(settings_for(ctx, directory), window or "10s",
+                       monitors=tuple(monitor or ()), cluster_dir=directory,
+                       transport=transport))
 
 
 def _print_observed(o: "Observed") -> None:

@@ -9,6 +9,7 @@ import typer
 from natsops.cli import options
 from natsops.cli._js import asker, print_names, with_options
 from natsops.cli._run import call
+from natsops.cli.output import examples
 from natsops.cli.prompt import confirm
 from natsops.cli.state import want_json
 
@@ -19,10 +20,14 @@ if TYPE_CHECKING:
 app = typer.Typer(
     help="Manage JetStream streams.",
     no_args_is_help=True,
-    epilog="Examples: natsops stream add ORDERS --subjects 'orders.>' --storage file --replicas 3 "
-    "--retention limits --max-age 720h --max-bytes 50GB --discard old --dupe-window 2m --defaults"
-    " | natsops stream info ORDERS --json > orders.json | natsops stream edit ORDERS --replicas 3"
-    " | natsops stream report",
+    epilog=examples(
+        "natsops stream add ORDERS --subjects 'orders.>' --storage file --replicas 3 "
+        "--retention limits --max-age 720h --max-bytes 50GB --discard old --dupe-window 2m "
+        "--defaults",
+        "natsops stream info ORDERS --json > orders.json",
+        "natsops stream edit ORDERS --replicas 3 --dry-run",
+        "natsops stream report",
+        "natsops stream ls --context natsops-C1"),
 )
 cluster_app = typer.Typer(help="Stream Raft group operations.", no_args_is_help=True)
 app.add_typer(cluster_app, name="cluster")
@@ -154,7 +159,15 @@ def add(
     json_out: options.Json = False,
     **kw: object,
 ) -> None:
-    """Create a stream (flags and defaults as natscli's `nats stream add`)."""
+    """Create a stream (flags and defaults as natscli's `nats stream add`).
+
+    \b
+    Examples:
+      natsops stream add ORDERS --subjects 'orders.>' --replicas 3 --max-age 720h \\
+          --max-bytes 50GB --defaults
+      natsops stream add --config orders.json
+      natsops stream add EVENTS --subjects 'events.>' --storage memory --defaults --dry-run
+    """
     from natsops.cli import output
     from natsops.jetstream.streams import StreamFlags, add_stream, stream_add_config
 
@@ -219,19 +232,30 @@ def ls(
         print_names(visible_names(call(ctx, stream_names, subject), show_all=show_all),
                     want_json(ctx, json_out))
         return
-    _ls_table(call(ctx, report_streams, subject, sort="name", show_all=show_all))
+    _ls_table(call(ctx, report_streams, subject, sort="name", show_all=show_all), subject)
 
 
-def _ls_table(res: "StreamListing") -> None:
+def _ls_table(res: "StreamListing", subject: str | None) -> None:
     from natsops.cli import output
     from natsops.units import format_bytes
 
     rows = [(s.name, s.config.get("description") or "", s.created[:19], f"{s.messages:,}",
              format_bytes(s.bytes), s.config.get("storage"), s.replicas) for s in res.streams]
-    output.table(f"Streams ({len(rows)})", ["name", "description", "created", "messages", "size",
-                                            "storage", "replicas"], rows)
-    if res.missing:
-        output.error(f"{len(res.missing)} streams did not answer: {', '.join(res.missing)}")
+    if not rows:
+        output.info("no streams" + (f" on subject {subject}" if subject else ""))
+    else:
+        Col = output.Col
+        output.table(f"Streams ({len(rows)})", [
+            Col("name"), Col("description", 5, wrap=True), Col("created", 3),
+            Col("messages", right=True), Col("size", right=True), Col("storage", 4),
+            Col("replicas", 2)], rows)
+    _incomplete(res)
+
+
+def _incomplete(res: "StreamListing") -> None:
+    from natsops.cli._js import exit_if_partial
+
+    exit_if_partial("stream(s)", res.missing, res.offline)
 
 
 @app.command()
@@ -292,6 +316,7 @@ def report(
         _report_json(res)
     else:
         _report_tables(res)
+    _incomplete(res)
 
 
 def _report_json(res: "StreamListing") -> None:
@@ -316,10 +341,15 @@ def _report_tables(res: "StreamListing") -> None:
     from natsops.units import format_bytes
 
     rows = res.streams
+    if not rows and not res.missing and not res.offline:
+        output.info("no streams")
+        return
     output.info("Obtaining stream stats")
+    Col = output.Col
     output.table(f"Stream Report ({len(rows)} streams)",
-                 ["stream", "storage", "placement", "consumers", "messages", "bytes", "lost",
-                  "deleted", "replicas"],
+                 [Col("stream"), Col("storage", 3), Col("placement", 6), Col("consumers", 2),
+                  Col("messages", right=True), Col("bytes", right=True), Col("lost", 5),
+                  Col("deleted", 4), Col("replicas", 1)],
                  [(s.name, s.storage, _placement(s.config.get("placement")), s.consumers,
                    f"{s.messages:,}", format_bytes(s.bytes), s.lost_msgs, s.num_deleted,
                    replicas_cell(s.cluster) if s.replicas > 1 else (
@@ -327,13 +357,12 @@ def _report_tables(res: "StreamListing") -> None:
                   for s in rows])
     replication = [(s.name, src) for s in rows for src in s.sources]
     if replication:
-        output.table("Replication Report", ["stream", "kind", "api prefix", "source stream",
-                                            "active", "lag", "error"],
+        output.table("Replication Report", ["stream", Col("kind", 2), Col("api prefix", 3),
+                                            "source stream", Col("active", 1), "lag",
+                                            Col("error", wrap=True)],
                      [(n, src.kind, src.external_api or "", src.name,
                        "never" if src.active_s is None else f"{src.active_s:.2f}s",
                        f"{src.lag:,}", src.error or "") for n, src in replication])
-    if res.missing:
-        output.error(f"inaccessible streams: {', '.join(res.missing)}")
     for n, reason in res.offline.items():
         output.error(f"offline stream {n}: {reason}")
 

@@ -14,6 +14,7 @@ from natsops.cli.state import want_json
 from natsops.monitoring.top import SORTS
 
 if TYPE_CHECKING:
+    from natsops.cli.output import Col
     from natsops.monitoring.views import TopFrame
 
 Sort = Annotated[str, typer.Option("--sort", help=f"Sort by: {', '.join(SORTS)}")]
@@ -41,7 +42,14 @@ def top(
     json_out: JsonLines = False,
 ) -> None:
     """Live connections of every server: rates, pending bytes, subscriptions. q quits (Ctrl-C:
-    exit 130)."""
+    exit 130).
+
+    \b
+    Examples:
+      natsops top --context natsops-C1-sys
+      natsops top --dir .natsops/C1 --sort msgs_from -n 10
+      natsops top --once --json | jq '.connections[] | .name'
+    """
     from natsops.cli._run import run
     from natsops.monitoring.top import TopOptions, top_frames
 
@@ -52,16 +60,26 @@ def top(
                         cluster_dir=directory, transport=transport, stop=stop.is_set)
     # q quits (exit 0); Ctrl-C, SIGTERM and SIGHUP exit 130/143/129 as for every command
     with _keys(stop, enabled=not once and sys.stdin.isatty()):
-        run(_show_all(frames, sort=sort, once=once, as_json=as_json))
+        last = run(_show_all(frames, sort=sort, once=once, as_json=as_json))
+    _incomplete(last if once else None)
+
+
+def _incomplete(frame: "TopFrame | None") -> None:
+    """``--once``: exit 11 when a server that should be in the frame did not answer."""
+    from natsops.cli.output import exit_incomplete
+
+    exit_incomplete("expected server(s) did not answer", frame.missing if frame else ())
 
 
 async def _show_all(frames: "AsyncGenerator[TopFrame, None]", *, sort: str, once: bool,
-                    as_json: bool) -> None:
-    """Print every frame: JSON lines, or one refreshing table."""
+                    as_json: bool) -> "TopFrame | None":
+    """Print every frame: JSON lines, or one refreshing table. Returns the last one."""
     live = None
+    last = None
     try:
         async with contextlib.aclosing(frames):
             async for frame in frames:
+                last = frame
                 if as_json:
                     _emit_json(frame)
                 else:
@@ -69,6 +87,7 @@ async def _show_all(frames: "AsyncGenerator[TopFrame, None]", *, sort: str, once
     finally:
         if live is not None:
             live.stop()
+    return last
 
 
 def _emit_json(frame: "TopFrame") -> None:
@@ -84,36 +103,63 @@ def _rate(v: float | None) -> str:
     return "" if v is None else f"{v:,.0f}"
 
 
-def _render(frame: "TopFrame", sort: str) -> Any:
-    from rich import box
-    from rich.console import Group
-    from rich.table import Table
-    from rich.text import Text
+_SERVER_COLS = (("SERVER", 0), ("VERSION", 2), ("CONNS", 0), ("SUBS", 3), ("SLOW", 4),
+                ("MEM", 5), ("CPU %", 6), ("MSGS IN/s", 1), ("MSGS OUT/s", 1), ("BYTES IN/s", 7),
+                ("BYTES OUT/s", 7))
+_CONN_COLS = (("SERVER", 0), ("CID", 0), ("NAME", 0), ("ACCOUNT", 6), ("HOST", 2), ("SUBS", 5),
+              ("PENDING", 0), ("MSGS TO", 8), ("MSGS FROM", 8), ("MSGS TO/s", 1),
+              ("MSGS FROM/s", 1), ("BYTES TO/s", 7), ("LANG", 9), ("VERSION", 9),
+              ("UPTIME", 4), ("IDLE", 3))
 
+
+def _tables(frame: "TopFrame", sort: str, live: bool
+            ) -> "list[tuple[str, list[Col], list[tuple[Any, ...]]]]":
+    """The two tables of a frame (servers, connections): title, columns, rows."""
+    from natsops.cli.output import Col
     from natsops.units import format_bytes
 
-    head = Table(box=box.SIMPLE_HEAD, header_style="bold", title_justify="left",
-                 title="natsops top  (q or Ctrl-C quits)")
-    for c in ("SERVER", "VERSION", "CONNS", "SUBS", "SLOW", "MEM", "CPU %", "MSGS IN/s",
-              "MSGS OUT/s", "BYTES IN/s", "BYTES OUT/s"):
-        head.add_column(c)
-    for s in frame.servers:
-        head.add_row(s["server"], s["version"], str(s["connections"]), str(s["subscriptions"]),
-                     str(s["slow_consumers"]), format_bytes(s["mem"]), str(s["cpu"]),
-                     _rate(s["in_msgs_rate"]), _rate(s["out_msgs_rate"]),
-                     _rate(s["in_bytes_rate"]), _rate(s["out_bytes_rate"]))
-    conns = Table(box=box.SIMPLE_HEAD, header_style="bold", title_justify="left",
-                  title=f"connections, sorted by {sort}")
-    for c in ("SERVER", "CID", "NAME", "ACCOUNT", "HOST", "SUBS", "PENDING", "MSGS TO",
-              "MSGS FROM", "MSGS TO/s", "MSGS FROM/s", "BYTES TO/s", "LANG", "VERSION",
-              "UPTIME", "IDLE"):
-        conns.add_column(c)
-    for r in frame.connections:
-        conns.add_row(r.server, str(r.cid), r.name, r.account, r.host, str(r.subscriptions),
-                      format_bytes(r.pending_bytes), f"{r.out_msgs:,}", f"{r.in_msgs:,}",
-                      _rate(r.out_msgs_rate), _rate(r.in_msgs_rate), _rate(r.out_bytes_rate),
-                      r.lang, r.version, r.uptime, r.idle)
-    parts: list[Any] = [head, conns]
+    def cols(spec: tuple[tuple[str, int], ...], left: tuple[str, ...]) -> list[Col]:
+        return [Col(n, p, right=n not in left) for n, p in spec]
+
+    servers = [(s["server"], s["version"], s["connections"], s["subscriptions"],
+                s["slow_consumers"], format_bytes(s["mem"]), s["cpu"], _rate(s["in_msgs_rate"]),
+                _rate(s["out_msgs_rate"]), _rate(s["in_bytes_rate"]), _rate(s["out_bytes_rate"]))
+               for s in frame.servers]
+    conns = [(r.server, r.cid, r.name, r.account, r.host, r.subscriptions,
+              format_bytes(r.pending_bytes), f"{r.out_msgs:,}", f"{r.in_msgs:,}",
+              _rate(r.out_msgs_rate), _rate(r.in_msgs_rate), _rate(r.out_bytes_rate), r.lang,
+              r.version, r.uptime, r.idle) for r in frame.connections]
+    title = "natsops top  (q or Ctrl-C quits)" if live else "natsops top"
+    return [(title, cols(_SERVER_COLS, ("SERVER", "VERSION")), servers),
+            (f"connections, sorted by {sort}",
+             cols(_CONN_COLS, ("SERVER", "NAME", "ACCOUNT", "HOST", "LANG", "VERSION")), conns)]
+
+
+def _print_frame(frame: "TopFrame", sort: str) -> None:
+    """One frame, printed (``--once``, a pipe, a dumb terminal): tables that fit or plain text."""
+    from natsops.cli import output
+
+    for title, cols, rows in _tables(frame, sort, live=False):
+        output.table(title, cols, rows)
+    if frame.missing:
+        output.error(f"did not answer: {', '.join(frame.missing)}")
+
+
+def _render(frame: "TopFrame", sort: str, width: int) -> Any:
+    """One frame for the live view, fitted to ``width`` (hidden columns named below it)."""
+    from rich.console import Group
+    from rich.text import Text
+
+    from natsops.cli.output import render_table
+
+    parts: list[Any] = []
+    hidden: list[str] = []
+    for title, cols, rows in _tables(frame, sort, live=True):
+        table, gone = render_table(title, cols, rows, width)
+        parts.append(table)
+        hidden += [h for h in gone if h not in hidden]
+    if hidden:
+        parts.append(Text(f"not shown at {width} columns: {', '.join(hidden)}", style="dim"))
     if frame.missing:
         parts.append(Text(f"did not answer: {', '.join(frame.missing)}", style="bold red"))
     return Group(*parts)
@@ -124,15 +170,17 @@ def _show(frame: "TopFrame", sort: str, live: Any, once: bool) -> Any:
 
     from natsops.cli.output import out
 
-    if once or out().is_dumb_terminal or not out().is_terminal:
+    con = out()
+    if once or con.is_dumb_terminal or not con.is_terminal:
         # no cursor control (TERM=dumb, a pipe): one frame after the other
-        out().print(_render(frame, sort))
+        _print_frame(frame, sort)
         return None
     if live is None:
-        live = Live(_render(frame, sort), console=out(), auto_refresh=False, screen=False)
+        live = Live(_render(frame, sort, con.width), console=con, auto_refresh=False,
+                    screen=False)
         live.start()
     else:
-        live.update(_render(frame, sort), refresh=True)
+        live.update(_render(frame, sort, con.width), refresh=True)
     return live
 
 

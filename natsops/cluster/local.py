@@ -73,6 +73,49 @@ class NodeSpec:
         return {"client": self.client_port, "cluster": self.cluster_port, "monitor": self.http_port}
 
 
+class _Damaged(Exception):
+    """What is wrong in a damaged ``cluster.json`` (a plain sentence)."""
+
+
+def _read_state(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path} is damaged: not UTF-8 text") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{path} is damaged: not JSON ({exc.msg} at line {exc.lineno}, "
+                         f"column {exc.colno})") from None
+    if not isinstance(doc, dict):
+        raise UsageError(f"{path} is damaged: not a JSON object")
+    return doc
+
+
+def _field(doc: Mapping[str, Any], key: str, kind: type) -> Any:
+    value = doc.get(key)
+    if value is None:
+        raise _Damaged(f"no {key!r}")
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise _Damaged(f"{key!r} is {json.dumps(value)[:40]}, not a{'n' if kind is int else ''} "
+                       f"{ {str: 'string', list: 'list', int: 'integer'}.get(kind, kind.__name__)}")
+    return value
+
+
+def _node(doc: Any, i: int) -> NodeSpec:
+    if not isinstance(doc, dict):
+        raise _Damaged(f"node {i} is not a JSON object")
+    try:
+        return NodeSpec(name=_field(doc, "name", str),
+                        client_port=_field(doc, "client_port", int),
+                        cluster_port=_field(doc, "cluster_port", int),
+                        http_port=_field(doc, "http_port", int))
+    except _Damaged as exc:
+        raise _Damaged(f"node {i}: {exc}") from None
+
+
 def validate_node_count(nodes: int, allow_even: bool) -> None:
     """Refuse fewer than one node, and an even number unless ``allow_even``."""
     if nodes < 1:
@@ -157,25 +200,28 @@ class LocalCluster:
 
     @classmethod
     def load(cls, directory: Path) -> LocalCluster:
+        """Read ``DIR/cluster.json``; a damaged file is one line naming it and what is wrong."""
         path = directory / STATE_FILE
         if not path.is_file():
             raise NotFound(f"no natsops cluster in {directory} (no {STATE_FILE})",
                            hint="start one with `natsops bootstrap`")
+        doc = _read_state(path)
         try:
-            doc = json.loads(path.read_text())
             return cls(
-                dir=directory,
-                name=doc["name"],
-                nodes=tuple(NodeSpec(**n) for n in doc["nodes"]),
-                binary=Path(doc["binary"]),
-                version=doc["version"],
-                created=float(doc.get("created", 0)),
-                contexts=tuple(doc.get("contexts", ())),
-                max_mem=doc.get("max_mem", "1GB"),
-                max_file=doc.get("max_file", "64GB"),
+                dir=directory.resolve(),  # the pid check matches the absolute config path
+                name=_field(doc, "name", str),
+                nodes=tuple(_node(n, i) for i, n in enumerate(_field(doc, "nodes", list), 1)),
+                binary=Path(_field(doc, "binary", str)),
+                version=_field(doc, "version", str),
+                created=float(doc.get("created") or 0),
+                contexts=tuple(str(c) for c in doc.get("contexts") or ()),
+                max_mem=str(doc.get("max_mem", "1GB")),
+                max_file=str(doc.get("max_file", "64GB")),
             )
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise NatsopsError(f"{path} is damaged: {exc}") from None
+        except _Damaged as exc:
+            raise UsageError(f"{path} is damaged: {exc}") from None
+        except (TypeError, ValueError) as exc:
+            raise UsageError(f"{path} is damaged: a value has the wrong type ({exc})") from None
 
     def save(self) -> None:
         doc = {

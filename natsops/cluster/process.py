@@ -197,6 +197,7 @@ class ServerProcess:
     client_port: int | None = None
     http_port: int | None = None
     cluster_port: int | None = None
+    log_offset: int = 0  # where this start's lines begin (the log is appended to)
 
     @classmethod
     def start(cls, binary: Path, args: Sequence[str | os.PathLike[str]], *, log_file: Path,
@@ -209,6 +210,7 @@ class ServerProcess:
         log_file.parent.mkdir(parents=True, exist_ok=True)
         argv = [str(binary), *map(str, args)]
         fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        offset = os.fstat(fd).st_size
         try:
             pid = os.posix_spawn(
                 str(binary), argv, dict(os.environ),
@@ -223,15 +225,18 @@ class ServerProcess:
         if pid_file is not None:
             pid_file.write_text(f"{pid}\n")
         return cls(pid=pid, binary=binary, log_file=log_file, args=tuple(argv[1:]),
-                   pid_file=pid_file)
+                   pid_file=pid_file, log_offset=offset)
 
     @property
     def running(self) -> bool:
         return is_running(self.pid)
 
     def log_tail(self, lines: int = 5) -> list[str]:
+        """The last lines this process wrote (not those of an earlier run in the same file)."""
         try:
-            text = self.log_file.read_text(errors="replace")
+            with open(self.log_file, "rb") as fh:
+                fh.seek(self.log_offset)
+                text = fh.read().decode(errors="replace")
         except OSError:
             return []
         return text.splitlines()[-lines:]
@@ -246,7 +251,7 @@ class ServerProcess:
     def wait_ready(self, timeout: float = 10.0) -> ServerProcess:
         """Wait for ``Server is ready`` in the log; fill in the ports the server reports."""
         deadline = time.monotonic() + timeout
-        offset = 0
+        offset = self.log_offset  # an earlier run's "Server is ready" does not count
         text = ""
         while True:
             try:

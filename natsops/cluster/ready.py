@@ -25,13 +25,12 @@ import secrets
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from natsops._version import __version__
 from natsops.cluster.local import LocalCluster
 from natsops.context import Secret, Settings
-from natsops.errors import NatsopsError, Timeout
+from natsops.errors import NatsopsError, Timeout, UsageError
 
 __all__ = [
     "Deadline",
@@ -151,12 +150,28 @@ async def start_usable(
     probe_settings: Settings | None = None,
     progress: Progress = silent,
 ) -> Ready:
-    """Start the given (default: all) stopped nodes and wait until usable, or stop them again."""
+    """Start the given (default: all) stopped nodes and wait until usable, or stop them again.
+
+    Usable needs every node up: starting some while others are stopped too is refused
+    before anything starts.
+    """
+    if names is not None:
+        _others_running(cluster, names)
     with started(cluster, names) as ids:
         replicas = await wait_usable(cluster, timeout=timeout, probe=probe,
                                      probe_settings=probe_settings, restartable=ids,
                                      progress=progress)
     return Ready(started=ids, probe_replicas=replicas)
+
+
+def _others_running(cluster: LocalCluster, names: Iterable[str]) -> None:
+    """UsageError unless every node but ``names`` runs (usable needs every node up)."""
+    wanted = {cluster.node(n).name for n in names}
+    down = [n.name for n in cluster.nodes if n.name not in wanted and cluster.pid(n.name) is None]
+    if down:
+        raise UsageError(f"{', '.join(down)} {'is' if len(down) == 1 else 'are'} stopped too: "
+                         "the cluster is usable only with every node running",
+                         hint=f"start every node: natsops cluster start --dir {cluster.dir}")
 
 
 async def restart_node(cluster: LocalCluster, name: str, *, grace: float = 10.0,
@@ -165,7 +180,7 @@ async def restart_node(cluster: LocalCluster, name: str, *, grace: float = 10.0,
 
     If the cluster does not become usable, the restarted node is stopped again.
     """
-    cluster.node(name)
+    _others_running(cluster, [name])  # before stopping it: it could not come back usable
     cluster.stop_node(name, grace=grace)
     return await start_usable(cluster, [name], timeout=timeout, progress=progress)
 
@@ -205,9 +220,12 @@ def check_processes(cluster: LocalCluster) -> None:
     """Raise naming the log's last error if a node's process is gone."""
     for n in cluster.nodes:
         proc = cluster.process(n.name)
-        if proc is None or not proc.running:
-            tail = (proc.log_tail(40) if proc else []) or _tail(cluster.log_path(n.name))
-            raise NatsopsError(f"{n.name} exited during start-up: {_log_error(tail)}",
+        if proc is None:  # stopped before, not started by this caller
+            raise NatsopsError(f"{n.name} is not running",
+                               hint=f"start it: natsops cluster start --dir {cluster.dir}")
+        if not proc.running:  # the lines of this start only, not an earlier run's
+            raise NatsopsError(f"{n.name} exited during start-up: "
+                               f"{_log_error(proc.log_tail(40))}",
                                hint=f"see {cluster.log_path(n.name)}")
 
 
@@ -360,13 +378,6 @@ async def probe_stream(cluster: LocalCluster, deadline: Deadline, *, replicas: i
         except Exception as exc:  # the meta group or the account may still be forming
             deadline.pending["probe"] = f"{type(exc).__name__}: {exc}".strip(": ")
         await deadline.sleep(0.2)
-
-
-def _tail(path: Path, lines: int = 40) -> list[str]:
-    try:
-        return path.read_text(errors="replace").splitlines()[-lines:]
-    except OSError:
-        return []
 
 
 def _log_error(lines: list[str]) -> str:

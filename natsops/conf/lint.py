@@ -19,20 +19,35 @@ from pathlib import Path
 from typing import Any
 
 from natsops.conf import rules_conf, rules_data, rules_set  # noqa: F401 - registers the rules
-from natsops.conf.parser import Config, parse_text
-from natsops.conf.registry import RULES, Hit, Rule
+from natsops.conf.parser import Config, ConfSyntaxError, Pos, parse_text
+from natsops.conf.registry import RULES, Hit, Rule, rule
 from natsops.conf.rules_data import Doc
 from natsops.errors import UsageError
 from natsops.findings import Finding, Location, Severity
+from natsops.secrets import mask_data, mask_text
 
 __all__ = ["LintReport", "detect_kind", "lint_paths", "lint_texts"]
 
 _DISABLE = re.compile(r"natsops:disable(-file)?=([\w/*,.-]+)")
 _CHART_CONFIG_KEYS = {"cluster", "jetstream", "nats", "monitor", "merge", "patch"}
 _CHART_TOP_KEYS = {"statefulSet", "podTemplate", "container", "natsBox", "reloader"}
+_CONSUMER_KEYS = {"durable_name", "ack_policy", "deliver_policy", "filter_subject",
+                  "filter_subjects", "max_deliver", "ack_wait", "replay_policy",
+                  "max_ack_pending", "deliver_subject"}
 _STREAM_KEYS = {"subjects", "retention", "storage", "num_replicas", "max_age", "max_msgs",
                 "max_bytes", "discard", "duplicate_window"}
 
+
+
+def _not_a_rule(*_: object) -> Iterable[Hit]:
+    return ()  # reported by the loader, not by a check over parsed content
+
+
+rule("conf/parse-error", Severity.FAIL, "nats-server config syntax the server rejects",
+     scope="file")(_not_a_rule)
+rule("file/parse-error", Severity.FAIL, "JSON/YAML that does not parse or is of no known kind",
+     scope="file")(_not_a_rule)
+rule("file/unreadable", Severity.FAIL, "A file that cannot be read", scope="file")(_not_a_rule)
 
 @dataclass(frozen=True)
 class LintReport:
@@ -43,13 +58,24 @@ class LintReport:
     digests: dict[str, str] = field(default_factory=dict)  # conf file -> sha256 digest
 
 
+class _Unparsable(Exception):
+    """A file that cannot be read as its type: becomes a FAIL finding at ``pos``."""
+
+    def __init__(self, rule_id: str, pos: Pos, message: str, fix: str) -> None:
+        super().__init__(message)
+        self.rule_id, self.pos, self.message, self.fix = rule_id, pos, message, fix
+
+
 def _load_data(text: str, file: str) -> Any:
     if file.endswith(".json") or text.lstrip().startswith(("{", "[")):
         try:
             return json.loads(text)
-        except ValueError:
+        except ValueError as exc:
             if file.endswith(".json"):
-                raise
+                line, col = getattr(exc, "lineno", 1), getattr(exc, "colno", 1)
+                raise _Unparsable("file/parse-error", Pos(file, line, col),
+                                  f"invalid JSON: {getattr(exc, 'msg', exc)}",
+                                  "fix the JSON syntax") from None
     if file.endswith((".yaml", ".yml")):
         import yaml
 
@@ -57,43 +83,62 @@ def _load_data(text: str, file: str) -> Any:
             return yaml.safe_load(text)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
-            where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else file
-            raise UsageError(f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+            pos = Pos(file, mark.line + 1, mark.column + 1) if mark else Pos(file, 1, 1)
+            raise _Unparsable("file/parse-error", pos,
+                              f"invalid YAML: {getattr(exc, 'problem', None) or exc}",
+                              "fix the YAML syntax") from None
     return None
 
 
+def _is_stream_config(data: Mapping[str, Any]) -> bool:
+    return bool(_STREAM_KEYS & set(data))
+
+
 def detect_kind(file: str, text: str) -> tuple[str, Any]:
-    """("conf" | "stream" | "helm", loaded data or None) for one file."""
-    try:
-        data = _load_data(text, file)
-    except ValueError as exc:
-        raise UsageError(f"{file}: invalid JSON: {exc}") from None
+    """("conf" | "stream" | "consumer" | "helm", loaded data or None) for one file.
+
+    A StreamInfo document (``stream info --json``: ``config`` + ``state``) is a stream recipe
+    whose config is its ``config``. Raises ``_Unparsable`` for JSON/YAML that does not parse or
+    is of no known kind.
+    """
+    data = _load_data(text, file)
     if isinstance(data, Mapping):
         cfg = data.get("config")
         chart_config = isinstance(cfg, Mapping) and bool(_CHART_CONFIG_KEYS & set(cfg))
         if chart_config or _CHART_TOP_KEYS & set(data):
             return "helm", data
-        if _STREAM_KEYS & set(data) or isinstance(data.get("streams"), (list, Mapping)):
+        if _is_stream_config(data) or isinstance(data.get("streams"), (list, Mapping)) or (
+                isinstance(cfg, Mapping) and _is_stream_config(cfg)):
             return "stream", data
+        if _CONSUMER_KEYS & set(data) or (isinstance(cfg, Mapping) and _CONSUMER_KEYS & set(cfg)):
+            return "consumer", data
     if isinstance(data, list) and data and all(isinstance(d, Mapping) for d in data):
         return "stream", data
     if data is not None and file.endswith((".yaml", ".yml")):
-        raise UsageError(f"{file}: YAML that is neither a stream recipe nor Helm chart values")
+        raise _Unparsable("file/parse-error", Pos(file, 1, 1), "YAML that is neither a stream "
+                          "recipe (StreamConfig/StreamInfo) nor Helm chart values",
+                          "lint nats-server configs, stream recipes or chart values; "
+                          "--disable file/parse-error to skip this file")
     return "conf", None
+
+
+def _info_config(d: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A StreamInfo's ``config``; a StreamConfig as it is."""
+    cfg = d.get("config")
+    return cfg if isinstance(cfg, Mapping) and not _is_stream_config(d) else d
 
 
 def _streams(data: Any) -> list[tuple[str, Mapping[str, Any]]]:
     if isinstance(data, list):
-        return [("", d) for d in data if isinstance(d, Mapping)]
+        return [("", _info_config(d)) for d in data if isinstance(d, Mapping)]
     if isinstance(data, Mapping):
         inner = data.get("streams")
         if isinstance(inner, list):
-            return [("", d) for d in inner if isinstance(d, Mapping)]
+            return [("", _info_config(d)) for d in inner if isinstance(d, Mapping)]
         if isinstance(inner, Mapping):
-            return [(str(k), v) for k, v in inner.items() if isinstance(v, Mapping)]
-        if "config" in data and isinstance(data["config"], Mapping):  # StreamInfo JSON
-            return [("", data["config"])]
-        return [("", data)]
+            return [(str(k), _info_config(v)) for k, v in inner.items()
+                    if isinstance(v, Mapping)]
+        return [("", _info_config(data))]
     return []
 
 
@@ -131,9 +176,11 @@ def _matches(rule_id: str, patterns: Iterable[str]) -> bool:
 def _finding(r: Rule, h: Hit) -> Finding:
     pos = h.pos
     loc = Location(pos.file, pos.line, pos.col) if pos else None
-    return Finding(id=r.id, severity=h.severity or r.severity, subject=h.subject or
-                   (pos.file if pos else ""), message=h.message, evidence=h.evidence or {},
-                   fix=h.fix, title=r.title, location=loc)
+    # messages quote values and URLs: secrets in them never reach any output format
+    return Finding(id=r.id, severity=h.severity or r.severity,
+                   subject=mask_text(h.subject or (pos.file if pos else "")),
+                   message=mask_text(h.message), evidence=mask_data(h.evidence or {}),
+                   fix=mask_text(h.fix) if h.fix else None, title=r.title, location=loc)
 
 
 def lint_texts(sources: Mapping[str, str], *, disable: Sequence[str] = (),
@@ -149,10 +196,22 @@ def lint_texts(sources: Mapping[str, str], *, disable: Sequence[str] = (),
     confs: list[Config] = []
     stream_docs: list[Doc] = []
     for file, text in sources.items():
-        kind, data = detect_kind(file, text)
-        kinds[file] = kind
+        try:
+            kind, data = detect_kind(file, text)
+            kinds[file] = kind
+            if kind == "conf":
+                cfg = parse_text(text, file, env=env)
+        except _Unparsable as exc:
+            kinds[file] = "unparsable"
+            hits.append((RULES[exc.rule_id], Hit(exc.pos, exc.message, exc.fix, subject=file)))
+            continue
+        except ConfSyntaxError as exc:
+            kinds[file] = "unparsable"
+            hits.append((RULES["conf/parse-error"], Hit(
+                exc.pos, exc.detail, "nats-server -t -c FILE rejects it too; fix the syntax "
+                "(the other files were linted)", subject=file)))
+            continue
         if kind == "conf":
-            cfg = parse_text(text, file, env=env)
             confs.append(cfg)
             digests[file] = cfg.digest()
             hits += [(r, h) for r in _scope("conf") for h in r.check(cfg)]
@@ -161,6 +220,9 @@ def lint_texts(sources: Mapping[str, str], *, disable: Sequence[str] = (),
                 doc = Doc(file, sc, text, label, _entry_line(text, label or sc.get("name")))
                 stream_docs.append(doc)
                 hits += [(r, h) for r in _scope("stream") for h in r.check(doc)]
+        elif kind == "consumer":
+            doc = Doc(file, _info_config(data), text)
+            hits += [(r, h) for r in _scope("consumer") for h in r.check(doc)]
         else:
             doc = Doc(file, data, text)
             hits += [(r, h) for r in _scope("helm") for h in r.check(doc)]
@@ -194,7 +256,9 @@ def lint_paths(paths: Sequence[str | Path], *, disable: Sequence[str] = (),
                env: Mapping[str, str] | None = None) -> LintReport:
     """Read and lint files (a directory means its ``*.conf`` files, recursively).
 
-    An unreadable or unparseable file raises UsageError (exit 2).
+    A file that cannot be read or parsed is a FAIL finding (``file/unreadable``,
+    ``conf/parse-error``, ``file/parse-error``) and every other file is still linted; only when
+    no file at all can be read is it a UsageError (exit 2).
     """
     if not paths:
         raise UsageError("give at least one file to lint")
@@ -208,10 +272,21 @@ def lint_paths(paths: Sequence[str | Path], *, disable: Sequence[str] = (),
         else:
             files.append(p)
     sources: dict[str, str] = {}
+    unreadable: list[Finding] = []
     for p in files:
         name = str(p)
         try:
             sources[name] = Path(p).read_bytes().decode("utf-8", "surrogateescape")
         except OSError as exc:
-            raise UsageError(f"{name}: cannot read: {exc.strerror or exc}") from None
-    return lint_texts(sources, disable=disable, min_severity=min_severity, env=env)
+            why = f"cannot read: {exc.strerror or exc}"
+            unreadable.append(Finding.fail("file/unreadable", name, why, title=RULES[
+                "file/unreadable"].title, location=Location(name), fix="check the path and "
+                "its permissions (the other files were linted)"))
+    if not sources:  # nothing at all to lint: a usage error, as before
+        first = f"{unreadable[0].subject}: {unreadable[0].message}"
+        raise UsageError(first if len(unreadable) == 1 else f"no file could be read ({first}; "
+                         f"and {len(unreadable) - 1} more)")
+    report = lint_texts(sources, disable=disable, min_severity=min_severity, env=env)
+    kept = [f for f in unreadable if not _matches(f.id, disable)]
+    return LintReport(kept + report.findings, {**{f.subject: "unreadable" for f in kept},
+                                               **report.files}, report.digests)

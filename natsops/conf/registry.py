@@ -4,8 +4,9 @@ A rule yields :class:`Hit` objects (where, what, how to fix); :func:`natsops.con
 turns them into :class:`natsops.findings.Finding` objects with the rule's id, severity and a
 ``file:line:col`` location. Five scopes exist: ``conf`` rules see one parsed nats-server config,
 ``set`` rules see every config given at once (a cluster or supercluster), ``stream`` rules see
-one StreamConfig (JSON/YAML recipe), ``helm`` rules one values file of the official chart, and
-``fit`` rules the server configs together with the stream recipes.
+one StreamConfig (JSON/YAML recipe), ``consumer`` rules one ConsumerConfig, ``helm`` rules one
+values file of the official chart, ``fit`` rules the server configs together with the stream
+recipes, and ``file`` rules are reported by the loader (files that cannot be read or parsed).
 """
 
 from __future__ import annotations

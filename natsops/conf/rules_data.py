@@ -87,6 +87,33 @@ def retention(doc: Doc) -> Iterator[Hit]:
                   "it", subject=doc.name, severity=INFO)
 
 
+@rule("stream/invalid-value", FAIL, "Values `stream add --config` refuses (sizes, durations)",
+      scope="stream")
+def invalid_value(doc: Doc) -> Iterator[Hit]:
+    yield from _invalid_values(doc, "stream")
+
+
+@rule("consumer/invalid-value", FAIL, "Values `consumer add --config` refuses (durations)",
+      scope="consumer")
+def consumer_invalid_value(doc: Doc) -> Iterator[Hit]:
+    yield from _invalid_values(doc, "consumer")
+
+
+def _invalid_values(doc: Doc, kind: str) -> Iterator[Hit]:
+    from natsops.errors import UsageError
+    from natsops.jetstream.spec import normalise_config
+
+    name = (doc.data.get("durable_name") or doc.data.get("name") or "") if kind == "consumer" \
+        else doc.name
+    for key, value in doc.data.items():
+        try:  # one field at a time, so every bad field is reported, not only the first
+            normalise_config({key: value}, kind)
+        except UsageError as exc:
+            yield Hit(doc.pos(str(key)), f"{kind} {name}: {exc}; `natsops {kind} add "
+                      "--config` refuses this file", "sizes like 50GB, 1MiB or -1; durations "
+                      "like 720h, 2m, 1d", subject=str(name))
+
+
 @rule("stream/replicas", WARN, "R1 only for dev/edge, R3 for prod, no even replica counts",
       scope="stream")
 def replicas(doc: Doc) -> Iterator[Hit]:

@@ -17,11 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from natsops.context import Settings
 from natsops.doctor.registry import Check, all_checks, check, run_checks, select_checks
 from natsops.errors import ExitCode, UsageError
 from natsops.findings import Finding, Severity, exit_code, worst
-from natsops.monitoring.gather import GatherOptions, gather, gather_sampled
+from natsops.monitoring.gather import Access, GatherOptions, gather, gather_sampled
 
 __all__ = [
     "Check",
@@ -72,7 +71,7 @@ class DoctorReport:
         return exit_code(self.findings, strict=strict)
 
 
-async def run(settings: Settings | None, options: DoctorOptions = DoctorOptions()) -> DoctorReport:
+async def run(settings: Access, options: DoctorOptions = DoctorOptions()) -> DoctorReport:
     """Gather (twice with ``sample``), run the selected checks, return the report."""
     if options.expect < 0:
         raise UsageError("--expect must not be negative")

@@ -10,7 +10,7 @@ from typing import Any
 
 from natsops.errors import Conflict, NatsopsError, NotFound, ServerError, Timeout, UsageError
 
-__all__ = ["JSApiError", "api_error", "from_nats_exception"]
+__all__ = ["NO_ROOM", "JSApiError", "api_error", "from_nats_exception"]
 
 # err_code -> natsops error class
 _NOT_FOUND = {
@@ -34,6 +34,11 @@ _USAGE = {
     10131,  # filter in subject does not match
     10157,  # pedantic mode
 }
+
+
+# no server has room for the (new) replicas: 10005 no suitable peers for placement, 10047
+# insufficient storage, 10028 insufficient memory resources
+NO_ROOM = frozenset({10005, 10047, 10028})
 
 
 class JSApiError(ServerError):
@@ -64,10 +69,11 @@ def api_error(what: str, error: dict[str, Any]) -> NatsopsError:
         hint = "the cluster is electing a leader or changing members; retry in a moment"
     elif err_code == 10074:
         hint = "replicas > 1 need a JetStream cluster"
-    elif err_code == 10005:
+    elif err_code in NO_ROOM:
         hint = ("each replica reserves the stream's max_bytes on its server (within "
-                "jetstream max_file_store / max_memory_store): free room there, or lower "
-                "max_bytes or replicas")
+                "jetstream max_file_store / max_memory_store), and replicas or streams removed "
+                "moments ago release theirs only after a few seconds: retry shortly, else free "
+                "room there or lower max_bytes or replicas")
     return JSApiError(text, err_code=err_code, code=code, hint=hint)
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from natsops.errors import Conflict, NotFound, Timeout, UsageError
 from natsops.jetstream._api import Page, check_name, paged, request
-from natsops.jetstream.errors import JSApiError
+from natsops.jetstream.errors import NO_ROOM, JSApiError
 from natsops.jetstream.models import StreamInfo
 from natsops.jetstream.questions import Ask, Question, answer_int, unanswered
 from natsops.jetstream.spec import Change, diff_configs, load_config_file, ns
@@ -423,11 +423,34 @@ def unchanged_since(what: str, planned: Mapping[str, Any], now: Mapping[str, Any
                        f"({', '.join(c.field for c in changed)})", hint="run the edit again")
 
 
-async def apply_stream_edit(conn: Conn, plan: StreamEdit) -> StreamInfo:
-    """Submit a planned edit, unless the stream's config changed since it was planned."""
+# how long a scale-up refused for want of room (NO_ROOM) is retried: after a scale-down the removed
+# replicas' storage reservations are released a moment later (seconds) on their servers
+SCALE_UP_PLACEMENT_WAIT = 8.0
+
+
+async def apply_stream_edit(conn: Conn, plan: StreamEdit, *,
+                            placement_wait: float = SCALE_UP_PLACEMENT_WAIT) -> StreamInfo:
+    """Submit a planned edit, unless the stream's config changed since it was planned.
+
+    A scale-up refused for want of room (10005 no suitable peers, 10047/10028 insufficient
+    storage/memory) is retried for ``placement_wait`` seconds, as a restore is: replicas
+    removed moments ago still hold their reservations.
+    """
     name = plan.current.name
     unchanged_since(f"stream {name}", plan.current.config, (await stream_info(conn, name)).config)
-    return await update_stream(conn, plan.config)
+    grows = int(plan.config.get("num_replicas") or 1) > plan.current.replicas
+    deadline = time.monotonic() + (placement_wait if grows else 0.0)
+    while True:
+        try:
+            return await update_stream(conn, plan.config)
+        except JSApiError as exc:
+            if exc.err_code not in NO_ROOM or not grows:
+                raise
+            if time.monotonic() >= deadline:
+                exc.hint = (f"still no room for the new replicas after {placement_wait:g}s of "
+                            f"retries; {exc.hint}")
+                raise
+        await asyncio.sleep(0.25)
 
 
 async def delete_stream(conn: Conn, name: str) -> bool:

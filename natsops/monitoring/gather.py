@@ -15,6 +15,7 @@ group's peer list; a server that does not answer becomes a finding, never silenc
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
@@ -22,6 +23,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from natsops.access import Login, SystemAccess, system_connection
 from natsops.context import Settings
 from natsops.errors import AuthError, NatsopsError, Unreachable, UsageError
 from natsops.monitoring.inventory import (
@@ -31,14 +33,17 @@ from natsops.monitoring.inventory import (
     local_inventory,
 )
 from natsops.monitoring.snapshot import ServerView, Snapshot
-from natsops.monitoring.sys import sys_connection, sys_ping
+from natsops.monitoring.sys import sys_ping
 
 if TYPE_CHECKING:
     import httpx
     from nats.aio.client import Client
 
+log = logging.getLogger(__name__)
+
 __all__ = [
     "PARTS",
+    "Access",
     "GatherOptions",
     "gather",
     "gather_http",
@@ -326,31 +331,61 @@ async def gather_http(urls: Sequence[str], opts: GatherOptions = GatherOptions()
 
 # ---- choosing a transport ------------------------------------------------------------------
 
+# Who to log in as: Settings used as given (library callers), a SystemAccess (the CLI: every
+# login worth trying, see natsops.access), or None (the local cluster's own sys user).
+Access = Settings | SystemAccess | None
+
 
 @dataclass(frozen=True)
 class _Plan:
     opts: GatherOptions
-    sys_settings: Settings | None
+    access: SystemAccess
     urls: tuple[str, ...]
     http_first: bool
     transport: str
     inventory: Inventory | None = None
 
 
-def _plan(settings: Settings | None, opts: GatherOptions, monitors: Sequence[str],
+def _plan(access: Access, opts: GatherOptions, monitors: Sequence[str],
           cluster_dir: Path | None, transport: str) -> _Plan:
     if transport not in ("auto", "sys", "http"):
         raise UsageError(f"unknown transport {transport!r}: use auto, sys or http")
-    inv = local_inventory(cluster_dir, settings.timeout if settings else 5.0) \
-        if cluster_dir else None
-    if inv is not None:
+    if transport == "sys" and monitors:
+        raise UsageError("--transport sys and --monitor exclude each other: --monitor URLs "
+                         "are read over HTTP", hint="drop one of them (--transport http reads "
+                         "the --monitor URLs)")
+    acc = SystemAccess.of(access, cluster_dir)
+    inv = _inventory(cluster_dir or acc.cluster_dir)
+    if inv is None and not monitors:  # the first local cluster to try: its monitors, if need be
+        inv = next((i for lg in acc.logins if (i := _inventory(lg.cluster_dir))), None)
+        inv = None if inv is None else replace(inv, names=(), configs=())
+    if inv is not None and inv.names:
         opts = replace(opts, expected_names=tuple(opts.expected_names or inv.names))
     urls = tuple(monitors) or (inv.monitors if inv else ())
     http_first = transport == "http" or (transport == "auto" and bool(monitors))
-    sys_settings = inv.sys_settings if inv and inv.sys_settings else settings
-    if not http_first and sys_settings is None:
-        raise UsageError("no connection settings for the system account")
-    return _Plan(opts, sys_settings, urls, http_first, transport, inv)
+    return _Plan(opts, acc, urls, http_first, transport, inv)
+
+
+def _inventory(directory: Path | None) -> Inventory | None:
+    return local_inventory(directory) if directory is not None else None
+
+
+def _with_login(plan: _Plan, login: Login) -> _Plan:
+    """The plan once ``login`` worked: its local cluster's nodes are the ones expected."""
+    if (plan.inventory is not None and plan.inventory.names) or login.cluster_dir is None:
+        return replace(plan, access=plan.access.only(login))
+    inv = local_inventory(login.cluster_dir)
+    opts = replace(plan.opts, expected_names=tuple(plan.opts.expected_names or inv.names))
+    return replace(plan, opts=opts, access=plan.access.only(login), inventory=inv,
+                   urls=plan.urls or inv.monitors)
+
+
+def _digests(plan: _Plan) -> asyncio.Future[dict[str, dict[str, Any]]] | None:
+    """``nats-server -t`` of the local cluster's config files, started now (or None)."""
+    inv = plan.inventory
+    if inv is None or inv.binary is None or not plan.opts.config_files or not inv.configs:
+        return None
+    return asyncio.ensure_future(config_digests(inv.binary, inv.configs))
 
 
 def _no_monitor() -> UsageError:
@@ -365,8 +400,23 @@ def _check_answered(snap: Snapshot) -> Snapshot:
     return snap
 
 
+async def _gather_once(plan: _Plan) -> tuple[Snapshot, _Plan]:
+    """One Snapshot over $SYS (the first login that is a system user) or HTTP."""
+    if not plan.http_first:
+        try:
+            async with system_connection(plan.access) as (conn, login):
+                plan = _with_login(plan, login)
+                return _check_answered(await gather_sys(conn.nc, plan.opts)), plan
+        except Unreachable:
+            if plan.transport == "sys" or not plan.urls:
+                raise
+    if not plan.urls:
+        raise _no_monitor()
+    return _check_answered(await gather_http(plan.urls, plan.opts)), plan
+
+
 async def gather(
-    settings: Settings | None,
+    settings: Access,
     opts: GatherOptions = GatherOptions(),
     *,
     monitors: Sequence[str] = (),
@@ -376,42 +426,40 @@ async def gather(
 ) -> Snapshot:
     """Gather one Snapshot, choosing the transport.
 
-    ``transport``: ``sys`` (system-account connection from ``settings``, or the local cluster's
-    sys user), ``http`` (``monitors``, or the local cluster's monitor ports) or ``auto``
-    (HTTP when ``monitors`` are given, else ``$SYS``, falling back to the local cluster's
-    monitors when the connection fails). Raises :class:`Unreachable` when no server answered.
-    ``config_dir`` holds the servers' config files (``<name>.conf`` or ``<name>/*.conf``),
-    digested to compare with what each server runs (a local cluster's are found by itself).
+    ``settings``: how to log in as a system-account user (:data:`Access`). ``transport``:
+    ``sys`` (a system-account connection), ``http`` (``monitors``, or the local cluster's
+    monitor ports) or ``auto`` (HTTP when ``monitors`` are given, else ``$SYS``, falling back
+    to the local cluster's monitors when no server answers). Raises :class:`Unreachable` when
+    no server answered. ``config_dir`` holds the servers' config files (``<name>.conf`` or
+    ``<name>/*.conf``), digested to compare with what each server runs (a local cluster's are
+    found by itself).
     """
+    snap, _ = await _gather_planned(_plan(settings, opts, monitors, cluster_dir, transport),
+                                    config_dir)
+    return snap
 
+
+async def _gather_planned(plan: _Plan, config_dir: Path | None) -> tuple[Snapshot, _Plan]:
     if config_dir is not None:
         _require_dir(config_dir)
-    plan = _plan(settings, opts, monitors, cluster_dir, transport)
-    inv = plan.inventory
-    files = None
-    if inv is not None and inv.binary is not None and opts.config_files and inv.configs:
-        files = asyncio.ensure_future(config_digests(inv.binary, inv.configs))
-    snap: Snapshot | None = None
+    log.info("gathering %s over %s", ", ".join(plan.opts.parts),
+             "HTTP monitors " + ", ".join(plan.urls) if plan.http_first else "$SYS requests")
+    files = _digests(plan)  # the inventory known already: digest while gathering
     try:
-        if not plan.http_first:
-            assert plan.sys_settings is not None
-            try:
-                async with sys_connection(plan.sys_settings) as conn:
-                    snap = _check_answered(await gather_sys(conn.nc, plan.opts))
-            except Unreachable:
-                if transport == "sys" or not plan.urls:
-                    raise
-        if snap is None:
-            if not plan.urls:
-                raise _no_monitor()
-            snap = _check_answered(await gather_http(plan.urls, plan.opts))
+        snap, plan = await _gather_once(plan)
     except BaseException:
         if files is not None:
             files.cancel()
         raise
+    log.info("%d server(s) answered over %s in %.0f ms (%d requests)%s", len(snap.servers),
+             snap.transport, snap.seconds * 1000, snap.requests,
+             f"; missing: {', '.join(snap.missing)}" if snap.missing else "")
+    log.debug("servers: %s", ", ".join(f"{s.name} ({s.source})" for s in snap.servers))
+    files = files or _digests(plan)
+    inv = plan.inventory
     if files is not None:
         snap = replace(snap, config_files=await files)
-    elif config_dir is not None and opts.config_files:
+    elif config_dir is not None and plan.opts.config_files:
         found = tuple((s.name, f) for s in snap.servers
                       if (f := config_file_for(config_dir, s.name)) is not None)
         if found:
@@ -419,7 +467,7 @@ async def gather(
 
             binary = inv.binary if inv is not None and inv.binary else find_server_binary()
             snap = replace(snap, config_files=await config_digests(binary, found))
-    return snap
+    return snap, plan
 
 
 def _require_dir(path: Path) -> None:
@@ -428,7 +476,7 @@ def _require_dir(path: Path) -> None:
 
 
 async def gather_sampled(
-    settings: Settings | None,
+    settings: Access,
     opts: GatherOptions = GatherOptions(),
     *,
     interval: float,
@@ -440,18 +488,15 @@ async def gather_sampled(
     """Gather twice, ``interval`` seconds apart: the second Snapshot, the first as its previous.
 
     Rates and trends are the deltas between the two (doctor ``--sample``, ``sizing
-    --from-cluster``).
+    --from-cluster``). The second gathering logs in as the first one did.
     """
     if interval <= 0:
         raise UsageError("the interval between two gatherings must be above zero")
-
-    async def once() -> Snapshot:
-        return await gather(settings, opts, monitors=monitors, cluster_dir=cluster_dir,
-                            transport=transport, config_dir=config_dir)
-
-    first = await once()
+    first, plan = await _gather_planned(_plan(settings, opts, monitors, cluster_dir, transport),
+                                        config_dir)
     await asyncio.sleep(interval)
-    return (await once()).with_previous(first)
+    second, _ = await _gather_planned(plan, config_dir)
+    return second.with_previous(first)
 
 
 POLL = 0.05  # seconds between two looks at watch()'s ``stop``
@@ -469,7 +514,7 @@ async def _pause(seconds: float, stop: Callable[[], bool] | None) -> bool:
 
 
 async def watch(
-    settings: Settings | None,
+    settings: Access,
     opts: GatherOptions = GatherOptions(),
     *,
     monitors: Sequence[str] = (),
@@ -477,16 +522,17 @@ async def watch(
     transport: str = "auto",
     interval: float = 1.0,
     stop: Callable[[], bool] | None = None,
+    name: str = "",
 ) -> AsyncGenerator[Snapshot, None]:
     """Yield a Snapshot every ``interval`` seconds, over one connection (``$SYS``) or HTTP.
 
     ``stop`` (a function, e.g. a ``threading.Event``'s ``is_set``) ends the watch while it
-    waits for the next gathering.
+    waits for the next gathering. ``name`` names the connection (as servers list it).
     """
     plan = _plan(settings, opts, monitors, cluster_dir, transport)
     if not plan.http_first:
-        assert plan.sys_settings is not None
-        async with sys_connection(plan.sys_settings) as conn:
+        async with system_connection(plan.access, name=name) as (conn, login):
+            plan = _with_login(plan, login)
             while True:
                 yield await gather_sys(conn.nc, plan.opts)
                 if await _pause(interval, stop):

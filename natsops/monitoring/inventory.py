@@ -1,9 +1,9 @@
 """What a deployment's files tell: a local cluster's inventory and the servers' config files.
 
 :func:`local_inventory` reads a natsops local cluster directory (``natsops bootstrap --dir``):
-its node names and monitor ports are the servers expected to answer, its sys user the
-system-account login. :func:`config_digests` runs ``nats-server -t`` on config files, giving
-the digest each server reports for the config it runs (``varz.config_digest``).
+its node names and monitor ports are the servers expected to answer. :func:`config_digests`
+runs ``nats-server -t`` on config files, giving the digest each server reports for the config
+it runs (``varz.config_digest``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from natsops.context import Secret, Settings
 from natsops.errors import NatsopsError
 
 __all__ = ["Inventory", "config_digests", "config_file_for", "local_inventory"]
@@ -23,27 +22,24 @@ __all__ = ["Inventory", "config_digests", "config_file_for", "local_inventory"]
 
 @dataclass(frozen=True)
 class Inventory:
-    """What a local cluster directory tells us: node names, monitors, system-account login."""
+    """What a local cluster directory tells us: node names, monitors, config files, binary.
+
+    (Its system-account login is :func:`natsops.access.local_login`.)
+    """
 
     names: tuple[str, ...]
     monitors: tuple[str, ...]
-    sys_settings: Settings | None
     configs: tuple[tuple[str, Path], ...] = ()
     binary: Path | None = None
 
 
-def local_inventory(directory: Path, timeout: float = 5.0) -> Inventory:
-    """Read a natsops local cluster (``natsops bootstrap --dir``): nodes, monitors, sys user."""
+def local_inventory(directory: Path) -> Inventory:
+    """Read a natsops local cluster (``natsops bootstrap --dir``): nodes, monitors, configs."""
     from natsops.cluster.local import LocalCluster
 
     c = LocalCluster.load(directory)
-    sys_settings = None
-    pw = c.credentials().get("sys")
-    if pw:
-        sys_settings = Settings(servers=tuple(c.client_urls), user="sys", password=Secret(pw),
-                                timeout=timeout, connection_name="natsops doctor")
     return Inventory(names=tuple(n.name for n in c.nodes),
-                     monitors=tuple(n.monitor_url for n in c.nodes), sys_settings=sys_settings,
+                     monitors=tuple(n.monitor_url for n in c.nodes),
                      configs=tuple((n.name, c.config_path(n.name)) for n in c.nodes),
                      binary=c.binary)
 

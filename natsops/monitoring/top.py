@@ -11,9 +11,8 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
 
-from natsops.context import Settings
-from natsops.errors import UsageError
-from natsops.monitoring.gather import GatherOptions, watch
+from natsops.errors import Unreachable, UsageError
+from natsops.monitoring.gather import Access, GatherOptions, watch
 from natsops.monitoring.snapshot import Snapshot
 from natsops.monitoring.views import TopFrame, top_frame
 
@@ -60,7 +59,7 @@ class TopOptions:
 
 
 async def top_frames(
-    settings: Settings | None,
+    settings: Access,
     opts: TopOptions = TopOptions(),
     *,
     monitors: Sequence[str] = (),
@@ -75,9 +74,12 @@ async def top_frames(
     """
     previous: Snapshot | None = None
     snaps = watch(settings, opts.gather_options, monitors=monitors, cluster_dir=cluster_dir,
-                  transport=transport, interval=opts.interval, stop=stop)
+                  transport=transport, interval=opts.interval, stop=stop, name="natsops top")
     async with aclosing(snaps):
         async for snap in snaps:
+            if opts.once and not snap.servers:  # a frame of nothing is no answer
+                detail = "; ".join(f"{u}: {e}" for u, e in sorted(snap.unreachable.items()))
+                raise Unreachable(f"no server answered{': ' + detail if detail else ''}")
             if opts.once and previous is None:
                 previous = snap
                 continue

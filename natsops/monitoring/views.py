@@ -28,6 +28,7 @@ __all__ = [
     "MetaPeerRow",
     "ServerRow",
     "TopFrame",
+    "absent",
     "jetstream_report",
     "server_info",
     "server_infos",
@@ -38,6 +39,20 @@ __all__ = [
 
 def _i(v: Any) -> int:
     return as_int(v)
+
+
+def absent(snap: Snapshot) -> tuple[str, ...]:
+    """What should have answered and did not: a view built from ``snap`` is partial.
+
+    Expected servers by name (inventory, meta group), the monitor URLs that failed (over HTTP
+    a URL and a name cannot be matched: a server may be named twice), and the shortfall
+    against ``--expect N`` that neither accounts for.
+    """
+    out = [*snap.missing, *sorted(snap.unreachable)]
+    short = snap.expected_count - len(snap.servers) - len(out)
+    if short > 0:
+        out.append(f"{short} more of the {snap.expected_count} expected (--expect)")
+    return tuple(out)
 
 
 # what each view reads; a local cluster's config files are not digested for a view
@@ -80,16 +95,16 @@ def server_rows(snap: Snapshot) -> tuple[ServerRow, ...]:
             leafnodes=_i(v.get("leafnodes")), slow_consumers=_i(v.get("slow_consumers")),
             mem=_i(v.get("mem")), cpu=float(v.get("cpu") or 0.0), uptime=v.get("uptime"),
             rtt_ms=round(s.rtt * 1000, 2) if s.rtt is not None else None))
-    rows.extend(ServerRow(name=n, answered=False) for n in snap.missing)
+    rows.extend(ServerRow(name=n, answered=False) for n in [*snap.missing, *snap.unreachable])
     return tuple(rows)
+
 
 
 def server_info(snap: Snapshot, name: str) -> dict[str, dict[str, Any]]:
     """The facts about one server, in sections (identity, limits, load, JetStream, links)."""
     s = snap.server(name)
     if s is None:
-        raise NotFound(f"server {name!r} did not answer",
-                       hint=f"servers that answered: {', '.join(snap.names) or 'none'}")
+        raise _not_gathered(snap, name)
     v = _m(s.varz)
     js = _m(s.jsz)
     cfg = _m(js.get("config"))
@@ -125,6 +140,20 @@ def server_info(snap: Snapshot, name: str) -> dict[str, dict[str, Any]]:
     if s.healthz is not None:
         out["health"] = {"status": s.healthz.get("status"), "error": s.healthz.get("error")}
     return out
+
+
+def _not_gathered(snap: Snapshot, name: str) -> NotFound:
+    """Why ``name`` is not in the Snapshot: not asked (no monitor URL for it) or no answer."""
+    answered = ", ".join(snap.names) or "none"
+    if snap.transport == "http" and name not in snap.expected:
+        # over HTTP only the given monitors are asked: a server without one was never asked
+        asked = ", ".join(f"{s.name} at {s.source}" for s in snap.servers) or "none"
+        silent = "".join(f"; {u} did not answer" for u in snap.unreachable)
+        known = " (a meta peer)" if name in snap.meta_peers else ""
+        return NotFound(f"server {name!r}{known} has no monitor URL given: only {asked} "
+                        f"answered{silent}", hint=f"add --monitor with {name}'s monitor URL, "
+                        "or leave out --monitor to ask every server over the system account")
+    return NotFound(f"server {name!r} did not answer", hint=f"servers that answered: {answered}")
 
 
 def server_infos(snap: Snapshot, name: str | None = None) -> dict[str, dict[str, dict[str, Any]]]:
@@ -211,7 +240,7 @@ def jetstream_report(snap: Snapshot) -> JetStreamReport:
         rows=tuple(sorted(rows, key=lambda r: (r.cluster or "", r.server))),
         meta_leader=leader_view.name if leader_view else None,
         cluster_size=_i(snap.meta_view.get("cluster_size")),
-        peers=tuple(sorted(peers, key=lambda p: p.name)), missing=snap.missing)
+        peers=tuple(sorted(peers, key=lambda p: p.name)), missing=absent(snap))
 
 
 # ---- top --------------------------------------------------------------------------------------
@@ -342,4 +371,4 @@ def top_frame(snap: Snapshot, previous: Snapshot | None = None, *, sort: str = "
     else:
         rows.sort(key=lambda r: -_i(getattr(r, field)))
     return TopFrame(servers=tuple(servers), connections=tuple(rows[:limit]),
-                    missing=snap.missing)
+                    missing=absent(snap))

@@ -142,3 +142,35 @@ def test_get_uses_direct_get(nats_server, unique) -> None:
 
     assert f"$JS.API.DIRECT.GET.KV_{b}.$KV.{b}.k" in asyncio.run(observe())
     natsops(url, "kv", "rm", b, "-f")
+
+
+def test_get_of_binary_value_never_replaces_bytes(nats_server, unique, monkeypatch) -> None:
+    """Not UTF-8: the bytes as they are when piped, refused on a terminal; never U+FFFD."""
+    url, b = nats_server.url, unique("BIN")
+    assert natsops(url, "kv", "add", b).exit_code == 0
+    blob = bytes(range(256)) * 3
+
+    async def put() -> None:
+        nc = await nats.connect(url)
+        try:
+            await (await nc.jetstream().key_value(b)).put("blob", blob)
+        finally:
+            await nc.close()
+
+    asyncio.run(put())
+    r = natsops(url, "kv", "get", b, "blob")
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout_bytes == blob
+    r = natsops(url, "kv", "get", b, "blob", "--raw")
+    assert r.stdout_bytes == blob
+    assert json.loads(natsops(url, "kv", "get", b, "blob", "--json").stdout)["value_b64"]
+
+    from natsops.cli import kv as kv_cli
+
+    monkeypatch.setattr(kv_cli, "_stdout_is_terminal", lambda: True)
+    r = natsops(url, "kv", "get", b, "blob")
+    assert "768 bytes of binary data" in one_line_error(r, 2)
+    assert "--raw" in r.stderr
+    assert r.stdout_bytes == b""
+    assert natsops(url, "kv", "get", b, "blob", "--raw").stdout_bytes == blob
+    natsops(url, "kv", "rm", b, "-f")

@@ -76,15 +76,58 @@ def test_sarif(files: dict[str, Path]) -> None:
     assert runner.invoke(app, ["lint", "--sarif", str(files["bad"])]).stdout == r.stdout
 
 
-def test_syntax_error_is_one_line_exit_2(files: dict[str, Path]) -> None:
-    r = runner.invoke(app, ["lint", str(files["broken"])])
-    assert r.exit_code == 2
-    assert f"{files['broken']}:2:" in r.stderr
+@pytest.mark.parametrize("fmt", ["human", "json", "sarif"])
+def test_syntax_error_is_a_finding_and_every_file_is_linted(files: dict[str, Path],
+                                                            fmt: str) -> None:
+    r = runner.invoke(app, ["lint", "--format", fmt, str(files["broken"]), str(files["bad"]),
+                            str(files["broken"].parent / "missing.conf")])
+    assert r.exit_code == 6, r.output
     assert "Traceback" not in r.output
-    assert len(r.stderr.strip().splitlines()) == 1
+    if fmt == "human":
+        assert f"conf/parse-error {files['broken']}:2:" in r.stdout
+        assert "conf/duration-integer" in r.stdout and "file/unreadable" in r.stdout
+        return
+    doc = json.loads(r.stdout)
+    if fmt == "json":
+        got = {(f["id"], f["location"]["file"], f["location"]["line"]) for f in doc["findings"]}
+        assert ("conf/parse-error", str(files["broken"]), 2) in got
+        assert ("conf/duration-integer", str(files["bad"]), 2) in got
+        assert doc["files"][str(files["broken"])] == "unparsable"
+    else:
+        rules = [x["id"] for x in doc["runs"][0]["tool"]["driver"]["rules"]]
+        res = doc["runs"][0]["results"]
+        parse = [x for x in res if rules[x["ruleIndex"]] == "conf/parse-error"]
+        assert parse[0]["locations"][0]["physicalLocation"]["region"]["startLine"] == 2
 
 
-@pytest.mark.parametrize("args", [["lint"], ["lint", "/nonexistent/x.conf"],
+SECRET_CONF = """authorization {
+  user: admin
+  password: "Sup3r-s3cret-PW"
+  token: tok-AbCdEf123
+}
+cluster { routes: ["nats://ruser:R0ute-pw@n2:6222"] }
+accounts { A { users: [{user: u, pass: P4ss-xyz#not-a-comment}] } }
+leafnodes { remotes: [{url: "leaf-user:L3af-pw@hub:7422"}] }
+seed: SUAAVVJ2BIBXG5FBLR5NBZXLNCQCQLHFWCKGQUWDLTBQRDA4T2TE2HOXOQ
+ping_interval: 2m
+"""
+
+
+@pytest.mark.parametrize("fmt", ["human", "json", "sarif"])
+def test_secrets_never_printed(tmp_path: Path, fmt: str) -> None:
+    conf = tmp_path / "secret.conf"
+    conf.write_text(SECRET_CONF)
+    r = runner.invoke(app, ["lint", "--format", fmt, str(conf)])
+    assert r.exit_code == 6, r.output
+    assert "password" in r.output or fmt != "human"
+    for secret in ("Sup3r-s3cret-PW", "tok-AbCdEf123", "R0ute-pw", "P4ss-xyz", "L3af-pw",
+                   "SUAAVVJ2BIBXG5FB"):
+        assert secret not in r.output, (secret, r.output)
+    if fmt == "human":
+        assert 'password: "•••"' in r.stdout
+
+
+@pytest.mark.parametrize("args", [["lint"], ["lint", "/nonexistent/x.conf"],  # nothing readable
                                   ["lint", "--min-severity", "loud", "x"],
                                   ["lint", "--format", "xml", "x"]])
 def test_usage_errors_exit_2(args: list[str], files: dict[str, Path]) -> None:

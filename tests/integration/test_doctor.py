@@ -11,12 +11,14 @@ import json
 import signal
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import nats
 import pytest
+from nats.errors import NoRespondersError
+from nats.js.errors import NoStreamResponseError, ServiceUnavailableError
 from typer.testing import CliRunner
 
 from natsops.cli.main import app
@@ -28,6 +30,7 @@ from tests.conftest import start_test_cluster
 
 pytestmark = pytest.mark.cluster
 runner = CliRunner()
+T = TypeVar("T")
 
 
 def doctor(*args: str, pre: tuple[str, ...] = ()) -> tuple[int, dict[str, Any]]:
@@ -91,15 +94,49 @@ def test_healthy_cluster_exits_0_with_nothing_above_info(own: LocalCluster) -> N
     assert [f for f in doc["findings"] if f["severity"] not in ("info", "ok")] == []
 
 
+# what a request to a stream or consumer that is not reachable yet raises: nobody listens on
+# its subject on the server the client is on (interest still propagating, or no leader yet)
+NOT_YET = (NoRespondersError, NoStreamResponseError, ServiceUnavailableError)
+
+
+async def _retry(call: Callable[[], Awaitable[T]], what: str, timeout: float = 20) -> T:
+    """``call()`` again while it gets "no responders" (503), for up to ``timeout`` seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            return await call()
+        except NOT_YET as exc:
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"{what}: still {exc!r} after {timeout}s") from exc
+            await asyncio.sleep(0.1)
+
+
+async def _stream_leader(js: Any, name: str, timeout: float = 20) -> str:
+    """The stream's leader, once it has one (a new R3 stream elects it after the create)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        info = await _retry(lambda: js.stream_info(name), f"stream info {name}")
+        if info.cluster is not None and info.cluster.leader:
+            return str(info.cluster.leader)
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"stream {name} has no leader after {timeout}s")
+        await asyncio.sleep(0.1)
+
+
+async def _publish_all(js: Any, name: str, msgs: int) -> None:
+    """Publish ``msgs`` messages; a 503 (nothing stored) is retried, not counted."""
+    for i in range(msgs):
+        await _retry(lambda i=i: js.publish(f"{name}.x", b"%d" % i), f"publish to {name}")
+
+
 async def _r3_stream(urls: list[str], name: str, msgs: int) -> str:
     nc = await nats.connect(urls)
     try:
         js = nc.jetstream(timeout=15)
         await js.add_stream(name=name, subjects=[f"{name}.>"], num_replicas=3, max_age=3600)
-        for i in range(msgs):
-            await js.publish(f"{name}.x", b"%d" % i)
-        info = await js.stream_info(name)
-        return str(info.cluster.leader)
+        await _stream_leader(js, name)
+        await _publish_all(js, name, msgs)
+        return await _stream_leader(js, name)
     finally:
         await nc.close()
 
@@ -107,9 +144,7 @@ async def _r3_stream(urls: list[str], name: str, msgs: int) -> str:
 async def _publish(urls: list[str], name: str, msgs: int) -> None:
     nc = await nats.connect(urls)
     try:
-        js = nc.jetstream(timeout=15)
-        for i in range(msgs):
-            await js.publish(f"{name}.x", b"%d" % i)
+        await _publish_all(nc.jetstream(timeout=15), name, msgs)
     finally:
         await nc.close()
 
@@ -250,11 +285,12 @@ async def test_consumer_never_acking_is_stalled(nats_cluster: Any, unique: Any) 
     try:
         js = nc.jetstream(timeout=15)
         await js.add_stream(name=name, subjects=[f"{name}.>"], num_replicas=3, max_age=60)
-        for i in range(10):
-            await js.publish(f"{name}.x", b"%d" % i)
+        await _stream_leader(js, name)
+        await _publish_all(js, name, 10)
         sub = await js.pull_subscribe(f"{name}.>", durable="LAZY", config=ConsumerConfig(
             max_ack_pending=2, ack_policy=AckPolicy.EXPLICIT, ack_wait=300))
-        got = await sub.fetch(2, timeout=5)  # received, never acked
+        await _consumer_leader(js, name, "LAZY")  # a new R3 consumer: no leader, 503 on fetch
+        got = await _retry(lambda: sub.fetch(2, timeout=5), "fetch")  # received, never acked
         assert len(got) == 2
         # the consumer's replicated state can trail the fetch for a moment: poll, with a deadline
         deadline = asyncio.get_running_loop().time() + 10
@@ -275,6 +311,17 @@ async def test_consumer_never_acking_is_stalled(nats_cluster: Any, unique: Any) 
         await js.delete_stream(name)
     finally:
         await nc.close()
+
+
+async def _consumer_leader(js: Any, stream: str, name: str, timeout: float = 20) -> str:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        info = await _retry(lambda: js.consumer_info(stream, name), f"consumer info {name}")
+        if info.cluster is not None and info.cluster.leader:
+            return str(info.cluster.leader)
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"consumer {stream} > {name} has no leader after {timeout}s")
+        await asyncio.sleep(0.1)
 
 
 def _stuck_subscriber(host: str, port: int, name: str, subject: str) -> socket.socket:

@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import nats
+import pytest
 from typer.testing import CliRunner
 
 from natsops.backup import open_backup
 from natsops.cli.main import app
+from natsops.cluster.process import ServerProcess
+from tests.conftest import SingleServer
 
 runner = CliRunner()
 
@@ -60,12 +64,27 @@ def test_lint(tmp_path: Path) -> None:
     assert doc["files"] == {str(bad): "conf"}
 
 
-def test_doctor(nats_server: Any) -> None:
-    doc = _json(["doctor", "--monitor", nats_server.monitor_url, "--json"], 0)
+@pytest.fixture(scope="module")
+def own_server(server_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A server of this module's own: other tests' streams on the shared one (slow consumers,
+    R1 streams...) must not turn a healthy verdict into warnings."""
+    d = tmp_path_factory.mktemp("contract")
+    proc = ServerProcess.start(server_bin, ["-js", "-sd", str(d / "js"), "-a", "127.0.0.1",
+                                            "-p", "-1", "-m", "-1", "-n", "contract"],
+                               log_file=d / "nats-server.log")
+    try:
+        proc.wait_ready(15)
+        yield SingleServer(proc=proc, store_dir=d / "js")
+    finally:
+        proc.stop(grace=5)
+
+
+def test_doctor(own_server: Any) -> None:
+    doc = _json(["doctor", "--monitor", own_server.monitor_url, "--json"], 0)
     assert_findings_document(doc, 0)
     assert doc["transport"] == "http"
-    human = runner.invoke(app, ["doctor", "--monitor", nats_server.monitor_url])
-    assert human.exit_code == 0 and "healthy" in human.stderr
+    human = runner.invoke(app, ["doctor", "--monitor", own_server.monitor_url])
+    assert human.exit_code == 0 and "healthy" in human.stderr, human.output
 
 
 async def _stream(url: str, name: str) -> None:

@@ -61,7 +61,9 @@ def ids(findings: list[Finding]) -> set[str]:
 
 def test_every_rule_is_tested() -> None:
     covered = set(CONF_CASES) | set(STREAM_CASES) | set(HELM_CASES) | set(SET_CASES) | {
-        "set/streams-fit"}  # test_streams_fit_the_servers
+        "set/streams-fit",  # test_streams_fit_the_servers
+        "conf/parse-error", "file/parse-error", "file/unreadable",  # test_file_type_errors_...
+        "stream/invalid-value", "consumer/invalid-value"}  # test_..._parsed_as_add_does
     assert covered == set(RULES)
 
 
@@ -215,15 +217,70 @@ def test_helm_rule(rule_id: str) -> None:
     assert rule_id not in ids(lint_texts({"values.yaml": good}).findings)
 
 
-def test_file_type_errors(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match="invalid JSON"):
-        lint_texts({"s.json": "{nope"})
-    with pytest.raises(UsageError, match="neither"):
-        lint_texts({"s.yaml": "foo: bar\n"})
-    with pytest.raises(UsageError, match="cannot read"):
+def _one(report: object, rule_id: str) -> Finding:
+    found = [f for f in report.findings if f.id == rule_id]  # type: ignore[attr-defined]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_file_type_errors_are_findings_and_the_other_files_are_linted(tmp_path: Path) -> None:
+    r = lint_texts({"s.json": "{\n  nope", "s.yaml": "foo: bar\n",
+                    "s.conf": "server_name: n1\nmax_payload: 2 MB\n",
+                    "ok.conf": "ping_interval: 2m\n"}, env={})
+    bad_json = next(f for f in r.findings if f.location and f.location.file == "s.json")
+    assert bad_json.id == "file/parse-error" and "invalid JSON" in bad_json.message
+    assert (bad_json.location.line, bad_json.location.column) == (2, 3)  # type: ignore[union-attr]
+    assert [f.id for f in r.findings if f.location and f.location.file == "s.yaml"] == [
+        "file/parse-error"]
+    parse = _one(r, "conf/parse-error")
+    assert str(parse.location).startswith("s.conf:2:") and parse.severity == Severity.FAIL
+    assert "conf/duration-integer" in ids(r.findings)  # ok.conf still linted
+    assert r.files["s.conf"] == "unparsable" and r.files["ok.conf"] == "conf"
+
+
+def test_unreadable_file_is_a_finding_unless_no_file_can_be_read(tmp_path: Path) -> None:
+    good = tmp_path / "good.conf"
+    good.write_text("ping_interval: 2m\n")
+    r = lint_paths([tmp_path / "missing.conf", good])
+    assert "cannot read" in _one(r, "file/unreadable").message
+    assert "conf/duration-integer" in ids(r.findings)
+    with pytest.raises(UsageError, match=r"missing\.conf: cannot read"):
         lint_paths([tmp_path / "missing.conf"])
-    with pytest.raises(UsageError, match=r"s.conf:1:\d+: "):
-        lint_texts({"s.conf": "max_payload: 2 MB\n"})
+
+
+def test_stream_info_document_is_linted_as_its_config() -> None:
+    info = {"config": {"name": "ORDERS", "subjects": ["orders.>"], "retention": "limits",
+                       "max_age": 2592000000000000, "max_bytes": 53687091200,
+                       "storage": "file", "num_replicas": 3, "discard": "old"},
+            "state": {"messages": 0, "bytes": 0}, "created": "2026-01-01T00:00:00Z",
+            "cluster": {"name": "C1", "leader": "n1"}}
+    r = lint_texts({"orders.json": json.dumps(info, indent=2)}, env={})
+    assert r.files == {"orders.json": "stream"}
+    assert [f for f in r.findings if f.severity >= Severity.WARN] == []
+    listing = lint_texts({"ls.json": json.dumps([info, {**info, "config": {
+        **info["config"], "name": "R2", "num_replicas": 2}}])}, env={})
+    assert ids(listing.findings) == {"stream/replicas"}
+
+
+def test_stream_recipe_values_parsed_as_stream_add_does() -> None:
+    r = lint_texts({"o.yaml": "name: O\nsubjects: [o.>]\nmax_bytes: 50XB\nmax_age: 720h\n"
+                              "duplicate_window: 2q\n"}, env={})
+    bad = sorted((f.location.line, f.message) for f in r.findings  # type: ignore[union-attr]
+                 if f.id == "stream/invalid-value")
+    assert [line for line, _ in bad] == [3, 5]
+    assert "'50XB'" in bad[0][1] and all(f.severity == Severity.FAIL for f in r.findings
+                                         if f.id == "stream/invalid-value")
+
+
+def test_consumer_recipes_are_consumers() -> None:
+    from natsops.render import data_dir
+
+    recipe = data_dir("recipes") / "orders-workers-consumer.yaml"
+    r = lint_texts({str(recipe): recipe.read_text()}, env={})
+    assert r.files == {str(recipe): "consumer"} and r.findings == []
+    bad = lint_texts({"c.yaml": "durable_name: w\nack_policy: explicit\nack_wait: 30q\n"})
+    assert [(f.id, f.location.line) for f in bad.findings] == [  # type: ignore[union-attr]
+        ("consumer/invalid-value", 3)]
 
 
 def test_json_server_config_is_linted_as_conf() -> None:

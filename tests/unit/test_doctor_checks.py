@@ -439,3 +439,56 @@ def test_retention_limits_that_compete() -> None:
     # a stream written in one burst has no rate to project: no guess
     assert check(snap(_edit_stream(base, "ORDERS", {"max_bytes": 1}, {})),
                  "retention-dominant") == []
+
+
+def _as_bucket(doc: dict[str, Any], old: str, new: str, config: dict[str, Any],
+               state: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The recorded stream ``old`` renamed into a bucket's stream with the bucket's config."""
+    doc = _edit_stream(doc, old, config, state or {})
+    for s in doc["servers"]:
+        for acc in (s.get("jsz") or {}).get("account_details") or []:
+            for st in acc.get("stream_detail") or []:
+                if st["name"] == old:
+                    st["name"] = st["config"]["name"] = new
+    return doc
+
+
+OBJ = {"subjects": ["$O.FIRMWARE.C.>", "$O.FIRMWARE.M.>"], "discard": "new", "max_age": 0,
+       "max_bytes": -1, "max_msgs": -1, "max_msgs_per_subject": -1, "allow_rollup_hdrs": True}
+KV = {"subjects": ["$KV.SESSIONS.>"], "discard": "new", "max_age": 86400 * 10**9,
+      "max_bytes": -1, "max_msgs": -1, "max_msgs_per_subject": 1, "allow_rollup_hdrs": True,
+      "deny_delete": True}
+
+
+def test_buckets_are_not_judged_as_streams() -> None:
+    doc = _as_bucket(_as_bucket(load("degraded.json"), "NOLIMITS", "OBJ_FIRMWARE", OBJ),
+                     "ORDERS", "KV_SESSIONS", {**KV, "max_bytes": 30_000_000, "max_msgs": 3600},
+                     {"first_ts": "2026-11-26T10:00:00.5Z", "last_ts": "2026-11-26T11:00:00.5Z",
+                      "messages": 3600, "bytes": 1_000_000})
+    found = check(snap(doc), "retention", "retention-dominant", "bucket")
+    assert [f for f in found if f.id != "bucket"] == []  # no "stream edit OBJ_... --max-age"
+    assert {(f.subject, f.severity) for f in found} == {
+        ("APP > OBJ_FIRMWARE", Severity.OK), ("APP > KV_SESSIONS", Severity.OK)}
+    kv = next(f for f in found if "KV_" in f.subject)
+    assert (kv.evidence["history"], kv.evidence["ttl"]) == (1, "1d")
+
+
+def test_bucket_limits_that_lose_data_and_full_buckets() -> None:
+    base = load("degraded.json")
+    trimmed = _as_bucket(base, "NOLIMITS", "OBJ_FIRMWARE",
+                         {**OBJ, "discard": "old", "max_bytes": 10 << 30})
+    [f] = check(snap(trimmed), "bucket", "retention")
+    assert (f.id, f.severity) == ("bucket", Severity.FAIL)
+    assert "can no longer be read" in f.message
+    assert f.fix and "--discard new" in f.fix and "--max-age" not in f.fix
+    full = _as_bucket(base, "ORDERS", "KV_SESSIONS", {**KV, "max_bytes": 1_000_000},
+                      {"bytes": 970_000})
+    [f] = [f for f in check(snap(full), "bucket", "retention") if "KV_" in f.subject]
+    assert f.id == "bucket" and f.severity == Severity.FAIL and "97%" in f.message
+    assert f.fix and "natsops kv purge SESSIONS" in f.fix
+    sealed = _as_bucket(base, "ORDERS", "KV_SESSIONS", {**KV, "sealed": True})
+    assert [(f.severity, "sealed" in f.message) for f in check(snap(sealed), "bucket")] == [
+        (Severity.WARN, True)]
+    # a plain stream that only looks like a bucket by name is still a stream
+    plain = _as_bucket(base, "NOLIMITS", "KV_NOTABUCKET", {"subjects": ["nolimits.>"]})
+    assert [f.id for f in check(snap(plain), "bucket", "retention")] == ["retention"]

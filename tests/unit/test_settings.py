@@ -129,11 +129,44 @@ def test_no_context_ignores_selection(env: dict[str, str]) -> None:
     assert resolve_settings({}, env, no_context=True).servers == (DEFAULT_URL,)
 
 
-def test_selected_but_missing_context_is_ignored(env: dict[str, str]) -> None:
+def test_selected_but_missing_context_is_an_error_naming_it(env: dict[str, str]) -> None:
+    """Never a silent fallback to nats://127.0.0.1:4222 (another cluster may listen there)."""
     select(env, "gone")
-    assert resolve_settings({}, env).context is None
+    with pytest.raises(NotFound, match=r"context 'gone' is selected .* but does not exist") as exc:
+        resolve_settings({}, env)
+    assert exc.value.exit_code == 4
     # and natsops does not unselect it (natscli would rewrite context.txt)
     assert selected_context(env) == "gone"
+    # --no-context and an explicit context still work
+    assert resolve_settings({}, env, no_context=True).context is None
+    write_ctx(env, "here", url="nats://here:1")
+    assert resolve_settings({"context": "here"}, env).servers == ("nats://here:1",)
+
+
+def test_auth_flag_replaces_the_contexts_whole_auth_method(env: dict[str, str]) -> None:
+    write_ctx(env, "app", url="nats://a:1", user="app", password="pw", token="t0k")
+    select(env, "app")
+    s = resolve_settings({"creds": "/x/sys.creds"}, env)
+    assert s.creds == "/x/sys.creds"
+    assert (s.user, s.password, s.token) == (None, None, None)
+    assert s.servers == ("nats://a:1",)  # the rest of the context stays
+    env["NATS_NKEY"] = "/x/u.nk"
+    s = resolve_settings({}, env)
+    assert s.nkey == "/x/u.nk" and s.user is None and s.password is None
+    del env["NATS_NKEY"]
+    s = resolve_settings({"user": "bob", "password": "b"}, env)
+    assert s.user == "bob" and s.password is not None and s.password.reveal() == "b"
+    assert s.token is None
+    # a password alone completes the context's user (it names no method)
+    s = resolve_settings({"password": "other"}, env)
+    assert s.user == "app" and s.password is not None and s.password.reveal() == "other"
+    # a context's creds replace natsops config.yaml's user/password the same way
+    cfg = Path(env["XDG_CONFIG_HOME"]) / "natsops"
+    cfg.mkdir(parents=True)
+    (cfg / "config.yaml").write_text("user: cfguser\npassword: cfgpw\n")
+    write_ctx(env, "c", creds="/x/c.creds")
+    s = resolve_settings({"context": "c"}, env)
+    assert s.creds == "/x/c.creds" and s.user is None and s.password is None
 
 
 def test_requested_missing_context_is_not_found(env: dict[str, str]) -> None:

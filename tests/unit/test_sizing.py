@@ -158,3 +158,26 @@ def test_sizing_report_adds_cost_only_with_prices() -> None:
     assert rep.jetstream_config == jetstream_config(rep.result) == (
         "jetstream { max_memory_store: 1GB, max_file_store: 7450GB }")
     assert sizing_report(given, prices=Prices()).cost == cost(README_EXAMPLE, Prices())
+
+
+def test_measured_streams_are_each_bounded_by_their_own_limits() -> None:
+    from natsops.sizing import StreamLimit
+
+    orders = StreamLimit("ORDERS", share=1.0, max_age_s=30 * 86400, max_bytes=50 << 30)
+    kv = StreamLimit("KV_SESSIONS", share=0.0, max_age_s=86400, stored_bytes=1_000)
+    obj = StreamLimit("OBJ_FIRMWARE", share=0.0, stored_bytes=300_000)
+    seen = dataclasses.replace(MEASURED, retention_seconds=30 * 86400.0, max_bytes=None,
+                               streams=3, replicas=3, stream_limits=(orders, kv, obj))
+    r = sizing_report(Given(msgs_per_sec=15_000.0, msg_size=1024), seen).result
+    logical = next(s.value for s in r.steps if s.name == "logical data")
+    assert logical == (50 << 30) + 1_000 + 300_000  # not 15k x 1058 B x 30 d = 41 TB
+    # limits given on the command line replace the measured ones, per-stream too
+    w = workload(Given(retention_seconds=86400.0), seen)
+    assert w.stream_limits == () and w.retention_seconds == 86400.0
+    # a stream with traffic and no limit at all takes the longest max_age of the others
+    loose = dataclasses.replace(seen, stream_limits=(dataclasses.replace(obj, share=0.5),
+                                                     dataclasses.replace(orders, share=0.5)))
+    r = sizing_report(Given(msgs_per_sec=1.0, msg_size=966), loose).result
+    assert next(s.value for s in r.steps if s.name == "logical data") == pytest.approx(
+        0.5 * 1000 * 30 * 86400 * 2)
+    assert any("OBJ_FIRMWARE has no limit" in n for n in r.notes)

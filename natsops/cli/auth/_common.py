@@ -9,10 +9,10 @@ import typer
 from natsops.cli.state import get_state, want_json
 
 if TYPE_CHECKING:
+    from natsops.access import SystemAccess
     from natsops.auth.claims import Permissions
     from natsops.auth.ops import Change
     from natsops.auth.store import Store
-    from natsops.context import Settings
 
 P = ParamSpec("P")
 
@@ -76,13 +76,12 @@ def perms(allow_pub: list[str] | None, allow_sub: list[str] | None,
                        tuple(deny_sub or ()), allow_resp)
 
 
-def sys_settings(ctx: typer.Context, sys_creds: Path | None) -> "Settings":
-    """The command's settings with the credentials a system-account connection should use."""
-    from natsops.auth.sysuser import push_settings
+def sys_settings(ctx: typer.Context, sys_creds: Path | None) -> "SystemAccess":
+    """The logins a system-account connection tries (:mod:`natsops.access`)."""
+    from natsops.access import system_access
 
     state = get_state(ctx)
-    explicit = bool(state.flags.get("context") or state.env.get("NATS_CONTEXT"))
-    return push_settings(state.settings, explicit_context=explicit, sys_creds=sys_creds)
+    return system_access(state.settings, state.env, sys_creds=sys_creds)
 
 
 def fmt(ctx: typer.Context, as_json: bool) -> str:

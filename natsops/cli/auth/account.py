@@ -70,11 +70,26 @@ def with_limits(command: Callable[..., None]) -> Callable[..., None]:
     return wrapper
 
 
+def _one_name(arg: str | None, opt: str | None) -> str:
+    """The account name, given as the argument or as ``--name`` (not two different ones)."""
+    from natsops.errors import UsageError
+
+    if arg and opt and arg != opt:
+        raise UsageError(f"two account names given: {arg!r} and --name {opt!r}")
+    if not (arg or opt):
+        raise UsageError("give the account name: natsops auth account add NAME (or -n NAME)")
+    return str(arg or opt)
+
+
 @app.command("add")
 @with_limits
 def account_add(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Account name")],
+    name: Annotated[str | None, typer.Argument(help="Account name (or --name)",
+                                               show_default=False)] = None,
+    name_opt: Annotated[str | None, typer.Option("--name", "-n", help="Account name (nsc's "
+                                                 "form: add account -n TEAM)",
+                                                 show_default=False)] = None,
     js_enable: Annotated[
         bool,
         typer.Option("--js-enable", help="Enable JetStream (unlimited unless --js-mem/--js-disk)"),
@@ -91,7 +106,7 @@ def account_add(
     """Create an account, signed by the operator (or its signing key)."""
     from natsops.auth import ops
 
-    _common.change(ctx, json_out, ops.add_account, name, limits=limits, jetstream=js_enable,
+    _common.change(ctx, json_out, ops.add_account, _one_name(name, name_opt), limits=limits, jetstream=js_enable,
                    signing_key=signing_key, dry_run=dry_run)
 
 

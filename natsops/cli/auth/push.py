@@ -62,7 +62,7 @@ def push(
                          dry_run=dry_run))
     fmt = _common.fmt(ctx, json_out)
     if fmt == "human":
-        output.table("push", ["account", "server", "result", "message"],
+        output.table("push", ["account", "server", "result", output.Col("message", wrap=True)],
                      [(p.account, r.server, r.status, r.message)
                       for p in report.pushes for r in p.replies])
     emit(report.findings, fmt=fmt, extra=_push_fields(report),
@@ -72,7 +72,7 @@ def push(
 def _push_fields(report: "PushReport") -> dict[str, object]:
     """The JSON keys beside the findings: servers, per-account replies, verified copies."""
     verified = report.verification
-    return {"servers": report.servers, "pushes": report.pushes,
+    return {"servers": report.servers, "missing": report.missing, "pushes": report.pushes,
             "verification": _verify_fields(verified) if verified else None}
 
 
@@ -84,7 +84,8 @@ def _healthy(report: "VerifyReport | None") -> str | None:
 
 
 def _verify_fields(report: "VerifyReport") -> dict[str, object]:
-    return {"servers": report.servers, "copies": report.copies, "stored": report.stored}
+    return {"servers": report.servers, "missing": report.missing, "copies": report.copies,
+            "stored": report.stored}
 
 
 @app.command("verify")

@@ -1,10 +1,15 @@
-"""Streams that keep data forever (no limit at all), and discard-new streams about to refuse."""
+"""Streams that keep data forever (no limit at all), and discard-new streams about to refuse.
+
+KV buckets and object stores are not judged here: a bucket keeps its data by design, and a
+limit that trims it loses live keys or object chunks (see the ``bucket`` check).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 from natsops.doctor.checks._util import as_int
+from natsops.doctor.checks.buckets import bucket_of
 from natsops.doctor.registry import check
 from natsops.findings import Finding, Severity
 from natsops.monitoring.snapshot import Snapshot
@@ -16,8 +21,8 @@ ID = "retention"
 def retention(snap: Snapshot) -> Iterator[Finding]:
     for st in snap.streams:
         cfg = st.config
-        if not cfg:
-            continue  # gathered without config
+        if not cfg or bucket_of(st) is not None:
+            continue  # gathered without config; buckets: see the bucket check
         max_bytes = as_int(cfg.get("max_bytes"), -1)
         limits = {"max_msgs": as_int(cfg.get("max_msgs"), -1), "max_bytes": max_bytes,
                   "max_age": as_int(cfg.get("max_age")),

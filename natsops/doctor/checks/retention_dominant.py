@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from natsops.doctor.checks._util import as_int, format_bytes, format_duration
+from natsops.doctor.checks.buckets import bucket_of
 from natsops.doctor.registry import check
 from natsops.findings import Finding, Severity
 from natsops.monitoring.snapshot import Snapshot
@@ -54,8 +55,8 @@ def times_to_limit(cfg: Mapping[str, Any], state: Mapping[str, Any]) -> dict[str
 def retention_dominant(snap: Snapshot) -> Iterator[Finding]:
     for st in snap.streams:
         cfg = st.config
-        if not cfg or cfg.get("retention", "limits") != "limits":
-            continue
+        if not cfg or cfg.get("retention", "limits") != "limits" or bucket_of(st) is not None:
+            continue  # a bucket's TTL/size are its own rules (the bucket check)
         times = times_to_limit(cfg, st.state)
         if len(times) < 2:
             continue

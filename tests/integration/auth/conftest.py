@@ -78,6 +78,28 @@ class OperatorCluster:
         for name in list(self.procs):
             self.stop(name)
 
+    def wait_meta_peers(self, timeout: float = 15.0) -> None:
+        """Wait until every node lists every other one in its JetStream meta group view."""
+        import time
+
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        while True:
+            seen = {}
+            for n in self.names:
+                try:
+                    meta = httpx.get(f"http://127.0.0.1:{self.ports[n][1]}/jsz",
+                                     timeout=2).json().get("meta_cluster") or {}
+                except (httpx.HTTPError, ValueError):
+                    meta = {}
+                seen[n] = {r.get("name") for r in meta.get("replicas") or ()} | {n}
+            if all(v >= set(self.names) for v in seen.values()):
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"meta group not formed after {timeout}s: {seen}")
+            time.sleep(0.1)
+
     def logs(self) -> str:
         return "".join(p.read_text(errors="replace") for p in self.dir.glob("*.log"))
 

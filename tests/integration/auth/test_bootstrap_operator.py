@@ -58,10 +58,14 @@ def test_bootstrap_operator_mode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         # the selected context (APP/app) gives the URL; a system user is minted from the store
         r = runner.invoke(app, ["auth", "verify", "--expect", "3", "--json"])
         assert r.exit_code == 0, (r.stdout, r.stderr)
-        # an explicitly chosen application context is used as given: one clear error
+        # an explicitly chosen application context: the -sys context beside it is found
         r = runner.invoke(app, ["--context", "natsops-OPT", "auth", "verify"])
-        assert r.exit_code == 3, (r.stdout, r.stderr)
-        assert "not a system-account user" in r.stderr
+        assert r.exit_code == 0, (r.stdout, r.stderr)
+        # explicit application credentials are the only login: one clear error
+        creds = str(ctx["creds"])
+        r = runner.invoke(app, ["--creds", creds, "auth", "verify"])
+        assert r.exit_code == 7, (r.stdout, r.stderr)
+        assert "not a system-account user" in r.stderr and r.stderr.count("error:") == 1
     finally:
         if LocalCluster.exists(d):
             LocalCluster.load(d).stop_all(grace=5)

@@ -126,11 +126,16 @@ async def test_verify_names_stale_server_after_missed_push(operator_cluster, aut
     oc = operator_cluster(nodes=2)
     store, op = auth_store, "DEMO"
     await push(store, op, oc.settings)
+    oc.wait_meta_peers()  # a2 is a known meta peer once stopped
     oc.stop("a2")
     ops.edit_account(store, op, "APP", limits=AccountLimits(subs=100))
     only_a1 = oc.settings.with_(servers=(oc.url("a1"),))
     report = await push(store, op, only_a1, ["APP"])
-    assert [r.status for r in report.pushes[0].replies] == ["accepted"]
+    assert [(r.server, r.status) for r in report.pushes[0].replies] == [
+        ("a1", "accepted"), ("a2", "no answer")]
+    assert report.missing == ("a2",)  # a stopped meta peer: the push is not a success
+    assert [(f.id, f.subject) for f in report.findings if f.severity == Severity.FAIL] == [
+        ("AUTH016", "a2")]
     oc.start("a2")
 
     # without loading APP on a2, only the stored copies (CLAIMS.LOOKUP, anonymous) show it

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from natsops.access import system_access
 from natsops.auth import ops
 from natsops.auth.claims import AccountLimits, parse_limits
 from natsops.auth.push import AccountPush, PushReport, ServerReply
 from natsops.auth.store import Store
-from natsops.auth.sysuser import push_settings
+from natsops.auth.sysuser import auth_access
 from natsops.auth.verify import VerifyReport
 from natsops.context import Secret, Settings
 from natsops.errors import ExitCode, UsageError
@@ -77,32 +78,38 @@ def creds_file(tmp_path: Path) -> Path:
     return store.creds_path("DEMO", "SYS", "sys")
 
 
-def test_credentials_of_the_merely_selected_context_are_dropped(creds_file: Path) -> None:
-    s = Settings(servers=("nats://h:4222",), user="app", password=Secret("pw"),
-                 creds=str(creds_file),
-                 sources={"servers": "context:app", "user": "context:app",
-                          "password": "context:app", "creds": "context:app"})
-    out = push_settings(s, explicit_context=False)
-    assert (out.user, out.password, out.creds) == (None, None, None)
-    assert out.servers == ("nats://h:4222",)  # the URL is kept
-    kept = push_settings(s, explicit_context=True)  # --context / NATS_CONTEXT: on purpose
-    assert (kept.user, kept.creds) == ("app", str(creds_file))
+def _store(creds_file: Path) -> Store:
+    return Store(creds_file.parents[4])
 
 
-def test_flags_are_kept_and_sys_creds_replace_them(creds_file: Path) -> None:
+def test_without_credentials_a_system_user_is_minted_last(creds_file: Path) -> None:
+    s = Settings(servers=("nats://h:4222",), sources={"servers": "context:app"})
+    access = auth_access(_store(creds_file), "DEMO", s)
+    *_, minted = access.logins
+    assert minted.label == "a system user minted from the store (operator DEMO)"
+    assert minted.settings.servers == ("nats://h:4222",)  # the URL is kept
+    assert minted.settings.user_jwt and minted.settings.user_seed and not minted.settings.user
+
+
+def test_credentials_given_are_the_only_login(creds_file: Path) -> None:
     s = Settings(user="admin", token=Secret("t"), sources={"user": "flag", "token": "flag"})
-    assert push_settings(s, explicit_context=False) == s
-    out = push_settings(s, explicit_context=False, sys_creds=creds_file)
+    access = auth_access(_store(creds_file), "DEMO", s)
+    assert [lg.settings for lg in access.logins] == [s]
+    found = system_access(s, {}, sys_creds=creds_file)
+    [login] = auth_access(_store(creds_file), "DEMO", found).logins
+    out = login.settings
     assert (out.creds, out.user, out.token) == (str(creds_file), None, None)
 
 
-def test_unreadable_or_malformed_creds_are_usage_errors(tmp_path: Path) -> None:
+def test_unreadable_or_malformed_creds_are_usage_errors(tmp_path: Path, creds_file: Path) -> None:
+    store = _store(creds_file)
     with pytest.raises(UsageError, match="cannot read creds file"):
-        push_settings(Settings(), explicit_context=False, sys_creds=tmp_path / "missing.creds")
+        auth_access(store, "DEMO", system_access(Settings(), {},
+                                                 sys_creds=tmp_path / "missing.creds"))
     bad = tmp_path / "bad.creds"
     bad.write_text("-----BEGIN NATS USER JWT-----\nnot-a-jwt\n------END NATS USER JWT------\n")
     with pytest.raises(UsageError, match="malformed creds"):
-        push_settings(Settings(), explicit_context=False, sys_creds=bad)
+        auth_access(store, "DEMO", system_access(Settings(), {}, sys_creds=bad))
 
 
 # ---- account limits from option values ------------------------------------------------------
