@@ -278,7 +278,9 @@ class _Upload:
         self.dog, self.progress = dog, progress
         self.nuid = secrets.token_hex(11)
         self.subject = _chunks(bucket, self.nuid)
+        self.meta = f"$O.{bucket}.M.{base64.urlsafe_b64encode(name.encode()).decode()}"
         self.chunks = 0
+        self.meta_sent = False
 
     async def _publish(self, subject: str, data: bytes,
                        headers: dict[str, str] | None = None) -> None:
@@ -306,13 +308,21 @@ class _Upload:
                 size=done, chunks=self.chunks, mtime=datetime.now(timezone.utc).isoformat(),
                 digest="SHA-256=" + base64.urlsafe_b64encode(sha.digest()).decode(),
                 options=ObjectMetaOptions(max_chunk_size=self.chunk_size))
-            meta = base64.urlsafe_b64encode(self.name.encode()).decode()
-            await self._publish(f"$O.{self.bucket}.M.{meta}", json.dumps(info.as_dict()).encode(),
+            self.meta_sent = True
+            await self._publish(self.meta, json.dumps(info.as_dict()).encode(),
                                 headers={"Nats-Rollup": "sub"})
         except BaseException as exc:
             await self._purge(exc)
             raise
         return info
+
+    async def _stored(self) -> bool:
+        """Whether the metadata of this upload reached the bucket (then it is complete)."""
+        try:
+            msg = await self.conn.js.get_last_msg(f"OBJ_{self.bucket}", self.meta)
+        except Exception:  # not found, or no answer: treat as not stored
+            return False
+        return bool(json.loads(msg.data or b"{}").get("nuid") == self.nuid)
 
     async def _purge(self, exc: BaseException) -> None:
         """Remove the chunks sent so far; note on ``exc`` what became of them."""
@@ -322,6 +332,10 @@ class _Upload:
         try:
             if connection_lost(self.conn.nc):
                 raise Unreachable("connection lost")
+            if self.meta_sent and await cleanup(self._stored(), min(5.0, self.dog.stall)):
+                note_cleanup(exc, f"the object {self.bucket} > {self.name} was stored before "
+                                  "the stop")
+                return
             purge = _purge_subject(self.conn, f"OBJ_{self.bucket}", self.subject)
             await cleanup(purge, min(5.0, self.dog.stall))
         except Exception as failed:

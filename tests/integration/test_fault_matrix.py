@@ -280,6 +280,34 @@ def test_object_put(fault: str, srv: FaultServer, bucket: str, tmp_path: Path) -
         assert f"natsops stream purge OBJ_{bucket} --subject '$O.{bucket}.C." in err, err
 
 
+def test_a_stop_once_the_metadata_is_sent_keeps_the_complete_object(
+        srv: FaultServer, bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stopped while the metadata's acknowledgement is on its way: the object is complete, so
+    its chunks must not be purged (that would leave metadata pointing at nothing)."""
+    from natsops.faults import cleanup_notes
+    from natsops.jetstream import objects
+
+    real = objects._Upload._publish
+
+    async def publish_then_stop(self: Any, subject: str, data: bytes,
+                                headers: dict[str, str] | None = None) -> None:
+        await real(self, subject, data, headers)
+        if subject == self.meta:
+            raise asyncio.CancelledError  # as a signal landing right there
+
+    monkeypatch.setattr(objects._Upload, "_publish", publish_then_stop)
+    src = tmp_path / "whole.bin"
+    src.write_bytes(os.urandom(300_000))
+    with pytest.raises(asyncio.CancelledError) as info:
+        js(srv, objects.put_object, bucket, src)
+    assert cleanup_notes(info.value) == [f"the object {bucket} > whole.bin was stored before "
+                                         "the stop"]
+    monkeypatch.undo()
+    got = js(srv, objects.get_object, bucket, "whole.bin", tmp_path / "back.bin")
+    assert got.entry.size == 300_000
+    assert (tmp_path / "back.bin").read_bytes() == src.read_bytes()
+
+
 @pytest.fixture
 def stored(srv: FaultServer, bucket: str, tmp_path: Path) -> str:
     from natsops.jetstream.objects import put_object
