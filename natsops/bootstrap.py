@@ -28,6 +28,8 @@ from natsops.cluster.ready import Progress, silent, started, wait_usable
 from natsops.cluster.status import ClusterStatus, cluster_status
 from natsops.context import Settings
 from natsops.errors import Conflict
+from natsops.files import check_output_dir
+from natsops.validate import server_size
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +95,17 @@ class BootstrapPlan:
         return doc
 
 
+def check_inputs(opts: BootstrapOptions) -> None:
+    """Refuse bad values before anything is written: sizes the server would reject (an
+    invalid unit, zero, negative, past int64) and a --dir that cannot be created."""
+    server_size(opts.max_mem, "--max-mem")
+    server_size(opts.max_file, "--max-file")
+    check_output_dir(opts.dir.expanduser(), what="--dir")
+
+
 def plan(opts: BootstrapOptions, env: Mapping[str, str]) -> BootstrapPlan:
     """Describe the cluster bootstrap would start or report; change nothing."""
+    check_inputs(opts)
     if LocalCluster.exists(opts.dir):
         c = LocalCluster.load(opts.dir)
         d = c.describe()
@@ -112,6 +123,7 @@ def plan(opts: BootstrapOptions, env: Mapping[str, str]) -> BootstrapPlan:
 async def bootstrap(opts: BootstrapOptions, env: Mapping[str, str],
                     progress: Progress = silent) -> BootstrapResult:
     """Start a local cluster (or report the one running in ``opts.dir``) and wait until usable."""
+    check_inputs(opts)
     if opts.operator:
         from natsops.auth.localdev import bootstrap_operator
         from natsops.auth.store import Store, default_store_root

@@ -3,30 +3,65 @@
 ``async with connect(settings) as conn:`` gives ``conn.nc`` (the nats-py client) and ``conn.js``
 (its JetStream context, with the domain/prefix from the settings). Failures become natsops errors:
 :class:`~natsops.errors.Unreachable`, :class:`~natsops.errors.AuthError`,
-:class:`~natsops.errors.Timeout`.
+:class:`~natsops.errors.UsageError`.
+
+The one connection policy (every command, the library alike):
+
+- every listed ``nats://``/``tls://`` URL is probed at once for the server's INFO with a short
+  timeout (:data:`PROBE_TIMEOUT`); the client connects to the first that answers, then the next,
+  so a frozen (SIGSTOPped) server costs nothing while another answers. None usable is
+  :class:`~natsops.errors.Unreachable` (exit 3) naming each URL's reason, a port that accepts
+  TCP but never speaks NATS included;
+- ``tls://`` or any TLS option (CA, cert, key) means TLS or an error, never plaintext;
+  ``--tlsfirst`` without TLS and an invalid URL are usage errors (exit 2);
+- a creds or nkey file that cannot be read or parsed is a usage error naming it;
+- a request the server refuses for lack of permission (it drops it and sends an ``-ERR``)
+  surfaces as :class:`~natsops.errors.AuthError` (exit 7), not as a timeout.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 import logging
+import re
+import socket
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from natsops.context import Settings
 from natsops.errors import AuthError, NatsopsError, Timeout, Unreachable, UsageError
+from natsops.files import os_error, read_text
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
     from nats.js import JetStreamContext
 
-__all__ = ["Conn", "connect", "connect_options"]
+__all__ = ["PROBE_TIMEOUT", "Conn", "check_urls", "connect", "connect_options", "open_client",
+           "probe", "tls_wanted"]
 
 log = logging.getLogger(__name__)
+
+class _TlsEofNoise(logging.Filter):
+    """nats-py upgrades a plain stream to TLS, so asyncio warns on every TLS close that
+    "returning true from eof_received() has no effect when using ssl": harmless, and it would
+    be a stray line on stderr after each command over TLS."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "eof_received() has no effect" not in record.getMessage()
+
+
+logging.getLogger("asyncio").addFilter(_TlsEofNoise())
+
+# Seconds one URL gets to send its INFO (capped by the settings' timeout). Every URL is probed
+# at once, so a frozen server costs nothing while another answers, and at most this when none do.
+PROBE_TIMEOUT = 2.0
 
 
 @dataclass
@@ -36,6 +71,8 @@ class Conn:
     nc: Client
     js: JetStreamContext
     settings: Settings
+    # "Permissions Violation ..." errors the server sent on this connection, oldest first
+    denied: list[str] = field(default_factory=list)
 
     @property
     def server_name(self) -> str:
@@ -50,29 +87,113 @@ def _file_ref(value: str, what: str) -> str:
         scheme = value.split("://", 1)[0]
         raise UsageError(f"{what}: '{scheme}://' references are not supported; give a file path")
     if not Path(value).is_file():
+        if Path(value).exists():
+            raise UsageError(f"{what} {value} is not a regular file")
         raise UsageError(f"{what} file not found: {value}")
     return value
 
 
+def _check_creds(path: str) -> str:
+    """A creds file must be readable and parse (JWT + matching user seed) before we connect:
+    an unusable one is a usage error, never a silent connection without credentials."""
+    from natsops.auth.creds import parse_creds
+
+    parse_creds(read_text(path, what="creds file"), source=f"creds file {path}")
+    return path
+
+
+def _check_nkey(path: str) -> str:
+    from natsops.auth.nkey import keypair_from_seed
+
+    text = read_text(path, what="nkey seed file").strip()
+    try:
+        keypair_from_seed(text, "user")
+    except UsageError as exc:
+        raise UsageError(f"nkey seed file {path}: {exc}") from None
+    return path
+
+
+def tls_wanted(s: Settings) -> bool:
+    """TLS is asked for by a ``tls://``/``wss://`` URL or any TLS option (CA, cert, key)."""
+    return bool(
+        s.tls_ca or s.tls_cert or s.tls_key
+        or any(u.split("://", 1)[0].lower() in ("tls", "wss") for u in s.servers)
+    )
+
+
 def _tls_context(s: Settings) -> ssl.SSLContext | None:
-    tls_url = any(u.startswith("tls://") for u in s.servers)
-    if not (s.tls_ca or (s.tls_cert and s.tls_key) or tls_url):
+    if s.tls_first and not tls_wanted(s):
+        raise UsageError("--tlsfirst needs TLS: use a tls:// server URL or --tlsca/--tlscert")
+    if bool(s.tls_cert) != bool(s.tls_key):
+        raise UsageError("a TLS client certificate needs both --tlscert and --tlskey")
+    if not tls_wanted(s):
         return None
     ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
     try:
         if s.tls_ca:
-            ctx.load_verify_locations(_file_ref(s.tls_ca, "TLS CA"))
+            ca = _file_ref(s.tls_ca, "TLS CA")
+            ctx.load_verify_locations(cadata=read_text(ca, what="TLS CA file"))
         if s.tls_cert and s.tls_key:
-            ctx.load_cert_chain(_file_ref(s.tls_cert, "TLS cert"), _file_ref(s.tls_key, "TLS key"))
-    except ssl.SSLError as exc:
+            cert, key = _file_ref(s.tls_cert, "TLS cert"), _file_ref(s.tls_key, "TLS key")
+            read_text(cert, what="TLS cert file")
+            read_text(key, what="TLS key file")
+            ctx.load_cert_chain(cert, key)
+    except (ssl.SSLError, ValueError) as exc:
         raise UsageError(f"cannot load TLS files: {exc}") from None
+    except OSError as exc:
+        raise os_error(exc, "TLS file") from None
     return ctx
 
 
+def check_urls(servers: tuple[str, ...]) -> None:
+    """Every URL must name a host and a valid port: a bad one is a usage error (exit 2)."""
+    for url in servers:
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError as exc:
+            raise UsageError(f"invalid server URL {url!r}: {exc}") from None
+        if not parts.hostname:
+            raise UsageError(f"invalid server URL {url!r}: no host")
+        if port == 0:
+            raise UsageError(f"invalid server URL {url!r}: port 0")
+        if parts.path not in ("", "/") and parts.scheme in ("nats", "tls"):
+            raise UsageError(f"invalid server URL {url!r}: unexpected path {parts.path!r}")
+
+
+_PREFIXES = re.compile(r'"(\$js\.api|\$js\.[^.]+\.api|\$kv|\$o|\$sys|_inbox)\.', re.I)
+
+
+def _denial(text: str) -> str:
+    """``Permissions Violation for Publish to "$JS.API.X"`` as the server said it (nats-py
+    lowercases the line: the well-known prefixes get their case back; the rest cannot)."""
+    text = text.removeprefix("nats: ").strip().strip("'")
+    return _PREFIXES.sub(lambda m: f'"{m.group(1).upper()}.', text)
+
+
+class _Recorder:
+    """Collects the asynchronous errors the server sends on a connection (permissions)."""
+
+    def __init__(self) -> None:
+        self.denied: list[str] = []
+
+    async def error_cb(self, exc: Exception) -> None:
+        text = str(exc)
+        if "permissions violation" in text.lower():
+            self.denied.append(_denial(text))
+        log.debug("nats client event: %s", exc)
+
+
 def connect_options(s: Settings) -> dict[str, Any]:
-    """Translate settings into ``nats.connect()`` keyword arguments (no I/O besides file checks)."""
+    """Translate settings into ``nats.connect()`` keyword arguments (no I/O besides file checks).
+
+    Files are checked here: an unreadable or malformed creds/nkey/TLS file is a
+    :class:`~natsops.errors.UsageError` naming it, and so are ``--tlsfirst`` without TLS and
+    an invalid URL.
+    """
     if s.socks_proxy:
         raise UsageError("socks_proxy is not supported by natsops (nats-py has no SOCKS support)")
+    check_urls(s.servers)
 
     async def _quiet(exc: Exception) -> None:
         log.debug("nats client event: %s", exc)
@@ -96,18 +217,16 @@ def connect_options(s: Settings) -> dict[str, Any]:
         if s.password:
             opts["password"] = s.password.reveal()
     elif s.creds:
-        opts["user_credentials"] = _file_ref(s.creds, "creds")
+        opts["user_credentials"] = _check_creds(_file_ref(s.creds, "creds"))
     elif s.nkey:
-        opts["nkeys_seed"] = _file_ref(s.nkey, "nkey seed")
+        opts["nkeys_seed"] = _check_nkey(_file_ref(s.nkey, "nkey seed"))
     elif s.user_jwt:
         jwt = s.user_jwt.reveal()
         seed = s.user_seed.reveal() if s.user_seed else None
         if seed:
-            try:
-                import nkeys  # type: ignore[import-not-found,unused-ignore]
-            except ImportError:
-                raise UsageError("a JWT with a seed needs the 'nkeys' package") from None
-            kp = nkeys.from_seed(seed.encode())
+            from natsops.auth.nkey import keypair_from_seed
+
+            kp = keypair_from_seed(seed.strip(), "user")
 
             def sign(nonce: str) -> bytes:
                 import base64
@@ -128,6 +247,79 @@ def connect_options(s: Settings) -> dict[str, Any]:
     return opts
 
 
+# --- the connection policy: probe every URL at once, connect to the first that speaks NATS ---
+
+
+class _NotUsable(Exception):
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(reason)
+        self.url = url
+        self.reason = reason
+
+
+def probe_timeout(s: Settings) -> float:
+    """How long one URL gets to answer with INFO: short, so a frozen server costs little."""
+    return max(0.5, min(s.timeout, PROBE_TIMEOUT))
+
+
+async def probe(url: str, *, tls: ssl.SSLContext | None, tls_first: bool,
+                timeout: float) -> dict[str, Any]:
+    """Open ``url``, read the server's INFO and close; return INFO's fields.
+
+    Raises :class:`_NotUsable` with the reason when the URL refuses, never answers within
+    ``timeout`` (a frozen server, or not NATS), does not speak NATS, or does not offer the
+    TLS that was asked for.
+    """
+    parts = urlsplit(url)
+    host, port = parts.hostname or "", parts.port or 4222
+    writers: list[asyncio.StreamWriter] = []
+
+    async def greeting() -> bytes:
+        if tls is not None and tls_first:
+            reader, writer = await asyncio.open_connection(host, port, ssl=tls,
+                                                           server_hostname=host)
+        else:
+            reader, writer = await asyncio.open_connection(host, port)
+        writers.append(writer)
+        return await reader.readline()
+
+    try:
+        line = await asyncio.wait_for(greeting(), timeout)
+    except (TimeoutError, asyncio.TimeoutError):
+        raise _NotUsable(url, f"no NATS greeting within {timeout:g}s (server frozen or "
+                              "overloaded, not a NATS port, or it expects --tlsfirst)") from None
+    except ssl.SSLError as exc:
+        raise _NotUsable(url, f"TLS handshake failed: {exc.reason or exc}") from None
+    except ConnectionRefusedError:
+        raise _NotUsable(url, "connection refused") from None
+    except socket.gaierror as exc:
+        raise _NotUsable(url, f"cannot resolve {host}: {exc.strerror or exc}") from None
+    except OSError as exc:
+        raise _NotUsable(url, exc.strerror or str(exc) or type(exc).__name__) from None
+    finally:
+        for writer in writers:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(writer.wait_closed(), 0.5)
+    if not line:
+        raise _NotUsable(url, "closed the connection without a NATS greeting (a server with "
+                              "TLS handshake first wants --tlsfirst)")
+    if not line.startswith(b"INFO "):
+        shown = line[:40].decode("ascii", "replace").strip() or "nothing"
+        raise _NotUsable(url, f"not a NATS server (it sent {shown!r})")
+    try:
+        info = json.loads(line[5:])
+    except ValueError:
+        raise _NotUsable(url, "not a NATS server (malformed INFO)") from None
+    if not isinstance(info, dict):
+        raise _NotUsable(url, "not a NATS server (malformed INFO)")
+    if tls is not None and not tls_first and not info.get("tls_required"):
+        offered = "only as an option" if info.get("tls_available") else "no TLS"
+        raise _NotUsable(url, f"TLS was asked for but the server offers {offered}; refusing "
+                              "to connect in plaintext")
+    return info
+
+
 def _auth_method(s: Settings) -> str:
     """How ``s`` authenticates, for the log: a kind and a file or user name, never a secret."""
     if s.user:
@@ -141,34 +333,102 @@ def _auth_method(s: Settings) -> str:
     return "token" if s.token else "no credentials"
 
 
-def _map_error(exc: BaseException, s: Settings) -> NatsopsError:
+def _map_error(exc: BaseException, s: Settings, url: str | None = None) -> NatsopsError:
     text = str(exc) or type(exc).__name__
     low = text.lower()
-    where = s.url
+    where = url or s.url
     if "authorization" in low or "authentication" in low or "permissions" in low:
         return AuthError(f"{where}: authorization violation", hint="check --creds/--user/--context")
     if isinstance(exc, TimeoutError) or "timeout" in low:
-        return Timeout(f"{where}: timed out connecting after {s.timeout:g}s")
+        return Unreachable(f"{where}: no answer to CONNECT within the timeout")
     return Unreachable(f"cannot connect to {where}: {text}")
+
+
+def _is_tls(nc: Client) -> bool:
+    writer = getattr(getattr(nc, "_transport", None), "_io_writer", None)
+    return writer is not None and writer.get_extra_info("ssl_object") is not None
+
+
+async def _connect_one(opts: dict[str, Any], url: str, s: Settings, tls: bool) -> Client:
+    from nats.aio.client import Client as NatsClient
+
+    nc = NatsClient()
+    try:
+        await nc.connect(**{**opts, "servers": [url]})
+    except Exception as exc:  # nats-py raises bare Exception subclasses for some auth errors
+        # frees the socket of a refused connect; bounded: after a failed TLS handshake
+        # nats-py's close() waits for ever
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(nc.close(), 1.0)
+        raise _map_error(exc, s, url) from None
+    if tls and not _is_tls(nc):  # belt and braces: TLS asked for means TLS or an error
+        await nc.close()
+        raise Unreachable(f"{url}: the connection is not encrypted though TLS was asked for")
+    return nc
+
+
+async def open_client(s: Settings, opts: dict[str, Any]) -> Client:
+    """Connect following the policy: every listed URL is probed at once with a short timeout
+    (:func:`probe_timeout`); the client connects to the first that speaks NATS, then the next.
+    Refused credentials stop at once (exit 7); no usable URL is
+    :class:`~natsops.errors.Unreachable` (exit 3) with each URL's reason."""
+    tls = "tls" in opts
+    tcp = [u for u in s.servers if u.split("://", 1)[0].lower() in ("nats", "tls")]
+    if not tcp:  # websockets: the upgrade is HTTP, leave it to nats-py
+        return await _connect_ws(opts, s, tls)
+    wait = probe_timeout(s)
+
+    async def answered(url: str) -> str:
+        await probe(url, tls=opts.get("tls"), tls_first=s.tls_first, timeout=wait)
+        return url
+
+    tasks = [asyncio.ensure_future(answered(u)) for u in tcp]
+    failures: dict[str, str] = {}
+    try:
+        for done in asyncio.as_completed(tasks):
+            try:
+                url = await done
+            except _NotUsable as exc:
+                failures[exc.url] = exc.reason
+                continue
+            try:
+                return await _connect_one(opts, url, s, tls)
+            except (Unreachable, Timeout) as exc:
+                failures[url] = str(exc).removeprefix(f"cannot connect to {url}: ") \
+                    .removeprefix(f"{url}: ")
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    detail = "; ".join(f"{u}: {failures.get(u, 'not tried')}" for u in tcp)
+    raise Unreachable(f"cannot connect: no server could be used ({detail})")
+
+
+async def _connect_ws(opts: dict[str, Any], s: Settings, tls: bool) -> Client:
+    plain = [u for u in s.servers if u.split("://", 1)[0].lower() == "ws"]
+    if tls and plain:
+        raise UsageError(f"TLS was asked for but {plain[0]} is a plaintext websocket URL: "
+                         "use wss://")
+    last: NatsopsError | None = None
+    for url in s.servers:
+        try:  # wss:// is TLS by its transport; nothing to double-check
+            return await _connect_one(opts, url, s, False)
+        except (Unreachable, Timeout) as exc:
+            last = exc
+    assert last is not None
+    raise last
 
 
 @asynccontextmanager
 async def connect(settings: Settings) -> AsyncIterator[Conn]:
     """Open a connection for the duration of the block, then drain and close it."""
-    from nats.aio.client import Client
-
     opts = connect_options(settings)
+    recorder = _Recorder()
+    opts["error_cb"] = recorder.error_cb
     log.info("connecting to %s (%s, timeout %gs)", ", ".join(settings.servers),
              _auth_method(settings), settings.timeout)
     log.debug("nats.connect options given: %s (values not logged)", ", ".join(sorted(opts)))
-    nc = Client()
-    try:
-        await nc.connect(**opts)
-    except Exception as exc:  # nats-py raises bare Exception subclasses for some auth errors
-        # a refused login (authorization violation) leaves nats-py's socket open: close it
-        with contextlib.suppress(Exception):
-            await nc.close()
-        raise _map_error(exc, settings) from None
+    nc = await open_client(settings, opts)
     info = getattr(nc, "_server_info", None) or {}
     log.info("connected to %s (server %s, version %s, account %s)", nc.connected_url.geturl()
              if nc.connected_url else "?", info.get("server_name", "?"), info.get("version", "?"),
@@ -179,7 +439,16 @@ async def connect(settings: Settings) -> AsyncIterator[Conn]:
             kw["domain"] = settings.js_domain
         elif settings.js_api_prefix:
             kw["prefix"] = settings.js_api_prefix
-        yield Conn(nc=nc, js=nc.jetstream(**kw), settings=settings)
+        yield Conn(nc=nc, js=nc.jetstream(**kw), settings=settings, denied=recorder.denied)
+    except (Timeout, TimeoutError, asyncio.TimeoutError):
+        # the server drops a request the user may not publish (or whose reply it may not
+        # receive) and says so only in an -ERR: that is a permissions problem, not a timeout
+        if recorder.denied:
+            raise AuthError(f"permission denied: {recorder.denied[-1]}",
+                            hint="the user's permissions do not allow this; use a user "
+                                 "allowed to publish to $JS.API.> (or the subject named)") \
+                from None
+        raise
     finally:
         try:
             await nc.close()

@@ -20,7 +20,7 @@ from typing import Any
 
 from natsops._version import __version__
 from natsops.errors import NotFound, UsageError
-from natsops.files import mkdir_private, write_private
+from natsops.files import mkdir_private, read_text, write_private
 from natsops.units import parse_duration
 
 __all__ = [
@@ -162,10 +162,9 @@ def selected_context(env: Mapping[str, str] | None = None) -> str | None:
     """The context natscli has selected (``nats/context.txt``), or None."""
     env = os.environ if env is None else env
     path = config_root(env) / "nats" / "context.txt"
-    try:
-        name = path.read_text().strip()
-    except OSError:
+    if not path.exists():
         return None
+    name = read_text(path, what="selected-context file").strip()
     return name or None
 
 
@@ -198,9 +197,10 @@ def load_context(name: str, env: Mapping[str, str] | None = None) -> tuple[str, 
                 f"context '{name}' not found (looked for {path})",
                 hint="list contexts with `nats context ls`, or pass --no-context",
             )
+    text = read_text(path, what=f"context '{cname}'")
     try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
+        data = json.loads(text)
+    except ValueError as exc:
         raise UsageError(f"context '{cname}' in {path} is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise UsageError(f"context '{cname}' in {path} is not a JSON object")
@@ -245,9 +245,10 @@ def _load_natsops_config(env: Mapping[str, str]) -> dict[str, Any]:
         return {}
     import yaml  # only when the file exists: keeps start-up light
 
+    text = read_text(path, what="natsops config")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
         raise UsageError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):
         raise UsageError(f"{path}: expected a mapping of settings")

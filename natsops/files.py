@@ -4,6 +4,10 @@ Readers of the target see the old file or the complete new one, never a part of 
 fails before the rename (a write, a check in the caller's block, a cancelled task), the temp file
 is removed and the target is left as it was. Temp files are hidden and named
 ``.<name>.<random>.part`` in the target's folder (the same file system, so the rename is atomic).
+
+Reading files the user named goes through :func:`read_text` / :func:`read_bytes`, and output
+paths are checked up front with :func:`check_output_file` / :func:`check_output_dir`: an
+unreadable, binary or unwritable path is one :class:`~natsops.errors.UsageError` (exit 2).
 """
 
 from __future__ import annotations
@@ -15,7 +19,22 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["atomic_write", "fsync_dir", "mkdir_private", "write_atomic", "write_private"]
+from natsops.errors import UsageError
+
+__all__ = [
+    "atomic_write",
+    "check_name_length",
+    "check_output_dir",
+    "check_output_file",
+    "decode_text",
+    "fsync_dir",
+    "mkdir_private",
+    "os_error",
+    "read_bytes",
+    "read_text",
+    "write_atomic",
+    "write_private",
+]
 
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 
@@ -97,3 +116,85 @@ def mkdir_private(path: str | Path) -> None:
     for d in reversed(missing):
         d.mkdir(mode=0o700, exist_ok=True)
         d.chmod(0o700)
+
+
+# --- readers and output checks: OSError/UnicodeDecodeError on user-named paths -> UsageError ---
+
+
+def os_error(exc: OSError, what: str, path: str | Path | None = None, *,
+             verb: str = "read") -> UsageError:
+    """The one-line usage error for an OSError on a path the user named (exit 2)."""
+    where = path if path is not None else exc.filename
+    if isinstance(exc, IsADirectoryError):
+        reason = "it is a directory"
+    elif isinstance(exc, FileNotFoundError):
+        reason = "no such file or directory"
+    elif isinstance(exc, NotADirectoryError):
+        reason = "a part of the path is not a directory"
+    elif isinstance(exc, PermissionError):
+        reason = "permission denied"
+    else:
+        reason = exc.strerror or type(exc).__name__
+    return UsageError(f"cannot {verb} {what} {where}: {reason}")
+
+
+def read_bytes(path: str | Path, *, what: str = "file") -> bytes:
+    """Read a file the user named; any OSError becomes a one-line :class:`UsageError`."""
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise os_error(exc, what, path) from None
+
+
+def decode_text(data: bytes, *, what: str, path: str | Path) -> str:
+    """Decode UTF-8 (a leading BOM is dropped); binary content is a :class:`UsageError`."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{what} {path} is not UTF-8 text (invalid byte at offset {exc.start}): "
+                         "is it the right file?") from None
+
+
+def read_text(path: str | Path, *, what: str = "file") -> str:
+    """Read a UTF-8 text file the user named; unreadable or binary is a :class:`UsageError`."""
+    return decode_text(read_bytes(path, what=what), what=what, path=path)
+
+
+def check_output_file(path: str | Path, *, what: str = "output file") -> Path:
+    """Fail before any work when ``path`` cannot be written: its folder is missing or not
+    writable, or it is a directory. Nothing is created."""
+    p = check_name_length(path, what=what)
+    if p.is_dir():
+        raise UsageError(f"cannot write {what} {p}: it is a directory")
+    check_output_dir(p.parent if str(p.parent) else Path("."), what=f"{what}'s folder",
+                     create=False)
+    if p.exists() and not os.access(p, os.W_OK):
+        raise UsageError(f"cannot write {what} {p}: permission denied")
+    return p
+
+
+def check_name_length(path: str | Path, *, what: str = "file") -> Path:
+    """File systems refuse names over 255 bytes (NAME_MAX): say so before trying."""
+    p = Path(path)
+    if len(os.fsencode(p.name)) > 255:
+        raise UsageError(f"cannot write {what} {p.name[:40]}…: the file name is longer than "
+                         "255 bytes")
+    return p
+
+
+def check_output_dir(path: str | Path, *, what: str = "output folder", create: bool = True) -> Path:
+    """Fail before any work when folder ``path`` cannot hold new files. With ``create`` a missing
+    folder is fine when its nearest existing parent is writable (the caller creates it)."""
+    p = Path(path)
+    probe = p
+    while not probe.exists():
+        if not create:
+            raise UsageError(f"cannot write {what} {p}: no such directory")
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if not probe.is_dir():
+        raise UsageError(f"cannot write {what} {p}: {probe} is not a directory")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise UsageError(f"cannot write {what} {p}: permission denied on {probe}")
+    return p

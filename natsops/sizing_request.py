@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from natsops.errors import UsageError
+from natsops.files import read_text
 from natsops.sizing import (
     CostResult,
     Observed,
@@ -25,6 +26,7 @@ from natsops.sizing import (
     jetstream_config,
     size,
 )
+from natsops.validate import count, number
 
 if TYPE_CHECKING:
     from natsops.monitoring.gather import Access
@@ -73,10 +75,16 @@ class Given:
         gateways: int = 0,
         memory_fraction: float = 0.0,
     ) -> Given:
-        """The flags as the user typed them: sizes (``1KB``), durations (``7d``), ``auto``."""
+        """The flags as the user typed them: sizes (``1KB``), durations (``7d``), ``auto``.
+
+        Every value is checked here, before anything is computed: one line naming the flag
+        and the limit (exit 2)."""
         from natsops.units import parse_duration, parse_size
 
-        return cls(
+        _check_flags(msgs_per_sec=msgs_per_sec, replicas=replicas, streams=streams,
+                     consumers=consumers, connections=connections, fan_out=fan_out,
+                     gateways=gateways, memory_fraction=memory_fraction)
+        given = cls(
             msgs_per_sec=msgs_per_sec,
             msg_size=parse_size(msg_size, what="--msg-size") if msg_size else None,
             retention_seconds=parse_duration(retention, what="--retention") if retention
@@ -85,6 +93,32 @@ class Given:
             replicas=replicas, streams=streams, consumers=consumers, connections=connections,
             fan_out=fan_out, nodes=parse_nodes(nodes), gateways=gateways,
             memory_fraction=memory_fraction)
+        if given.msg_size is not None:
+            count(given.msg_size, "--msg-size", minimum=1)
+        if given.retention_seconds is not None:
+            number(given.retention_seconds, "--retention", above=0)
+        if given.max_bytes is not None:
+            count(given.max_bytes, "--max-bytes", minimum=1)
+        if given.nodes is not None:
+            count(given.nodes, "--nodes", minimum=1, maximum=1000)
+        return given
+
+
+def _check_flags(*, msgs_per_sec: float | None, replicas: int | None, streams: int | None,
+                 consumers: int | None, connections: int | None, fan_out: float | None,
+                 gateways: int, memory_fraction: float) -> None:
+    if msgs_per_sec is not None:
+        number(msgs_per_sec, "--msgs-per-sec", above=0)
+    if replicas is not None:
+        count(replicas, "--replicas", minimum=1, maximum=5)
+    for flag, value in (("--streams", streams), ("--consumers", consumers),
+                        ("--connections", connections)):
+        if value is not None:
+            count(value, flag, minimum=1 if flag == "--streams" else 0)
+    if fan_out is not None:
+        number(fan_out, "--fan-out", minimum=0)
+    count(gateways, "--gateways", minimum=0)
+    number(memory_fraction, "--memory-fraction", minimum=0, maximum=1)
 
 
 def parse_nodes(text: str) -> int | None:
@@ -140,10 +174,9 @@ def load_prices(path: Path | None) -> Prices:
         return Prices()
     import yaml
 
+    text = read_text(path, what="--prices")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
         raise UsageError(f"{path}: invalid YAML: {exc}") from None
     known = {f.name for f in dataclasses.fields(Prices)}
@@ -151,9 +184,12 @@ def load_prices(path: Path | None) -> Prices:
         bad = sorted(set(data) - known) if isinstance(data, dict) else data
         raise UsageError(f"{path}: unknown price keys {bad}; known: {', '.join(sorted(known))}")
     try:
-        return Prices(**{k: float(v) for k, v in data.items()})
+        values = {k: float(v) for k, v in data.items()}
     except (TypeError, ValueError) as exc:
         raise UsageError(f"{path}: prices must be numbers ({exc})") from None
+    for k, v in values.items():
+        number(v, f"price {k} in {path}", minimum=0)
+    return Prices(**values)
 
 
 async def measure(

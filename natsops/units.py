@@ -6,7 +6,7 @@ import re
 
 from natsops.errors import UsageError
 
-__all__ = ["format_bytes", "format_duration", "parse_duration", "parse_size"]
+__all__ = ["MAX_DURATION", "format_bytes", "format_duration", "parse_duration", "parse_size"]
 
 # Go's time.ParseDuration units, plus the day/week/year units natscli accepts for ages.
 _UNITS: dict[str, float] = {
@@ -38,9 +38,9 @@ def parse_duration(text: str, *, what: str = "duration") -> float:
     except ValueError:
         pass
     else:
-        if value < 0:
+        if value != value or value < 0:  # NaN or negative
             raise UsageError(f"invalid {what} {text!r}: must not be negative")
-        return value
+        return _within_go(value, text, what)
     sign = 1.0
     if s[0] in "+-":
         sign = -1.0 if s[0] == "-" else 1.0
@@ -58,7 +58,17 @@ def parse_duration(text: str, *, what: str = "duration") -> float:
         )
     if sign < 0:
         raise UsageError(f"invalid {what} {text!r}: must not be negative")
-    return total
+    return _within_go(total, text, what)
+
+
+# the longest duration the server takes: Go's time.Duration is int64 nanoseconds (~292 years)
+MAX_DURATION = (2**63 - 1) / 1e9
+
+
+def _within_go(seconds: float, text: str, what: str) -> float:
+    if not seconds <= MAX_DURATION:  # also inf
+        raise UsageError(f"invalid {what} {text!r}: at most 292y (the server's limit)")
+    return seconds
 
 
 def format_duration(seconds: float) -> str:
@@ -93,11 +103,17 @@ def parse_size(text: str | int, *, what: str = "size") -> int:
     if not s or s.startswith("-"):
         return -1
     if s.isdigit():
-        return int(s)
+        return _within_int64(int(s), text, what)
     m = _SIZE_RE.match(s)
     if not m or m.group(2).upper() not in _SIZE_SHIFT:
         raise UsageError(f"invalid {what} {text!r}: use a number with K, KB, M, MB, G, GB, T or TB")
-    return int(m.group(1)) << _SIZE_SHIFT[m.group(2).upper()]
+    return _within_int64(int(m.group(1)) << _SIZE_SHIFT[m.group(2).upper()], text, what)
+
+
+def _within_int64(n: int, text: str | int, what: str) -> int:
+    if n > 2**63 - 1:
+        raise UsageError(f"invalid {what} {text!r}: larger than the server accepts (int64)")
+    return n
 
 
 def format_bytes(n: int | float) -> str:

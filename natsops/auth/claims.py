@@ -10,7 +10,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
+from natsops.errors import UsageError
 from natsops.units import parse_size
+from natsops.validate import count, subject, subjects
 
 __all__ = [
     "JS_LIMIT_KEYS",
@@ -160,9 +162,28 @@ class Permissions:
     deny_sub: tuple[str, ...] = ()
     allow_resp: int | None = None  # max responses a user may publish to reply subjects
 
+    def __post_init__(self) -> None:
+        # checked before any JWT is signed: the server would ignore or refuse these subjects
+        subjects(self.allow_pub, "--allow-pub")
+        subjects(self.deny_pub, "--deny-pub")
+        for flag, items in (("--allow-sub", self.allow_sub), ("--deny-sub", self.deny_sub)):
+            for item in items:
+                _sub_permission(item, flag)
+        if self.allow_resp is not None:
+            count(self.allow_resp, "--allow-pub-response", minimum=0)
+
     def empty(self) -> bool:
         return not (self.allow_pub or self.deny_pub or self.allow_sub or self.deny_sub
                     or self.allow_resp)
+
+
+def _sub_permission(item: str, flag: str) -> None:
+    """A subscribe permission is a subject, optionally followed by one space and a queue."""
+    subject_part, _, queue = item.partition(" ")
+    subject(subject_part, flag)
+    if " " in item and (not queue or any(c.isspace() for c in queue)):
+        raise UsageError(f"invalid subject {item!r} in {flag}: a subscribe permission is "
+                         "'SUBJECT' or 'SUBJECT QUEUE'")
 
 
 def _merge(target: dict[str, Any], key: str, subjects: Iterable[str], remove: bool) -> None:

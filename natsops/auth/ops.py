@@ -39,6 +39,7 @@ from natsops.auth.nkey import KeyPair, generate, is_public_key
 from natsops.auth.store import Entity, Store, valid_name
 from natsops.context import write_private
 from natsops.errors import Conflict, NotFound, UsageError
+from natsops.validate import subject
 
 __all__ = [
     "Change",
@@ -286,6 +287,9 @@ class ExportSpec:
     private: bool = False  # importers need an activation token
     response_type: str | None = None  # Singleton | Stream | Chunked (services)
 
+    def __post_init__(self) -> None:
+        subject(self.subject, "the exported subject")
+
 
 @dataclass(frozen=True)
 class ImportSpec:
@@ -295,6 +299,11 @@ class ImportSpec:
     local_subject: str | None = None
     name: str | None = None
     token: str | None = None  # activation JWT for private exports
+
+    def __post_init__(self) -> None:
+        subject(self.subject, "the imported subject")
+        if self.local_subject:
+            subject(self.local_subject, "--local-subject")
 
 
 def _check_kind(kind: str) -> None:

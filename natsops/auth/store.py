@@ -34,7 +34,7 @@ from natsops.auth.jwt import Token, decode
 from natsops.auth.nkey import KeyPair, Role, keypair_from_seed
 from natsops.context import write_private
 from natsops.errors import NotFound, UsageError
-from natsops.files import mkdir_private
+from natsops.files import mkdir_private, read_text
 
 __all__ = ["Entity", "Store", "default_store_root", "valid_name"]
 
@@ -125,10 +125,9 @@ class Store:
 
     def load_key(self, public_key: str, role: Role | None = None) -> KeyPair:
         path = self.key_path(public_key)
-        try:
-            seed = path.read_text().strip()
-        except OSError:
-            raise NotFound(f"no seed for key {public_key} in the store ({self.root})") from None
+        if not path.exists():
+            raise NotFound(f"no seed for key {public_key} in the store ({self.root})")
+        seed = read_text(path, what="seed file").strip()
         kp = keypair_from_seed(seed, role)
         if kp.public_key != public_key:
             raise UsageError(f"seed file {path} does not match its public key")
@@ -153,10 +152,9 @@ class Store:
         write_private(path, text)
 
     def _read(self, path: Path, kind: str, name: str, what: str) -> Token:
-        try:
-            text = path.read_text()
-        except FileNotFoundError:
-            raise NotFound(f"{what} not found") from None
+        if not path.exists():
+            raise NotFound(f"{what} not found")
+        text = read_text(path, what=f"JWT file of {what}")
         try:
             return decode(text, kind=kind)
         except UsageError as exc:

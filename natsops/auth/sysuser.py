@@ -10,7 +10,6 @@ rights), so no system creds file is needed. Credentials given explicitly (``--sy
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from natsops.access import Login, SystemAccess
 from natsops.auth import jwt as jwtmod
@@ -20,7 +19,7 @@ from natsops.auth.nkey import generate
 from natsops.auth.ops import account_signer
 from natsops.auth.store import Entity, Store
 from natsops.context import AUTH_FIELDS, Secret, Settings
-from natsops.errors import UsageError
+from natsops.files import read_text
 
 __all__ = ["AUTH_FIELDS", "PUSH_USER_TTL", "SysAccess", "auth_access", "mint_system_user",
            "mint_user", "target_servers"]
@@ -56,10 +55,7 @@ def auth_access(store: Store, op: str, settings: SysAccess) -> SystemAccess:
 def _check_creds(settings: Settings) -> None:
     if not settings.creds or settings.user:
         return
-    try:
-        text = Path(settings.creds).read_text()
-    except OSError as exc:
-        raise UsageError(f"cannot read creds file {settings.creds}: {exc.strerror}") from None
+    text = read_text(settings.creds, what="creds file")
     parse_creds(text, source=settings.creds)  # malformed creds: one clear line
 
 

@@ -321,7 +321,9 @@ async def scale_stream(conn: Conn, name: str, replicas: int, timeout: float) -> 
     await request(conn, f"STREAM.UPDATE.{name}", config, what=f"stream {name}",
                   timeout=max(conn.settings.timeout, 10))
     consumers = await consumer_names(conn, name)
-    pending = [(f"stream {name}", f"STREAM.INFO.{name}")] + [
+    stream_check = (f"stream {name}", f"STREAM.INFO.{name}")
+    confirmed = not consumers  # with no consumer, the first full check is the last
+    pending = [stream_check] + [
         (f"consumer {name} > {c}", f"CONSUMER.INFO.{name}.{c}") for c in consumers]
     deadline = time.monotonic() + timeout
     last = "no info yet"
@@ -341,7 +343,13 @@ async def scale_stream(conn: Conn, name: str, replicas: int, timeout: float) -> 
                 ok, state = _replicated(info, peers + 1)
             if ok:
                 pending.pop(0)
+                if not pending and not confirmed:
+                    # scaling the consumers can set the stream's followers briefly behind:
+                    # done only when the stream is still fully current after its consumers
+                    confirmed = True
+                    pending.append(stream_check)
                 continue
+            confirmed = False
             last = f"{what}: {state}"
         await asyncio.sleep(0.2)
     if pending:

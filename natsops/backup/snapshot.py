@@ -28,9 +28,9 @@ from natsops.backup.archive import (
     no_progress,
     now,
 )
-from natsops.errors import Conflict, NotFound, ServerError, Unreachable, UsageError
+from natsops.errors import Conflict, ServerError, Unreachable, UsageError
 from natsops.faults import server_label
-from natsops.files import atomic_write
+from natsops.files import atomic_write, check_output_dir, check_output_file
 from natsops.jetstream._api import request
 from natsops.jetstream.streams import list_stream_names, stream_info
 from natsops.units import parse_duration, parse_size
@@ -124,8 +124,7 @@ def _check_target(path: Path, force: bool) -> None:
         raise UsageError(f"{path} is a directory; give the archive's file name")
     if path.exists() and not force:
         raise Conflict(f"{path} exists", hint="pass --force to replace it")
-    if not path.parent.is_dir():
-        raise NotFound(f"folder {path.parent} does not exist")
+    check_output_file(path, what="backup archive")
 
 
 async def backup_stream(conn: Conn, stream: str, path: Path, options: BackupOptions | None = None,
@@ -252,6 +251,7 @@ async def backup_all(
     each is complete and checksummed).
     """
     directory = Path(directory)
+    check_output_dir(directory, what="--all folder")
     directory.mkdir(parents=True, exist_ok=True)
     results = []
     for name in await list_stream_names(conn):

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from natsops.connection import connect_options
+from natsops.connection import connect_options, probe_timeout
 from natsops.context import Settings
 from natsops.errors import AuthError, ServerError, Timeout, Unreachable, UsageError
 
@@ -177,14 +177,15 @@ class WireConn:
     # --- connecting -----------------------------------------------------------------------
     @classmethod
     def open(cls, settings: Settings, start: int = 0, *, name: str = "natsops-bench") -> WireConn:
-        """Connect to the first server that answers, trying the URLs from index ``start``."""
+        """Connect to the first server that answers, trying the URLs from index ``start``,
+        each with the connection policy's short per-URL timeout (a frozen server is skipped)."""
         opts = check_settings(settings)
         urls = list(settings.servers)
         last: Exception | None = None
         for i in range(len(urls)):
             url = urls[(start + i) % len(urls)]
             try:
-                return cls._open_one(url, opts, settings.timeout, name)
+                return cls._open_one(url, opts, probe_timeout(settings), name)
             except (OSError, Unreachable, Timeout) as exc:
                 last = exc
         if isinstance(last, (Unreachable, Timeout)):
@@ -201,7 +202,7 @@ class WireConn:
         try:
             raw = socket.create_connection((host, port), timeout=timeout)
         except TimeoutError:
-            raise Timeout(f"{url}: timed out connecting after {timeout:g}s") from None
+            raise Unreachable(f"{url}: no TCP connection within {timeout:g}s") from None
         except OSError as exc:
             raise Unreachable(f"cannot connect to {url}: {exc.strerror or exc}") from None
         sock: socket.socket = raw
@@ -225,7 +226,8 @@ class WireConn:
             return conn
         except TimeoutError:
             sock.close()
-            raise Timeout(f"{url}: timed out in the NATS handshake after {timeout:g}s") from None
+            # accepted TCP but never spoke NATS (frozen, or not a NATS port): unreachable
+            raise Unreachable(f"{url}: no NATS greeting within {timeout:g}s") from None
         except ssl.SSLError as exc:
             sock.close()
             raise Unreachable(f"{url}: TLS handshake failed: {exc}") from None

@@ -187,6 +187,12 @@ class Group(TyperGroup):
                 raise
             from natsops.cli.output import error
 
+            if isinstance(exc, OSError) and exc.filename:  # a path the user named: bad input
+                from natsops.files import os_error
+
+                error(str(os_error(exc, "file", verb="use")))
+                raise typer.Exit(int(ExitCode.USAGE)) from None
+
             error(f"internal error: {type(exc).__name__}: {exc}",
                   "this is a natsops bug; rerun with --debug for the traceback and report it")
             raise typer.Exit(int(ExitCode.ERROR)) from None

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from natsops.errors import UsageError
 from natsops.jetstream.errors import api_error, from_nats_exception
+from natsops.validate import check_go_json, check_subject_fields, name_length
 
 if TYPE_CHECKING:
     from natsops.connection import Conn
@@ -24,7 +25,7 @@ def check_name(name: str, what: str = "stream") -> str:
     if not name or _BAD_NAME.search(name):
         raise UsageError(f"invalid {what} name {name!r}: it must not be empty or contain "
                          "'.', '*', '>', spaces, '/' or '\\'")
-    return name
+    return name_length(name, what)
 
 
 def api_prefix(conn: Conn) -> str:
@@ -52,6 +53,9 @@ async def request_subject(conn: Conn, subject: str, body: dict[str, Any] | None 
 
 async def _request(conn: Conn, full: str, body: dict[str, Any] | None, what: str, subject: str,
                    timeout: float | None) -> dict[str, Any]:
+    if body:
+        check_go_json(body, what or subject)
+        check_subject_fields(body, what or subject)
     payload = json.dumps(body, separators=(",", ":")).encode() if body else b""
     try:
         msg = await conn.nc.request(full, payload, timeout=timeout or conn.settings.timeout)

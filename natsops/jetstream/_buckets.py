@@ -16,6 +16,7 @@ from natsops.jetstream.streams import (
     stream_names,
 )
 from natsops.units import parse_duration, parse_size
+from natsops.validate import name_length
 
 if TYPE_CHECKING:
     from natsops.connection import Conn
@@ -27,7 +28,8 @@ _TWO_MINUTES = 120.0
 def check_bucket(name: str) -> str:
     if not _BUCKET_RE.match(name or ""):
         raise UsageError(f"invalid bucket name {name!r}: use letters, digits, '-' and '_'")
-    return name
+    # the bucket's stream is KV_<name> or OBJ_<name>: the longer prefix bounds both
+    return name_length(name, "bucket", prefix="OBJ_")
 
 
 def bucket_stream_config(bucket: str, *, stream: str, subjects: list[str], ttl: str | None,

@@ -112,7 +112,9 @@ def parse_until(text: str, what: str = "--pause") -> str:
     """A pause deadline: a duration from now (``1h``) or an RFC 3339 / ISO time."""
     try:
         secs = parse_duration(text, what=what)
-    except UsageError:
+    except UsageError as exc:
+        if "at most" in str(exc):  # a duration, too long for the server
+            raise
         try:
             t = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
@@ -121,7 +123,11 @@ def parse_until(text: str, what: str = "--pause") -> str:
         if t.tzinfo is None:
             t = t.replace(tzinfo=timezone.utc)
         return _rfc3339(t)
-    return _rfc3339(datetime.now(timezone.utc) + timedelta(seconds=secs))
+    try:
+        return _rfc3339(datetime.now(timezone.utc) + timedelta(seconds=secs))
+    except OverflowError:
+        raise UsageError(f"invalid {what} {text!r}: the deadline would be past the year "
+                         "9999") from None
 
 
 def _deliver(cfg: dict[str, Any], value: str) -> None:

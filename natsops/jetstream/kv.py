@@ -31,6 +31,7 @@ from natsops.jetstream.models import ClusterView, StreamInfo
 from natsops.jetstream.spec import ns
 from natsops.jetstream.streams import add_stream, stream_info
 from natsops.units import parse_duration, parse_size
+from natsops.validate import count, payload_size, subject_fits
 
 if TYPE_CHECKING:
     from natsops.connection import Conn
@@ -63,6 +64,7 @@ def check_key(key: str, *, pattern: bool = False) -> str:
     if not ok or key.startswith(".") or key.endswith(".") or ".." in key:
         raise UsageError(f"invalid key {key!r}: use letters, digits and - / _ = . "
                          "(not at the start or end)")
+    subject_fits(f"$KV.{'b' * 32}.{key}", f"key ({len(key)} characters)")
     return key
 
 
@@ -205,11 +207,14 @@ async def _call(what: str, coro: Any) -> Any:
 async def put_key(conn: Conn, bucket: str, key: str, value: bytes) -> int:
     """Store ``value``; returns the new revision."""
     what = f"key {bucket} > {check_key(key)}"
+    payload_size(len(value), conn.nc.max_payload, "the value")
     kv = await _kv(conn, bucket)
     return int(await _call(what, kv.put(key, value)))
 
 
 async def get_key(conn: Conn, bucket: str, key: str, revision: int | None = None) -> KVEntry:
+    if revision is not None:
+        count(revision, "--revision", minimum=1)
     what = f"key {bucket} > {check_key(key)}" + (f" revision {revision}" if revision else "")
     kv = await _kv(conn, bucket)
     return _entry(await _call(what, kv.get(key, revision=revision)))

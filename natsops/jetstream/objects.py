@@ -31,7 +31,7 @@ from natsops.faults import (
     connection_lost,
     note_cleanup,
 )
-from natsops.files import atomic_write
+from natsops.files import atomic_write, check_name_length, check_output_file
 from natsops.jetstream._buckets import (
     bucket_stream,
     bucket_stream_config,
@@ -42,6 +42,7 @@ from natsops.jetstream._buckets import (
 from natsops.jetstream.errors import from_nats_exception
 from natsops.jetstream.models import ClusterView, StreamInfo
 from natsops.jetstream.streams import Purge, add_stream, purge_stream, update_stream
+from natsops.validate import subject_fits
 
 if TYPE_CHECKING:
     from natsops.connection import Conn
@@ -175,6 +176,8 @@ async def _store(conn: Conn, bucket: str) -> Any:
 def _check_object_name(name: str) -> str:
     if not name or name.strip() != name:
         raise UsageError(f"invalid object name {name!r}")
+    encoded = base64.urlsafe_b64encode(name.encode()).decode()
+    subject_fits(f"$O.{'b' * 32}.M.{encoded}", f"object name ({len(name)} characters)")
     return name
 
 
@@ -359,14 +362,12 @@ def _open_source(path: str | Path) -> tuple[BinaryIO, int, str]:
 
 
 def _target(dest: str | Path, name: str, overwrite: bool) -> Path:
-    target = Path(dest)
+    target = check_name_length(dest, what="-O")
     if target.is_dir():
         target = target / Path(name).name
     if target.exists() and not overwrite:
         raise Conflict(f"{target} exists", hint="use --force to overwrite it")
-    if not target.parent.is_dir():
-        raise UsageError(f"no such directory: {target.parent}")
-    return target
+    return check_output_file(target, what="-O")
 
 
 class _DigestWriter:

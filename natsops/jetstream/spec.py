@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from natsops.errors import UsageError
+from natsops.files import read_text
 from natsops.units import parse_duration, parse_size
 
 __all__ = [
@@ -88,10 +89,7 @@ def strip_server_metadata(cfg: Mapping[str, Any]) -> dict[str, Any]:
 def load_config_file(path: str | Path, kind: str = "stream") -> dict[str, Any]:
     """Read a config from JSON or YAML; a full Info document (with ``config``) gives its config."""
     p = Path(path)
-    try:
-        text = p.read_text()
-    except OSError as exc:
-        raise UsageError(f"cannot read --config {p}: {exc.strerror or exc}") from None
+    text = read_text(p, what="--config")
     data: Any
     try:
         data = json.loads(text)

@@ -10,8 +10,10 @@ from natsops._version import __version__
 from natsops.cluster.local import validate_cluster_name, validate_node_count
 from natsops.context import write_private
 from natsops.errors import Conflict, UsageError
+from natsops.files import check_output_dir
 from natsops.render import render
 from natsops.units import parse_duration
+from natsops.validate import server_size
 
 __all__ = ["RenderedHost", "render_production"]
 
@@ -54,6 +56,9 @@ def render_production(
         raise UsageError("--hosts lists a host twice")
     validate_node_count(len(hosts), allow_even)
     validate_cluster_name(name)
+    server_size(max_mem, "--max-mem")
+    server_size(max_file, "--max-file")
+    check_output_dir(out, what="--out")
     for h in hosts:
         if any(c.isspace() for c in h) or "/" in h or ":" in h:
             raise UsageError(f"invalid host {h!r}: give a host name or IP, without a port")
