@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from natsops.backup.archive import BackupSource, Manifest, Progress, no_progress
 from natsops.backup.verify import verify_backup
-from natsops.errors import Conflict, NatsopsError, ServerError, Timeout, Unreachable, UsageError
+from natsops.errors import Conflict, ServerError, Timeout, Unreachable, UsageError
+from natsops.faults import cleanup, note_cleanup, server_label
 from natsops.findings import Severity
 from natsops.jetstream._api import request, request_subject
 from natsops.jetstream.consumers import consumer_names
@@ -171,16 +172,19 @@ async def restore_stream(
 
 
 async def _remove_partial(conn: Conn, target: str, exc: BaseException) -> None:
-    """Delete the stream a failed restore created; say in ``exc`` what became of it."""
+    """Delete the stream a failed or interrupted restore created; note on ``exc`` what became
+    of it (the CLI prints it after the error, or after "terminated (SIGTERM)")."""
     try:
-        deleted = await asyncio.shield(delete_stream(conn, target))
-    except Exception as cleanup:  # say so: the user must know a stream may be left
-        if isinstance(exc, NatsopsError):
-            exc.message += f"; could not delete the partly restored {target}: {cleanup}"
+        if conn.nc.is_closed or not conn.nc.is_connected:
+            raise Unreachable("connection lost")
+        deleted = await cleanup(delete_stream(conn, target), max(5.0, conn.settings.timeout))
+    except Exception as failed:  # the user must know it is left
+        note_cleanup(exc, f"could not delete the partly restored stream {target} "
+                          f"({str(failed) or type(failed).__name__}): delete it with "
+                          f"`natsops stream rm {target} --force`")
     else:
-        if isinstance(exc, NatsopsError):
-            exc.message += (f"; the partly restored stream {target} was deleted"
-                            if deleted else "; no stream was created")
+        note_cleanup(exc, f"the partly restored stream {target} was deleted"
+                     if deleted else "no stream was created")
 
 
 async def _restore_request(conn: Conn, target: str, config: dict[str, Any],
@@ -236,18 +240,18 @@ async def _send_snapshot(nc: Client, src: BackupSource, deliver: str, chunk_size
         for i, chunk in enumerate(src.read_chunks(chunk_size)):
             if failure:
                 raise failure[0]
-            await _acked(window.acquire(), stall_timeout, "chunks")
+            await _acked(window.acquire(), stall_timeout, "chunks", nc)
             if failure:
                 raise failure[0]
             if nc.is_closed or not nc.is_connected:
-                raise Unreachable("connection lost during the restore")
+                raise Unreachable(f"connection to {server_label(nc)} lost during the restore")
             token = str(i)
             pending.add(token)
             all_acked.clear()
             await nc.publish(deliver, chunk, reply=f"{inbox}.{token}")
             sent += len(chunk)
             progress(sent, src.snapshot_size)
-        await _acked(all_acked.wait(), stall_timeout, "last chunks")
+        await _acked(all_acked.wait(), stall_timeout, "last chunks", nc)
         if failure:
             raise failure[0]
     finally:
@@ -255,12 +259,23 @@ async def _send_snapshot(nc: Client, src: BackupSource, deliver: str, chunk_size
             await sub.unsubscribe()
 
 
-async def _acked(wait: Awaitable[Any], stall_timeout: float, what: str) -> None:
-    """Await an acknowledgement; Timeout when the server stays silent for ``stall_timeout``."""
+async def _acked(wait: Awaitable[Any], stall_timeout: float, what: str, nc: Client) -> None:
+    """Await an acknowledgement; Unreachable when the connection drops or the server stays
+    silent for ``stall_timeout``."""
+    task = asyncio.ensure_future(wait)
+    deadline = time.monotonic() + stall_timeout
     try:
-        await asyncio.wait_for(wait, stall_timeout)
-    except asyncio.TimeoutError:
-        raise Timeout(f"restore stalled: {what} not acknowledged for {stall_timeout:g}s") from None
+        while not task.done():
+            if nc.is_closed or not nc.is_connected:
+                raise Unreachable(f"connection to {server_label(nc)} lost during the restore")
+            if time.monotonic() > deadline:
+                raise Unreachable(f"restore stalled: {what} not acknowledged by "
+                                  f"{server_label(nc)} for {stall_timeout:g}s",
+                                  hint="check that server, or raise --stall-timeout")
+            await asyncio.wait([task], timeout=min(0.25, stall_timeout))
+    finally:
+        task.cancel()
+    task.result()
 
 
 def _refusal(msg: Any) -> str:

@@ -28,7 +28,8 @@ from natsops.backup.archive import (
     no_progress,
     now,
 )
-from natsops.errors import Conflict, ServerError, Timeout, Unreachable, UsageError
+from natsops.errors import Conflict, ServerError, Unreachable, UsageError
+from natsops.faults import server_label
 from natsops.files import atomic_write, check_output_dir, check_output_file
 from natsops.jetstream._api import request
 from natsops.jetstream.streams import list_stream_names, stream_info
@@ -219,12 +220,15 @@ class _Snapshot:
 
     async def _wait_done(self) -> None:
         stall = self.opts.stall_timeout
+        server = server_label(self.nc)
         while not self.done.done():
             if self.nc.is_closed or not self.nc.is_connected:
-                raise Unreachable(f"connection lost during the backup of {self.stream}")
+                raise Unreachable(f"connection to {server} lost during the backup of "
+                                  f"{self.stream}")
             if time.monotonic() - self.last_activity > stall:
-                raise Timeout(f"backup of {self.stream} stalled: no data for {stall:g}s",
-                              hint="raise --stall-timeout, or check the stream leader")
+                raise Unreachable(f"backup of {self.stream} stalled: no data from {server} "
+                                  f"for {stall:g}s",
+                                  hint="raise --stall-timeout, or check the stream leader")
             await asyncio.wait([self.done], timeout=min(0.25, stall))
         self.done.result()
 

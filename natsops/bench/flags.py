@@ -6,7 +6,9 @@ Which flags go with which mode, and what they default to, is decided here (defau
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from natsops.errors import ChecksFailed, UsageError
@@ -53,6 +55,7 @@ class BenchFlags:
     bucket: str | None = None
     keys: int | None = None
     consume: str | None = None
+    stall_timeout: str | None = None
 
     @property
     def mode(self) -> str:
@@ -85,6 +88,8 @@ def bench_options(f: BenchFlags) -> BenchOptions:
         kw["msgs"], kw["duration"] = None, parse_duration(f.duration, what="--duration")
     if f.sync:
         kw["window"] = kw["batch"] = 1
+    if f.stall_timeout is not None:
+        kw["stall_timeout"] = parse_duration(f.stall_timeout, what="--stall-timeout")
     kw.update({n: getattr(f, n) for n in _OPTIONAL if getattr(f, n) is not None})
     return BenchOptions(**kw)
 
@@ -93,6 +98,19 @@ def check_outputs(csv_file: str | None, as_json: bool) -> None:
     """Only one document may go to stdout: ``--csv -`` and ``--json`` exclude each other."""
     if csv_file == "-" and as_json:
         raise UsageError("--csv - and --json both write to stdout: give --csv a file")
+    if csv_file and csv_file != "-":
+        _check_writable(Path(csv_file))
+
+
+def _check_writable(path: Path) -> None:
+    """Fail before the run, not after it, when ``--csv FILE`` cannot be written."""
+    if path.is_dir():
+        raise UsageError(f"cannot write --csv {path}: it is a directory")
+    folder = path.parent
+    if not folder.is_dir():
+        raise UsageError(f"cannot write --csv {path}: no such directory {folder}")
+    if not os.access(path if path.exists() else folder, os.W_OK):
+        raise UsageError(f"cannot write --csv {path}: permission denied")
 
 
 def result_error(result: BenchResult) -> ChecksFailed | None:

@@ -26,7 +26,8 @@ from natsops.bench.stats import (
 from natsops.bench.wire import WireConn, check_settings, redact
 from natsops.bench.workers import PACE_BYTES, WorkerSpec, worker_main
 from natsops.context import Settings
-from natsops.errors import NatsopsError, Timeout, UsageError
+from natsops.errors import NatsopsError, Timeout, Unreachable, UsageError
+from natsops.faults import DEFAULT_STALL_TIMEOUT, check_stall_timeout, cleanup
 from natsops.subjects import covers
 
 __all__ = ["MODES", "BenchOptions", "Progress", "run_bench"]
@@ -69,6 +70,7 @@ class BenchOptions:
     keys: int = 1  # KV: 1 = the subject is the key; N = keys <subject>.0 .. <subject>.N-1
     subjects: int = 1  # N > 1: publish round-robin to <subject>.<n>, subscribe to <subject>.*
     payload: str = "text"  # text (a..z) | zeros | random (incompressible)
+    stall_timeout: float = DEFAULT_STALL_TIMEOUT  # no message moved this long: Unreachable
 
     @property
     def stream_subject(self) -> str:
@@ -86,6 +88,7 @@ class BenchOptions:
         return {"core": "pub", "request": "req", "js": "jspub"}[self.mode]
 
     def validate(self) -> None:
+        check_stall_timeout(self.stall_timeout)
         if self.mode not in MODES:
             raise UsageError(f"unknown mode {self.mode!r}: use one of {', '.join(MODES)}")
         if not self.subject or any(c in self.subject for c in " \t\r\n") or \
@@ -306,9 +309,18 @@ async def _drive(
     await w.wait_ready(talkers)
     w.go(talkers)
     t0 = time.monotonic()
+    moved, moved_at = -1, t0
     while len(w.poll_results(talkers)) < len(talkers):
         w.poll_results(listeners)  # a listener that died fails the run now, not at the end
         report("running")
+        done = sum(w.counters[w.specs[i].slot] for i in talkers)
+        if done != moved:
+            moved, moved_at = done, time.monotonic()
+        elif time.monotonic() - moved_at > opts.stall_timeout:
+            raise Unreachable(
+                f"bench stalled: no message moved for {opts.stall_timeout:g}s "
+                f"({', '.join(map(redact, w.settings.servers))} does not answer)",
+                hint="check that server, or raise --stall-timeout")
         await asyncio.sleep(0.1)
     report("running")
     if opts.msgs is None:
@@ -486,7 +498,7 @@ async def run_bench(
     except BaseException:
         if created and not opts.keep:
             with contextlib.suppress(Exception):
-                await _drop_stream(settings, opts.stream_name)
+                await cleanup(_drop_stream(settings, opts.stream_name), 10)
         raise
     return _result(w, opts, settings, info, stream, consumers, fill)
 

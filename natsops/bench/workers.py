@@ -139,7 +139,11 @@ def worker_main(
         pass
     except NatsopsError as exc:
         pipe.send(("error", type(exc).__name__, str(exc), exc.hint))
-    except (OSError, ValueError) as exc:
+    except OSError as exc:  # the connection broke: the server is gone (exit 3, as connecting)
+        where = conn.url if conn is not None else "the server"
+        pipe.send(("error", "Unreachable", f"{spec.role}{spec.index}: connection to {where} "
+                   f"lost: {exc.strerror or exc}", None))
+    except ValueError as exc:
         pipe.send(("error", "NatsopsError", f"{spec.role}{spec.index}: {exc}", None))
     finally:
         if conn is not None:

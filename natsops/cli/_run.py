@@ -12,8 +12,14 @@ P = ParamSpec("P")
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run ``coro`` to completion; Ctrl-C propagates as KeyboardInterrupt (exit 130)."""
-    return asyncio.run(coro)
+    """Run ``coro`` to completion.
+
+    SIGINT, SIGTERM and SIGHUP cancel it; once its clean-ups ran, :class:`Stopped` (a
+    KeyboardInterrupt) propagates and the CLI exits 130, 143 or 129 (natsops.cli.signals).
+    """
+    from natsops.cli.signals import guard
+
+    return asyncio.run(guard(coro))
 
 
 def call(ctx: object, fn: "Callable[Concatenate[Conn, P], Awaitable[T]]",

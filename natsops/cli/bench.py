@@ -42,6 +42,7 @@ def bench(
     keys: Annotated[int | None, typer.Option("--keys", help="KV: use keys NAME.0 .. NAME.N-1 instead of NAME [default: 1]", show_default=False)] = None,
     consume: Annotated[str | None, typer.Option("--consume", help="JetStream: then read the stream back with --sub clients: fetch (shared durable pull consumer, acked) or ordered (each reads it all)", show_default=False)] = None,
     csv_file: Annotated[str | None, typer.Option("--csv", help="Write per-client figures as CSV to FILE ('-': stdout)", show_default=False)] = None,
+    stall_timeout: Annotated[str | None, typer.Option("--stall-timeout", help="Give up (exit 3) when no message moves for this long [default: 10s]", show_default=False)] = None,
     no_progress: options.NoProgress = False,
     json_out: options.Json = False,
 ) -> None:
@@ -71,7 +72,7 @@ def bench(
         name=name, pub=pub, sub=sub, msgs=msgs, size=size, duration=duration, subjects=subjects,
         payload=payload, request=request, js=js, stream=stream, replicas=replicas,
         storage=storage, sync=sync, window=window, batch=batch, keep=keep, kv=kv, bucket=bucket,
-        keys=keys, consume=consume))
+        keys=keys, consume=consume, stall_timeout=stall_timeout))
     with _progress_bar(not no_progress and sys.stderr.isatty()) as progress:
         result = run(run_bench(get_state(ctx).settings, opts, progress))
     if csv_file:

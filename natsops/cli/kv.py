@@ -267,18 +267,24 @@ def watch(
         "--history", help="Start with every kept revision")] = False,
     deletes: Annotated[bool, typer.Option(
         "--deletes/--no-deletes", help="Show deletes and purges")] = True,
+    stall_timeout: options.StallTimeout = "10s",
     json_out: options.Json = False,
 ) -> None:
-    """Print the current value(s) and then every update until Ctrl-C (`--json`: one line each)."""
+    """Print the current value(s) and then every update until Ctrl-C (`--json`: one line each).
+
+    Ends (exit 4) when the bucket is deleted, and (exit 3) when its server is lost."""
     import json
     import sys
 
     from natsops.jetstream.kv import watch as kv_watch
+    from natsops.units import parse_duration
 
     as_json = want_json(ctx, json_out)
+    stall = parse_duration(stall_timeout, what="--stall-timeout")
 
     async def go(conn: "Conn") -> None:
-        async for e in kv_watch(conn, bucket, key, history=history, deletes=deletes):
+        async for e in kv_watch(conn, bucket, key, history=history, deletes=deletes,
+                                stall_timeout=stall):
             if as_json:
                 line = json.dumps(e.jsonable(), sort_keys=True)
             else:

@@ -174,11 +174,12 @@ class Group(TyperGroup):
 
             error(str(exc), exc.hint)
             raise typer.Exit(int(exc.exit_code)) from None
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SIGHUP: see natsops.cli.signals
             from natsops.cli.output import error
+            from natsops.cli.signals import exit_code_of, stop_message
 
-            error("interrupted")
-            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+            error(stop_message(exc))
+            raise typer.Exit(exit_code_of(exc)) from None
         except Exception as exc:
             if type(exc).__module__.startswith(("typer", "click")):
                 raise
@@ -296,12 +297,15 @@ def root(
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: SIGTERM/SIGHUP clean up like Ctrl-C (natsops.cli.signals)."""
+    from natsops.cli.signals import exit_code_of, install, stop_message
+
+    install()
     try:
         app(prog_name="natsops")
-    except KeyboardInterrupt:
-        sys.stderr.write("error: interrupted\n")
-        sys.exit(int(ExitCode.INTERRUPTED))
+    except KeyboardInterrupt as exc:
+        sys.stderr.write(f"error: {stop_message(exc)}\n")
+        sys.exit(exit_code_of(exc))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """``natsops object``: object store buckets, and large files in and out of them."""
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -110,17 +111,20 @@ def put(
     description: Annotated[str | None, typer.Option("--description", show_default=False)] = None,
     chunk_size: Annotated[str, typer.Option("--chunk-size", help="Chunk size")] = "128KiB",
     progress: ProgressOpt = True,
+    stall_timeout: options.StallTimeout = "10s",
     json_out: options.Json = False,
 ) -> None:
-    """Upload a file in chunks (never loaded whole into memory)."""
+    """Upload a file in chunks (never loaded whole into memory); an unfinished upload's chunks
+    are purged again."""
     from natsops.cli import output
     from natsops.jetstream.objects import put_object
-    from natsops.units import format_bytes, parse_size
+    from natsops.units import format_bytes, parse_duration, parse_size
 
     size = parse_size(chunk_size, what="--chunk-size")
+    stall = parse_duration(stall_timeout, what="--stall-timeout")
     with output.ByteProgress(f"put {file.name}", progress and not want_json(ctx, json_out)) as bar:
         e = call(ctx, put_object, bucket, file, name=name, description=description,
-                 chunk_size=size, progress=bar)
+                 chunk_size=size, progress=bar, stall_timeout=stall)
     if want_json(ctx, json_out):
         output.print_json(e)
         return
@@ -133,26 +137,31 @@ def get(
     ctx: typer.Context,
     bucket: BucketArg,
     name: Annotated[str, typer.Argument(help="Object name", show_default=False)],
-    out: Annotated[Path | None, typer.Option(
-        "--output", "-O", help="File or directory to write [default: ./<name>]",
+    out: Annotated[str | None, typer.Option(
+        "--output", "-O", help="File or directory to write, '-' for stdout [default: ./<name>]",
         show_default=False)] = None,
     force: Annotated[bool, typer.Option(
         "--force", "-f", help="Overwrite an existing file")] = False,
     progress: ProgressOpt = True,
+    stall_timeout: options.StallTimeout = "10s",
     json_out: options.Json = False,
 ) -> None:
     """Download an object; the digest is checked before the file appears under its name."""
     from natsops.cli import output
     from natsops.jetstream.objects import get_object
-    from natsops.units import format_bytes
+    from natsops.units import format_bytes, parse_duration
 
-    dest = out if out is not None else Path(Path(name).name)
-    with output.ByteProgress(f"get {name}", progress and not want_json(ctx, json_out)) as bar:
-        e = call(ctx, get_object, bucket, name, dest, overwrite=force, progress=bar)
-    if want_json(ctx, json_out):
-        output.print_json({**output.jsonable(e), "file": str(dest)})
-        return
-    output.success(f"wrote {dest}: {format_bytes(e.size)}, digest verified")
+    to_stdout = out == "-"
+    dest = sys.stdout.buffer if to_stdout else Path(out or Path(name).name)
+    stall = parse_duration(stall_timeout, what="--stall-timeout")
+    show = progress and not want_json(ctx, json_out) and not to_stdout
+    with output.ByteProgress(f"get {name}", show) as bar:
+        got = call(ctx, get_object, bucket, name, dest, overwrite=force, progress=bar,
+                   stall_timeout=stall)
+    if want_json(ctx, json_out) and not to_stdout:
+        output.print_json({**output.jsonable(got.entry), "file": got.path})
+    elif got.path:
+        output.success(f"wrote {got.path}: {format_bytes(got.entry.size)}, digest verified")
 
 
 @app.command()

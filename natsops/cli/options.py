@@ -34,3 +34,8 @@ Defaults = Annotated[bool, typer.Option(
     "--defaults", help="Accept natscli defaults for everything not given")]
 Preferred = Annotated[str | None, typer.Option(
     "--preferred", help="Server that should become leader", show_default=False)]
+
+# signals: the one stall policy (natsops.faults) of commands that wait on the network.
+StallTimeout = Annotated[str, typer.Option(
+    "--stall-timeout", help="Give up (exit 3, naming the server) when nothing moves for this "
+    "long")]

@@ -41,7 +41,8 @@ def top(
     transport: Transport = "auto",
     json_out: JsonLines = False,
 ) -> None:
-    """Live connections of every server: rates, pending bytes, subscriptions. q or Ctrl-C quits.
+    """Live connections of every server: rates, pending bytes, subscriptions. q quits (Ctrl-C:
+    exit 130).
 
     \b
     Examples:
@@ -57,11 +58,9 @@ def top(
     stop = threading.Event()
     frames = top_frames(settings_for(ctx, directory), opts, monitors=tuple(monitor or ()),
                         cluster_dir=directory, transport=transport, stop=stop.is_set)
-    try:
-        with _keys(stop, enabled=not once and sys.stdin.isatty()):
-            last = run(_show_all(frames, sort=sort, once=once, as_json=as_json))
-    except KeyboardInterrupt:
-        return  # Ctrl-C is the normal way out of a live view
+    # q quits (exit 0); Ctrl-C, SIGTERM and SIGHUP exit 130/143/129 as for every command
+    with _keys(stop, enabled=not once and sys.stdin.isatty()):
+        last = run(_show_all(frames, sort=sort, once=once, as_json=as_json))
     _incomplete(last if once else None)
 
 

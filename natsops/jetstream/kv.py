@@ -8,13 +8,17 @@ get when the bucket allows it.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
+import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from natsops.errors import NotFound, UsageError
+from natsops.errors import NatsopsError, NotFound, Timeout, Unreachable, UsageError
+from natsops.faults import DEFAULT_STALL_TIMEOUT, Watchdog, connection_lost
 from natsops.jetstream._buckets import (
     bucket_stream,
     bucket_stream_config,
@@ -25,7 +29,7 @@ from natsops.jetstream._buckets import (
 from natsops.jetstream.errors import from_nats_exception
 from natsops.jetstream.models import ClusterView, StreamInfo
 from natsops.jetstream.spec import ns
-from natsops.jetstream.streams import add_stream
+from natsops.jetstream.streams import add_stream, stream_info
 from natsops.units import parse_duration, parse_size
 from natsops.validate import count, payload_size, subject_fits
 
@@ -251,18 +255,57 @@ async def list_keys(conn: Conn, bucket: str) -> list[str]:
 
 
 async def watch(conn: Conn, bucket: str, key: str = ">", *, history: bool = False,
-                deletes: bool = True) -> AsyncIterator[KVEntry]:
-    """Yield the current value(s) of ``key`` (a key or pattern), then every update, forever."""
+                deletes: bool = True,
+                stall_timeout: float = DEFAULT_STALL_TIMEOUT) -> AsyncIterator[KVEntry]:
+    """Yield the current value(s) of ``key`` (a key or pattern), then every update, forever.
+
+    A quiet watch checks that it is still alive: after ``stall_timeout / 2`` without updates it
+    asks for the bucket's stream. A deleted bucket ends it with NotFound; a lost connection or
+    a server that does not answer within ``stall_timeout / 2`` with Unreachable naming it.
+    """
+    from nats.errors import TimeoutError as NatsTimeout
+
     check_key(key, pattern=True)
     kv = await _kv(conn, bucket)
+    dog = Watchdog(conn, f"the watch of bucket {bucket}", stall_timeout)
     try:
         watcher = await kv.watch(key, include_history=history, ignore_deletes=not deletes)
     except Exception as exc:
         raise from_nats_exception(exc, f"bucket {bucket}") from None
     try:
-        async for e in watcher:
+        while True:
+            try:
+                e = await watcher.updates(timeout=min(1.0, dog.stall / 2))
+            except NatsTimeout:
+                if time.monotonic() - dog.last >= dog.stall / 2:
+                    await _still_there(conn, bucket, dog)
+                elif connection_lost(conn.nc):
+                    raise dog.problem() or Unreachable("connection lost") from None
+                continue
             if e is None:  # end of the initial values
                 continue
+            if not hasattr(e, "key"):  # the watcher was stopped
+                return
+            dog.tick()
             yield _entry(e)
     finally:
-        await watcher.stop()
+        with contextlib.suppress(Exception):
+            await watcher.stop()
+
+
+async def _still_there(conn: Conn, bucket: str, dog: Watchdog) -> None:
+    """One liveness probe of a quiet watch: the bucket's stream info, within stall/2."""
+    if connection_lost(conn.nc):
+        raise dog.problem() or Unreachable(f"connection to {dog.server} lost")
+    try:
+        await asyncio.wait_for(stream_info(conn, f"KV_{bucket}"), dog.stall / 2)
+    except NotFound:
+        raise NotFound(f"bucket {bucket} was deleted; the watch ended") from None
+    except (asyncio.TimeoutError, NatsopsError) as exc:
+        if isinstance(exc, NatsopsError) and not isinstance(exc, Timeout) \
+                and not connection_lost(conn.nc):
+            raise
+        raise Unreachable(f"the watch of bucket {bucket} lost {dog.server}: no answer "
+                          f"within {dog.stall / 2:g}s",
+                          hint="check that server, or raise --stall-timeout") from None
+    dog.tick()

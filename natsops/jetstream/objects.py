@@ -2,22 +2,35 @@
 
 Buckets are created through the stream API (placement, direct get and compression kept, and
 the bucket name passed explicitly: nats-py's ``create_object_store(config=...)`` loses it).
-Objects move through nats-py's ObjectStore in chunks: ``put`` reads one chunk at a time from
-the file, ``get`` writes each chunk to a temporary file next to the target, checks size and
-SHA-256 digest, and only then renames it into place.
+Objects move in chunks: ``put`` reads one chunk at a time from the file and sends it to the
+object's own chunk subject (purged again if the upload does not finish), ``get`` writes each
+chunk to a temporary file next to the target, checks size and SHA-256 digest, and only then
+renames it into place. Both give up when the server stops answering (:mod:`natsops.faults`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import hashlib
+import json
 import os
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from natsops.errors import Conflict, NotFound, ServerError, UsageError
+from natsops.errors import Conflict, NatsopsError, NotFound, ServerError, Unreachable, UsageError
+from natsops.faults import (
+    DEFAULT_STALL_TIMEOUT,
+    Watchdog,
+    cleanup,
+    connection_lost,
+    note_cleanup,
+)
 from natsops.files import atomic_write, check_name_length, check_output_file
 from natsops.jetstream._buckets import (
     bucket_stream,
@@ -28,7 +41,7 @@ from natsops.jetstream._buckets import (
 )
 from natsops.jetstream.errors import from_nats_exception
 from natsops.jetstream.models import ClusterView, StreamInfo
-from natsops.jetstream.streams import add_stream, update_stream
+from natsops.jetstream.streams import Purge, add_stream, purge_stream, update_stream
 from natsops.validate import subject_fits
 
 if TYPE_CHECKING:
@@ -38,6 +51,7 @@ __all__ = [
     "CHUNK_SIZE",
     "ObjectBucketOptions",
     "ObjectBucketStatus",
+    "ObjectDownload",
     "ObjectEntry",
     "add_object_bucket",
     "delete_object",
@@ -205,37 +219,134 @@ async def delete_object(conn: Conn, bucket: str, name: str) -> None:
     await _call(f"object {bucket} > {name}", obs.delete(_check_object_name(name)))
 
 
-class _ProgressReader:
-    """A file reader that reports bytes read (nats-py calls ``readinto`` in a worker thread)."""
-
-    def __init__(self, fh: BinaryIO, total: int, progress: Progress | None) -> None:
-        self._fh, self._total, self._progress, self.done = fh, total, progress, 0
-
-    def readinto(self, buf: bytearray) -> int:
-        n = self._fh.readinto(buf)  # type: ignore[attr-defined]
-        self.done += n or 0
-        if self._progress:
-            self._progress(self.done, self._total)
-        return int(n or 0)
-
-
 async def put_object(conn: Conn, bucket: str, path: str | Path, *, name: str | None = None,
                      description: str | None = None, chunk_size: int = CHUNK_SIZE,
-                     progress: Progress | None = None) -> ObjectEntry:
-    """Upload ``path`` in ``chunk_size`` pieces (one in memory at a time)."""
-    from nats.js.api import ObjectMeta, ObjectMetaOptions
+                     progress: Progress | None = None,
+                     stall_timeout: float = DEFAULT_STALL_TIMEOUT) -> ObjectEntry:
+    """Upload ``path`` in ``chunk_size`` pieces (one in memory at a time).
 
+    The chunks go to ``$O.<bucket>.C.<nuid>``, a subject of their own; the object exists once
+    its metadata is written. If the upload fails, stalls (no acknowledgement for
+    ``stall_timeout`` seconds: Unreachable) or is cancelled, its chunks are purged by that
+    subject, and the error says so (or says what is left to purge).
+    """
     if chunk_size < 1024:
         raise UsageError("--chunk-size must be at least 1KiB")
     fh, total, base = _open_source(path)
     with fh:
         obj = _check_object_name(name or base)
         obs = await _store(conn, bucket)
-        meta = ObjectMeta(name=obj, description=description,
-                          options=ObjectMetaOptions(max_chunk_size=chunk_size))
-        reader = _ProgressReader(fh, total, progress)
-        info = await _call(f"object {bucket} > {obj}", obs.put(obj, reader, meta=meta))
+        old = await _existing(obs, bucket, obj)
+        dog = Watchdog(conn, f"the upload of {bucket} > {obj}", stall_timeout)
+        upload = _Upload(conn, bucket, obj, chunk_size, dog, progress)
+        info = await dog.run(upload.run(fh, total, description))
+    if old is not None and old.nuid and not old.deleted:  # the replaced object's chunks
+        with contextlib.suppress(NatsopsError):
+            await purge_stream(conn, f"OBJ_{bucket}", Purge(subject=_chunks(bucket, old.nuid)))
     return ObjectEntry.parse(info)
+
+
+async def _purge_subject(conn: Conn, stream: str, subject: str) -> None:
+    """Purge ``subject``. A chunk published just before may still sit in the stream's ingest
+    queue when a purge runs, and be stored after it: an empty message on the subject, once
+    acknowledged, proves everything before it is stored; then the purge removes it all."""
+    try:
+        await conn.js.publish(subject, b"", stream=stream)
+    except Exception as exc:
+        raise from_nats_exception(exc, f"stream {stream}") from None
+    await purge_stream(conn, stream, Purge(subject=subject))
+
+
+def _chunks(bucket: str, nuid: str) -> str:
+    return f"$O.{bucket}.C.{nuid}"
+
+
+async def _existing(obs: Any, bucket: str, name: str) -> Any:
+    from nats.js.errors import NotFoundError
+
+    try:
+        return await obs.get_info(name)
+    except NotFoundError:
+        return None
+    except Exception as exc:
+        raise from_nats_exception(exc, f"object {bucket} > {name}") from None
+
+
+class _Upload:
+    """One object upload: chunks on their own subject, then the metadata (a rollup)."""
+
+    def __init__(self, conn: Conn, bucket: str, name: str, chunk_size: int, dog: Watchdog,
+                 progress: Progress | None) -> None:
+        self.conn, self.bucket, self.name, self.chunk_size = conn, bucket, name, chunk_size
+        self.dog, self.progress = dog, progress
+        self.nuid = secrets.token_hex(11)
+        self.subject = _chunks(bucket, self.nuid)
+        self.meta = f"$O.{bucket}.M.{base64.urlsafe_b64encode(name.encode()).decode()}"
+        self.chunks = 0
+        self.meta_sent = False
+
+    async def _publish(self, subject: str, data: bytes,
+                       headers: dict[str, str] | None = None) -> None:
+        try:  # the watchdog gives up first (a silent server is exit 3, not a timeout)
+            await self.conn.js.publish(subject, data, timeout=self.dog.stall + 5,
+                                       stream=f"OBJ_{self.bucket}", headers=headers)
+        except Exception as exc:
+            raise from_nats_exception(exc, f"object {self.bucket} > {self.name}") from None
+
+    async def run(self, fh: BinaryIO, total: int, description: str | None) -> Any:
+        from nats.js.api import ObjectInfo, ObjectMetaOptions
+
+        sha, done = hashlib.sha256(), 0
+        try:
+            while data := await asyncio.to_thread(fh.read, self.chunk_size):
+                sha.update(data)
+                await self._publish(self.subject, data)
+                self.chunks += 1
+                done += len(data)
+                self.dog.tick()
+                if self.progress:
+                    self.progress(done, total)
+            info = ObjectInfo(
+                name=self.name, description=description, bucket=self.bucket, nuid=self.nuid,
+                size=done, chunks=self.chunks, mtime=datetime.now(timezone.utc).isoformat(),
+                digest="SHA-256=" + base64.urlsafe_b64encode(sha.digest()).decode(),
+                options=ObjectMetaOptions(max_chunk_size=self.chunk_size))
+            self.meta_sent = True
+            await self._publish(self.meta, json.dumps(info.as_dict()).encode(),
+                                headers={"Nats-Rollup": "sub"})
+        except BaseException as exc:
+            await self._purge(exc)
+            raise
+        return info
+
+    async def _stored(self) -> bool:
+        """Whether the metadata of this upload reached the bucket (then it is complete)."""
+        try:
+            msg = await self.conn.js.get_last_msg(f"OBJ_{self.bucket}", self.meta)
+        except Exception:  # not found, or no answer: treat as not stored
+            return False
+        return bool(json.loads(msg.data or b"{}").get("nuid") == self.nuid)
+
+    async def _purge(self, exc: BaseException) -> None:
+        """Remove the chunks sent so far; note on ``exc`` what became of them."""
+        if not self.chunks:
+            return
+        what = f"{self.chunks} chunk(s) of the unfinished object ({self.subject})"
+        try:
+            if connection_lost(self.conn.nc):
+                raise Unreachable("connection lost")
+            if self.meta_sent and await cleanup(self._stored(), min(5.0, self.dog.stall)):
+                note_cleanup(exc, f"the object {self.bucket} > {self.name} was stored before "
+                                  "the stop")
+                return
+            purge = _purge_subject(self.conn, f"OBJ_{self.bucket}", self.subject)
+            await cleanup(purge, min(5.0, self.dog.stall))
+        except Exception as failed:
+            note_cleanup(exc, f"could not purge {what}: {str(failed) or type(failed).__name__}; "
+                              f"run: natsops stream purge OBJ_{self.bucket} "
+                              f"--subject '{self.subject}' --force")
+        else:
+            note_cleanup(exc, f"purged the {what}")
 
 
 def _open_source(path: str | Path) -> tuple[BinaryIO, int, str]:
@@ -283,25 +394,55 @@ def _expected_digest(digest: str) -> bytes:
     return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
 
 
-async def get_object(conn: Conn, bucket: str, name: str, dest: str | Path, *,
-                     overwrite: bool = False, progress: Progress | None = None) -> ObjectEntry:
+async def get_object(conn: Conn, bucket: str, name: str, dest: str | Path | BinaryIO, *,
+                     overwrite: bool = False, progress: Progress | None = None,
+                     stall_timeout: float = DEFAULT_STALL_TIMEOUT) -> ObjectDownload:
     """Download ``name`` into ``dest`` atomically: temp file, digest check, then rename.
 
-    If anything fails (or the task is cancelled) the temp file is removed and ``dest`` is left
-    as it was.
+    ``dest`` is a file, a folder (the object's base name in it) or an open binary stream
+    (standard output: written as it arrives, the digest checked at the end). If anything fails
+    (or the task is cancelled) the temp file is removed and the target is left as it was; no
+    data for ``stall_timeout`` seconds is Unreachable naming the server.
     """
-    target = _target(dest, name, overwrite)
+    target = None if _is_stream(dest) else _target(dest, name, overwrite)  # type: ignore[arg-type]
     obs = await _store(conn, bucket)
     info = ObjectEntry.parse(await _call(f"object {bucket} > {name}",
                                          obs.get_info(_check_object_name(name))))
-    if info.digest:
-        want = _expected_digest(info.digest)
-    with atomic_write(target) as fh:
-        writer = _DigestWriter(fh, info.size, progress)
+    want = _expected_digest(info.digest) if info.digest else None
+    dog = Watchdog(conn, f"the download of {bucket} > {name}", stall_timeout)
+
+    def tick(done: int, total: int) -> None:
+        dog.tick()
+        if progress:
+            progress(done, total)
+
+    async def transfer(writer: _DigestWriter) -> None:
         if info.size:
             await _call(f"object {bucket} > {name}", obs.get(name, writeinto=writer))
-        if writer.done != info.size:
+        if writer.done != info.size:  # Unreachable when the connection was lost (dog.run)
             raise ServerError(f"object {bucket} > {name}: got {writer.done} of {info.size} bytes")
-        if info.digest and writer.sha.digest() != want:
+
+    async def fetch(fh: BinaryIO) -> None:
+        writer = _DigestWriter(fh, info.size, tick)
+        await dog.run(transfer(writer))
+        if want is not None and writer.sha.digest() != want:
             raise ServerError(f"object {bucket} > {name}: SHA-256 digest mismatch")
-    return info
+
+    if target is None:
+        await fetch(dest)  # type: ignore[arg-type]
+        return ObjectDownload(entry=info, path=None)
+    with atomic_write(target) as fh:
+        await fetch(fh)
+    return ObjectDownload(entry=info, path=str(target))
+
+
+def _is_stream(dest: object) -> bool:
+    return hasattr(dest, "write") and not isinstance(dest, (str, Path))
+
+
+@dataclass(frozen=True)
+class ObjectDownload:
+    """What ``object get`` wrote: the object, and the file (None: a stream such as stdout)."""
+
+    entry: ObjectEntry
+    path: str | None

@@ -22,6 +22,8 @@ __all__ = ["SORTS", "TopOptions", "top_frames"]
 SORTS = ("pending", "cid", "subs", "msgs_to", "msgs_from", "bytes_to", "bytes_from", "idle",
          "uptime")
 
+MAX_INTERVAL = 3600.0  # a frame an hour is already not "live"; 1e99 would never print
+
 
 @dataclass(frozen=True)
 class TopOptions:
@@ -37,8 +39,8 @@ class TopOptions:
             raise UsageError(f"unknown --sort {self.sort!r}: use {', '.join(SORTS)}")
         if self.limit < 1:
             raise UsageError("--limit must be at least 1")
-        if self.interval <= 0:
-            raise UsageError("--delay must be above zero")
+        if not 0 < self.interval <= MAX_INTERVAL:  # nan fails too
+            raise UsageError("--delay must be above 0s and at most 1h")
 
     @classmethod
     def parse(cls, *, sort: str = "pending", limit: int = 20, delay: str = "1s",

@@ -49,6 +49,21 @@ def all_stopped(pids: list[int]) -> bool:
     return not any(is_running(p) for p in pids)
 
 
+def kill_servers_under(directory: Path) -> list[int]:
+    """Last-resort teardown: SIGKILL every nats-server whose command line names ``directory``
+    (a failed assertion must not leave servers behind for the rest of the session)."""
+    killed = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            if "nats-server" in cmd and str(directory) in cmd:
+                os.kill(int(proc.name), signal.SIGKILL)
+                killed.append(int(proc.name))
+    return killed
+
+
 @pytest.fixture
 def cluster_dir(tmp_path: Path):  # type: ignore[no-untyped-def]
     d = tmp_path / "C1"
@@ -270,7 +285,7 @@ def test_started_stops_exactly_what_it_started(tmp_path: Path, server_bin: Path)
             pass
         assert first == ("n1",)
         pid1 = c.pid("n1")
-        assert pid1 is not None
+        assert pid1 is not None, c.log_path("n1").read_text()[-2000:]
 
         pids: list[int] = []
 
@@ -298,7 +313,9 @@ def test_started_stops_exactly_what_it_started(tmp_path: Path, server_bin: Path)
                     await asyncio.sleep(60)
 
             task = asyncio.create_task(body())
-            await asyncio.sleep(0)
+            deadline = time.monotonic() + 10
+            while c.running_nodes() != ["n1", "n2"] and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
             assert c.running_nodes() == ["n1", "n2"]
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
@@ -308,3 +325,4 @@ def test_started_stops_exactly_what_it_started(tmp_path: Path, server_bin: Path)
         assert c.running_nodes() == ["n1"] and c.pid("n1") == pid1
     finally:
         c.stop_all(grace=2)
+        kill_servers_under(tmp_path)

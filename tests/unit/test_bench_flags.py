@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from natsops.bench import BenchFlags, BenchOptions, bench_options, check_outputs, result_error
@@ -46,6 +49,20 @@ def test_one_document_on_stdout() -> None:
     check_outputs("run.csv", True)
     with pytest.raises(UsageError, match="--csv - and --json"):
         check_outputs("-", True)
+
+
+def test_an_unwritable_csv_fails_before_the_run(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="no such directory"):
+        check_outputs(str(tmp_path / "missing" / "run.csv"), False)
+    with pytest.raises(UsageError, match="it is a directory"):
+        check_outputs(str(tmp_path), False)
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    if os.geteuid() != 0:  # root writes anywhere
+        with pytest.raises(UsageError, match="permission denied"):
+            check_outputs(str(locked / "run.csv"), False)
+    check_outputs(str(tmp_path / "run.csv"), False)
+    assert not (tmp_path / "run.csv").exists()  # checked, not created
 
 
 def test_warnings_fail_the_run() -> None:

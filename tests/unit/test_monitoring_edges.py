@@ -197,7 +197,9 @@ def test_top_options_are_checked() -> None:
     assert TopOptions(sort="idle", limit=3).gather_options.connz_sort == "idle"
     for kw, match in (({"sort": "bogus"}, "unknown --sort 'bogus'"),
                       ({"limit": 0}, "--limit must be at least 1"),
-                      ({"interval": 0}, "--delay must be above zero")):
+                      ({"interval": 0}, "--delay must be above 0s and at most 1h"),
+                      ({"interval": 1e99}, "--delay must be above 0s and at most 1h"),
+                      ({"interval": float("nan")}, "--delay must be above 0s")):
         with pytest.raises(UsageError, match=match):
             TopOptions(**kw)  # type: ignore[arg-type]
     assert set(SORTS) == set(SORT_KEYS)
