@@ -589,3 +589,100 @@ def test_auth_waiting_on_a_frozen_server(command: str, fault: str,
     finally:
         proc.signal(signal.SIGCONT)
         proxy.close()
+
+
+# --- server faults for the commands that read a deployment -----------------------------------
+# (doctor, top, auth push/verify, bootstrap) × {server SIGKILL, server SIGSTOP}: the command ends
+# on its own within the deadline, with the documented code, naming what did not answer.
+
+@pytest.mark.parametrize("fault", ["kill", "freeze"])
+def test_doctor_with_its_server_lost(fault: str, srv: FaultServer) -> None:
+    assert srv.proc is not None
+    monitor = srv.proc.monitor_url
+    inflict(fault, None, srv)  # type: ignore[arg-type]
+    for args in (["doctor"], ["doctor", "--monitor", monitor]):
+        proc = natsops(srv, *args)
+        code, err = finish(proc)
+        assert code == 3, (args, err)
+        assert err.startswith("error: "), err
+        assert "127.0.0.1" in err, err  # names the server (or its monitor) it could not reach
+
+
+@pytest.mark.parametrize("fault", ["kill", "freeze"])
+def test_top_once_with_its_server_lost(fault: str, srv: FaultServer) -> None:
+    assert srv.proc is not None
+    monitor = srv.proc.monitor_url
+    inflict(fault, None, srv)  # type: ignore[arg-type]
+    proc = subprocess.Popen([NATSOPS, "top", "--once", "--monitor", monitor],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    code, err = finish(proc)
+    assert code == 3, err
+    assert "error: " in err and "127.0.0.1" in err, err
+
+
+@pytest.mark.parametrize("fault", ["kill", "freeze"])
+@pytest.mark.parametrize("command", ["push", "verify"])
+def test_auth_with_its_server_lost(command: str, fault: str, operator_cluster: Any,  # noqa: F811
+                                   auth_store: Any) -> None:  # noqa: F811
+    oc = operator_cluster(1)
+    proc = oc.procs["a1"]
+    try:
+        proc.signal(signal.SIGKILL if fault == "kill" else signal.SIGSTOP)
+        args = ["push", "--all"] if command == "push" else ["verify"]
+        cmd = subprocess.Popen([NATSOPS, "-s", oc.url("a1"), "auth", "--store",
+                                str(auth_store.root), *args], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+        code, err = finish(cmd)
+        assert code == 3, err  # no server answered: nothing was pushed or proven
+        assert "127.0.0.1" in err, err
+    finally:
+        if fault == "freeze":
+            proc.signal(signal.SIGCONT)
+
+
+@pytest.mark.parametrize("fault", ["kill", "freeze"])
+def test_bootstrap_with_a_node_lost(fault: str, tmp_path: Path, server_bin: Path) -> None:
+    """A node killed or frozen while bootstrap waits: either bootstrap brings the cluster up
+    anyway (it restarts a node it started that stays behind) and every node is running, or it
+    fails and no server is left running. Never a success with a dead node, never leftovers."""
+    from natsops.cluster.local import LocalCluster
+
+    d = tmp_path / "c"
+    proc = subprocess.Popen([NATSOPS, "bootstrap", "--base-port", "auto", "--dir", str(d),
+                             "--wait", "15s", "--no-write-context"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    victim: list[int] = []
+    try:
+        def n2_pid() -> int | None:
+            with contextlib.suppress(OSError, ValueError):
+                pid = int((d / "n2" / "nats-server.pid").read_text())
+                return pid if is_running(pid) else None
+            return None
+
+        pid = wait_for(n2_pid, what="n2 to start")
+        victim.append(pid)
+        os.kill(pid, signal.SIGKILL if fault == "kill" else signal.SIGSTOP)
+        code, err = finish(proc, 60)
+        cluster = LocalCluster.load(d) if LocalCluster.exists(d) else None
+        if code == 0:
+            assert cluster is not None and cluster.running_nodes() == ["n1", "n2", "n3"], err
+            if fault == "freeze":  # a frozen node cannot have answered healthz: it was replaced
+                assert cluster.pid("n2") != pid, err
+        else:
+            assert err.startswith("error: ") or "\nerror: " in err, err
+            running = cluster.running_nodes() if cluster is not None else []
+            assert running == [], (running, err)
+    finally:
+        for p in victim:
+            with contextlib.suppress(OSError):
+                os.kill(p, signal.SIGCONT)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if LocalCluster.exists(d):
+            LocalCluster.load(d).stop_all(grace=2)
+        for p in victim:
+            with contextlib.suppress(OSError):
+                os.kill(p, signal.SIGKILL)
