@@ -34,6 +34,8 @@ __all__ = [
     "KickResult",
     "LinkRow",
     "ReloadResult",
+    "account_info_own",
+    "account_info_sys",
     "account_rows",
     "connection_rows",
     "connections_gather",
@@ -302,14 +304,7 @@ async def account_rows(nc: Client, *, expected: int = 0, timeout: float = 3.0,
             a = as_map(a)
             row = acc.setdefault(str(a.get("acc")), {"servers": set()})
             row["servers"].add(server)
-            sent, recv = as_map(a.get("sent")), as_map(a.get("received"))
-            for key, val in (("connections", a.get("conns")), ("leafnodes", a.get("leafnodes")),
-                             ("subscriptions", a.get("num_subscriptions")),
-                             ("sent_msgs", sent.get("msgs")), ("sent_bytes", sent.get("bytes")),
-                             ("received_msgs", recv.get("msgs")),
-                             ("received_bytes", recv.get("bytes")),
-                             ("slow_consumers", a.get("slow_consumers"))):
-                row[key] = row.get(key, 0) + as_int(val)
+            _add_statz(row, a)
     for env in jsz.replies:  # usage is replicated: the largest copy per account
         for d in as_map(env.get("data")).get("account_details") or ():
             d = as_map(d)
@@ -487,3 +482,109 @@ async def reload_server(access: Any, name: str, cluster_dir: Any = None,
         inv = local_inventory(where) if where is not None else None
         return await reload_config(conn.nc, name, configs=inv.configs if inv else (),
                                    binary=inv.binary if inv else None, timeout=timeout)
+
+
+# ---- account info --------------------------------------------------------------------------
+
+
+def _sum_statz(replies: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for env in replies:
+        for a in as_map(env.get("data")).get("account_statz") or ():
+            _add_statz(out, as_map(a))
+    return out
+
+
+def _add_statz(row: dict[str, Any], a: Mapping[str, Any]) -> None:
+    """Add one server's account_statz entry ``a`` to the totals in ``row``."""
+    sent, recv = as_map(a.get("sent")), as_map(a.get("received"))
+    for key, val in (("connections", a.get("conns")), ("leafnodes", a.get("leafnodes")),
+                     ("subscriptions", a.get("num_subscriptions")),
+                     ("sent_msgs", sent.get("msgs")), ("sent_bytes", sent.get("bytes")),
+                     ("received_msgs", recv.get("msgs")), ("received_bytes", recv.get("bytes")),
+                     ("slow_consumers", a.get("slow_consumers"))):
+        row[key] = row.get(key, 0) + as_int(val)
+
+
+def _jwt_status(detail: Mapping[str, Any]) -> dict[str, Any]:
+    """What the server runs of the account's JWT (never the JWT itself)."""
+    jwt = as_map(detail.get("decoded_jwt"))
+    if not jwt:
+        return {"mode": "config", "expired": bool(detail.get("expired"))}
+    exp = as_int(jwt.get("exp"))
+    return {"mode": "jwt", "name": jwt.get("name"), "issuer": jwt.get("iss"),
+            "jti": jwt.get("jti"), "issued_at": as_int(jwt.get("iat")) or None,
+            "expires_at": exp or None, "expired": bool(detail.get("expired")),
+            "update_time": detail.get("update_time"),
+            "problems": [str(as_map(v).get("description"))
+                         for v in detail.get("validation_result_jwt") or ()],
+            "limits": {k: v for k, v in as_map(jwt.get("nats")).items()
+                       if k in ("limits", "tiered_limits")}}
+
+
+async def account_info_sys(nc: Client, account: str, *, timeout: float = 3.0
+                           ) -> dict[str, Any]:
+    """The live account ``account`` as every server that has it loaded sees it, over the
+    system account: ``$SYS.REQ.ACCOUNT.<acc>.INFO`` (state, JWT), ``.STATZ`` (usage summed over
+    the servers with local connections) and ``.JSZ`` (JetStream usage, largest replica)."""
+    if not account or any(c in account for c in " .*>"):
+        raise UsageError(f"invalid account name {account!r}")
+
+    def ping(what: str, body: Mapping[str, Any]) -> Any:
+        return sys_ping(nc, what, body, timeout=timeout,
+                        subject=f"$SYS.REQ.ACCOUNT.{account}.{what}")
+
+    info, statz, jsz = await asyncio.gather(ping("INFO", {}), ping("STATZ", {}),
+                                            ping("JSZ", {"streams": True, "consumer": True}))
+    if info.no_responders:
+        raise NotFound("no server answered for the system account's account requests",
+                       hint="is this connection a system-account user?")
+    servers: dict[str, Any] = {}
+    errors = []
+    for env in info.replies:
+        name = str(as_map(env.get("server")).get("name", ""))
+        d = as_map(env.get("data"))
+        if not d:
+            errors.append(str(as_map(env.get("error")).get("description") or "no data"))
+            continue
+        servers[name] = {"client_connections": as_int(d.get("client_connections")),
+                         "leafnode_connections": as_int(d.get("leafnode_connections")),
+                         "subscriptions": as_int(d.get("subscriptions")),
+                         "jetstream_enabled": bool(d.get("jetstream_enabled")),
+                         "complete": bool(d.get("complete")), "jwt": _jwt_status(d)}
+    if not servers:
+        raise NotFound(f"account {account!r} is not loaded on any server"
+                       + (f" ({errors[0]})" if errors else ""))
+    js: dict[str, Any] = {}
+    for env in jsz.replies:
+        d = as_map(env.get("data"))
+        if d and as_int(d.get("storage")) + as_int(d.get("memory")) >= \
+                as_int(js.get("storage")) + as_int(js.get("memory")):
+            streams = [as_map(s) for s in d.get("stream_detail") or ()]
+            js = {"memory": as_int(d.get("memory")), "storage": as_int(d.get("storage")),
+                  "streams": len(streams),
+                  "consumers": sum(len(s.get("consumer_detail") or ()) for s in streams),
+                  "api": dict(as_map(d.get("api")))}
+    return {"account": account, "seen_by": "system account", "servers": servers,
+            "usage": _sum_statz(statz.replies), "jetstream": js or None}
+
+
+async def account_info_own(nc: Client, *, timeout: float = 3.0) -> dict[str, Any]:
+    """The caller's own account: ``$SYS.REQ.USER.INFO`` (who am I) and ``$JS.API.INFO`` (its
+    JetStream limits, usage and tiers); no system-account access needed."""
+    from nats.errors import NoRespondersError
+    from nats.errors import TimeoutError as NatsTimeout
+
+    who = as_map(as_map(await _request(nc, "$SYS.REQ.USER.INFO", {}, timeout)).get("data"))
+    try:
+        msg = await nc.request("$JS.API.INFO", b"", timeout=timeout)
+        js: Any = json.loads(msg.data) if msg.data else None
+    except (NoRespondersError, NatsTimeout):
+        js = None  # JetStream is not enabled for this account
+    if isinstance(js, dict) and "error" in js:
+        js = None if as_int(as_map(js["error"]).get("err_code")) == 10039 else js
+    if isinstance(js, dict):
+        js = {k: v for k, v in js.items() if k != "type"}
+    return {"account": who.get("account_name") or who.get("account"), "user": who.get("user"),
+            "seen_by": "the account itself", "permissions": who.get("permissions"),
+            "expires": who.get("expires"), "jetstream": js}

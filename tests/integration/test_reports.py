@@ -148,7 +148,7 @@ def test_report_routes_health_accounts(nats_cluster: Any) -> None:
     assert {r["server"] for r in routes} == {"n1", "n2", "n3"}
     n1 = {r["remote"] for r in routes if r["server"] == "n1"}
     assert n1 == {"n2", "n3"}  # the remote's name, not its id
-    assert all(r["rtt_s"] > 0 for r in routes)
+    assert all(r["rtt_s"] >= 0 and r["pending"] >= 0 for r in routes)
     assert "REMOTE" in ok("server", "report", "routes", "--dir", d).stdout
     rep = json.loads(ok("server", "report", "leafnodes", "--dir", d, "--json").stdout)
     assert rep == {"leafnodes": [], "missing": []}
@@ -219,3 +219,41 @@ def test_frozen_server_makes_reports_incomplete(own: LocalCluster) -> None:
         assert res.exit_code == ExitCode.NOT_FOUND, res.output
     finally:
         proc.signal(signal.SIGCONT)
+
+
+def test_account_info_live(nats_cluster: Any, unique: Any) -> None:
+    d = str(nats_cluster.cluster.dir)
+    stream = unique("ACCI")
+
+    async def add() -> None:
+        nc = await nats.connect(nats_cluster.urls[0])
+        try:
+            js = nc.jetstream()
+            await js.add_stream(name=stream, subjects=[f"{stream}.>"], num_replicas=3)
+            await js.publish(f"{stream}.a", b"hello")
+            await js.add_consumer(stream, durable_name="C1")
+        finally:
+            await nc.close()
+
+    asyncio.run(add())
+    doc = json.loads(ok("account", "info", "APP", "--dir", d, "--json").stdout)
+    assert doc["account"] == "APP"
+    assert set(doc["servers"]) == {"n1", "n2", "n3"}
+    assert all(s["jetstream_enabled"] for s in doc["servers"].values())
+    assert doc["servers"]["n1"]["jwt"] == {"mode": "config", "expired": False}
+    assert doc["jetstream"]["streams"] >= 1
+    assert doc["jetstream"]["consumers"] >= 1
+    assert doc["jetstream"]["storage"] > 0
+    assert "Jetstream" in ok("account", "info", "APP", "--dir", d).stdout
+
+    own = json.loads(ok("-s", nats_cluster.urls[1], "account", "info", "--json").stdout)
+    assert own["account"] == "APP"
+    assert own["jetstream"]["streams"] >= 1
+    assert own["jetstream"]["limits"]["max_streams"] == -1
+    assert "unlimited" in ok("-s", nats_cluster.urls[1], "account", "info").stdout
+
+    res = runner.invoke(app, ["account", "info", "NOPE", "--dir", d])
+    assert res.exit_code == ExitCode.NOT_FOUND, res.output
+    assert "NOPE" in res.stderr
+    res = runner.invoke(app, ["account", "info", "A.B", "--dir", d])
+    assert res.exit_code == ExitCode.USAGE, res.output
