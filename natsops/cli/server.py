@@ -186,7 +186,7 @@ _add_raft_commands()
 
 # ---- reports: connections, accounts, links, health; acting: kick, config reload (reports) ----
 
-Sort = Annotated[str, typer.Option("--sort", "-s", help="in-msgs, out-msgs, in-bytes, out-bytes, "
+Sort = Annotated[str, typer.Option("--sort", help="in-msgs, out-msgs, in-bytes, out-bytes, "
                                    "pending, subs, uptime, idle or rtt (largest first)")]
 Top = Annotated[int, typer.Option("--top", "-n", help="Show this many connections")]
 
@@ -378,8 +378,8 @@ def request_kick(
     ctx: typer.Context,
     cid: Annotated[int, typer.Argument(help="Client connection id (CID, from `server report "
                                        "connections`)")],
-    server: Annotated[str, typer.Option(help="The server the CID belongs to (CIDs are per "
-                                        "server)")] = "",
+    server: Annotated[str, typer.Option("--server-name", help="The server the CID belongs to "
+                                        "(CIDs are per server)")] = "",
     force: Force = False,
     directory: ClusterDir = None,
     json_out: Json = False,

@@ -389,7 +389,7 @@ async def kick(nc: Client, cid: int, *, server: str = "", timeout: float = 3.0) 
     if len(hits) > 1:
         names = ", ".join(str(s.get("name")) for s, _ in hits)
         raise UsageError(f"connection {cid} exists on several servers ({names})",
-                         hint="pick one with --server NAME")
+                         hint="pick one with --server-name NAME")
     srv, conn = hits[0]
     ver = _version(str(srv.get("ver", "")))
     if ver and ver < KICK_SINCE:

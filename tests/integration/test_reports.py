@@ -110,12 +110,12 @@ def test_report_connections_names_the_flooder_and_kick_disconnects_it(
     assert flooder.name in text
 
     # kick: refused without --force (no terminal), then done
-    res = runner.invoke(app, ["server", "request", "kick", str(top["cid"]), "--server",
+    res = runner.invoke(app, ["server", "request", "kick", str(top["cid"]), "--server-name",
                               top["server"], "--dir", d])
     assert res.exit_code == ExitCode.USAGE
     assert "--force" in res.stderr
     assert not flooder.closed.is_set()
-    res = ok("server", "request", "kick", str(top["cid"]), "--server", top["server"],
+    res = ok("server", "request", "kick", str(top["cid"]), "--server-name", top["server"],
              "--force", "--dir", d, "--json")
     kicked = json.loads(res.stdout)
     assert kicked["name"] == flooder.name
