@@ -66,6 +66,7 @@ def test_links_and_health() -> None:
     assert [(r.server, r.remote, r.pending, r.rtt_s) for r in rows] == [
         ("n1", "n2", 7, 0.00025)]
     assert rows[0].detail == "solicited, compression off"
+    assert missing == ("n3",)
     assert link_rows(SNAP, "leafnodes")[0] == ()
     with pytest.raises(UsageError):
         link_rows(SNAP, "bogus")
