@@ -155,6 +155,9 @@ def test_check_connection(nats_server: SingleServer) -> None:
     assert code == 2 and "Crit:connected in" in line, line
     code, line = _code("nats://127.0.0.1:1", "connection")
     assert code == 3 and line.startswith("UNKNOWN Connection"), line
+    r = natsops("nats://127.0.0.1:1", "check", "stream", "S", "--json")
+    doc = json.loads(r.stdout)
+    assert r.exit_code == 3 and doc["status"] == "UNKNOWN" and "connect" in doc["output"]
     assert "invalid" in one_line_error(natsops(url, "check", "connection", "--rtt-warn",
                                                "fast"), 2)
 
