@@ -175,11 +175,21 @@ def evaluate_consumer(info: Mapping[str, Any], t: ConsumerThresholds, now: float
 
 @dataclass(frozen=True)
 class MetaThresholds:
-    """``check meta``: the meta group's size and its followers' health."""
+    """``check meta``: the meta group's size and its followers' health (lag in operations,
+    inactivity in seconds; a follower alerts strictly above a level)."""
 
     expect: int | None = None
     lag_crit: float | None = None
     seen_crit: float | None = None
+    lag_warn: float | None = None
+    seen_warn: float | None = None
+
+
+def _over(replicas: list[Any], key: str, level: float | None, ns: bool = False) -> list[str]:
+    if level is None:
+        return []
+    return [p["name"] for p in replicas
+            if (_ns(p.get(key)) if ns else float(p.get(key, 0))) > level]
 
 
 def evaluate_meta(jsz: Mapping[str, Any], t: MetaThresholds) -> CheckResult:
@@ -197,16 +207,19 @@ def evaluate_meta(jsz: Mapping[str, Any], t: MetaThresholds) -> CheckResult:
               peers=peers, expected=t.expect)
     bad = {"offline": [p["name"] for p in replicas if p.get("offline")],
            "not_current": [p["name"] for p in replicas if not p.get("current")],
-           "inactive": [p["name"] for p in replicas if t.seen_crit is not None
-                        and _ns(p.get("active")) > t.seen_crit],
-           "lagged": [p["name"] for p in replicas if t.lag_crit is not None
-                      and float(p.get("lag", 0)) > t.lag_crit]}
+           "inactive": _over(replicas, "active", t.seen_crit, ns=True),
+           "lagged": _over(replicas, "lag", t.lag_crit)}
+    warn = {"inactive": _over(replicas, "active", t.seen_warn, ns=True),
+            "lagged": _over(replicas, "lag", t.lag_warn)}
     for what, names in bad.items():
         r.perf.append(_perf(f"peer_{what}", len(names)))
-        if names:
-            r.add(Severity.FAIL, f"peer-{what.replace('_', '-')}",
-                  f"{len(names)} peers {what.replace('_', ' ')}: {', '.join(sorted(names))}",
-                  peers=names)
+        sev, shown = Severity.FAIL, names
+        if not names and warn.get(what):
+            sev, shown = Severity.WARN, warn[what]
+        if shown:
+            r.add(sev, f"peer-{what.replace('_', '-')}",
+                  f"{len(shown)} peers {what.replace('_', ' ')}: {', '.join(sorted(shown))}",
+                  peers=shown)
     if leader and not r.findings:
         r.add(Severity.OK, "peers", f"{peers} peers led by {leader}")
     return r

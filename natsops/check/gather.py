@@ -233,10 +233,10 @@ def consumer_thresholds(outstanding_ack: Pair, waiting: Pair, unprocessed: Pair,
         last_ack=parse_threshold(*last_ack, duration=True, what="last-ack"))
 
 
-def meta_thresholds(expect: int | None, lag_crit: str | None,
-                    seen_crit: str | None) -> MetaThresholds:
-    """MetaThresholds from the flags' text."""
+def meta_thresholds(expect: int | None, lag: Pair, seen: Pair) -> MetaThresholds:
+    """MetaThresholds from the flags' text (``lag``, ``seen``: warning and critical)."""
     if expect is not None and expect < 1:
         raise UsageError(f"invalid --expect {expect}: must be 1 or more")
-    return MetaThresholds(expect, parse_threshold(None, lag_crit, what="lag").crit,
-                          parse_threshold(None, seen_crit, duration=True, what="seen").crit)
+    lag_t = parse_threshold(*lag, what="lag")
+    seen_t = parse_threshold(*seen, duration=True, what="seen")
+    return MetaThresholds(expect, lag_t.crit, seen_t.crit, lag_t.warn, seen_t.warn)

@@ -148,10 +148,12 @@ def meta(
     ctx: typer.Context,
     expect: Annotated[int | None, typer.Option(
         "--expect", help="The meta group must have N peers", show_default=False)] = None,
-    lag_crit: Annotated[Num, typer.Option(
-        "--lag-crit", help="Critical when a peer is more than N operations behind")] = None,
-    seen_crit: Annotated[Num, typer.Option(
-        "--seen-crit", help="Critical when a peer was not seen for longer than DUR")] = None,
+    lag_warn: Annotated[Num, typer.Option(
+        "--lag-warn", help="Warn when a peer is more than N operations behind")] = None,
+    lag_crit: Annotated[Num, typer.Option("--lag-crit", help="... is critical")] = None,
+    seen_warn: Annotated[Num, typer.Option(
+        "--seen-warn", help="Warn when a peer was not seen for longer than DUR")] = None,
+    seen_crit: Annotated[Num, typer.Option("--seen-crit", help="... is critical")] = None,
     directory: Annotated[Path | None, typer.Option(
         "--dir", envvar="NATSOPS_CLUSTER_DIR", help="A local cluster's directory (its sys user)")
     ] = None,
@@ -161,7 +163,7 @@ def meta(
     from natsops.check.gather import check_meta, meta_thresholds
     from natsops.cli._snapshot import settings_for
 
-    t = meta_thresholds(expect, lag_crit, seen_crit)
+    t = meta_thresholds(expect, (lag_warn, lag_crit), (seen_warn, seen_crit))
     r = _run_coro(check_meta(settings_for(ctx, directory), t))
     _finish(ctx, r, fmt, as_json, namespace)
 

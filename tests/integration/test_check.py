@@ -184,6 +184,9 @@ def test_check_stream_peers_and_meta(nats_cluster: Cluster, unique) -> None:
     code, line = _code(urls, "meta", "--dir", d, "--expect", "3", "--lag-crit", "1000",
                        "--seen-crit", "30s")
     assert code == 0 and "3 peers led by" in line, line
+    code, line = _code(urls, "meta", "--dir", d, "--expect", "3", "--seen-warn", "0s",
+                       "--seen-crit", "1h")
+    assert code == 1 and "Warn:2 peers inactive" in line, line  # seen more than 0s ago
     code, line = _code(urls, "meta", "--dir", d, "--expect", "4")
     assert code == 2 and "expected 4 peers got 3" in line, line
     code, line = _code(["nats://127.0.0.1:1"], "meta", "--expect", "3")

@@ -153,3 +153,13 @@ def test_source_never_seen_is_critical_not_infinite() -> None:
     r = evaluate_stream(stream(sources=src), StreamThresholds(seen=Threshold(None, 60.0)))
     assert nagios_code(r) == 2 and "Crit:A never seen" in nagios_line(r)
     assert all(p.name != "active" for p in r.perf)  # no inf in perf data or JSON
+
+
+def test_meta_warning_levels() -> None:
+    jsz = {"meta_cluster": {"leader": "n1", "replicas": [
+        {"name": "n2", "current": True, "active": 3 * 10**9, "lag": 50}]}}
+    r = evaluate_meta(jsz, MetaThresholds(expect=2, lag_warn=10, lag_crit=100, seen_warn=1,
+                                          seen_crit=5))
+    line = nagios_line(r)
+    assert nagios_code(r) == 1
+    assert "Warn:1 peers inactive: n2" in line and "Warn:1 peers lagged: n2" in line
