@@ -37,6 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "account": ("natsops.cli.account", "The live account: limits, usage, JetStream, JWT."),
     "top": ("natsops.cli.top", "Live view of connections, like nats-top."),
     "upgrade": ("natsops.cli.upgrade", "Rolling upgrade or restart, gated, with a canary."),
+    "check": ("natsops.cli.check", "Per-asset checks with thresholds for Nagios, CI and Prometheus."),
 }
 
 
