@@ -55,7 +55,7 @@ async def fill(url: str, messages: int, subjects: int) -> None:
             s.sendall(b"".join(b"PUB BENCH.s%d 64\r\n%s\r\n" % (i % subjects, body)
                                for i in range(start, end)))
             deadline = time.monotonic() + 30
-            while (await stream_state(conn, "BENCH")).last_seq < end:  # noqa: ASYNC110
+            while (await stream_state(conn, "BENCH")).last_seq < end:
                 if time.monotonic() > deadline:
                     raise SystemExit(f"the server dropped publishes (window ending {end})")
                 await asyncio.sleep(0.005)
