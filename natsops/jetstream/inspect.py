@@ -36,6 +36,7 @@ __all__ = [
 ]
 
 BATCH = 256
+BATCH_BYTES = 4 << 20  # a direct-get batch stops after this much payload (at least one message)
 _DIRECT_HDRS = ("Nats-Stream", "Nats-Sequence", "Nats-Time-Stamp", "Nats-Subject",
                 "Nats-Num-Pending", "Nats-Last-Sequence")
 
@@ -240,8 +241,9 @@ async def _msg_gets(conn: Conn, stream: str, body: dict[str, Any], count: int,
     shown = 0
     while shown < count:
         try:
+            # the watchdog, not the request's own timeout, says when the server stalled
             reply = await request(conn, f"STREAM.MSG.GET.{stream}", body,
-                                  what=f"stream {stream}")
+                                  what=f"stream {stream}", timeout=dog.stall + 1)
         except NotFound:
             return shown  # past the last matching message
         m = _from_api(stream, reply.get("message") or {})
@@ -264,8 +266,9 @@ async def _direct_batches(conn: Conn, stream: str, body: dict[str, Any], count: 
         queue: asyncio.Queue[Any] = asyncio.Queue()
         sub = await nc.subscribe(inbox, cb=queue.put)
         try:
-            await nc.publish(f"{api_prefix(conn)}.DIRECT.GET.{stream}",
-                             json.dumps({**body, "batch": want}).encode(), reply=inbox)
+            ask = {**body, "batch": want, "max_bytes": BATCH_BYTES}
+            await nc.publish(f"{api_prefix(conn)}.DIRECT.GET.{stream}", json.dumps(ask).encode(),
+                             reply=inbox)
             last, got, done = 0, 0, False
             while not done:
                 msg = await queue.get()

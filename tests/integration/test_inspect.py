@@ -91,6 +91,26 @@ def test_view_pages_through_batches(nats_server: Any, unique: Any) -> None:
     assert len(sub) == 86 and all(m["subject"] == f"{name}.x.3" for m in sub)
 
 
+async def _big(url: str, name: str) -> None:
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        await js.add_stream(StreamConfig(name=name, subjects=[f"{name}.>"], allow_direct=True))
+        for i in range(7):
+            await js.publish(f"{name}.big", bytes([i]) * 900_000)
+    finally:
+        await nc.close()
+
+
+def test_view_batches_are_bounded_in_bytes(nats_server: Any, unique: Any) -> None:
+    """7 x 900 kB: a 4 MiB direct-get batch holds 4; the view goes on after it, in order."""
+    url, name = nats_server.url, unique("BIG")
+    asyncio.run(_big(url, name))
+    msgs = _lines(natsops(url, "stream", "view", name, "-n", "10", "--json").stdout)
+    assert [m["seq"] for m in msgs] == list(range(1, 8))
+    assert all(base64.b64decode(m["data"]) == bytes([i]) * 900_000 for i, m in enumerate(msgs))
+
+
 def test_rmm_removes_exactly_one(nats_server: Any, unique: Any) -> None:
     url, name = nats_server.url, unique("RMM")
     asyncio.run(_make(url, name, direct=False))
@@ -181,11 +201,11 @@ def test_unreachable_server_is_one_line() -> None:
     one_line_error(natsops("nats://127.0.0.1:1", "stream", "view", "S"), 3)
 
 
-async def _fill(url: str, name: str, n: int) -> None:
+async def _fill(url: str, name: str, n: int, *, direct: bool = True) -> None:
     nc = await nats.connect(url)
     try:
         js = nc.jetstream()
-        await js.add_stream(StreamConfig(name=name, subjects=[f"{name}.>"], allow_direct=True))
+        await js.add_stream(StreamConfig(name=name, subjects=[f"{name}.>"], allow_direct=direct))
         for i in range(n):
             await nc.publish(f"{name}.{i % 50}", b"payload %d" % i)
         await nc.flush()
@@ -197,7 +217,9 @@ async def _fill(url: str, name: str, n: int) -> None:
         await nc.close()
 
 
-def test_view_of_a_frozen_server_exits_3(server_bin: Any, tmp_path: Any, unique: Any) -> None:
+@pytest.mark.parametrize("direct", [True, False], ids=["direct", "msg-get"])
+def test_view_of_a_frozen_server_exits_3(server_bin: Any, tmp_path: Any, unique: Any,
+                                         direct: bool) -> None:
     """A server frozen (SIGSTOP) mid-view: exit 3 naming it, within the stall timeout."""
     import os
     import signal
@@ -214,7 +236,7 @@ def test_view_of_a_frozen_server_exits_3(server_bin: Any, tmp_path: Any, unique:
     try:
         proc.wait_ready(15)
         name = unique("FROZEN")
-        asyncio.run(_fill(proc.client_url, name, 5000))
+        asyncio.run(_fill(proc.client_url, name, 5000, direct=direct))
         cmd = subprocess.Popen(
             [str(Path(sys.executable).parent / "natsops"), "-s", proc.client_url, "stream",
              "view", name, "-n", "5000", "--json", "--stall-timeout", "2s"],
