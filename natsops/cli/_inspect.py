@@ -6,8 +6,7 @@ from typing import TYPE_CHECKING, Any
 from natsops.cli import output
 
 if TYPE_CHECKING:
-    from natsops.jetstream.inspect import StoredMsg, StreamState, SubjectCount
-    from natsops.jetstream.models import ConsumerInfo, StreamInfo
+    from natsops.jetstream.inspect import Found, StoredMsg, StreamState, SubjectCount
 
 
 def message_printer(as_json: bool, raw: bool = False) -> "Any":
@@ -62,16 +61,16 @@ def state_out(s: "StreamState", as_json: bool) -> None:
     output.out().print(line, markup=False)
 
 
-def names_out(found: "Sequence[StreamInfo] | Sequence[ConsumerInfo]", as_json: bool,
-              *, consumers: bool = False) -> None:
-    from natsops.jetstream.models import ConsumerInfo
-
-    names = [f"{c.stream} {c.name}" if isinstance(c, ConsumerInfo) else c.name for c in found]
+def names_out(found: "Found", as_json: bool) -> None:
+    """Matching names (``STREAM CONSUMER`` for consumers), then exit 11 if some could not be
+    judged."""
     if as_json:
-        output.print_json([{"stream": c.stream, "consumer": c.name}
-                           if isinstance(c, ConsumerInfo) else c.name for c in found])
-        return
-    for n in names:
+        output.print_json([{"stream": c.stream, "consumer": c.name} for c in found.consumers]
+                          or [s.name for s in found.streams])
+    names = [f"{c.stream} {c.name}" for c in found.consumers] or [s.name for s in found.streams]
+    for n in [] if as_json else names:
         output.out().print(n, markup=False)
-    if not names:
-        output.info("no " + ("consumers" if consumers else "streams") + " match")
+    if not names and not as_json:
+        output.info("nothing matches")
+    output.exit_incomplete("streams or consumers did not answer (missing or offline)",
+                           found.unknown)

@@ -429,4 +429,4 @@ def find(
 
     f = ConsumerFilter(empty=empty, leader=leader, replicas=replicas, subject=subject,
                        idle_s=parse_duration(idle, what="--idle") if idle else None)
-    names_out(call(ctx, find_consumers, f, stream), want_json(ctx, json_out), consumers=True)
+    names_out(call(ctx, find_consumers, f, stream), want_json(ctx, json_out))

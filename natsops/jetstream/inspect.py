@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from natsops.connection import Conn
 
 __all__ = [
-    "BATCH", "ConsumerFilter", "StoredMsg", "StreamFilter", "StreamState", "SubjectCount",
+    "BATCH", "ConsumerFilter", "Found", "StoredMsg", "StreamFilter", "StreamState", "SubjectCount",
     "View", "consumer_matches", "delete_message", "find_consumers", "find_streams",
     "get_message", "parse_time", "stream_matches", "stream_state", "subject_counts",
     "view_messages",
@@ -401,11 +401,23 @@ def stream_matches(si: StreamInfo, f: StreamFilter, now: float) -> bool:
                                     for s in si.config.get("subjects") or [])
 
 
-async def find_streams(conn: Conn, f: StreamFilter) -> list[StreamInfo]:
+@dataclass(frozen=True)
+class Found:
+    """What ``find`` matched, and what could not be judged: streams or consumers the cluster
+    listed as missing or offline (``stream`` or ``stream consumer`` names)."""
+
+    streams: tuple[StreamInfo, ...] = ()
+    consumers: tuple[ConsumerInfo, ...] = ()
+    unknown: tuple[str, ...] = ()
+
+
+async def find_streams(conn: Conn, f: StreamFilter) -> Found:
     """Streams whose info matches every property of ``f``, by name."""
     res = await list_streams(conn)
     now = time.time()
-    return sorted((s for s in res.streams if stream_matches(s, f, now)), key=lambda s: s.name)
+    return Found(streams=tuple(sorted((s for s in res.streams if stream_matches(s, f, now)),
+                                      key=lambda s: s.name)),
+                 unknown=tuple(sorted({*res.missing, *res.offline})))
 
 
 @dataclass(frozen=True)
@@ -439,10 +451,14 @@ def consumer_matches(ci: ConsumerInfo, f: ConsumerFilter, now: float,
     return not filters or any(_overlaps(f.subject, s) for s in filters)
 
 
-async def find_consumers(conn: Conn, f: ConsumerFilter, stream: str | None = None
-                         ) -> list[ConsumerInfo]:
+async def find_consumers(conn: Conn, f: ConsumerFilter, stream: str | None = None) -> Found:
     """Consumers (of ``stream``, or of every stream) matching every property of ``f``."""
-    streams = [await stream_info(conn, stream)] if stream else (await list_streams(conn)).streams
+    unknown: set[str] = set()
+    if stream:
+        streams: tuple[StreamInfo, ...] = (await stream_info(conn, stream),)
+    else:
+        res = await list_streams(conn)
+        streams, unknown = res.streams, {*res.missing, *res.offline}
     now = time.time()
     found: list[ConsumerInfo] = []
     for si in streams:
@@ -450,4 +466,6 @@ async def find_consumers(conn: Conn, f: ConsumerFilter, stream: str | None = Non
                            what=f"stream {si.name}")
         found.extend(c for c in (ConsumerInfo.parse(x) for x in page.items)
                      if consumer_matches(c, f, now, si.replicas))
-    return sorted(found, key=lambda c: (c.stream, c.name))
+        unknown.update(f"{si.name} {c}" for c in (*page.missing, *page.offline))
+    return Found(consumers=tuple(sorted(found, key=lambda c: (c.stream, c.name))),
+                 unknown=tuple(sorted(unknown)))

@@ -255,3 +255,28 @@ def test_view_of_a_frozen_server_exits_3(server_bin: Any, tmp_path: Any, unique:
             cmd.wait()
         os.kill(proc.pid, signal.SIGCONT)
         proc.stop(grace=5)
+
+
+def test_find_leader_and_state_on_a_cluster(nats_cluster: Any, unique: Any) -> None:
+    urls, name = nats_cluster.urls, unique("R3")
+    r = natsops(urls, "stream", "add", name, "--subjects", f"{name}.>", "--replicas", "3",
+                "--defaults")
+    assert r.exit_code == 0, r.stderr
+    r = natsops(urls, "consumer", "add", name, "work", "--pull", "--defaults")
+    assert r.exit_code == 0, r.stderr
+    deadline = time.monotonic() + 20
+    while True:  # replicas catch up after the create
+        st = ok_json(urls, "stream", "state", name)
+        if st["current"] == 3 or time.monotonic() > deadline:
+            break
+    assert st["replicas"] == 3 and st["current"] == 3 and st["leader"]
+    assert f"leader {st['leader']} replicas 3/3 current" in natsops(
+        urls, "stream", "state", name).stdout
+    assert name in ok_json(urls, "stream", "find", "--leader", st["leader"], "--replicas", "3")
+    others = [p["name"] for p in ok_json(urls, "stream", "info", name)["cluster"]["replicas"]]
+    assert len(others) == 2 and st["leader"] not in others
+    assert all(name not in ok_json(urls, "stream", "find", "--leader", o) for o in others)
+    c_leader = ok_json(urls, "consumer", "info", name, "work")["cluster"]["leader"]
+    assert ok_json(urls, "consumer", "find", name, "--leader", c_leader, "--replicas", "3") == [
+        {"stream": name, "consumer": "work"}]
+    assert ok_json(urls, "consumer", "find", name, "--replicas", "1") == []
