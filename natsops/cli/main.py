@@ -37,6 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "server": ("natsops.cli.server", "Server views: ls, info, report jetstream."),
     "top": ("natsops.cli.top", "Live view of connections, like nats-top."),
     "upgrade": ("natsops.cli.upgrade", "Rolling upgrade or restart, gated, with a canary."),
+    "check": ("natsops.cli.check", "Per-asset checks with thresholds for Nagios, CI and Prometheus."),
 }
 
 
