@@ -24,8 +24,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bootstrap": ("natsops.cli.bootstrap", "Start a local JetStream cluster, or render production configs."),
     "cluster": ("natsops.cli.cluster", "Manage the local cluster started by `natsops bootstrap`."),
     "stream": ("natsops.cli.stream",
-               "Streams: add, edit, info, ls, rm, purge, report, backup, restore, cluster."),
-    "consumer": ("natsops.cli.consumer", "Consumers: add, edit, info, ls, rm, next, report."),
+               "Streams: add, edit, info, ls, rm, purge, report, view, get, subjects, rmm, "
+               "find, state, backup, restore, cluster."),
+    "consumer": ("natsops.cli.consumer", "Consumers: add, edit, info, ls, rm, next, report, find."),
     "kv": ("natsops.cli.kv", "Key/Value buckets: add, put, get, del, history, watch, ls."),
     "object": ("natsops.cli.obj", "Object stores: add, put, get, info, ls, rm, seal."),
     "lint": ("natsops.cli.lint", "Check nats-server configs, stream recipes and Helm values."),
