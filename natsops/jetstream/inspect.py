@@ -12,7 +12,7 @@ import asyncio
 import base64
 import contextlib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -427,7 +427,7 @@ class ConsumerFilter(StreamFilter):
 
 
 def consumer_matches(ci: ConsumerInfo, f: ConsumerFilter, now: float,
-                     stream_replicas: int = 1) -> bool:
+                     stream_replicas: int = 1, stream_subjects: Sequence[str] = ()) -> bool:
     if f.empty and (ci.num_pending or ci.num_ack_pending):
         return False
     if f.idle_s is not None:
@@ -448,7 +448,8 @@ def consumer_matches(ci: ConsumerInfo, f: ConsumerFilter, now: float,
     filters = list(ci.config.get("filter_subjects") or [])
     if ci.config.get("filter_subject"):
         filters.append(ci.config["filter_subject"])
-    return not filters or any(_overlaps(f.subject, s) for s in filters)
+    # no filter: the consumer sees its whole stream, so the stream's subjects decide
+    return any(_overlaps(f.subject, s) for s in (filters or stream_subjects))
 
 
 async def find_consumers(conn: Conn, f: ConsumerFilter, stream: str | None = None) -> Found:
@@ -465,7 +466,8 @@ async def find_consumers(conn: Conn, f: ConsumerFilter, stream: str | None = Non
         page = await paged(conn, f"CONSUMER.LIST.{si.name}", "consumers",
                            what=f"stream {si.name}")
         found.extend(c for c in (ConsumerInfo.parse(x) for x in page.items)
-                     if consumer_matches(c, f, now, si.replicas))
+                     if consumer_matches(c, f, now, si.replicas,
+                                         tuple(si.config.get("subjects") or ())))
         unknown.update(f"{si.name} {c}" for c in (*page.missing, *page.offline))
     return Found(consumers=tuple(sorted(found, key=lambda c: (c.stream, c.name))),
                  unknown=tuple(sorted(unknown)))

@@ -58,3 +58,16 @@ def test_view_rejects_conflicts() -> None:
         View(start_seq=2, since_s=60)
     with pytest.raises(UsageError):
         View(count=0)
+
+
+def test_a_consumer_without_filter_matches_by_its_streams_subjects() -> None:
+    """`consumer find --subject S`: a consumer with no filter sees its whole stream, so it
+    matches only when the stream's subjects overlap S (it matched every subject)."""
+    from natsops.jetstream.inspect import ConsumerFilter, consumer_matches
+    from natsops.jetstream.models import ConsumerInfo
+
+    ci = ConsumerInfo.parse({"stream_name": "A", "name": "C", "config": {}, "num_pending": 0,
+                             "num_ack_pending": 0, "created": "2026-01-01T00:00:00Z"})
+    f = ConsumerFilter(subject="b.x")
+    assert not consumer_matches(ci, f, 0.0, 1, ("a.>",))
+    assert consumer_matches(ci, f, 0.0, 1, ("b.*",))
