@@ -63,7 +63,25 @@ class Canary:
                            storage=StorageType.FILE, max_age=24 * 3600.0,
                            duplicate_window=600.0, discard=DiscardPolicy.OLD,
                            description="natsops upgrade canary (deleted after the upgrade)")
-        await self.conn.js.add_stream(cfg)
+        # the cluster may still be settling (a resumed upgrade, a leader just elected): retry a
+        # timeout or a refusal for a while, then fail with a natsops error, never a raw one
+        from nats.errors import Error as NatsError
+        from nats.js.errors import APIError
+
+        from natsops.errors import ServerError, Timeout
+
+        deadline = time.monotonic() + 20.0
+        while True:
+            try:
+                await self.conn.js.add_stream(cfg)
+                return
+            except (NatsError, APIError, asyncio.TimeoutError) as exc:
+                if time.monotonic() > deadline:
+                    what = f"creating the canary stream {self.stream}"
+                    if isinstance(exc, APIError):
+                        raise ServerError(f"{what}: {exc.description}") from None
+                    raise Timeout(f"{what}: no answer in 20 s ({type(exc).__name__})") from None
+            await asyncio.sleep(0.5)
 
     def start(self) -> None:
         self._started = time.monotonic()
