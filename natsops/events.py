@@ -100,8 +100,18 @@ def _kind(subject: str, doc: Mapping[str, Any]) -> str:
     return kind
 
 
+def _m(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _server(doc: Mapping[str, Any]) -> str:
+    """The server an event names: an object with a name (server events) or a plain string."""
+    s = doc.get("server")
+    return str(s) if isinstance(s, str) else str(_m(s).get("name", ""))
+
+
 def _client(doc: Mapping[str, Any]) -> str:
-    c = doc.get("client") or {}
+    c = _m(doc.get("client"))
     name = c.get("name") or f"cid {c.get('id', '?')}"
     return f"{name} ({c.get('acc', '?')}@{c.get('host', '?')})"
 
@@ -109,7 +119,7 @@ def _client(doc: Mapping[str, Any]) -> str:
 def _describe(kind: str, doc: Mapping[str, Any]) -> tuple[str, str]:
     """(who, what) of an event, one line each."""
     stream, consumer = doc.get("stream", ""), doc.get("consumer", "")
-    server = (doc.get("server") or {}).get("name", "")
+    server = _server(doc)
     if kind.endswith("leader_elected"):
         leader = doc.get("leader", "")
         asset = f"consumer {stream} > {consumer}" if consumer else (
@@ -131,7 +141,7 @@ def _describe(kind: str, doc: Mapping[str, Any]) -> tuple[str, str]:
         resp = str(doc.get("response", ""))
         err = ""
         with contextlib.suppress(ValueError, AttributeError):
-            e = json.loads(resp).get("error") or {}
+            e = _m(json.loads(resp).get("error"))
             err = f": {e.get('description', '')} (err_code {e.get('err_code', '?')})" if e else ""
         return who, f"{doc.get('subject', '?')}{err}"
     if kind in ("client_connect", "client_disconnect", "slow_consumer", "auth_error"):
@@ -155,7 +165,7 @@ def event_of(subject: str, data: bytes) -> Event:
         doc = {"payload": doc}
     kind = _kind(subject, doc)
     who, what = _describe(kind, doc)
-    stamp = str(doc.get("timestamp") or (doc.get("server") or {}).get("time") or "")
+    stamp = str(doc.get("timestamp") or _m(doc.get("server")).get("time") or "")
     if not stamp:
         now = time.time()
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1e6):06d}Z"
