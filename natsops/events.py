@@ -230,8 +230,9 @@ async def watch_events(
             for s in subjects:
                 await conn.nc.subscribe(s, cb=cb)
             await conn.nc.flush(timeout=max(1, int(conn.settings.timeout)))
-        notice("listening on " + ", ".join(
-            f"{c.server_name or '?'} ({len(s)} subjects)" for c, s in conns))
+        notice("listening: " + ", ".join(
+            f"{'server events and system' if s is SYSTEM_SUBJECTS else 'account'} advisories "
+            f"via {c.server_name or '?'}" for c, s in conns))
         seen: dict[str, None] = {}
         shown = 0
         while not count or shown < count:

@@ -86,7 +86,7 @@ def pub(ctx: typer.Context, subject: Subject, body: Body = None, count: Count = 
     Examples:
       natsops pub orders.new '{"id": 1}' -H trace:abc
       natsops pub orders.new 'order {{Count}}' --count 100 --js
-      cat payload.bin | natsops pub blobs.in
+      natsops pub blobs.in < payload.bin
     """
     from natsops.cli._run import call
     from natsops.messages import parse_headers, publish

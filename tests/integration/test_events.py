@@ -60,7 +60,7 @@ def bg() -> Iterator[list[Background]]:
 def events(bg: list[Background], tmp: Path, *args: str) -> Background:
     p = Background(tmp, "events", "--json", *args)
     bg.append(p)
-    p.wait_for("listening on")
+    p.wait_for("listening: ")
     return p
 
 
