@@ -267,6 +267,7 @@ class ServerRates:
 
     servers: tuple[dict[str, Any], ...]
     missing: tuple[str, ...]
+    time: str = ""  # UTC, when the refresh was gathered
 
 
 async def server_watch(
@@ -309,7 +310,8 @@ async def server_watch(
                 rows = tuple({**r, "slow_new": max(0, int(r["slow_consumers"]) - int(
                     before.get(r["server"], r["slow_consumers"]) or 0))} for r in frame.servers)
                 shown += 1
-                yield ServerRates(rows, frame.missing)
+                yield ServerRates(rows, frame.missing,
+                                  time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
                 if count and shown >= count:
                     return
             previous = snap

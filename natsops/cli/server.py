@@ -207,7 +207,6 @@ def _watch_table(frame: Any) -> "tuple[list[Any], list[tuple[Any, ...]]]":
 async def _watch_print(frames: Any, as_json: bool) -> Any:
     import contextlib
     import json
-    import time
 
     from natsops.cli import output
 
@@ -220,7 +219,7 @@ async def _watch_print(frames: Any, as_json: bool) -> Any:
                 output.out().file.flush()
                 continue
             cols, rows = _watch_table(frame)
-            output.table(f"servers at {time.strftime('%H:%M:%S')}", cols, rows)
+            output.table(f"servers at {frame.time[11:19]} UTC", cols, rows)
             if frame.missing:
                 output.error(f"did not answer: {', '.join(frame.missing)}")
     return last

@@ -163,6 +163,7 @@ def test_server_watch_count_json_and_text(nats_cluster: Any) -> None:
     frames = [json.loads(line) for line in res.stdout.splitlines()]
     assert len(frames) == 2
     for f in frames:
+        assert f["time"].endswith("Z") and not f["missing"]
         assert {s["server"] for s in f["servers"]} == {"n1", "n2", "n3"}
         assert all(s["in_msgs_rate"] is not None and s["slow_new"] >= 0 for s in f["servers"])
     res = runner.invoke(app, ["server", "watch", "--dir", d, "--count", "1", "-i", "0.2s"])
