@@ -14,7 +14,7 @@ from typing import Any
 from natsops.errors import ExitCode
 
 __all__ = ["Finding", "Location", "Severity", "counts", "document", "exit_code", "nagios",
-           "to_json", "to_sarif", "worst"]
+           "to_json", "to_prometheus", "to_sarif", "worst"]
 
 
 class Severity(IntEnum):
@@ -136,6 +136,41 @@ def to_sarif(findings: Iterable[Finding], *, tool: str, version: str,
                          "shortDescription": {"text": (rules or {}).get(i, i)}} for i in ids]}
     return {"$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0",
             "runs": [{"tool": {"driver": driver}, "results": results}]}
+
+
+def _prom_name(text: str) -> str:
+    return "".join(c if c.isalnum() or c == "_" else "_" for c in text)
+
+
+def _prom_label(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def to_prometheus(findings: Iterable[Finding], *, name: str, asset: str,
+                  perfdata: Mapping[str, float] | None = None, namespace: str = "natsops_check",
+                  status_code: int | None = None) -> str:
+    """Prometheus text exposition: one gauge per perf item and a status gauge.
+
+    ``<namespace>_<name>_<perf>{name="<name>",asset="<asset>"} value`` for every perf item, and
+    ``<namespace>_<name>_status_code{...,status="OK|WARNING|CRITICAL|UNKNOWN"}`` whose value is
+    the Nagios code (``status_code`` when given, else the findings' worst severity).
+    """
+    items = list(findings)
+    if status_code is None:
+        w = worst(items)
+        status_code = (NAGIOS_CRITICAL if w >= Severity.FAIL else
+                       NAGIOS_WARNING if w >= Severity.WARN else NAGIOS_OK)
+    label = ("OK", "WARNING", "CRITICAL", "UNKNOWN")[status_code]
+    prefix = f"{_prom_name(namespace)}_{_prom_name(name)}"
+    labels = f'name="{_prom_label(name)}",asset="{_prom_label(asset)}"'
+    lines: list[str] = []
+    for key, value in [*(perfdata or {}).items(), ("status_code", status_code)]:
+        metric = f"{prefix}_{_prom_name(key)}"
+        extra = f',status="{label}"' if key == "status_code" else ""
+        lines += [f"# TYPE {metric} gauge", f"{metric}{{{labels}{extra}}} {float(value):g}"]
+    return "\n".join(lines) + "\n"
+
+
 NAGIOS_OK, NAGIOS_WARNING, NAGIOS_CRITICAL, NAGIOS_UNKNOWN = 0, 1, 2, 3
 
 

@@ -400,3 +400,33 @@ def balance(
 
     run_balance(ctx, "consumer", [stream] if stream else None, dry_run=dry_run, force=force,
                 as_json=want_json(ctx, json_out))
+
+
+# inspect (issue 15): find consumers by properties ---------------------------------------------
+@app.command()
+def find(
+    ctx: typer.Context,
+    stream: Annotated[str | None, typer.Argument(
+        help="Only this stream's consumers (default: every stream)", show_default=False)] = None,
+    empty: Annotated[bool, typer.Option(
+        "--empty", help="Only those with nothing pending or awaiting ack")] = False,
+    idle: Annotated[str | None, typer.Option(
+        "--idle", help="Only those without a delivery or ack for this long, e.g. 1h",
+        show_default=False)] = None,
+    leader: Annotated[str | None, typer.Option(
+        "--leader", help="Only those led by this server", show_default=False)] = None,
+    replicas: Annotated[int | None, typer.Option(
+        "--replicas", help="Only those with this many replicas", show_default=False)] = None,
+    subject: Annotated[str | None, typer.Option(
+        "--subject", help="Only those whose filter overlaps this subject",
+        show_default=False)] = None,
+    json_out: options.Json = False,
+) -> None:
+    """`STREAM CONSUMER` of every consumer with all given properties (`--json`: an array)."""
+    from natsops.cli._inspect import names_out
+    from natsops.jetstream.inspect import ConsumerFilter, find_consumers
+    from natsops.units import parse_duration
+
+    f = ConsumerFilter(empty=empty, leader=leader, replicas=replicas, subject=subject,
+                       idle_s=parse_duration(idle, what="--idle") if idle else None)
+    names_out(call(ctx, find_consumers, f, stream), want_json(ctx, json_out))

@@ -19,13 +19,15 @@ from natsops.cli.state import State
 from natsops.errors import ExitCode, NatsopsError
 
 # Command groups, loaded only when used: (module, short help for `natsops --help`). Each module
-# exposes a Typer `app` (or the one named after a colon); start-up cost does not grow with the number of commands.
+# exposes a Typer `app` (or the one named after a colon: "natsops.cli.msg:pub_app"); start-up
+# cost does not grow with the number of commands.
 COMMANDS: dict[str, tuple[str, str]] = {
     "bootstrap": ("natsops.cli.bootstrap", "Start a local JetStream cluster, or render production configs."),
     "cluster": ("natsops.cli.cluster", "Manage the local cluster started by `natsops bootstrap`."),
     "stream": ("natsops.cli.stream",
-               "Streams: add, edit, info, ls, rm, purge, report, backup, restore, cluster."),
-    "consumer": ("natsops.cli.consumer", "Consumers: add, edit, info, ls, rm, next, report."),
+               "Streams: add, edit, info, ls, rm, purge, report, view, get, subjects, rmm, "
+               "find, state, backup, restore, cluster."),
+    "consumer": ("natsops.cli.consumer", "Consumers: add, edit, info, ls, rm, next, report, find."),
     "kv": ("natsops.cli.kv", "Key/Value buckets: add, put, get, del, history, watch, ls."),
     "object": ("natsops.cli.obj", "Object stores: add, put, get, info, ls, rm, seal."),
     "lint": ("natsops.cli.lint", "Check nats-server configs, stream recipes and Helm values."),
@@ -41,6 +43,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "req": ("natsops.cli.msg:req_app", "Send a request, print the reply."),
     "reply": ("natsops.cli.msg:reply_app", "Answer requests on a subject."),
     "events": ("natsops.cli.events", "Follow JetStream advisories and server events as they happen."),
+    "check": ("natsops.cli.check", "Per-asset checks with thresholds for Nagios, CI and Prometheus."),
 }
 
 

@@ -291,3 +291,10 @@ class ByteProgress:
 def examples(*commands: str) -> str:
     """A command's help epilog: ``Examples:`` then one command per line, never rewrapped."""
     return "\b\nExamples:\n" + "\n".join(f"  {c}" for c in commands)
+
+
+# inspect: stream view/get --json print one JSON document per line (JSON lines)
+def json_line(data: Any) -> None:
+    """One compact JSON document on one line of stdout (JSON lines), keys sorted."""
+    sys.stdout.write(json.dumps(jsonable(data), sort_keys=True, separators=(",", ":")) + "\n")
+    sys.stdout.flush()

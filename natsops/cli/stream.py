@@ -450,3 +450,130 @@ def _add_backup_commands() -> None:
 
 
 _add_backup_commands()
+
+
+# inspect (issue 15): look inside streams ------------------------------------------------------
+SeqArg = Annotated[int | None, typer.Argument(help="Message sequence", show_default=False)]
+FindEmpty = Annotated[bool, typer.Option("--empty", help="Only those without messages")]
+FindIdle = Annotated[str | None, typer.Option(
+    "--idle", help="Only those without activity for this long, e.g. 1h", show_default=False)]
+FindLeader = Annotated[str | None, typer.Option(
+    "--leader", help="Only those led by this server", show_default=False)]
+FindReplicas = Annotated[int | None, typer.Option(
+    "--replicas", help="Only those with this many replicas", show_default=False)]
+FindSubject = Annotated[str | None, typer.Option(
+    "--subject", help="Only those on subjects overlapping this one", show_default=False)]
+
+
+@app.command()
+def view(
+    ctx: typer.Context,
+    name: NameArg,
+    subject: Annotated[str | None, typer.Option(
+        "--subject", help="Only messages on this subject (wildcards allowed)",
+        show_default=False)] = None,
+    since: Annotated[str | None, typer.Option(
+        "--since", help="Start at messages this recent, e.g. 1h", show_default=False)] = None,
+    start_seq: Annotated[int | None, typer.Option(
+        "--start-seq", help="Start at this sequence", show_default=False)] = None,
+    count: Annotated[int, typer.Option("-n", "--count", help="Show at most this many")] = 25,
+    json_out: options.Json = False,
+    stall_timeout: options.StallTimeout = "10s",
+) -> None:
+    """Show messages with headers, sizes and times (binary payloads escaped; `--json`: JSON
+    lines with base64 data). Direct gets in batches when the stream allows them."""
+    from natsops.cli._inspect import message_printer
+    from natsops.cli.output import info
+    from natsops.faults import check_stall_timeout
+    from natsops.jetstream.inspect import View, view_messages
+    from natsops.units import parse_duration
+
+    v = View(subject=subject, start_seq=start_seq, count=count,
+             since_s=parse_duration(since, what="--since") if since else None)
+    stall = check_stall_timeout(parse_duration(stall_timeout, what="--stall-timeout"))
+    n = call(ctx, view_messages, name, v, message_printer(want_json(ctx, json_out)),
+             stall_timeout=stall)
+    if not n:
+        info(f"no messages in stream {name}" + (f" on {subject}" if subject else ""))
+
+
+@app.command()
+def get(
+    ctx: typer.Context,
+    name: NameArg,
+    seq: SeqArg = None,
+    last_for: Annotated[str | None, typer.Option(
+        "--last-for", "-S", help="The last message on this subject", show_default=False)] = None,
+    raw: Annotated[bool, typer.Option("--raw", help="Only the payload bytes")] = False,
+    json_out: options.Json = False,
+) -> None:
+    """Show one message by sequence or the last one on a subject (exit 4 if absent)."""
+    from natsops.cli._inspect import message_printer
+    from natsops.jetstream.inspect import get_message
+
+    msg = call(ctx, get_message, name, seq, last_for=last_for)
+    message_printer(want_json(ctx, json_out), raw=raw)(msg)
+
+
+@app.command()
+def subjects(
+    ctx: typer.Context,
+    name: NameArg,
+    filter_subject: Annotated[str | None, typer.Argument(
+        help="Only subjects matching this filter", show_default=False)] = None,
+    json_out: options.Json = False,
+) -> None:
+    """Messages per subject, most first (`--json`: an object subject -> count)."""
+    from natsops.cli._inspect import subjects_out
+    from natsops.jetstream.inspect import subject_counts
+
+    rows = call(ctx, subject_counts, name, filter_subject)
+    subjects_out(name, rows, want_json(ctx, json_out))
+
+
+@app.command()
+def rmm(
+    ctx: typer.Context,
+    name: NameArg,
+    seq: Annotated[int, typer.Argument(help="Sequence of the message to erase")],
+    force: options.Force = False,
+) -> None:
+    """Securely erase one message (asks unless --force; exit 4 if it is not there)."""
+    from natsops.cli import output
+    from natsops.jetstream._api import check_name
+    from natsops.jetstream.inspect import delete_message
+
+    check_name(name)
+    confirm(f"Really erase message {seq} from stream {name}?", force=force)
+    call(ctx, delete_message, name, seq)
+    output.success(f"message {seq} erased from stream {name}")
+
+
+@app.command()
+def find(
+    ctx: typer.Context,
+    empty: FindEmpty = False,
+    idle: FindIdle = None,
+    leader: FindLeader = None,
+    replicas: FindReplicas = None,
+    subject: FindSubject = None,
+    json_out: options.Json = False,
+) -> None:
+    """Names of the streams that have every given property (`--json`: an array)."""
+    from natsops.cli._inspect import names_out
+    from natsops.jetstream.inspect import StreamFilter, find_streams
+    from natsops.units import parse_duration
+
+    f = StreamFilter(empty=empty, leader=leader, replicas=replicas, subject=subject,
+                     idle_s=parse_duration(idle, what="--idle") if idle else None)
+    names_out(call(ctx, find_streams, f), want_json(ctx, json_out))
+
+
+@app.command()
+def state(ctx: typer.Context, name: NameArg, json_out: options.Json = False) -> None:
+    """One health line: messages, bytes, sequences, leader, current replicas, consumers,
+    last message."""
+    from natsops.cli._inspect import state_out
+    from natsops.jetstream.inspect import stream_state
+
+    state_out(call(ctx, stream_state, name), want_json(ctx, json_out))
