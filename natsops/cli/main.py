@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("natsops.cli.bench", "Measure throughput and latency: core pub/sub, request/reply, JetStream."),
     "doctor": ("natsops.cli.doctor", "Find what is wrong with a deployment, explain it, print the fix."),
     "server": ("natsops.cli.server", "Server views: ls, info, report jetstream."),
+    "account": ("natsops.cli.account", "The live account: limits, usage, JetStream, JWT."),
     "top": ("natsops.cli.top", "Live view of connections, like nats-top."),
     "upgrade": ("natsops.cli.upgrade", "Rolling upgrade or restart, gated, with a canary."),
     "pub": ("natsops.cli.msg:pub_app", "Publish messages (core NATS or JetStream, with headers)."),

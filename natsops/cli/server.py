@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from natsops.cli._snapshot import snapshot
-from natsops.cli.options import ClusterDir, Expect, Json, Monitor, Transport
+from natsops.cli.options import ClusterDir, Expect, Force, Json, Monitor, Transport
 from natsops.cli.output import examples
 from natsops.cli.state import want_json
 
@@ -257,3 +257,252 @@ def watch(
                           cluster_dir=directory, transport=transport)
     last = run(_watch_print(frames, want_json(ctx, json_out)))
     _servers_incomplete(last.missing if count and last else ())
+# ---- reports: connections, accounts, links, health; acting: kick, config reload (reports) ----
+
+Sort = Annotated[str, typer.Option("--sort", help="in-msgs, out-msgs, in-bytes, out-bytes, "
+                                   "pending, subs, uptime, idle or rtt (largest first)")]
+Top = Annotated[int, typer.Option("--top", "-n", help="Show this many connections")]
+
+
+def _dur(seconds: float) -> str:
+    from natsops.units import format_duration
+
+    return f"{seconds * 1000:.1f}ms" if seconds < 1 else format_duration(seconds)
+
+
+def _gathered(ctx: typer.Context, opts: Any, monitor: Any, directory: Any, transport: str,
+              expect: int) -> Any:
+    return snapshot(ctx, opts, monitor=monitor, directory=directory, transport=transport,
+                    expect=expect)
+
+
+@report_app.command("connections")
+def report_connections(
+    ctx: typer.Context,
+    sort: Sort = "in-msgs",
+    account: Annotated[str, typer.Option(help="Only this account's connections")] = "",
+    subject: Annotated[str, typer.Option(help="Only connections subscribed to receive it")] = "",
+    name: Annotated[str, typer.Option(help="Only connections whose name contains it")] = "",
+    state: Annotated[str, typer.Option(help="open or closed (recently closed)")] = "open",
+    top: Top = 25,
+    expect: Expect = 0,
+    monitor: Monitor = None,
+    directory: ClusterDir = None,
+    transport: Transport = "auto",
+    json_out: Json = False,
+) -> None:
+    """Client connections of every server: top talkers first, slow ones flagged (SLOW)."""
+    from natsops.cli import output
+    from natsops.monitoring.reports import connection_rows, connections_gather
+
+    opts = connections_gather(sort, top, account=account, subject=subject, name=name,
+                              state=state)
+    snap = _gathered(ctx, opts, monitor, directory, transport, expect)
+    rows, total, missing = connection_rows(snap, sort=sort, top=top, name=name, subject=subject,
+                                           state=state)
+    if want_json(ctx, json_out):
+        output.print_json({"connections": rows, "matched": total, "missing": missing})
+    else:
+        _print_conns(rows, total)
+    _servers_incomplete(missing)
+
+
+def _print_conns(rows: Any, total: int) -> None:
+    from natsops.cli import output
+
+    Col = output.Col
+    output.table(f"{len(rows)} of {total} connection(s)",
+                 [Col("SERVER"), Col("CID"), Col("NAME"), Col("ACCOUNT", 3), Col("IP", 8),
+                  Col("SUBS", 6), Col("PENDING", 2), Col("IN MSGS"), Col("OUT MSGS"),
+                  Col("IN BYTES", 4), Col("OUT BYTES", 4), Col("RTT", 7), Col("UPTIME", 9),
+                  Col("IDLE", 9), Col("LANG", 10), Col("NOTE", 1)],
+                 [(r.server, r.cid, r.name, r.account, f"{r.ip}:{r.port}", f"{r.subs:,}",
+                   _size(r.pending), f"{r.in_msgs:,}", f"{r.out_msgs:,}", _size(r.in_bytes),
+                   _size(r.out_bytes), _dur(r.rtt_s), _dur(r.uptime_s), _dur(r.idle_s),
+                   f"{r.lang} {r.version}".strip(),
+                   " ".join(x for x in ("SLOW" if r.slow else "", r.reason) if x))
+                  for r in rows])
+
+
+def _link_report(ctx: typer.Context, what: str, monitor: Any, directory: Any, transport: str,
+                 expect: int, json_out: bool) -> None:
+    from natsops.cli import output
+    from natsops.monitoring.gather import GatherOptions
+    from natsops.monitoring.reports import LINK_PARTS, link_rows
+
+    opts = GatherOptions(parts=("varz", LINK_PARTS[what]), jsz_detail=False,
+                         config_files=False)
+    rows, missing = link_rows(_gathered(ctx, opts, monitor, directory, transport, expect), what)
+    if want_json(ctx, json_out):
+        output.print_json({what: rows, "missing": missing})
+    else:
+        Col = output.Col
+        output.table(f"{len(rows)} {what[:-1]} connection(s)",
+                     [Col("SERVER"), Col("KIND", 5), Col("REMOTE"), Col("ACCOUNT", 6),
+                      Col("IP", 7), Col("RTT"), Col("PENDING"), Col("IN MSGS", 2),
+                      Col("OUT MSGS", 2), Col("IN BYTES", 3), Col("OUT BYTES", 3),
+                      Col("SUBS", 4), Col("UPTIME", 8), Col("DETAIL", 9)],
+                     [(r.server, r.kind, r.remote, r.account, f"{r.ip}:{r.port}",
+                       _dur(r.rtt_s), _size(r.pending), f"{r.in_msgs:,}", f"{r.out_msgs:,}",
+                       _size(r.in_bytes), _size(r.out_bytes), f"{r.subs:,}",
+                       _dur(r.uptime_s), r.detail) for r in rows])
+    _servers_incomplete(missing)
+
+
+@report_app.command("routes")
+def report_routes(ctx: typer.Context, expect: Expect = 0, monitor: Monitor = None,
+                  directory: ClusterDir = None, transport: Transport = "auto",
+                  json_out: Json = False) -> None:
+    """Every route of every server: the remote's name, RTT, pending bytes, traffic."""
+    _link_report(ctx, "routes", monitor, directory, transport, expect, json_out)
+
+
+@report_app.command("gateways")
+def report_gateways(ctx: typer.Context, expect: Expect = 0, monitor: Monitor = None,
+                    directory: ClusterDir = None, transport: Transport = "auto",
+                    json_out: Json = False) -> None:
+    """Every gateway connection (outbound and inbound) of every server."""
+    _link_report(ctx, "gateways", monitor, directory, transport, expect, json_out)
+
+
+@report_app.command("leafnodes")
+def report_leafnodes(ctx: typer.Context, expect: Expect = 0, monitor: Monitor = None,
+                     directory: ClusterDir = None, transport: Transport = "auto",
+                     json_out: Json = False) -> None:
+    """Every leafnode connection: the remote server's name, account, RTT, pending bytes."""
+    _link_report(ctx, "leafnodes", monitor, directory, transport, expect, json_out)
+
+
+@report_app.command("health")
+def report_health(ctx: typer.Context, expect: Expect = 0, monitor: Monitor = None,
+                  directory: ClusterDir = None, transport: Transport = "auto",
+                  json_out: Json = False) -> None:
+    """/healthz of every server, every JetStream failure listed (exit 1 when one is unhealthy)."""
+    from natsops.cli import output
+    from natsops.monitoring.reports import HEALTH_GATHER, health_rows
+
+    rows, missing = health_rows(_gathered(ctx, HEALTH_GATHER, monitor, directory, transport,
+                                          expect))
+    if want_json(ctx, json_out):
+        output.print_json({"servers": rows, "missing": missing})
+    else:
+        output.table("Health", ["SERVER", "STATUS", "CODE", "JETSTREAM",
+                                output.Col("META LEADER", 2), output.Col("ERRORS", 1, wrap=True)],
+                     [(r.server, r.status, r.code, "yes" if r.jetstream else "no",
+                       r.meta_leader, "; ".join(r.errors)) for r in rows])
+    _servers_incomplete(missing)
+    _unhealthy([r.server for r in rows if r.status != "ok"])
+
+
+def _unhealthy(names: "list[str]") -> None:
+    if names:
+        from natsops.errors import ChecksFailed
+
+        raise ChecksFailed(f"unhealthy: {', '.join(names)}", hint="natsops doctor explains why")
+
+
+@report_app.command("accounts")
+def report_accounts(
+    ctx: typer.Context,
+    account: Annotated[str, typer.Option(help="Only this account")] = "",
+    expect: Expect = 0,
+    directory: ClusterDir = None,
+    json_out: Json = False,
+) -> None:
+    """Per account, over every server: connections, subscriptions, messages, JetStream usage
+    ($SYS.REQ.ACCOUNT.PING.STATZ and PING.JSZ: needs system-account access)."""
+    from natsops.cli import output
+    from natsops.cli.raft import sys_call
+    from natsops.monitoring.reports import account_rows
+
+    rows = sys_call(ctx, directory, lambda c: account_rows(c.nc, expected=expect,
+                                                           account=account))
+    if want_json(ctx, json_out):
+        output.print_json(rows)
+    else:
+        _print_accounts(rows)
+
+
+def _print_accounts(rows: Any) -> None:
+    from natsops.cli import output
+
+    Col = output.Col
+    output.table("Accounts", [Col("ACCOUNT"), Col("SERVERS", 7), Col("CONNS"), Col("LEAFS", 6),
+                              Col("SUBS", 1), Col("SENT MSGS", 2), Col("RECV MSGS", 2),
+                              Col("SENT BYTES", 5), Col("RECV BYTES", 5), Col("SLOW", 3),
+                              Col("JS MEM", 4), Col("JS FILE", 4), Col("STREAMS", 3),
+                              Col("CONSUMERS", 3)],
+                 [(r.account, ",".join(r.servers), f"{r.connections:,}", f"{r.leafnodes:,}",
+                   f"{r.subscriptions:,}", f"{r.sent_msgs:,}", f"{r.received_msgs:,}",
+                   _size(r.sent_bytes), _size(r.received_bytes), f"{r.slow_consumers:,}",
+                   _size(r.js_memory), _size(r.js_storage), f"{r.js_streams:,}",
+                   f"{r.js_consumers:,}") for r in rows])
+
+
+request_app = typer.Typer(help="Act on one server over the system account.",
+                          no_args_is_help=True)
+app.add_typer(request_app, name="request")
+config_app = typer.Typer(help="The servers' configuration.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+
+@request_app.command("kick")
+def request_kick(
+    ctx: typer.Context,
+    cid: Annotated[int, typer.Argument(help="Client connection id (CID, from `server report "
+                                       "connections`)")],
+    server: Annotated[str, typer.Option("--server-name", help="The server the CID belongs to "
+                                        "(CIDs are per server)")] = "",
+    force: Force = False,
+    directory: ClusterDir = None,
+    json_out: Json = False,
+) -> None:
+    """Disconnect one client connection ($SYS.REQ.SERVER.<id>.KICK, nats-server 2.10+)."""
+    from natsops.cli import output
+    from natsops.cli.prompt import confirm
+    from natsops.cli.raft import sys_call
+    from natsops.monitoring.reports import kick
+
+    confirm(f"Disconnect client connection {cid}{' on ' + server if server else ''}?",
+            force=force)
+    r = sys_call(ctx, directory, lambda c: kick(c.nc, cid, server=server))
+    if want_json(ctx, json_out):
+        output.print_json(r)
+    else:
+        output.success(f"kicked connection {r.cid} ({r.name or 'unnamed'}, account "
+                       f"{r.account or '?'}) on {r.server}: {r.reason or 'close not seen yet'}")
+
+
+@config_app.command("reload")
+def config_reload(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Server name")],
+    directory: ClusterDir = None,
+    json_out: Json = False,
+) -> None:
+    """Reload one server's config ($SYS.REQ.SERVER.<id>.RELOAD), then check that the digest it
+    runs is its config file's (when the file is known here: a local cluster)."""
+    from natsops.cli import output
+    from natsops.cli._run import run
+    from natsops.cli._snapshot import settings_for
+    from natsops.monitoring.reports import reload_server
+
+    r = run(reload_server(settings_for(ctx, directory), name, directory))
+    if want_json(ctx, json_out):
+        output.print_json(r)
+    elif r.matches is None:
+        output.success(f"{name} reloaded at {r.loaded_at}, running {r.digest} (its config "
+                       "file is not known here: digest not compared)")
+    else:
+        output.success(f"{name} reloaded at {r.loaded_at}, running {r.digest}"
+                       + (" = the file's digest" if r.matches else ""))
+    _digest_differs(r)
+
+
+def _digest_differs(r: Any) -> None:
+    if r.matches is False:
+        from natsops.errors import NatsopsError
+
+        raise NatsopsError(f"{r.server} runs {r.digest} but {r.file} is {r.file_digest}: the "
+                           "edit was not applied", hint="a change that needs a restart? see "
+                           "the server log")

@@ -72,6 +72,9 @@ class GatherOptions:
     gap: float = 0.3  # $SYS: stop after this much silence when the server count is unknown
     config_files: bool = True  # digest the local cluster's config files (nats-server -t)
     max_accounts: int = 200  # operator mode: accounts whose JWT claim is compared per server
+    connz_account: str = ""  # connz of this account only (server-side filter)
+    connz_subs: bool = False  # connz with each connection's subscription subjects
+    healthz_details: bool = False  # healthz listing every failure (errors[])
 
     def __post_init__(self) -> None:
         unknown = set(self.parts) - set(PARTS)
@@ -92,7 +95,11 @@ def _requests(o: GatherOptions, transport: str) -> dict[str, tuple[str, dict[str
         jsz = {"accounts": True, "streams": True, "consumer|consumers": True}
         if o.jsz_config:
             jsz["config"] = True
-    conn = {"sort": o.connz_sort, "limit": o.connz_limit, "auth": True}
+    conn: dict[str, Any] = {"sort": o.connz_sort, "limit": o.connz_limit, "auth": True}
+    if o.connz_account:
+        conn["acc"] = o.connz_account
+    if o.connz_subs:
+        conn["subscriptions|subs"] = True
     table: dict[str, tuple[str, dict[str, Any]]] = {
         "varz": ("varz", {}),
         "jsz": ("jsz", jsz),
@@ -101,7 +108,7 @@ def _requests(o: GatherOptions, transport: str) -> dict[str, tuple[str, dict[str
         "routez": ("routez", {}),
         "leafz": ("leafz", {}),
         "gatewayz": ("gatewayz", {}),
-        "healthz": ("healthz", {}),
+        "healthz": ("healthz", {"details": True} if o.healthz_details else {}),
         "healthz_js": ("healthz", {"js-enabled-only": True}),
         "accountz": ("accountz", {}),
     }

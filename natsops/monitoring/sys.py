@@ -53,6 +53,7 @@ async def sys_ping(
     expected: int = 0,
     timeout: float = 2.0,
     gap: float = 0.3,
+    subject: str = "",
 ) -> PingResult:
     """Send ``$SYS.REQ.SERVER.PING.<what>`` once and collect every server's reply.
 
@@ -60,7 +61,7 @@ async def sys_ping(
     without a new reply after the first one, or at ``timeout``. A server that is down simply
     does not answer: compare the replies with an inventory (the caller's job).
     """
-    subject = f"$SYS.REQ.SERVER.PING.{what.upper()}"
+    subject = subject or f"$SYS.REQ.SERVER.PING.{what.upper()}"  # or a full subject
     replies: list[Mapping[str, Any]] = []
     arrivals: list[float] = []
     state = {"bad": 0, "no_resp": False, "last": 0.0}
