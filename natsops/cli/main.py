@@ -19,7 +19,8 @@ from natsops.cli.state import State
 from natsops.errors import ExitCode, NatsopsError
 
 # Command groups, loaded only when used: (module, short help for `natsops --help`). Each module
-# exposes a Typer `app`; start-up cost does not grow with the number of commands.
+# exposes a Typer `app` (or the one named after a colon: "natsops.cli.msg:pub_app"); start-up
+# cost does not grow with the number of commands.
 COMMANDS: dict[str, tuple[str, str]] = {
     "bootstrap": ("natsops.cli.bootstrap", "Start a local JetStream cluster, or render production configs."),
     "cluster": ("natsops.cli.cluster", "Manage the local cluster started by `natsops bootstrap`."),
@@ -38,6 +39,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "account": ("natsops.cli.account", "The live account: limits, usage, JetStream, JWT."),
     "top": ("natsops.cli.top", "Live view of connections, like nats-top."),
     "upgrade": ("natsops.cli.upgrade", "Rolling upgrade or restart, gated, with a canary."),
+    "pub": ("natsops.cli.msg:pub_app", "Publish messages (core NATS or JetStream, with headers)."),
+    "sub": ("natsops.cli.msg:sub_app", "Print the messages on a subject."),
+    "req": ("natsops.cli.msg:req_app", "Send a request, print the reply."),
+    "reply": ("natsops.cli.msg:reply_app", "Answer requests on a subject."),
+    "events": ("natsops.cli.events", "Follow JetStream advisories and server events as they happen."),
     "check": ("natsops.cli.check", "Per-asset checks with thresholds for Nagios, CI and Prometheus."),
 }
 
@@ -52,8 +58,9 @@ def load_command(name: str) -> Any:
 
         from typer.main import get_command
 
-        module = importlib.import_module(COMMANDS[name][0])
-        cmd = get_command(module.app)
+        path, _, attr = COMMANDS[name][0].partition(":")  # "module" or "module:typer_app"
+        module = importlib.import_module(path)
+        cmd = get_command(getattr(module, attr or "app"))
         cmd.name = name
         _plain_help(cmd)
         _loaded[name] = cmd

@@ -184,6 +184,79 @@ def _add_raft_commands() -> None:
 _add_raft_commands()
 
 
+# ---- server watch (events helper) ------------------------------------------------------------
+_WATCH_COLS = (("SERVER", 0), ("CONNS", 0), ("SUBS", 3), ("SLOW", 1), ("SLOW NEW", 0),
+               ("MSGS IN/s", 0), ("MSGS OUT/s", 0), ("BYTES IN/s", 2), ("BYTES OUT/s", 2),
+               ("MEM", 4), ("CPU %", 4))
+
+
+def _watch_table(frame: Any) -> "tuple[list[Any], list[tuple[Any, ...]]]":
+    from natsops.cli.output import Col
+
+    def rate(v: float | None) -> str:
+        return "" if v is None else f"{v:,.0f}"
+
+    rows = [(s["server"], s["connections"], s["subscriptions"], s["slow_consumers"],
+             f"+{s['slow_new']}" if s["slow_new"] else "", rate(s["in_msgs_rate"]),
+             rate(s["out_msgs_rate"]), _size(int(s["in_bytes_rate"] or 0)) + "/s",
+             _size(int(s["out_bytes_rate"] or 0)) + "/s", _size(s["mem"]), s["cpu"])
+            for s in frame.servers]
+    return [Col(n, p, right=n != "SERVER") for n, p in _WATCH_COLS], rows
+
+
+async def _watch_print(frames: Any, as_json: bool) -> Any:
+    import contextlib
+    import json
+
+    from natsops.cli import output
+
+    last = None
+    async with contextlib.aclosing(frames):
+        async for frame in frames:
+            last = frame
+            if as_json:
+                output.out().file.write(json.dumps(output.jsonable(frame), sort_keys=True) + "\n")
+                output.out().file.flush()
+                continue
+            cols, rows = _watch_table(frame)
+            output.table(f"servers at {frame.time[11:19]} UTC", cols, rows)
+            if frame.missing:
+                output.error(f"did not answer: {', '.join(frame.missing)}")
+    return last
+
+
+@app.command("watch")
+def watch(
+    ctx: typer.Context,
+    interval: Annotated[str, typer.Option("--interval", "-i", help="Refresh interval")] = "1s",
+    count: Annotated[int, typer.Option("--count", help="Refreshes to show, then exit (0: until "
+                                       "Ctrl-C); exit 11 if the last one misses a server")] = 0,
+    monitor: Monitor = None,
+    directory: ClusterDir = None,
+    transport: Transport = "auto",
+    json_out: Annotated[bool, typer.Option("--json", "-j", help="One JSON document per "
+                                           "refresh")] = False,
+) -> None:
+    """Per-server rates, live: msgs and bytes in/out per second, connections, slow consumers.
+
+    A server that stops answering is named under the table and the watch goes on; when none
+    answers it exits 3. Ctrl-C: exit 130.
+
+    \b
+    Examples:
+      natsops server watch --dir .natsops/C1
+      natsops server watch --monitor http://127.0.0.1:8222 -i 5s --count 3 --json
+    """
+    from natsops.cli._run import run
+    from natsops.cli._snapshot import settings_for
+    from natsops.events import server_watch
+    from natsops.units import parse_duration
+
+    frames = server_watch(settings_for(ctx, directory), count=count, monitors=tuple(monitor or ()),
+                          interval=parse_duration(interval, what="--interval"),
+                          cluster_dir=directory, transport=transport)
+    last = run(_watch_print(frames, want_json(ctx, json_out)))
+    _servers_incomplete(last.missing if count and last else ())
 # ---- reports: connections, accounts, links, health; acting: kick, config reload (reports) ----
 
 Sort = Annotated[str, typer.Option("--sort", help="in-msgs, out-msgs, in-bytes, out-bytes, "
