@@ -292,6 +292,8 @@ def test_started_stops_exactly_what_it_started(tmp_path: Path, server_bin: Path)
         def interrupted() -> None:
             with started(c) as ids:
                 assert ids == ("n2", "n3")
+                # a loaded machine can take a moment before /proc shows the new server
+                wait_for(lambda: all(c.pid(n) for n in ids), 10, "the pids of n2 and n3")
                 pids.extend(p for n in ids if (p := c.pid(n)))
                 raise KeyboardInterrupt
 
