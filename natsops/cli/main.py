@@ -35,7 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "auth": ("natsops.cli.auth", "Operators, accounts, users and creds (what nsc does), push and verify."),
     "bench": ("natsops.cli.bench", "Measure throughput and latency: core pub/sub, request/reply, JetStream."),
     "doctor": ("natsops.cli.doctor", "Find what is wrong with a deployment, explain it, print the fix."),
-    "server": ("natsops.cli.server", "Server views: ls, info, report jetstream."),
+    "server": ("natsops.cli.server", "Servers: ls, info, watch, report (jetstream, connections, health...), raft, request kick, config reload."),
     "account": ("natsops.cli.account", "The live account: limits, usage, JetStream, JWT."),
     "top": ("natsops.cli.top", "Live view of connections, like nats-top."),
     "upgrade": ("natsops.cli.upgrade", "Rolling upgrade or restart, gated, with a canary."),
