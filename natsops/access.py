@@ -153,6 +153,13 @@ def _local_candidates(base: Settings, search: Path) -> list[Path]:
     return found
 
 
+def local_cluster_in_use(base: Settings, search: Path = Path(".natsops")) -> Path | None:
+    """The one local cluster below ``search`` that ``base`` points at (or the only one there
+    when no server was chosen); None when there is none, or more than one to choose from."""
+    found = _local_candidates(base, search)
+    return found[0] if len(found) == 1 else None
+
+
 def system_access(
     settings: Settings,
     env: Mapping[str, str],

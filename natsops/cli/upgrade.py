@@ -87,8 +87,14 @@ def _options(ctx: typer.Context, v: dict[str, Any]) -> "UpgradeOptions":
     argv = [a for a in sys.argv[1:] if a not in ("--resume", "--yes", "-y")] \
         if Path(sys.argv[0]).name == "natsops" else ["upgrade", "--rolling", "..."]
     resume = shlex.join(["natsops", *argv, "--resume", "--yes"])
+    directory = v["directory"]
+    if directory is None and not (v["restart_cmd"] or v["kubernetes"]):
+        # like doctor and server: the local cluster bootstrap left here, if there is one
+        from natsops.access import local_cluster_in_use
+
+        directory = local_cluster_in_use(get_state(ctx).settings)
     return UpgradeOptions(
-        cluster_dir=v["directory"], settings=settings_for(ctx, v["directory"]),
+        cluster_dir=directory, settings=settings_for(ctx, directory),
         account_settings=acc, to_binary=v["to_binary"], to_version=v["to_version"],
         restart_only=v["restart_only"], restart_cmd=v["restart_cmd"],
         lame_duck_cmd=v["lame_duck_cmd"], shell=v["shell"], kubernetes=v["kubernetes"],

@@ -105,3 +105,23 @@ def test_plan_document_keeps_running_only_for_an_existing_cluster() -> None:
     assert "running" not in new.to_dict()
     old = BootstrapPlan("report or restart existing cluster", "C1", "d", "b", "2.12.0", (), ())
     assert old.to_dict()["running"] == ()
+
+
+def test_local_cluster_in_use_is_found_like_doctor_finds_it(tmp_path: Path) -> None:
+    """`upgrade --rolling` without --dir uses the one local cluster in ./.natsops (it demanded
+    --dir although doctor and server find the cluster there)."""
+    from natsops.access import local_cluster_in_use
+    from natsops.context import Settings
+
+    search = tmp_path / ".natsops"
+    assert local_cluster_in_use(Settings(), search) is None  # no folder
+    search.mkdir()
+    one = _cluster(search, "C1")
+    assert local_cluster_in_use(Settings(), search) == one.dir
+    other = LocalCluster(dir=search / "C2", name="C2", nodes=(NodeSpec("n1", 5222, 7222, 9222),),
+                         binary=Path("/nonexistent/nats-server"), version="2.99.0")
+    other.dir.mkdir()
+    other.save()
+    assert local_cluster_in_use(Settings(), search) is None  # two: the user must choose
+    chosen = Settings(servers=(one.client_urls[0],), sources={"servers": "flag"})
+    assert local_cluster_in_use(chosen, search) == one.dir
