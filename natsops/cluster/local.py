@@ -51,24 +51,27 @@ HOST = "127.0.0.1"
 
 @dataclass(frozen=True)
 class NodeSpec:
-    """One node of a local cluster: its name and its three ports."""
+    """One node of a local cluster: its name, its three ports, and (in a lab) its own address
+    and network namespace."""
 
     name: str
     client_port: int
     cluster_port: int
     http_port: int
+    host: str = HOST  # the address it listens on (its own one in a lab)
+    netns: str | None = None  # the network namespace it runs in (``natsops lab``)
 
     @property
     def client_url(self) -> str:
-        return f"nats://{HOST}:{self.client_port}"
+        return f"nats://{self.host}:{self.client_port}"
 
     @property
     def monitor_url(self) -> str:
-        return f"http://{HOST}:{self.http_port}"
+        return f"http://{self.host}:{self.http_port}"
 
     @property
     def cluster_url(self) -> str:
-        return f"nats-route://{HOST}:{self.cluster_port}"
+        return f"nats-route://{self.host}:{self.cluster_port}"
 
     def ports(self) -> dict[str, int]:
         return {"client": self.client_port, "cluster": self.cluster_port, "monitor": self.http_port}
@@ -109,12 +112,23 @@ def _node(doc: Any, i: int) -> NodeSpec:
     if not isinstance(doc, dict):
         raise _Damaged(f"node {i} is not a JSON object")
     try:
+        netns = doc.get("netns")
         return NodeSpec(name=_field(doc, "name", str),
                         client_port=_field(doc, "client_port", int),
                         cluster_port=_field(doc, "cluster_port", int),
-                        http_port=_field(doc, "http_port", int))
+                        http_port=_field(doc, "http_port", int),
+                        host=str(doc.get("host") or HOST),
+                        netns=str(netns) if netns else None)
     except _Damaged as exc:
         raise _Damaged(f"node {i}: {exc}") from None
+
+
+def _route_ping(value: Any) -> tuple[str, int] | None:
+    if not value:
+        return None
+    if not isinstance(value, list) or len(value) != 2:
+        raise _Damaged(f"'route_ping' is {json.dumps(value)[:40]}, not [interval, max]")
+    return str(value[0]), int(value[1])
 
 
 def validate_node_count(nodes: int, allow_even: bool) -> None:
@@ -195,6 +209,8 @@ class LocalCluster:
     # per node, once a node runs another binary than ``binary`` (``natsops upgrade``)
     node_binaries: dict[str, str] = field(default_factory=dict)
     node_versions: dict[str, str] = field(default_factory=dict)
+    # cluster { ping_interval, ping_max }: short in a lab, so a cut route closes in seconds
+    route_ping: tuple[str, int] | None = None
     _procs: dict[str, ServerProcess] = field(default_factory=dict, repr=False)
 
     # ---- persistence -------------------------------------------------------------------
@@ -225,6 +241,7 @@ class LocalCluster:
                                dict(doc.get("node_binaries") or {}).items()},
                 node_versions={str(k): str(v) for k, v in
                                dict(doc.get("node_versions") or {}).items()},
+                route_ping=_route_ping(doc.get("route_ping")),
             )
         except _Damaged as exc:
             raise UsageError(f"{path} is damaged: {exc}") from None
@@ -243,6 +260,7 @@ class LocalCluster:
             "max_file": self.max_file,
             "node_binaries": dict(self.node_binaries),
             "node_versions": dict(self.node_versions),
+            "route_ping": list(self.route_ping) if self.route_ping else None,
             "natsops_version": __version__,
         }
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -261,6 +279,7 @@ class LocalCluster:
         max_mem: str = "1GB",
         max_file: str = "64GB",
         env: Mapping[str, str] | None = None,
+        route_ping: tuple[str, int] | None = None,
     ) -> LocalCluster:
         """Write configs and state for a new cluster (starts nothing)."""
         if cls.exists(directory):
@@ -268,7 +287,7 @@ class LocalCluster:
         exe = binary or find_server_binary(env=env)
         cluster = cls(dir=directory.resolve(), name=name, nodes=tuple(nodes), binary=exe,
                       version=server_version(exe), created=time.time(),
-                      max_mem=max_mem, max_file=max_file)
+                      max_mem=max_mem, max_file=max_file, route_ping=route_ping)
         creds = {"sys": secrets.token_urlsafe(18), "app": secrets.token_urlsafe(18)}
         cluster.dir.mkdir(parents=True, exist_ok=True)
         write_private(cluster.secrets_path, json.dumps(creds) + "\n")
@@ -335,9 +354,9 @@ class LocalCluster:
                 purpose=f"local development cluster {self.name}",
                 natsops_version=__version__,
                 server_name=n.name,
-                listen_host=HOST,
+                listen_host=n.host,
                 client_port=n.client_port,
-                http_host=HOST,
+                http_host=n.host,
                 http_port=n.http_port,
                 lame_duck_duration="30s",
                 lame_duck_grace_period="10s",
@@ -346,8 +365,10 @@ class LocalCluster:
                 max_file=self.max_file,
                 routes=[o.cluster_url for o in self.nodes if o is not n] if clustered else None,
                 cluster_name=self.name,
-                cluster_host=HOST,
+                cluster_host=n.host,
                 cluster_port=n.cluster_port,
+                route_ping_interval=self.route_ping[0] if self.route_ping else None,
+                route_ping_max=self.route_ping[1] if self.route_ping else None,
                 route_user=None,
                 route_password=None,
                 sys_password=sys_password,
@@ -385,13 +406,15 @@ class LocalCluster:
         n = self.node(name)
         if self.pid(name) is not None:
             return None
-        for kind, port in n.ports().items():
+        # a node in its own network namespace (a lab) has its ports to itself
+        for kind, port in n.ports().items() if n.netns is None else ():
             if not port_is_free(port, HOST):
                 raise Conflict(f"port {port} on {HOST} is already in use (the {kind} port of "
                                f"{name}); is another server using it?")
         self.store_dir(name).mkdir(parents=True, exist_ok=True)
         proc = ServerProcess.start(self.binary_for(name), ["-c", str(self.config_path(name))],
-                                   log_file=self.log_path(name), pid_file=self.pid_path(name))
+                                   log_file=self.log_path(name), pid_file=self.pid_path(name),
+                                   netns=n.netns)
         proc.client_port, proc.cluster_port, proc.http_port = (
             n.client_port, n.cluster_port, n.http_port)
         self._procs[name] = proc

@@ -201,19 +201,28 @@ class ServerProcess:
 
     @classmethod
     def start(cls, binary: Path, args: Sequence[str | os.PathLike[str]], *, log_file: Path,
-              pid_file: Path | None = None) -> ServerProcess:
+              pid_file: Path | None = None, netns: str | None = None) -> ServerProcess:
         """Spawn nats-server detached (own session), stdout/stderr appended to ``log_file``.
 
         posix_spawn rather than Popen: the server may outlive this process (bootstrap returns
-        while the cluster keeps running), and it is reaped by pid in :func:`stop_pid`.
+        while the cluster keeps running), and it is reaped by pid in :func:`stop_pid`. With
+        ``netns`` it runs in that network namespace: ``ip netns exec NS`` enters it and execs
+        the server in the same process, so the pid is the server's.
         """
         log_file.parent.mkdir(parents=True, exist_ok=True)
         argv = [str(binary), *map(str, args)]
+        prefix: list[str] = []
+        if netns is not None:
+            ip = shutil.which("ip")
+            if ip is None:
+                raise NotFound("`ip` (iproute2) not found: needed to start a server in a "
+                               "network namespace")
+            prefix = [ip, "netns", "exec", netns]
         fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         offset = os.fstat(fd).st_size
         try:
             pid = os.posix_spawn(
-                str(binary), argv, dict(os.environ),
+                (prefix or argv)[0], prefix + argv, dict(os.environ),
                 file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
                               (os.POSIX_SPAWN_DUP2, fd, 1), (os.POSIX_SPAWN_DUP2, fd, 2)],
                 setsid=True,

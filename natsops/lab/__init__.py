@@ -1,0 +1,541 @@
+"""``natsops lab``: a multi-host NATS cluster on one machine, with faults on command.
+
+Each nats-server runs in its own network namespace (``<id>-n1``...) with its own address on a
+bridge that lives in a namespace of its own (``<id>-hub``); a client namespace (``<id>-cli``)
+on the same bridge is where natsops reaches the lab from (``natsops lab exec -- CMD``). Nothing
+is added to the host's interfaces or routes. ``<id>`` is ``nl`` and 5 hex digits of the lab
+directory's path, so two labs never share a name and every interface name stays short.
+
+The cluster itself is an ordinary natsops local cluster (:class:`~natsops.cluster.local.
+LocalCluster`, ``DIR/cluster.json``) whose nodes carry their address and namespace: its configs
+come from the same template (with short route pings: ``cluster { ping_interval: "1s", ping_max:
+3 }``), its processes are started and stopped by pid the same way, and ``cluster status``,
+``doctor --dir`` and ``upgrade --rolling --dir`` work on it from inside the lab.
+
+``DIR/lab.json`` lists every namespace and link of the lab, each written *before* it is
+created, and the cuts in force: ``lab down`` removes them all even after natsops crashed
+half-way. Faults: a cut between two nodes is a pair of blackhole routes (:mod:`natsops.lab.net`);
+``partition`` cuts a group of nodes from the others, ``isolate`` one pair; ``kill`` (SIGKILL),
+``freeze``/``thaw`` (SIGSTOP/SIGCONT) and ``restart`` act on a node's process by pid. The client
+namespace is never cut off: doctor sees both sides of a partition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import os
+import signal
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from natsops.cluster.local import LocalCluster, NodeSpec, validate_cluster_name, \
+    validate_node_count
+from natsops.cluster.process import find_server_binary, stop_pid
+from natsops.cluster.ready import Progress, silent
+from natsops.errors import Conflict, NatsopsError, NotFound, UsageError
+from natsops.files import check_output_dir
+from natsops.lab import net
+
+__all__ = ["LAB_FILE", "ROUTE_PING", "Lab", "LabDown", "LabNode", "LabOptions", "LabStatus",
+           "down", "down_sync", "exec_argv", "plan", "fault", "heal", "lab_id", "load", "partition", "restart",
+           "status", "up"]
+
+LAB_FILE = "lab.json"
+SUBNET = "10.200.0"  # a /24 inside the lab's own hub namespace: no clash with anything outside
+CLIENT_ADDR = f"{SUBNET}.2"
+ROUTE_PING = ("1s", 3)  # cluster ping_interval, ping_max: a dead route is closed after ~4 s
+PORTS = (4222, 6222, 8222)  # every node has its own address: the standard ports
+
+
+def lab_id(directory: Path) -> str:
+    """``nl`` + 5 hex digits of the lab directory's absolute path."""
+    return "nl" + hashlib.sha1(str(directory.resolve()).encode()).hexdigest()[:5]
+
+
+@dataclass
+class Lab:
+    """What ``DIR/lab.json`` records (see module doc)."""
+
+    dir: Path
+    id: str
+    namespaces: list[str] = field(default_factory=list)
+    links: list[str] = field(default_factory=list)  # "NAMESPACE/IFNAME"
+    cuts: list[tuple[str, str]] = field(default_factory=list)  # sorted node-name pairs
+
+    @property
+    def hub(self) -> str:
+        return f"{self.id}-hub"
+
+    @property
+    def client(self) -> str:
+        return f"{self.id}-cli"
+
+    @property
+    def path(self) -> Path:
+        return self.dir / LAB_FILE
+
+    def save(self) -> None:
+        doc = {"id": self.id, "namespaces": self.namespaces, "links": self.links,
+               "cuts": [list(c) for c in self.cuts]}
+        tmp = self.dir / f".{LAB_FILE}.tmp"
+        tmp.write_text(json.dumps(doc, indent=2) + "\n")
+        tmp.replace(self.path)
+
+    def record(self, what: str, item: str) -> None:
+        """Add ``item`` to the namespaces or links and save, before it is created."""
+        items: list[str] = getattr(self, what)
+        if item not in items:
+            items.append(item)
+            self.save()
+
+    def cluster(self) -> LocalCluster:
+        return LocalCluster.load(self.dir)
+
+
+def load(directory: Path) -> Lab:
+    """The lab in ``directory``; NotFound when there is none, UsageError when damaged."""
+    path = directory.expanduser() / LAB_FILE
+    if not path.is_file():
+        raise NotFound(f"no natsops lab in {directory} (no {LAB_FILE})",
+                       hint="start one with `natsops lab up --dir DIR`")
+    try:
+        doc = json.loads(path.read_text())
+        return Lab(dir=directory.expanduser().resolve(), id=str(doc["id"]),
+                   namespaces=[str(n) for n in doc.get("namespaces") or ()],
+                   links=[str(n) for n in doc.get("links") or ()],
+                   cuts=[(str(a), str(b)) for a, b in doc.get("cuts") or ()])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"{path} is damaged: {exc}") from None
+
+
+# ---- up -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LabOptions:
+    """What ``natsops lab up`` was asked for."""
+
+    dir: Path
+    nodes: int = 3
+    name: str = "lab"
+    server_bin: str | None = None
+    timeout: float = 60.0
+    write_contexts: bool = True
+
+
+def _plan(lab: Lab, count: int) -> list[NodeSpec]:
+    return [NodeSpec(f"n{i}", *PORTS, host=f"{SUBNET}.{10 + i}", netns=f"{lab.id}-n{i}")
+            for i in range(1, count + 1)]
+
+
+def _netns(lab: Lab, name: str) -> None:
+    lab.record("namespaces", name)
+    if not net.netns_exists(name):
+        net.ip("netns", "add", name)
+
+
+def _attach(lab: Lab, netns: str, ifname: str, address: str) -> None:
+    """A veth from the hub's bridge (``ifname``) to ``netns`` (``eth0``, ``address``/24)."""
+    lab.record("links", f"{lab.hub}/{ifname}")
+    net.ip("-n", lab.hub, "link", "add", ifname, "type", "veth", "peer", "name", "eth0",
+           "netns", netns, ok_errors=("File exists",))
+    net.ip("-n", lab.hub, "link", "set", ifname, "master", "br0", "up")
+    net.ip("-n", netns, "addr", "add", f"{address}/24", "dev", "eth0", ok_errors=("File exists",))
+    net.ip("-n", netns, "link", "set", "eth0", "up")
+    net.ip("-n", netns, "link", "set", "lo", "up")
+
+
+def build_network(lab: Lab, nodes: Sequence[NodeSpec]) -> None:
+    """Create what is missing of the hub, the client and one namespace per node."""
+    _netns(lab, lab.hub)
+    lab.record("links", f"{lab.hub}/br0")
+    net.ip("-n", lab.hub, "link", "add", "br0", "type", "bridge", ok_errors=("File exists",))
+    net.ip("-n", lab.hub, "link", "set", "br0", "up")
+    _netns(lab, lab.client)
+    _attach(lab, lab.client, "vc", CLIENT_ADDR)
+    for i, n in enumerate(nodes, 1):
+        assert n.netns is not None
+        _netns(lab, n.netns)
+        _attach(lab, n.netns, f"v{i}", n.host)
+
+
+def _new(opts: LabOptions, directory: Path, env: Mapping[str, str]) -> tuple[Lab, LocalCluster]:
+    validate_node_count(opts.nodes, allow_even=False)
+    validate_cluster_name(opts.name)
+    if opts.nodes > 9:
+        raise UsageError("--nodes: a lab has at most 9 nodes")
+    check_output_dir(directory, what="--dir")
+    lab = Lab(dir=directory.resolve(), id=lab_id(directory))
+    taken = [n for n in (lab.hub, lab.client) if net.netns_exists(n)]
+    if taken:
+        raise Conflict(f"network namespace {taken[0]} exists already (a lab in {directory} "
+                       "whose lab.json is gone?)", hint=f"remove it: ip netns delete {taken[0]}")
+    if opts.write_contexts:
+        from natsops.cluster.contexts import check_free
+
+        check_free(opts.name, directory, env)
+    binary = find_server_binary(opts.server_bin, env)
+    cluster = LocalCluster.create(directory, name=opts.name, nodes=_plan(lab, opts.nodes),
+                                  binary=binary, env=env, route_ping=ROUTE_PING)
+    lab.save()
+    return lab, cluster
+
+
+@dataclass(frozen=True)
+class LabPlan:
+    """What ``lab up`` would create (``--dry-run``)."""
+
+    action: str
+    dir: str
+    id: str
+    namespaces: tuple[str, ...]
+    client_address: str
+    nodes: tuple[dict[str, str], ...]
+    route_ping_interval: str
+    route_ping_max: int
+
+
+def plan(opts: LabOptions) -> LabPlan:
+    """Describe the lab ``up`` would create or bring back; change nothing."""
+    net.require_privileges()
+    directory = opts.dir.expanduser()
+    if (directory / LAB_FILE).is_file():
+        lab, action = load(directory), "bring back the lab"
+        nodes = list(lab.cluster().nodes)
+    else:
+        validate_node_count(opts.nodes, allow_even=False)
+        lab, action = Lab(dir=directory.resolve(), id=lab_id(directory)), "create the lab"
+        nodes = _plan(lab, opts.nodes)
+    return LabPlan(action=action, dir=str(lab.dir), id=lab.id,
+                   namespaces=(lab.hub, lab.client, *(str(n.netns) for n in nodes)),
+                   client_address=CLIENT_ADDR,
+                   nodes=tuple({"name": n.name, "address": n.host, "netns": str(n.netns)}
+                               for n in nodes),
+                   route_ping_interval=ROUTE_PING[0], route_ping_max=ROUTE_PING[1])
+
+
+async def up(opts: LabOptions, env: Mapping[str, str], progress: Progress = silent) -> LabStatus:
+    """Create (or bring back) the lab in ``opts.dir`` and wait until its cluster is usable.
+
+    A lab created by this call is torn down again when starting it fails.
+    """
+    net.require_privileges()
+    directory = opts.dir.expanduser()
+    if (directory / LAB_FILE).is_file():
+        lab, created = load(directory), False
+        cluster = lab.cluster()
+    elif LocalCluster.exists(directory):
+        raise Conflict(f"{directory} holds a local cluster that is not a lab",
+                       hint="give another --dir")
+    else:
+        lab, cluster = _new(opts, directory, env)
+        created = True
+    try:
+        progress(f"creating namespaces {lab.id}-* and the bridge")
+        build_network(lab, cluster.nodes)
+        await _start(lab, cluster, opts, env, progress)
+    except BaseException:
+        if created:
+            with contextlib.suppress(Exception):
+                down_sync(directory, grace=5)
+        raise
+    return await status(directory)
+
+
+async def _start(lab: Lab, cluster: LocalCluster, opts: LabOptions, env: Mapping[str, str],
+                 progress: Progress) -> None:
+    from natsops.cluster.ready import started, wait_usable
+
+    progress(f"starting {len(cluster.nodes)} nats-server processes, one per namespace")
+    with started(cluster) as ids, net.inside(lab.client):
+        await wait_usable(cluster, timeout=opts.timeout, restartable=ids, progress=progress)
+    if opts.write_contexts:
+        from natsops.cluster.contexts import write_contexts
+
+        cluster.contexts = write_contexts(cluster, env, select=None)
+        cluster.save()
+
+
+# ---- status ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LabNode:
+    """One node of a lab as seen now."""
+
+    name: str
+    address: str
+    netns: str
+    pid: int | None
+    process: str  # running | frozen | stopped
+    healthz: str | None  # "ok", the error, or None when not asked (stopped or frozen)
+    cut_from: tuple[str, ...]
+    client_url: str
+    monitor_url: str
+
+
+@dataclass(frozen=True)
+class LabStatus:
+    """A lab: its namespaces, nodes and cuts."""
+
+    dir: str
+    id: str
+    name: str
+    client_netns: str
+    client_address: str
+    namespaces: tuple[str, ...]
+    network_up: bool
+    nodes: tuple[LabNode, ...]
+    cuts: tuple[tuple[str, str], ...]
+    contexts: tuple[str, ...]
+
+
+def _process_state(pid: int | None) -> str:
+    if pid is None:
+        return "stopped"
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return "stopped"
+    return "frozen" if stat.rsplit(")", 1)[1].split()[0] in ("T", "t") else "running"
+
+
+async def _health(url: str) -> str:
+    from natsops.monitoring import MonitorClient
+
+    try:
+        async with MonitorClient(url, timeout=1.5) as mon:
+            h = await mon.healthz()
+    except NatsopsError as exc:
+        return str(exc)
+    return "ok" if h.ok else str(h.error or "not ok")
+
+
+async def status(directory: Path, *, health: bool = True) -> LabStatus:
+    """Each node's address, process state, health (read from the client namespace), cuts."""
+    lab = load(directory)
+    cluster = lab.cluster()
+    states = {n.name: (cluster.pid(n.name), _process_state(cluster.pid(n.name)))
+              for n in cluster.nodes}
+    up_now = bool(lab.namespaces) and all(net.netns_exists(n) for n in lab.namespaces)
+    healths: dict[str, str | None] = dict.fromkeys(states)
+    ask = [n for n in cluster.nodes if states[n.name][1] == "running"]
+    if health and up_now and ask:
+        with net.inside(lab.client):
+            found = await asyncio.gather(*(_health(n.monitor_url) for n in ask))
+        healths.update(zip((n.name for n in ask), found, strict=True))
+    nodes = tuple(
+        LabNode(name=n.name, address=n.host, netns=str(n.netns), pid=states[n.name][0],
+                process=states[n.name][1], healthz=healths[n.name],
+                cut_from=tuple(sorted({b if a == n.name else a for a, b in lab.cuts
+                                       if n.name in (a, b)})),
+                client_url=n.client_url, monitor_url=n.monitor_url)
+        for n in cluster.nodes)
+    return LabStatus(dir=str(lab.dir), id=lab.id, name=cluster.name, client_netns=lab.client,
+                     client_address=CLIENT_ADDR, namespaces=tuple(lab.namespaces),
+                     network_up=up_now, nodes=nodes, cuts=tuple(lab.cuts),
+                     contexts=cluster.contexts)
+
+
+# ---- faults ---------------------------------------------------------------------------------
+
+def _nodes(cluster: LocalCluster, names: Sequence[str]) -> list[NodeSpec]:
+    if not names:
+        raise UsageError("name at least one node")
+    return [cluster.node(n) for n in dict.fromkeys(names)]
+
+
+def _cut(lab: Lab, pairs: Sequence[tuple[NodeSpec, NodeSpec]]) -> tuple[tuple[str, str], ...]:
+    """Record, then drop all traffic between each pair (both directions)."""
+    if not lab.namespaces or not net.netns_exists(lab.hub):
+        raise UsageError(f"the lab in {lab.dir} is down", hint="natsops lab up --dir DIR")
+    new = [p for p in pairs if tuple(sorted((p[0].name, p[1].name))) not in lab.cuts]
+    for a, b in new:
+        lab.cuts.append((min(a.name, b.name), max(a.name, b.name)))
+    lab.cuts.sort()
+    lab.save()
+    for a, b in new:
+        assert a.netns is not None and b.netns is not None
+        net.blackhole(a.netns, b.host)
+        net.blackhole(b.netns, a.host)
+    return tuple(lab.cuts)
+
+
+def partition(directory: Path, names: Sequence[str], *,
+              isolate_from: str | None = None) -> tuple[tuple[str, str], ...]:
+    """Cut ``names`` off from every other node (or, with ``isolate_from``, from that node
+    only); the client namespace still reaches every node. Returns every cut in force."""
+    net.require_privileges()
+    lab = load(directory)
+    cluster = lab.cluster()
+    group = _nodes(cluster, names)
+    if isolate_from is not None:
+        other = cluster.node(isolate_from)
+        if other in group:
+            raise UsageError(f"cannot isolate {other.name} from itself")
+        rest = [other]
+    else:
+        rest = [n for n in cluster.nodes if n not in group]
+        if not rest:
+            raise UsageError("that is every node: name the side to cut off")
+    return _cut(lab, [(a, b) for a in group for b in rest])
+
+
+def heal(directory: Path) -> tuple[tuple[str, str], ...]:
+    """Remove every cut (the recorded ones and any blackhole left in a node's namespace);
+    returns the cuts that were in force."""
+    net.require_privileges()
+    lab = load(directory)
+    cluster = lab.cluster()
+    was = tuple(lab.cuts)
+    for n in cluster.nodes:
+        assert n.netns is not None
+        for address in net.blackholes(n.netns):
+            net.unblackhole(n.netns, address)
+    lab.cuts = []
+    lab.save()
+    return was
+
+
+FAULTS = {"kill": signal.SIGKILL, "freeze": signal.SIGSTOP, "thaw": signal.SIGCONT}
+
+
+def fault(directory: Path, what: str, name: str) -> int:
+    """``kill`` (SIGKILL), ``freeze`` (SIGSTOP) or ``thaw`` (SIGCONT) a node by pid; returns
+    the pid."""
+    cluster = load(directory).cluster()
+    node = cluster.node(name)
+    pid = cluster.pid(node.name)
+    if pid is None:
+        raise NotFound(f"{node.name} is not running",
+                       hint=f"start it: natsops lab restart {node.name} --dir {directory}")
+    os.kill(pid, FAULTS[what])
+    if what == "kill":
+        stop_pid(pid, grace=5)  # reaps it; pid file removed below
+        cluster.pid_path(node.name).unlink(missing_ok=True)
+    return pid
+
+
+async def restart(directory: Path, name: str, *, grace: float = 10.0,
+                  timeout: float = 30.0) -> int:
+    """Stop a node by pid (thawing it first if frozen), start it again in its namespace and
+    wait for "Server is ready"; returns the new pid. (The cluster is not waited for: other
+    faults may be in force.)"""
+    net.require_privileges()
+    lab = load(directory)
+    cluster = lab.cluster()
+    node = cluster.node(name)
+    pid = cluster.pid(node.name)
+    if pid is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGCONT)
+    await asyncio.to_thread(cluster.stop_node, node.name, grace=grace)
+    proc = cluster.start_node(node.name)
+    assert proc is not None
+    await asyncio.to_thread(proc.wait_ready, timeout)
+    return proc.pid
+
+
+# ---- exec and down ----------------------------------------------------------------------------
+
+def exec_argv(directory: Path, command: Sequence[str]) -> list[str]:
+    """The argv that runs ``command`` in the lab's client namespace."""
+    if not command:
+        raise UsageError("give the command to run after --, e.g. natsops lab exec -- natsops "
+                         "doctor")
+    ip_exe = net.require_privileges()
+    lab = load(directory)
+    if not net.netns_exists(lab.client):
+        raise UsageError(f"the lab in {lab.dir} is down", hint="natsops lab up --dir DIR")
+    return [ip_exe, "netns", "exec", lab.client, *command]
+
+
+@dataclass(frozen=True)
+class LabDown:
+    """What ``lab down`` removed."""
+
+    stopped: tuple[str, ...]
+    ended: tuple[int, ...]  # other processes still inside the lab's namespaces
+    namespaces: tuple[str, ...]
+    links: tuple[str, ...]
+    contexts: tuple[str, ...] = ()
+    purged: bool = False
+
+
+def _ancestors() -> set[int]:
+    out, pid = set(), os.getpid()
+    while pid > 1:
+        out.add(pid)
+        try:
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+    return out
+
+
+def _end_processes(namespaces: Sequence[str]) -> list[int]:
+    mine = _ancestors()
+    pids = [p for ns in namespaces for p in net.netns_pids(ns) if p not in mine]
+    for p in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(p, signal.SIGCONT)
+        stop_pid(p, grace=5)
+    return pids
+
+
+def _stop_servers(cluster: LocalCluster | None, grace: float) -> list[str]:
+    if cluster is None:
+        return []
+    for n in cluster.nodes:  # a frozen server ignores SIGTERM until thawed
+        pid = cluster.pid(n.name)
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+    return cluster.stop_all(grace=grace)
+
+
+async def down(directory: Path, *, grace: float = 10.0, purge: bool = False,
+               env: Mapping[str, str] | None = None) -> LabDown:
+    """Stop every server by pid, end what else runs in the lab's namespaces, delete every link
+    and namespace ``lab.json`` lists (also those of a run that crashed); with ``purge``, the
+    directory and the contexts too."""
+    return await asyncio.to_thread(down_sync, directory, grace=grace, purge=purge, env=env)
+
+
+def down_sync(directory: Path, *, grace: float = 10.0, purge: bool = False,
+              env: Mapping[str, str] | None = None) -> LabDown:
+    """:func:`down`, blocking (also the clean-up of a failed ``up``)."""
+    net.require_privileges()
+    lab = load(directory)
+    try:
+        cluster: LocalCluster | None = lab.cluster()
+    except NatsopsError:
+        cluster = None  # crashed before cluster.json was written: the namespaces still go
+    stopped = _stop_servers(cluster, grace)
+    ended = _end_processes(lab.namespaces)
+    links = []
+    for link in reversed(lab.links):
+        netns, _, ifname = link.partition("/")
+        if net.netns_exists(netns):
+            net.ip("-n", netns, "link", "del", ifname, ok_errors=("Cannot find device",))
+        links.append(link)
+    gone = []
+    for ns in reversed(lab.namespaces):
+        if net.netns_exists(ns):
+            net.ip("netns", "delete", ns, ok_errors=("No such file",))
+        gone.append(ns)
+    lab.namespaces, lab.links, lab.cuts = [], [], []
+    lab.save()
+    removed: tuple[str, ...] = ()
+    if purge and cluster is not None:
+        from natsops.cluster import contexts
+
+        removed = contexts.purge(cluster, env or {})
+    elif purge:
+        import shutil
+
+        shutil.rmtree(lab.dir)
+    return LabDown(stopped=tuple(stopped), ended=tuple(ended), namespaces=tuple(gone),
+                   links=tuple(links), contexts=removed, purged=purge)
