@@ -81,7 +81,7 @@ def status(ctx: typer.Context, directory: DirOpt = DEFAULT, json_out: options.Js
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def exec(ctx: typer.Context, directory: DirOpt = DEFAULT) -> None:  # noqa: A001
+def exec(ctx: typer.Context, directory: DirOpt = DEFAULT) -> None:
     """Run a command in the lab's client namespace, with NATSOPS_CLUSTER_DIR set to the lab:
     `natsops lab exec -- natsops doctor`."""
     import os

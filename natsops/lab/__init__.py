@@ -32,17 +32,34 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from natsops.cluster.local import LocalCluster, NodeSpec, validate_cluster_name, \
-    validate_node_count
+from natsops.cluster.local import LocalCluster, NodeSpec, validate_cluster_name, validate_node_count
 from natsops.cluster.process import find_server_binary, stop_pid
 from natsops.cluster.ready import Progress, silent
 from natsops.errors import Conflict, NatsopsError, NotFound, UsageError
 from natsops.files import check_output_dir
 from natsops.lab import net
 
-__all__ = ["LAB_FILE", "ROUTE_PING", "Lab", "LabDown", "LabNode", "LabOptions", "LabStatus",
-           "down", "down_sync", "exec_argv", "plan", "fault", "heal", "lab_id", "load", "partition", "restart",
-           "status", "up"]
+__all__ = [
+    "LAB_FILE",
+    "ROUTE_PING",
+    "Lab",
+    "LabDown",
+    "LabNode",
+    "LabOptions",
+    "LabStatus",
+    "down",
+    "down_sync",
+    "exec_argv",
+    "fault",
+    "heal",
+    "lab_id",
+    "load",
+    "partition",
+    "plan",
+    "restart",
+    "status",
+    "up",
+]
 
 LAB_FILE = "lab.json"
 SUBNET = "10.200.0"  # a /24 inside the lab's own hub namespace: no clash with anything outside
@@ -357,7 +374,8 @@ def _cut(lab: Lab, pairs: Sequence[tuple[NodeSpec, NodeSpec]]) -> tuple[tuple[st
     lab.cuts.sort()
     lab.save()
     for a, b in new:
-        assert a.netns is not None and b.netns is not None
+        assert a.netns is not None
+        assert b.netns is not None
         net.blackhole(a.netns, b.host)
         net.blackhole(b.netns, a.host)
     return tuple(lab.cuts)

@@ -20,7 +20,7 @@ from natsops.upgrade.plan import UpgradePlan
 
 __all__ = ["CHECKS", "preflight", "refusals"]
 
-CHECKS = ("servers-missing", "healthz", "meta-group", "replicas", "js-usage")
+CHECKS = ("servers-missing", "healthz", "meta-group", "replicas", "js-usage", "partition")
 R1_ID = "upgrade-r1"
 PATH_ID = "upgrade-version-path"
 TARGET_ID = "upgrade-target"

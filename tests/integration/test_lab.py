@@ -1,0 +1,230 @@
+"""``natsops lab`` end to end: a 3-node lab (one server per network namespace), a partitioned
+follower and a partitioned meta leader seen by doctor, a rolling restart refused while a node is
+cut off and done after ``heal``, process faults, and ``lab down`` leaving nothing behind.
+
+The commands run as the user runs them: ``natsops lab ...`` on the host, and natsops commands
+inside the lab through ``natsops lab exec --``. Needs root or CAP_NET_ADMIN (CI runs as root):
+where namespaces cannot be created the tests FAIL with the reason, they never skip. One lab for
+the module, torn down (and checked) at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+NATSOPS = str(Path(sys.executable).parent / "natsops")
+DETECT = 30.0  # doctor must report a partition within this many seconds
+
+
+@dataclass
+class Lab:
+    dir: Path
+    env: dict[str, str]
+    id: str
+    host_links: set[str]
+
+    def run(self, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([NATSOPS, *args], env=self.env, capture_output=True, text=True,
+                              timeout=timeout, check=False)
+
+    def lab(self, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+        r = self.run("lab", *args, "--dir", str(self.dir), timeout=timeout)
+        return r
+
+    def inside(self, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+        """``natsops lab exec -- ARGS``: a command in the lab's client namespace."""
+        return self.run("lab", "exec", "--dir", str(self.dir), "--", *args, timeout=timeout)
+
+    def doctor(self) -> list[dict[str, Any]]:
+        r = self.inside(NATSOPS, "doctor", "--transport", "http", "--json", timeout=30)
+        assert r.returncode in (0, 6), r.stderr
+        return list(json.loads(r.stdout)["findings"])
+
+    def status(self) -> dict[str, Any]:
+        r = self.lab("status", "--json")
+        assert r.returncode == 0, r.stderr
+        return dict(json.loads(r.stdout))
+
+    def leader(self) -> str:
+        """The meta leader every node agrees on (read from inside the lab)."""
+        code = ("import json, urllib.request as u\n"
+                "print(json.dumps([json.load(u.urlopen(f'http://10.200.0.{10 + i}:8222/jsz', "
+                "timeout=2)).get('meta_cluster', {}).get('leader') for i in (1, 2, 3)]))")
+        r = self.inside(sys.executable, "-c", code, timeout=20)
+        assert r.returncode == 0, r.stderr
+        seen = set(json.loads(r.stdout))
+        assert len(seen) == 1 and None not in seen, f"no agreed meta leader: {seen}"
+        return str(seen.pop())
+
+
+def _links() -> set[str]:
+    out = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=False)
+    return {line.split(":")[1].strip() for line in out.stdout.splitlines() if ":" in line}
+
+
+def _netns() -> str:
+    return subprocess.run(["ip", "netns", "list"], capture_output=True, text=True,
+                          check=False).stdout
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    base = tmp_path_factory.mktemp("lab")
+    home = base / "home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NATS_", "NATSOPS_"))}
+    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), NO_COLOR="1",
+               COLUMNS="200", TERM="dumb")
+    d = base / "L"
+    lab = Lab(d, env, "", _links())
+    r = lab.run("lab", "up", "--dir", str(d), "--name", f"lab{secrets.token_hex(3)}", "--json",
+                timeout=120)
+    try:
+        assert r.returncode == 0, ("natsops lab up failed: network namespaces need root or "
+                                   f"CAP_NET_ADMIN and iproute2 ({r.stderr.strip()})")
+        lab.id = json.loads(r.stdout)["id"]
+        yield lab
+    finally:
+        if (d / "lab.json").is_file():
+            lab.lab("down", "--grace", "3")
+        for ns in _netns().split():  # whatever a failed test left: by our lab's id only
+            if lab.id and ns.startswith(f"{lab.id}-"):
+                subprocess.run(["ip", "netns", "delete", ns], check=False)
+
+
+def wait_for(what: str, cond: Callable[[], Any], seconds: float) -> tuple[Any, float]:
+    """Poll ``cond`` until it returns something truthy; (value, seconds it took)."""
+    start = time.monotonic()
+    last: Any = None
+    while time.monotonic() - start < seconds:
+        last = cond()
+        if last:
+            return last, time.monotonic() - start
+        time.sleep(0.5)
+    raise AssertionError(f"{what}: not within {seconds:g}s (last: {last!r})")
+
+
+def partition_findings(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [f for f in found if f["id"] == "partition"]
+
+
+def healed(lab: Lab) -> None:
+    """After ``heal``: doctor reports no partition and nothing failing (within 30 s)."""
+    def clean() -> bool:
+        found = lab.doctor()
+        return not partition_findings(found) and not [f for f in found
+                                                      if f["severity"] == "fail"]
+    wait_for("doctor clean after heal", clean, 30)
+
+
+def test_partitioned_follower_reported_then_cleared(lab: Lab) -> None:
+    leader = lab.leader()
+    follower = next(n for n in ("n1", "n2", "n3") if n != leader)
+    assert lab.lab("partition", follower).returncode == 0
+    st = lab.status()
+    assert {n["name"]: n["cut_from"] for n in st["nodes"]}[follower] == \
+        sorted({"n1", "n2", "n3"} - {follower})
+
+    def reported() -> dict[str, Any] | None:
+        return next((f for f in partition_findings(lab.doctor()) if f["subject"] == follower),
+                    None)
+
+    f, took = wait_for(f"doctor reports {follower} cut off", reported, DETECT)
+    assert took < DETECT
+    assert f["severity"] == "fail"
+    assert f"{follower} is cut off from the majority" in f["message"]
+    others = sorted({"n1", "n2", "n3"} - {follower})
+    assert f"{', '.join(others)} hold the quorum" in f["message"], f["message"]
+    assert "Restore the network between" in f["fix"] and "natsops lab heal" in f["fix"]
+    assert lab.lab("heal").returncode == 0
+    assert lab.status()["cuts"] == []
+    healed(lab)
+
+
+def test_partitioned_meta_leader_is_replaced_and_quorum_side_named(lab: Lab) -> None:
+    leader = lab.leader()
+    others = sorted({"n1", "n2", "n3"} - {leader})
+    assert lab.lab("partition", leader).returncode == 0
+
+    def replaced() -> dict[str, Any] | None:
+        for f in partition_findings(lab.doctor()):
+            ev = f["evidence"]
+            if f["subject"] == leader and ev.get("quorum_side_leader") in others:
+                return f
+        return None
+
+    f, _ = wait_for(f"a new meta leader elected on {others}", replaced, DETECT)
+    ev = f["evidence"]
+    assert ev["quorum_side"] == others
+    assert f"{', '.join(others)} hold the quorum (2 of 3" in f["message"]
+    assert f"elected {ev['quorum_side_leader']} meta leader" in f["message"]
+    assert lab.lab("heal").returncode == 0
+    healed(lab)
+
+
+def test_rolling_restart_refused_while_partitioned_done_after_heal(lab: Lab) -> None:
+    follower = next(n for n in ("n1", "n2", "n3") if n != lab.leader())
+    assert lab.lab("partition", follower).returncode == 0
+    wait_for("doctor sees the cut", lambda: partition_findings(lab.doctor()), DETECT)
+    r = lab.inside(NATSOPS, "upgrade", "--rolling", "--restart-only", "--yes", "--json")
+    assert r.returncode == 6, r.stdout + r.stderr
+    refused = json.loads(r.stdout)["findings"]
+    assert any(follower in f["subject"] or follower in f["message"] for f in refused
+               if f["severity"] in ("fail", "warn")), refused
+    assert "restarting" not in r.stderr
+    assert lab.lab("heal").returncode == 0
+    healed(lab)
+    r = lab.inside(NATSOPS, "upgrade", "--rolling", "--restart-only", "--yes", "--json",
+                   timeout=150)
+    assert r.returncode == 0, r.stdout + r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["status"] == "done"
+    canary = doc["report"]["canary"]
+    assert canary["acked"] > 0 and canary["missing"] == 0 and canary["duplicated"] == 0, canary
+    assert canary["error"] is None, canary
+    assert [s["name"] for s in doc["report"]["servers"] if not s["skipped"]] != []
+
+
+def test_process_faults_show_in_status(lab: Lab) -> None:
+    node = next(n for n in ("n1", "n2", "n3") if n != lab.leader())
+    assert lab.lab("freeze", node).returncode == 0
+    procs = {n["name"]: n for n in lab.status()["nodes"]}
+    assert procs[node]["process"] == "frozen"
+    assert lab.lab("thaw", node).returncode == 0
+    assert {n["name"]: n["process"] for n in lab.status()["nodes"]}[node] == "running"
+    old = procs[node]["pid"]
+    assert lab.lab("kill", node).returncode == 0
+    now = {n["name"]: n for n in lab.status()["nodes"]}[node]
+    assert now["process"] == "stopped" and now["pid"] is None
+    r = lab.lab("restart", node)
+    assert r.returncode == 0, r.stderr
+    now = {n["name"]: n for n in lab.status()["nodes"]}[node]
+    assert now["process"] == "running" and now["pid"] not in (None, old)
+
+
+
+def test_down_leaves_no_namespace_link_or_process(lab: Lab) -> None:
+    pids = [n["pid"] for n in lab.status()["nodes"] if n["pid"]]
+    assert len(pids) == 3
+    r = lab.lab("down", "--json")
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert len(res["namespaces"]) == 5 and sorted(res["stopped"]) == ["n1", "n2", "n3"]
+    assert lab.id not in _netns()
+    assert _links() == lab.host_links
+    for pid in pids:
+        assert not Path(f"/proc/{pid}").exists() or \
+            "nats-server" not in Path(f"/proc/{pid}/cmdline").read_text(errors="replace")
+    left = subprocess.run(["pgrep", "-f", str(lab.dir)], capture_output=True, text=True,
+                          check=False).stdout.split()
+    assert left == [], left
