@@ -216,8 +216,7 @@ class LabPlan:
 
 
 def plan(opts: LabOptions) -> LabPlan:
-    """Describe the lab ``up`` would create or bring back; change nothing."""
-    net.require_privileges()
+    """Describe the lab ``up`` would create or bring back; change nothing (no root needed)."""
     directory = opts.dir.expanduser()
     if (directory / LAB_FILE).is_file():
         lab, action = load(directory), "bring back the lab"

@@ -73,21 +73,34 @@ def partition(snap: Snapshot) -> Iterator[Finding]:
         if len(side) >= quorum:
             continue
         yield _cut_off(snap, s, side, members, size, quorum, holding, routed)
-    answered = sorted(routed)
-    for i, a in enumerate(answered):
-        for b in answered[i + 1:]:
-            sa, sb = snap.server(a), snap.server(b)
-            if b in routed[a] or a in routed[b] or sa is None or sb is None:
-                continue
-            if _young(sa) or _young(sb):
-                continue
-            if len(sides[a]) < quorum or len(sides[b]) < quorum:
-                continue  # reported above as cut off
-            yield Finding.warn(
-                ID, f"{a}-{b}", f"no route between {a} and {b}, although both run and answer",
-                evidence={"servers": [a, b], "routes_of": {a: sorted(routed[a]),
-                                                           b: sorted(routed[b])}},
-                fix=FIX_PAIR.format(a=a, b=b))
+    yield from _pairs(snap, routed, sides, quorum)
+
+
+def _pairs(snap: Snapshot, routed: Mapping[str, set[str]], sides: Mapping[str, set[str]],
+           quorum: int) -> Iterator[Finding]:
+    """Two servers that both run (they answered, or another server has a route to them) and
+    are not cut off from the majority, with no route between them."""
+    alive = set(routed).union(*routed.values())
+    pairs: set[tuple[str, str]] = set()
+    for a, peers in routed.items():
+        for b in alive - {a} - peers:
+            if b not in routed or a not in routed[b]:
+                pairs.add((min(a, b), max(a, b)))
+    for a, b in sorted(pairs):
+        views = [v for n in (a, b) if (v := snap.server(n)) is not None]
+        if any(_young(v) for v in views) or any(len(sides.get(n, alive)) < quorum
+                                                for n in (a, b)):
+            continue  # routes still forming, or reported above as cut off
+        unseen = [n for n in (a, b) if n not in routed]
+        via = sorted(n for n, peers in routed.items() if set(unseen) <= peers and n not in
+                     (a, b)) if unseen else []
+        yield Finding.warn(
+            ID, f"{a}-{b}", f"no route between {a} and {b}, although both run"
+            + (f" ({unseen[0]} did not answer this gathering; {', '.join(via)} "
+               f"{'has' if len(via) == 1 else 'have'} a route to it)" if unseen else ""),
+            evidence={"servers": [a, b],
+                      "routes_of": {n: sorted(routed[n]) for n in (a, b) if n in routed}},
+            fix=FIX_PAIR.format(a=a, b=b))
 
 
 def _leader_of(snap: Snapshot, side: set[str]) -> str | None:

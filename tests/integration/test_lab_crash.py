@@ -1,0 +1,78 @@
+"""``natsops lab down`` after ``natsops lab up`` was killed half-way (SIGKILL: no clean-up ran):
+``lab.json`` listed every namespace and link before it was created, so ``down`` stops the
+servers already started, by pid, and deletes everything. Needs root or CAP_NET_ADMIN: FAILS
+(never skips) without."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from natsops.cluster.process import pid_matches
+
+NATSOPS = str(Path(sys.executable).parent / "natsops")
+
+
+def _netns() -> list[str]:
+    return subprocess.run(["ip", "netns", "list"], capture_output=True, text=True,
+                          check=False).stdout.split()
+
+
+def _links() -> set[str]:
+    out = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=False)
+    return {line.split(":")[1].strip() for line in out.stdout.splitlines() if ":" in line}
+
+
+def test_down_after_up_was_killed_leaves_nothing(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NATS_", "NATSOPS_"))}
+    env.update(HOME=str(tmp_path / "home"), XDG_CONFIG_HOME=str(tmp_path / "home" / ".config"))
+    d = tmp_path / "L"
+    links = _links()
+    up = subprocess.Popen([NATSOPS, "lab", "up", "--dir", str(d), "--name", "crash"], env=env,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    lab_id = ""
+    try:
+        deadline = time.monotonic() + 30
+        # kill it as soon as the first server runs: namespaces exist, the cluster is not usable
+        while not (d / "n1" / "nats-server.pid").is_file():
+            if up.poll() is not None:
+                pytest.fail(f"natsops lab up exited {up.returncode} before starting a server "
+                            f"(namespaces need root or CAP_NET_ADMIN): "
+                            f"{up.stderr.read().decode() if up.stderr else ''}")
+            assert time.monotonic() < deadline, "no server started within 30 s"
+            time.sleep(0.005)
+        up.send_signal(signal.SIGKILL)
+        up.wait(10)
+        assert up.returncode == -signal.SIGKILL
+        lab_id = json.loads((d / "lab.json").read_text())["id"]
+        assert f"{lab_id}-cli" in _netns()
+        pids = [int(p.read_text()) for p in d.glob("n*/nats-server.pid")]
+        assert pids, "no server was started"
+        r = subprocess.run([NATSOPS, "lab", "down", "--dir", str(d), "--json", "--grace", "3"],
+                           env=env, capture_output=True, text=True, timeout=60, check=False)
+        assert r.returncode == 0, r.stderr
+        assert not [ns for ns in _netns() if ns.startswith(lab_id)]
+        assert _links() == links
+        for pid in pids:
+            assert not Path(f"/proc/{pid}").exists() or "nats-server" not in \
+                Path(f"/proc/{pid}/cmdline").read_text(errors="replace")
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.wait(10)
+        if up.stderr:
+            up.stderr.close()
+        for ns in _netns():
+            if lab_id and ns.startswith(f"{lab_id}-"):
+                subprocess.run(["ip", "netns", "delete", ns], check=False)
+        for p in d.glob("n*/nats-server.pid"):  # down failed: the servers this test started
+            pid = int(p.read_text())
+            if pid_matches(pid, str(d)):
+                os.kill(pid, signal.SIGKILL)

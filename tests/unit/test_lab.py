@@ -1,0 +1,110 @@
+"""``natsops lab`` without a lab: names, privileges, the rendered configs, and the partition
+check on Snapshots recorded from a real lab (``data/record_lab.py``)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from natsops.cluster.local import LocalCluster
+from natsops.cluster.process import find_server_binary
+from natsops.doctor import run_checks, select_checks
+from natsops.errors import UsageError
+from natsops.findings import Severity
+from natsops.lab import ROUTE_PING, Lab, _plan, lab_id, net
+from natsops.monitoring.snapshot import Snapshot
+
+DATA = Path(__file__).parent / "data"
+
+
+def recorded(name: str) -> Snapshot:
+    return Snapshot.from_dict(json.loads((DATA / name).read_text()))
+
+
+def test_names_are_short_and_distinct_per_directory(tmp_path: Path) -> None:
+    a, b = lab_id(tmp_path / "a"), lab_id(tmp_path / "b")
+    assert a != b and a.startswith("nl") and len(a) == 7
+    lab = Lab(dir=tmp_path / "a", id=a)
+    nodes = _plan(lab, 9)
+    names = [lab.hub, lab.client, *(str(n.netns) for n in nodes)]
+    assert len(set(names)) == len(names)
+    assert all(len(n) <= 15 for n in names), names  # also usable as interface names
+    assert [n.host for n in nodes][:3] == ["10.200.0.11", "10.200.0.12", "10.200.0.13"]
+
+
+def test_capability_parsing_and_refusal(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert net._cap_net_admin("Name:\tx\nCapEff:\t0000000000001000\n")
+    assert not net._cap_net_admin("CapEff:\t0000000000000000\n")
+    assert not net._cap_net_admin("")
+    monkeypatch.setattr(net.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(net, "_cap_net_admin", lambda status: False)
+    with pytest.raises(UsageError, match="needs root or CAP_NET_ADMIN"):
+        net.require_privileges()
+
+
+def test_lab_config_has_short_route_pings_and_passes_server_check(tmp_path: Path) -> None:
+    lab = Lab(dir=tmp_path / "L", id=lab_id(tmp_path / "L"))
+    c = LocalCluster.create(tmp_path / "L", name="LAB", nodes=_plan(lab, 3),
+                            route_ping=ROUTE_PING)
+    conf = c.config_path("n2").read_text()
+    assert 'listen: "10.200.0.12:4222"' in conf and 'listen: "10.200.0.12:6222"' in conf
+    assert 'ping_interval: "1s"' in conf and "ping_max: 3" in conf
+    assert '"nats-route://10.200.0.11:6222"' in conf
+    loaded = LocalCluster.load(tmp_path / "L")
+    assert loaded.route_ping == ROUTE_PING
+    assert loaded.node("n3").netns == f"{lab.id}-n3"
+    assert loaded.node("n3").monitor_url == "http://10.200.0.13:8222"
+    out = subprocess.run([str(find_server_binary()), "-t", "-c", str(c.config_path("n2"))],
+                         capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_partitioned_meta_leader_recorded() -> None:
+    s = recorded("partition_leader.json")
+    found = list(run_checks(s, select_checks(only=["partition"])))
+    assert [(f.severity, f.subject) for f in found] == [(Severity.FAIL, "n2")]
+    f = found[0]
+    assert "n2 is cut off from the majority" in f.message
+    assert "yet its /healthz says ok" in f.message
+    assert "still calls itself JetStream meta leader" in f.message
+    assert "n1, n3 hold the quorum (2 of 3, 2 needed) and elected n3 meta leader" in f.message
+    assert f.evidence["quorum_side"] == ["n1", "n3"]
+    assert f.fix is not None and "natsops lab heal" in f.fix
+
+
+def test_partition_seen_from_the_cut_off_side_only() -> None:
+    doc = json.loads((DATA / "partition_leader.json").read_text())
+    doc["servers"] = [s for s in doc["servers"] if s["name"] == "n2"]
+    found = list(run_checks(Snapshot.from_dict(doc), select_checks(only=["partition"])))
+    assert [f.subject for f in found] == ["n2"]
+    assert "n1, n3 did not answer this gathering" in found[0].message
+    assert "--transport http" in found[0].message
+
+
+def test_cut_pair_recorded_is_a_warning() -> None:
+    found = list(run_checks(recorded("partition_pair.json"), select_checks(only=["partition"])))
+    assert [(f.severity, f.subject) for f in found] == [(Severity.WARN, "n1-n2")]
+
+
+@pytest.mark.parametrize("name", ["healthy.json", "degraded.json", "degraded_http.json"])
+def test_no_partition_in_the_other_recordings(name: str) -> None:
+    assert list(run_checks(recorded(name), select_checks(only=["partition"]))) == []
+
+
+def test_routes_still_forming_right_after_start_are_not_a_cut() -> None:
+    doc = json.loads((DATA / "partition_pair.json").read_text())
+    for s in doc["servers"]:
+        s["varz"]["start"] = s["varz"]["now"]
+    assert list(run_checks(Snapshot.from_dict(doc), select_checks(only=["partition"]))) == []
+
+
+def test_cut_pair_seen_without_one_of_them() -> None:
+    """Over $SYS through n1, n2 (cut from n1 only) does not answer; n3 has routes to both."""
+    doc = json.loads((DATA / "partition_pair.json").read_text())
+    doc["servers"] = [s for s in doc["servers"] if s["name"] != "n2"]
+    found = list(run_checks(Snapshot.from_dict(doc), select_checks(only=["partition"])))
+    assert [(f.severity, f.subject) for f in found] == [(Severity.WARN, "n1-n2")]
+    assert "n2 did not answer this gathering; n3 has a route to it" in found[0].message
