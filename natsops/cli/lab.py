@@ -47,8 +47,8 @@ def _show(st: "LabStatus", json_out: bool) -> None:
 @app.command()
 def up(
     ctx: typer.Context, directory: DirOpt = DEFAULT,
-    nodes: Annotated[int, typer.Option("--nodes", help="How many servers (odd, at most 9)")] = 3,
-    name: Annotated[str, typer.Option("--name", help="Cluster name (contexts natsops-NAME and natsops-NAME-sys)")] = "lab",
+    nodes: Annotated[int | None, typer.Option("--nodes", help="How many servers (odd, at most 9) [default: 3]", show_default=False)] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Cluster name (contexts natsops-NAME and natsops-NAME-sys) [default: lab]", show_default=False)] = None,
     server_bin: Annotated[str | None, typer.Option("--server-bin", envvar="NATSOPS_SERVER_BIN", help="nats-server binary [default: bundled, then PATH]")] = None,
     wait: Annotated[str, typer.Option("--wait", help="How long to wait for it to be usable")] = "60s",
     dry_run: options.DryRun = False, json_out: options.Json = False,

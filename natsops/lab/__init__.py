@@ -136,11 +136,19 @@ class LabOptions:
     """What ``natsops lab up`` was asked for."""
 
     dir: Path
-    nodes: int = 3
-    name: str = "lab"
+    nodes: int | None = None  # None: 3 for a new lab, what it has for an existing one
+    name: str | None = None  # None: "lab" for a new lab
     server_bin: str | None = None
     timeout: float = 60.0
     write_contexts: bool = True
+
+    @property
+    def count(self) -> int:
+        return 3 if self.nodes is None else self.nodes
+
+    @property
+    def cluster_name(self) -> str:
+        return self.name or "lab"
 
 
 def _plan(lab: Lab, count: int) -> list[NodeSpec]:
@@ -160,7 +168,8 @@ def _attach(lab: Lab, netns: str, ifname: str, address: str) -> None:
     net.ip("-n", lab.hub, "link", "add", ifname, "type", "veth", "peer", "name", "eth0",
            "netns", netns, ok_errors=("File exists",))
     net.ip("-n", lab.hub, "link", "set", ifname, "master", "br0", "up")
-    net.ip("-n", netns, "addr", "add", f"{address}/24", "dev", "eth0", ok_errors=("File exists",))
+    net.ip("-n", netns, "addr", "add", f"{address}/24", "dev", "eth0",
+           ok_errors=("File exists", "already assigned"))
     net.ip("-n", netns, "link", "set", "eth0", "up")
     net.ip("-n", netns, "link", "set", "lo", "up")
 
@@ -180,9 +189,9 @@ def build_network(lab: Lab, nodes: Sequence[NodeSpec]) -> None:
 
 
 def _new(opts: LabOptions, directory: Path, env: Mapping[str, str]) -> tuple[Lab, LocalCluster]:
-    validate_node_count(opts.nodes, allow_even=False)
-    validate_cluster_name(opts.name)
-    if opts.nodes > 9:
+    validate_node_count(opts.count, allow_even=False)
+    validate_cluster_name(opts.cluster_name)
+    if opts.count > 9:
         raise UsageError("--nodes: a lab has at most 9 nodes")
     check_output_dir(directory, what="--dir")
     lab = Lab(dir=directory.resolve(), id=lab_id(directory))
@@ -193,11 +202,13 @@ def _new(opts: LabOptions, directory: Path, env: Mapping[str, str]) -> tuple[Lab
     if opts.write_contexts:
         from natsops.cluster.contexts import check_free
 
-        check_free(opts.name, directory, env)
+        check_free(opts.cluster_name, directory, env)
     binary = find_server_binary(opts.server_bin, env)
-    cluster = LocalCluster.create(directory, name=opts.name, nodes=_plan(lab, opts.nodes),
-                                  binary=binary, env=env, route_ping=ROUTE_PING)
-    lab.save()
+    lab.dir.mkdir(parents=True, exist_ok=True)
+    lab.save()  # first: whatever is created from now on is recorded in it
+    cluster = LocalCluster.create(directory, name=opts.cluster_name,
+                                  nodes=_plan(lab, opts.count), binary=binary, env=env,
+                                  route_ping=ROUTE_PING)
     return lab, cluster
 
 
@@ -222,9 +233,9 @@ def plan(opts: LabOptions) -> LabPlan:
         lab, action = load(directory), "bring back the lab"
         nodes = list(lab.cluster().nodes)
     else:
-        validate_node_count(opts.nodes, allow_even=False)
+        validate_node_count(opts.count, allow_even=False)
         lab, action = Lab(dir=directory.resolve(), id=lab_id(directory)), "create the lab"
-        nodes = _plan(lab, opts.nodes)
+        nodes = _plan(lab, opts.count)
     return LabPlan(action=action, dir=str(lab.dir), id=lab.id,
                    namespaces=(lab.hub, lab.client, *(str(n.netns) for n in nodes)),
                    client_address=CLIENT_ADDR,
@@ -243,6 +254,13 @@ async def up(opts: LabOptions, env: Mapping[str, str], progress: Progress = sile
     if (directory / LAB_FILE).is_file():
         lab, created = load(directory), False
         cluster = lab.cluster()
+        if (opts.nodes not in (None, len(cluster.nodes))
+                or opts.name not in (None, cluster.name)):
+            raise Conflict(f"{directory} holds lab {cluster.name} with {len(cluster.nodes)} "
+                           f"nodes (asked for {opts.name or cluster.name} with "
+                           f"{opts.nodes or len(cluster.nodes)})",
+                           hint=f"use another --dir, or `natsops lab down --purge --dir "
+                                f"{directory}` first")
     elif LocalCluster.exists(directory):
         raise Conflict(f"{directory} holds a local cluster that is not a lab",
                        hint="give another --dir")
@@ -422,6 +440,7 @@ FAULTS = {"kill": signal.SIGKILL, "freeze": signal.SIGSTOP, "thaw": signal.SIGCO
 def fault(directory: Path, what: str, name: str) -> int:
     """``kill`` (SIGKILL), ``freeze`` (SIGSTOP) or ``thaw`` (SIGCONT) a node by pid; returns
     the pid."""
+    net.require_privileges()
     cluster = load(directory).cluster()
     node = cluster.node(name)
     pid = cluster.pid(node.name)
