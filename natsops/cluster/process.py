@@ -30,6 +30,7 @@ __all__ = [
     "is_running",
     "pid_matches",
     "port_is_free",
+    "proc_state",
     "server_version",
     "stop_pid",
 ]
@@ -109,7 +110,8 @@ def free_port(host: str = "127.0.0.1", avoid: set[int] | None = None) -> int:
     raise NatsopsError("could not find a free port")
 
 
-def _proc_state(pid: int) -> str | None:
+def proc_state(pid: int) -> str | None:
+    """The state letter of pid in /proc (R, S, T for stopped, Z...), None when it is gone."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
@@ -127,7 +129,7 @@ def is_running(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    state = _proc_state(pid)
+    state = proc_state(pid)
     if state in ("Z", "X"):
         _reap(pid)  # our own child: collect it so it does not linger as <defunct>
         return False

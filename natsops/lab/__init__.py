@@ -27,13 +27,14 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import signal
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from natsops.cluster.local import LocalCluster, NodeSpec, validate_cluster_name, validate_node_count
-from natsops.cluster.process import find_server_binary, stop_pid
+from natsops.cluster.process import find_server_binary, proc_state, stop_pid
 from natsops.cluster.ready import Progress, silent
 from natsops.errors import Conflict, NatsopsError, NotFound, UsageError
 from natsops.files import check_output_dir
@@ -121,12 +122,18 @@ def load(directory: Path) -> Lab:
                        hint="start one with `natsops lab up --dir DIR`")
     try:
         doc = json.loads(path.read_text())
-        return Lab(dir=directory.expanduser().resolve(), id=str(doc["id"]),
-                   namespaces=[str(n) for n in doc.get("namespaces") or ()],
-                   links=[str(n) for n in doc.get("links") or ()],
-                   cuts=[(str(a), str(b)) for a, b in doc.get("cuts") or ()])
+        lab = Lab(dir=directory.expanduser().resolve(), id=str(doc["id"]),
+                  namespaces=[str(n) for n in doc.get("namespaces") or ()],
+                  links=[str(n) for n in doc.get("links") or ()],
+                  cuts=[(str(a), str(b)) for a, b in doc.get("cuts") or ()])
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise UsageError(f"{path} is damaged: {exc}") from None
+    # never touch a namespace this lab did not name: every one carries its id
+    if not re.fullmatch(r"nl[0-9a-f]{5}", lab.id) or any(
+            not n.startswith(f"{lab.id}-") for n in lab.namespaces + lab.links):
+        raise UsageError(f"{path} is damaged: a namespace or link without the lab's id "
+                         f"{lab.id!r}", hint="remove the lab's namespaces by hand: ip netns list")
+    return lab
 
 
 # ---- up -------------------------------------------------------------------------------------
@@ -327,13 +334,8 @@ class LabStatus:
 
 
 def _process_state(pid: int | None) -> str:
-    if pid is None:
-        return "stopped"
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return "stopped"
-    return "frozen" if stat.rsplit(")", 1)[1].split()[0] in ("T", "t") else "running"
+    state = None if pid is None else proc_state(pid)
+    return "stopped" if state is None else "frozen" if state in ("T", "t") else "running"
 
 
 async def _health(url: str) -> str:

@@ -14,7 +14,7 @@ from natsops.cluster.process import find_server_binary
 from natsops.doctor import run_checks, select_checks
 from natsops.errors import UsageError
 from natsops.findings import Severity
-from natsops.lab import ROUTE_PING, Lab, _plan, lab_id, net
+from natsops.lab import ROUTE_PING, Lab, _plan, lab_id, load, net
 from natsops.monitoring.snapshot import Snapshot
 
 DATA = Path(__file__).parent / "data"
@@ -108,3 +108,12 @@ def test_cut_pair_seen_without_one_of_them() -> None:
     found = list(run_checks(Snapshot.from_dict(doc), select_checks(only=["partition"])))
     assert [(f.severity, f.subject) for f in found] == [(Severity.WARN, "n1-n2")]
     assert "n2 did not answer this gathering; n3 has a route to it" in found[0].message
+
+
+def test_a_lab_file_naming_foreign_namespaces_is_refused(tmp_path: Path) -> None:
+    lab = Lab(dir=tmp_path, id=lab_id(tmp_path), namespaces=["production"])
+    lab.save()
+    with pytest.raises(UsageError, match="without the lab's id"):
+        load(tmp_path)
+    Lab(dir=tmp_path, id=lab.id, namespaces=[lab.hub], links=[f"{lab.hub}/br0"]).save()
+    assert load(tmp_path).namespaces == [lab.hub]
