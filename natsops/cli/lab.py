@@ -17,7 +17,7 @@ app = typer.Typer(
          "partitions, kills and freezes on command (needs root or CAP_NET_ADMIN). natsops "
          "reaches the lab from its client namespace: `natsops lab exec -- natsops doctor`.",
     no_args_is_help=True,
-    epilog=examples("sudo natsops lab up --dir /tmp/lab", "natsops lab exec -- natsops doctor",
+    epilog=examples("natsops lab up --dir /tmp/lab", "natsops lab exec -- natsops doctor",
                     "natsops lab partition n1", "natsops lab heal",
                     "natsops lab isolate n1 --from n2", "natsops lab freeze n3",
                     "natsops lab status", "natsops lab down --purge --force"),
