@@ -117,3 +117,15 @@ def test_a_lab_file_naming_foreign_namespaces_is_refused(tmp_path: Path) -> None
         load(tmp_path)
     Lab(dir=tmp_path, id=lab.id, namespaces=[lab.hub], links=[f"{lab.hub}/br0"]).save()
     assert load(tmp_path).namespaces == [lab.hub]
+
+
+def test_servers_of_other_clusters_are_not_missing_routes() -> None:
+    """A super-cluster or a leaf site: the meta group names servers with no route to here."""
+    doc = json.loads((DATA / "healthy.json").read_text())
+    for s in doc["servers"]:
+        routes = s["routez"]["routes"]
+        s["routez"]["routes"] = [r for r in routes if r["remote_name"] != "n1"]
+        if s["name"] == "n1":
+            s["cluster"] = "west"
+            s["routez"]["routes"] = []
+    assert list(run_checks(Snapshot.from_dict(doc), select_checks(only=["partition"]))) == []

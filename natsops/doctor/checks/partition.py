@@ -48,20 +48,34 @@ def _peers(s: ServerView) -> set[str] | None:
             if doc(r).get("remote_name")} - {s.name}
 
 
-def _members(snap: Snapshot, routed: Mapping[str, set[str]]) -> set[str]:
-    names = set(snap.expected) | set(snap.meta_peers) | set(routed)
-    for peers in routed.values():
-        names |= peers
-    return names
+def _alone(snap: Snapshot) -> bool:
+    """Every server that answered is in one cluster, without gateways: the inventory and the
+    meta group then name that cluster's servers (in a super-cluster or with leaf sites in
+    their own domains they name others too)."""
+    return len({s.cluster for s in snap.servers}) == 1 and not any(
+        doc(doc(s.varz).get("gateway")).get("name") for s in snap.servers)
 
 
 @check(ID, title="No server cut off from its cluster", severity=Severity.FAIL)
 def partition(snap: Snapshot) -> Iterator[Finding]:
-    routed = {s.name: p for s in snap.servers if (p := _peers(s)) is not None}
-    members = _members(snap, routed)
-    size = max(len(members), as_int(snap.meta_view.get("cluster_size")))
-    if size < 2 or not routed:
-        return
+    clusters: dict[str, dict[str, set[str]]] = {}
+    for s in snap.servers:
+        peers = _peers(s)
+        if s.cluster and peers is not None:  # a standalone server has no routes to lose
+            clusters.setdefault(s.cluster, {})[s.name] = peers
+    alone = _alone(snap)
+    for routed in clusters.values():
+        members = set(routed).union(*routed.values())
+        size = len(members)
+        if alone:
+            members |= set(snap.expected) | set(snap.meta_peers)
+            size = max(len(members), as_int(snap.meta_view.get("cluster_size")))
+        if size >= 2:
+            yield from _cluster(snap, routed, members, size)
+
+
+def _cluster(snap: Snapshot, routed: Mapping[str, set[str]], members: set[str],
+             size: int) -> Iterator[Finding]:
     quorum = size // 2 + 1
     sides = {name: {name} | peers for name, peers in routed.items()}
     holding = max((side for side in sides.values() if len(side) >= quorum), key=len,
