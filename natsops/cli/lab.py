@@ -86,11 +86,10 @@ def exec(ctx: typer.Context, directory: DirOpt = DEFAULT) -> None:
     `natsops lab exec -- natsops doctor`."""
     import os
 
-    from natsops.lab import exec_argv, load
+    from natsops.lab import exec_argv
 
-    argv = exec_argv(directory, ctx.args)
-    os.environ["NATSOPS_CLUSTER_DIR"] = str(load(directory).dir)
-    os.execv(argv[0], argv)
+    argv, env = exec_argv(directory, ctx.args, get_state(ctx).env)
+    os.execve(argv[0], argv, env)
 
 
 @app.command()

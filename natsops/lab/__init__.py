@@ -478,8 +478,10 @@ async def restart(directory: Path, name: str, *, grace: float = 10.0,
 
 # ---- exec and down ----------------------------------------------------------------------------
 
-def exec_argv(directory: Path, command: Sequence[str]) -> list[str]:
-    """The argv that runs ``command`` in the lab's client namespace."""
+def exec_argv(directory: Path, command: Sequence[str], env: Mapping[str, str]
+              ) -> tuple[list[str], dict[str, str]]:
+    """The argv and environment that run ``command`` in the lab's client namespace, with
+    ``NATSOPS_CLUSTER_DIR`` set to the lab (natsops commands find it without ``--dir``)."""
     if not command:
         raise UsageError("give the command to run after --, e.g. natsops lab exec -- natsops "
                          "doctor")
@@ -487,7 +489,8 @@ def exec_argv(directory: Path, command: Sequence[str]) -> list[str]:
     lab = load(directory)
     if not net.netns_exists(lab.client):
         raise UsageError(f"the lab in {lab.dir} is down", hint="natsops lab up --dir DIR")
-    return [ip_exe, "netns", "exec", lab.client, *command]
+    return ([ip_exe, "netns", "exec", lab.client, *command],
+            {**env, "NATSOPS_CLUSTER_DIR": str(lab.dir)})
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """``natsops lab down`` after ``natsops lab up`` was killed half-way (SIGKILL: no clean-up ran):
 ``lab.json`` listed every namespace and link before it was created, so ``down`` stops the
-servers already started, by pid, and deletes everything. Needs root or CAP_NET_ADMIN: FAILS
-(never skips) without."""
+servers already started, by pid, and deletes everything; ``lab up`` on the directory then brings
+the lab back and ``down --purge`` removes it all. Needs root or CAP_NET_ADMIN: FAILS (never
+skips) without."""
 
 from __future__ import annotations
 
@@ -63,6 +64,17 @@ def test_down_after_up_was_killed_leaves_nothing(tmp_path: Path) -> None:
         for pid in pids:
             assert not Path(f"/proc/{pid}").exists() or "nats-server" not in \
                 Path(f"/proc/{pid}/cmdline").read_text(errors="replace")
+        # the directory stays: `lab up` on it brings the lab back, then down --purge clears all
+        r = subprocess.run([NATSOPS, "lab", "up", "--dir", str(d), "--json"], env=env,
+                           capture_output=True, text=True, timeout=120, check=False)
+        assert r.returncode == 0, r.stderr
+        assert [n["process"] for n in json.loads(r.stdout)["nodes"]] == ["running"] * 3
+        r = subprocess.run([NATSOPS, "lab", "down", "--dir", str(d), "--purge", "--force",
+                            "--grace", "3"], env=env, capture_output=True, text=True,
+                           timeout=60, check=False)
+        assert r.returncode == 0, r.stderr
+        assert not d.exists()
+        assert not [ns for ns in _netns() if ns.startswith(lab_id)]
     finally:
         if up.poll() is None:
             up.kill()
