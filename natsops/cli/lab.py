@@ -17,7 +17,8 @@ app = typer.Typer(
          "partitions, kills and freezes on command (needs root or CAP_NET_ADMIN). natsops "
          "reaches the lab from its client namespace: `natsops lab exec -- natsops doctor`.",
     no_args_is_help=True,
-    epilog=examples("natsops lab up --dir /tmp/lab", "natsops lab exec -- natsops doctor",
+    epilog=examples("natsops lab up --nodes 3",
+                    "natsops lab exec -- natsops doctor --transport http",
                     "natsops lab partition n1", "natsops lab heal",
                     "natsops lab isolate n1 --from n2", "natsops lab freeze n3",
                     "natsops lab status", "natsops lab down --purge --force"),
@@ -25,7 +26,8 @@ app = typer.Typer(
 
 DirOpt = Annotated[Path, typer.Option("--dir", envvar="NATSOPS_LAB_DIR",
                                       help="State directory of the lab")]
-DEFAULT = Path(".natsops/lab")
+# not under ./.natsops: doctor, upgrade and server look there for "the one local cluster"
+DEFAULT = Path(".natsops-lab")
 Node = Annotated[str, typer.Argument(help="Node name (n1, n2, ...)")]
 
 
@@ -83,7 +85,8 @@ def status(ctx: typer.Context, directory: DirOpt = DEFAULT, json_out: options.Js
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def exec(ctx: typer.Context, directory: DirOpt = DEFAULT) -> None:
     """Run a command in the lab's client namespace, with NATSOPS_CLUSTER_DIR set to the lab:
-    `natsops lab exec -- natsops doctor`."""
+    `natsops lab exec -- natsops doctor --transport http` (HTTP: every server's monitor, both
+    sides of a partition)."""
     import os
 
     from natsops.lab import exec_argv
