@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from natsops.errors import Conflict, NatsopsError
-from natsops.estate.context import EstateContext
+from natsops.estate.context import ApplyOptions, EstateContext
 from natsops.estate.kinds import handler
 from natsops.estate.model import Action, ApplyReport, Op, Plan, Step
 
-__all__ = ["apply_plan", "refused_recreates"]
+if TYPE_CHECKING:
+    from natsops.connection import Conn
+
+__all__ = ["apply_plan", "apply_recipes", "refused_recreates"]
 
 
 def refused_recreates(plan: Plan, allow_recreate: bool) -> list[Action]:
@@ -46,3 +51,12 @@ async def apply_plan(ctx: EstateContext, plan: Plan) -> ApplyReport:
         steps.append(Step(action, True, note, time.monotonic() - t0))
         ctx.forget_streams()
     return ApplyReport(tuple(steps))
+
+
+async def apply_recipes(conn: Conn, plan: Plan, options: ApplyOptions | None = None,
+                        progress: Callable[[str], None] | None = None) -> ApplyReport:
+    """:func:`apply_plan` over a connection (what ``natsops apply`` runs after confirming)."""
+    ctx = EstateContext(conn, options or ApplyOptions())
+    if progress is not None:
+        ctx.progress = progress
+    return await apply_plan(ctx, plan)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from natsops.errors import NatsopsError
 from natsops.estate import fields as f
 from natsops.estate.kinds import Kind, owner_metadata, without_owner
 from natsops.estate.kinds.stream import (
@@ -130,7 +131,13 @@ class BucketKind(Kind):
             assert action.live is not None
             note = await backup_before_recreate(ctx, stream, action.live.holds)
             await delete_stream(ctx.conn, stream)
-        await add_stream(ctx.conn, cfg)
+        try:
+            await add_stream(ctx.conn, cfg)
+        except NatsopsError as exc:
+            if action.op is Op.RECREATE:
+                exc.message = (f"stream {stream} was deleted{' (' + note + ')' if note else ''} but "
+                               f"creating it again failed: {exc.message}")
+            raise
         if int(cfg.get("num_replicas") or 1) > 1:
             await wait_replicas(ctx.conn, stream, int(cfg["num_replicas"]),
                                 ctx.options.replica_timeout)

@@ -15,7 +15,7 @@ from typing import Any
 
 from natsops.estate.model import Resource
 
-__all__ = ["NackDoc", "consumer_cr", "keyvalue_cr", "objectstore_cr", "render_nack",
+__all__ = ["NackDoc", "consumer_cr", "nack_json", "keyvalue_cr", "objectstore_cr", "render_nack",
            "stream_cr", "write_nack"]
 
 API_VERSION = "jetstream.nats.io/v1beta2"
@@ -200,9 +200,19 @@ def write_nack(docs: Sequence[NackDoc], out: Path) -> list[Path]:
     from natsops.files import check_output_dir, write_atomic
 
     folder = check_output_dir(out)
+    folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for d in docs:
         path = folder / d.file
         write_atomic(path, yaml.safe_dump(dict(d.document), sort_keys=False))
         paths.append(path)
     return paths
+
+
+def nack_json(docs: Sequence[NackDoc], paths: Sequence[Path],
+              skipped: Sequence[Resource]) -> dict[str, Any]:
+    """What ``render nack --json`` prints: files written, fields left out, resources skipped."""
+    return {"files": [str(p) for p in paths],
+            "dropped": {f"{d.resource.kind} {d.resource.name}": list(d.dropped)
+                        for d in docs if d.dropped},
+            "skipped": [f"{r.kind} {r.name}" for r in skipped]}

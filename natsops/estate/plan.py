@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from natsops.estate.context import EstateContext
 from natsops.estate.kinds import handler, handlers
 from natsops.estate.model import OWNER_KEY, Action, Live, Op, Plan, Resource
 
-__all__ = ["build_plan"]
+if TYPE_CHECKING:
+    from natsops.connection import Conn
+
+__all__ = ["build_plan", "plan_recipes"]
 
 
 async def build_plan(ctx: EstateContext, resources: Sequence[Resource], *,
@@ -46,3 +50,9 @@ async def build_plan(ctx: EstateContext, resources: Sequence[Resource], *,
     recreated |= {(a.kind, a.name) for a in deletes}
     rest = [handler(a.kind).adjust(a, recreated) for a in rest]
     return Plan(tuple(reversed(deletes)) + tuple(rest))
+
+
+async def plan_recipes(conn: Conn, resources: Sequence[Resource], *,
+                       prune: bool = False) -> Plan:
+    """:func:`build_plan` over a connection (what ``natsops plan`` runs)."""
+    return await build_plan(EstateContext(conn), resources, prune=prune)

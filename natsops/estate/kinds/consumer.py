@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 CONSUMER_DEFAULTS: dict[str, Any] = {
     "deliver_policy": "all", "replay_policy": "instant", "ack_wait": 30 * 10**9,
     "max_deliver": -1, "flow_control": False, "headers_only": False, "mem_storage": False,
+    "num_replicas": 0,
     "metadata": {},
 }
 CONSUMER_FIELDS = (

@@ -8,7 +8,7 @@ from collections.abc import Collection, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from natsops.errors import Conflict, ServerError, Timeout
+from natsops.errors import Conflict, NatsopsError, ServerError, Timeout
 from natsops.estate import fields as f
 from natsops.estate.kinds import Kind, is_owned, owner_metadata, register, without_owner
 from natsops.estate.model import Action, Doc, Live, Op, Resource
@@ -118,6 +118,7 @@ async def backup_before_recreate(ctx: EstateContext, name: str, holds: int) -> s
     from natsops.findings import Severity
 
     folder = check_output_dir(ctx.options.backup_dir, what="backup folder")
+    folder.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     path = folder / f"{name}-{stamp}.tar"
     ctx.progress(f"backing up stream {name} to {path}")
@@ -206,7 +207,13 @@ class StreamKind(Kind):
             note = await backup_before_recreate(ctx, name, action.live.holds)
             await delete_stream(ctx.conn, name)
         cfg = self.config(action)
-        await add_stream(ctx.conn, cfg)
+        try:
+            await add_stream(ctx.conn, cfg)
+        except NatsopsError as exc:
+            if action.op is Op.RECREATE:
+                exc.message = (f"stream {name} was deleted{' (' + note + ')' if note else ''} but "
+                               f"creating it again failed: {exc.message}")
+            raise
         if int(cfg.get("num_replicas") or 1) > 1:
             await wait_replicas(ctx.conn, name, int(cfg["num_replicas"]),
                                 ctx.options.replica_timeout)
