@@ -135,8 +135,9 @@ class BucketKind(Kind):
             await add_stream(ctx.conn, cfg)
         except NatsopsError as exc:
             if action.op is Op.RECREATE:
-                exc.message = (f"stream {stream} was deleted{' (' + note + ')' if note else ''} but "
-                               f"creating it again failed: {exc.message}")
+                kept = f" ({note})" if note else ""
+                exc.message = (f"stream {stream} was deleted{kept} but creating it again "
+                               f"failed: {exc.message}")
             raise
         if int(cfg.get("num_replicas") or 1) > 1:
             await wait_replicas(ctx.conn, stream, int(cfg["num_replicas"]),

@@ -15,8 +15,16 @@ from typing import Any
 
 from natsops.estate.model import Resource
 
-__all__ = ["NackDoc", "consumer_cr", "nack_json", "keyvalue_cr", "objectstore_cr", "render_nack",
-           "stream_cr", "write_nack"]
+__all__ = [
+    "NackDoc",
+    "consumer_cr",
+    "keyvalue_cr",
+    "nack_json",
+    "objectstore_cr",
+    "render_nack",
+    "stream_cr",
+    "write_nack",
+]
 
 API_VERSION = "jetstream.nats.io/v1beta2"
 
