@@ -50,7 +50,8 @@ def load_docs(path: Path) -> list[Doc]:
     import yaml
 
     text = read_text(path, what="recipe")
-    loader = yaml.SafeLoader(text)
+    # libyaml's parser when present (10x faster on a big estate), the same nodes and marks
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
     docs: list[Doc] = []
     try:
         while loader.check_node():
@@ -118,4 +119,8 @@ def load_resources(paths: Iterable[str | Path]) -> list[Resource]:
                                  f"{seen[key]}")
             seen[key] = res.source
             out.append(res)
+    if not out:
+        # an empty recipe set would plan every managed resource away under --prune
+        raise UsageError("no resources in the recipe files (each document needs kind and "
+                         "metadata.name)")
     return out
