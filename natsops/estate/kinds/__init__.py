@@ -103,8 +103,9 @@ class Kind:
         raise NotImplementedError
 
     def compare(self, spec: Mapping[str, Any], live: Mapping[str, Any]) -> list[Change]:
-        want = without_owner({**self.defaults, **spec})
         have = without_owner(live)
+        # a default the live side does not report (an older server) is the server's value
+        want = without_owner({**{k: v for k, v in self.defaults.items() if k in live}, **spec})
         return diff_configs({k: have[k] for k in want if k in have}, want)
 
     def recreate_reason(self, change: Change, live: Live) -> str | None:

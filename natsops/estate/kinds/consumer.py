@@ -25,8 +25,7 @@ if TYPE_CHECKING:
 CONSUMER_DEFAULTS: dict[str, Any] = {
     "deliver_policy": "all", "replay_policy": "instant", "ack_wait": 30 * 10**9,
     "max_deliver": -1, "flow_control": False, "headers_only": False, "mem_storage": False,
-    "num_replicas": 0,
-    "metadata": {},
+    "num_replicas": 0, "deliver_subject": "", "deliver_group": "", "metadata": {},
 }
 CONSUMER_FIELDS = (
     "name", "durable_name", "stream_name", "description", "deliver_policy", "opt_start_seq",
