@@ -134,3 +134,15 @@ def test_nack_names_fields_it_cannot_hold(tmp_path: Path) -> None:
     (doc,), _ = render_nack([res])
     assert doc.dropped == ("metadata",) and doc.document["spec"] == {"bucket": "B",
                                                                       "history": 5}
+
+
+def test_lint_reads_estate_recipes(tmp_path: Path) -> None:
+    from natsops.conf.lint import lint_paths
+    from natsops.findings import Severity
+
+    clean = lint_paths(sorted(ESTATE.glob("*.yaml")))
+    assert [f for f in clean.findings if f.severity >= Severity.WARN] == []
+    bad = write(tmp_path, "kind: Stream\nmetadata: {name: A}\nspec:\n  subjects: [a]\n"
+                "  max_age: 1h\n  num_replicas: 2\n---\nkind: Consumer\nmetadata: {name: c}\n")
+    found = {(f.id, f.location.line if f.location else 0) for f in lint_paths([bad]).findings}
+    assert found == {("stream/replicas", 6), ("estate/invalid", 9)}

@@ -9,7 +9,16 @@ from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from natsops.errors import UsageError
-from natsops.estate.model import OWNER_KEY, OWNER_VALUE, Action, Doc, Live, Op, Resource
+from natsops.estate.model import (
+    OWNER_KEY,
+    OWNER_VALUE,
+    Action,
+    Doc,
+    Live,
+    Op,
+    RecipeError,
+    Resource,
+)
 from natsops.jetstream.spec import Change, diff_configs, strip_server_metadata
 
 if TYPE_CHECKING:
@@ -41,14 +50,16 @@ def kinds() -> dict[str, type[Kind]]:
     return dict(_REGISTRY)
 
 
-def handler(kind: str, *, where: str = "") -> Kind:
-    """The handler of ``kind``; a UsageError naming the known kinds otherwise."""
+def handler(kind: str, *, doc: Doc | None = None) -> Kind:
+    """The handler of ``kind``; a UsageError naming the known kinds (and ``doc``'s line)."""
     known = kinds()
     if kind not in known:
         close = difflib.get_close_matches(kind, known, n=1)
         tip = f" (did you mean {close[0]!r}?)" if close else ""
-        raise UsageError(f"{where + ': ' if where else ''}unknown kind {kind!r}{tip}; "
-                         f"use one of {', '.join(sorted(known))}")
+        message = f"unknown kind {kind!r}{tip}; use one of {', '.join(sorted(known))}"
+        if doc is not None:
+            raise RecipeError(doc.file, doc.lines.get("kind", doc.line), message)
+        raise UsageError(message)
     return known[kind]()
 
 

@@ -14,7 +14,7 @@ from natsops.errors import NotFound
 from natsops.estate import fields as f
 from natsops.estate.kinds import Kind, is_owned, owner_metadata, register, without_owner
 from natsops.estate.model import Action, Doc, Live, Op, Resource
-from natsops.jetstream._api import check_name, paged
+from natsops.jetstream._api import paged
 from natsops.jetstream.models import ConsumerInfo
 from natsops.jetstream.spec import Change, strip_server_metadata
 from natsops.jetstream.streams import HIDDEN_PREFIXES
@@ -74,11 +74,11 @@ class ConsumerKind(Kind):
 
     def load(self, doc: Doc) -> Resource:
         name = f.name_of(doc, "durable_name", "name")
-        check_name(name, "consumer")
+        f.valid_name(doc, name, "consumer")
         stream = doc.metadata.get("stream") or doc.spec.get("stream_name")
         if not stream:
             raise doc.error("metadata", "no stream: set metadata.stream")
-        check_name(str(stream))
+        f.valid_name(doc, str(stream), "stream", "metadata.stream")
         spec = f.check_fields(doc, CONSUMER_FIELDS, CONSUMER_CHECKS,
                               f.api_normaliser("consumer"))
         for k in ("name", "durable_name", "stream_name"):

@@ -12,7 +12,6 @@ from natsops.errors import Conflict, NatsopsError, ServerError, Timeout
 from natsops.estate import fields as f
 from natsops.estate.kinds import Kind, is_owned, owner_metadata, register, without_owner
 from natsops.estate.model import Action, Doc, Live, Op, Resource
-from natsops.jetstream._api import check_name
 from natsops.jetstream.models import StreamInfo
 from natsops.jetstream.spec import Change, strip_server_metadata
 from natsops.jetstream.streams import HIDDEN_PREFIXES
@@ -142,7 +141,7 @@ class StreamKind(Kind):
 
     def load(self, doc: Doc) -> Resource:
         name = f.name_of(doc, "name")
-        check_name(name)
+        f.valid_name(doc, name, "stream")
         if name.startswith(HIDDEN_PREFIXES):
             raise doc.error("metadata.name", f"{name} is a bucket's stream: write a KeyValue or "
                             "ObjectStore resource")
