@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -48,6 +49,11 @@ async def apply_plan(ctx: EstateContext, plan: Plan) -> ApplyReport:
         except NatsopsError as exc:
             steps.append(Step(action, False, str(exc), time.monotonic() - t0))
             return ApplyReport(tuple(steps), tuple(pending[i + 1:]), exc)
+        except asyncio.CancelledError:  # Ctrl-C/SIGTERM: say what ran before the CLI exits
+            done = ", ".join(s.action.label for s in steps) or "none"
+            ctx.progress(f"stopped during {action.op.value} {action.label}; applied: {done}; "
+                         f"not run: {len(pending) - i - 1}; run apply again to continue")
+            raise
         steps.append(Step(action, True, note, time.monotonic() - t0))
         ctx.forget_streams()
     return ApplyReport(tuple(steps))

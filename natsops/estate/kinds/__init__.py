@@ -136,6 +136,11 @@ class Kind:
                           desired=desired, live=live)
         return Action(self.kind, desired.name, Op.UPDATE, changes, desired=desired, live=live)
 
+    def requires(self, resource: Resource) -> list[tuple[str, str]]:
+        """``(kind, name)`` of what ``resource`` needs to exist first (a consumer's stream); the
+        plan fails naming the recipe line when one is neither in the recipes nor live."""
+        return []
+
     def adjust(self, action: Action, recreated: Collection[tuple[str, str]]) -> Action:
         """``action`` once the plan knows which resources are recreated (``(kind, name)``):
         a consumer of a recreated stream must be created again."""

@@ -121,6 +121,9 @@ class ConsumerKind(Kind):
             return "a consumer cannot switch between push and pull (the server refuses it)"
         return super().recreate_reason(change, live)
 
+    def requires(self, resource: Resource) -> list[tuple[str, str]]:
+        return [("Stream", split(resource.name)[0])]
+
     def adjust(self, action: Action, recreated: Collection[tuple[str, str]]) -> Action:
         stream = split(action.name)[0]
         if ("Stream", stream) in recreated and action.op in (Op.NOOP, Op.UPDATE, Op.RECREATE):
