@@ -130,6 +130,46 @@ async def backup_before_recreate(ctx: EstateContext, name: str, holds: int) -> s
     return f"backup of {holds:,} messages at {path} (verified)"
 
 
+async def apply_stream_action(ctx: EstateContext, action: Action, stream: str,
+                              cfg: dict[str, Any] | None) -> str:
+    """Delete, update (through ``stream edit``'s path), create or recreate stream ``stream``
+    with ``cfg``; wait for the replicas when they grow or move. Streams and buckets share it."""
+    from natsops.jetstream.streams import (
+        StreamEdit,
+        add_stream,
+        apply_stream_edit,
+        delete_stream,
+    )
+
+    if action.op is Op.DELETE or cfg is None:
+        await delete_stream(ctx.conn, stream)
+        return "deleted"
+    replicas = int(cfg.get("num_replicas") or 1)
+    if action.op is Op.UPDATE:
+        assert action.live is not None
+        # refused if someone changed the stream since the plan, as `stream edit` is
+        await apply_stream_edit(ctx.conn, StreamEdit(action.live.detail, cfg, action.changes))
+        if scaled(action):
+            return await wait_replicas(ctx.conn, stream, replicas, ctx.options.replica_timeout)
+        return "updated"
+    note = ""
+    if action.op is Op.RECREATE:
+        assert action.live is not None
+        note = await backup_before_recreate(ctx, stream, action.live.holds)
+        await delete_stream(ctx.conn, stream)
+    try:
+        await add_stream(ctx.conn, cfg)
+    except NatsopsError as exc:
+        if action.op is Op.RECREATE:
+            kept = f" ({note})" if note else ""
+            exc.message = (f"stream {stream} was deleted{kept} but creating it again failed: "
+                           f"{exc.message}")
+        raise
+    if replicas > 1:
+        await wait_replicas(ctx.conn, stream, replicas, ctx.options.replica_timeout)
+    return "; ".join(x for x in (note, "created") if x)
+
+
 @register
 class StreamKind(Kind):
     kind = "Stream"
@@ -179,44 +219,8 @@ class StreamKind(Kind):
         return cfg
 
     async def apply(self, ctx: EstateContext, action: Action) -> str:
-        from natsops.jetstream.streams import (
-            StreamEdit,
-            add_stream,
-            apply_stream_edit,
-            delete_stream,
-        )
-
-        name = action.name
-        if action.op is Op.DELETE:
-            await delete_stream(ctx.conn, name)
-            return "deleted"
-        if action.op is Op.UPDATE:
-            assert action.live is not None
-            cfg = self.config(action)
-            # the path `stream edit` takes: refused if someone changed it since the plan
-            await apply_stream_edit(ctx.conn, StreamEdit(action.live.detail, cfg,
-                                                         action.changes))
-            if scaled(action):
-                return await wait_replicas(ctx.conn, name, int(cfg.get("num_replicas") or 1),
-                                           ctx.options.replica_timeout)
-            return "updated"
-        note = ""
-        if action.op is Op.RECREATE:
-            assert action.live is not None
-            note = await backup_before_recreate(ctx, name, action.live.holds)
-            await delete_stream(ctx.conn, name)
-        cfg = self.config(action)
-        try:
-            await add_stream(ctx.conn, cfg)
-        except NatsopsError as exc:
-            if action.op is Op.RECREATE:
-                exc.message = (f"stream {name} was deleted{' (' + note + ')' if note else ''} but "
-                               f"creating it again failed: {exc.message}")
-            raise
-        if int(cfg.get("num_replicas") or 1) > 1:
-            await wait_replicas(ctx.conn, name, int(cfg["num_replicas"]),
-                                ctx.options.replica_timeout)
-        return "; ".join(x for x in (note, "created") if x)
+        cfg = None if action.op is Op.DELETE else self.config(action)
+        return await apply_stream_action(ctx, action, action.name, cfg)
 
     def export(self, live: Live) -> dict[str, Any]:
         cfg = without_owner(live.config)
