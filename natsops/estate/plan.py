@@ -45,8 +45,8 @@ async def build_plan(ctx: EstateContext, resources: Sequence[Resource], *,
         rest.extend(h.diff(r, live.get(r.name)) for r in wanted.get(h.kind, []))
         if prune:
             deletes.extend(
-                Action(h.kind, name, Op.DELETE, reason=f"not in the recipes; has {OWNER_KEY}",
-                       live=lv)
+                Action(h.kind, name, Op.DELETE, live=lv, reason="; ".join(
+                    x for x in (f"not in the recipes; has {OWNER_KEY}", h.delete_note(lv)) if x))
                 for name, lv in sorted(live.items()) if name not in mine and h.owned(lv))
     recreated = {(a.kind, a.name) for a in rest if a.op is Op.RECREATE}
     recreated |= {(a.kind, a.name) for a in deletes}

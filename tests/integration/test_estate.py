@@ -105,6 +105,11 @@ def test_guide_estate_apply_plan_edit_check(nats_cluster, unique, tmp_path: Path
     assert "max_age: 720h -> 24h" in r.stdout and "1 to update" in r.stdout
     ok(urls, "apply", str(estate))  # an update needs no confirmation
     assert pending(plan_json(urls, estate, "--check")) == []
+    edit(orders, "max_deliver: 5", "max_deliver: 7")
+    assert pending(plan_json(urls, estate)) == [("Consumer", f"ORDERS_{tag}/workers", "update",
+                                                  ["max_deliver"])]
+    assert "update Consumer" in ok(urls, "apply", str(estate))
+    assert pending(plan_json(urls, estate, "--check")) == []
 
 
 @pytest.mark.cluster

@@ -146,6 +146,10 @@ class Kind:
         a consumer of a recreated stream must be created again."""
         return action
 
+    def delete_note(self, live: Live) -> str:
+        """What else a delete of ``live`` removes (a stream's consumers), for the plan."""
+        return ""
+
     def owned(self, live: Live) -> bool:
         """Whether ``plan --prune`` may delete ``live`` (natsops created or updated it)."""
         return live.owned

@@ -143,14 +143,22 @@ class ConsumerKind(Kind):
         return cfg
 
     async def apply(self, ctx: EstateContext, action: Action) -> str:
-        from natsops.jetstream.consumers import add_consumer, delete_consumer, update_consumer
+        from natsops.jetstream.consumers import (
+            ConsumerEdit,
+            add_consumer,
+            apply_consumer_edit,
+            delete_consumer,
+        )
 
         stream, name = split(action.name)
         if action.op is Op.DELETE:
             await delete_consumer(ctx.conn, stream, name)
             return "deleted"
         if action.op is Op.UPDATE:
-            await update_consumer(ctx.conn, stream, self.config(action))
+            assert action.live is not None
+            # refused if someone changed the consumer since the plan, as `consumer edit` is
+            await apply_consumer_edit(ctx.conn, ConsumerEdit(action.live.detail,
+                                                             self.config(action), action.changes))
             return "updated"
         if action.op is Op.RECREATE:
             await delete_consumer(ctx.conn, stream, name)

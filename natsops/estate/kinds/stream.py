@@ -206,6 +206,10 @@ class StreamKind(Kind):
             return "a sealed stream cannot be unsealed"
         return super().recreate_reason(change, live)
 
+    def delete_note(self, live: Live) -> str:
+        n = live.detail.consumers if live.detail is not None else 0
+        return f"its {n} consumer(s) go with it" if n else ""
+
     def config(self, action: Action) -> dict[str, Any]:
         """The StreamConfig to submit: the live one (if any), then defaults, then the recipe."""
         assert action.desired is not None
