@@ -139,7 +139,7 @@ def test_immutable_field_refused_then_recreated_with_backup(nats_server, unique,
     (act,) = [a for a in plan["actions"] if a["op"] != "no-change"]
     assert act["op"] == "recreate" and "storage cannot change" in act["reason"]
     assert act["holds"] == 1
-    r = natsops(url, "apply", str(recipe), "--yes")
+    r = natsops(url, "apply", str(recipe))  # refused before any question is asked
     assert r.exit_code == 9, (r.stdout, r.stderr)  # CONFLICT: holds messages, nothing done
     assert "holds 1 messages" in r.stderr and "--allow-recreate" in r.stderr
     assert infos(url, name)[name].state.last_seq == before.state.last_seq
