@@ -146,3 +146,27 @@ def test_lint_reads_estate_recipes(tmp_path: Path) -> None:
                 "  max_age: 1h\n  num_replicas: 2\n---\nkind: Consumer\nmetadata: {name: c}\n")
     found = {(f.id, f.location.line if f.location else 0) for f in lint_paths([bad]).findings}
     assert found == {("stream/replicas", 6), ("estate/invalid", 9)}
+
+
+def test_a_new_kind_is_one_registered_class(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from natsops.estate import kinds as registry
+    from natsops.estate.kinds import Kind, handlers, register
+    from natsops.estate.model import Doc, Resource
+
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry.kinds()))
+
+    @register
+    class Widget(Kind):
+        kind = "Widget"
+        order = 0
+        defaults = {"size": 1}  # noqa: RUF012 - a test kind
+
+        def load(self, doc: Doc) -> Resource:
+            return Resource(self.kind, str(doc.metadata["name"]), dict(doc.spec), doc.where())
+
+    (res,) = load_resources([write(tmp_path, "kind: Widget\nmetadata: {name: w}\n"
+                                   "spec: {colour: red}\n")])
+    assert handlers()[0].kind == "Widget"
+    act = Widget().diff(res, Live("Widget", "w", {"colour": "blue", "size": 2}))
+    assert act.op is Op.UPDATE and [c.field for c in act.changes] == ["colour", "size"]
