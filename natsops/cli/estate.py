@@ -151,8 +151,9 @@ def export(
       natsops export ORDERS SESSIONS --out estate/
     """
     from natsops.cli import output
-    from natsops.estate.export import export_live, write_export
+    from natsops.estate.export import check_selection, export_live, write_export
 
+    check_selection(names or [], everything)
     paths = write_export(call(ctx, export_live, names or [], everything=everything), out)
     if want_json(ctx, json_out):
         output.print_json([str(p) for p in paths])
