@@ -118,12 +118,16 @@ def test_replicas_one_to_three_waits_for_current_replicas(nats_cluster, unique,
     urls = nats_cluster.urls
     name = unique("SCALE")
     recipe = stream_recipe(tmp_path, name, "num_replicas: 1")
+    with recipe.open("a") as fh:  # a bucket scales the same way
+        fh.write(f"---\nkind: KeyValue\nmetadata: {{name: {name}}}\nspec: {{replicas: 1}}\n")
     ok(urls, "apply", str(recipe))
-    edit(recipe, "num_replicas: 1", "num_replicas: 3")
+    edit(recipe, "replicas: 1", "replicas: 3")
     out = ok(urls, "apply", str(recipe))
-    assert "num_replicas: 1 -> 3" in out and "R3 current" in out
-    cl = infos(urls, name)[name].cluster
-    assert len(cl.replicas) == 2 and all(p.current for p in cl.replicas)
+    assert "num_replicas: 1 -> 3" in out and "      replicas: 1 -> 3" in out
+    assert out.count("R3 current") == 2
+    for stream in (name, f"KV_{name}"):
+        cl = infos(urls, stream)[stream].cluster
+        assert len(cl.replicas) == 2 and all(p.current for p in cl.replicas)
 
 
 def test_immutable_field_refused_then_recreated_with_backup(nats_server, unique,

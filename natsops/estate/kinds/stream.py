@@ -101,7 +101,8 @@ async def wait_replicas(conn: Conn, name: str, replicas: int, timeout: float) ->
 
 def scaled(action: Action) -> bool:
     """Whether an update changes replicas or placement (then apply waits for the replicas)."""
-    return any(c.field.split(".")[0] in ("num_replicas", "placement") for c in action.changes)
+    return any(c.field.split(".")[0] in ("num_replicas", "replicas", "placement")
+               for c in action.changes)
 
 
 async def backup_before_recreate(ctx: EstateContext, name: str, holds: int) -> str:
