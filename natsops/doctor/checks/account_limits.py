@@ -3,9 +3,10 @@
 jsz ``account_details`` carries each account's use (``memory``, ``storage``: the whole
 deployment's, replicas included) and its limits as ``reserved_memory``/``reserved_storage``
 (the account's ``max_mem``/``max_file``, config file or JWT). Past them a publish fails with
-"insufficient resources" (10047/503). Stream and consumer count limits are visible only in
-operator mode (the JWT's ``limits.streams``/``limits.consumer``); a config-file account's
-``max_streams``/``max_consumers`` answer only ``$JS.API.INFO`` as the account itself.
+"resource limits exceeded for account" (10002). Stream and consumer count limits are
+visible only in operator mode (the JWT's ``limits.streams``/``limits.consumer``); a
+config-file account's ``max_streams``/``max_consumers`` answer only ``$JS.API.INFO`` as the
+account itself.
 Account *connection* limits are the ``conn-limits`` check's.
 """
 
@@ -52,8 +53,9 @@ def account_limits(snap: Snapshot) -> Iterator[Finding]:
                 ID, name, as_int(acc.get(used_k)), limit, f"account {name}: JetStream {kind} "
                 "storage", warn_pct=WARN_PCT, fail_pct=FAIL_PCT, show=format_bytes,
                 evidence={"account": name, "id": acc.get("id"), "store": kind},
-                fix=f"Publishes to {name}'s streams fail once it is full (\"insufficient "
-                    "resources\"): give its streams limits (max_bytes/max_age) or purge them, "
+                fix=f"Publishes to {name}'s streams fail once it is full (\"resource limits "
+                    "exceeded for account\"): give its streams limits (max_bytes/max_age) "
+                    "or purge them, "
                     f"or raise the account's {kind} limit (config: `accounts {{ {name} "
                     f"{{ jetstream {{ max_{'file' if kind == 'file' else 'mem'}: N }} }} }}`; "
                     f"operator mode: `nsc edit account {name} --js-{flag}-storage N`, then "

@@ -1,8 +1,9 @@
 """Highly available (R>1) streams and consumers per server, against a limit.
 
 Each HA asset is a Raft group the server runs (elections, heartbeats, a WAL). jsz
-``ha_assets`` counts them per server. With ``jetstream { limits { max_ha_assets: N } }`` the
-server refuses new R>1 assets past N: near it is a WARN, at 95% a FAIL. Without it, the
+``ha_assets`` counts the server's Raft nodes, the meta group's included: the streams and
+consumers are one fewer on a clustered server. With ``jetstream { limits { max_ha_assets: N
+} }`` the server refuses new R>1 assets past N: near it is a WARN, at 95% a FAIL. Without it, the
 advice is ``nats audit``'s CLUSTER_003 default of 1000 per server (the operations guide
 gives no number): above it is a WARN.
 """
@@ -32,7 +33,8 @@ def ha_assets(snap: Snapshot) -> Iterator[Finding]:
         js = doc(doc(s.varz).get("jetstream"))
         if not s.jetstream:
             continue
-        count = as_int(jsz.get("ha_assets", doc(js.get("stats")).get("ha_assets")))
+        raft = as_int(jsz.get("ha_assets", doc(js.get("stats")).get("ha_assets")))
+        count = max(raft - 1, 0) if s.meta else raft  # without the meta group
         limit = as_int(doc(jsz.get("limits")).get("max_ha_assets")) or as_int(
             doc(js.get("limits")).get("max_ha_assets"))
         ev = {"server": s.name, "ha_assets": count}
