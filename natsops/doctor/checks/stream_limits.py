@@ -20,7 +20,7 @@ ID = "stream-limits"
 WARN_PCT, FAIL_PCT = 80.0, 95.0
 
 
-@check(ID, title="Discard-new streams below their limits", severity=Severity.FAIL,
+@check(ID, title="Streams below the limits that refuse writes", severity=Severity.FAIL,
        suite="jetstream")
 def stream_limits(snap: Snapshot) -> Iterator[Finding]:
     for st in snap.streams:
