@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import ipaddress
 import json
 import os
 import secrets
@@ -31,10 +32,12 @@ from typer.testing import CliRunner
 
 from natsops.cli.main import app
 from natsops.cluster.local import LocalCluster, plan_nodes
-from natsops.cluster.process import ServerProcess
+from natsops.cluster.process import ServerProcess, free_port
 from natsops.cluster.ready import start_usable
 from natsops.errors import NatsopsError
 from natsops.monitoring.gather import gather
+from tests.integration.test_doctor import findings as found
+from tests.integration.test_doctor import wait_for
 
 pytestmark = pytest.mark.cluster
 runner = CliRunner()
@@ -48,34 +51,11 @@ def doctor(*args: str, pre: tuple[str, ...] = ()) -> dict[str, Any]:
     return dict(json.loads(res.stdout))
 
 
-def found(doc: dict[str, Any], check_id: str) -> list[dict[str, Any]]:
-    return [f for f in doc["findings"] if f["id"] == check_id]
-
-
-def wait_for(fn: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def cert_expiring(d: Path, days: float) -> tuple[Path, Path]:
     """A self-signed certificate for 127.0.0.1 that expires in ``days`` days, and its key."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "natsops-test")])
     now = dt.datetime.now(dt.timezone.utc)
-    import ipaddress
-
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
             .public_key(key.public_key()).serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(days=1))
@@ -267,7 +247,8 @@ gateway {{
 
 def test_gateway_mesh_quiet_then_one_gateway_down(server_bin: Path, tmp_path: Path) -> None:
     pw = secrets.token_urlsafe(12)
-    a, b = free_port(), free_port()
+    a = free_port()
+    b = free_port(avoid={a})
     procs: dict[str, ServerProcess] = {}
     try:
         for name, port in (("A", a), ("B", b)):
