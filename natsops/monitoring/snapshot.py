@@ -165,6 +165,8 @@ class Snapshot:
     # filesystem of its store_dir, measured here (a local cluster only: see gather)
     disk: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     previous: Snapshot | None = field(default=None, compare=False, repr=False)
+    # an older run's Snapshot (``doctor --since ARCHIVE``), for trends over hours or days
+    baseline: Snapshot | None = field(default=None, compare=False, repr=False)
 
     # ---- servers -------------------------------------------------------------------------
     @property
@@ -312,3 +314,6 @@ class Snapshot:
 
     def with_previous(self, previous: Snapshot | None) -> Snapshot:
         return replace(self, previous=previous)
+
+    def with_baseline(self, baseline: Snapshot | None) -> Snapshot:
+        return replace(self, baseline=baseline)
