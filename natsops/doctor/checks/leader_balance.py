@@ -28,26 +28,35 @@ def _group(name: str, leader: str | None, host: str, peers: Iterable[Mapping[str
                  peers=tuple(sorted(members)), current=tuple(sorted(current - {leader or ""})))
 
 
-def _groups(snap: Snapshot, kind: str) -> list[Group]:
+def _groups(snap: Snapshot, kind: str) -> dict[str, list[Group]]:
+    """Replicated groups per cluster (a supercluster's clusters are balanced each on its own)."""
+    out: dict[str, list[Group]] = {}
     if kind == "stream":
-        return [_group(st.subject, st.leader, st.server, st.peers)
-                for st in snap.streams if st.replicas > 1]
-    out = []
+        for st in snap.streams:
+            if st.replicas > 1:
+                out.setdefault(str(st.cluster.get("name") or ""), []).append(
+                    _group(st.subject, st.leader, st.server, st.peers))
+        return out
     for c in snap.consumers:
         peers = [p for p in c.cluster.get("replicas") or () if isinstance(p, Mapping)]
         if peers:
-            out.append(_group(f"{c.account} > {c.stream} > {c.name}", c.leader, c.server, peers))
+            out.setdefault(str(c.cluster.get("name") or ""), []).append(
+                _group(f"{c.account} > {c.stream} > {c.name}", c.leader, c.server, peers))
     return out
 
 
 @check(ID, title="Leaders spread over the servers", severity=Severity.WARN, suite="jetstream")
 def leader_balance(snap: Snapshot) -> Iterator[Finding]:
     for kind in ("stream", "consumer"):
-        plan = plan_moves("stream", _groups(snap, kind))
-        far = max(FACTOR * plan.share, plan.share + MARGIN)
-        for server, led in sorted(plan.before.items()):
-            if led <= far:
-                continue
+        for _, groups in sorted(_groups(snap, kind).items()):
+            yield from _far(kind, groups)
+
+
+def _far(kind: str, groups: list[Group]) -> Iterator[Finding]:
+    plan = plan_moves("stream", groups)
+    far = max(FACTOR * plan.share, plan.share + MARGIN)
+    for server, led in sorted(plan.before.items()):
+        if led > far:
             yield Finding.warn(
                 ID, server, f"{server} leads {led} of {plan.groups} replicated {kind}s (its "
                 f"share is {plan.share}): it does most of the {kind} work",
