@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from natsops.cli.main import app
 from natsops.cluster.local import LocalCluster
+from tests.integration.test_doctor_audit import LIMITS_CONF, cert_expiring, raw_client, start_server
 
 VERSION = "2.10.26"
 runner = CliRunner()
@@ -128,13 +129,6 @@ def test_meta_step_down_on_210(cluster_210: Path) -> None:
 def test_doctor_audit_checks_on_210(server_210: Path, tmp_path: Path) -> None:
     """2.10 reports no certificate expiry: tls-expiry says so (INFO) instead of inventing one,
     and the limits checks read 2.10's documents (a server at max_connections 10)."""
-    from tests.integration.test_doctor_audit import (
-        LIMITS_CONF,
-        cert_expiring,
-        raw_client,
-        start_server,
-    )
-
     cert, key = cert_expiring(tmp_path, 5)
     proc = start_server(server_210, tmp_path / "s", LIMITS_CONF.format(
         store=tmp_path / "js", cert=cert, key=key, pw="pw210"))
