@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import nats
 import pytest
 from cryptography import x509
@@ -168,11 +169,20 @@ def limits(server_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         proc.stop(grace=5)
 
 
+def _connections(limits: Limits) -> int:
+    return int(httpx.get(f"{limits.proc.monitor_url}/varz", timeout=5).json()["connections"])
+
+
 @pytest.mark.parametrize("transport", ["http", "sys"])
 def test_limits_are_found_over_both_transports(limits: Limits, transport: str) -> None:
     if transport == "http":
         doc = doctor("--monitor", limits.proc.monitor_url)
     else:
+        # doctor's own connection counts, and natsops probes a server's INFO on a second one
+        # while connecting: with 9 clients of 10 the login is refused now and then. One idle
+        # client leaves, so doctor is the 9th connection.
+        limits.clients.pop().close()
+        wait_for(lambda: _connections(limits) == 8, 10, "the idle client gone")
         doc = doctor(pre=limits.sys)
     assert doc["transport"] == transport
 
@@ -181,11 +191,10 @@ def test_limits_are_found_over_both_transports(limits: Limits, transport: str) -
     assert tls["evidence"]["listener"] == "leafnode"
     assert 4.8 < tls["evidence"]["days_left"] < 5.1
 
-    [conn] = found(doc, "conn-limits")  # 9 clients, plus doctor's own over $SYS
+    [conn] = found(doc, "conn-limits")
     assert conn["subject"] == "lim"
     assert conn["evidence"]["limit"] == 10
-    assert conn["evidence"]["used"] == (9 if transport == "http" else 10)
-    assert conn["severity"] == ("warn" if transport == "http" else "fail")
+    assert (conn["severity"], conn["evidence"]["used"]) == ("warn", 9)
 
     [subs] = found(doc, "sub-limits")
     [c] = subs["evidence"]["connections"]
