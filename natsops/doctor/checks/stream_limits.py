@@ -4,7 +4,8 @@ With ``discard: new`` a stream at ``max_msgs`` or ``max_bytes`` refuses publishe
 messages exceeded", 10077 / "maximum bytes exceeded"); with ``discard: old`` it drops its
 oldest messages instead (not a fault, and not reported here). At ``max_consumers`` creating a
 consumer fails whatever the discard policy (10026). KV buckets and object stores are streams
-with ``discard: new`` and are checked the same way.
+with ``discard: new`` and are checked the same way. ``max_msgs_per_subject`` with
+``discard_new_per_subject`` is per subject and not visible in the stream's totals: not checked.
 """
 
 from __future__ import annotations

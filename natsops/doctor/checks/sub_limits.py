@@ -1,7 +1,8 @@
 """Connections near their subscription limit.
 
 ``max_subscriptions`` (varz) limits each *connection*, not the server; an operator-mode
-account's ``limits.subs`` applies to each of its connections too. A connection past its
+account's ``limits.subs`` applies to each of its connections too (a user JWT's own
+``subs`` limit does as well, but no endpoint shows it). A connection past its
 limit gets "maximum subscriptions exceeded" and the subscription is refused. The connections
 are read from connz sorted by subscription count (the top ones per server).
 """
