@@ -186,7 +186,12 @@ def test_gateway_mesh_clusters_learnt_from_gossip_and_one_way_links() -> None:
     assert (f.severity.label, f.subject, f.evidence["no_outbound"]) == ("fail", "a1", ["C"])
     one_way = snap(_gw("a1", "A", ["B"], []), _gw("b1", "B", ["A"], ["A"]))
     [f] = run(one_way, "gateway-mesh")
-    assert (f.severity.label, f.evidence["no_inbound"]) == ("warn", ["B"])
+    assert (f.severity.label, f.subject, f.evidence["no_inbound"]) == (
+        "warn", "cluster A", ["B"])
+    # B's server dialled a1, not a2: a cluster needs the inbound once, not on every server
+    spread = snap(_gw("a1", "A", ["B"], ["B"]), _gw("a2", "A", ["B"], []),
+                  _gw("b1", "B", ["A"], ["A"]))
+    assert run(spread, "gateway-mesh") == []
     assert run(snap(srv(varz={}, gatewayz={})), "gateway-mesh") == []  # no gateways
 
 
