@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
 from natsops.findings import Finding
-from natsops.monitoring.snapshot import as_int, as_map
+from natsops.monitoring.snapshot import Snapshot, as_int, as_map
 from natsops.units import format_bytes, format_duration
 
-__all__ = ["as_int", "doc", "format_bytes", "format_duration", "near_limit", "ns_to_s",
-           "server_time"]
+__all__ = ["account_usage", "as_int", "doc", "format_bytes", "format_duration", "near_limit",
+           "ns_to_s", "server_time"]
 
 
 doc = as_map
@@ -53,3 +53,21 @@ def near_limit(id: str, subject: str, used: int, limit: int, what: str, *,
     return make(id, subject, f"{what} at {pct:.0f}% of the limit ({show(used)} of "
                 f"{show(limit)})", evidence={**evidence, "used": used, "limit": limit,
                                              "pct": round(pct, 1)}, fix=fix)
+
+
+def account_usage(snap: Snapshot, used_key: str, limit_key: str
+                  ) -> Iterator[tuple[str, str, int, int, dict[str, int]]]:
+    """(key, name, used, limit, per-server use) for operator-mode accounts whose JWT sets
+    ``limits.<limit_key>``; ``used`` sums ``used_key`` of the servers' account details."""
+    claims: dict[str, dict[str, Mapping[str, Any]]] = {}
+    for s in snap.servers:
+        for key, claim in s.account_claims.items():
+            claims.setdefault(key, {})[s.name] = doc(claim)
+    for key, per in sorted(claims.items()):
+        limit = max((as_int(doc(c.get("limits")).get(limit_key), -1) for c in per.values()),
+                    default=-1)
+        if limit <= 0:
+            continue
+        use = {n: as_int(c.get(used_key)) for n, c in sorted(per.items())}
+        name = next((str(c["name"]) for c in per.values() if c.get("name")), key)
+        yield key, name, sum(use.values()), limit, use

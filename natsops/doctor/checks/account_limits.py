@@ -16,8 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from natsops.doctor.checks._util import as_int, doc, format_bytes, near_limit
-from natsops.doctor.checks.conn_limits import account_usage
+from natsops.doctor.checks._util import account_usage, as_int, doc, format_bytes, near_limit
 from natsops.doctor.registry import check
 from natsops.findings import Finding, Severity
 from natsops.monitoring.snapshot import UNLIMITED, Snapshot
@@ -69,8 +68,7 @@ def account_limits(snap: Snapshot) -> Iterator[Finding]:
     for c in snap.consumers:
         counts["consumer"][c.account] = counts["consumer"].get(c.account, 0) + 1
     for limit_key, what in (("streams", "streams"), ("consumer", "consumers")):
-        for key, name, _, limit, _ in account_usage(snap, "client_connections", limit_key,
-                                                    total=True):
+        for key, name, _, limit, _ in account_usage(snap, "client_connections", limit_key):
             used = counts[limit_key].get(name, counts[limit_key].get(key, 0))
             f = near_limit(
                 ID, name, used, limit, f"account {name}: {what}", warn_pct=WARN_PCT,

@@ -8,38 +8,15 @@ config-file accounts' ``limits { max_connections }`` appear in no monitoring end
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
 
-from natsops.doctor.checks._util import as_int, doc, near_limit
+from natsops.doctor.checks._util import account_usage, as_int, doc, near_limit
 from natsops.doctor.registry import check
 from natsops.findings import Finding, Severity
 from natsops.monitoring.snapshot import Snapshot
 
 ID = "conn-limits"
 WARN_PCT, FAIL_PCT = 80.0, 95.0
-
-
-def account_usage(snap: Snapshot, used_key: str, limit_key: str, *, total: bool
-                  ) -> Iterator[tuple[str, str, int, int, dict[str, int]]]:
-    """(key, name, used, limit, per-server use) for operator-mode accounts with that limit.
-
-    ``total``: the limit spans the deployment (use summed over servers); otherwise the
-    largest single server's use is compared.
-    """
-    claims: dict[str, dict[str, Mapping[str, Any]]] = {}
-    for s in snap.servers:
-        for key, claim in s.account_claims.items():
-            claims.setdefault(key, {})[s.name] = doc(claim)
-    for key, per in sorted(claims.items()):
-        limit = max((as_int(doc(c.get("limits")).get(limit_key), -1) for c in per.values()),
-                    default=-1)
-        if limit <= 0:
-            continue
-        use = {n: as_int(c.get(used_key)) for n, c in sorted(per.items())}
-        name = next((str(c["name"]) for c in per.values() if c.get("name")), key)
-        used = sum(use.values()) if total else max(use.values(), default=0)
-        yield key, name, used, limit, use
 
 
 @check(ID, title="Connections below their limits", severity=Severity.FAIL, suite="server")
@@ -55,8 +32,7 @@ def conn_limits(snap: Snapshot) -> Iterator[Finding]:
                 f"report connections` (a leak shows as many idle connections of one name).")
         if f is not None:
             yield f
-    for key, name, used, limit, use in account_usage(snap, "client_connections", "conn",
-                                                     total=True):
+    for key, name, used, limit, use in account_usage(snap, "client_connections", "conn"):
         f = near_limit(
             ID, name, used, limit, f"account {name}: client connections", warn_pct=WARN_PCT,
             fail_pct=FAIL_PCT, evidence={"account": key, "name": name, "servers": use},
