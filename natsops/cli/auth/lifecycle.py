@@ -8,6 +8,7 @@ import typer
 
 from natsops.cli.auth import _common
 from natsops.cli.options import Json
+from natsops.findings import Severity
 
 if TYPE_CHECKING:
     from natsops.auth.describe import JwtDescription
@@ -40,7 +41,8 @@ def expirations(
     window = parse_duration(within, what="--within")
     items, checked = find(*_common.target(ctx), window)
     emit(expiry_findings(items, window, checked), fmt=_common.fmt(ctx, json_out),
-         extra={"within_seconds": window, "checked": checked, "expiring": items})
+         extra={"within_seconds": window, "checked": checked, "expiring": items},
+         min_severity=Severity.OK)
 
 
 def describe_jwt(ctx: typer.Context, file: str | None, json_out: bool) -> None:
@@ -62,7 +64,7 @@ def describe_jwt(ctx: typer.Context, file: str | None, json_out: bool) -> None:
     if fmt == "human":
         _print(item)
     fields = {k: v for k, v in vars(item).items() if k != "findings"}
-    emit(item.findings, fmt=fmt, extra=fields)
+    emit(item.findings, fmt=fmt, extra=fields, min_severity=Severity.OK)
 
 
 def _print(item: "JwtDescription") -> None:
