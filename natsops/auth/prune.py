@@ -14,16 +14,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from natsops.access import system_connection
-from natsops.auth.push import ServerReply, _reply_of, _unreached, delete_request
+from natsops.auth.push import ServerReply, delete_keys
 from natsops.auth.store import Store
 from natsops.auth.sysreq import (
     collect,
     discover,
     envelope,
     lookup,
-    missing_names,
     no_responders,
-    peers,
 )
 from natsops.auth.sysuser import SysAccess, auth_access
 from natsops.errors import ServerError
@@ -69,15 +67,7 @@ async def plan_prune(store: Store, op: str, access: SysAccess, *,
 async def prune(store: Store, op: str, access: SysAccess, keys: Sequence[str], *,
                 timeout: float = 2.0) -> list[ServerReply]:
     """Delete ``keys`` from every full resolver; ServerError when a server refuses."""
-    async with system_connection(auth_access(store, op, access)) as (conn, _):
-        servers = await discover(conn.nc, timeout, None)
-        known = await peers(conn.nc, servers, timeout)
-        msgs = await collect(conn.nc, "$SYS.REQ.CLAIMS.DELETE",
-                             delete_request(store, op, keys).encode(),
-                             expected=len(servers), timeout=timeout)
-    got = dict(_reply_of(m) for m in msgs if not no_responders(m))
-    replies = [got.pop(s.name, ServerReply(s.name, "no answer", "")) for s in servers]
-    replies += [*got.values(), *_unreached(missing_names(servers, known))]
+    replies = await delete_keys(store, op, access, keys, timeout=timeout)
     bad = [r for r in replies if r.status != "accepted"]
     if bad:
         raise ServerError(f"{bad[0].server} did not delete the accounts: "
