@@ -38,7 +38,7 @@ def nsc_store(tmp_path: Path) -> Store:
 def test_fixture_holds_no_seed() -> None:
     seed = re.compile(r"S[OAUNCX][A-Z2-7]{56}")
     files = [p for p in FIXTURE.rglob("*") if p.is_file()]
-    assert len(files) == 9
+    assert len(files) == 10
     for path in files:
         assert not seed.search(path.read_text()), path
         assert not path.name.endswith((".nk", ".creds")), path
@@ -124,3 +124,18 @@ def test_a_store_natsops_writes_resolves_as_nsc_would(tmp_path: Path) -> None:
     found = _nsc_resolve(tmp_path, "OP")
     assert set(found) == {"SYS/sys", "TEAM/alice"}
     assert found["TEAM/alice"] == store.account("OP", "TEAM").signing_keys[0]
+
+
+def test_a_user_jwt_nsc_generated_in_the_docs(nsc_store: Store) -> None:
+    """``docs/MyUser.jwt``: the user JWT of the creds file nats.docs shows nsc writing to
+    ``~/.nkeys/creds/MyOperator/MyAccount/MyUser.creds`` (its seed is not committed)."""
+    from natsops.auth.claims import user_claims
+
+    text = (FIXTURE / "docs" / "MyUser.jwt").read_text()
+    tok = jwt.decode(text, kind="user")  # Go's signature verifies
+    assert jwt.compute_jti(tok.claims) == tok.jti  # natsops' jti is nsc's
+    mine = user_claims("MyUser", tok.subject, tok.iat)["nats"]
+    assert list(mine.items()) == list(tok.nats.items())  # same defaults, same field order
+    d = describe_jwt(text, "MyUser.jwt", nsc_store, now=NOW)
+    assert d.signer == "unknown to the store"
+    assert "AUTH044" in [f.id for f in d.findings if f.severity.label == "fail"]
