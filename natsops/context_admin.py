@@ -29,8 +29,8 @@ from natsops.context import (
 from natsops.errors import Conflict, NotFound, UsageError
 from natsops.files import write_private
 
-__all__ = ["ContextEntry", "Validation", "add_context", "context_entries", "remove_context",
-           "select_context", "show_context", "validate"]
+__all__ = ["ContextEntry", "Validation", "add_context", "check_exists", "context_entries",
+           "context_values", "remove_context", "select_context", "show_context", "validate"]
 
 _SECRET_KEYS = ("password", "token", "user_jwt", "user_seed")
 _AUTH_KEYS = ("user", "creds", "nkey", "user_jwt", "nsc")
@@ -72,6 +72,20 @@ def context_entries(env: Mapping[str, str]) -> list[ContextEntry]:
         out.append(ContextEntry(name, name == sel, str(doc.get("description") or ""),
                                 str(doc.get("url") or ""), _auth(doc), _path(name, env)))
     return out
+
+
+# CLI connection flag -> context key (natscli's `context add` saves its global flags)
+_FLAG_KEYS = {"server": "url", "creds": "creds", "user": "user", "password": "password",
+              "token": "token", "nkey": "nkey", "tlscert": "cert", "tlskey": "key",
+              "tlsca": "ca", "tlsfirst": "tls_first"}
+
+
+def context_values(flags: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
+    """The context fields the connection flags given name (plus ``extra`` context keys)."""
+    values = {key: flags.get(flag) for flag, key in _FLAG_KEYS.items()}
+    values.update({"description": extra.get("description"),
+                   "jetstream_domain": extra.get("js_domain")})
+    return {k: v for k, v in values.items() if v not in (None, "", False)}
 
 
 def add_context(name: str, values: Mapping[str, Any], env: Mapping[str, str], *,

@@ -213,7 +213,7 @@ class _Chain:
         if ts is not None and self.tok.iat <= int(ts):
             self.fail("AUTH045", f"revoked in account {acc.name} (iat {self.tok.iat} <= "
                       f"{int(ts)})", fix=f"natsops auth revocations rm --account {acc.name} "
-                      f"--user {self.tok.name or self.tok.subject}")
+                      f"--name {self.tok.name or self.tok.subject}")
         else:
             self.ok("AUTH045", f"not revoked in account {acc.name}")
         users = {u.public_key: u for u in self.store.users(acc.operator, acc.name)} \

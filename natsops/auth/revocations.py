@@ -47,7 +47,7 @@ class Target:
 
     def __post_init__(self) -> None:
         if bool(self.user) == bool(self.export):
-            raise UsageError("give --user, or --export with --importer")
+            raise UsageError("give the user (--name), or --export with --importer")
         if self.export and not self.importer:
             raise UsageError("--export needs --importer ACCOUNT (or '*' for every importer)")
 

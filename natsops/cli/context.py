@@ -35,30 +35,24 @@ def main() -> None:
 def context_add(
     ctx: typer.Context,
     name: Name,
-    server: Annotated[str | None, typer.Option("--server", "-s", help="Server URL(s), comma "
-                                               "separated")] = None,
-    creds: Annotated[str | None, typer.Option("--creds", help="Creds file")] = None,
-    user: Annotated[str | None, typer.Option("--user", help="User name")] = None,
-    password: Annotated[str | None, typer.Option("--password", help="Password")] = None,
-    token: Annotated[str | None, typer.Option("--token", help="Token")] = None,
-    nkey: Annotated[str | None, typer.Option("--nkey", help="NKey seed file")] = None,
-    tlscert: Annotated[str | None, typer.Option("--tlscert", help="Client certificate")] = None,
-    tlskey: Annotated[str | None, typer.Option("--tlskey", help="Client key")] = None,
-    tlsca: Annotated[str | None, typer.Option("--tlsca", help="CA bundle")] = None,
-    js_domain: Annotated[str | None, typer.Option("--js-domain", help="JetStream domain")] = None,
     description: Annotated[str | None, typer.Option("--description", help="Description")] = None,
+    js_domain: Annotated[str | None, typer.Option("--js-domain", help="JetStream domain")] = None,
     select: Annotated[bool, typer.Option("--select", help="Select it")] = False,
     force: Annotated[bool, typer.Option("--force", "-f", help="Replace an existing one")] = False,
     json_out: Json = False,
 ) -> None:
-    """Save a context (0600) in natscli's folder; refuses to replace one without --force."""
-    from natsops.cli import output
-    from natsops.context_admin import add_context
+    """Save a context (0600) in natscli's folder from the connection options given.
 
-    values = {"url": server, "creds": creds, "user": user, "password": password,
-              "token": token, "nkey": nkey, "cert": tlscert, "key": tlskey, "ca": tlsca,
-              "jetstream_domain": js_domain, "description": description}
-    path = add_context(name, values, get_state(ctx).env, select=select, replace=force)
+    As `nats context add`: -s/--server, --creds, --user/--password, --token, --nkey,
+    --tlscert/--tlskey/--tlsca, --tlsfirst (before or after the command) are what it saves;
+    NATS_* variables are not. An existing context is replaced only with --force.
+    """
+    from natsops.cli import output
+    from natsops.context_admin import add_context, context_values
+
+    state = get_state(ctx)
+    values = context_values(state.flags, description=description, js_domain=js_domain)
+    path = add_context(name, values, state.env, select=select, replace=force)
     if want_json(ctx, json_out):
         output.print_json({"name": name, "path": path, "selected": select})
         return

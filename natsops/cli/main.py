@@ -240,7 +240,8 @@ app = typer.Typer(
     epilog="Settings: flag > NATS_* env > natscli context (--context / NATS_CONTEXT / "
     "selected) > defaults. Global options go before or after the command, as with natscli: "
     "natsops -s URL stream ls, natsops stream ls --context X. A command's own option of the "
-    "same name wins (bootstrap --context, auth account import add --token).",
+    "same name wins (bootstrap --context, auth creds generate --context: the context to "
+    "write; auth account import add --token). context add saves the connection options given.",
 )
 
 

@@ -16,17 +16,17 @@ app = typer.Typer(
     no_args_is_help=True,
     epilog="""\b
 Examples:
-  natsops auth revocations add -a APP --user service      # then: natsops auth push -a APP
-  natsops auth revocations add -a APP --user '*' --at 2026-01-31T00:00:00Z
+  natsops auth revocations add -a APP -n service          # then: natsops auth push -a APP
+  natsops auth revocations add -a APP -n '*' --at 2026-01-31T00:00:00Z
   natsops auth revocations add -a APP --export svc.> --importer OTHER
-  natsops auth revocations rm -a APP --user service
+  natsops auth revocations rm -a APP -n service
   natsops auth revocations ls --json
 """,
 )
 
 Account = Annotated[str, typer.Option("--account", "-a", help="Account whose JWT holds them")]
 User = Annotated[str | None, typer.Option(
-    "--user", "-u", help="User name, public key (U...) or '*' for every user")]
+    "--name", "-n", help="User: name, public key (U...) or '*' for every user")]
 Export = Annotated[str | None, typer.Option(
     "--export", help="Exported subject whose activation tokens to revoke")]
 Importer = Annotated[str | None, typer.Option(

@@ -74,7 +74,7 @@ def test_revoked_user_is_disconnected_and_rm_lets_it_back(operator_cluster, auth
         nc = await nats.connect(url, user_credentials=str(creds), allow_reconnect=False,
                                 error_cb=on_error, closed_cb=on_closed)
         await asyncio.to_thread(_cli, store, None, "revocations", "add", "-a", "APP",
-                                "--user", "service", "--force")
+                                "--name", "service", "--force")
         await asyncio.to_thread(_cli, store, url, "push", "--account", "APP")
         await asyncio.wait_for(closed.wait(), timeout=10)  # the server closes it
         errors.append(str(nc.last_error or ""))
@@ -94,7 +94,7 @@ def test_revoked_user_is_disconnected_and_rm_lets_it_back(operator_cluster, auth
     assert "revoked in account APP" in human
     assert seed.strip() not in human + out
 
-    _cli(store, None, "revocations", "rm", "-a", "APP", "--user", "service")
+    _cli(store, None, "revocations", "rm", "-a", "APP", "--name", "service")
     _cli(store, url, "push", "--account", "APP")
     assert works(url, creds)  # the same creds file, not re-issued
 
