@@ -32,17 +32,14 @@ class Expiring:
     expires: int
     seconds_left: int
     where: str
-
-    @property
-    def expired(self) -> bool:
-        return self.seconds_left <= 0
+    expired: bool = False
 
 
 def _item(e: Entity, now: int, where: str) -> Expiring | None:
     exp = e.token.expires
     if exp is None:
         return None
-    return Expiring(e.kind, e.name, e.account, e.public_key, exp, exp - now, where)
+    return Expiring(e.kind, e.name, e.account, e.public_key, exp, exp - now, where, exp <= now)
 
 
 def _activations(store: Store, op: str, acc: Entity, now: int) -> list[Expiring]:
@@ -61,7 +58,8 @@ def _activations(store: Store, op: str, acc: Entity, now: int) -> list[Expiring]
         src = names.get(str(imp.get("account")), str(imp.get("account", "?")))
         out.append(Expiring("activation", f"{imp.get('subject')} from {src}", acc.name,
                             tok.subject, tok.expires, tok.expires - now,
-                            f"import {imp.get('subject')} of account {acc.name}"))
+                            f"import {imp.get('subject')} of account {acc.name}",
+                            tok.expires <= now))
     return out
 
 
