@@ -2,8 +2,9 @@
 
 1. add a new signing key to the account (a scoped key keeps its role and template);
 2. re-issue every user the old key signed: same user key and claims, the new key as issuer,
-   creds files in the store rewritten (0600);
-3. push the account (both keys valid: old and new creds work);
+   creds files in the store rewritten (0600); likewise the activation tokens it signed that
+   other accounts of the store import (those accounts are re-signed);
+3. push the accounts (both keys valid: old and new creds work);
 4. remove the old key from the account and push again: creds signed by it stop working.
 
 A push that is not accepted everywhere stops the rotation before the old key is removed.
@@ -36,7 +37,7 @@ class RotationPlan:
     old_key: str
     role: str | None  # the scoped role the key carries
     users: tuple[str, ...]  # users signed by the old key
-    activations: tuple[str, ...]  # import tokens signed by the old key (not re-issued)
+    activations: tuple[tuple[str, str], ...]  # (importing account, subject) signed by the old key
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ def plan_rotation(store: Store, op: str, account: str, old: str | None = None) -
         for imp in other.nats.get("imports") or []:
             tok = imp.get("token")
             if tok and jwtmod.decode(str(tok)).issuer == old:
-                acts.append(f"{other.name}: {imp.get('subject')}")
+                acts.append((other.name, str(imp.get("subject"))))
     return RotationPlan(account, old, role, users, tuple(acts))
 
 
@@ -92,6 +93,23 @@ def _reissue(store: Store, op: str, acc: Entity, name: str, new: KeyPair) -> str
     return f"re-issued user {name} (no seed in the store: its creds file was not rewritten)"
 
 
+def _reissue_activations(store: Store, op: str, importer: str, old: str, new: KeyPair,
+                         issuer_account: str) -> str:
+    """Re-sign, with ``new``, the import tokens of ``importer`` that ``old`` signed."""
+
+    def mutate(nats: dict[str, Any]) -> None:
+        for imp in nats.get("imports") or []:
+            tok = jwtmod.decode(str(imp["token"])) if imp.get("token") else None
+            if tok is not None and tok.issuer == old:
+                claims = copy.deepcopy(dict(tok.claims))
+                claims["iat"] = jwtmod.next_iat(tok.iat)
+                claims["nats"]["issuer_account"] = issuer_account
+                imp["token"] = jwtmod.encode(claims, new)
+
+    _update_account(store, op, importer, mutate, False)
+    return f"re-issued the activation tokens {importer} imports"
+
+
 def _with_new(keys: list[Any], old: str, new: str) -> list[Any]:
     out = list(keys)
     for sk in keys:
@@ -100,16 +118,18 @@ def _with_new(keys: list[Any], old: str, new: str) -> list[Any]:
     return out
 
 
-async def _push(store: Store, op: str, account: str, access: SysAccess, timeout: float) -> str:
+async def _push(store: Store, op: str, accounts: list[str], access: SysAccess,
+                timeout: float) -> str:
     from natsops.auth.push import push
 
-    report = await push(store, op, access, [account], timeout=timeout)
+    account = accounts[0]
+    report = await push(store, op, access, accounts, timeout=timeout)
     if exit_code(report.findings) != ExitCode.OK:
         bad = [f for f in report.findings if f.severity.label == "fail"]
         raise ServerError(f"push of {account} was not accepted everywhere: {bad[0].message}",
                           hint="the old key is still valid; fix the servers, then: natsops "
                                f"auth account rotate-signing-key {account} --key ...")
-    return f"pushed {account} to {len(report.servers)} server(s)"
+    return f"pushed {', '.join(accounts)} to {len(report.servers)} server(s)"
 
 
 async def rotate_signing_key(store: Store, op: str, account: str, access: SysAccess | None, *,
@@ -134,12 +154,16 @@ async def rotate_signing_key(store: Store, op: str, account: str, access: SysAcc
     steps.append(f"added signing key {new.public_key} to {account} ({ch.path})")
     acc = store.account(op, account)
     steps += [_reissue(store, op, acc, u, new) for u in plan.users]
+    importers = sorted({a for a, _ in plan.activations})
+    steps += [_reissue_activations(store, op, a, plan.old_key, new, acc.public_key)
+              for a in importers]
     if access is not None:
-        steps.append(await _push(store, op, account, access, timeout))
+        steps.append(await _push(store, op, [account, *importers], access, timeout))
     _update_account(store, op, account, drop, False)
     steps.append(f"removed signing key {plan.old_key} from {account}")
     if access is not None:
-        steps.append(await _push(store, op, account, access, timeout))
+        steps.append(await _push(store, op, [account], access, timeout))
     else:
-        steps.append(f"not pushed: natsops auth push --account {account}")
+        steps.append("not pushed: natsops auth push --account " +
+                     " --account ".join([account, *importers]))
     return RotationReport(plan, new.public_key, tuple(steps))

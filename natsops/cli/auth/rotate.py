@@ -30,8 +30,8 @@ def rotate_signing_key(
     dry_run: DryRun = False,
     json_out: Json = False,
 ) -> None:
-    """Add a new signing key, re-issue the users the old one signed (same user keys), push,
-    remove the old key, push again.
+    """Add a new signing key, re-issue the users (same user keys) and activation tokens the old
+    one signed, push, remove the old key, push again.
 
     Creds files in the store are rewritten; copies deployed elsewhere must be replaced with
     them, since creds signed by the old key stop working at the second push.
@@ -64,8 +64,8 @@ def _print(ctx: typer.Context, report: "RotationReport", json_out: bool) -> None
         output.info(f"would rotate {p.old_key} of {p.account}"
                     + (f" (role {p.role})" if p.role else ""))
         output.info(f"would re-issue users: {', '.join(p.users) or 'none'}")
+        output.info("would re-issue activation tokens imported by: "
+                    + (", ".join(sorted({a for a, _ in p.activations})) or "none"))
     for step in report.steps:
         output.success(step)
-    for act in p.activations:
-        output.info(f"activation token signed by the old key (generate it again): {act}")
 

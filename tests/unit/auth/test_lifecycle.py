@@ -126,3 +126,25 @@ def test_require_signing_keys_and_rotation_plan(store: Store) -> None:
     assert plan.users == ("alice",)
     with pytest.raises(UsageError):
         plan_rotation(store, "OP", "OTHER")  # no signing key
+
+
+def test_rotation_without_push_reissues_users_and_activations(store: Store) -> None:
+    import asyncio
+
+    from natsops.auth.rotate import rotate_signing_key
+
+    ops.add_export(store, "OP", "APP", ExportSpec("svc.>", private=True))
+    token = ops.generate_activation(store, "OP", "APP", "svc.>", "OTHER")
+    ops.add_import(store, "OP", "OTHER", ImportSpec("svc.>", "APP", token=token))
+    alice = store.user("OP", "APP", "alice")
+    report = asyncio.run(rotate_signing_key(store, "OP", "APP", None))
+    assert report.plan.activations == (("OTHER", "svc.>"),)
+    assert store.account("OP", "APP").signing_keys == [report.new_key]
+    user = store.user("OP", "APP", "alice")
+    assert (user.public_key, user.token.issuer) == (alice.public_key, report.new_key)
+    assert user.token.iat > alice.token.iat
+    [imp] = store.account("OP", "OTHER").nats["imports"]
+    assert _fails(describe_jwt(imp["token"], "token", store)) == []
+    assert _fails(describe_jwt(store.creds_path("OP", "APP", "alice").read_text(), "c",
+                               store)) == []
+    assert report.steps[-1].startswith("not pushed: natsops auth push --account APP")
