@@ -89,10 +89,11 @@ def context_values(flags: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
 
 
 def add_context(name: str, values: Mapping[str, Any], env: Mapping[str, str], *,
-                select: bool = False, replace: bool = False) -> Path:
+                select: bool = False, replace: bool = False, dry_run: bool = False) -> Path:
     """Write a context in natscli's format; Conflict when it exists (unless ``replace``).
 
-    As natscli, more than one way to log in (user, creds, nkey, JWT) is refused.
+    As natscli, more than one way to log in (user, creds, nkey, JWT) is refused. With
+    ``dry_run`` everything is checked and nothing written.
     """
     given = {k: v for k, v in values.items() if v not in (None, "", False)}
     unknown = set(given) - set(CONTEXT_KEYS)
@@ -106,6 +107,8 @@ def add_context(name: str, values: Mapping[str, Any], env: Mapping[str, str], *,
             raise UsageError(f"--{key} {given[key]}: no such file")
     if _path(name, env).is_file() and not replace:
         raise Conflict(f"context '{name}' exists", hint="pass --force to replace it")
+    if dry_run:
+        return _path(name, env)
     path = save_context(name, given, env)
     if select:
         select_context(name, env)

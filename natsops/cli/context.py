@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from natsops.cli.options import Force, Json
+from natsops.cli.options import DryRun, Force, Json
 from natsops.cli.output import examples
 from natsops.cli.state import get_state, want_json
 
@@ -39,6 +39,7 @@ def context_add(
     js_domain: Annotated[str | None, typer.Option("--js-domain", help="JetStream domain")] = None,
     select: Annotated[bool, typer.Option("--select", help="Select it")] = False,
     force: Annotated[bool, typer.Option("--force", "-f", help="Replace an existing one")] = False,
+    dry_run: DryRun = False,
     json_out: Json = False,
 ) -> None:
     """Save a context (0600) in natscli's folder from the connection options given.
@@ -52,11 +53,14 @@ def context_add(
 
     state = get_state(ctx)
     values = context_values(state.flags, description=description, js_domain=js_domain)
-    path = add_context(name, values, state.env, select=select, replace=force)
+    path = add_context(name, values, state.env, select=select, replace=force, dry_run=dry_run)
     if want_json(ctx, json_out):
-        output.print_json({"name": name, "path": path, "selected": select})
+        output.print_json({"name": name, "path": path, "selected": select, "dry_run": dry_run,
+                           "fields": sorted(values)})
         return
-    output.success(f"saved context {name} ({path})" + (", selected" if select else ""))
+    verb = "would save" if dry_run else "saved"
+    output.success(f"{verb} context {name} ({path}: {', '.join(sorted(values)) or 'defaults'})"
+                   + (", selected" if select else ""))
 
 
 @app.command("ls")
@@ -88,7 +92,7 @@ def context_select(ctx: typer.Context, name: Name, json_out: Json = False) -> No
 
 
 @app.command("rm")
-def context_rm(ctx: typer.Context, name: Name, force: Force = False,
+def context_rm(ctx: typer.Context, name: Name, force: Force = False, dry_run: DryRun = False,
                json_out: Json = False) -> None:
     """Delete a context file (asks unless --force); a selection naming it is cleared."""
     from natsops.cli import output
@@ -97,12 +101,13 @@ def context_rm(ctx: typer.Context, name: Name, force: Force = False,
 
     env = get_state(ctx).env
     check_exists(name, env)
-    confirm(f"delete context {name}?", force=force)
-    remove_context(name, env)
+    if not dry_run:
+        confirm(f"delete context {name}?", force=force)
+        remove_context(name, env)
     if want_json(ctx, json_out):
-        output.print_json({"removed": name})
+        output.print_json({"removed": name, "dry_run": dry_run})
         return
-    output.success(f"deleted context {name}")
+    output.success(f"{'would delete' if dry_run else 'deleted'} context {name}")
 
 
 @app.command("show")

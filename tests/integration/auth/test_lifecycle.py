@@ -171,6 +171,9 @@ def test_contexts_round_trip_in_natscli_format(operator_cluster, auth_store) -> 
     _root("context", "add", "pw", "--server", url, "--user", "bob", "--password", "S3cret-pw",
           "--description", "password user")
     _root("context", "add", "pw", "--server", url, code=9)  # exists: --force to replace
+    dry = json.loads(_root("context", "add", "new", "-s", url, "--dry-run", "--json"))
+    assert (dry["fields"], dry["dry_run"]) == (["url"], True)
+    assert not (folder / "new.json").exists()
     _root("context", "add", "both", "--user", "x", "--creds", str(folder / "app.json"), code=2)
     shown = _root("context", "show", "pw", "--json")
     assert json.loads(shown)["password"] == "***"
@@ -181,6 +184,8 @@ def test_contexts_round_trip_in_natscli_format(operator_cluster, auth_store) -> 
     _root("context", "validate", "pw", code=7)  # bob does not exist in operator mode
     _root("context", "select", "pw")
     assert (config_root() / "nats" / "previous-context.txt").read_text().strip() == "app"
+    _root("context", "rm", "pw", "--dry-run")
+    assert (folder / "pw.json").is_file()
     _root("context", "rm", "pw", "--force")
     assert not (config_root() / "nats" / "context.txt").exists()
     assert [c["name"] for c in json.loads(_root("context", "ls", "--json"))["contexts"]] == ["app"]
