@@ -8,7 +8,18 @@ from typing import Annotated
 
 import typer
 
-from natsops.cli.auth import account, creds, exports, operator, push, store, user
+from natsops.cli.auth import (
+    account,
+    creds,
+    exports,
+    mapping,
+    operator,
+    push,
+    signing,
+    store,
+    user,
+    useredit,
+)
 from natsops.cli.auth._common import OPERATOR_KEY, STORE_KEY
 
 EPILOG = """\b
@@ -35,6 +46,9 @@ app.add_typer(operator.app, name="operator")
 app.add_typer(account.app, name="account")
 account.app.add_typer(exports.export_app, name="export")
 account.app.add_typer(exports.import_app, name="import")
+account.app.add_typer(mapping.app, name="mapping")
+account.app.add_typer(signing.app, name="signing-key")
+user.app.registered_commands += useredit.app.registered_commands
 app.add_typer(user.app, name="user")
 app.add_typer(creds.app, name="creds")
 
