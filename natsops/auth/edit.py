@@ -21,8 +21,9 @@ import copy
 import ipaddress
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -52,6 +53,7 @@ __all__ = [
     "apply_user_edit",
     "claim_diff",
     "edit_user",
+    "resign_user",
     "scoped_key",
     "tier_name",
 ]
@@ -59,9 +61,6 @@ __all__ = [
 CONNECTION_TYPES = ("STANDARD", "WEBSOCKET", "LEAFNODE", "LEAFNODE_WS", "MQTT", "MQTT_WS",
                     "IN_PROCESS")
 _TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d:[0-5]\d$")
-# claims a user issued through a scoped signing key must not carry (the role's template applies)
-_SCOPED_FORBIDDEN = ("pub", "sub", "resp", "subs", "data", "payload", "src", "times",
-                     "times_location", "bearer_token", "allowed_connection_types")
 
 
 @dataclass(frozen=True)
@@ -285,19 +284,47 @@ def edit_user(store: Store, op: str, account: str, name: str, edit: UserEdit, *,
     now = int(time.time())
     if edit.expires is not None and edit.expires and edit.expires <= now:
         raise UsageError("the expiry is in the past")
+
+    def mutate(claims: dict[str, Any]) -> None:
+        apply_user_edit(claims["nats"], edit)
+        if edit.expires is not None:
+            if edit.expires:
+                claims["exp"] = edit.expires
+            else:
+                claims.pop("exp", None)
+
+    before, new_claims, creds = resign_user(store, op, account, name, mutate, dry_run=dry_run)
+    notes = [f"creds: {creds} (same key)"]
+    if not edit.revoke_previous:
+        notes.append("connections keep the claims they connected with; older copies of the "
+                     "creds file stay valid (--revoke-previous closes them once the account "
+                     "is pushed)")
+    out = [Edited(Change("update", "user", name, user.public_key, user.path, new_claims, dry_run,
+                         tuple(notes)), claim_diff(before, new_claims))]
+    if edit.revoke_previous:
+        out.append(_revoke_older(store, op, account, user.public_key, int(new_claims["iat"]),
+                                 dry_run))
+    return out
+
+
+def resign_user(store: Store, op: str, account: str, name: str,
+                mutate: Callable[[dict[str, Any]], None], *,
+                dry_run: bool = False) -> tuple[dict[str, Any], dict[str, Any], Path]:
+    """Re-sign a user after ``mutate(claims)``, same key; rewrite its creds file (same seed).
+
+    Returns the claims before and after, and the creds path. A user issued through a role is
+    re-signed by the role's key and keeps no empty permission objects.
+    """
+    acc = store.account(op, account)
+    user = store.user(op, account, name)
     before = dict(user.token.claims)
     claims = copy.deepcopy(before)
+    mutate(claims)
     nats = claims["nats"]
-    apply_user_edit(nats, edit)
-    if role is not None:
-        for key in _SCOPED_FORBIDDEN:
-            if key in ("pub", "sub") and not nats.get(key):
+    if scoped_key(acc, user.token.issuer) is not None:
+        for key in ("pub", "sub"):
+            if not nats.get(key):
                 nats.pop(key, None)
-    if edit.expires is not None:
-        if edit.expires:
-            claims["exp"] = edit.expires
-        else:
-            claims.pop("exp", None)
     strict = bool(store.operator(op).nats.get("strict_signing_key_usage"))
     signer, issuer_account = _user_signer(store, acc, user, strict)
     if issuer_account:
@@ -311,18 +338,7 @@ def edit_user(store: Store, op: str, account: str, name: str, edit: UserEdit, *,
         kp = store.load_key(user.public_key, "user")  # the same seed: the key does not change
         store.write_jwt(user.path, token)
         store.write_text_private(creds, format_creds(token, kp.seed))
-    new_claims = dict(jwtmod.decode(token).claims)
-    notes = [f"creds: {creds} (same key)"]
-    if not edit.revoke_previous:
-        notes.append("connections keep the claims they connected with; older copies of the "
-                     "creds file stay valid (--revoke-previous closes them once the account "
-                     "is pushed)")
-    out = [Edited(Change("update", "user", name, user.public_key, user.path, new_claims, dry_run,
-                         tuple(notes)), claim_diff(before, new_claims))]
-    if edit.revoke_previous:
-        out.append(_revoke_older(store, op, account, user.public_key, int(new_claims["iat"]),
-                                 dry_run))
-    return out
+    return before, dict(jwtmod.decode(token).claims), creds
 
 
 def _revoke_older(store: Store, op: str, account: str, user_key: str, new_iat: int,

@@ -284,3 +284,66 @@ def test_weighted_mapping_splits_traffic(server: OperatorCluster) -> None:
     assert abs(counts["split.b"] - 0.2 * total) <= 0.05 * total, counts
     _cli(oc, "account", "mapping", "rm", "APP", "--from", "split")
     assert "mappings" not in oc.store.account("DEMO", "APP").nats
+
+
+def test_account_and_user_kinds_apply_then_plan_shows_no_change(server: OperatorCluster,
+                                                                 tmp_path: Path) -> None:
+    from natsops.connection import connect
+    from natsops.context import Settings
+    from natsops.estate import EstateContext, Op, apply_plan, build_plan, load_resources
+
+    oc, url = server, server.url("a1")
+    recipe = tmp_path / "team.yaml"
+    recipe.write_text(
+        "kind: Account\nmetadata: {name: TEAM, operator: DEMO}\nspec:\n"
+        "  jetstream: true\n  limits: {conn: 50, payload: 512KB, disk_storage: 64MB}\n"
+        "  default_permissions: {pub: {deny: ['admin.>']}}\n"
+        "---\nkind: User\nmetadata: {name: worker, account: TEAM}\n"
+        "spec: {pub: {allow: ['jobs.>']}, sub: {allow: ['jobs.>', '_INBOX.>']}, subs: 20}\n")
+    guide = Path(__file__).parents[3] / "recipes" / "auth" / "app.yaml"
+    resources = load_resources([guide, recipe])
+    settings = Settings(servers=(url,), timeout=5.0, sources={"servers": "flag"},
+                        creds=str(oc.store.creds_path("DEMO", "APP", "service")))
+
+    async def plan_and_apply() -> tuple[list[tuple[str, str, Op]], list[tuple[str, Op]]]:
+        async with connect(settings) as conn:
+            ctx = EstateContext(conn)
+            ctx.cache["auth.store"] = str(oc.store.root)
+            plan = await build_plan(ctx, resources)
+            first = [(a.kind, a.name, a.op) for a in plan.actions]
+            report = await apply_plan(ctx, plan)
+            assert report.ok, report.error
+            again = await build_plan(EstateContext(conn, cache={"auth.store": str(
+                oc.store.root)}), resources)
+            return first, [(a.label, a.op) for a in again.actions]
+
+    first, second = _run(plan_and_apply())
+    assert ("Account", "TEAM", Op.CREATE) in first and ("User", "TEAM/worker", Op.CREATE) in first
+    assert {op for _, op in second} == {Op.NOOP}, second
+    team = oc.store.account("DEMO", "TEAM").nats["limits"]
+    assert (team["conn"], team["payload"], team["disk_storage"]) == (50, 512 * 1024, 64 << 20)
+
+    async def worker() -> None:
+        c = await Client().connect(url, oc.store.creds_path("DEMO", "TEAM", "worker"))
+        assert not await c.denied("pub", "jobs.x")
+        assert await c.denied("pub", "other.x")
+        await c.close()
+
+    _run(worker())
+
+    # one field edited: exactly that diff, then apply and no change
+    recipe.write_text(recipe.read_text().replace("conn: 50", "conn: 60"))
+    resources = load_resources([recipe])
+
+    async def edited() -> list[tuple[str, str, object, object]]:
+        async with connect(settings) as conn:
+            ctx = EstateContext(conn, cache={"auth.store": str(oc.store.root)})
+            plan = await build_plan(ctx, resources)
+            changes = [(a.name, c.field, c.old, c.new) for a in plan.pending for c in a.changes]
+            assert (await apply_plan(ctx, plan)).ok
+            again = await build_plan(EstateContext(conn, cache={"auth.store": str(
+                oc.store.root)}), resources)
+            assert not again.pending
+            return changes
+
+    assert _run(edited()) == [("TEAM", "limits.conn", 50, 60)]
