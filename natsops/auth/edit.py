@@ -278,7 +278,7 @@ def edit_user(store: Store, op: str, account: str, name: str, edit: UserEdit, *,
         raise UsageError(f"user {name} was issued through role {role.get('role')!r}: its "
                          "permissions and limits come from the role's template (the server "
                          "refuses a role user that carries its own)",
-                         hint="change the role instead (signing-key rm, then add)")
+                         hint="change the role instead: natsops auth account signing-key edit")
     if edit.bearer and (acc.nats.get("limits") or {}).get("disallow_bearer"):
         raise UsageError(f"account {account} disallows bearer tokens")
     now = int(time.time())

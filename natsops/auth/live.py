@@ -25,7 +25,7 @@ from natsops.auth import jwt as jwtmod
 from natsops.auth.store import Store
 from natsops.auth.sysuser import SysAccess, auth_access, target_servers
 from natsops.context import Secret, Settings
-from natsops.errors import NatsopsError
+from natsops.errors import AuthError, NatsopsError
 
 __all__ = ["LiveConnection", "UserLive", "user_live"]
 
@@ -78,12 +78,18 @@ def _connections(replies: tuple[Mapping[str, Any], ...], key: str,
     return out
 
 
-async def _effective(settings: Settings) -> tuple[Mapping[str, Any] | None, str | None]:
+async def _effective(settings: Settings,
+                     timeout: float) -> tuple[Mapping[str, Any] | None, str | None]:
     from natsops.connection import connect
 
     try:
         async with connect(settings) as conn:
-            msg = await conn.nc.request(USER_INFO, b"", timeout=settings.timeout)
+            msg = await conn.nc.request(USER_INFO, b"", timeout=timeout)
+    except AuthError as exc:
+        if "permission" in exc.message:
+            return None, (f"the user may not publish to {USER_INFO}: its effective permissions "
+                          "cannot be asked (the store's claims above are what it presents)")
+        return None, f"connecting as the user failed: {exc}"
     except NatsopsError as exc:
         return None, f"connecting as the user failed: {exc}"
     except Exception as exc:  # nats-py's timeout / no responders
@@ -119,7 +125,7 @@ async def user_live(store: Store, op: str, account: str, name: str, settings: Sy
                              user_jwt=Secret(user.token.token), user_seed=kp.seed,
                              servers=target_servers(store, op, base),
                              connection_name="natsops auth user info --live")
-        perms, note = await _effective(as_user)
+        perms, note = await _effective(as_user, timeout)
     stale = [c for c in conns if not c.current]
     notes = ((f"{len(stale)} connection(s) hold an older JWT: they keep its claims until they "
               "reconnect (or edit --revoke-previous and push the account)",) if stale else ())

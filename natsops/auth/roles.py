@@ -23,8 +23,8 @@ from natsops.auth.ops import Change, _update_account
 from natsops.auth.store import Store, valid_name
 from natsops.errors import Conflict, NotFound, UsageError
 
-__all__ = ["Role", "add_role", "add_role_user", "check_role_options", "find_role", "list_roles",
-           "remove_role"]
+__all__ = ["Role", "add_role", "add_role_user", "check_role_options", "edit_role", "find_role",
+           "list_roles", "remove_role"]
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,38 @@ def add_role(store: Store, op: str, account: str, role: str, template: UserEdit,
 
     ch = _update_account(store, op, account, mutate, dry_run, [kp],
                          notes=(f"role {role}: key {kp.public_key}",))
+    return Edited(ch, claim_diff(before, ch.claims))
+
+
+def edit_role(store: Store, op: str, account: str, role: str, change: UserEdit, *,
+              description: str | None = None, dry_run: bool = False) -> Edited:
+    """Change a role's template (same key). Once the account is pushed, the server closes the
+    live connections of the role's users; they get the new template when they reconnect."""
+    r = find_role(store, op, account, role)
+    if change.expires is not None or change.add_tags or change.rm_tags or change.revoke_previous:
+        raise UsageError("a role template holds permissions and limits only")
+    before = dict(store.account(op, account).token.claims)
+
+    def mutate(nats: dict[str, Any]) -> None:
+        keys = []
+        for sk in nats.get("signing_keys") or []:
+            if isinstance(sk, Mapping) and sk.get("key") == r.key:
+                sk = dict(sk)
+                tpl = dict(sk.get("template") or {})
+                apply_user_edit(tpl, change)
+                sk["template"] = tpl
+                if description is not None:
+                    if description:
+                        sk["description"] = description
+                    else:
+                        sk.pop("description", None)
+            keys.append(sk)
+        nats["signing_keys"] = keys
+
+    users = [u.name for u in store.users(op, account) if u.token.issuer == r.key]
+    notes = (f"once pushed, connected users of role {r.role} are disconnected and get the new "
+             f"template when they reconnect ({', '.join(users) or 'none in the store'})",)
+    ch = _update_account(store, op, account, mutate, dry_run, notes=notes)
     return Edited(ch, claim_diff(before, ch.claims))
 
 

@@ -42,6 +42,32 @@ def signing_add(
     _edits.emit_edits(ctx, [edit], json_out)
 
 
+@app.command("edit")
+@_edits.with_template
+def signing_edit(
+    ctx: typer.Context,
+    account: Account,
+    role: Annotated[str, typer.Option("--role", help="Role name or its public key")],
+    *,
+    template: "UserEdit",
+    description: Annotated[str | None, typer.Option("--description", help="What it is for")]
+    = None,
+    dry_run: DryRun = False,
+    json_out: Json = False,
+) -> None:
+    """Change a role's template (the same key: its users keep working).
+
+    Once the account is pushed, the server disconnects the role's connected users; they get
+    the new template when they reconnect.
+    """
+    from natsops.auth.roles import edit_role
+
+    store, op = _common.target(ctx)
+    edit = edit_role(store, op, account, role, template, description=description,
+                     dry_run=dry_run)
+    _edits.emit_edits(ctx, [edit], json_out)
+
+
 @app.command("rm")
 def signing_rm(
     ctx: typer.Context,

@@ -211,19 +211,38 @@ def test_role_user_gets_the_template_whatever_its_jwt(server: OperatorCluster) -
         assert await alice.denied("sub", "feed.bob.news")
         assert await alice.denied("pub", "forbidden.x")
         assert not await alice.denied("pub", "anything.else")
-        await alice.close()
+        assert await alice.denied("sub", "extra.x")
         assert await _refused(url, forged_creds)
+
+        # a template change (same key) reaches live users: the server disconnects them when
+        # the account is pushed, and a reconnect with the same creds gets the new template
+        _cli(oc, "account", "signing-key", "edit", "APP", "--role", "reader", "--allow-sub",
+             "extra.>")
+        await asyncio.to_thread(_cli, oc, "push", "--account", "APP")
+        assert alice.nc is not None
+        deadline = time.monotonic() + 5
+        while not alice.nc.is_closed and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert alice.nc.is_closed, "the role user kept its connection after a template change"
+        again = await Client().connect(url, creds)
+        assert not await again.denied("sub", "extra.x")
+        assert await again.denied("sub", "feed.bob.news")
+        await again.close()
 
     _run(scenario())
     out, _ = _cli(oc, "user", "info", "alice", "--account", "APP", "--live", "--json")
     live = json.loads(out)["live"]
     assert sorted(live["permissions"]["permissions"]["subscribe"]["allow"]) == [
-        "_INBOX.>", "feed.alice.>"]
+        "_INBOX.>", "extra.>", "feed.alice.>"]
     assert live["permissions"]["permissions"]["publish"]["deny"] == ["forbidden.>"]
 
 
 def test_user_info_live_lists_connections_on_an_older_jwt(server: OperatorCluster) -> None:
     oc, url = server, server.url("a1")
+    ops.add_user(oc.store, "DEMO", "APP", "narrow", permissions=Permissions(allow_pub=("n.>",)))
+    out, _ = _cli(oc, "user", "info", "narrow", "--account", "APP", "--live", "--json")
+    live = json.loads(out)["live"]
+    assert live["permissions"] is None and "may not publish" in live["permissions_note"]
     ops.add_user(oc.store, "DEMO", "APP", "watched")
     creds = oc.store.creds_path("DEMO", "APP", "watched")
 
