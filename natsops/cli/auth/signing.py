@@ -16,6 +16,8 @@ app = typer.Typer(help="Account signing keys; roles: scoped keys whose users get
                        "template.", no_args_is_help=True)
 
 Account = Annotated[str, typer.Argument(help="Account name")]
+RoleRef = Annotated[str, typer.Option("--role", help="Role name or its public key")]
+Description = Annotated[str | None, typer.Option("--description", help="What it is for")]
 
 
 @app.command("add")
@@ -26,8 +28,7 @@ def signing_add(
     role: Annotated[str, typer.Option("--role", help="Role name (a scoped signing key)")],
     *,
     template: "UserEdit",
-    description: Annotated[str | None, typer.Option("--description", help="What it is for")]
-    = None,
+    description: Description = None,
     dry_run: DryRun = False,
     json_out: Json = False,
 ) -> None:
@@ -47,11 +48,10 @@ def signing_add(
 def signing_edit(
     ctx: typer.Context,
     account: Account,
-    role: Annotated[str, typer.Option("--role", help="Role name or its public key")],
+    role: RoleRef,
     *,
     template: "UserEdit",
-    description: Annotated[str | None, typer.Option("--description", help="What it is for")]
-    = None,
+    description: Description = None,
     dry_run: DryRun = False,
     json_out: Json = False,
 ) -> None:
@@ -72,7 +72,7 @@ def signing_edit(
 def signing_rm(
     ctx: typer.Context,
     account: Account,
-    role: Annotated[str, typer.Option("--role", help="Role name or its public key")],
+    role: RoleRef,
     force: Force = False,
     dry_run: DryRun = False,
     json_out: Json = False,
