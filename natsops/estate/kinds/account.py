@@ -104,6 +104,7 @@ def desired_nats(spec: Mapping[str, Any], current: Mapping[str, Any]) -> dict[st
 class AccountKind(Kind):
     kind = "Account"
     order = 0
+    prunable = False
 
     def load(self, doc: Doc) -> Resource:
         from natsops.estate.fields import name_of
@@ -123,6 +124,8 @@ class AccountKind(Kind):
         from natsops.auth.sysreq import discover, lookup
         from natsops.auth.sysuser import auth_access
 
+        if names is not None and not names:
+            return {}
         store = auth_store(ctx)
         op = store.resolve_operator(ctx.cache.get("auth.operator"))
         wanted = [n for n in store.account_names(op) if names is None or n in names]
@@ -158,9 +161,6 @@ class AccountKind(Kind):
             return Action(self.kind, desired.name, Op.NOOP, desired=desired, live=live)
         return Action(self.kind, desired.name, Op.UPDATE, tuple(changes), desired=desired,
                       live=live)
-
-    def owned(self, live: Live) -> bool:
-        return False  # accounts are never pruned from recipes
 
     async def apply(self, ctx: EstateContext, action: Action) -> str:
         from natsops.auth import ops

@@ -45,6 +45,7 @@ def _desired(spec: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, A
 class UserKind(Kind):
     kind = "User"
     order = 10
+    prunable = False
 
     def load(self, doc: Doc) -> Resource:
         from natsops.estate.fields import name_of
@@ -69,6 +70,8 @@ class UserKind(Kind):
 
     async def fetch_live(self, ctx: EstateContext,
                          names: Collection[str] | None) -> dict[str, Live]:
+        if names is not None and not names:
+            return {}
         store = auth_store(ctx)
         op = store.resolve_operator(ctx.cache.get("auth.operator"))
         out: dict[str, Live] = {}
@@ -86,9 +89,6 @@ class UserKind(Kind):
         changes = diff_configs(live.config, _desired(desired.spec, live.config))
         op = Op.UPDATE if changes else Op.NOOP
         return Action(self.kind, desired.name, op, tuple(changes), desired=desired, live=live)
-
-    def owned(self, live: Live) -> bool:
-        return False  # users are never pruned from recipes
 
     async def apply(self, ctx: EstateContext, action: Action) -> str:
         from natsops.auth import ops, roles
