@@ -19,7 +19,8 @@ too (``jwt``: apply pushes). Apply edits the store (creating the account if need
 pushes, and fails unless every server then holds the new JWT. Accounts are never pruned.
 
 The store is ``ctx.cache["auth.store"]`` (a path) when a caller sets it, else the one ``natsops
-auth`` uses by default (``NATSOPS_STORE``, else the per-user data folder).
+auth`` uses by default (``NATSOPS_STORE``, else the per-user data folder); the operator is
+:func:`auth_operator`'s.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from natsops.estate.kinds import Kind, register
 from natsops.estate.model import Action, Doc, Live, Op, Resource
 from natsops.jetstream.spec import Change, diff_configs
 
-__all__ = ["AccountKind", "auth_store", "sys_settings"]
+__all__ = ["AccountKind", "auth_operator", "auth_store", "sys_settings"]
 
 _SIZES = ("data", "payload", "mem_storage", "disk_storage", "mem_max_stream_bytes",
           "disk_max_stream_bytes")
@@ -51,6 +52,15 @@ def auth_store(ctx: EstateContext) -> Store:
     """The auth store of this run (see the module docstring)."""
     root = ctx.cache.get("auth.store")
     return Store(Path(root) if root else default_store_root())
+
+
+def auth_operator(ctx: EstateContext, store: Store, named: str | None = None) -> str:
+    """The operator: the recipe's ``metadata.operator``, ``ctx.cache["auth.operator"]``,
+    ``NATSOPS_OPERATOR`` (as ``natsops auth --operator``), else the only one in the store."""
+    import os
+
+    return store.resolve_operator(named or ctx.cache.get("auth.operator")
+                                  or os.environ.get("NATSOPS_OPERATOR"))
 
 
 def sys_settings(ctx: EstateContext) -> Any:
@@ -127,7 +137,7 @@ class AccountKind(Kind):
         if names is not None and not names:
             return {}
         store = auth_store(ctx)
-        op = store.resolve_operator(ctx.cache.get("auth.operator"))
+        op = auth_operator(ctx, store)
         wanted = [n for n in store.account_names(op) if names is None or n in names]
         out: dict[str, Live] = {}
         if not wanted:
@@ -170,7 +180,7 @@ class AccountKind(Kind):
         assert action.desired is not None
         store = auth_store(ctx)
         meta = action.desired.spec.get("metadata") or {}
-        op = store.resolve_operator(meta.get("operator") or ctx.cache.get("auth.operator"))
+        op = auth_operator(ctx, store, meta.get("operator"))
         name = action.desired.name
         if name not in store.account_names(op):
             ops.add_account(store, op, name)

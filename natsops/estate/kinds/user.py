@@ -23,7 +23,7 @@ from typing import Any
 from natsops.estate.context import EstateContext
 from natsops.estate.fields import boolean, check_fields, mapping, size_bytes, string, strings
 from natsops.estate.kinds import Kind, register
-from natsops.estate.kinds.account import auth_store
+from natsops.estate.kinds.account import auth_operator, auth_store
 from natsops.estate.model import Action, Doc, Live, Op, Resource
 from natsops.jetstream.spec import diff_configs
 
@@ -73,7 +73,7 @@ class UserKind(Kind):
         if names is not None and not names:
             return {}
         store = auth_store(ctx)
-        op = store.resolve_operator(ctx.cache.get("auth.operator"))
+        op = auth_operator(ctx, store)
         out: dict[str, Live] = {}
         for acc in store.account_names(op):
             for user in store.users(op, acc):
@@ -96,7 +96,7 @@ class UserKind(Kind):
 
         assert action.desired is not None
         store = auth_store(ctx)
-        op = store.resolve_operator(ctx.cache.get("auth.operator"))
+        op = auth_operator(ctx, store)
         spec = action.desired.spec
         account, name = spec["metadata"]["account"], spec["metadata"]["user"]
         if action.op is Op.CREATE:
