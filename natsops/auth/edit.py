@@ -449,11 +449,16 @@ def account_extras(store: Store, op: str, name: str, *, limits: AccountLimits,
     """
     before = dict(store.account(op, name).token.claims)
     flat, tier_limits = split_tier_limits(limits, extras.tier)
+    tiers = set((before["nats"].get("limits") or {}).get("tiered_limits") or {})
+    kept = tiers - {tier_name(t) for t in extras.rm_tiers}
+    if kept and jetstream is not False and any(k in JS_LIMIT_KEYS for k in flat.given()):
+        raise UsageError(f"account {name} has tiered JetStream limits ({', '.join(sorted(kept))})"
+                         ": give --js-tier to set one, or remove them (--rm-js-tier) to use "
+                         "flat limits")
     if tier_limits:
         extras = replace(extras, tier_limits=tier_limits)
     if jetstream is False and not extras.tier:
-        tiers = (store.account(op, name).nats.get("limits") or {}).get("tiered_limits") or {}
-        extras = replace(extras, rm_tiers=(*extras.rm_tiers, *tiers))
+        extras = replace(extras, rm_tiers=(*extras.rm_tiers, *sorted(tiers)))
     if extras.tier and jetstream:
         jetstream = None  # a tier with storage is what enables JetStream
     ch = ops.edit_account(store, op, name, limits=flat, jetstream=jetstream, allow=allow,

@@ -110,6 +110,8 @@ def test_account_edit_flags_tiers_and_diff(store: Store) -> None:
     assert store.account("DEMO", "APP").nats["description"] == "the app"
     paths = {d["path"] for d in json.loads(out)["diffs"][0]["diff"]}
     assert "nats.limits.tiered_limits.R3.streams" in paths
+    _, err = _run("account", "edit", "APP", "--js-disk", "2GB", code=2)
+    assert "--js-tier" in err
     _, err = _run("user", "edit", "svc", "--account", "APP", "--bearer", code=2)
     assert "disallows bearer" in err
     _run("account", "edit", "APP", "--js-disable")
