@@ -114,7 +114,7 @@ def apply(
     from natsops.cli import output
     from natsops.cli.prompt import confirm
     from natsops.estate import ApplyOptions, load_resources
-    from natsops.estate.apply import apply_recipes
+    from natsops.estate.apply import apply_recipes, refuse_data_loss
     from natsops.estate.plan import plan_recipes
 
     result = call(ctx, plan_recipes, load_resources(files), prune=prune)
@@ -123,6 +123,7 @@ def apply(
         _emit_plan(result, as_json)
     if dry_run or not result.pending:
         return
+    refuse_data_loss(result, allow_recreate)  # before asking: no question to refuse after
     if result.destructive:
         confirm(f"Delete or recreate {len(result.destructive)} resource(s)?", force=yes)
     opts = ApplyOptions(allow_recreate=allow_recreate, backup_dir=backup_dir)
@@ -150,8 +151,9 @@ def export(
       natsops export ORDERS SESSIONS --out estate/
     """
     from natsops.cli import output
-    from natsops.estate.export import export_live, write_export
+    from natsops.estate.export import check_selection, export_live, write_export
 
+    check_selection(names or [], everything)
     paths = write_export(call(ctx, export_live, names or [], everything=everything), out)
     if want_json(ctx, json_out):
         output.print_json([str(p) for p in paths])

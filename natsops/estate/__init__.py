@@ -44,6 +44,8 @@ A kind is one module ``natsops/estate/kinds/<kind>.py`` defining a subclass of
             # return a short note for the report ("created", "backup at ...")
         def owned(self, live: Live) -> bool: ...      # may --prune delete it? (default
                                                       # live.owned: natsops' metadata is on it)
+        def requires(self, resource) -> [(kind, name)]  # optional: parents that must exist
+                                                        # (in the recipes or live)
         def adjust(self, action, recreated) -> Action # optional: react to recreated parents
         def export(self, live: Live) -> dict: ...     # optional: live -> recipe document
         def nack(self, resource) -> (dict, [dropped]) | None  # optional: NACK resource

@@ -11,15 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from natsops.errors import NatsopsError
 from natsops.estate import fields as f
 from natsops.estate.kinds import Kind, owner_metadata, without_owner
-from natsops.estate.kinds.stream import (
-    backup_before_recreate,
-    scaled,
-    stream_live,
-    wait_replicas,
-)
+from natsops.estate.kinds.stream import apply_stream_action, stream_live
 from natsops.estate.model import Action, Doc, Live, Op, Resource
 from natsops.jetstream._buckets import check_bucket
 from natsops.jetstream.spec import strip_server_metadata
@@ -106,43 +100,8 @@ class BucketKind(Kind):
         return cfg
 
     async def apply(self, ctx: EstateContext, action: Action) -> str:
-        from natsops.jetstream.streams import (
-            StreamEdit,
-            add_stream,
-            apply_stream_edit,
-            delete_stream,
-        )
-
-        stream = f"{self.prefix}{action.name}"
-        if action.op is Op.DELETE:
-            await delete_stream(ctx.conn, stream)
-            return "deleted"
-        cfg = self.config(action)
-        if action.op is Op.UPDATE:
-            assert action.live is not None
-            await apply_stream_edit(ctx.conn, StreamEdit(action.live.detail, cfg,
-                                                         action.changes))
-            if scaled(action):
-                return await wait_replicas(ctx.conn, stream, int(cfg["num_replicas"]),
-                                           ctx.options.replica_timeout)
-            return "updated"
-        note = ""
-        if action.op is Op.RECREATE:
-            assert action.live is not None
-            note = await backup_before_recreate(ctx, stream, action.live.holds)
-            await delete_stream(ctx.conn, stream)
-        try:
-            await add_stream(ctx.conn, cfg)
-        except NatsopsError as exc:
-            if action.op is Op.RECREATE:
-                kept = f" ({note})" if note else ""
-                exc.message = (f"stream {stream} was deleted{kept} but creating it again "
-                               f"failed: {exc.message}")
-            raise
-        if int(cfg.get("num_replicas") or 1) > 1:
-            await wait_replicas(ctx.conn, stream, int(cfg["num_replicas"]),
-                                ctx.options.replica_timeout)
-        return "; ".join(x for x in (note, "created") if x)
+        cfg = None if action.op is Op.DELETE else self.config(action)
+        return await apply_stream_action(ctx, action, f"{self.prefix}{action.name}", cfg)
 
     def export(self, live: Live) -> dict[str, Any]:
         spec = f.strip_defaults(without_owner(live.config), self.defaults)

@@ -15,7 +15,7 @@ from natsops.estate.model import Live
 if TYPE_CHECKING:
     from natsops.connection import Conn
 
-__all__ = ["ExportFile", "export_estate", "export_live", "write_export"]
+__all__ = ["ExportFile", "check_selection", "export_estate", "export_live", "write_export"]
 
 _BUCKETS = (("KeyValue", "KV_"), ("ObjectStore", "OBJ_"))
 
@@ -47,14 +47,19 @@ def _pick(names: Sequence[str], lives: dict[str, dict[str, Live]]) -> dict[str, 
     return chosen
 
 
+def check_selection(names: Sequence[str], everything: bool) -> None:
+    """Names or ``--all``, exactly one of them (checked before connecting)."""
+    if bool(names) == everything:
+        raise UsageError("give stream or bucket names, or --all (not both)")
+
+
 async def export_estate(ctx: EstateContext, names: Sequence[str] = (), *,
                         everything: bool = False) -> list[ExportFile]:
     """Recipe documents for the streams/buckets ``names`` (or all with ``everything``).
 
     A stream's file holds its durable consumers too; ephemeral consumers are left out.
     """
-    if bool(names) == everything:
-        raise UsageError("give stream or bucket names, or --all")
+    check_selection(names, everything)
     kinds = ("Stream", "Consumer", "KeyValue", "ObjectStore")
     lives = {k: await handler(k).fetch_live(ctx, None) for k in kinds}
     chosen = ({k: set(v) for k, v in lives.items()} if everything else _pick(names, lives))

@@ -107,6 +107,16 @@ def name_of(doc: Doc, *spec_keys: str, what: str = "name") -> str:
     return str(name)
 
 
+def valid_name(doc: Doc, name: str, what: str, path: str = "metadata.name") -> str:
+    """``name`` if the server would take it as a ``what`` name; a file:line error otherwise."""
+    from natsops.jetstream._api import check_name
+
+    try:
+        return check_name(name, what)
+    except UsageError as exc:
+        raise doc.error(path, exc.message) from None
+
+
 _DURATION_UNITS = (("h", 3600 * 10**9), ("m", 60 * 10**9), ("s", 10**9), ("ms", 10**6),
                    ("us", 10**3))
 _SIZE_UNITS = (("TB", 1 << 40), ("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10))

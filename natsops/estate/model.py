@@ -19,6 +19,7 @@ __all__ = [
     "Live",
     "Op",
     "Plan",
+    "RecipeError",
     "Resource",
     "Step",
 ]
@@ -27,6 +28,14 @@ __all__ = [
 # updates; `plan --prune` deletes only live resources carrying it.
 OWNER_KEY = "natsops.io/managed-by"
 OWNER_VALUE = "natsops"
+
+
+class RecipeError(UsageError):
+    """A recipe the loader rejects, at ``file:line`` (``natsops lint`` turns it into a finding)."""
+
+    def __init__(self, file: str, line: int, message: str, *, hint: str | None = None) -> None:
+        super().__init__(f"{file}:{line}: {message}", hint=hint)
+        self.file, self.line, self.detail = file, line, message
 
 
 @dataclass(frozen=True)
@@ -48,11 +57,11 @@ class Doc:
         """``file:line`` of a field (``spec.max_age``), or of the document."""
         return f"{self.file}:{self.lines.get(path, self.line)}"
 
-    def error(self, path: str, message: str) -> UsageError:
+    def error(self, path: str, message: str) -> RecipeError:
         """A usage error naming ``file:line``, the kind, and the field."""
         what = f"{self.kind} {self.metadata.get('name') or ''}".strip()
         fld = f" field {path!r}:" if path else ""
-        return UsageError(f"{self.where(path)}: {what}:{fld} {message}")
+        return RecipeError(self.file, self.lines.get(path, self.line), f"{what}:{fld} {message}")
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from natsops.errors import UsageError
 from natsops.estate.context import EstateContext
 from natsops.estate.kinds import handler, handlers
 from natsops.estate.model import OWNER_KEY, Action, Live, Op, Plan, Resource
@@ -36,6 +37,7 @@ async def build_plan(ctx: EstateContext, resources: Sequence[Resource], *,
 
     lives = dict(zip([h.kind for h in hs],
                      await asyncio.gather(*(live_of(h.kind) for h in hs)), strict=True))
+    await _check_requirements(ctx, resources, lives)
     deletes: list[Action] = []
     rest: list[Action] = []
     for h in hs:
@@ -44,13 +46,25 @@ async def build_plan(ctx: EstateContext, resources: Sequence[Resource], *,
         rest.extend(h.diff(r, live.get(r.name)) for r in wanted.get(h.kind, []))
         if prune:
             deletes.extend(
-                Action(h.kind, name, Op.DELETE, reason=f"not in the recipes; has {OWNER_KEY}",
-                       live=lv)
+                Action(h.kind, name, Op.DELETE, live=lv, reason="; ".join(
+                    x for x in (f"not in the recipes; has {OWNER_KEY}", h.delete_note(lv)) if x))
                 for name, lv in sorted(live.items()) if name not in mine and h.owned(lv))
     recreated = {(a.kind, a.name) for a in rest if a.op is Op.RECREATE}
     recreated |= {(a.kind, a.name) for a in deletes}
     rest = [handler(a.kind).adjust(a, recreated) for a in rest]
     return Plan(tuple(reversed(deletes)) + tuple(rest))
+
+
+async def _check_requirements(ctx: EstateContext, resources: Sequence[Resource],
+                              lives: dict[str, dict[str, Live]]) -> None:
+    declared = {(r.kind, r.name) for r in resources}
+    for r in resources:
+        for kind, name in handler(r.kind).requires(r):
+            if (kind, name) in declared or name in lives.get(kind, {}):
+                continue
+            if name not in await handler(kind).fetch_live(ctx, [name]):
+                raise UsageError(f"{r.source}: {r.kind} {r.name} needs {kind} {name}, which is "
+                                 "neither in the recipes nor on the server")
 
 
 async def plan_recipes(conn: Conn, resources: Sequence[Resource], *,

@@ -59,6 +59,18 @@ def guide_estate(tmp_path: Path, tag: str) -> Path:
     return out
 
 
+def stream_recipe(tmp_path: Path, name: str, field: str) -> Path:
+    """A one-stream recipe: subjects ``NAME.>`` and ``field`` (``key: value``)."""
+    recipe = tmp_path / "s.yaml"
+    recipe.write_text(f"kind: Stream\nmetadata: {{name: {name}}}\n"
+                      f"spec: {{subjects: ['{name}.>'], {field}}}\n")
+    return recipe
+
+
+def edit(recipe: Path, old: str, new: str) -> None:
+    recipe.write_text(recipe.read_text().replace(old, new))
+
+
 async def _infos(url: str | list[str], *streams: str) -> dict[str, Any]:
     nc = await nats.connect(url)
     try:
@@ -85,13 +97,18 @@ def test_guide_estate_apply_plan_edit_check(nats_cluster, unique, tmp_path: Path
     assert all(s.config.num_replicas == 3 for s in si.values())
     assert si[f"KV_SESSIONS_{tag}"].config.max_age == 24 * 3600
     orders = estate / "orders.yaml"
-    orders.write_text(orders.read_text().replace("max_age: 720h", "max_age: 24h"))
+    edit(orders, "max_age: 720h", "max_age: 24h")
     assert pending(plan_json(urls, estate)) == [("Stream", f"ORDERS_{tag}", "update",
                                                   ["max_age"])]
     r = natsops(urls, "plan", str(estate), "--check")
     assert r.exit_code == 5, r.stderr  # ExitCode.PENDING
     assert "max_age: 720h -> 24h" in r.stdout and "1 to update" in r.stdout
     ok(urls, "apply", str(estate))  # an update needs no confirmation
+    assert pending(plan_json(urls, estate, "--check")) == []
+    edit(orders, "max_deliver: 5", "max_deliver: 7")
+    assert pending(plan_json(urls, estate)) == [("Consumer", f"ORDERS_{tag}/workers", "update",
+                                                  ["max_deliver"])]
+    assert "update Consumer" in ok(urls, "apply", str(estate))
     assert pending(plan_json(urls, estate, "--check")) == []
 
 
@@ -100,33 +117,33 @@ def test_replicas_one_to_three_waits_for_current_replicas(nats_cluster, unique,
                                                          tmp_path: Path) -> None:
     urls = nats_cluster.urls
     name = unique("SCALE")
-    recipe = tmp_path / "s.yaml"
-    recipe.write_text(f"kind: Stream\nmetadata: {{name: {name}}}\n"
-                      f"spec: {{subjects: ['{name}.>'], num_replicas: 1}}\n")
+    recipe = stream_recipe(tmp_path, name, "num_replicas: 1")
+    with recipe.open("a") as fh:  # a bucket scales the same way
+        fh.write(f"---\nkind: KeyValue\nmetadata: {{name: {name}}}\nspec: {{replicas: 1}}\n")
     ok(urls, "apply", str(recipe))
-    recipe.write_text(recipe.read_text().replace("num_replicas: 1", "num_replicas: 3"))
+    edit(recipe, "replicas: 1", "replicas: 3")
     out = ok(urls, "apply", str(recipe))
-    assert "num_replicas: 1 -> 3" in out and "R3 current" in out
-    cl = infos(urls, name)[name].cluster
-    assert len(cl.replicas) == 2 and all(p.current for p in cl.replicas)
+    assert "num_replicas: 1 -> 3" in out and "      replicas: 1 -> 3" in out
+    assert out.count("R3 current") == 2
+    for stream in (name, f"KV_{name}"):
+        cl = infos(urls, stream)[stream].cluster
+        assert len(cl.replicas) == 2 and all(p.current for p in cl.replicas)
 
 
 def test_immutable_field_refused_then_recreated_with_backup(nats_server, unique,
                                                             tmp_path: Path) -> None:
     url = nats_server.url
     name = unique("IMM")
-    recipe = tmp_path / "s.yaml"
-    recipe.write_text(f"kind: Stream\nmetadata: {{name: {name}}}\n"
-                      f"spec: {{subjects: ['{name}.>'], storage: file}}\n")
+    recipe = stream_recipe(tmp_path, name, "storage: file")
     ok(url, "apply", str(recipe))
     ok(url, "pub", f"{name}.a", "hello")
     before = infos(url, name)[name]
-    recipe.write_text(recipe.read_text().replace("storage: file", "storage: memory"))
+    edit(recipe, "storage: file", "storage: memory")
     plan = plan_json(url, recipe)
     (act,) = [a for a in plan["actions"] if a["op"] != "no-change"]
     assert act["op"] == "recreate" and "storage cannot change" in act["reason"]
     assert act["holds"] == 1
-    r = natsops(url, "apply", str(recipe), "--yes")
+    r = natsops(url, "apply", str(recipe))  # refused before any question is asked
     assert r.exit_code == 9, (r.stdout, r.stderr)  # CONFLICT: holds messages, nothing done
     assert "holds 1 messages" in r.stderr and "--allow-recreate" in r.stderr
     assert infos(url, name)[name].state.last_seq == before.state.last_seq

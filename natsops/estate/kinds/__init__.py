@@ -9,7 +9,16 @@ from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from natsops.errors import UsageError
-from natsops.estate.model import OWNER_KEY, OWNER_VALUE, Action, Doc, Live, Op, Resource
+from natsops.estate.model import (
+    OWNER_KEY,
+    OWNER_VALUE,
+    Action,
+    Doc,
+    Live,
+    Op,
+    RecipeError,
+    Resource,
+)
 from natsops.jetstream.spec import Change, diff_configs, strip_server_metadata
 
 if TYPE_CHECKING:
@@ -41,14 +50,16 @@ def kinds() -> dict[str, type[Kind]]:
     return dict(_REGISTRY)
 
 
-def handler(kind: str, *, where: str = "") -> Kind:
-    """The handler of ``kind``; a UsageError naming the known kinds otherwise."""
+def handler(kind: str, *, doc: Doc | None = None) -> Kind:
+    """The handler of ``kind``; a UsageError naming the known kinds (and ``doc``'s line)."""
     known = kinds()
     if kind not in known:
         close = difflib.get_close_matches(kind, known, n=1)
         tip = f" (did you mean {close[0]!r}?)" if close else ""
-        raise UsageError(f"{where + ': ' if where else ''}unknown kind {kind!r}{tip}; "
-                         f"use one of {', '.join(sorted(known))}")
+        message = f"unknown kind {kind!r}{tip}; use one of {', '.join(sorted(known))}"
+        if doc is not None:
+            raise RecipeError(doc.file, doc.lines.get("kind", doc.line), message)
+        raise UsageError(message)
     return known[kind]()
 
 
@@ -105,8 +116,9 @@ class Kind:
         raise NotImplementedError
 
     def compare(self, spec: Mapping[str, Any], live: Mapping[str, Any]) -> list[Change]:
-        want = without_owner({**self.defaults, **spec})
         have = without_owner(live)
+        # a default the live side does not report (an older server) is the server's value
+        want = without_owner({**{k: v for k, v in self.defaults.items() if k in live}, **spec})
         return diff_configs({k: have[k] for k in want if k in have}, want)
 
     def recreate_reason(self, change: Change, live: Live) -> str | None:
@@ -126,10 +138,19 @@ class Kind:
                           desired=desired, live=live)
         return Action(self.kind, desired.name, Op.UPDATE, changes, desired=desired, live=live)
 
+    def requires(self, resource: Resource) -> list[tuple[str, str]]:
+        """``(kind, name)`` of what ``resource`` needs to exist first (a consumer's stream); the
+        plan fails naming the recipe line when one is neither in the recipes nor live."""
+        return []
+
     def adjust(self, action: Action, recreated: Collection[tuple[str, str]]) -> Action:
         """``action`` once the plan knows which resources are recreated (``(kind, name)``):
         a consumer of a recreated stream must be created again."""
         return action
+
+    def delete_note(self, live: Live) -> str:
+        """What else a delete of ``live`` removes (a stream's consumers), for the plan."""
+        return ""
 
     def owned(self, live: Live) -> bool:
         """Whether ``plan --prune`` may delete ``live`` (natsops created or updated it)."""

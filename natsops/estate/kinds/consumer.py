@@ -14,7 +14,7 @@ from natsops.errors import NotFound
 from natsops.estate import fields as f
 from natsops.estate.kinds import Kind, is_owned, owner_metadata, register, without_owner
 from natsops.estate.model import Action, Doc, Live, Op, Resource
-from natsops.jetstream._api import check_name, paged
+from natsops.jetstream._api import paged
 from natsops.jetstream.models import ConsumerInfo
 from natsops.jetstream.spec import Change, strip_server_metadata
 from natsops.jetstream.streams import HIDDEN_PREFIXES
@@ -25,8 +25,7 @@ if TYPE_CHECKING:
 CONSUMER_DEFAULTS: dict[str, Any] = {
     "deliver_policy": "all", "replay_policy": "instant", "ack_wait": 30 * 10**9,
     "max_deliver": -1, "flow_control": False, "headers_only": False, "mem_storage": False,
-    "num_replicas": 0,
-    "metadata": {},
+    "num_replicas": 0, "deliver_subject": "", "deliver_group": "", "metadata": {},
 }
 CONSUMER_FIELDS = (
     "name", "durable_name", "stream_name", "description", "deliver_policy", "opt_start_seq",
@@ -75,11 +74,11 @@ class ConsumerKind(Kind):
 
     def load(self, doc: Doc) -> Resource:
         name = f.name_of(doc, "durable_name", "name")
-        check_name(name, "consumer")
+        f.valid_name(doc, name, "consumer")
         stream = doc.metadata.get("stream") or doc.spec.get("stream_name")
         if not stream:
             raise doc.error("metadata", "no stream: set metadata.stream")
-        check_name(str(stream))
+        f.valid_name(doc, str(stream), "stream", "metadata.stream")
         spec = f.check_fields(doc, CONSUMER_FIELDS, CONSUMER_CHECKS,
                               f.api_normaliser("consumer"))
         for k in ("name", "durable_name", "stream_name"):
@@ -122,6 +121,9 @@ class ConsumerKind(Kind):
             return "a consumer cannot switch between push and pull (the server refuses it)"
         return super().recreate_reason(change, live)
 
+    def requires(self, resource: Resource) -> list[tuple[str, str]]:
+        return [("Stream", split(resource.name)[0])]
+
     def adjust(self, action: Action, recreated: Collection[tuple[str, str]]) -> Action:
         stream = split(action.name)[0]
         if ("Stream", stream) in recreated and action.op in (Op.NOOP, Op.UPDATE, Op.RECREATE):
@@ -141,14 +143,22 @@ class ConsumerKind(Kind):
         return cfg
 
     async def apply(self, ctx: EstateContext, action: Action) -> str:
-        from natsops.jetstream.consumers import add_consumer, delete_consumer, update_consumer
+        from natsops.jetstream.consumers import (
+            ConsumerEdit,
+            add_consumer,
+            apply_consumer_edit,
+            delete_consumer,
+        )
 
         stream, name = split(action.name)
         if action.op is Op.DELETE:
             await delete_consumer(ctx.conn, stream, name)
             return "deleted"
         if action.op is Op.UPDATE:
-            await update_consumer(ctx.conn, stream, self.config(action))
+            assert action.live is not None
+            # refused if someone changed the consumer since the plan, as `consumer edit` is
+            await apply_consumer_edit(ctx.conn, ConsumerEdit(action.live.detail,
+                                                             self.config(action), action.changes))
             return "updated"
         if action.op is Op.RECREATE:
             await delete_consumer(ctx.conn, stream, name)

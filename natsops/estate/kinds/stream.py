@@ -12,7 +12,6 @@ from natsops.errors import Conflict, NatsopsError, ServerError, Timeout
 from natsops.estate import fields as f
 from natsops.estate.kinds import Kind, is_owned, owner_metadata, register, without_owner
 from natsops.estate.model import Action, Doc, Live, Op, Resource
-from natsops.jetstream._api import check_name
 from natsops.jetstream.models import StreamInfo
 from natsops.jetstream.spec import Change, strip_server_metadata
 from natsops.jetstream.streams import HIDDEN_PREFIXES
@@ -102,7 +101,8 @@ async def wait_replicas(conn: Conn, name: str, replicas: int, timeout: float) ->
 
 def scaled(action: Action) -> bool:
     """Whether an update changes replicas or placement (then apply waits for the replicas)."""
-    return any(c.field.split(".")[0] in ("num_replicas", "placement") for c in action.changes)
+    return any(c.field.split(".")[0] in ("num_replicas", "replicas", "placement")
+               for c in action.changes)
 
 
 async def backup_before_recreate(ctx: EstateContext, name: str, holds: int) -> str:
@@ -131,6 +131,46 @@ async def backup_before_recreate(ctx: EstateContext, name: str, holds: int) -> s
     return f"backup of {holds:,} messages at {path} (verified)"
 
 
+async def apply_stream_action(ctx: EstateContext, action: Action, stream: str,
+                              cfg: dict[str, Any] | None) -> str:
+    """Delete, update (through ``stream edit``'s path), create or recreate stream ``stream``
+    with ``cfg``; wait for the replicas when they grow or move. Streams and buckets share it."""
+    from natsops.jetstream.streams import (
+        StreamEdit,
+        add_stream,
+        apply_stream_edit,
+        delete_stream,
+    )
+
+    if action.op is Op.DELETE or cfg is None:
+        await delete_stream(ctx.conn, stream)
+        return "deleted"
+    replicas = int(cfg.get("num_replicas") or 1)
+    if action.op is Op.UPDATE:
+        assert action.live is not None
+        # refused if someone changed the stream since the plan, as `stream edit` is
+        await apply_stream_edit(ctx.conn, StreamEdit(action.live.detail, cfg, action.changes))
+        if scaled(action):
+            return await wait_replicas(ctx.conn, stream, replicas, ctx.options.replica_timeout)
+        return "updated"
+    note = ""
+    if action.op is Op.RECREATE:
+        assert action.live is not None
+        note = await backup_before_recreate(ctx, stream, action.live.holds)
+        await delete_stream(ctx.conn, stream)
+    try:
+        await add_stream(ctx.conn, cfg)
+    except NatsopsError as exc:
+        if action.op is Op.RECREATE:
+            kept = f" ({note})" if note else ""
+            exc.message = (f"stream {stream} was deleted{kept} but creating it again failed: "
+                           f"{exc.message}")
+        raise
+    if replicas > 1:
+        await wait_replicas(ctx.conn, stream, replicas, ctx.options.replica_timeout)
+    return "; ".join(x for x in (note, "created") if x)
+
+
 @register
 class StreamKind(Kind):
     kind = "Stream"
@@ -142,7 +182,7 @@ class StreamKind(Kind):
 
     def load(self, doc: Doc) -> Resource:
         name = f.name_of(doc, "name")
-        check_name(name)
+        f.valid_name(doc, name, "stream")
         if name.startswith(HIDDEN_PREFIXES):
             raise doc.error("metadata.name", f"{name} is a bucket's stream: write a KeyValue or "
                             "ObjectStore resource")
@@ -167,6 +207,10 @@ class StreamKind(Kind):
             return "a sealed stream cannot be unsealed"
         return super().recreate_reason(change, live)
 
+    def delete_note(self, live: Live) -> str:
+        n = live.detail.consumers if live.detail is not None else 0
+        return f"its {n} consumer(s) go with it" if n else ""
+
     def config(self, action: Action) -> dict[str, Any]:
         """The StreamConfig to submit: the live one (if any), then defaults, then the recipe."""
         assert action.desired is not None
@@ -180,44 +224,8 @@ class StreamKind(Kind):
         return cfg
 
     async def apply(self, ctx: EstateContext, action: Action) -> str:
-        from natsops.jetstream.streams import (
-            StreamEdit,
-            add_stream,
-            apply_stream_edit,
-            delete_stream,
-        )
-
-        name = action.name
-        if action.op is Op.DELETE:
-            await delete_stream(ctx.conn, name)
-            return "deleted"
-        if action.op is Op.UPDATE:
-            assert action.live is not None
-            cfg = self.config(action)
-            # the path `stream edit` takes: refused if someone changed it since the plan
-            await apply_stream_edit(ctx.conn, StreamEdit(action.live.detail, cfg,
-                                                         action.changes))
-            if scaled(action):
-                return await wait_replicas(ctx.conn, name, int(cfg.get("num_replicas") or 1),
-                                           ctx.options.replica_timeout)
-            return "updated"
-        note = ""
-        if action.op is Op.RECREATE:
-            assert action.live is not None
-            note = await backup_before_recreate(ctx, name, action.live.holds)
-            await delete_stream(ctx.conn, name)
-        cfg = self.config(action)
-        try:
-            await add_stream(ctx.conn, cfg)
-        except NatsopsError as exc:
-            if action.op is Op.RECREATE:
-                exc.message = (f"stream {name} was deleted{' (' + note + ')' if note else ''} but "
-                               f"creating it again failed: {exc.message}")
-            raise
-        if int(cfg.get("num_replicas") or 1) > 1:
-            await wait_replicas(ctx.conn, name, int(cfg["num_replicas"]),
-                                ctx.options.replica_timeout)
-        return "; ".join(x for x in (note, "created") if x)
+        cfg = None if action.op is Op.DELETE else self.config(action)
+        return await apply_stream_action(ctx, action, action.name, cfg)
 
     def export(self, live: Live) -> dict[str, Any]:
         cfg = without_owner(live.config)
