@@ -10,7 +10,8 @@ account`` shows it), with human sizes::
       limits: {conn: 100, payload: 1MB, disk_storage: 10GB, streams: 10}
       limits: {tiered_limits: {R3: {disk_storage: 1GB, streams: 2}}}
       default_permissions: {pub: {deny: ["admin.>"]}}
-      exports: [...]; imports: [...]; mappings: {...}; description: "..."
+      exports: [...]; mappings: {...}; description: "..."
+      imports: [{name: svc, subject: "svc.>", account: OTHER, type: service}]   # name or key
 
 Only the fields the recipe names are compared (``limits`` key by key, the others whole). The
 live side is what the servers store (``CLAIMS.LOOKUP`` through a system user minted from the
@@ -86,8 +87,20 @@ def _limits(doc: Doc, value: Any) -> dict[str, Any]:
     return out
 
 
-def desired_nats(spec: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, Any]:
-    """``current`` (an account's ``nats`` object) with the recipe's fields laid over it."""
+def _named_imports(imports: Any, keys: Mapping[str, str]) -> Any:
+    """Imports whose ``account`` is an account name of the store get its public key."""
+    if not isinstance(imports, list):
+        return imports
+    return [{**i, "account": keys.get(str(i.get("account")), i.get("account"))}
+            if isinstance(i, Mapping) else i for i in imports]
+
+
+def desired_nats(spec: Mapping[str, Any], current: Mapping[str, Any],
+                 keys: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """``current`` (an account's ``nats`` object) with the recipe's fields laid over it.
+
+    ``keys``: account name -> public key, for imports that name their account.
+    """
     nats = copy.deepcopy(dict(current))
     lim = dict(nats.get("limits") or {})
     if spec.get("jetstream") is False:
@@ -107,7 +120,13 @@ def desired_nats(spec: Mapping[str, Any], current: Mapping[str, Any]) -> dict[st
     for key in _FIELDS[2:]:
         if key in spec:
             nats[key] = copy.deepcopy(spec[key])
+    if "imports" in spec and keys:
+        nats["imports"] = _named_imports(nats["imports"], keys)
     return nats
+
+
+def _keys(store: Store, op: str) -> dict[str, str]:
+    return {a.name: a.public_key for a in store.accounts(op)}
 
 
 @register
@@ -157,13 +176,14 @@ class AccountKind(Kind):
                     len(copies) == len(servers)
                 out[name] = Live(self.kind, name, dict(oldest.nats), detail={
                     "store_jti": acc.token.jti, "store_iat": acc.token.iat,
-                    "server_iat": oldest.iat, "current": same, "operator": op})
+                    "server_iat": oldest.iat, "current": same, "operator": op,
+                    "keys": _keys(store, op)})
         return out
 
     def diff(self, desired: Resource, live: Live | None) -> Action:
         if live is None:
             return Action(self.kind, desired.name, Op.CREATE, desired=desired)
-        want = desired_nats(desired.spec, live.config)
+        want = desired_nats(desired.spec, live.config, live.detail["keys"])
         changes = diff_configs(live.config, want)
         if not changes and not live.detail["current"]:
             changes = [Change("jwt.iat", live.detail["server_iat"], live.detail["store_iat"])]
@@ -185,7 +205,7 @@ class AccountKind(Kind):
         if name not in store.account_names(op):
             ops.add_account(store, op, name)
         current = store.account(op, name).nats
-        want = desired_nats(action.desired.spec, current)
+        want = desired_nats(action.desired.spec, current, _keys(store, op))
         if diff_configs(current, want):
             def replace_nats(nats: dict[str, Any]) -> None:
                 nats.clear()

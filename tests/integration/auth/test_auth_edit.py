@@ -314,9 +314,12 @@ def test_account_and_user_kinds_apply_then_plan_shows_no_change(server: Operator
     oc, url = server, server.url("a1")
     recipe = tmp_path / "team.yaml"
     recipe.write_text(
+        "kind: Account\nmetadata: {name: SUPPLIER}\nspec:\n"
+        "  exports: [{name: prices, subject: 'prices.>', type: service}]\n---\n"
         "kind: Account\nmetadata: {name: TEAM, operator: DEMO}\nspec:\n"
         "  jetstream: true\n  limits: {conn: 50, payload: 512KB, disk_storage: 64MB}\n"
         "  default_permissions: {pub: {deny: ['admin.>']}}\n"
+        "  imports: [{name: prices, subject: 'prices.>', account: SUPPLIER, type: service}]\n"
         "---\nkind: User\nmetadata: {name: worker, account: TEAM}\n"
         "spec: {pub: {allow: ['jobs.>']}, sub: {allow: ['jobs.>', '_INBOX.>']}, subs: 20}\n")
     guide = Path(__file__).parents[3] / "recipes" / "auth" / "app.yaml"
@@ -339,6 +342,8 @@ def test_account_and_user_kinds_apply_then_plan_shows_no_change(server: Operator
     first, second = _run(plan_and_apply())
     assert ("Account", "TEAM", Op.CREATE) in first and ("User", "TEAM/worker", Op.CREATE) in first
     assert {op for _, op in second} == {Op.NOOP}, second
+    supplier = oc.store.account("DEMO", "SUPPLIER").public_key
+    assert oc.store.account("DEMO", "TEAM").nats["imports"][0]["account"] == supplier
     team = oc.store.account("DEMO", "TEAM").nats["limits"]
     assert (team["conn"], team["payload"], team["disk_storage"]) == (50, 512 * 1024, 64 << 20)
 
