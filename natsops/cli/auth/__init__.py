@@ -31,6 +31,13 @@ Examples (the nsc recipe):
   natsops auth render-config > operator.conf     # include it in nats-server.conf
   natsops auth push --all
   natsops auth verify
+
+\b
+Day two:
+  natsops auth user edit service --account APP --allow-pubsub 'billing.>' --dry-run
+  natsops auth account edit APP --js-disable --js-tier R3 --js-disk 10GB
+  natsops auth account signing-key add APP --role reader --allow-sub 'feed.>'
+  natsops auth user add alice --account APP --role reader
 """
 
 app = typer.Typer(
