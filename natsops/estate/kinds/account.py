@@ -39,7 +39,7 @@ from natsops.estate.kinds import Kind, register
 from natsops.estate.model import Action, Doc, Live, Op, Resource
 from natsops.jetstream.spec import Change, diff_configs
 
-__all__ = ["AccountKind", "auth_operator", "auth_store", "sys_settings"]
+__all__ = ["AccountKind", "auth_operator", "auth_store", "auth_target", "sys_settings"]
 
 _SIZES = ("data", "payload", "mem_storage", "disk_storage", "mem_max_stream_bytes",
           "disk_max_stream_bytes")
@@ -62,6 +62,14 @@ def auth_operator(ctx: EstateContext, store: Store, named: str | None = None) ->
 
     return store.resolve_operator(named or ctx.cache.get("auth.operator")
                                   or os.environ.get("NATSOPS_OPERATOR"))
+
+
+def auth_target(ctx: EstateContext, names: Collection[str] | None) -> tuple[Store, str] | None:
+    """The store and operator to read, or None when no resource of the kind is asked for."""
+    if names is not None and not names:
+        return None
+    store = auth_store(ctx)
+    return store, auth_operator(ctx, store)
 
 
 def sys_settings(ctx: EstateContext) -> Any:
@@ -153,10 +161,10 @@ class AccountKind(Kind):
         from natsops.auth.sysreq import discover, lookup
         from natsops.auth.sysuser import auth_access
 
-        if names is not None and not names:
+        target = auth_target(ctx, names)
+        if target is None:
             return {}
-        store = auth_store(ctx)
-        op = auth_operator(ctx, store)
+        store, op = target
         wanted = [n for n in store.account_names(op) if names is None or n in names]
         out: dict[str, Live] = {}
         if not wanted:

@@ -23,7 +23,7 @@ from typing import Any
 from natsops.estate.context import EstateContext
 from natsops.estate.fields import boolean, check_fields, mapping, size_bytes, string, strings
 from natsops.estate.kinds import Kind, register
-from natsops.estate.kinds.account import auth_operator, auth_store
+from natsops.estate.kinds.account import auth_operator, auth_store, auth_target
 from natsops.estate.model import Action, Doc, Live, Op, Resource
 from natsops.jetstream.spec import diff_configs
 
@@ -70,10 +70,10 @@ class UserKind(Kind):
 
     async def fetch_live(self, ctx: EstateContext,
                          names: Collection[str] | None) -> dict[str, Live]:
-        if names is not None and not names:
+        target = auth_target(ctx, names)
+        if target is None:
             return {}
-        store = auth_store(ctx)
-        op = auth_operator(ctx, store)
+        store, op = target
         out: dict[str, Live] = {}
         for acc in store.account_names(op):
             for user in store.users(op, acc):
