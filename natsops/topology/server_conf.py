@@ -242,7 +242,8 @@ def _leaf_block(topo: Topology, s: LeafSite, pw: Passwords, v: _Vars, tls: TlsPa
              "  remotes: ["]
     binds = [("leaf", s.account, s.leaf_user, "LEAF")]
     if s.system:
-        binds.append(("leaf-sys", topo.auth.system_account, s.leaf_user + "-sys", "LEAF_SYS"))
+        sys_acc = operator.system_account if operator else topo.auth.system_account
+        binds.append(("leaf-sys", sys_acc, s.leaf_user + "-sys", "LEAF_SYS"))
     for key, account, user, var in binds:
         if operator is None:
             urls = [v.add(f"{var}_{j}", _url(scheme, o.host, o.ports.leafnode, user,
