@@ -18,7 +18,6 @@ it (the unit runs the server from there).
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -412,7 +411,8 @@ def render_topology(path: str | Path, out: Path, env: Mapping[str, str], *,
 
 
 def result_json(r: RenderResult) -> dict[str, Any]:
-    doc: dict[str, Any] = json.loads(json.dumps({"out": r.out, "topology": r.topology, "dry_run": r.dry_run,
-                                  "warnings": list(r.warnings),
-                                  "files": [f.__dict__ for f in r.files]}))
-    return doc
+    """The JSON document of ``natsops render --json``."""
+    return {"out": r.out, "topology": r.topology, "dry_run": r.dry_run,
+            "warnings": list(r.warnings),
+            "files": [{"path": f.path, "kind": f.kind, "server": f.server,
+                       "private": f.private} for f in r.files]}
