@@ -154,3 +154,39 @@ async def test_rendered_topology_runs_with_bcrypt_leafs_and_tls(
     finally:
         for p in procs:
             p.stop(grace=5)
+
+
+def test_operator_topology_renders_leaf_creds_and_passes_server_check(
+        tmp_path: Path, server_bin: Path) -> None:
+    from natsops.auth import ops
+    from natsops.auth.store import Store
+
+    store = Store(tmp_path / "store")
+    ops.add_operator(store, "DEMO", sys=True)
+    ops.add_account(store, "DEMO", "APP")
+    topo = tmp_path / "op.yaml"
+    topo.write_text("name: op\ndomain: hub\nclusters:\n  - name: hub\n    nodes:\n"
+                    "      - {name: h1, host: 10.0.0.1}\n      - {name: h2, host: 10.0.0.2}\n"
+                    "      - {name: h3, host: 10.0.0.3}\nleafs:\n"
+                    "  - {name: edge, hub: hub, account: APP, domain: edge,\n"
+                    "     nodes: [{name: e1, host: 10.1.0.1}]}\n"
+                    "auth: {operator: DEMO, resolver: full}\n")
+    out = tmp_path / "out"
+    dry = runner.invoke(app, ["render", str(topo), "--out", str(out), "--store",
+                              str(store.root), "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "leaf-edge" not in store.user_names("DEMO", "APP")  # a dry run creates no user
+    r = runner.invoke(app, ["render", str(topo), "--out", str(out), "--store", str(store.root)])
+    assert r.exit_code == 0, r.output
+    assert "leaf-edge" in store.user_names("DEMO", "APP")
+    creds = out / "e1" / "leaf-edge.creds"
+    assert (creds.stat().st_mode & 0o077) == 0 and "NATS USER JWT" in creds.read_text()
+    leaf = (out / "e1" / "nats-server.conf").read_text()
+    assert 'credentials: "leaf-edge.creds"' in leaf and "operator: " in leaf
+    for conf in sorted(out.glob("*/nats-server.conf")):
+        _, rc, text = _check(server_bin, conf)
+        assert rc == 0, (conf, text)
+    values = (out / "helm" / "hub.values.yaml").read_text()
+    assert "resolver_preload" in values and "password:" not in values
+    report = lint_paths([out, out / "helm" / "hub.values.yaml"])
+    assert [f.id for f in report.findings if f.severity >= Severity.WARN] == []
