@@ -187,6 +187,6 @@ def test_operator_topology_renders_leaf_creds_and_passes_server_check(
         _, rc, text = _check(server_bin, conf)
         assert rc == 0, (conf, text)
     values = (out / "helm" / "hub.values.yaml").read_text()
-    assert "resolver_preload" in values and "password:" not in values
+    assert "resolver_preload" in values and "  password:" not in values
     report = lint_paths([out, out / "helm" / "hub.values.yaml"])
     assert [f.id for f in report.findings if f.severity >= Severity.WARN] == []
