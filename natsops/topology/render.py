@@ -402,8 +402,11 @@ def write_topology(topo: Topology, out: Path, env: Mapping[str, str], *,
                    warnings: tuple[str, ...] = (), dry_run: bool = False, force: bool = False,
                    store: Path | None = None, bcrypt_cost: int = BCRYPT_COST,
                    server_bin: str = "/usr/local/bin/nats-server",
-                   run_user: str = "nats") -> RenderResult:
-    """Render a validated topology into ``out`` (the layout in this module's docstring)."""
+                   run_user: str = "nats", absolute: bool = False) -> RenderResult:
+    """Render a validated topology into ``out`` (the layout in this module's docstring).
+
+    With ``absolute`` the configs name their TLS and creds files by absolute paths under
+    ``out`` (for servers started right there, from any working directory, as on loopback)."""
     out = Path(out)
     if not dry_run:
         check_output_dir(out, what="--out")
@@ -421,8 +424,15 @@ def write_topology(topo: Topology, out: Path, env: Mapping[str, str], *,
     if topo.auth.operator_mode:
         operator, helm_operator = _operator(topo, store, env, plan, dry_run)
     for n in topo.all_nodes():
-        conf = render_server_config(topo, n.name, pw, tls=NODE_TLS if topo.tls else None,
-                                    operator=operator.get(n.name))
+        tls = NODE_TLS
+        ob = operator.get(n.name)
+        if absolute:
+            base = out.resolve() / n.name
+            tls = TlsPaths(*(str(base / p) for p in (tls.ca, tls.cert, tls.key)))
+            if ob is not None:
+                ob = replace(ob, creds={k: str(base / v) for k, v in ob.creds.items()})
+        conf = render_server_config(topo, n.name, pw, tls=tls if topo.tls else None,
+                                    operator=ob)
         plan.add(f"{n.name}/{CONFIG}", conf.text, "config", n.name, private=True)
         if conf.secrets:
             plan.add(f"{n.name}/{conf.secrets_name}", conf.secrets, "include", n.name,

@@ -20,15 +20,7 @@ from natsops.cluster.process import ServerProcess
 from natsops.conf.lint import lint_paths
 from natsops.findings import Severity
 from natsops.render import data_dir
-from natsops.tls import generate_ca, issue_cert, write_pair
-from natsops.topology import (
-    TlsPaths,
-    parse_topology,
-    relocate,
-    render_server_config,
-    resolve_passwords,
-)
-from natsops.topology.render import node_sans
+from natsops.topology import parse_topology, relocate, resolve_passwords
 
 runner = CliRunner()
 EXAMPLES = sorted((data_dir("recipes") / "topologies").glob("*.yaml"))
@@ -93,23 +85,23 @@ def _get(url: str, ca: Path) -> dict[str, object]:
 
 async def test_rendered_topology_runs_with_bcrypt_leafs_and_tls(
         tmp_path: Path, server_bin: Path) -> None:
-    topo = _tls_topology(tmp_path)
-    pw = resolve_passwords(topo, {}, cost=4)
-    ca = generate_ca("itest CA")
-    ca_file = tmp_path / "ca.pem"
-    ca_file.write_bytes(ca.cert_pem)
+    """What `bootstrap --topology` builds on: relocate, write_topology(absolute=True), start."""
+    from dataclasses import replace
+
+    from natsops.topology import SECRETS_FILE, TlsSpec
+    from natsops.topology.render import write_topology
+
+    topo = replace(_tls_topology(tmp_path / "data"), tls=TlsSpec(generate=True))
+    out = tmp_path / "out"
+    write_topology(topo, out, {}, bcrypt_cost=4, absolute=True)
+    pw = resolve_passwords(topo, {}, saved=out / SECRETS_FILE, cost=4)
+    ca_file = out / "tls" / "ca.pem"
+    assert str(out / "hub-2" / "tls" / "server.pem") in (out / "hub-2" / "nats-server.conf"
+                                                         ).read_text()
     procs: list[ServerProcess] = []
     try:
         for n in topo.all_nodes():
-            d = tmp_path / n.name
-            dns, ips = node_sans(n)
-            write_pair(issue_cert(ca, n.name, dns_names=dns, ip_addresses=ips),
-                       d / "server.pem", d / "server-key.pem")
-            conf = render_server_config(topo, n.name, pw, tls=TlsPaths(
-                str(ca_file), str(d / "server.pem"), str(d / "server-key.pem")))
-            (d / "nats-server.conf").write_text(conf.text)
-            if conf.secrets:
-                (d / conf.secrets_name).write_text(conf.secrets)
+            d = out / n.name
             procs.append(ServerProcess.start(server_bin, ["-c", str(d / "nats-server.conf")],
                                              log_file=d / "log"))
         for p in procs:
