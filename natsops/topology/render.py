@@ -341,7 +341,8 @@ def _readme(topo: Topology, out: Path) -> str:
               "3. Install the unit: `cp /etc/nats/nats-server.service /etc/systemd/system/ && "
               "systemctl daemon-reload && systemctl enable --now nats-server`.",
               "4. Start every server of a cluster before judging its health; then "
-              "`natsops doctor --monitor https?://HOST:8222 ...` (the monitor listens on "
+              f"`natsops doctor --monitor {'https' if topo.tls else 'http'}://HOST:PORT ...` "
+              "(the monitor listens on "
               + ("0.0.0.0" if topo.monitor == "public" else "127.0.0.1: run it on the host or "
                  "through an SSH tunnel") + ").",
               "", "Lint the set before deploying: `natsops lint " + str(out) + "` "
