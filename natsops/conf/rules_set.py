@@ -141,16 +141,6 @@ def _target(url: str) -> tuple[str, int] | None:
     return (u.hostname or "", port) if port else None
 
 
-def _is_ip(text: str) -> bool:
-    import ipaddress
-
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
-
-
 def _hosts_match(listen_host: str, url_host: str) -> bool:
     """Whether a listener bound to ``listen_host`` can be the one ``url_host`` reaches: a
     wildcard or the same address; a DNS name against an IP cannot be told apart here."""
@@ -159,7 +149,9 @@ def _hosts_match(listen_host: str, url_host: str) -> bool:
     local = ("127.0.0.1", "localhost", "::1")
     if listen_host in local and url_host in local:
         return True
-    return not (_is_ip(listen_host) and _is_ip(url_host))
+    from natsops.tls import is_ip
+
+    return not (is_ip(listen_host) and is_ip(url_host))
 
 
 def _listening(cfgs: Sequence[Config], block: str, target: tuple[str, int],
