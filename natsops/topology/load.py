@@ -333,11 +333,9 @@ class _Builder:
         value = d.get("gateways", "all")
         if value in ("all", None):
             return tuple((a, b) for i, a in enumerate(names) for b in names[i + 1:])
-        if value == "none":
-            return ()
         if not isinstance(value, list):
-            raise self.src.error(("gateways",), "use all (every cluster with every other), "
-                                 "none, or a list of cluster pairs such as [east, west]")
+            raise self.src.error(("gateways",), "use all (every cluster with every other) or "
+                                 "a list of cluster pairs such as [east, west]")
         pairs: set[tuple[str, str]] = set()
         for i, pair in enumerate(value):
             p = ("gateways", i)

@@ -291,3 +291,15 @@ def test_doctor_alert_rules_select_what_doctor_serve_exports() -> None:
     for check_id, sevs in selectors.items():
         assert {(check_id, s) for s in sevs} <= seen
     assert "natsops_doctor_up" in text
+
+
+def test_public_monitor_and_leaf_without_the_system_account() -> None:
+    text = BASE + ("monitor: public\nleafs:\n  - {name: s1, hub: east, account: APP, domain: d1,"
+                   " system: false,\n     nodes: [{name: l1, host: 10.1.0.1}]}\n")
+    t = _topo(text).topology
+    pw = resolve_passwords(t, {}, cost=4)
+    assert "leaf-sys:s1" not in pw.clear
+    leaf = render_server_config(t, "l1", pw)
+    assert 'http: "0.0.0.0:8222"' in leaf.text and leaf.text.count("{ urls:") == 1
+    with pytest.raises(TopologyError, match=r"topo\.yaml:8: gateways: use all"):
+        _topo(BASE + "gateways: none\n")
