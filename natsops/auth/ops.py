@@ -185,12 +185,19 @@ def _add_sys_account(store: Store, op: str, op_token: str, okp: KeyPair, osk: li
 
 def edit_operator(store: Store, op: str, *, account_server_url: str | None = None,
                   service_urls: tuple[str, ...] | None = None, add_signing_key: bool = False,
+                  strict: bool | None = None, remove_signing_keys: tuple[str, ...] = (),
                   dry_run: bool = False) -> Change:
-    """Change the operator JWT. Servers need a restart to see it (no reload, no push)."""
+    """Change the operator JWT. Servers need a restart to see it (no reload, no push).
+
+    ``strict`` sets ``strict_signing_key_usage`` (see :mod:`natsops.auth.operator_rules`).
+    """
+    from natsops.auth.operator_rules import apply_operator_rules
+
     ent = store.operator(op)
     claims = copy.deepcopy(dict(ent.token.claims))
     nats = claims["nats"]
     keys: list[KeyPair] = []
+    notes = apply_operator_rules(store, op, nats, strict, remove_signing_keys, add_signing_key)
     if account_server_url is not None:
         _check_url(account_server_url)
         nats["account_server_url"] = account_server_url
@@ -206,7 +213,8 @@ def edit_operator(store: Store, op: str, *, account_server_url: str | None = Non
     token = jwtmod.encode(claims, store.load_key(ent.public_key, "operator"))
     _write(store, ent.path, token, keys, dry_run)
     return Change("update", "operator", op, ent.public_key, ent.path, _claims_of(token), dry_run,
-                  ("restart the servers with the new operator JWT (a reload does not apply it)",))
+                  (*notes,
+                   "restart the servers with the new operator JWT (a reload does not apply it)"))
 
 
 # ---- accounts --------------------------------------------------------------------------------
@@ -249,8 +257,12 @@ def _update_account(store: Store, op: str, name: str, mutate: Callable[[dict[str
 def edit_account(store: Store, op: str, name: str, *, limits: AccountLimits = NO_LIMITS,
                  jetstream: bool | None = None, allow: Permissions = NO_PERMISSIONS,
                  remove: Permissions = NO_PERMISSIONS, add_signing_key: bool = False,
+                 also: Callable[[dict[str, Any]], None] | None = None,
                  dry_run: bool = False) -> Change:
-    """Change limits, JetStream, default permissions or signing keys of an account."""
+    """Change limits, JetStream, default permissions or signing keys of an account.
+
+    ``also`` changes the ``nats`` object further, last (see :mod:`natsops.auth.edit`).
+    """
     keys: list[KeyPair] = []
     if add_signing_key:
         keys.append(generate("account"))
@@ -262,6 +274,8 @@ def edit_account(store: Store, op: str, name: str, *, limits: AccountLimits = NO
         apply_permissions(dp, remove, remove=True)
         if keys:
             nats["signing_keys"] = [*(nats.get("signing_keys") or []), keys[0].public_key]
+        if also is not None:
+            also(nats)
 
     return _update_account(store, op, name, mutate, dry_run, keys)
 
