@@ -247,7 +247,7 @@ def _targets(snap: Snapshot, servers: tuple[str, ...], cluster: LocalCluster | N
     out = {}
     for n in servers:
         if cluster is not None:
-            out[n] = Target(n, "127.0.0.1", cluster.pid(n))
+            out[n] = Target(n, cluster.node(n).host, cluster.pid(n))
             continue
         sv = snap.server(n)
         v = as_map(sv.varz if sv is not None else None)
