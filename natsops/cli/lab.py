@@ -98,14 +98,14 @@ def exec(ctx: typer.Context, directory: DirOpt = DEFAULT) -> None:
 @app.command()
 def partition(
     nodes: Annotated[list[str], typer.Argument(help="The nodes to cut off from the others")],
-    directory: DirOpt = DEFAULT,
+    directory: DirOpt = DEFAULT, dry_run: options.DryRun = False,
 ) -> None:
     """Cut these nodes off from every other node (the client namespace still reaches all)."""
     from natsops.cli import output
     from natsops.lab import partition as cut
 
-    cuts = cut(directory, nodes)
-    output.success(f"cut off {', '.join(nodes)}; cuts now: "
+    cuts = cut(directory, nodes, dry_run=dry_run)
+    output.success(f"{'would cut' if dry_run else 'cut'} off {', '.join(nodes)}; cuts then: "
                    + ", ".join(f"{a}-{b}" for a, b in cuts))
 
 
@@ -113,51 +113,51 @@ def partition(
 def isolate(
     node: Node,
     other: Annotated[str, typer.Option("--from", help="The node to cut it from")],
-    directory: DirOpt = DEFAULT,
+    directory: DirOpt = DEFAULT, dry_run: options.DryRun = False,
 ) -> None:
     """Drop all traffic between two nodes (both still reach the others)."""
     from natsops.cli import output
     from natsops.lab import partition as cut
 
-    cut(directory, [node], isolate_from=other)
-    output.success(f"cut {node} from {other}")
+    cut(directory, [node], isolate_from=other, dry_run=dry_run)
+    output.success(f"{'would cut' if dry_run else 'cut'} {node} from {other}")
 
 
 @app.command()
-def heal(directory: DirOpt = DEFAULT) -> None:
+def heal(directory: DirOpt = DEFAULT, dry_run: options.DryRun = False) -> None:
     """Remove every cut."""
     from natsops.cli import output
     from natsops.lab import heal as lab_heal
 
-    was = lab_heal(directory)
-    output.success("healed " + ", ".join(f"{a}-{b}" for a, b in was) if was
-                   else "no cut was in force")
+    was = lab_heal(directory, dry_run=dry_run)
+    output.success(f"{'would heal' if dry_run else 'healed'} "
+                   + ", ".join(f"{a}-{b}" for a, b in was) if was else "no cut is in force")
 
 
-def _signal(what: str, node: str, directory: Path) -> None:
+def _signal(what: str, node: str, directory: Path, dry_run: bool) -> None:
     from natsops.cli import output
     from natsops.lab import fault
 
-    pid = fault(directory, what, node)
-    output.success(f"{what} {node} (pid {pid})")
+    pid = fault(directory, what, node, dry_run=dry_run)
+    output.success(f"{'would ' if dry_run else ''}{what} {node} (pid {pid})")
 
 
 @app.command()
-def kill(node: Node, directory: DirOpt = DEFAULT) -> None:
+def kill(node: Node, directory: DirOpt = DEFAULT, dry_run: options.DryRun = False) -> None:
     """SIGKILL a node's server (a crash); `lab restart` starts it again."""
-    _signal("kill", node, directory)
+    _signal("kill", node, directory, dry_run)
 
 
 @app.command()
-def freeze(node: Node, directory: DirOpt = DEFAULT) -> None:
+def freeze(node: Node, directory: DirOpt = DEFAULT, dry_run: options.DryRun = False) -> None:
     """SIGSTOP a node's server (a long GC pause or a frozen VM)."""
-    _signal("freeze", node, directory)
+    _signal("freeze", node, directory, dry_run)
 
 
 @app.command()
-def thaw(node: Node, directory: DirOpt = DEFAULT) -> None:
+def thaw(node: Node, directory: DirOpt = DEFAULT, dry_run: options.DryRun = False) -> None:
     """SIGCONT a frozen node's server."""
-    _signal("thaw", node, directory)
+    _signal("thaw", node, directory, dry_run)
 
 
 @app.command()
@@ -179,7 +179,7 @@ def down(
     purge: Annotated[bool, typer.Option("--purge", help="Also delete the directory, its data and the contexts")] = False,
     force: options.Force = False,
     grace: Annotated[float, typer.Option("--grace", help="Seconds to wait before SIGKILL")] = 10.0,
-    json_out: options.Json = False,
+    dry_run: options.DryRun = False, json_out: options.Json = False,
 ) -> None:
     """Stop every server by pid and delete every namespace and link of the lab (also after a
     crash of natsops); with --purge the directory and contexts too (asks unless --force)."""
@@ -188,12 +188,15 @@ def down(
     from natsops.cli.prompt import confirm
     from natsops.lab import down as lab_down
 
-    if purge:
+    if purge and not dry_run:
         confirm(f"Delete the lab in {directory} with all its data?", force=force)
-    res = run(lab_down(directory, grace=grace, purge=purge, env=get_state(ctx).env))
+    res = run(lab_down(directory, grace=grace, purge=purge, env=get_state(ctx).env,
+                       dry_run=dry_run))
     if want_json(ctx, json_out):
         output.print_json(res)
     else:
-        output.success(f"stopped {', '.join(res.stopped) or 'no server'}; deleted "
-                       f"{len(res.namespaces)} namespaces and {len(res.links)} links"
+        output.success(f"{'would stop' if dry_run else 'stopped'} "
+                       f"{', '.join(res.stopped) or 'no server'}; "
+                       f"{'would delete' if dry_run else 'deleted'} {len(res.namespaces)} "
+                       f"namespaces and {len(res.links)} links"
                        + (f"; ended pids {', '.join(map(str, res.ended))}" if res.ended else ""))

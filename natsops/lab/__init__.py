@@ -383,7 +383,8 @@ def _nodes(cluster: LocalCluster, names: Sequence[str]) -> list[NodeSpec]:
     return [cluster.node(n) for n in dict.fromkeys(names)]
 
 
-def _cut(lab: Lab, pairs: Sequence[tuple[NodeSpec, NodeSpec]]) -> tuple[tuple[str, str], ...]:
+def _cut(lab: Lab, pairs: Sequence[tuple[NodeSpec, NodeSpec]], dry_run: bool
+         ) -> tuple[tuple[str, str], ...]:
     """Record, then drop all traffic between each pair (both directions)."""
     if not lab.namespaces or not net.netns_exists(lab.hub):
         raise UsageError(f"the lab in {lab.dir} is down", hint="natsops lab up --dir DIR")
@@ -391,6 +392,8 @@ def _cut(lab: Lab, pairs: Sequence[tuple[NodeSpec, NodeSpec]]) -> tuple[tuple[st
     for a, b in new:
         lab.cuts.append((min(a.name, b.name), max(a.name, b.name)))
     lab.cuts.sort()
+    if dry_run:
+        return tuple(lab.cuts)
     lab.save()
     for a, b in new:
         assert a.netns is not None
@@ -400,10 +403,11 @@ def _cut(lab: Lab, pairs: Sequence[tuple[NodeSpec, NodeSpec]]) -> tuple[tuple[st
     return tuple(lab.cuts)
 
 
-def partition(directory: Path, names: Sequence[str], *,
-              isolate_from: str | None = None) -> tuple[tuple[str, str], ...]:
+def partition(directory: Path, names: Sequence[str], *, isolate_from: str | None = None,
+              dry_run: bool = False) -> tuple[tuple[str, str], ...]:
     """Cut ``names`` off from every other node (or, with ``isolate_from``, from that node
-    only); the client namespace still reaches every node. Returns every cut in force."""
+    only); the client namespace still reaches every node. Returns every cut in force (with
+    ``dry_run``: would be, changing nothing)."""
     net.require_privileges()
     lab = load(directory)
     cluster = lab.cluster()
@@ -417,16 +421,18 @@ def partition(directory: Path, names: Sequence[str], *,
         rest = [n for n in cluster.nodes if n not in group]
         if not rest:
             raise UsageError("that is every node: name the side to cut off")
-    return _cut(lab, [(a, b) for a in group for b in rest])
+    return _cut(lab, [(a, b) for a in group for b in rest], dry_run)
 
 
-def heal(directory: Path) -> tuple[tuple[str, str], ...]:
+def heal(directory: Path, *, dry_run: bool = False) -> tuple[tuple[str, str], ...]:
     """Remove every cut (the recorded ones and any blackhole left in a node's namespace);
     returns the cuts that were in force."""
     net.require_privileges()
     lab = load(directory)
     cluster = lab.cluster()
     was = tuple(lab.cuts)
+    if dry_run:
+        return was
     for n in cluster.nodes:
         assert n.netns is not None
         for address in net.blackholes(n.netns):
@@ -439,9 +445,9 @@ def heal(directory: Path) -> tuple[tuple[str, str], ...]:
 FAULTS = {"kill": signal.SIGKILL, "freeze": signal.SIGSTOP, "thaw": signal.SIGCONT}
 
 
-def fault(directory: Path, what: str, name: str) -> int:
+def fault(directory: Path, what: str, name: str, *, dry_run: bool = False) -> int:
     """``kill`` (SIGKILL), ``freeze`` (SIGSTOP) or ``thaw`` (SIGCONT) a node by pid; returns
-    the pid."""
+    the pid (with ``dry_run``, the pid it would signal)."""
     net.require_privileges()
     cluster = load(directory).cluster()
     node = cluster.node(name)
@@ -449,6 +455,8 @@ def fault(directory: Path, what: str, name: str) -> int:
     if pid is None:
         raise NotFound(f"{node.name} is not running",
                        hint=f"start it: natsops lab restart {node.name} --dir {directory}")
+    if dry_run:
+        return pid
     os.kill(pid, FAULTS[what])
     if what == "kill":
         stop_pid(pid, grace=5)  # reaps it; pid file removed below
@@ -538,22 +546,28 @@ def _stop_servers(cluster: LocalCluster | None, grace: float) -> list[str]:
 
 
 async def down(directory: Path, *, grace: float = 10.0, purge: bool = False,
-               env: Mapping[str, str] | None = None) -> LabDown:
+               env: Mapping[str, str] | None = None, dry_run: bool = False) -> LabDown:
     """Stop every server by pid, end what else runs in the lab's namespaces, delete every link
     and namespace ``lab.json`` lists (also those of a run that crashed); with ``purge``, the
     directory and the contexts too."""
-    return await asyncio.to_thread(down_sync, directory, grace=grace, purge=purge, env=env)
+    return await asyncio.to_thread(down_sync, directory, grace=grace, purge=purge, env=env,
+                                   dry_run=dry_run)
 
 
 def down_sync(directory: Path, *, grace: float = 10.0, purge: bool = False,
-              env: Mapping[str, str] | None = None) -> LabDown:
-    """:func:`down`, blocking (also the clean-up of a failed ``up``)."""
+              env: Mapping[str, str] | None = None, dry_run: bool = False) -> LabDown:
+    """:func:`down`, blocking (also the clean-up of a failed ``up``); with ``dry_run`` what it
+    would remove."""
     net.require_privileges()
     lab = load(directory)
     try:
         cluster: LocalCluster | None = lab.cluster()
     except NatsopsError:
         cluster = None  # crashed before cluster.json was written: the namespaces still go
+    if dry_run:
+        return LabDown(stopped=tuple(cluster.running_nodes() if cluster else ()), ended=(),
+                       namespaces=tuple(n for n in lab.namespaces if net.netns_exists(n)),
+                       links=tuple(lab.links), purged=purge)
     stopped = _stop_servers(cluster, grace)
     ended = _end_processes(lab.namespaces)
     links = []

@@ -132,6 +132,8 @@ def healed(lab: Lab) -> None:
 def test_partitioned_follower_reported_then_cleared(lab: Lab) -> None:
     leader = lab.leader()
     follower = next(n for n in ("n1", "n2", "n3") if n != leader)
+    assert lab.lab("partition", follower, "--dry-run").returncode == 0
+    assert lab.status()["cuts"] == []
     assert lab.lab("partition", follower).returncode == 0
     st = lab.status()
     assert {n["name"]: n["cut_from"] for n in st["nodes"]}[follower] == \
@@ -199,6 +201,8 @@ def test_rolling_restart_refused_while_partitioned_done_after_heal(lab: Lab) -> 
 
 def test_process_faults_show_in_status(lab: Lab) -> None:
     node = next(n for n in ("n1", "n2", "n3") if n != lab.leader())
+    assert lab.lab("kill", node, "--dry-run").returncode == 0
+    assert {n["name"]: n["process"] for n in lab.status()["nodes"]}[node] == "running"
     assert lab.lab("freeze", node).returncode == 0
     procs = {n["name"]: n for n in lab.status()["nodes"]}
     assert procs[node]["process"] == "frozen"
@@ -218,6 +222,10 @@ def test_process_faults_show_in_status(lab: Lab) -> None:
 def test_down_leaves_no_namespace_link_or_process(lab: Lab) -> None:
     pids = [n["pid"] for n in lab.status()["nodes"] if n["pid"]]
     assert len(pids) == 3
+    r = lab.lab("down", "--dry-run", "--json")
+    assert r.returncode == 0, r.stderr
+    assert len(json.loads(r.stdout)["namespaces"]) == 5
+    assert [n["process"] for n in lab.status()["nodes"]] == ["running"] * 3
     r = lab.lab("down", "--json")
     assert r.returncode == 0, r.stderr
     res = json.loads(r.stdout)
