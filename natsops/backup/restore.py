@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 from natsops.backup.archive import BackupSource, Manifest, Progress, no_progress
 from natsops.backup.verify import verify_backup
-from natsops.errors import Conflict, ServerError, Timeout, Unreachable, UsageError
+from natsops.errors import Conflict, ServerError, Unreachable, UsageError
 from natsops.faults import cleanup, note_cleanup, server_label
 from natsops.findings import Severity
 from natsops.jetstream._api import request, request_subject
-from natsops.jetstream.consumers import consumer_names
 from natsops.jetstream.errors import JSApiError
+from natsops.jetstream.scale import wait_replicated
 from natsops.jetstream.streams import delete_stream, list_stream_names, stream_exists
 
 if TYPE_CHECKING:
@@ -302,16 +302,6 @@ def _compare(m: Manifest, state: dict[str, Any], target: str) -> None:
         raise ServerError(f"restored stream {target} does not match the backup: {text}")
 
 
-def _replicated(info: dict[str, Any], replicas: int) -> tuple[bool, str]:
-    """(every replica current, a short description) from a stream or consumer info."""
-    cl = info.get("cluster") or {}
-    peers = cl.get("replicas") or []
-    ok = bool(cl.get("leader")) and len(peers) == replicas - 1 and all(
-        p.get("current") and not p.get("offline") for p in peers)
-    return ok, f"leader {cl.get('leader')!r}, replicas " + ", ".join(
-        f"{p.get('name')}:{'current' if p.get('current') else 'behind'}" for p in peers)
-
-
 async def scale_stream(conn: Conn, name: str, replicas: int, timeout: float) -> None:
     """Raise the replica count; wait until the stream is fully replicated and every consumer
     has a leader whose peers are current."""
@@ -320,37 +310,4 @@ async def scale_stream(conn: Conn, name: str, replicas: int, timeout: float) -> 
     config["num_replicas"] = replicas
     await request(conn, f"STREAM.UPDATE.{name}", config, what=f"stream {name}",
                   timeout=max(conn.settings.timeout, 10))
-    consumers = await consumer_names(conn, name)
-    stream_check = (f"stream {name}", f"STREAM.INFO.{name}")
-    confirmed = not consumers  # with no consumer, the first full check is the last
-    pending = [stream_check] + [
-        (f"consumer {name} > {c}", f"CONSUMER.INFO.{name}.{c}") for c in consumers]
-    deadline = time.monotonic() + timeout
-    last = "no info yet"
-    while pending and time.monotonic() < deadline:
-        what, subject = pending[0]
-        try:
-            info = await request(conn, subject, what=what)
-        except (Timeout, ServerError) as exc:
-            last = f"{what}: {exc}"
-        else:
-            if subject.startswith("STREAM."):
-                ok, state = _replicated(info, replicas)
-            else:
-                # the server scales consumers after their stream, on its own time (2.10 can
-                # leave one at its old size for a while): wait for a leader and current peers
-                peers = len((info.get("cluster") or {}).get("replicas") or [])
-                ok, state = _replicated(info, peers + 1)
-            if ok:
-                pending.pop(0)
-                if not pending and not confirmed:
-                    # scaling the consumers can set the stream's followers briefly behind:
-                    # done only when the stream is still fully current after its consumers
-                    confirmed = True
-                    pending.append(stream_check)
-                continue
-            confirmed = False
-            last = f"{what}: {state}"
-        await asyncio.sleep(0.2)
-    if pending:
-        raise Timeout(f"stream {name} did not reach R{replicas} within {timeout:g}s ({last})")
+    await wait_replicated(conn, name, replicas, timeout)

@@ -10,7 +10,7 @@ from natsops.cli import options
 from natsops.cli.state import get_state, want_json
 
 if TYPE_CHECKING:
-    from natsops.backup import BackupOptions, RestoreResult
+    from natsops.backup import AccountRestorePlan, BackupOptions, RestoreResult, RestoreStep
 
 StallOpt = Annotated[str, typer.Option("--stall-timeout", help="Give up when no data moves for this long")]
 Replace = Annotated[bool, typer.Option("--force", "-f", help="Replace an existing archive")]
@@ -110,24 +110,37 @@ def _verify(ctx: typer.Context, path: Path, restore_test: bool, stall: float, no
          extra={"manifest": checked.manifest.to_json()})
 
 
+RestoreReplicas = Annotated[int | None, typer.Option("--replicas", help="Replicas after the restore [default: as backed up]", show_default=False)]
+RestoreMaxBytes = Annotated[str | None, typer.Option("--max-bytes", help="max_bytes of each restored stream (e.g. 1GB, -1 for none) [default: as backed up]; each replica reserves it", show_default=False)]
+RestoreCluster = Annotated[str | None, typer.Option("--cluster", help="Place the restored stream(s) in this cluster (replaces the backed-up placement)", show_default=False)]
+RestoreTags = Annotated[list[str] | None, typer.Option("--tag", help="Place on servers with this tag (repeat; replaces the backed-up placement)", show_default=False)]
+
+
 def restore(
     ctx: typer.Context,
-    source: Annotated[Path, typer.Argument(help="A natsops archive, or a natscli backup folder")],
+    source: Annotated[Path | None, typer.Argument(help="A natsops archive, or a natscli backup folder", show_default=False)] = None,
+    all_dir: Annotated[Path | None, typer.Option("--all", help="Restore every stream `stream backup --all` wrote into this folder (origins before their mirrors and sources)", show_default=False)] = None,
     name: Annotated[str | None, typer.Option("--name", help="Restore under this stream name")] = None,
-    replicas: Annotated[int | None, typer.Option("--replicas", help="Replicas after the restore [default: as backed up]", show_default=False)] = None,
+    replicas: RestoreReplicas = None,
     subjects: Annotated[str | None, typer.Option("--subjects", help="Comma-separated subjects for the restored stream (when the originals are taken)", show_default=False)] = None,
+    cluster: RestoreCluster = None,
+    tags: RestoreTags = None,
     stall_timeout: StallOpt = "10s",
     wait: Annotated[str, typer.Option("--wait", help="How long to wait for the replicas to catch up")] = "60s",
-    max_bytes: Annotated[str | None, typer.Option("--max-bytes", help="max_bytes of the restored stream (e.g. 1GB, -1 for none) [default: as backed up]; each replica reserves it", show_default=False)] = None,
+    max_bytes: RestoreMaxBytes = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="With --all: print the restore order and check names and subjects; restore nothing")] = False,
     no_progress: options.NoProgress = False,
     json_out: options.Json = False,
 ) -> None:
-    """Restore a stream from a backup; refuses names and subjects in use.
+    """Restore a stream from a backup, or a whole account with --all; refuses names and subjects in use.
 
     It checks the archive first, restores as R1, compares message count, bytes and first/last
     sequence with the manifest, then scales to the target replicas. On any failure the
     half-restored stream is deleted. The stream keeps the backed-up max_bytes, which each
     replica reserves on its server: --max-bytes sets another (a copy next to the original).
+    --all restores every archive of the folder in dependency order (KV and object buckets
+    keep their KV_/OBJ_ streams and work as buckets); a failure part-way names the streams
+    restored before it (they stay) and never touches a stream that existed.
 
     \b
     Examples:
@@ -135,22 +148,96 @@ def restore(
       natsops stream restore ./orders.tgz --name ORDERS_COPY --subjects "copy.orders.>"
       natsops stream restore ./natscli-backup-dir --replicas 3
       natsops stream restore ./orders.tgz --name ORDERS_COPY --subjects "copy.>" --max-bytes 5GB
+      natsops stream restore --all ./backups --dry-run
+      natsops stream restore --all ./backups --cluster east --tag ssd --replicas 3
     """
-    from natsops.backup import max_bytes_override, open_backup, parse_subjects, restore_stream
-    from natsops.cli import output
-    from natsops.cli._run import call
     from natsops.units import parse_duration
 
-    as_json = want_json(ctx, json_out)
-    src = open_backup(source)  # a missing or unreadable backup fails before any connection
-    limits = max_bytes_override(max_bytes, src.manifest)
     stall = parse_duration(stall_timeout, what="--stall-timeout")
     ready = parse_duration(wait, what="--wait")
-    with output.ByteProgress(f"restore {source.name}", not no_progress and not as_json) as bar:
+    as_json, shown = want_json(ctx, json_out), not no_progress and not want_json(ctx, json_out)
+    if all_dir is not None or source is None:
+        _restore_all(ctx, _account_plan(source, all_dir, name, subjects, replicas, max_bytes,
+                                        cluster, tags), dry_run, stall, ready, shown, as_json)
+        return
+    _restore_one(ctx, source, name=name, replicas=replicas, subjects=subjects, cluster=cluster,
+                 tags=tags, max_bytes=max_bytes, dry_run=dry_run, stall=stall, ready=ready,
+                 shown=shown, as_json=as_json)
+
+
+def _restore_one(ctx: typer.Context, source: Path, *, name: str | None, replicas: int | None,
+                 subjects: str | None, cluster: str | None, tags: list[str] | None,
+                 max_bytes: str | None, dry_run: bool, stall: float, ready: float, shown: bool,
+                 as_json: bool) -> None:
+    from natsops.backup import open_backup, parse_subjects, restore_overrides, restore_stream
+    from natsops.cli import output
+    from natsops.cli._run import call
+    from natsops.errors import UsageError
+
+    if dry_run:
+        raise UsageError("--dry-run goes with --all (a single restore checks everything "
+                         "before it creates the stream)")
+    src = open_backup(source)  # a missing or unreadable backup fails before any connection
+    overrides = restore_overrides(src, max_bytes, cluster, tags)
+    with output.ByteProgress(f"restore {source.name}", shown) as bar:
         res = call(ctx, restore_stream, source, name=name, replicas=replicas,
-                   subjects=parse_subjects(subjects), overrides=limits, stall_timeout=stall,
+                   subjects=parse_subjects(subjects), overrides=overrides, stall_timeout=stall,
                    ready_timeout=ready, progress=bar)
     _print_restored(res, as_json)
+
+
+def _account_plan(source: Path | None, all_dir: Path | None, name: str | None,
+                  subjects: str | None, replicas: int | None, max_bytes: str | None,
+                  cluster: str | None, tags: list[str] | None) -> "AccountRestorePlan":
+    from natsops.backup import plan_restore_all
+    from natsops.errors import UsageError
+
+    if all_dir is None:
+        raise UsageError("usage: natsops stream restore FILE (or --all DIR)")
+    if source is not None or name or subjects:
+        raise UsageError("--all takes a folder; no archive, --name or --subjects with it")
+    return plan_restore_all(all_dir, replicas=replicas, max_bytes=max_bytes, cluster=cluster,
+                            tags=tags)
+
+
+def _restore_all(ctx: typer.Context, plan: "AccountRestorePlan", dry_run: bool, stall: float,
+                 ready: float, shown: bool, as_json: bool) -> None:
+    from natsops.backup import check_restore_all, restore_all
+    from natsops.cli import output
+    from natsops.cli._run import call
+
+    if dry_run:
+        call(ctx, check_restore_all, plan)
+        _print_plan(plan, as_json)
+        return
+
+    def step(s: "RestoreStep") -> None:
+        if not as_json:
+            output.info(f"restoring {s.stream} ({s.kind}, {s.messages} messages)")
+
+    with output.ByteProgress(f"restore --all {plan.directory.name}", shown) as bar:
+        res = call(ctx, restore_all, plan, stall_timeout=stall, ready_timeout=ready,
+                   on_step=step, progress=bar)
+    if as_json:
+        output.print_json(res)
+        return
+    for r in res.restored:
+        _print_restored(r, False)
+    output.success(f"restored {len(res.restored)} streams from {res.directory} in "
+                   f"{res.seconds:.2f}s")
+
+
+def _print_plan(plan: "AccountRestorePlan", as_json: bool) -> None:
+    from natsops.cli import output
+
+    if as_json:
+        output.print_json({"dry_run": True, "directory": plan.directory, "order": plan.steps})
+        return
+    output.table(f"restore order for {plan.directory} (dry run: nothing restored)",
+                 ["#", "stream", "kind", "after", "messages", "replicas", "placement"],
+                 [(i, s.stream, s.kind, ", ".join(s.origins), s.messages, s.replicas,
+                   s.overrides.get("placement") or "as backed up")
+                  for i, s in enumerate(plan.steps, 1)])
 
 
 def _print_restored(res: "RestoreResult", as_json: bool) -> None:

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from natsops.cli import options
+from natsops.cli._bucket import bucket_edit_flags
+from natsops.cli._js import with_options
 from natsops.cli._run import call
 from natsops.cli.output import examples
 from natsops.cli.prompt import confirm
@@ -22,6 +24,7 @@ app = typer.Typer(
     no_args_is_help=True,
     epilog=examples(
         "natsops object add FIRMWARE --replicas=3",
+        "natsops object edit FIRMWARE --max-bucket-size 20GB --dry-run",
         "natsops object put FIRMWARE ./build/firmware-v1.bin",
         "natsops object get FIRMWARE firmware-v1.bin",
         "natsops object info FIRMWARE"),
@@ -99,6 +102,28 @@ def add(
     _bucket(st, want_json(ctx, json_out))
     if not want_json(ctx, json_out):
         output.success(f"object store {bucket} created")
+
+
+@app.command()
+@with_options(bucket_edit_flags)
+def edit(
+    ctx: typer.Context,
+    bucket: BucketArg,
+    dry_run: options.DryRun = False,
+    force: options.Force = False,
+    wait: options.ReadyWait = "60s",
+    json_out: options.Json = False,
+    **kw: object,
+) -> None:
+    """Change an object store's replicas, TTL, size limit, description or placement (shows the
+    diff; waits until new replicas are current). The storage type cannot change."""
+    from natsops.cli._bucket import finish_edit
+    from natsops.jetstream.objects import BucketEditFlags, plan_object_edit
+    from natsops.jetstream.streams import tuple_values
+
+    plan = call(ctx, plan_object_edit, bucket, BucketEditFlags(**tuple_values(kw)))
+    finish_edit(ctx, f"object store {bucket}", plan, dry_run=dry_run, force=force,
+                as_json=want_json(ctx, json_out), wait=wait)
 
 
 @app.command()

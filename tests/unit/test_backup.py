@@ -19,10 +19,11 @@ from natsops.backup import (
     verify_backup,
 )
 from natsops.backup.archive import S2_MAGIC, TarWriter, snapshot_digest
-from natsops.backup.restore import _compare, _older_than, _plan_config, _replicated
+from natsops.backup.restore import _compare, _older_than, _plan_config
 from natsops.errors import ServerError, UsageError
 from natsops.files import atomic_write
 from natsops.findings import Severity
+from natsops.jetstream.scale import replicated as _replicated
 
 CONFIG = {"name": "ORDERS", "subjects": ["orders.>"], "num_replicas": 3, "storage": "file",
           "max_bytes": 1 << 30}
