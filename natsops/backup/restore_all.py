@@ -19,10 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from natsops.backup.archive import BackupSource, Progress, no_progress, open_backup
+from natsops.backup.archive import BackupSource, Progress, no_progress
 from natsops.backup.restore import RestoreResult, max_bytes_override, restore_stream
+from natsops.backup.verify import verify_backup
 from natsops.errors import Conflict, NatsopsError, ServerError, UsageError
 from natsops.faults import note_cleanup
+from natsops.findings import Severity
 from natsops.jetstream.streams import list_stream_names, split_list
 
 if TYPE_CHECKING:
@@ -134,16 +136,21 @@ def dependency_order(origins: Mapping[str, Sequence[str]]) -> list[str]:
 def plan_restore_all(directory: Path, *, replicas: int | None = None,
                      max_bytes: str | None = None, cluster: str | None = None,
                      tags: Sequence[str] | None = None) -> AccountRestorePlan:
-    """Read every backup in ``directory`` (no server needed) and order the restores.
+    """Read and check every backup in ``directory`` (no server needed); order the restores.
 
-    UsageError before anything is restored for an unreadable archive, two archives of one
-    stream, or a ``max_bytes`` some backup does not fit in.
+    UsageError before anything is restored for an unreadable or damaged archive (size, SHA-256
+    and format checked as ``stream backup --verify`` does), two archives of one stream, or a
+    ``max_bytes`` some backup does not fit in.
     """
     if replicas is not None and not 1 <= replicas <= 5:
         raise UsageError("--replicas must be between 1 and 5")
     sources: dict[str, BackupSource] = {}
     for path in _archives(Path(directory)):
-        src = open_backup(path)
+        src, findings = verify_backup(path)
+        bad = [f for f in findings if f.severity >= Severity.FAIL]
+        if bad:
+            raise UsageError(f"{path}: {bad[0].message}; nothing was restored",
+                             hint=bad[0].fix or "take a new backup of that stream")
         name = str(src.config["name"])
         if name in sources:
             raise UsageError(f"{sources[name].path} and {path} both hold stream {name}; "
