@@ -81,5 +81,5 @@ def test_plan_refuses_before_anything_is_restored(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="--replicas"):
         plan_restore_all(d, replicas=7)
     archive(d, {"name": "BAD", "subjects": ["bad.>"]}, snapshot=SNAPSHOT[:-1] + b"x")
-    with pytest.raises(UsageError, match="BAD.tar: snapshot SHA-256 does not match"):
+    with pytest.raises(UsageError, match=r"BAD\.tar: snapshot SHA-256 does not match"):
         plan_restore_all(d)
