@@ -266,6 +266,15 @@ def test_restore_all_rebuilds_an_account_on_a_fresh_tagged_cluster(server_bin, t
         assert info["config"]["placement"] == {"cluster": "FRESH", "tags": ["az:c"]}, name
         assert info["cluster"]["leader"] == "n3", name  # only n3 has the tag
 
+    # a single restore takes the same placement flags
+    copy = unique("ORDCOPY")
+    r = natsops(target, "stream", "restore", str(backup_dir / f"{names['orders']}.tar"),
+                "--name", copy, "--subjects", f"{copy.lower()}.>", *placed)
+    assert r.exit_code == 0, r.output
+    info = asyncio.run(_stream(target, copy))
+    assert info["config"]["placement"] == {"cluster": "FRESH", "tags": ["az:c"]}
+    assert info["cluster"]["leader"] == "n3" and info["state"]["messages"] == 39
+
     # again: every name is taken, so nothing is restored and nothing existing is touched
     err = one_line_error(natsops(target, "stream", "restore", "--all", str(backup_dir)),
                          ExitCode.CONFLICT)
