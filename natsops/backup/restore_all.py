@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from natsops.backup.archive import BackupSource, Progress, no_progress
+from natsops.backup.archive import BackupSource, Progress, no_progress, open_backup
 from natsops.backup.restore import RestoreResult, max_bytes_override, restore_stream
 from natsops.backup.verify import verify_backup
 from natsops.errors import Conflict, NatsopsError, ServerError, UsageError
@@ -30,8 +30,20 @@ from natsops.jetstream.streams import list_stream_names, split_list
 if TYPE_CHECKING:
     from natsops.connection import Conn
 
-__all__ = ["AccountRestore", "AccountRestorePlan", "RestoreStep", "check_restore_all",
+__all__ = ["AccountRestore", "AccountRestorePlan", "RestoreStep", "bucket_backup",
+           "check_restore_all",
            "placement_override", "plan_restore_all", "restore_all", "restore_overrides"]
+
+
+def bucket_backup(path: Path, prefix: str, what: str) -> BackupSource:
+    """Open an archive for ``kv restore`` / ``object restore``: it must hold a ``prefix``
+    (``KV_``/``OBJ_``) stream; the bucket comes back under its own name (its subjects carry it)."""
+    src = open_backup(path)
+    name = str(src.config["name"])
+    if not name.startswith(prefix):
+        raise UsageError(f"{path} holds stream {name}, not {what}; nothing was restored",
+                         hint="restore it with `natsops stream restore`")
+    return src
 
 
 def placement_override(cluster: str | None, tags: Sequence[str] | None) -> dict[str, Any]:

@@ -21,7 +21,7 @@ def bucket_edit_flags(
     cluster: Annotated[str | None, typer.Option(
         "--cluster", help="Move to this cluster", show_default=False)] = None,
     tags: Annotated[list[str] | None, typer.Option(
-        "--tags", help="Placement tags (repeat; replaces the current ones)",
+        "--tags", "--tag", help="Placement tags (repeat; replaces the current ones)",
         show_default=False)] = None,
     compress: Annotated[bool | None, typer.Option(
         "--compress/--no-compress", help="S2 compression (new data)", show_default=False)] = None,

@@ -113,7 +113,7 @@ def _verify(ctx: typer.Context, path: Path, restore_test: bool, stall: float, no
 RestoreReplicas = Annotated[int | None, typer.Option("--replicas", help="Replicas after the restore [default: as backed up]", show_default=False)]
 RestoreMaxBytes = Annotated[str | None, typer.Option("--max-bytes", help="max_bytes of each restored stream (e.g. 1GB, -1 for none) [default: as backed up]; each replica reserves it", show_default=False)]
 RestoreCluster = Annotated[str | None, typer.Option("--cluster", help="Place the restored stream(s) in this cluster (replaces the backed-up placement)", show_default=False)]
-RestoreTags = Annotated[list[str] | None, typer.Option("--tag", help="Place on servers with this tag (repeat; replaces the backed-up placement)", show_default=False)]
+RestoreTags = Annotated[list[str] | None, typer.Option("--tag", "--tags", help="Place on servers with this tag (repeat; replaces the backed-up placement)", show_default=False)]
 
 
 def restore(
@@ -274,10 +274,41 @@ def _bucket_backup(prefix: str, what: str) -> Callable[..., None]:
 
     bucket_backup.__doc__ = (
         f"Back up {what} (its {prefix}<name> stream) into one archive; restore it with "
-        "`natsops stream restore FILE`.")
+        f"`natsops {'kv' if prefix == 'KV_' else 'object'} restore FILE`.")
     return bucket_backup
 
 
+def _bucket_restore(prefix: str, what: str) -> Callable[..., None]:
+    def bucket_restore(
+        ctx: typer.Context,
+        file: Annotated[Path, typer.Argument(help="Archive written by backup", show_default=False)],
+        replicas: RestoreReplicas = None,
+        cluster: RestoreCluster = None,
+        tags: RestoreTags = None,
+        max_bytes: RestoreMaxBytes = None,
+        stall_timeout: StallOpt = "10s",
+        wait: Annotated[str, typer.Option("--wait", help="How long to wait for the replicas to catch up")] = "60s",
+        no_progress: options.NoProgress = False,
+        json_out: options.Json = False,
+    ) -> None:
+        from natsops.backup import bucket_backup
+        from natsops.units import parse_duration
+
+        bucket_backup(file, prefix, what)
+        as_json = want_json(ctx, json_out)
+        _restore_one(ctx, file, name=None, replicas=replicas, subjects=None, cluster=cluster,
+                     tags=tags, max_bytes=max_bytes, dry_run=False,
+                     stall=parse_duration(stall_timeout, what="--stall-timeout"),
+                     ready=parse_duration(wait, what="--wait"),
+                     shown=not no_progress and not as_json, as_json=as_json)
+
+    bucket_restore.__doc__ = (
+        f"Restore {what} from its backup under its own name (refused when it exists), checked "
+        "against the manifest; --cluster/--tag place it, --replicas/--max-bytes resize it.")
+    return bucket_restore
+
+
 def register_bucket(app: typer.Typer, prefix: str, what: str) -> None:
-    """Add ``backup`` to the kv (``KV_``) or object (``OBJ_``) group."""
+    """Add ``backup`` and ``restore`` to the kv (``KV_``) or object (``OBJ_``) group."""
     app.command("backup")(_bucket_backup(prefix, what))
+    app.command("restore")(_bucket_restore(prefix, what))

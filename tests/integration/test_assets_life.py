@@ -56,7 +56,7 @@ def _all_current(info: dict[str, Any], replicas: int) -> bool:
 # ---- kv edit / object edit --------------------------------------------------------------
 
 
-def test_kv_edit_scales_r1_to_r3_and_returns_with_every_replica_current(nats_cluster, unique) -> None:  # type: ignore[no-untyped-def]
+def test_kv_edit_scales_r1_to_r3_and_returns_with_every_replica_current(nats_cluster, unique, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     urls, bucket = nats_cluster.urls, unique("CFG")
 
     async def seed() -> None:
@@ -91,6 +91,19 @@ def test_kv_edit_scales_r1_to_r3_and_returns_with_every_replica_current(nats_clu
         finally:
             await nc.close()
 
+    assert asyncio.run(values()) == ([b"v0", b"v1", b"v2"], b"x", ["a.b", "other"])
+
+    # kv restore: the bucket comes back under its name, as R3, readable as a bucket
+    archive = tmp_path / "kv.tar"
+    assert natsops(urls, "kv", "backup", bucket, str(archive)).exit_code == 0
+    err = one_line_error(natsops(urls, "object", "restore", str(archive)), ExitCode.USAGE)
+    assert f"holds stream KV_{bucket}, not an object store" in err
+    err = one_line_error(natsops(urls, "kv", "restore", str(archive)), ExitCode.CONFLICT)
+    assert "already exists" in err
+    assert natsops(urls, "kv", "rm", bucket, "--force").exit_code == 0
+    r = natsops(urls, "kv", "restore", str(archive), "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["replicas"] == 3
     assert asyncio.run(values()) == ([b"v0", b"v1", b"v2"], b"x", ["a.b", "other"])
 
 
