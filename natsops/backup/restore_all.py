@@ -5,7 +5,8 @@ folders too), ordered so that a mirror or a stream sourcing others comes after i
 (``KV_``) and object store (``OBJ_``) streams keep their names and configs, so the buckets work
 afterwards as buckets. Placement (``--cluster``/``--tag``), ``--max-bytes`` and ``--replicas``
 apply to every stream. Before anything is restored every target is checked: a name or subject
-already in use refuses the whole restore (nothing existing is touched). Each stream is restored
+already in use refuses the whole restore (nothing existing is touched), unless asked to skip the
+streams that exist (to finish a restore that failed part-way). Each stream is restored
 by :func:`~natsops.backup.restore.restore_stream` (checked against its manifest; a failed one is
 deleted again); a failure part-way names the streams restored before it, which stay complete.
 """
@@ -84,6 +85,7 @@ class RestoreStep:
 class AccountRestorePlan:
     directory: Path
     steps: tuple[RestoreStep, ...]
+    skip_existing: bool = False  # leave streams that exist alone instead of refusing
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,7 @@ class AccountRestore:
 
     directory: str
     restored: tuple[RestoreResult, ...]
+    skipped: tuple[str, ...]  # existed already (--skip-existing): left as they were
     seconds: float
 
 
@@ -147,7 +150,8 @@ def dependency_order(origins: Mapping[str, Sequence[str]]) -> list[str]:
 
 def plan_restore_all(directory: Path, *, replicas: int | None = None,
                      max_bytes: str | None = None, cluster: str | None = None,
-                     tags: Sequence[str] | None = None) -> AccountRestorePlan:
+                     tags: Sequence[str] | None = None,
+                     skip_existing: bool = False) -> AccountRestorePlan:
     """Read and check every backup in ``directory`` (no server needed); order the restores.
 
     UsageError before anything is restored for an unreadable or damaged archive (size, SHA-256
@@ -177,26 +181,29 @@ def plan_restore_all(directory: Path, *, replicas: int | None = None,
             bytes=src.manifest.bytes,
             replicas=replicas or int(src.config.get("num_replicas", 1) or 1),
             overrides=restore_overrides(src, max_bytes, cluster, tags)))
-    return AccountRestorePlan(directory=Path(directory), steps=tuple(steps))
+    return AccountRestorePlan(directory=Path(directory), steps=tuple(steps),
+                              skip_existing=skip_existing)
 
 
-async def check_restore_all(conn: Conn, plan: AccountRestorePlan) -> None:
+async def check_restore_all(conn: Conn, plan: AccountRestorePlan) -> tuple[str, ...]:
     """Refuse the whole restore when a stream name or subject is in use (Conflict naming all
-    of them); read-only."""
+    of them); read-only. With ``plan.skip_existing`` streams that exist are not refused but
+    returned: they will be skipped."""
     existing = set(await list_stream_names(conn))
-    taken = [s.stream for s in plan.steps if s.stream in existing]
-    if taken:
+    taken = tuple(s.stream for s in plan.steps if s.stream in existing)
+    if taken and not plan.skip_existing:
         raise Conflict(f"stream(s) {', '.join(taken)} already exist; nothing was restored",
-                       hint="remove them first, or restore one archive under another name "
-                            "(natsops stream restore FILE --name NEW)")
+                       hint="remove them, or leave them as they are and restore the rest with "
+                            "--skip-existing (e.g. after a restore --all failed part-way)")
     for step in plan.steps:
-        for subj in step.subjects:
+        for subj in step.subjects if step.stream not in taken else ():
             users = await list_stream_names(conn, subj)
             if users:
                 raise Conflict(f"subject {subj} of {step.stream} is used by stream "
                                f"{users[0]}; nothing was restored",
                                hint="delete that stream, or restore that archive alone with "
                                     "--subjects")
+    return taken
 
 
 async def _check_bucket(conn: Conn, step: RestoreStep) -> None:
@@ -227,9 +234,11 @@ async def restore_all(
     before it stay (each complete and checked), and the error names both lists.
     """
     t0 = time.monotonic()
-    await check_restore_all(conn, plan)
+    skipped = await check_restore_all(conn, plan)
     done: list[RestoreResult] = []
     for i, step in enumerate(plan.steps):
+        if step.stream in skipped:
+            continue
         if on_step is not None:
             on_step(step)
         try:
@@ -241,10 +250,11 @@ async def restore_all(
                 await _check_bucket(conn, step)
         except (NatsopsError, asyncio.CancelledError, KeyboardInterrupt) as exc:
             left = [s.stream for s in plan.steps[i:] if s.stream not in
-                    {r.stream for r in done}]
+                    {r.stream for r in done} | set(skipped)]
             kept = ", ".join(r.stream for r in done) or "none"
             note_cleanup(exc, f"restored before this (complete, checked, kept): {kept}; "
-                              f"not restored: {', '.join(left)}")
+                              f"not restored: {', '.join(left)} (re-run with --skip-existing "
+                              "to restore those)")
             raise
     return AccountRestore(directory=str(plan.directory), restored=tuple(done),
-                          seconds=time.monotonic() - t0)
+                          skipped=skipped, seconds=time.monotonic() - t0)

@@ -129,6 +129,7 @@ def restore(
     wait: Annotated[str, typer.Option("--wait", help="How long to wait for the replicas to catch up")] = "60s",
     max_bytes: RestoreMaxBytes = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="With --all: print the restore order and check names and subjects; restore nothing")] = False,
+    skip_existing: Annotated[bool, typer.Option("--skip-existing", help="With --all: leave streams that exist as they are and restore the others (finishes a restore that failed part-way)")] = False,
     no_progress: options.NoProgress = False,
     json_out: options.Json = False,
 ) -> None:
@@ -157,26 +158,27 @@ def restore(
     ready = parse_duration(wait, what="--wait")
     as_json, shown = want_json(ctx, json_out), not no_progress and not want_json(ctx, json_out)
     if all_dir is not None or source is None:
-        _restore_all(ctx, _account_plan(source, all_dir, name, subjects, replicas, max_bytes,
-                                        cluster, tags), dry_run, stall, ready, shown, as_json)
+        plan = _account_plan(source, all_dir, name, subjects, replicas, max_bytes, cluster, tags,
+                             skip_existing)
+        _restore_all(ctx, plan, dry_run, stall, ready, shown, as_json)
         return
     _restore_one(ctx, source, name=name, replicas=replicas, subjects=subjects, cluster=cluster,
                  tags=tags, max_bytes=max_bytes, dry_run=dry_run, stall=stall, ready=ready,
-                 shown=shown, as_json=as_json)
+                 shown=shown, as_json=as_json, skip_existing=skip_existing)
 
 
 def _restore_one(ctx: typer.Context, source: Path, *, name: str | None, replicas: int | None,
                  subjects: str | None, cluster: str | None, tags: list[str] | None,
                  max_bytes: str | None, dry_run: bool, stall: float, ready: float, shown: bool,
-                 as_json: bool) -> None:
+                 as_json: bool, skip_existing: bool = False) -> None:
     from natsops.backup import open_backup, parse_subjects, restore_overrides, restore_stream
     from natsops.cli import output
     from natsops.cli._run import call
     from natsops.errors import UsageError
 
-    if dry_run:
-        raise UsageError("--dry-run goes with --all (a single restore checks everything "
-                         "before it creates the stream)")
+    if dry_run or skip_existing:
+        raise UsageError(f"{'--dry-run' if dry_run else '--skip-existing'} goes with --all (a "
+                         "single restore checks everything before it creates the stream)")
     src = open_backup(source)  # a missing or unreadable backup fails before any connection
     overrides = restore_overrides(src, max_bytes, cluster, tags)
     with output.ByteProgress(f"restore {source.name}", shown) as bar:
@@ -188,7 +190,8 @@ def _restore_one(ctx: typer.Context, source: Path, *, name: str | None, replicas
 
 def _account_plan(source: Path | None, all_dir: Path | None, name: str | None,
                   subjects: str | None, replicas: int | None, max_bytes: str | None,
-                  cluster: str | None, tags: list[str] | None) -> "AccountRestorePlan":
+                  cluster: str | None, tags: list[str] | None,
+                  skip_existing: bool) -> "AccountRestorePlan":
     from natsops.backup import plan_restore_all
     from natsops.errors import UsageError
 
@@ -197,7 +200,7 @@ def _account_plan(source: Path | None, all_dir: Path | None, name: str | None,
     if source is not None or name or subjects:
         raise UsageError("--all takes a folder; no archive, --name or --subjects with it")
     return plan_restore_all(all_dir, replicas=replicas, max_bytes=max_bytes, cluster=cluster,
-                            tags=tags)
+                            tags=tags, skip_existing=skip_existing)
 
 
 def _restore_all(ctx: typer.Context, plan: "AccountRestorePlan", dry_run: bool, stall: float,
@@ -207,8 +210,7 @@ def _restore_all(ctx: typer.Context, plan: "AccountRestorePlan", dry_run: bool, 
     from natsops.cli._run import call
 
     if dry_run:
-        call(ctx, check_restore_all, plan)
-        _print_plan(plan, as_json)
+        _print_plan(plan, call(ctx, check_restore_all, plan), as_json)
         return
 
     def step(s: "RestoreStep") -> None:
@@ -223,19 +225,23 @@ def _restore_all(ctx: typer.Context, plan: "AccountRestorePlan", dry_run: bool, 
         return
     for r in res.restored:
         _print_restored(r, False)
+    if res.skipped:
+        output.info(f"left as they were (--skip-existing): {', '.join(res.skipped)}")
     output.success(f"restored {len(res.restored)} streams from {res.directory} in "
                    f"{res.seconds:.2f}s")
 
 
-def _print_plan(plan: "AccountRestorePlan", as_json: bool) -> None:
+def _print_plan(plan: "AccountRestorePlan", skipped: tuple[str, ...], as_json: bool) -> None:
     from natsops.cli import output
 
     if as_json:
-        output.print_json({"dry_run": True, "directory": plan.directory, "order": plan.steps})
+        output.print_json({"dry_run": True, "directory": plan.directory, "order": plan.steps,
+                           "skipped": skipped})
         return
     output.table(f"restore order for {plan.directory} (dry run: nothing restored)",
                  ["#", "stream", "kind", "after", "messages", "replicas", "placement"],
-                 [(i, s.stream, s.kind, ", ".join(s.origins), s.messages, s.replicas,
+                 [(i, s.stream + (" (exists: skipped)" if s.stream in skipped else ""), s.kind,
+                   ", ".join(s.origins), s.messages, s.replicas,
                    s.overrides.get("placement") or "as backed up")
                   for i, s in enumerate(plan.steps, 1)])
 

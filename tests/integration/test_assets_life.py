@@ -332,7 +332,12 @@ async def test_restore_all_failing_part_way_names_what_was_restored_and_keeps_ex
         assert (await conn.js.stream_info(a)).state.messages == 1
         with pytest.raises(nats.js.errors.NotFoundError):
             await conn.js.stream_info(c)
-        for n in (a, b):
+        # finishing it: what exists is left as it is, the rest is restored
+        done = await restore_all(conn, plan_restore_all(tmp_path / "bk", skip_existing=True))
+        assert done.skipped == (a, b) and [r.stream for r in done.restored] == [c]
+        assert (await conn.js.stream_info(c)).state.messages == 1
+        assert (await conn.js.stream_info(b)).state.messages == 0
+        for n in (a, b, c):
             await conn.js.delete_stream(n)
 
 
