@@ -1,11 +1,8 @@
-"""What ``kv edit`` and ``object edit`` share: their flags and the plan-confirm-apply step."""
+"""The flags ``kv edit`` and ``object edit`` share."""
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
-
-if TYPE_CHECKING:
-    from natsops.jetstream.streams import StreamEdit
 
 
 def bucket_edit_flags(
@@ -33,22 +30,3 @@ def bucket_edit_flags(
         show_default=False)] = None,
 ) -> None:
     """Signature holder for the flags kv edit and object edit share."""
-
-
-def finish_edit(ctx: typer.Context, what: str, plan: "StreamEdit", *, dry_run: bool,
-                force: bool, as_json: bool, wait: str) -> None:
-    """Show the diff; unless a dry run, ask, apply and wait for changed replicas."""
-    from natsops.cli._js import edit_result, print_changes
-    from natsops.cli._run import call
-    from natsops.cli.prompt import confirm
-    from natsops.jetstream.scale import apply_edit_and_wait
-    from natsops.units import parse_duration
-
-    ready = parse_duration(wait, what="--wait")
-    print_changes(plan.changes, as_json=as_json)
-    apply = bool(plan.changes) and not dry_run
-    if apply:
-        confirm(f"Really edit {what}?", force=force)
-        call(ctx, apply_edit_and_wait, plan, ready_timeout=ready)
-    edit_result(what, plan.changes, plan.config, applied=apply, dry_run=dry_run,
-                as_json=as_json)

@@ -114,7 +114,7 @@ def edit(
 ) -> None:
     """Change a bucket's replicas, history, TTL, sizes, description or placement (shows the
     diff; waits until new replicas are current). The storage type cannot change."""
-    from natsops.cli._bucket import finish_edit
+    from natsops.cli._js import finish_edit
     from natsops.jetstream.kv import BucketEditFlags, plan_kv_edit
     from natsops.jetstream.streams import tuple_values
 

@@ -117,7 +117,7 @@ def edit(
 ) -> None:
     """Change an object store's replicas, TTL, size limit, description or placement (shows the
     diff; waits until new replicas are current). The storage type cannot change."""
-    from natsops.cli._bucket import finish_edit
+    from natsops.cli._js import finish_edit
     from natsops.jetstream.objects import BucketEditFlags, plan_object_edit
     from natsops.jetstream.streams import tuple_values
 

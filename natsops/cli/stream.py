@@ -196,14 +196,14 @@ def edit(
 ) -> None:
     """Change a stream's config (shows the diff; e.g. --replicas 3 to scale, then waits until
     every replica is current)."""
-    from natsops.cli._bucket import finish_edit
+    from natsops.cli._js import finish_edit
     from natsops.jetstream.spec import load_config_file
     from natsops.jetstream.streams import StreamFlags, plan_stream_edit
 
     replace = load_config_file(config) if config else None
     plan = call(ctx, plan_stream_edit, name, StreamFlags.from_values(kw), replace)
     finish_edit(ctx, f"stream {name}", plan, dry_run=dry_run, force=force,
-                as_json=want_json(ctx, json_out), wait=wait)
+                as_json=want_json(ctx, json_out), wait=wait, confirm=confirm)
 
 
 @app.command()
