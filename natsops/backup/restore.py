@@ -241,6 +241,11 @@ async def _send_snapshot(nc: Client, src: BackupSource, deliver: str, chunk_size
     sub = await nc.subscribe(f"{inbox}.*", cb=on_ack)
     try:
         for i, chunk in enumerate(src.read_chunks(chunk_size)):
+            if i == 0:
+                await _send_first(nc, deliver, chunk, stall_timeout)
+                sent += len(chunk)
+                progress(sent, src.snapshot_size)
+                continue
             if failure:
                 raise failure[0]
             await _acked(window.acquire(), stall_timeout, "chunks", nc)
@@ -260,6 +265,39 @@ async def _send_snapshot(nc: Client, src: BackupSource, deliver: str, chunk_size
     finally:
         with contextlib.suppress(Exception):
             await sub.unsubscribe()
+
+
+async def _send_first(nc: Client, deliver: str, chunk: bytes, stall_timeout: float) -> None:
+    """Send the first chunk alone until the server takes it. The restore's deliver subject lives
+    on the server that restores (in a cluster, maybe not the one we are connected to): until
+    its interest reaches our server over the routes a chunk finds no responder (503) and was
+    not delivered, so it is sent again; the others follow only once one has arrived, in order."""
+    from nats.errors import NoRespondersError
+    from nats.errors import TimeoutError as NatsTimeout
+
+    deadline = time.monotonic() + stall_timeout
+    while True:
+        try:
+            msg = await nc.request(deliver, chunk, timeout=max(0.1, deadline - time.monotonic()))
+        except NoRespondersError:
+            if time.monotonic() > deadline:
+                raise Unreachable(f"restore stalled: nothing on {server_label(nc)} took the "
+                                  f"snapshot for {stall_timeout:g}s",
+                                  hint="check the servers, or raise --stall-timeout") from None
+            await asyncio.sleep(0.05)
+            continue
+        except NatsTimeout:
+            raise Unreachable(f"restore stalled: the first chunk was not acknowledged by "
+                              f"{server_label(nc)} for {stall_timeout:g}s",
+                              hint="check that server, or raise --stall-timeout") from None
+        except Exception:
+            if nc.is_closed or not nc.is_connected:
+                raise Unreachable(f"connection to {server_label(nc)} lost during the "
+                                  "restore") from None
+            raise
+        if msg.data or (msg.headers and msg.headers.get("Status") not in (None, "", "200")):
+            raise ServerError(f"restore chunk refused: {_refusal(msg)}")
+        return
 
 
 async def _acked(wait: Awaitable[Any], stall_timeout: float, what: str, nc: Client) -> None:

@@ -1,8 +1,14 @@
-"""The flags ``kv edit`` and ``object edit`` share."""
+"""What ``kv edit`` and ``object edit`` share: their flags and running the edit."""
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+from natsops.cli import options
+
+if TYPE_CHECKING:
+    from natsops.jetstream.streams import StreamEdit
 
 
 def bucket_edit_flags(
@@ -28,5 +34,27 @@ def bucket_edit_flags(
     metadata: Annotated[list[str] | None, typer.Option(
         "--metadata", help="key=value (repeat; added to the current ones)",
         show_default=False)] = None,
+    dry_run: options.DryRun = False,
+    force: options.Force = False,
+    wait: options.ReadyWait = "60s",
+    json_out: options.Json = False,
 ) -> None:
     """Signature holder for the flags kv edit and object edit share."""
+
+
+def edit_bucket(ctx: typer.Context, what: str,
+                plan: "Callable[..., Awaitable[StreamEdit]]", bucket: str,
+                values: dict[str, Any], **kv_only: Any) -> None:
+    """Plan the edit from the shared flags (``values``) and ``kv_only`` ones, then finish it
+    as ``stream edit`` does."""
+    from natsops.cli._js import finish_edit
+    from natsops.cli._run import call
+    from natsops.cli.state import want_json
+    from natsops.jetstream._buckets import BucketEditFlags
+    from natsops.jetstream.streams import tuple_values
+
+    v = dict(values)
+    dry_run, force, wait, json_out = (v.pop(k) for k in ("dry_run", "force", "wait", "json_out"))
+    edit = call(ctx, plan, bucket, BucketEditFlags(**kv_only, **tuple_values(v)))
+    finish_edit(ctx, what, edit, dry_run=dry_run, force=force,
+                as_json=want_json(ctx, json_out), wait=wait)

@@ -1,6 +1,6 @@
 """``natsops kv``: Key/Value buckets and their keys."""
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -106,23 +106,15 @@ def edit(
     max_value_size: Annotated[str | None, typer.Option(
         "--max-value-size", help="Largest value, e.g. 1MB (-1: unlimited)",
         show_default=False)] = None,
-    dry_run: options.DryRun = False,
-    force: options.Force = False,
-    wait: options.ReadyWait = "60s",
-    json_out: options.Json = False,
-    **kw: object,
+    **kw: Any,
 ) -> None:
     """Change a bucket's replicas, history, TTL, sizes, description or placement (shows the
     diff; waits until new replicas are current). The storage type cannot change."""
-    from natsops.cli._js import finish_edit
-    from natsops.jetstream.kv import BucketEditFlags, plan_kv_edit
-    from natsops.jetstream.streams import tuple_values
+    from natsops.cli._bucket import edit_bucket
+    from natsops.jetstream.kv import plan_kv_edit
 
-    flags = BucketEditFlags(history=history, max_value_size=max_value_size,
-                            **tuple_values(kw))
-    plan = call(ctx, plan_kv_edit, bucket, flags)
-    finish_edit(ctx, f"bucket {bucket}", plan, dry_run=dry_run, force=force,
-                as_json=want_json(ctx, json_out), wait=wait)
+    edit_bucket(ctx, f"bucket {bucket}", plan_kv_edit, bucket, kw, history=history,
+                max_value_size=max_value_size)
 
 
 @app.command()

@@ -2,7 +2,7 @@
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -106,24 +106,13 @@ def add(
 
 @app.command()
 @with_options(bucket_edit_flags)
-def edit(
-    ctx: typer.Context,
-    bucket: BucketArg,
-    dry_run: options.DryRun = False,
-    force: options.Force = False,
-    wait: options.ReadyWait = "60s",
-    json_out: options.Json = False,
-    **kw: object,
-) -> None:
+def edit(ctx: typer.Context, bucket: BucketArg, **kw: Any) -> None:
     """Change an object store's replicas, TTL, size limit, description or placement (shows the
     diff; waits until new replicas are current). The storage type cannot change."""
-    from natsops.cli._js import finish_edit
-    from natsops.jetstream.objects import BucketEditFlags, plan_object_edit
-    from natsops.jetstream.streams import tuple_values
+    from natsops.cli._bucket import edit_bucket
+    from natsops.jetstream.objects import plan_object_edit
 
-    plan = call(ctx, plan_object_edit, bucket, BucketEditFlags(**tuple_values(kw)))
-    finish_edit(ctx, f"object store {bucket}", plan, dry_run=dry_run, force=force,
-                as_json=want_json(ctx, json_out), wait=wait)
+    edit_bucket(ctx, f"object store {bucket}", plan_object_edit, bucket, kw)
 
 
 @app.command()

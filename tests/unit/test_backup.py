@@ -32,16 +32,20 @@ STATE = {"messages": 5, "bytes": 500, "first_seq": 1, "last_seq": 6, "num_delete
 SNAPSHOT = S2_MAGIC + bytes(range(256)) * 40
 
 
-def make_archive(path: Path, snapshot: bytes = SNAPSHOT, **manifest: Any) -> Path:
-    """An archive written the way backup_stream writes it (streamed member, patched header)."""
+def make_archive(path: Path, snapshot: bytes = SNAPSHOT, *, config: dict[str, Any] | None = None,
+                 sha256_of: bytes | None = None, **manifest: Any) -> Path:
+    """An archive written the way backup_stream writes it (streamed member, patched header);
+    ``sha256_of`` puts another content's checksum in the manifest (a damaged archive)."""
     import hashlib
 
-    m = Manifest.from_stream(CONFIG, STATE, snapshot_bytes=len(snapshot),
-                             snapshot_sha256=hashlib.sha256(snapshot).hexdigest(), created="now")
+    config = config or CONFIG
+    digest = hashlib.sha256(snapshot if sha256_of is None else sha256_of).hexdigest()
+    m = Manifest.from_stream(config, STATE, snapshot_bytes=len(snapshot),
+                             snapshot_sha256=digest, created="now")
     doc = {**m.to_json(), **manifest}
     with atomic_write(path, private=True) as fh:
         tar = TarWriter(fh)
-        tar.add_bytes("backup.json", json.dumps({"config": CONFIG, "state": STATE}).encode())
+        tar.add_bytes("backup.json", json.dumps({"config": config, "state": STATE}).encode())
         pos = tar.begin_stream("stream.tar.s2")
         fh.write(snapshot)
         tar.end_stream("stream.tar.s2", pos, len(snapshot))

@@ -2,38 +2,21 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from natsops.backup import Manifest, placement_override, plan_restore_all
-from natsops.backup.archive import S2_MAGIC, TarWriter
+from natsops.backup import placement_override, plan_restore_all
 from natsops.backup.restore_all import dependency_order
 from natsops.errors import UsageError
-from natsops.files import atomic_write
-
-SNAPSHOT = S2_MAGIC + bytes(range(256)) * 4
-STATE = {"messages": 3, "bytes": 300, "first_seq": 1, "last_seq": 3}
+from tests.unit.test_backup import SNAPSHOT, make_archive
 
 
 def archive(d: Path, config: dict[str, Any], snapshot: bytes = SNAPSHOT) -> Path:
     d.mkdir(exist_ok=True)
-    m = Manifest.from_stream(config, STATE, snapshot_bytes=len(snapshot),
-                             snapshot_sha256=hashlib.sha256(SNAPSHOT).hexdigest(),
-                             created="now")
-    path = d / f"{config['name']}.tar"
-    with atomic_write(path, private=True) as fh:
-        tar = TarWriter(fh)
-        tar.add_bytes("backup.json", json.dumps({"config": config, "state": STATE}).encode())
-        pos = tar.begin_stream("stream.tar.s2")
-        fh.write(snapshot)
-        tar.end_stream("stream.tar.s2", pos, len(snapshot))
-        tar.add_bytes("manifest.json", json.dumps(m.to_json()).encode())
-        tar.close()
-    return path
+    return make_archive(d / f"{config['name']}.tar", snapshot, config=config,
+                        sha256_of=SNAPSHOT)
 
 
 def test_origins_come_before_their_mirrors_and_sources_cycles_last() -> None:
