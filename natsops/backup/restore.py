@@ -24,7 +24,7 @@ from natsops.faults import cleanup, note_cleanup, server_label
 from natsops.findings import Severity
 from natsops.jetstream._api import request, request_subject
 from natsops.jetstream.errors import JSApiError
-from natsops.jetstream.scale import wait_replicated
+from natsops.jetstream.scale import ensure_copying, wait_replicated
 from natsops.jetstream.streams import delete_stream, list_stream_names, stream_exists
 
 if TYPE_CHECKING:
@@ -163,6 +163,8 @@ async def restore_stream(
         # exists: by now it may hold more than the backup (never less)
         _compare(src.manifest, state, target,
                  grows=bool(config.get("mirror") or config.get("sources")))
+        if want_replicas > 1:
+            await ensure_copying(conn, target)
     except BaseException as exc:
         if started:
             await _remove_partial(conn, target, exc)

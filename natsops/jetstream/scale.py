@@ -1,4 +1,5 @@
-"""Replica changes that finish: wait until a stream (and its consumers) is replicated.
+"""Replica changes that finish: wait until a stream (and its consumers) is replicated, and a
+scaled mirror or sourcing stream copies again.
 
 ``stream edit``, ``kv edit``, ``object edit`` and the restores change ``num_replicas`` and then
 wait here until the stream has a leader, exactly ``replicas - 1`` followers that are current and
@@ -9,11 +10,13 @@ their stream, on its own time).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from natsops.errors import ServerError, Timeout
+from natsops.errors import NatsopsError, ServerError, Timeout
 from natsops.jetstream._api import request
 from natsops.jetstream.consumers import consumer_names
 
@@ -22,7 +25,10 @@ if TYPE_CHECKING:
     from natsops.jetstream.models import StreamInfo
     from natsops.jetstream.streams import StreamEdit
 
-__all__ = ["DEFAULT_READY_TIMEOUT", "apply_edit_and_wait", "replicated", "wait_replicated"]
+__all__ = ["DEFAULT_READY_TIMEOUT", "apply_edit_and_wait", "ensure_copying", "replicated",
+           "wait_replicated"]
+
+log = logging.getLogger(__name__)
 
 DEFAULT_READY_TIMEOUT = 60.0
 
@@ -78,6 +84,45 @@ async def wait_replicated(conn: Conn, name: str, replicas: int, timeout: float) 
                            "applied")
 
 
+COPY_START_WAIT = 5.0
+
+
+async def ensure_copying(conn: Conn, name: str, wait: float = COPY_START_WAIT) -> None:
+    """Make sure a mirror (or a stream with sources) just scaled up copies again.
+
+    Seen on 2.15.1 under load (2 of 24 restores of a mirror scaled R1 -> R3): the leader never
+    starts the mirror (``active`` stays -1, the lag 0) until the leader changes. When an origin
+    that exists is not copied from within ``wait`` seconds, the leader steps down once and
+    the new one is given ``wait`` seconds more; a mirror still idle then is left as it is (its
+    messages match the backup).
+    """
+    from natsops.jetstream.streams import step_down, stream_exists
+
+    for attempt in range(2):
+        deadline = time.monotonic() + wait
+        while True:
+            info = await request(conn, f"STREAM.INFO.{name}", what=f"stream {name}")
+            idle = [o for o in _copies(info) if int(o.get("active", -1)) < 0]
+            if not idle:
+                return
+            idle = [o for o in idle if await stream_exists(conn, str(o.get("name")))]
+            if not idle or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.1)
+        if not idle or attempt:
+            return
+        log.info("stream %s does not copy from %s: stepping its leader down", name,
+                 ", ".join(str(o.get("name")) for o in idle))
+        with contextlib.suppress(NatsopsError):
+            await step_down(conn, name)
+
+
+def _copies(info: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """A stream's mirror and sources as the info reports them (not the external ones)."""
+    found = ([info["mirror"]] if info.get("mirror") else []) + list(info.get("sources") or [])
+    return [o for o in found if not o.get("external")]
+
+
 async def apply_edit_and_wait(conn: Conn, plan: StreamEdit, *,
                               ready_timeout: float = DEFAULT_READY_TIMEOUT) -> StreamInfo:
     """Submit a planned edit; when it changes the replica count, wait for the new replicas to
@@ -88,6 +133,8 @@ async def apply_edit_and_wait(conn: Conn, plan: StreamEdit, *,
     want = int(plan.config.get("num_replicas") or 1)
     if want != plan.current.replicas and _clustered(plan.current):
         await wait_replicated(conn, info.name, want, ready_timeout)
+        if want > plan.current.replicas:
+            await ensure_copying(conn, info.name)
         info = await stream_info(conn, info.name)
     return info
 

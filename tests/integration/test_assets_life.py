@@ -201,7 +201,8 @@ async def _seed_account(url: str, names: dict[str, str]) -> None:
         obs = await js.object_store(names["obj"])
         await obs.put("big.bin", BIG)
         await obs.put("small.txt", b"hello")
-        for _ in range(200):
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
             m, a = (await js.stream_info(mirror)).state, (await js.stream_info(agg)).state
             if m.messages == 39 and a.messages == 40:
                 return
@@ -365,9 +366,9 @@ def test_restore_all_lets_a_mirror_catch_up_with_an_origin_backed_up_later(serve
             await conn.js.add_stream(StreamConfig(name=mirror, mirror=StreamSource(name=origin)))
             for i in range(5):
                 await conn.js.publish(origin.lower(), str(i).encode())
-            for _ in range(200):
-                if (await conn.js.stream_info(mirror)).state.messages == 5:
-                    break
+            deadline = time.monotonic() + 30
+            while (await conn.js.stream_info(mirror)).state.messages < 5:
+                assert time.monotonic() < deadline, "the mirror did not catch up"
                 await asyncio.sleep(0.05)
             from natsops.backup import backup_stream
 
@@ -394,8 +395,11 @@ def test_restore_all_lets_a_mirror_catch_up_with_an_origin_backed_up_later(serve
                 if n == 25:
                     break
                 await asyncio.sleep(0.05)
+            diag = (await _stream(nats_cluster.urls, mirror)).get("mirror"), \
+                (await _stream(nats_cluster.urls, mirror)).get("cluster")
             for name in (origin, mirror):
                 await conn.js.delete_stream(name)
-            return n
+            return n, diag
 
-    assert asyncio.run(caught_up()) == 25
+    n, diag = asyncio.run(caught_up())
+    assert n == 25, diag
