@@ -107,6 +107,11 @@ def test_kv_edit_scales_r1_to_r3_and_returns_with_every_replica_current(nats_clu
     assert json.loads(r.stdout)["replicas"] == 3
     assert asyncio.run(values()) == ([b"v0", b"v1", b"v2"], b"x", ["a.b", "other"])
 
+    # and back down: returns once the removed replicas are gone
+    assert natsops(urls, "kv", "edit", bucket, "--replicas", "1", "--force").exit_code == 0
+    info = asyncio.run(_stream(urls, f"KV_{bucket}"))
+    assert info["config"]["num_replicas"] == 1 and not info["cluster"].get("replicas")
+
 
 def test_object_edit_changes_description_and_size_objects_still_read(nats_cluster, unique) -> None:  # type: ignore[no-untyped-def]
     urls, bucket = nats_cluster.urls, unique("FILES")
