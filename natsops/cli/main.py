@@ -44,7 +44,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "req": ("natsops.cli.msg:req_app", "Send a request, print the reply."),
     "reply": ("natsops.cli.msg:reply_app", "Answer requests on a subject."),
     "events": ("natsops.cli.events", "Follow JetStream advisories and server events as they happen."),
+    "plan": ("natsops.cli.estate:plan_app", "Show what apply would change in the JetStream estate."),
+    "apply": ("natsops.cli.estate:apply_app", "Make streams, consumers and buckets match recipe files."),
+    "export": ("natsops.cli.estate:export_app", "Write live streams, consumers and buckets as recipes."),
+    "render": ("natsops.cli.render", "Render recipes for other tools: nack (Kubernetes NACK resources)."),
     "check": ("natsops.cli.check", "Per-asset checks with thresholds for Nagios, CI and Prometheus."),
+    "context": ("natsops.cli.context", "natscli contexts: add, ls, select, rm, show, validate."),
 }
 
 
@@ -239,7 +244,8 @@ app = typer.Typer(
     epilog="Settings: flag > NATS_* env > natscli context (--context / NATS_CONTEXT / "
     "selected) > defaults. Global options go before or after the command, as with natscli: "
     "natsops -s URL stream ls, natsops stream ls --context X. A command's own option of the "
-    "same name wins (bootstrap --context, auth account import add --token).",
+    "same name wins (bootstrap --context, auth creds generate --context: the context to "
+    "write; auth account import add --token). context add saves the connection options given.",
 )
 
 
