@@ -233,6 +233,7 @@ def _restore_all(ctx: typer.Context, plan: "AccountRestorePlan", dry_run: bool, 
 
 def _print_plan(plan: "AccountRestorePlan", skipped: tuple[str, ...], as_json: bool) -> None:
     from natsops.cli import output
+    from natsops.cli.stream import _placement
 
     if as_json:
         output.print_json({"dry_run": True, "directory": plan.directory, "order": plan.steps,
@@ -242,7 +243,7 @@ def _print_plan(plan: "AccountRestorePlan", skipped: tuple[str, ...], as_json: b
                  ["#", "stream", "kind", "after", "messages", "replicas", "placement"],
                  [(i, s.stream + (" (exists: skipped)" if s.stream in skipped else ""), s.kind,
                    ", ".join(s.origins), s.messages, s.replicas,
-                   s.overrides.get("placement") or "as backed up")
+                   _placement(s.overrides.get("placement")) or "as backed up")
                   for i, s in enumerate(plan.steps, 1)])
 
 
