@@ -18,7 +18,7 @@ from typing import Any
 
 import nats
 import pytest
-from nats.js.api import StreamConfig, StreamSource
+from nats.js.api import ConsumerConfig, StreamConfig, StreamSource
 
 from natsops.backup import plan_restore_all, restore_all
 from natsops.cluster.local import LocalCluster, plan_nodes
@@ -180,8 +180,9 @@ def tagged_cluster(server_bin: Path, tmp_path_factory: pytest.TempPathFactory) -
 
 
 async def _seed_account(url: str, names: dict[str, str]) -> None:
-    """Streams, a mirror of one, a stream sourcing it, a KV bucket with history, an object
-    store with a multi-chunk object; returns once the mirror and the source caught up."""
+    """Streams (one with a durable consumer part-way), a mirror of one, a stream sourcing it,
+    a KV bucket with history, an object store with a multi-chunk object; returns once the
+    mirror and the source caught up."""
     orders, mirror, agg = names["orders"], names["mirror"], names["agg"]
     async with connect(Settings(servers=(url,), timeout=5.0)) as conn:
         js = conn.js
@@ -190,6 +191,10 @@ async def _seed_account(url: str, names: dict[str, str]) -> None:
             await js.publish(f"{orders.lower()}.{'eu' if i % 2 else 'us'}", f"o{i}".encode(),
                              headers={"X-N": str(i)})
         await js.delete_msg(orders, 7)
+        await js.add_consumer(orders, ConsumerConfig(durable_name="WORK", ack_policy="explicit"))
+        psub = await js.pull_subscribe(f"{orders.lower()}.>", durable="WORK", stream=orders)
+        for m in await psub.fetch(6, timeout=5):
+            await m.ack()
         await js.add_stream(StreamConfig(name=names["plain"], subjects=[names["plain"]]))
         await js.publish(names["plain"], b"solo")
         await js.add_stream(StreamConfig(name=mirror, mirror=StreamSource(name=orders)))
@@ -233,6 +238,9 @@ async def _account_state(urls: list[str], names: dict[str, str]) -> dict[str, An
                     continue
                 msgs.append((m.seq, m.subject, m.data, sorted((m.headers or {}).items())))
             out[key] = (st.messages, st.bytes, st.first_seq, st.last_seq, msgs)
+        ci = await js.consumer_info(names["orders"], "WORK")
+        out["consumer"] = (ci.delivered.stream_seq, ci.ack_floor.stream_seq, ci.num_pending,
+                           ci.num_ack_pending)
         kv = await js.key_value(names["kv"])
         out["kv"] = {k: [(e.revision, e.operation, e.value) for e in await kv.history(k)]
                      for k in ("cfg.level", "cfg.gone")}
@@ -274,6 +282,7 @@ def test_restore_all_rebuilds_an_account_on_a_fresh_tagged_cluster(server_bin, t
         r = natsops(src.client_url, "stream", "backup", "--all", str(backup_dir))
         assert r.exit_code == 0, r.output
     assert before["obj"]["big.bin"][3] == 3 and len(before["kv"]["cfg.level"]) == 4
+    assert before["consumer"] == (6, 6, 33, 0)
 
     placed = ["--cluster", "FRESH", "--tag", "az:c"]
     dry = natsops(target, "stream", "restore", "--all", str(backup_dir), *placed, "--dry-run",
