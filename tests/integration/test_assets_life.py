@@ -27,8 +27,10 @@ from natsops.cluster.ready import start_usable
 from natsops.connection import connect
 from natsops.context import Settings
 from natsops.errors import Conflict, ExitCode
+from natsops.faults import cleanup_notes
 from natsops.jetstream.kv import BucketOptions, add_bucket
 from natsops.jetstream.objects import ObjectBucketOptions, add_object_bucket
+from natsops.jetstream.streams import stream_names
 from tests.cli._helpers import natsops, one_line_error
 
 BIG = bytes(range(256)) * 1200  # 307,200 bytes: three 128 KiB chunks
@@ -298,7 +300,8 @@ def test_restore_all_rebuilds_an_account_on_a_fresh_tagged_cluster(server_bin, t
     r = natsops(target, "stream", "ls", "--all", "--names", "--json")
     assert json.loads(r.stdout) == []  # the dry run wrote nothing
 
-    r = natsops(target, "stream", "restore", "--all", str(backup_dir), *placed, "--json")
+    r = natsops(target, "stream", "restore", "--all", str(backup_dir), *placed, "--json",
+                "--max-bytes", "64MB")
     assert r.exit_code == 0, r.output
     assert [x["stream"] for x in json.loads(r.stdout)["restored"]] == order
     after = asyncio.run(_account_state(target, names))
@@ -306,6 +309,7 @@ def test_restore_all_rebuilds_an_account_on_a_fresh_tagged_cluster(server_bin, t
     for name in streams.values():
         info = asyncio.run(_stream(target, name))
         assert info["config"]["placement"] == {"cluster": "FRESH", "tags": ["az:c"]}, name
+        assert info["config"]["max_bytes"] == 64 * 1024 * 1024, name
         assert info["cluster"]["leader"] == "n3", name  # only n3 has the tag
 
     # a single restore takes the same placement flags
@@ -368,6 +372,21 @@ async def test_restore_all_failing_part_way_names_what_was_restored_and_keeps_ex
         assert (await conn.js.stream_info(b)).state.messages == 0
         for n in (a, b, c):
             await conn.js.delete_stream(n)
+
+        # Ctrl-C / SIGTERM (a cancellation) part-way: the same account of what is where
+        def cancel_at_b(step: Any) -> None:
+            if step.stream == b:
+                task = asyncio.current_task()
+                assert task is not None
+                task.cancel()
+
+        with pytest.raises(asyncio.CancelledError) as cancelled:
+            await restore_all(conn, plan, on_step=cancel_at_b)
+        assert cleanup_notes(cancelled.value) == [
+            f"restored before this (complete, checked, kept): {a}; not restored: {b}, {c} "
+            "(re-run with --skip-existing to restore those)"]
+        assert [n for n in await stream_names(conn) if n in (a, b, c)] == [a]
+        await conn.js.delete_stream(a)
 
 
 
