@@ -47,8 +47,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plan": ("natsops.cli.estate:plan_app", "Show what apply would change in the JetStream estate."),
     "apply": ("natsops.cli.estate:apply_app", "Make streams, consumers and buckets match recipe files."),
     "export": ("natsops.cli.estate:export_app", "Write live streams, consumers and buckets as recipes."),
-    "render": ("natsops.cli.render", "Render recipes for other tools: nack (Kubernetes NACK resources)."),
     "check": ("natsops.cli.check", "Per-asset checks with thresholds for Nagios, CI and Prometheus."),
+    "render": ("natsops.cli.render", "Render a topology (server configs, systemd units, Helm values, Prometheus) or recipes for other tools (nack)."),
     "context": ("natsops.cli.context", "natscli contexts: add, ls, select, rm, show, validate."),
 }
 
