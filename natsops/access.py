@@ -99,8 +99,11 @@ def _flag_names(fields: list[str]) -> str:
 def local_login(directory: Path, base: Settings) -> Login | None:
     """The system-account login of a natsops local cluster: its ``sys`` user, or in operator
     mode the store's ``SYS/sys`` creds; None when the directory holds no cluster."""
+    from natsops.cluster.deployment import is_deployment
     from natsops.cluster.local import LocalCluster
 
+    if is_deployment(directory):
+        return _topology_login(directory, base)
     try:
         cluster = LocalCluster.load(directory)
     except NatsopsError:
@@ -122,6 +125,22 @@ def local_login(directory: Path, base: Settings) -> Login | None:
     return Login(f"{where} (sys user)", base.with_(servers=servers, **auth), directory)
 
 
+def _topology_login(directory: Path, base: Settings) -> Login | None:
+    """A local topology's ``sys`` user, on its clusters' servers (the system account spans the
+    gateways and, when the leaf sites bind it, the leaf sites), with its CA when TLS is on."""
+    from natsops.cluster.deployment import LocalDeployment
+
+    try:
+        s = LocalDeployment.load(directory).settings("sys")
+    except NatsopsError:
+        return None
+    if s is None:
+        return None
+    auth = {**dict.fromkeys(AUTH_FIELDS), "user": s.user, "password": s.password}
+    return Login(f"the local topology in {directory} (sys user)",
+                 base.with_(servers=s.servers, tls_ca=s.tls_ca, **auth), directory)
+
+
 def _operator_sys_creds(directory: Path) -> Path | None:
     """An operator-mode local cluster: the creds of its operator's ``SYS/sys`` user."""
     from natsops.auth.localdev import operator_marker
@@ -135,17 +154,18 @@ def _operator_sys_creds(directory: Path) -> Path | None:
 
 
 def _local_candidates(base: Settings, search: Path) -> list[Path]:
-    """Clusters below ``search`` worth trying: those whose URLs are in use, or all of them
-    when no server was chosen (the default URL)."""
-    from natsops.cluster.local import LocalCluster
+    """Clusters (and topologies) below ``search`` worth trying: those whose URLs are in use,
+    or all of them when no server was chosen (the default URL)."""
+    from natsops.cluster.target import load_local
 
     if not search.is_dir():
         return []
     found = []
     chosen = "servers" in base.sources
-    for state in sorted(search.glob("*/cluster.json")):
+    states = [*search.glob("*/cluster.json"), *search.glob("*/topology.json")]
+    for state in sorted(states):
         try:
-            cluster = LocalCluster.load(state.parent)
+            cluster = load_local(state.parent)
         except NatsopsError:
             continue
         if not chosen or set(cluster.client_urls) & set(base.servers):
