@@ -45,6 +45,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "reply": ("natsops.cli.msg:reply_app", "Answer requests on a subject."),
     "events": ("natsops.cli.events", "Follow JetStream advisories and server events as they happen."),
     "check": ("natsops.cli.check", "Per-asset checks with thresholds for Nagios, CI and Prometheus."),
+    "render": ("natsops.cli.render", "Render a topology file: server configs, systemd units, Helm values, Prometheus."),
 }
 
 
