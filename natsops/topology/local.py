@@ -42,7 +42,7 @@ from natsops.context import Secret, write_private
 from natsops.errors import Conflict, UsageError
 from natsops.files import check_output_dir
 from natsops.topology.model import Cluster, LeafSite, Topology
-from natsops.topology.passwords import resolve_passwords, save_passwords
+from natsops.topology.passwords import SECRETS_FILE, resolve_passwords, save_passwords
 from natsops.topology.relocate import relocate
 from natsops.topology.server_conf import TlsPaths, render_server_config
 
@@ -51,7 +51,6 @@ log = logging.getLogger(__name__)
 __all__ = ["LaunchOptions", "LaunchPlan", "LaunchResult", "launch", "launch_file", "plan"]
 
 HOST = "127.0.0.1"
-SECRETS = "natsops-secrets.json"
 # The servers check a password's bcrypt hash at every connection: production cost (11) costs
 # ~0.1 s of CPU per connect. These passwords are generated, local and thrown away with the
 # directory, so the cheapest cost bcrypt allows keeps clients and tests fast.
@@ -198,8 +197,8 @@ def _create(topo: Topology, directory: Path, opts: LaunchOptions, env: Mapping[s
     groups = _groups(local)
     progress(f"rendering configs for {sum(len(g.nodes) for g in groups)} servers in {root}")
     root.mkdir(parents=True, exist_ok=True)
-    pw = resolve_passwords(local, env, saved=root / SECRETS, cost=LOCAL_BCRYPT_COST)
-    save_passwords(pw, root / SECRETS)
+    pw = resolve_passwords(local, env, saved=root / SECRETS_FILE, cost=LOCAL_BCRYPT_COST)
+    save_passwords(pw, root / SECRETS_FILE)
     tls = _generate_tls(local, root / "tls") if local.tls is not None else None
     for g in groups:
         _write_group(local, g, root / g.name, pw, tls, binary, version)
@@ -259,13 +258,15 @@ def _generate_tls(topo: Topology, folder: Path) -> dict[str, TlsPaths]:
     """A throwaway CA and one certificate per server for ``127.0.0.1``/``localhost`` (keys
     0600): the topology's own certificates name its production hosts."""
     from natsops.tls import generate_ca, issue_cert, write_pair
+    from natsops.topology.render import node_sans
 
     ca = generate_ca(f"natsops local CA for topology {topo.name}",
                      not_after=dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=30))
     write_pair(ca, folder / "ca.pem", folder / "ca-key.pem")
     paths: dict[str, TlsPaths] = {}
     for n in topo.all_nodes():
-        pair = issue_cert(ca, n.name, dns_names=["localhost", n.name], ip_addresses=[HOST])
+        dns, ips = node_sans(n)  # relocated: 127.0.0.1, localhost and the server's name
+        pair = issue_cert(ca, n.name, dns_names=dns, ip_addresses=ips)
         cert, key = folder / f"{n.name}.pem", folder / f"{n.name}-key.pem"
         write_pair(pair, cert, key)
         paths[n.name] = TlsPaths(ca=str(folder / "ca.pem"), cert=str(cert), key=str(key))
