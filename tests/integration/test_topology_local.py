@@ -308,6 +308,11 @@ def test_tls_refuses_a_client_without_the_ca(started: Callable[[str], Running]) 
     r = runner.invoke(app, ["doctor", "--dir", str(t.dep.dir), "--only", "servers-missing",
                             "--json"])  # the sys user over TLS, the leaf seen through the hub
     assert json.loads(r.stdout)["servers"] == ["h1t", "l1t"], r.output
+    r = runner.invoke(app, ["cluster", "status", "--dir", str(t.dep.dir), "--json"])
+    doc = json.loads(r.stdout)
+    nodes = [n for g in doc["groups"] for n in g["cluster"]["nodes"]]
+    assert doc["tls"] and all(n["healthy"] for n in nodes), r.output  # the https monitors
+    assert all(n["monitor_url"].startswith("https://127.0.0.1:") for n in nodes)
 
 
 # ---- built on purpose ---------------------------------------------------------------------------
