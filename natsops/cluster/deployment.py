@@ -109,6 +109,7 @@ class LocalLogin:
     user: str
     password: Secret
     account: str
+    jetstream: bool = True  # the account has JetStream (a probe stream can be placed)
 
 
 @dataclass
@@ -254,7 +255,8 @@ class LocalDeployment:
         return self.dir / CREDENTIALS_FILE
 
     def write_credentials(self, app: LocalLogin | None, sys: LocalLogin | None) -> None:
-        doc = {role: {"user": lg.user, "password": lg.password.reveal(), "account": lg.account}
+        doc = {role: {"user": lg.user, "password": lg.password.reveal(), "account": lg.account,
+                      "jetstream": lg.jetstream}
                for role, lg in (("app", app), ("sys", sys)) if lg is not None}
         write_private(self.credentials_path, json.dumps(doc) + "\n")
 
@@ -268,7 +270,7 @@ class LocalDeployment:
         if not isinstance(entry, dict):
             return None
         return LocalLogin(str(entry["user"]), Secret(str(entry["password"])),
-                          str(entry.get("account", "")))
+                          str(entry.get("account", "")), bool(entry.get("jetstream", True)))
 
     def settings(self, role: str, group: str | None = None) -> Settings | None:
         """Settings for the ``app``/``sys`` user on one group's servers (default: every

@@ -188,9 +188,9 @@ async def _wait_meta(dep: LocalDeployment, deadline: Deadline, unit: list[Group]
 
 
 async def _probe(dep: LocalDeployment, deadline: Deadline, group: Group) -> int:
-    settings = dep.settings("app", group.name)
-    if settings is None:
-        return 0
+    login, settings = dep.login("app"), dep.settings("app", group.name)
+    if login is None or settings is None or not login.jetstream:
+        return 0  # no user of a JetStream account to place it with
     c = dep.cluster(group.name)
     replicas = min(3, len(c.nodes))
     await probe_stream(c, deadline, replicas=replicas, settings=settings)

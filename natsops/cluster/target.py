@@ -26,9 +26,13 @@ if TYPE_CHECKING:
 
 
 def load_local(directory: Path) -> Local:
-    """The topology or the cluster in ``directory`` (NotFound when it holds neither)."""
-    if is_deployment(directory):
-        return LocalDeployment.load(directory)
+    """The topology or the cluster in ``directory`` (NotFound when it holds neither).
+
+    A cluster or leaf site of a topology (``DIR/<group>``) means its whole topology: its
+    servers are usable only together (one meta group spans the gateways)."""
+    for d in (directory, directory.expanduser().resolve().parent):
+        if is_deployment(d):
+            return LocalDeployment.load(d)
     return LocalCluster.load(directory)
 
 

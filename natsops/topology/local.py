@@ -166,9 +166,14 @@ def _groups(topo: Topology) -> list[Cluster | LeafSite]:
 def _same_topology(dep: LocalDeployment, topo: Topology) -> None:
     want = sorted(g.name for g in _groups(topo))
     have = sorted(g.name for g in dep.groups)
-    if dep.name != topo.name or want != have:
-        raise Conflict(f"{dep.dir} already holds topology {dep.name} ({', '.join(have)}), "
-                       f"not {topo.name} ({', '.join(want)})",
+    servers = sorted(n.name for n in topo.all_nodes()) == sorted(n.name for n in dep.nodes)
+    if dep.name != topo.name or want != have or not servers:
+        def servers(names: list[str]) -> str:
+            return ", ".join(sorted(names))
+
+        raise Conflict(f"{dep.dir} already holds topology {dep.name} (servers "
+                       f"{servers([n.name for n in dep.nodes])}), not {topo.name} as the file "
+                       f"has it (servers {servers([n.name for n in topo.all_nodes()])})",
                        hint="use another --dir, or remove it with "
                        f"`natsops cluster down --purge --dir {dep.dir}`")
 
@@ -190,7 +195,7 @@ def _create(topo: Topology, directory: Path, opts: LaunchOptions, env: Mapping[s
     binary = find_server_binary(opts.server_bin, env)
     version = server_version(binary)
     root = directory.resolve()
-    local = relocate(topo, host=HOST)
+    local = replace(relocate(topo, host=HOST), monitor="local")  # loopback only, always
     local = local.with_nodes({n.name: replace(n, jetstream=replace(
         n.jetstream, store_dir=str(root / local.group_of(n.name).name / n.name / "jetstream")))
         for n in local.all_nodes()})
@@ -251,7 +256,8 @@ def _logins(topo: Topology, clear: Mapping[str, str]) -> tuple[LocalLogin | None
     if app is None:
         return None, sys
     acc, user = app
-    return LocalLogin(user.name, Secret(clear[f"user:{acc.name}:{user.name}"]), acc.name), sys
+    return LocalLogin(user.name, Secret(clear[f"user:{acc.name}:{user.name}"]), acc.name,
+                      acc.jetstream), sys
 
 
 def _generate_tls(topo: Topology, folder: Path) -> dict[str, TlsPaths]:

@@ -174,20 +174,26 @@ def test_a_message_crosses_the_gateway(started: Callable[[str], Running]) -> Non
     _run(go())
 
 
-def test_doctor_sees_every_server_and_no_split_brain(started: Callable[[str], Running]) -> None:
+def test_doctor_sees_every_server_and_no_split_brain(started: Callable[[str], Running],
+                                                    tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     sc = started("super")
-    r = runner.invoke(app, ["doctor", "--dir", str(sc.dep.dir), "--only",
-                            "js-domains,servers-missing", "--json"])
-    doc = json.loads(r.stdout)
-    assert doc["servers"] == ["e1", "e2", "e3", "w1", "w2"]
-    assert doc["findings"] == [], doc["findings"]
-    assert r.exit_code == 0, r.output
+    (tmp_path / ".natsops").mkdir()
+    (tmp_path / ".natsops" / "super").symlink_to(sc.dep.dir)
+    monkeypatch.chdir(tmp_path)  # without --dir: the topology bootstrap left in ./.natsops
+    for where in (["--dir", str(sc.dep.dir)], []):
+        r = runner.invoke(app, ["doctor", *where, "--only", "js-domains,servers-missing",
+                                "--json"])
+        doc = json.loads(r.stdout)
+        assert doc["servers"] == ["e1", "e2", "e3", "w1", "w2"]
+        assert doc["findings"] == [], doc["findings"]
+        assert r.exit_code == 0, r.output
 
 
 def test_cluster_status_json_shows_every_cluster(started: Callable[[str], Running]) -> None:
     sc = started("super")
-    r = runner.invoke(app, ["cluster", "status", "--dir", str(sc.dep.dir), "--json"])
-    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["cluster", "status", "--dir", str(sc.dep.dir / "west"), "--json"])
+    assert r.exit_code == 0, r.output  # a cluster of the topology: the whole topology
     doc = json.loads(r.stdout)
     assert doc["name"] == "super"
     assert [(g["kind"], g["cluster"]["name"], g["gateways"]) for g in doc["groups"]] == [
