@@ -25,7 +25,6 @@ import os
 import shutil
 import signal
 import ssl
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -300,7 +299,7 @@ class LocalDeployment:
             names = [n.name for n in c.nodes if wanted is None or n.name in wanted]
             if names:
                 c.stop_all(grace=grace, only=names)
-        return [n for n in running]
+        return list(running)
 
     def purge(self) -> None:
         """Remove the topology's directory (every server must be stopped)."""
@@ -308,19 +307,3 @@ class LocalDeployment:
         if running:
             raise Conflict(f"cannot purge {self.dir}: servers still running: {', '.join(running)}")
         shutil.rmtree(self.dir)
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "dir": str(self.dir),
-            "source": self.source,
-            "binary": str(self.binary),
-            "version": self.version,
-            "tls_ca": self.tls_ca,
-            "groups": [{**g.to_dict(), "nodes": [
-                {**asdict(n), **g.ports.get(n.name, {})} for n in self.cluster(g.name).nodes]}
-                for g in self.groups],
-        }
-
-    def age(self) -> float:
-        return time.time() - self.created if self.created else 0.0

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,11 +31,12 @@ from natsops.cluster.ready import (
     Progress,
     check_processes,
     meta_verdict,
+    others_running,
     probe_stream,
     silent,
     started,
 )
-from natsops.errors import NatsopsError, UsageError
+from natsops.errors import NatsopsError
 
 __all__ = [
     "Links",
@@ -220,15 +221,6 @@ async def wait_topology_usable(dep: LocalDeployment, *, timeout: float = 30.0,
     return dict(zip((g.name for g in groups), counts, strict=True))
 
 
-def _all_others_running(dep: LocalDeployment, names: Collection[str]) -> None:
-    wanted = {dep.node(n).name for n in names}
-    down = [n.name for n in dep.nodes if n.name not in wanted and dep.pid(n.name) is None]
-    if down:
-        raise UsageError(f"{', '.join(down)} {'is' if len(down) == 1 else 'are'} stopped too: "
-                         "the topology is usable only with every server running",
-                         hint=f"start every server: natsops cluster start --dir {dep.dir}")
-
-
 async def start_topology(dep: LocalDeployment, names: Iterable[str] | None = None, *,
                          timeout: float = 30.0, probe: bool = True,
                          progress: Progress = silent) -> TopologyReady:
@@ -236,7 +228,7 @@ async def start_topology(dep: LocalDeployment, names: Iterable[str] | None = Non
     or stop them again."""
     if names is not None:
         names = list(names)
-        _all_others_running(dep, names)
+        others_running(dep, names, "topology")
     with started_all(dep, names) as ids:
         probes = await wait_topology_usable(dep, timeout=timeout, probe=probe,
                                             progress=progress)
@@ -247,6 +239,6 @@ async def restart_topology_node(dep: LocalDeployment, name: str, *, grace: float
                                 timeout: float = 30.0,
                                 progress: Progress = silent) -> TopologyReady:
     """Stop one server by pid, start it again and wait until the topology is usable."""
-    _all_others_running(dep, [name])
+    others_running(dep, [name], "topology")
     dep.stop_all(grace=grace, only=[name])
     return await start_topology(dep, [name], timeout=timeout, progress=progress)

@@ -166,8 +166,8 @@ def _groups(topo: Topology) -> list[Cluster | LeafSite]:
 def _same_topology(dep: LocalDeployment, topo: Topology) -> None:
     want = sorted(g.name for g in _groups(topo))
     have = sorted(g.name for g in dep.groups)
-    servers = sorted(n.name for n in topo.all_nodes()) == sorted(n.name for n in dep.nodes)
-    if dep.name != topo.name or want != have or not servers:
+    same = sorted(n.name for n in topo.all_nodes()) == sorted(n.name for n in dep.nodes)
+    if dep.name != topo.name or want != have or not same:
         def servers(names: list[str]) -> str:
             return ", ".join(sorted(names))
 
