@@ -102,3 +102,150 @@ def routes(cfgs: Sequence[Config]) -> Iterator[Hit]:
         yield Hit(cfgs[0].get("max_payload"), f"max_payload differs between servers: {payloads}",
                   "use the same max_payload everywhere (clients see the server they hit)",
                   subject="max_payload", severity=Severity.WARN)
+
+
+# ---- listeners and the URLs that dial them (routes, gateways, leaf remotes) -----------------
+_WILDCARD = {"", "0.0.0.0", "::", "[::]", "*"}
+
+
+def _listener(cfg: Config, block: str) -> tuple[str, int] | None:
+    """(host, port) a block listens on (``listen: host:port`` or ``host``/``port``)."""
+    node = cfg.get(block)
+    if node is None or node.kind != "map":
+        return None
+    host, port = "", None
+    listen = node.child("listen")
+    if listen is not None:
+        if listen.kind == "integer":
+            port = int(listen.value)
+        elif listen.kind == "string":
+            h, _, p = str(listen.value).rpartition(":")
+            host = h.strip("[]")
+            port = int(p) if p.isdigit() else None
+    p_node, h_node = node.child("port"), node.child("host", "net")
+    if p_node is not None and p_node.kind == "integer":
+        port = int(p_node.value)
+    if h_node is not None and h_node.kind == "string":
+        host = str(h_node.value)
+    return (host, port) if port is not None and port > 0 else None
+
+
+def _target(url: str) -> tuple[str, int] | None:
+    from urllib.parse import urlsplit
+
+    try:
+        u = urlsplit(url if "://" in url else "nats://" + url)
+        port = u.port
+    except ValueError:
+        return None
+    return (u.hostname or "", port) if port else None
+
+
+def _is_ip(text: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _hosts_match(listen_host: str, url_host: str) -> bool:
+    """Whether a listener bound to ``listen_host`` can be the one ``url_host`` reaches: a
+    wildcard or the same address; a DNS name against an IP cannot be told apart here."""
+    if listen_host in _WILDCARD or listen_host == url_host:
+        return True
+    local = ("127.0.0.1", "localhost", "::1")
+    if listen_host in local and url_host in local:
+        return True
+    return not (_is_ip(listen_host) and _is_ip(url_host))
+
+
+def _listening(cfgs: Sequence[Config], block: str, target: tuple[str, int],
+               only: Sequence[Config] | None = None) -> list[Config]:
+    return [c for c in (only if only is not None else cfgs)
+            if (lst := _listener(c, block)) is not None and lst[1] == target[1]
+            and _hosts_match(lst[0], target[0])]
+
+
+def _gateway_name(cfg: Config) -> str | None:
+    n = cfg.get("gateway", "name")
+    return str(n.value) if n is not None and n.kind == "string" else None
+
+
+@rule("set/gateway-name", Severity.WARN, "Gateways are named after clusters of the set",
+      scope="set")
+def gateway_name(cfgs: Sequence[Config]) -> Iterator[Hit]:
+    names = {g for c in cfgs if (g := _gateway_name(c)) is not None}
+    for c in cfgs:
+        gws = c.get("gateway", "gateways")
+        own = _gateway_name(c)
+        for entry in gws.elements() if gws is not None else []:
+            name = entry.child("name")
+            if name is None or name.kind != "string":
+                continue
+            if name.value != own and name.value not in names and len(names) > 1:
+                yield Hit(name, f"gateway {name.value!r} is not the gateway name of any "
+                          f"config in this set ({', '.join(sorted(names))})", "use the remote "
+                          "cluster's name, or lint its configs together with these",
+                          subject="gateway.gateways", severity=Severity.WARN)
+
+
+@rule("set/route-targets", Severity.FAIL, "Routes point at a cluster listener of the set",
+      scope="set")
+def route_targets(cfgs: Sequence[Config]) -> Iterator[Hit]:
+    for name, members in _clusters(cfgs).items():
+        if len(members) < 2:
+            continue
+        if not any(_listener(c, "cluster") for c in members):
+            continue  # no member says where it listens: nothing to compare the routes with
+        for c in members:
+            routes = c.get("cluster", "routes")
+            for r in routes.elements() if routes is not None else []:
+                t = _target(str(r.value)) if r.kind == "string" else None
+                if t is None:
+                    continue
+                hits = _listening(cfgs, "cluster", t, only=members)
+                if not hits:
+                    other = _listening(cfgs, "cluster", t)
+                    why = (f"that is the cluster port of {other[0].file}, which is in another "
+                           "cluster") if other else "no config of cluster " + name + \
+                        " listens there"
+                    yield Hit(r, f"route to {t[0]}:{t[1]}: {why}", "point the route at the "
+                              "cluster { listen } of another member", subject="cluster.routes")
+
+
+@rule("set/gateway-targets", Severity.FAIL, "Gateway and leaf URLs point at real listeners",
+      scope="set")
+def gateway_targets(cfgs: Sequence[Config]) -> Iterator[Hit]:
+    gw_names = {g for c in cfgs if (g := _gateway_name(c)) is not None}
+    for c in cfgs:
+        gws = c.get("gateway", "gateways")
+        for entry in gws.elements() if gws is not None else []:
+            name = entry.child("name")
+            if name is None or name.kind != "string" or name.value not in gw_names:
+                continue
+            peers = [o for o in cfgs if _gateway_name(o) == name.value]
+            urls = [u for key in ("url", "urls") if (n := entry.child(key)) is not None
+                    for u in (n.elements() if n.kind == "array" else [n])]
+            for u in urls:
+                t = _target(str(u.value)) if u.kind == "string" else None
+                if t is not None and not _listening(cfgs, "gateway", t, only=peers):
+                    yield Hit(u, f"gateway {name.value}: no config of that gateway listens on "
+                              f"{t[0]}:{t[1]}", "use the gateway { listen } port of a server "
+                              f"of {name.value}", subject="gateway.gateways")
+    hubs = [c for c in cfgs if _listener(c, "leafnodes") is not None]
+    if not hubs:
+        return
+    for c in cfgs:
+        remotes = c.get("leafnodes", "remotes")
+        for rem in remotes.elements() if remotes is not None else []:
+            urls = [u for key in ("url", "urls") if (n := rem.child(key)) is not None
+                    for u in (n.elements() if n.kind == "array" else [n])]
+            for u in urls:
+                t = _target(str(u.value)) if u.kind == "string" else None
+                if t is not None and not _listening(cfgs, "leafnodes", t, only=hubs):
+                    yield Hit(u, f"leaf remote {t[0]}:{t[1]}: no config of this set accepts "
+                              "leaf nodes there", "use the leafnodes { listen } port of a hub "
+                              "server", subject="leafnodes.remotes", severity=Severity.WARN)

@@ -1,17 +1,15 @@
-"""Production configs: one nats-server config and one systemd unit per host."""
+"""Production configs for one cluster (``bootstrap --render-only --hosts``): a one-cluster
+topology rendered by :mod:`natsops.topology.render` (configs with bcrypt hashes, secrets
+includes, systemd units, Helm values, README, ``natsops-secrets.json``)."""
 
 from __future__ import annotations
 
-import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from natsops._version import __version__
 from natsops.cluster.local import validate_cluster_name, validate_node_count
-from natsops.context import write_private
 from natsops.errors import Conflict, UsageError
 from natsops.files import check_output_dir
-from natsops.render import render
 from natsops.units import parse_duration
 from natsops.validate import server_size
 
@@ -70,44 +68,24 @@ def render_production(
     if existing and not force:
         raise Conflict(f"{out / existing[0] / 'nats-server.conf'} exists; pass --force to "
                        "overwrite")
-    sys_pw, app_pw, route_pw = (secrets.token_urlsafe(18) for _ in range(3))
-    clustered = len(hosts) > 1
-    stop_timeout = int(parse_duration(lame_duck_duration)) + 30
-    written = []
-    for h in hosts:
-        conf = render(
-            "server.conf.j2",
-            purpose=f"production cluster {name}",
-            natsops_version=__version__,
-            server_name=h,
-            listen_host=listen_host,
-            client_port=client_port,
-            http_host=listen_host,
-            http_port=monitor_port,
-            lame_duck_duration=lame_duck_duration,
-            lame_duck_grace_period=lame_duck_grace_period,
-            store_dir=store_dir,
-            max_mem=max_mem,
-            max_file=max_file,
-            routes=[f"nats-route://route:{route_pw}@{o}:{cluster_port}" for o in hosts if o != h]
-            if clustered else None,
-            cluster_name=name,
-            cluster_host=listen_host,
-            cluster_port=cluster_port,
-            route_user="route",
-            route_password=route_pw,
-            sys_password=sys_pw,
-            app_password=app_pw,
-            no_auth_user=False,
-        )
-        unit = render("nats-server.service.j2", natsops_version=__version__, server_name=h,
-                      cluster_name=name, run_user=run_user, binary=server_bin,
-                      config_path=config_path, stop_timeout=stop_timeout,
-                      store_dir=str(Path(store_dir).parent))
-        d = out / h
-        d.mkdir(parents=True, exist_ok=True)
-        write_private(d / "nats-server.conf", conf)
-        (d / "nats-server.service").write_text(unit)
-        written.append(RenderedHost(host=h, server_name=h, config=str(d / "nats-server.conf"),
-                                    unit=str(d / "nats-server.service")))
-    return written
+    from natsops.topology.model import (
+        Account,
+        Cluster,
+        JetStreamLimits,
+        LameDuck,
+        Node,
+        Ports,
+        Topology,
+        User,
+    )
+    from natsops.topology.render import CONFIG, UNIT, write_topology
+
+    ports = Ports(client=client_port, cluster=cluster_port, monitor=monitor_port)
+    js = JetStreamLimits(max_memory=max_mem, max_file=max_file, store_dir=store_dir)
+    nodes = tuple(Node(h, h, ports, js, listen=listen_host) for h in hosts)
+    topo = Topology(name=name, clusters=(Cluster(name, nodes),),
+                    lame_duck=LameDuck(lame_duck_duration, lame_duck_grace_period))
+    topo = replace(topo, auth=replace(topo.auth, accounts=(Account("APP", (User("app"),)),)))
+    write_topology(topo, out, {}, force=True, server_bin=server_bin, run_user=run_user)
+    return [RenderedHost(host=h, server_name=h, config=str(out / h / CONFIG),
+                         unit=str(out / h / UNIT)) for h in hosts]

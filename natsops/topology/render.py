@@ -39,7 +39,7 @@ from natsops.topology.passwords import (
 from natsops.topology.server_conf import OperatorBlocks, TlsPaths, render_server_config
 
 __all__ = ["HOST_DIR", "RenderResult", "RenderedFile", "helm_values", "node_sans",
-           "render_topology", "systemd_unit"]
+           "render_topology", "result_json", "systemd_unit", "write_topology"]
 
 HOST_DIR = "/etc/nats"
 CONFIG = "nats-server.conf"
@@ -301,10 +301,12 @@ def _helm_text(topo: Topology, cluster: Cluster, pw: Passwords | None) -> str:
 
 
 def _readme(topo: Topology, out: Path) -> str:
+    again = (f"`natsops render {topo.file} --out {out} --force`" if topo.file else
+             "the same command with `--force`")
     lines = [f"# Topology {topo.name}", "",
-             f"Rendered by natsops {__version__} from `{topo.file}`. Render again with "
-             f"`natsops render {topo.file} --out {out} --force`: passwords and the CA are kept "
-             f"(`{SECRETS_FILE}`, `tls/`).", "",
+             f"Rendered by natsops {__version__}"
+             + (f" from `{topo.file}`" if topo.file else "") + f". Render again with {again}: "
+             f"passwords and the CA are kept (`{SECRETS_FILE}`, `tls/`).", "",
              "## Servers", "",
              "| server | group | host | client | cluster | gateway | leafnode | monitor |",
              "|---|---|---|---|---|---|---|---|"]
@@ -356,16 +358,17 @@ def _readme(topo: Topology, out: Path) -> str:
             lines.append("Create the TLS secrets it names (`<cluster>-<listener>-tls`, with "
                          "tls.crt/tls.key/ca.crt for the pods' DNS names) first, e.g. with "
                          "cert-manager.")
-    lines += ["", "## Monitoring", "",
-              f"`natsops render prometheus {topo.file} --out DIR` writes the exporter command "
-              "lines, a Prometheus scrape config and alerting rules.", ""]
+    if topo.file:
+        lines += ["", "## Monitoring", "",
+                  f"`natsops render prometheus {topo.file} --out DIR` writes the exporter "
+                  "command lines, a Prometheus scrape config and alerting rules.", ""]
     return "\n".join(lines)
 
 
 def render_topology(path: str | Path, out: Path, env: Mapping[str, str], *,
                     tls_generate: bool = False, dry_run: bool = False, force: bool = False,
                     store: Path | None = None, bcrypt_cost: int = BCRYPT_COST) -> RenderResult:
-    """Render every file of a topology into ``out`` (nothing written with ``dry_run``)."""
+    """Render every file of a topology file into ``out`` (nothing written with ``dry_run``)."""
     loaded = load_topology(path, env)
     topo = loaded.topology
     if tls_generate and (topo.tls is None or not topo.tls.generate):
@@ -373,6 +376,16 @@ def render_topology(path: str | Path, out: Path, env: Mapping[str, str], *,
             raise UsageError(f"{topo.file}: the topology names its own certificates; "
                              "drop --tls generate or its tls: section")
         topo = replace(topo, tls=TlsSpec(generate=True))
+    return write_topology(topo, out, env, warnings=loaded.warnings, dry_run=dry_run,
+                          force=force, store=store, bcrypt_cost=bcrypt_cost)
+
+
+def write_topology(topo: Topology, out: Path, env: Mapping[str, str], *,
+                   warnings: tuple[str, ...] = (), dry_run: bool = False, force: bool = False,
+                   store: Path | None = None, bcrypt_cost: int = BCRYPT_COST,
+                   server_bin: str = "/usr/local/bin/nats-server",
+                   run_user: str = "nats") -> RenderResult:
+    """Render a validated topology into ``out`` (the layout in this module's docstring)."""
     out = Path(out)
     if not dry_run:
         check_output_dir(out, what="--out")
@@ -393,7 +406,8 @@ def render_topology(path: str | Path, out: Path, env: Mapping[str, str], *,
         if conf.secrets:
             plan.add(f"{n.name}/{conf.secrets_name}", conf.secrets, "include", n.name,
                      private=True)
-        plan.add(f"{n.name}/{UNIT}", systemd_unit(topo, n), "unit", n.name)
+        plan.add(f"{n.name}/{UNIT}", systemd_unit(topo, n, server_bin=server_bin,
+                                                  run_user=run_user), "unit", n.name)
     for c in topo.clusters:
         plan.add(f"helm/{c.name}.values.yaml",
                  _helm_text(topo, c, None if topo.auth.operator_mode else pw), "helm")
@@ -407,7 +421,7 @@ def render_topology(path: str | Path, out: Path, env: Mapping[str, str], *,
                 continue
             (write_private if f.private else write_atomic)(target, data)
         save_passwords(pw, out / SECRETS_FILE)
-    return RenderResult(str(out), topo.file, files, loaded.warnings, dry_run)
+    return RenderResult(str(out), topo.file, files, warnings, dry_run)
 
 
 def result_json(r: RenderResult) -> dict[str, Any]:

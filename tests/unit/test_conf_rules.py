@@ -130,6 +130,20 @@ def _node(name: str, extra: str = "", js: bool = True, cluster: str = "C1") -> s
             "nats://b:6222, nats://c:6222] }\n" + extra)
 
 
+def _routed(name: str, i: int, bad_port: int = 0) -> str:
+    """A member of a 3-node cluster on 10.0.0.1-3, listening on 6222, routing to the others."""
+    routes = [f"nats://10.0.0.{j}:{bad_port or 6222}" for j in (1, 2, 3) if j != i]
+    return (f"server_name: {name}\ncluster {{ name: C1, listen: \"10.0.0.{i}:6222\", "
+            f"routes: [{', '.join(routes)}] }}\n")
+
+
+def _gw(name: str, peer: str, peer_port: int) -> str:
+    """A one-server cluster ``name`` with a gateway on 7222 (A) / 7223 (B) dialing ``peer``."""
+    port = 7222 if name == "A" else 7223
+    return (f"server_name: s{name}\ngateway {{ name: {name}, listen: \"127.0.0.1:{port}\", "
+            f"gateways: [{{ name: {peer}, urls: [\"nats://127.0.0.1:{peer_port}\"] }}] }}\n")
+
+
 SET_CASES: dict[str, tuple[list[str], list[str]]] = {
     "set/server-name-unique": ([_node("n1"), _node("n1"), _node("n3")],
                                [_node("n1"), _node("n2"), _node("n3")]),
@@ -138,6 +152,12 @@ SET_CASES: dict[str, tuple[list[str], list[str]]] = {
                                  [_node("n1"), _node("n2"), _node("n3")]),
     "set/routes": ([_node("n1"), _node("n2"), _node("n3", cluster="C2")],
                    [_node("n1"), _node("n2"), _node("n3")]),
+    "set/route-targets": ([_routed("n1", 1, 6299), _routed("n2", 2), _routed("n3", 3)],
+                          [_routed("n1", 1), _routed("n2", 2), _routed("n3", 3)]),
+    "set/gateway-name": ([_gw("A", "B", 7223), _gw("B", "C", 7222)],
+                         [_gw("A", "B", 7223), _gw("B", "A", 7222)]),
+    "set/gateway-targets": ([_gw("A", "B", 7299), _gw("B", "A", 7222)],
+                            [_gw("A", "B", 7223), _gw("B", "A", 7222)]),
 }
 
 

@@ -22,8 +22,14 @@ def test_production_render(tmp_path: Path) -> None:
     assert [h.host for h in hosts] == ["h1", "h2", "h3"]
     conf = (tmp_path / "h2" / "nats-server.conf").read_text()
     assert 'server_name: "h2"' in conf
-    assert "nats-route://route:" in conf and "@h1:6222" in conf and "@h3:6222" in conf
-    assert "@h2:6222" not in conf
+    # accepted passwords are bcrypt hashes; the routes it dials (clear passwords) are in the
+    # 0600 include
+    assert "$2a$" in conf and "nats-route://" not in conf
+    routes = (tmp_path / "h2" / "nats-server.secrets").read_text()
+    assert "nats-route://route:" in routes and "@h1:6222" in routes and "@h3:6222" in routes
+    assert "@h2:6222" not in routes
+    assert stat.S_IMODE((tmp_path / "h2" / "nats-server.secrets").stat().st_mode) == 0o600
+    assert 'http: "127.0.0.1:8222"' in conf  # the monitor is local unless asked otherwise
     assert "no_auth_user" not in conf
     assert 'store_dir: "/var/lib/nats/jetstream"' in conf
     assert stat.S_IMODE((tmp_path / "h2" / "nats-server.conf").stat().st_mode) == 0o600
