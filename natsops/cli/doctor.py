@@ -12,7 +12,7 @@ from natsops.cli.options import ClusterDir, Expect, Json, Monitor, Transport
 from natsops.cli.state import want_json
 
 if TYPE_CHECKING:
-    from natsops.doctor import DoctorReport
+    from natsops.doctor import DoctorOptions, DoctorReport
 
 
 def _ids(value: str | None) -> tuple[str, ...]:
@@ -29,6 +29,16 @@ ConfigDir = Annotated[Path | None, typer.Option("--config-dir", help="The server
                                         "(<name>.conf or <name>/nats-server.conf): compared "
                                         "with the config each server runs")]
 ListChecks = Annotated[bool, typer.Option("--list", help="List the checks and exit")]
+Archive = Annotated[Path | None, typer.Option("--archive", help="Also write what was gathered "
+                                      "and found to this file (gzip tar, 0600, secrets masked)")]
+FromArchive = Annotated[Path | None, typer.Option("--from", help="Run the checks on an archive "
+                                          "instead of asking servers (offline)")]
+Since = Annotated[Path | None, typer.Option("--since", help="An earlier run's archive: report "
+                                    "what grew since then (the trends check)")]
+Serve = Annotated[str | None, typer.Option("--serve", help="Serve Prometheus /metrics on "
+                                   "HOST:PORT (:PORT is 127.0.0.1) until stopped")]
+Interval = Annotated[str, typer.Option("--interval", help="With --serve: gather this often "
+                                "(one gathering per interval, whatever the scrapes)")]
 
 
 app = typer.Typer()
@@ -49,11 +59,20 @@ def doctor(
     fmt: Format = "human",
     json_out: Json = False,
     list_checks: ListChecks = False,
+    archive: Archive = None,
+    source: FromArchive = None,
+    since: Since = None,
+    serve: Serve = None,
+    interval: Interval = "15s",
 ) -> None:
     """Check the deployment and print every finding with its evidence and fix.
 
     Exit codes: 0 healthy, 6 a FAIL finding (or a WARN with --strict), 3 no server answered.
     With --format nagios: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+
+    --archive FILE keeps everything gathered (raw monitoring documents, versions, findings; no
+    secrets) for a post-mortem; --from FILE replays it offline; --since FILE compares with it.
+    --serve HOST:PORT serves the Snapshot's figures and one gauge per finding on /metrics.
 
     \b
     Examples:
@@ -62,23 +81,67 @@ def doctor(
       natsops doctor --monitor http://10.0.0.1:8222 --monitor http://10.0.0.2:8222
       natsops doctor --format nagios --strict
       natsops doctor --only replicas,meta-group --json
+      natsops doctor --archive doctor-$(date +%F).tgz
+      natsops doctor --from doctor-2026-12-01.tgz --json
+      natsops doctor --sample 5s --since doctor-2026-12-01.tgz
+      natsops doctor --serve :9119 --interval 15s
     """
     from natsops.cli._run import run
-    from natsops.cli.findings import check_format
-    from natsops.doctor import DoctorOptions
     from natsops.doctor import run as doctor_run
-    from natsops.units import parse_duration
 
-    fmt = check_format(_json_or(fmt, want_json(ctx, json_out)), ("human", "json", "nagios"))
+    fmt = _format(ctx, fmt, json_out, serve)
     if list_checks:
         return _list_checks(fmt == "json")
+    opts = _options(expect, monitor, directory, transport, config_dir, only, skip, sample,
+                    archive, source, since)
+    if serve is not None:
+        return _serve(ctx, opts, serve, interval, directory)
     with _nagios_unknown(fmt == "nagios"):
-        opts = DoctorOptions(
-            expect=expect, monitors=tuple(monitor or ()), cluster_dir=directory,
-            config_dir=config_dir, transport=transport, only=_ids(only), skip=_ids(skip),
-            sample=parse_duration(sample, what="--sample") if sample else 0.0)
         report = run(doctor_run(settings_for(ctx, directory), opts))
     _emit(report, fmt, strict)
+
+
+def _format(ctx: typer.Context, fmt: str, json_out: bool, serve: str | None) -> str:
+    from natsops.cli.findings import check_format
+    from natsops.errors import UsageError
+
+    fmt = check_format(_json_or(fmt, want_json(ctx, json_out)), ("human", "json", "nagios"))
+    if serve is not None and fmt != "human":
+        raise UsageError(f"--serve and --format {fmt} exclude each other: --serve answers "
+                         "Prometheus scrapes")
+    return fmt
+
+
+def _options(expect: int, monitor: list[str] | None, directory: Path | None, transport: str,
+             config_dir: Path | None, only: str | None, skip: str | None,
+             sample: str | None, archive: Path | None, source: Path | None,
+             since: Path | None) -> "DoctorOptions":
+    from natsops.doctor import DoctorOptions
+    from natsops.units import parse_duration
+
+    return DoctorOptions(
+        expect=expect, monitors=tuple(monitor or ()), cluster_dir=directory,
+        config_dir=config_dir, transport=transport, only=_ids(only), skip=_ids(skip),
+        sample=parse_duration(sample, what="--sample") if sample else 0.0,
+        archive=archive, source=source, since=since)
+
+
+def _serve(ctx: typer.Context, opts: "DoctorOptions", listen: str, interval: str,
+           directory: Path | None) -> None:
+    from natsops.cli._run import run
+    from natsops.doctor.serve import serve
+    from natsops.errors import UsageError
+    from natsops.units import parse_duration
+
+    for flag, given in (("--sample", opts.sample > 0), ("--from", opts.source is not None),
+                        ("--archive", opts.archive is not None)):
+        if given:
+            raise UsageError(f"--serve and {flag} exclude each other: --serve gathers every "
+                             "--interval and keeps no archive")
+    every = parse_duration(interval, what="--interval")
+    run(serve(settings_for(ctx, directory), opts, listen=listen, interval=every,
+              ready=lambda url: typer.echo(f"serving {url} (a gathering every {interval}); "
+                                           "stop with Ctrl-C", err=True)))
 
 
 def _json_or(fmt: str, as_json: bool) -> str:
@@ -122,13 +185,27 @@ def _emit(report: "DoctorReport", fmt: str, strict: bool) -> None:
     from natsops.cli.findings import count_line, emit
 
     missing = f", missing: {', '.join(report.missing)}" if report.missing else ""
+    origin = _origin(report)
     emit(report.findings, fmt=fmt, strict=strict, nagios_name="DOCTOR", healthy="healthy",
          extra={"servers": list(report.servers), "missing": list(report.missing),
                 "transport": report.transport, "gather_seconds": round(report.gather_seconds, 4),
                 "requests": report.requests, "sampled_seconds": report.sampled_seconds,
-                "checks": list(report.checks)},
+                "checks": list(report.checks),
+                "source": str(report.source) if report.source else None,
+                "taken_at": report.taken_at,
+                "archive": str(report.archive) if report.archive else None},
          perfdata={"servers": len(report.servers), "missing": len(report.missing),
                    "gather_s": round(report.gather_seconds, 4)},
-         summary=f"{len(report.servers)} server(s) answered{missing} ({report.transport}, "
+         summary=f"{len(report.servers)} server(s) {origin}{missing} ({report.transport}, "
                  f"{report.requests} requests, {report.gather_seconds * 1000:.0f} ms); "
-                 f"{len(report.checks)} checks: {count_line(report.findings, zeros=True)}")
+                 f"{len(report.checks)} checks: {count_line(report.findings, zeros=True)}"
+                 + (f"; archived to {report.archive}" if report.archive else ""))
+
+
+def _origin(report: "DoctorReport") -> str:
+    import time
+
+    if report.source is None:
+        return "answered"
+    when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(report.taken_at))
+    return f"in archive {report.source} (gathered {when})"

@@ -161,6 +161,8 @@ class Snapshot:
     # server name -> {"path", "digest", "error"}: its config file on disk (local cluster)
     config_files: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     previous: Snapshot | None = field(default=None, compare=False, repr=False)
+    # an older run's Snapshot (``doctor --since ARCHIVE``), for trends over hours or days
+    baseline: Snapshot | None = field(default=None, compare=False, repr=False)
 
     # ---- servers -------------------------------------------------------------------------
     @property
@@ -306,3 +308,6 @@ class Snapshot:
 
     def with_previous(self, previous: Snapshot | None) -> Snapshot:
         return replace(self, previous=previous)
+
+    def with_baseline(self, baseline: Snapshot | None) -> Snapshot:
+        return replace(self, baseline=baseline)
