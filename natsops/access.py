@@ -153,7 +153,7 @@ def _operator_sys_creds(directory: Path) -> Path | None:
     return Store(store).creds_path(op, "SYS", "sys")
 
 
-def _local_candidates(base: Settings, search: Path) -> list[Path]:
+def _local_candidates(base: Settings, search: Path, *, topologies: bool = True) -> list[Path]:
     """Clusters (and topologies) below ``search`` worth trying: those whose URLs are in use,
     or all of them when no server was chosen (the default URL)."""
     from natsops.cluster.target import load_local
@@ -162,7 +162,8 @@ def _local_candidates(base: Settings, search: Path) -> list[Path]:
         return []
     found = []
     chosen = "servers" in base.sources
-    states = [*search.glob("*/cluster.json"), *search.glob("*/topology.json")]
+    states = [*search.glob("*/cluster.json"),
+              *(search.glob("*/topology.json") if topologies else ())]
     for state in sorted(states):
         try:
             cluster = load_local(state.parent)
@@ -176,7 +177,7 @@ def _local_candidates(base: Settings, search: Path) -> list[Path]:
 def local_cluster_in_use(base: Settings, search: Path = Path(".natsops")) -> Path | None:
     """The one local cluster below ``search`` that ``base`` points at (or the only one there
     when no server was chosen); None when there is none, or more than one to choose from."""
-    found = _local_candidates(base, search)
+    found = _local_candidates(base, search, topologies=False)  # upgrade: one cluster only
     return found[0] if len(found) == 1 else None
 
 
