@@ -10,7 +10,8 @@ system-account user. :func:`system_access` lists the logins worth trying, in thi
 3. the ``<context>-sys`` context beside it (``natsops bootstrap`` writes ``natsops-C1`` and
    ``natsops-C1-sys``);
 4. a local cluster's own sys user: ``--dir``, the cluster that owns the context in use, or a
-   cluster in ``./.natsops/*`` whose URLs are the ones in use (or when none were chosen);
+   cluster (or topology) in ``./.natsops/*`` whose URLs are the ones in use (or when none were
+   chosen);
 5. for auth, a short-lived system user minted from the auth store.
 
 :func:`system_connection` tries them in that order and keeps the first that is a system-account

@@ -205,6 +205,27 @@ def test_cluster_status_json_shows_every_cluster(started: Callable[[str], Runnin
     assert doc["links_down"] == {}
 
 
+def test_stop_and_start_one_server_of_the_topology(started: Callable[[str], Running]) -> None:
+    sc = started("super")
+    d = str(sc.dep.dir)
+    r = runner.invoke(app, ["cluster", "stop", "w2", "--dir", d, "--grace", "5"])
+    assert r.exit_code == 0, r.output
+    deadline = time.monotonic() + 10
+    while True:  # east drops w2's gateway connection a moment after w2 exits
+        doc = json.loads(runner.invoke(app, ["cluster", "status", "--dir", d, "--json"]).stdout)
+        if doc["links_down"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    west = {n["name"]: n for n in doc["groups"][1]["cluster"]["nodes"]}
+    assert (west["w2"]["running"], west["w1"]["running"]) == (False, True)
+    assert doc["links_down"] == {"cluster east": "2 of 3 inbound gateway connections from west"}
+    r = runner.invoke(app, ["cluster", "start", "w2", "--dir", d, "--wait", "60s"])
+    assert r.exit_code == 0, r.output  # usable again: gateways and meta group back
+    assert "started w2" in r.stderr
+    doc = json.loads(runner.invoke(app, ["cluster", "status", "--dir", d, "--json"]).stdout)
+    assert doc["links_down"] == {}
+
+
 def test_bootstrap_again_reports_the_running_topology(started: Callable[[str], Running]) -> None:
     sc = started("super")
     pids = sorted(sc.pids())
