@@ -213,12 +213,13 @@ def test_stop_and_start_one_server_of_the_topology(started: Callable[[str], Runn
     deadline = time.monotonic() + 10
     while True:  # east drops w2's gateway connection a moment after w2 exits
         doc = json.loads(runner.invoke(app, ["cluster", "status", "--dir", d, "--json"]).stdout)
-        if doc["links_down"] or time.monotonic() > deadline:
+        if "cluster east" in doc["links_down"] or time.monotonic() > deadline:
             break
         time.sleep(0.1)
     west = {n["name"]: n for n in doc["groups"][1]["cluster"]["nodes"]}
     assert (west["w2"]["running"], west["w1"]["running"]) == (False, True)
-    assert doc["links_down"] == {"cluster east": "1 of 2 inbound gateway connections from west"}
+    # (east's servers that dialled w2 may also be re-dialling w1 for a moment)
+    assert doc["links_down"]["cluster east"] == "1 of 2 inbound gateway connections from west"
     r = runner.invoke(app, ["cluster", "start", "w2", "--dir", d, "--wait", "60s"])
     assert r.exit_code == 0, r.output  # usable again: gateways and meta group back
     assert "started w2" in r.stderr
