@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from natsops.cluster.deployment import LocalDeployment
 from natsops.cluster.deployment_ready import link_problems
@@ -22,6 +23,7 @@ class GroupStatus:
     hub: str | None
     account: str | None
     cluster: ClusterStatus
+    ports: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # gateway, leafnode
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ async def topology_status(dep: LocalDeployment, *, timeout: float = 2.0) -> Topo
     # a stopped server's links are down by design: its state already says so
     links = {k: v for k, v in links.items() if k.startswith("cluster ") or k in running}
     groups = tuple(GroupStatus(kind=g.kind, domain=g.domain, gateways=g.gateways, hub=g.hub,
-                               account=g.account, cluster=s)
+                               account=g.account, cluster=s, ports=g.ports)
                    for g, s in zip(dep.groups, statuses, strict=True))
     return TopologyStatus(name=dep.name, dir=str(dep.dir), source=dep.source,
                           binary=str(dep.binary), version=dep.version, tls=bool(dep.tls_ca),

@@ -202,6 +202,7 @@ def test_cluster_status_json_shows_every_cluster(started: Callable[[str], Runnin
     assert [n["name"] for n in nodes] == ["e1", "e2", "e3", "w1", "w2"]
     assert all(n["healthy"] and n["running"] for n in nodes)
     assert len({n["meta_leader"] for n in nodes}) == 1  # one meta group across the gateways
+    assert set(doc["groups"][0]["ports"]["e1"]) == {"gateway"}
     assert doc["links_down"] == {}
 
 
