@@ -77,7 +77,7 @@ def prometheus(
         "host)")] = 7777,
     doctor: Annotated[str, typer.Option(
         "--doctor", help="HOST:PORT of `natsops doctor --serve`, scraped too")]
-    = "localhost:9190",
+    = "localhost:9119",
     force: Annotated[bool, typer.Option("--force", help="Overwrite rendered files")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List the files; write nothing")]
     = False,
@@ -90,7 +90,7 @@ def prometheus(
     \b
     Examples:
       natsops render prometheus supercluster.yaml --out ./prometheus
-      natsops render prometheus hub-leaf.yaml --doctor ops-1:9190 --dry-run --json
+      natsops render prometheus hub-leaf.yaml --doctor ops-1:9119 --dry-run --json
     """
     from natsops.cli import output
     from natsops.topology.prometheus import render_prometheus

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 
-from natsops.conf.parser import Config
+from natsops.conf.parser import Config, Node
 from natsops.conf.registry import Hit, rule
 from natsops.conf.values import jetstream_enabled
 from natsops.findings import Severity
@@ -141,16 +141,6 @@ def _target(url: str) -> tuple[str, int] | None:
     return (u.hostname or "", port) if port else None
 
 
-def _is_ip(text: str) -> bool:
-    import ipaddress
-
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
-
-
 def _hosts_match(listen_host: str, url_host: str) -> bool:
     """Whether a listener bound to ``listen_host`` can be the one ``url_host`` reaches: a
     wildcard or the same address; a DNS name against an IP cannot be told apart here."""
@@ -159,7 +149,9 @@ def _hosts_match(listen_host: str, url_host: str) -> bool:
     local = ("127.0.0.1", "localhost", "::1")
     if listen_host in local and url_host in local:
         return True
-    return not (_is_ip(listen_host) and _is_ip(url_host))
+    from natsops.tls import is_ip
+
+    return not (is_ip(listen_host) and is_ip(url_host))
 
 
 def _listening(cfgs: Sequence[Config], block: str, target: tuple[str, int],
@@ -174,19 +166,34 @@ def _gateway_name(cfg: Config) -> str | None:
     return str(n.value) if n is not None and n.kind == "string" else None
 
 
+def _gateway_entries(cfg: Config) -> Iterator[tuple[Node, str]]:
+    """Each ``gateway { gateways: [...] }`` entry with a name, and that name."""
+    gws = cfg.get("gateway", "gateways")
+    for entry in gws.elements() if gws is not None else []:
+        name = entry.child("name")
+        if name is not None and name.kind == "string":
+            yield entry, str(name.value)
+
+
+def _url_targets(entry: Node) -> Iterator[tuple[Node, tuple[str, int]]]:
+    """The (host, port) each ``url``/``urls`` of a gateway entry or leaf remote dials."""
+    for key in ("url", "urls"):
+        n = entry.child(key)
+        for u in (n.elements() if n.kind == "array" else [n]) if n is not None else []:
+            t = _target(str(u.value)) if u.kind == "string" else None
+            if t is not None:
+                yield u, t
+
+
 @rule("set/gateway-name", Severity.WARN, "Gateways are named after clusters of the set",
       scope="set")
 def gateway_name(cfgs: Sequence[Config]) -> Iterator[Hit]:
     names = {g for c in cfgs if (g := _gateway_name(c)) is not None}
     for c in cfgs:
-        gws = c.get("gateway", "gateways")
         own = _gateway_name(c)
-        for entry in gws.elements() if gws is not None else []:
-            name = entry.child("name")
-            if name is None or name.kind != "string":
-                continue
-            if name.value != own and name.value not in names and len(names) > 1:
-                yield Hit(name, f"gateway {name.value!r} is not the gateway name of any "
+        for entry, gw in _gateway_entries(c):
+            if gw != own and gw not in names and len(names) > 1:
+                yield Hit(entry.child("name"), f"gateway {gw!r} is not the gateway name of any "
                           f"config in this set ({', '.join(sorted(names))})", "use the remote "
                           "cluster's name, or lint its configs together with these",
                           subject="gateway.gateways", severity=Severity.WARN)
@@ -221,31 +228,23 @@ def route_targets(cfgs: Sequence[Config]) -> Iterator[Hit]:
 def gateway_targets(cfgs: Sequence[Config]) -> Iterator[Hit]:
     gw_names = {g for c in cfgs if (g := _gateway_name(c)) is not None}
     for c in cfgs:
-        gws = c.get("gateway", "gateways")
-        for entry in gws.elements() if gws is not None else []:
-            name = entry.child("name")
-            if name is None or name.kind != "string" or name.value not in gw_names:
+        for entry, gw in _gateway_entries(c):
+            if gw not in gw_names:
                 continue
-            peers = [o for o in cfgs if _gateway_name(o) == name.value]
-            urls = [u for key in ("url", "urls") if (n := entry.child(key)) is not None
-                    for u in (n.elements() if n.kind == "array" else [n])]
-            for u in urls:
-                t = _target(str(u.value)) if u.kind == "string" else None
-                if t is not None and not _listening(cfgs, "gateway", t, only=peers):
-                    yield Hit(u, f"gateway {name.value}: no config of that gateway listens on "
+            peers = [o for o in cfgs if _gateway_name(o) == gw]
+            for u, t in _url_targets(entry):
+                if not _listening(cfgs, "gateway", t, only=peers):
+                    yield Hit(u, f"gateway {gw}: no config of that gateway listens on "
                               f"{t[0]}:{t[1]}", "use the gateway { listen } port of a server "
-                              f"of {name.value}", subject="gateway.gateways")
+                              f"of {gw}", subject="gateway.gateways")
     hubs = [c for c in cfgs if _listener(c, "leafnodes") is not None]
     if not hubs:
         return
     for c in cfgs:
         remotes = c.get("leafnodes", "remotes")
         for rem in remotes.elements() if remotes is not None else []:
-            urls = [u for key in ("url", "urls") if (n := rem.child(key)) is not None
-                    for u in (n.elements() if n.kind == "array" else [n])]
-            for u in urls:
-                t = _target(str(u.value)) if u.kind == "string" else None
-                if t is not None and not _listening(cfgs, "leafnodes", t, only=hubs):
+            for u, t in _url_targets(rem):
+                if not _listening(cfgs, "leafnodes", t, only=hubs):
                     yield Hit(u, f"leaf remote {t[0]}:{t[1]}: no config of this set accepts "
                               "leaf nodes there", "use the leafnodes { listen } port of a hub "
                               "server", subject="leafnodes.remotes", severity=Severity.WARN)

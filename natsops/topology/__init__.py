@@ -28,6 +28,16 @@ API (stable for ``bootstrap --topology``, the lab and ``natsops render``)::
     #   TLS paths are written verbatim: relative ones resolve against the server's working
     #   directory (run nats-server from the node's folder), absolute ones anywhere.
 
+Everything at once (what ``natsops render`` writes; render.py's docstring has the layout)::
+
+    from natsops.topology.render import write_topology
+    result = write_topology(local, out_dir, env, store=auth_store_root, absolute=True)
+    #   out_dir/<server>/nats-server.conf (+ nats-server.secrets, tls/, *.creds in operator
+    #   mode, leaf users created in the store when missing), natsops-secrets.json (read back
+    #   with resolve_passwords(local, env, saved=out_dir / SECRETS_FILE)), helm/, README.md.
+    #   absolute=True: TLS and creds paths in the configs are absolute (start the servers from
+    #   any working directory); the secrets include is always relative to the config file.
+
 Model lookups (model.py): ``topo.all_nodes()``, ``topo.node(name)``, ``topo.group_of(name)``
 (Cluster or LeafSite), ``topo.cluster(name)``, ``topo.leaf_site(name)``,
 ``topo.gateway_peers(cluster)``, ``topo.leafs_of(hub)``, ``topo.used_ports(node)`` ({kind:

@@ -33,7 +33,7 @@ __all__ = ["EXPORTER_PORT", "ExporterCommand", "PrometheusResult", "alert_rules"
            "exporter_commands", "render_prometheus", "scrape_config"]
 
 EXPORTER_PORT = 7777  # the Helm chart's promExporter.port
-DOCTOR_TARGET = "localhost:9190"
+DOCTOR_TARGET = "localhost:9119"  # the port `natsops doctor --help` shows
 RULES_FILE = "natsops-alerts.yml"
 
 
@@ -161,6 +161,10 @@ def alert_rules(topo: Topology) -> dict[str, Any]:
          "labels": {"severity": "warning"},
          "annotations": {"summary": "natsops doctor --serve is not being scraped: the doctor "
                                     "alerts below are blind"}},
+        {"alert": "NatsopsDoctorGatherFailed", "expr": "natsops_doctor_up == 0", "for": "5m",
+         "labels": {"severity": "critical"},
+         "annotations": {"summary": "natsops doctor --serve reaches no NATS server: its last "
+                                    "gathering got no answer"}},
     ]
     for c in all_checks():
         name = "NatsopsDoctor" + "".join(p.capitalize() for p in

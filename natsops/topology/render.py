@@ -128,8 +128,9 @@ def _tls_files(topo: Topology, out: Path, plan: _Plan) -> None:
 
 
 def _operator(topo: Topology, store_root: Path | None, env: Mapping[str, str], plan: _Plan,
-              dry_run: bool) -> dict[str, OperatorBlocks]:
-    """Per node: the operator blocks (and creds files of leaf sites, users made if missing)."""
+              dry_run: bool) -> tuple[dict[str, OperatorBlocks], dict[str, Any]]:
+    """Per node: the operator blocks (and creds files of leaf sites, users made if missing);
+    and the Helm chart's ``config`` entries for the same operator (public JWTs only)."""
     from natsops.auth import ops
     from natsops.auth.config import ResolverOptions, render_config
     from natsops.auth.store import Store, default_store_root
@@ -156,6 +157,15 @@ def _operator(topo: Topology, store_root: Path | None, env: Mapping[str, str], p
                 ops.add_user(store, op, acc, user)
             creds[f"{key}:{s.name}"] = f"{user}.creds"
             creds_text[f"{key}:{s.name}"] = ops.creds_text(store, op, acc, user)
+    full = topo.auth.resolver == "full"
+    helm: dict[str, Any] = {"merge": {
+        "operator": store.operator(op).token.token, "system_account": sys_acc.public_key,
+        "resolver_preload": {a.public_key: a.token.token for a in store.accounts(op)}}}
+    if full:
+        helm["resolver"] = {"enabled": True, "merge": {"type": "full", "allow_delete": True,
+                                                       "interval": "2m"}}
+    else:
+        helm["merge"]["resolver"] = "MEMORY"
     blocks = {}
     for n in topo.all_nodes():
         jwt_dir = str(Path(n.jetstream.store_dir).parent / "jwt")
@@ -166,7 +176,7 @@ def _operator(topo: Topology, store_root: Path | None, env: Mapping[str, str], p
         for key, path in creds.items():
             if key.split(":", 1)[1] == group.name and key in creds_text:
                 plan.add(f"{n.name}/{path}", creds_text[key], "creds", n.name, private=True)
-    return blocks
+    return blocks, helm
 
 
 def systemd_unit(topo: Topology, node: Node, *, server_bin: str = "/usr/local/bin/nats-server",
@@ -189,7 +199,8 @@ def _gib(size: str) -> float:
     return parse_size(size, what="size") / 2**30
 
 
-def helm_values(topo: Topology, cluster: Cluster, pw: Passwords | None) -> dict[str, Any]:
+def helm_values(topo: Topology, cluster: Cluster, pw: Passwords | None,
+                operator: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Values for the official nats Helm chart (nats-io/k8s, chart 1.x) for one cluster.
 
     The StatefulSet is named after the cluster, so the chart's cluster and gateway name (both
@@ -197,7 +208,8 @@ def helm_values(topo: Topology, cluster: Cluster, pw: Passwords | None) -> dict[
     file-store PVC 20% above max_file (headroom for compaction); Parallel pod management; the
     chart's probes made explicit (startup on the full /healthz, liveness on
     js-enabled-only); a PodDisruptionBudget; the termination grace period covers lame duck
-    mode; no autoscaling. Accounts carry bcrypt hashes only.
+    mode; no autoscaling. Accounts carry bcrypt hashes only; in operator mode ``operator``
+    holds the chart entries of the operator, system account and resolver (public JWTs).
     """
     from natsops.conf.values import go_duration
 
@@ -234,7 +246,7 @@ def helm_values(topo: Topology, cluster: Cluster, pw: Passwords | None) -> dict[
     sites = topo.leafs_of(cluster.name)
     if sites:
         config["leafnodes"] = {"enabled": True, "port": first.ports.leafnode}
-        if pw is not None:
+        if pw is not None and operator is None:
             users = []
             for s in sites:
                 users.append({"user": s.leaf_user, "password": pw.hash(f"leaf:{s.name}"),
@@ -252,7 +264,11 @@ def helm_values(topo: Topology, cluster: Cluster, pw: Passwords | None) -> dict[
         config["monitor"]["tls"] = {"enabled": True}
     merge: dict[str, Any] = {"lame_duck_duration": topo.lame_duck.duration,
                              "lame_duck_grace_period": topo.lame_duck.grace_period}
-    if pw is not None:
+    if operator is not None:
+        merge.update(operator["merge"])
+        if "resolver" in operator:
+            config["resolver"] = operator["resolver"]
+    elif pw is not None:
         sys_acc = topo.auth.system_account
         accounts: dict[str, Any] = {sys_acc: {"users": [{"user": "sys",
                                                          "password": pw.hash("sys")}]}}
@@ -288,7 +304,8 @@ def helm_values(topo: Topology, cluster: Cluster, pw: Passwords | None) -> dict[
     return values
 
 
-def _helm_text(topo: Topology, cluster: Cluster, pw: Passwords | None) -> str:
+def _helm_text(topo: Topology, cluster: Cluster, pw: Passwords,
+               operator: Mapping[str, Any] | None) -> str:
     import yaml
 
     head = (f"# Values for the official nats Helm chart (https://github.com/nats-io/k8s), "
@@ -297,7 +314,8 @@ def _helm_text(topo: Topology, cluster: Cluster, pw: Passwords | None) -> str:
             f"-f {cluster.name}.values.yaml\n# Server names are the pods' ({cluster.name}-0, "
             f"{cluster.name}-1, ...). Routes carry no password:\n# keep the cluster port "
             "inside the namespace (NetworkPolicy) or enable TLS.\n")
-    return head + yaml.safe_dump(helm_values(topo, cluster, pw), sort_keys=False)
+    return head + yaml.safe_dump(helm_values(topo, cluster, pw, operator), sort_keys=False,
+                                 width=1 << 16)
 
 
 def _readme(topo: Topology, out: Path) -> str:
@@ -323,7 +341,8 @@ def _readme(topo: Topology, out: Path) -> str:
               "3. Install the unit: `cp /etc/nats/nats-server.service /etc/systemd/system/ && "
               "systemctl daemon-reload && systemctl enable --now nats-server`.",
               "4. Start every server of a cluster before judging its health; then "
-              "`natsops doctor --monitor https?://HOST:8222 ...` (the monitor listens on "
+              f"`natsops doctor --monitor {'https' if topo.tls else 'http'}://HOST:PORT ...` "
+              "(the monitor listens on "
               + ("0.0.0.0" if topo.monitor == "public" else "127.0.0.1: run it on the host or "
                  "through an SSH tunnel") + ").",
               "", "Lint the set before deploying: `natsops lint " + str(out) + "` "
@@ -384,8 +403,11 @@ def write_topology(topo: Topology, out: Path, env: Mapping[str, str], *,
                    warnings: tuple[str, ...] = (), dry_run: bool = False, force: bool = False,
                    store: Path | None = None, bcrypt_cost: int = BCRYPT_COST,
                    server_bin: str = "/usr/local/bin/nats-server",
-                   run_user: str = "nats") -> RenderResult:
-    """Render a validated topology into ``out`` (the layout in this module's docstring)."""
+                   run_user: str = "nats", absolute: bool = False) -> RenderResult:
+    """Render a validated topology into ``out`` (the layout in this module's docstring).
+
+    With ``absolute`` the configs name their TLS and creds files by absolute paths under
+    ``out`` (for servers started right there, from any working directory, as on loopback)."""
     out = Path(out)
     if not dry_run:
         check_output_dir(out, what="--out")
@@ -398,10 +420,20 @@ def write_topology(topo: Topology, out: Path, env: Mapping[str, str], *,
     plan.add(SECRETS_FILE, "", "secrets", private=True)  # content written by save_passwords
     if topo.tls:
         _tls_files(topo, out, plan)
-    operator = _operator(topo, store, env, plan, dry_run) if topo.auth.operator_mode else {}
+    operator: dict[str, OperatorBlocks] = {}
+    helm_operator: dict[str, Any] | None = None
+    if topo.auth.operator_mode:
+        operator, helm_operator = _operator(topo, store, env, plan, dry_run)
     for n in topo.all_nodes():
-        conf = render_server_config(topo, n.name, pw, tls=NODE_TLS if topo.tls else None,
-                                    operator=operator.get(n.name))
+        tls = NODE_TLS
+        ob = operator.get(n.name)
+        if absolute:
+            base = out.resolve() / n.name
+            tls = TlsPaths(*(str(base / p) for p in (tls.ca, tls.cert, tls.key)))
+            if ob is not None:
+                ob = replace(ob, creds={k: str(base / v) for k, v in ob.creds.items()})
+        conf = render_server_config(topo, n.name, pw, tls=tls if topo.tls else None,
+                                    operator=ob)
         plan.add(f"{n.name}/{CONFIG}", conf.text, "config", n.name, private=True)
         if conf.secrets:
             plan.add(f"{n.name}/{conf.secrets_name}", conf.secrets, "include", n.name,
@@ -409,8 +441,7 @@ def write_topology(topo: Topology, out: Path, env: Mapping[str, str], *,
         plan.add(f"{n.name}/{UNIT}", systemd_unit(topo, n, server_bin=server_bin,
                                                   run_user=run_user), "unit", n.name)
     for c in topo.clusters:
-        plan.add(f"helm/{c.name}.values.yaml",
-                 _helm_text(topo, c, None if topo.auth.operator_mode else pw), "helm")
+        plan.add(f"helm/{c.name}.values.yaml", _helm_text(topo, c, pw, helm_operator), "helm")
     plan.add("README.md", _readme(topo, out), "readme")
     files = tuple(sorted((f for f, _ in plan.items), key=lambda f: (f.server or "", f.path)))
     if not dry_run:

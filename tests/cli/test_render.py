@@ -51,6 +51,6 @@ def test_render_prometheus_json_and_conflict(tmp_path: Path) -> None:
     assert [e["server"] for e in doc["exporters"]] == ["hub-1", "hub-2", "hub-3", "store17-1"]
     assert "-jsz=all" in doc["exporters"][0]["command"] and not out.exists()
     r = runner.invoke(app, ["render", "prometheus", HUB_LEAF, "--out", str(out)])
-    assert r.exit_code == 0 and "localhost:9190" in (out / "prometheus.yml").read_text()
+    assert r.exit_code == 0 and "localhost:9119" in (out / "prometheus.yml").read_text()
     again = runner.invoke(app, ["render", "prometheus", HUB_LEAF, "--out", str(out)])
     assert again.exit_code == 9 and "--force" in again.stderr

@@ -20,15 +20,7 @@ from natsops.cluster.process import ServerProcess
 from natsops.conf.lint import lint_paths
 from natsops.findings import Severity
 from natsops.render import data_dir
-from natsops.tls import generate_ca, issue_cert, write_pair
-from natsops.topology import (
-    TlsPaths,
-    parse_topology,
-    relocate,
-    render_server_config,
-    resolve_passwords,
-)
-from natsops.topology.render import node_sans
+from natsops.topology import parse_topology, relocate, resolve_passwords
 
 runner = CliRunner()
 EXAMPLES = sorted((data_dir("recipes") / "topologies").glob("*.yaml"))
@@ -93,23 +85,23 @@ def _get(url: str, ca: Path) -> dict[str, object]:
 
 async def test_rendered_topology_runs_with_bcrypt_leafs_and_tls(
         tmp_path: Path, server_bin: Path) -> None:
-    topo = _tls_topology(tmp_path)
-    pw = resolve_passwords(topo, {}, cost=4)
-    ca = generate_ca("itest CA")
-    ca_file = tmp_path / "ca.pem"
-    ca_file.write_bytes(ca.cert_pem)
+    """What `bootstrap --topology` builds on: relocate, write_topology(absolute=True), start."""
+    from dataclasses import replace
+
+    from natsops.topology import SECRETS_FILE, TlsSpec
+    from natsops.topology.render import write_topology
+
+    topo = replace(_tls_topology(tmp_path / "data"), tls=TlsSpec(generate=True))
+    out = tmp_path / "out"
+    write_topology(topo, out, {}, bcrypt_cost=4, absolute=True)
+    pw = resolve_passwords(topo, {}, saved=out / SECRETS_FILE, cost=4)
+    ca_file = out / "tls" / "ca.pem"
+    assert str(out / "hub-2" / "tls" / "server.pem") in (out / "hub-2" / "nats-server.conf"
+                                                         ).read_text()
     procs: list[ServerProcess] = []
     try:
         for n in topo.all_nodes():
-            d = tmp_path / n.name
-            dns, ips = node_sans(n)
-            write_pair(issue_cert(ca, n.name, dns_names=dns, ip_addresses=ips),
-                       d / "server.pem", d / "server-key.pem")
-            conf = render_server_config(topo, n.name, pw, tls=TlsPaths(
-                str(ca_file), str(d / "server.pem"), str(d / "server-key.pem")))
-            (d / "nats-server.conf").write_text(conf.text)
-            if conf.secrets:
-                (d / conf.secrets_name).write_text(conf.secrets)
+            d = out / n.name
             procs.append(ServerProcess.start(server_bin, ["-c", str(d / "nats-server.conf")],
                                              log_file=d / "log"))
         for p in procs:
@@ -154,3 +146,39 @@ async def test_rendered_topology_runs_with_bcrypt_leafs_and_tls(
     finally:
         for p in procs:
             p.stop(grace=5)
+
+
+def test_operator_topology_renders_leaf_creds_and_passes_server_check(
+        tmp_path: Path, server_bin: Path) -> None:
+    from natsops.auth import ops
+    from natsops.auth.store import Store
+
+    store = Store(tmp_path / "store")
+    ops.add_operator(store, "DEMO", sys=True)
+    ops.add_account(store, "DEMO", "APP")
+    topo = tmp_path / "op.yaml"
+    topo.write_text("name: op\ndomain: hub\nclusters:\n  - name: hub\n    nodes:\n"
+                    "      - {name: h1, host: 10.0.0.1}\n      - {name: h2, host: 10.0.0.2}\n"
+                    "      - {name: h3, host: 10.0.0.3}\nleafs:\n"
+                    "  - {name: edge, hub: hub, account: APP, domain: edge,\n"
+                    "     nodes: [{name: e1, host: 10.1.0.1}]}\n"
+                    "auth: {operator: DEMO, resolver: full}\n")
+    out = tmp_path / "out"
+    dry = runner.invoke(app, ["render", str(topo), "--out", str(out), "--store",
+                              str(store.root), "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "leaf-edge" not in store.user_names("DEMO", "APP")  # a dry run creates no user
+    r = runner.invoke(app, ["render", str(topo), "--out", str(out), "--store", str(store.root)])
+    assert r.exit_code == 0, r.output
+    assert "leaf-edge" in store.user_names("DEMO", "APP")
+    creds = out / "e1" / "leaf-edge.creds"
+    assert (creds.stat().st_mode & 0o077) == 0 and "NATS USER JWT" in creds.read_text()
+    leaf = (out / "e1" / "nats-server.conf").read_text()
+    assert 'credentials: "leaf-edge.creds"' in leaf and "operator: " in leaf
+    for conf in sorted(out.glob("*/nats-server.conf")):
+        _, rc, text = _check(server_bin, conf)
+        assert rc == 0, (conf, text)
+    values = (out / "helm" / "hub.values.yaml").read_text()
+    assert "resolver_preload" in values and "  password:" not in values
+    report = lint_paths([out, out / "helm" / "hub.values.yaml"])
+    assert [f.id for f in report.findings if f.severity >= Severity.WARN] == []

@@ -254,6 +254,40 @@ def test_prometheus_files(tmp_path: Path) -> None:
     r = render_prometheus(p, out, {})
     scrape = yaml.safe_load((out / "prometheus.yml").read_text())
     jobs = {j["job_name"]: j for j in scrape["scrape_configs"]}
-    assert jobs["natsops-doctor"]["static_configs"][0]["targets"] == ["localhost:9190"]
+    assert jobs["natsops-doctor"]["static_configs"][0]["targets"] == ["localhost:9119"]
     assert len(jobs["nats"]["static_configs"]) == 4 and len(r.files) == 3
     assert yaml.safe_load((out / "natsops-alerts.yml").read_text())["groups"]
+
+
+def test_doctor_alert_rules_select_what_doctor_serve_exports() -> None:
+    """Every doctor check has a rule, and its selector matches the samples `doctor --serve`
+    renders for a WARN and a FAIL finding of that check (parsed by a real text parser)."""
+    import re
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from natsops.doctor.metrics import render_metrics
+    from natsops.doctor.registry import all_checks
+    from natsops.findings import Finding
+    from natsops.monitoring.snapshot import ServerView, Snapshot
+
+    t = load_topology(data_dir("recipes") / "topologies" / "single-cluster.yaml").topology
+    rules = [r for g in alert_rules(t)["groups"] for r in g["rules"]]
+    selectors = {}
+    for r in rules:
+        m = re.fullmatch(r'natsops_doctor_finding\{check="([^"]+)",severity=~"([a-z|]+)"\} == 1',
+                         r["expr"])
+        if m:
+            selectors[m.group(1)] = set(m.group(2).split("|"))
+    assert set(selectors) == {c.id for c in all_checks()}
+    snap = Snapshot(servers=(ServerView(name="n1", id="X", varz={}),), transport="http",
+                    seconds=0.1)
+    findings = [f for c in all_checks() for f in (Finding.warn(c.id, "s", "m"),
+                                                  Finding.fail(c.id, "s2", "m"))]
+    text = render_metrics(snap, findings, gathered_at=1.0)
+    seen = {(s.labels["check"], s.labels["severity"]) for fam in
+            text_string_to_metric_families(text) for s in fam.samples
+            if s.name == "natsops_doctor_finding" and s.value == 1}
+    for check_id, sevs in selectors.items():
+        assert {(check_id, s) for s in sevs} <= seen
+    assert "natsops_doctor_up" in text
