@@ -37,8 +37,8 @@ def lint(
     """Find the config mistakes nats-server -t accepts (and the ones it rejects).
 
     Reads nats-server configs (several files = one cluster or supercluster, checked across
-    files too), stream recipes / StreamConfig JSON or YAML, and values files of the official
-    Helm chart; the type is detected from the content. Each finding has a rule id, severity,
+    files too), stream recipes / StreamConfig JSON or YAML, estate recipes (`kind:`
+    documents of `natsops plan`), and values files of the official Helm chart; the type is detected from the content. Each finding has a rule id, severity,
     file:line:col, message and fix. Silence one with a comment `# natsops:disable=RULE` on
     the line (or the line before), or `# natsops:disable-file=RULE`.
 

@@ -44,8 +44,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "req": ("natsops.cli.msg:req_app", "Send a request, print the reply."),
     "reply": ("natsops.cli.msg:reply_app", "Answer requests on a subject."),
     "events": ("natsops.cli.events", "Follow JetStream advisories and server events as they happen."),
+    "plan": ("natsops.cli.estate:plan_app", "Show what apply would change in the JetStream estate."),
+    "apply": ("natsops.cli.estate:apply_app", "Make streams, consumers and buckets match recipe files."),
+    "export": ("natsops.cli.estate:export_app", "Write live streams, consumers and buckets as recipes."),
     "check": ("natsops.cli.check", "Per-asset checks with thresholds for Nagios, CI and Prometheus."),
-    "render": ("natsops.cli.render", "Render a topology file: server configs, systemd units, Helm values, Prometheus."),
+    "render": ("natsops.cli.render", "Render a topology file (server configs, systemd units, Helm values, Prometheus) or recipes as NACK resources."),
 }
 
 

@@ -1,4 +1,5 @@
-"""``natsops render``: a topology file to server configs, units, Helm values, Prometheus files."""
+"""``natsops render``: a topology file to server configs, units, Helm values, Prometheus files;
+recipes as NACK resources."""
 
 from pathlib import Path
 from typing import Annotated, Any
@@ -7,6 +8,7 @@ import typer
 from typer.core import TyperGroup
 
 from natsops.cli import options
+from natsops.cli._render_nack import nack
 from natsops.cli.state import get_state, want_json
 
 
@@ -21,7 +23,8 @@ class _DefaultToTopology(TyperGroup):
 
 app = typer.Typer(cls=_DefaultToTopology, no_args_is_help=True,
                   help="Render a topology file: server configs, systemd units, Helm values, "
-                  "Prometheus files.")
+                  "Prometheus files; or recipes as NACK resources.")
+app.command("nack")(nack)
 
 Topology = Annotated[Path, typer.Argument(metavar="TOPOLOGY", help="Topology file (YAML; see recipes/topologies/)",
                                           show_default=False)]

@@ -2,7 +2,9 @@
 
 The file type comes from the content (and the extension as a tie-breaker): YAML/JSON with a
 chart ``config:`` section is Helm values, YAML/JSON with ``subjects``/``retention``/``streams``
-is a stream recipe, everything else is a nats-server config (JSON objects are valid configs).
+is a stream recipe, YAML with top-level ``kind:`` documents is an estate recipe (``natsops
+plan``: its Stream and Consumer specs get the stream/consumer rules), everything else is a
+nats-server config (JSON objects are valid configs).
 
 Findings can be silenced per line with a comment ``# natsops:disable=RULE[,RULE]`` on the same
 line or the line before, per file with ``# natsops:disable-file=RULE``, and per run with
@@ -34,6 +36,7 @@ _CHART_TOP_KEYS = {"statefulSet", "podTemplate", "container", "natsBox", "reload
 _CONSUMER_KEYS = {"durable_name", "ack_policy", "deliver_policy", "filter_subject",
                   "filter_subjects", "max_deliver", "ack_wait", "replay_policy",
                   "max_ack_pending", "deliver_subject"}
+_ESTATE_DOC = re.compile(r"^kind:[ \t]*[A-Za-z]", re.MULTILINE)
 _STREAM_KEYS = {"subjects", "retention", "storage", "num_replicas", "max_age", "max_msgs",
                 "max_bytes", "discard", "duplicate_window"}
 
@@ -46,6 +49,8 @@ def _not_a_rule(*_: object) -> Iterable[Hit]:
 rule("conf/parse-error", Severity.FAIL, "nats-server config syntax the server rejects",
      scope="file")(_not_a_rule)
 rule("file/parse-error", Severity.FAIL, "JSON/YAML that does not parse or is of no known kind",
+     scope="file")(_not_a_rule)
+rule("estate/invalid", Severity.FAIL, "An estate recipe document `natsops plan` rejects",
      scope="file")(_not_a_rule)
 rule("file/unreadable", Severity.FAIL, "A file that cannot be read", scope="file")(_not_a_rule)
 
@@ -101,6 +106,8 @@ def detect_kind(file: str, text: str) -> tuple[str, Any]:
     whose config is its ``config``. Raises ``_Unparsable`` for JSON/YAML that does not parse or
     is of no known kind.
     """
+    if file.endswith((".yaml", ".yml")) and _ESTATE_DOC.search(text):
+        return "estate", None
     data = _load_data(text, file)
     if isinstance(data, Mapping):
         cfg = data.get("config")
@@ -223,6 +230,10 @@ def lint_texts(sources: Mapping[str, str], *, disable: Sequence[str] = (),
         elif kind == "consumer":
             doc = Doc(file, _info_config(data), text)
             hits += [(r, h) for r in _scope("consumer") for h in r.check(doc)]
+        elif kind == "estate":
+            for scope, doc in _estate_docs(file, text, hits):
+                stream_docs += [doc] if scope == "stream" else []
+                hits += [(r, h) for r in _scope(scope) for h in r.check(doc)]
         else:
             doc = Doc(file, data, text)
             hits += [(r, h) for r in _scope("helm") for h in r.check(doc)]
@@ -245,6 +256,36 @@ def lint_texts(sources: Mapping[str, str], *, disable: Sequence[str] = (),
                                  f.location.line if f.location else 0,
                                  f.location.column if f.location else 0, -f.severity, f.id))
     return LintReport(findings, kinds, digests)
+
+
+def _estate_docs(file: str, text: str,
+                 hits: list[tuple[Rule, Hit]]) -> list[tuple[str, Doc]]:
+    """The Stream and Consumer specs of an estate recipe as rule documents; a document the
+    estate loader rejects becomes an ``estate/invalid`` hit at its line."""
+    from natsops.estate.kinds import handler
+    from natsops.estate.loader import load_text
+    from natsops.estate.model import RecipeError
+
+    out: list[tuple[str, Doc]] = []
+    try:
+        docs = load_text(text, file)
+    except RecipeError as exc:
+        hits.append((RULES["estate/invalid"], Hit(Pos(file, exc.line, 1), exc.detail,
+                                                  exc.hint or "fix the recipe", subject=file)))
+        return out
+    for d in docs:
+        try:
+            res = handler(d.kind, doc=d).load(d)
+        except RecipeError as exc:
+            hits.append((RULES["estate/invalid"], Hit(Pos(file, exc.line, 1), exc.detail,
+                                                      "fix the recipe", subject=file)))
+            continue
+        scope = {"Stream": "stream", "Consumer": "consumer"}.get(res.kind)
+        if scope:
+            name = res.name.split("/")[-1]
+            out.append((scope, Doc(file, {"name": name, **res.spec}, text, res.name,
+                                   d.line - 1)))
+    return out
 
 
 def _scope(scope: str) -> list[Rule]:

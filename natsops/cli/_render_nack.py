@@ -1,0 +1,46 @@
+"""``natsops render nack``: recipes as NACK custom resources (kept apart from ``render``'s other
+subcommands so the module can be registered in any ``render`` group)."""
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from natsops.cli import options
+from natsops.cli.state import want_json
+
+
+def nack(
+    ctx: typer.Context,
+    files: Annotated[list[Path], typer.Argument(
+        help="Recipe files or directories", show_default=False)],
+    out: Annotated[Path, typer.Option(
+        "--out", "-o", help="Folder for the custom resources (created if missing)")],
+    json_out: options.Json = False,
+) -> None:
+    """Write the recipes' streams, consumers and buckets as NACK custom resources.
+
+    One file per resource (jetstream.nats.io/v1beta2 Stream, Consumer, KeyValue,
+    ObjectStore), field names as NACK's CRDs; a recipe field NACK has no place for is named
+    on stderr. Kinds NACK does not manage (accounts, users) are listed as skipped.
+
+    \b
+    Examples:
+      natsops render nack recipes/estate --out k8s/
+    """
+    from natsops.cli import output
+    from natsops.estate.loader import load_resources
+    from natsops.estate.nack import nack_json, render_nack, write_nack
+
+    docs, skipped = render_nack(load_resources(files))
+    paths = write_nack(docs, out)
+    if want_json(ctx, json_out):
+        output.print_json(nack_json(docs, paths, skipped))
+        return
+    for d, p in zip(docs, paths, strict=True):
+        output.out().print(str(p), markup=False, highlight=False)
+        if d.dropped:
+            output.error(f"{d.resource.kind} {d.resource.name}: NACK has no field for "
+                         f"{', '.join(d.dropped)}: left out")
+    for r in skipped:
+        output.info(f"skipped {r.kind} {r.name}: NACK has no such resource")

@@ -1,0 +1,101 @@
+"""Export: the live estate as recipe files, server defaults and metadata stripped."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from natsops.errors import NotFound, UsageError
+from natsops.estate.context import EstateContext
+from natsops.estate.kinds import handler
+from natsops.estate.model import Live
+
+if TYPE_CHECKING:
+    from natsops.connection import Conn
+
+__all__ = ["ExportFile", "check_selection", "export_estate", "export_live", "write_export"]
+
+_BUCKETS = (("KeyValue", "KV_"), ("ObjectStore", "OBJ_"))
+
+
+@dataclass(frozen=True)
+class ExportFile:
+    """One recipe file: a stream with its durable consumers, or one bucket."""
+
+    name: str
+    documents: tuple[dict[str, Any], ...]
+
+
+def _pick(names: Sequence[str], lives: dict[str, dict[str, Live]]) -> dict[str, set[str]]:
+    chosen: dict[str, set[str]] = {k: set() for k in lives}
+    missing = []
+    for n in names:
+        if n in lives["Stream"]:
+            chosen["Stream"].add(n)
+            continue
+        for kind, prefix in _BUCKETS:
+            bucket = n[len(prefix):] if n.startswith(prefix) else n
+            if bucket in lives[kind]:
+                chosen[kind].add(bucket)
+                break
+        else:
+            missing.append(n)
+    if missing:
+        raise NotFound(f"no stream, KV bucket or object store named {', '.join(missing)}")
+    return chosen
+
+
+def check_selection(names: Sequence[str], everything: bool) -> None:
+    """Names or ``--all``, exactly one of them (checked before connecting)."""
+    if bool(names) == everything:
+        raise UsageError("give stream or bucket names, or --all (not both)")
+
+
+async def export_estate(ctx: EstateContext, names: Sequence[str] = (), *,
+                        everything: bool = False) -> list[ExportFile]:
+    """Recipe documents for the streams/buckets ``names`` (or all with ``everything``).
+
+    A stream's file holds its durable consumers too; ephemeral consumers are left out.
+    """
+    check_selection(names, everything)
+    kinds = ("Stream", "Consumer", "KeyValue", "ObjectStore")
+    lives = {k: await handler(k).fetch_live(ctx, None) for k in kinds}
+    chosen = ({k: set(v) for k, v in lives.items()} if everything else _pick(names, lives))
+    files: list[ExportFile] = []
+    st, cons = handler("Stream"), handler("Consumer")
+    for name in sorted(chosen["Stream"]):
+        docs = [st.export(lives["Stream"][name])]
+        docs += [cons.export(lv) for key, lv in sorted(lives["Consumer"].items())
+                 if key.startswith(f"{name}/") and lv.config.get("durable_name")]
+        files.append(ExportFile(f"stream-{name}.yaml", tuple(docs)))
+    for kind, _ in _BUCKETS:
+        h = handler(kind)
+        files.extend(ExportFile(f"{kind.lower()}-{b}.yaml", (h.export(lives[kind][b]),))
+                     for b in sorted(chosen[kind]))
+    return files
+
+
+def write_export(files: Sequence[ExportFile], out: Path) -> list[Path]:
+    """Write each file under ``out`` (created if needed), atomically; return the paths."""
+    import yaml
+
+    from natsops.files import check_output_dir, write_atomic
+
+    folder = check_output_dir(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for f in files:
+        text = "---\n".join(yaml.safe_dump(d, sort_keys=False) for d in f.documents)
+        path = folder / f.name
+        write_atomic(path, "# exported by `natsops export`; `natsops plan` on it shows no "
+                     "change\n" + text)
+        paths.append(path)
+    return paths
+
+
+async def export_live(conn: Conn, names: Sequence[str] = (), *,
+                      everything: bool = False) -> list[ExportFile]:
+    """:func:`export_estate` over a connection (what ``natsops export`` runs)."""
+    return await export_estate(EstateContext(conn), names, everything=everything)

@@ -1,0 +1,72 @@
+"""Plan: compare the recipes' resources with the live ones, kind by kind."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from natsops.errors import UsageError
+from natsops.estate.context import EstateContext
+from natsops.estate.kinds import handler, handlers
+from natsops.estate.model import OWNER_KEY, Action, Live, Op, Plan, Resource
+
+if TYPE_CHECKING:
+    from natsops.connection import Conn
+
+__all__ = ["build_plan", "plan_recipes"]
+
+
+async def build_plan(ctx: EstateContext, resources: Sequence[Resource], *,
+                     prune: bool = False) -> Plan:
+    """Every resource's action, in apply order: deletes (dependents first), then the rest.
+
+    Live state is read once per kind (streams and buckets from one paged STREAM.LIST, consumers
+    from one paged CONSUMER.LIST per stream). With ``prune``, live resources that are not in
+    the recipes and carry natsops' ownership metadata are deleted; others are never touched.
+    """
+    wanted: dict[str, list[Resource]] = {}
+    for r in resources:
+        wanted.setdefault(r.kind, []).append(r)
+    hs = [h for h in handlers() if prune or h.kind in wanted]
+
+    async def live_of(kind: str) -> dict[str, Live]:
+        names = None if prune else [r.name for r in wanted.get(kind, [])]
+        return await handler(kind).fetch_live(ctx, names)
+
+    lives = dict(zip([h.kind for h in hs],
+                     await asyncio.gather(*(live_of(h.kind) for h in hs)), strict=True))
+    await _check_requirements(ctx, resources, lives)
+    deletes: list[Action] = []
+    rest: list[Action] = []
+    for h in hs:
+        live = lives[h.kind]
+        mine = {r.name for r in wanted.get(h.kind, [])}
+        rest.extend(h.diff(r, live.get(r.name)) for r in wanted.get(h.kind, []))
+        if prune:
+            deletes.extend(
+                Action(h.kind, name, Op.DELETE, live=lv, reason="; ".join(
+                    x for x in (f"not in the recipes; has {OWNER_KEY}", h.delete_note(lv)) if x))
+                for name, lv in sorted(live.items()) if name not in mine and h.owned(lv))
+    recreated = {(a.kind, a.name) for a in rest if a.op is Op.RECREATE}
+    recreated |= {(a.kind, a.name) for a in deletes}
+    rest = [handler(a.kind).adjust(a, recreated) for a in rest]
+    return Plan(tuple(reversed(deletes)) + tuple(rest))
+
+
+async def _check_requirements(ctx: EstateContext, resources: Sequence[Resource],
+                              lives: dict[str, dict[str, Live]]) -> None:
+    declared = {(r.kind, r.name) for r in resources}
+    for r in resources:
+        for kind, name in handler(r.kind).requires(r):
+            if (kind, name) in declared or name in lives.get(kind, {}):
+                continue
+            if name not in await handler(kind).fetch_live(ctx, [name]):
+                raise UsageError(f"{r.source}: {r.kind} {r.name} needs {kind} {name}, which is "
+                                 "neither in the recipes nor on the server")
+
+
+async def plan_recipes(conn: Conn, resources: Sequence[Resource], *,
+                       prune: bool = False) -> Plan:
+    """:func:`build_plan` over a connection (what ``natsops plan`` runs)."""
+    return await build_plan(EstateContext(conn), resources, prune=prune)
