@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import shutil
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -188,7 +189,19 @@ def _create(topo: Topology, directory: Path, opts: LaunchOptions, env: Mapping[s
     if LocalCluster.exists(directory):
         raise Conflict(f"{directory} holds a local cluster, not a topology",
                        hint="use another --dir")
+    existed = directory.exists()
     check_output_dir(directory, what="--dir")
+    try:
+        return _write(topo, directory, opts, env, progress)
+    except BaseException:
+        if not existed:  # nothing half-written: a directory without topology.json is no use
+            shutil.rmtree(directory, ignore_errors=True)
+        raise
+
+
+def _write(topo: Topology, directory: Path, opts: LaunchOptions, env: Mapping[str, str],
+           progress: Progress) -> LocalDeployment:
+    """Render the relocated topology into ``directory``; ``topology.json`` is written last."""
     if opts.write_contexts:  # before anything is written or started
         for g in _groups(topo):
             check_free(g.name, directory / g.name, env)

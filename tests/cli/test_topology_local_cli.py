@@ -71,6 +71,17 @@ def test_an_invalid_topology_names_file_and_line(tmp_path: Path) -> None:
     assert not (tmp_path / "d").exists()
 
 
+def test_a_failed_creation_leaves_no_directory(tmp_path: Path) -> None:
+    f = tmp_path / "t.yaml"
+    f.write_text(TOPOLOGY.replace("tls: {generate: true}",
+                                  "auth: {accounts: {APP: {users: [{user: a, password_env: "
+                                  "T_UNSET_PW}]}}}"))
+    r = runner.invoke(app, ["bootstrap", "--topology", str(f), "--dir", str(tmp_path / "d")])
+    assert r.exit_code == 2, r.output
+    assert "T_UNSET_PW is not set" in r.stderr
+    assert not (tmp_path / "d").exists()
+
+
 def test_a_damaged_topology_state_is_one_line_exit_2(tmp_path: Path) -> None:
     (tmp_path / "topology.json").write_text('{"name": "x", "groups": [{"kind": "hub"}]}')
     for args in (["cluster", "status"], ["cluster", "down"], ["cluster", "start", "n1"]):

@@ -344,6 +344,33 @@ def test_tls_refuses_a_client_without_the_ca(started: Callable[[str], Running]) 
     assert all(n["monitor_url"].startswith("https://127.0.0.1:") for n in nodes)
 
 
+# ---- the example topologies ----------------------------------------------------------------------
+
+EXAMPLES = sorted((Path(__file__).parents[2] / "recipes" / "topologies").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_every_example_topology_runs_locally(example: Path, server_bin: Path,
+                                             tmp_path: Path) -> None:
+    """Each example starts and gets usable on loopback; its local configs lint as one set."""
+    env = {**_env(), "NATS_OPS_PASSWORD": "ops-pw"}
+    d = tmp_path / "d"
+    r = runner.invoke(app, ["bootstrap", "--topology", str(example), "--dir", str(d),
+                            "--no-write-context", "--server-bin", str(server_bin), "--wait",
+                            "60s", "--json"], env=env)
+    try:
+        assert r.exit_code == 0, r.output
+        doc = json.loads(r.stdout)
+        assert doc["created"] and doc["status"]["links_down"] == {}
+        confs = sorted(str(p) for p in d.glob("*/*/nats-server.conf"))
+        assert len(confs) == len(doc["started"])
+        lint = runner.invoke(app, ["lint", *confs, "--json"])
+        assert lint.exit_code == 0, lint.output  # routes and gateways reach real listeners
+    finally:
+        if LocalDeployment.exists(d):
+            LocalDeployment.load(d).stop_all(grace=5)
+
+
 # ---- built on purpose ---------------------------------------------------------------------------
 
 def test_doctor_flags_two_leaf_sites_sharing_a_domain(server_bin: Path, tmp_path: Path) -> None:
