@@ -140,8 +140,10 @@ async def launch(topo: Topology, opts: LaunchOptions, env: Mapping[str, str],
     if LocalDeployment.exists(directory):
         dep = LocalDeployment.load(directory)
         _same_topology(dep, topo)
-        if opts.server_bin:
-            log.info("--server-bin is ignored: %s runs %s", directory, dep.binary)
+        if opts.server_bin:  # this start runs it (as bootstrap does for one cluster)
+            exe = find_server_binary(opts.server_bin, env)
+            for c in dep.clusters():
+                c.binary = exe
     else:
         dep = _create(topo, directory, opts, env, progress)
         created = True
