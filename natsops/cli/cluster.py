@@ -146,7 +146,8 @@ def down(
 
     c = _load(directory)
     if purge:
-        confirm(f"Delete {c.dir} with all JetStream data of {c.name}?", force=force)
+        what = "topology" if hasattr(c, "groups") else "cluster"
+        confirm(f"Delete {c.dir} with all JetStream data of {what} {c.name}?", force=force)
     stopped = c.stop_all(grace=grace)
     output.success(f"stopped {', '.join(stopped)}" if stopped else "nothing was running")
     if purge:
