@@ -24,7 +24,7 @@ def bootstrap(
     base_port: Annotated[str, typer.Option("--base-port", help="Client port of n1 (cluster +2000, monitor +4000), or 'auto'")] = "4222",
     server_bin: Annotated[str | None, typer.Option("--server-bin", envvar="NATSOPS_SERVER_BIN", help="nats-server binary [default: bundled, then PATH]")] = None,
     allow_even: Annotated[bool, typer.Option("--allow-even", help="Allow an even number of nodes")] = False,
-    wait: Annotated[str, typer.Option("--wait", help="How long to wait for the cluster to be usable")] = "30s",
+    wait: Annotated[str, typer.Option("--wait", help="How long to wait for the cluster to be usable (with --topology: 60s unless given)")] = "30s",
     max_mem: Annotated[str | None, typer.Option("--max-mem", help="jetstream.max_memory_store per server [default: 1GB local, 4GB rendered]", show_default=False)] = None,
     max_file: Annotated[str | None, typer.Option("--max-file", help="jetstream.max_file_store per server [default: 64GB local (the guide's 50GB ORDERS stream fits), 100GB rendered]", show_default=False)] = None,
     write_context: Annotated[bool, typer.Option("--context/--no-write-context", help="Write natscli contexts natsops-<name> and natsops-<name>-sys")] = True,
@@ -102,6 +102,11 @@ _NOT_WITH_TOPOLOGY = ("nodes", "name", "base_port", "allow_even", "max_mem", "ma
                       "operator", "auth_store")
 
 
+def _given(ctx: typer.Context, param: str) -> bool:
+    """True when the user gave this option (on the command line or by its variable)."""
+    return str(getattr(ctx.get_parameter_source(param), "name", "")) not in ("", "DEFAULT")
+
+
 def _topology(ctx: typer.Context, path: Path, directory: Path | None, server_bin: str | None,
               wait: str, write_context: bool, select: bool | None, dry_run: bool,
               as_json: bool) -> None:
@@ -111,11 +116,12 @@ def _topology(ctx: typer.Context, path: Path, directory: Path | None, server_bin
     from natsops.topology.local import LaunchOptions, launch_file, plan
     from natsops.units import parse_duration
 
-    given = [p for p in _NOT_WITH_TOPOLOGY
-             if str(getattr(ctx.get_parameter_source(p), "name", "")) not in ("", "DEFAULT")]
+    given = [p for p in _NOT_WITH_TOPOLOGY if _given(ctx, p)]
     if given:
         raise UsageError(f"--{given[0].replace('_', '-')} does not go with --topology: the "
                          "topology file says what to start")
+    if not _given(ctx, "wait"):
+        wait = "60s"  # several clusters: a supercluster's meta group takes longer to form
     opts = LaunchOptions(dir=directory, server_bin=server_bin,
                          timeout=parse_duration(wait, what="--wait"),
                          write_contexts=write_context, select_context=select)
