@@ -103,8 +103,8 @@ _NOT_WITH_TOPOLOGY = ("nodes", "name", "base_port", "allow_even", "max_mem", "ma
 
 
 def _given(ctx: typer.Context, param: str) -> bool:
-    """True when the user gave this option (on the command line or by its variable)."""
-    return str(getattr(ctx.get_parameter_source(param), "name", "")) not in ("", "DEFAULT")
+    """True when this option is on the command line (not a default, not a variable)."""
+    return str(getattr(ctx.get_parameter_source(param), "name", "")) == "COMMANDLINE"
 
 
 def _topology(ctx: typer.Context, path: Path, directory: Path | None, server_bin: str | None,
@@ -116,10 +116,11 @@ def _topology(ctx: typer.Context, path: Path, directory: Path | None, server_bin
     from natsops.topology.local import LaunchOptions, launch_file, plan
     from natsops.units import parse_duration
 
-    given = [p for p in _NOT_WITH_TOPOLOGY if _given(ctx, p)]
+    given = [p.opts[0] for p in ctx.command.params
+             if p.name in _NOT_WITH_TOPOLOGY and _given(ctx, p.name)]
     if given:
-        raise UsageError(f"--{given[0].replace('_', '-')} does not go with --topology: the "
-                         "topology file says what to start")
+        raise UsageError(f"{given[0]} does not go with --topology: the topology file says "
+                         "what to start")
     if not _given(ctx, "wait"):
         wait = "60s"  # several clusters: a supercluster's meta group takes longer to form
     opts = LaunchOptions(dir=directory, server_bin=server_bin,

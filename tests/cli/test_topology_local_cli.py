@@ -53,13 +53,16 @@ def test_dry_run_plans_every_group_and_changes_nothing(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("extra", [["--nodes", "5"], ["--base-port", "auto"],
-                                   ["--render-only"], ["--operator", "X"]])
+                                   ["--render-only"], ["--operator", "X"], ["--store", "s"]])
 def test_options_of_a_single_cluster_are_refused(tmp_path: Path, extra: list[str]) -> None:
     f = tmp_path / "t.yaml"
     f.write_text(TOPOLOGY)
     r = runner.invoke(app, ["bootstrap", "--topology", str(f), *extra, "--dry-run"])
     assert r.exit_code == 2, r.output
-    assert "does not go with --topology" in r.stderr
+    assert r.stderr.startswith(f"error: {extra[0]} does not go with --topology"), r.stderr
+    r = runner.invoke(app, ["bootstrap", "--topology", str(f), "--dry-run", "--json"],
+                      env={"NATSOPS_STORE": str(tmp_path / "store")})
+    assert r.exit_code == 0, r.output  # a variable is no option given
 
 
 def test_an_invalid_topology_names_file_and_line(tmp_path: Path) -> None:
