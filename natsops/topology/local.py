@@ -23,7 +23,6 @@ loader would refuse, e.g. two leaf sites sharing a JetStream domain, to see what
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import shutil
 import time
@@ -281,8 +280,7 @@ def _generate_tls(topo: Topology, folder: Path) -> dict[str, TlsPaths]:
     from natsops.tls import generate_ca, issue_cert, write_pair
     from natsops.topology.render import node_sans
 
-    ca = generate_ca(f"natsops local CA for topology {topo.name}",
-                     not_after=dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=30))
+    ca = generate_ca(f"natsops local CA for topology {topo.name}")
     write_pair(ca, folder / "ca.pem", folder / "ca-key.pem")
     paths: dict[str, TlsPaths] = {}
     for n in topo.all_nodes():
