@@ -42,7 +42,12 @@ from natsops.context import Secret, write_private
 from natsops.errors import Conflict, UsageError
 from natsops.files import check_output_dir
 from natsops.topology.model import Cluster, LeafSite, Topology
-from natsops.topology.passwords import SECRETS_FILE, resolve_passwords, save_passwords
+from natsops.topology.passwords import (
+    SECRETS_FILE,
+    Passwords,
+    resolve_passwords,
+    save_passwords,
+)
 from natsops.topology.relocate import relocate
 from natsops.topology.server_conf import TlsPaths, render_server_config
 
@@ -232,7 +237,7 @@ def _write(topo: Topology, directory: Path, opts: LaunchOptions, env: Mapping[st
     return dep
 
 
-def _write_group(topo: Topology, g: Cluster | LeafSite, gdir: Path, pw: Any,
+def _write_group(topo: Topology, g: Cluster | LeafSite, gdir: Path, pw: Passwords,
                  tls: Mapping[str, TlsPaths] | None, binary: Path, version: str) -> None:
     """The group's LocalCluster (``cluster.json``) and every node's config and secrets."""
     cluster = LocalCluster(
