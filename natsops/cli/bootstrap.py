@@ -167,6 +167,9 @@ def _print_topology(result: "LaunchResult", as_json: bool) -> None:
         output.success(f"topology {st.name} was already running in {st.dir}; it is usable")
     if result.contexts:
         output.info(f"natscli contexts: {', '.join(result.contexts)}")
+    for g in (g for g in st.groups if g.hub and g.domain):
+        output.info(f"leaf site {g.cluster.name}: users of account {g.account} on {g.hub} reach "
+                    f"its JetStream with --js-domain {g.domain} ($JS.{g.domain}.API)")
     output.info(f"stop it with: natsops cluster down --dir {st.dir}")
 
 
