@@ -34,6 +34,7 @@ from natsops._version import __version__
 from natsops.cluster.local import LocalCluster, NodeSpec
 from natsops.context import Secret, Settings, write_private
 from natsops.errors import Conflict, NatsopsError, NotFound, UsageError
+from natsops.files import write_atomic
 
 __all__ = [
     "CREDENTIALS_FILE",
@@ -167,9 +168,7 @@ class LocalDeployment:
             "natsops_version": __version__,
         }
         self.dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.dir / f".{STATE_FILE}.tmp"
-        tmp.write_text(json.dumps(doc, indent=2) + "\n")
-        tmp.replace(self.dir / STATE_FILE)
+        write_atomic(self.dir / STATE_FILE, json.dumps(doc, indent=2) + "\n")
 
     # ---- groups and nodes ----------------------------------------------------------------
     def group(self, name: str) -> Group:
