@@ -185,12 +185,19 @@ def _add_sys_account(store: Store, op: str, op_token: str, okp: KeyPair, osk: li
 
 def edit_operator(store: Store, op: str, *, account_server_url: str | None = None,
                   service_urls: tuple[str, ...] | None = None, add_signing_key: bool = False,
+                  strict: bool | None = None, remove_signing_keys: tuple[str, ...] = (),
                   dry_run: bool = False) -> Change:
-    """Change the operator JWT. Servers need a restart to see it (no reload, no push)."""
+    """Change the operator JWT. Servers need a restart to see it (no reload, no push).
+
+    ``strict`` sets ``strict_signing_key_usage`` (see :mod:`natsops.auth.operator_rules`).
+    """
+    from natsops.auth.operator_rules import apply_operator_rules
+
     ent = store.operator(op)
     claims = copy.deepcopy(dict(ent.token.claims))
     nats = claims["nats"]
     keys: list[KeyPair] = []
+    notes = apply_operator_rules(store, op, nats, strict, remove_signing_keys, add_signing_key)
     if account_server_url is not None:
         _check_url(account_server_url)
         nats["account_server_url"] = account_server_url
@@ -206,7 +213,8 @@ def edit_operator(store: Store, op: str, *, account_server_url: str | None = Non
     token = jwtmod.encode(claims, store.load_key(ent.public_key, "operator"))
     _write(store, ent.path, token, keys, dry_run)
     return Change("update", "operator", op, ent.public_key, ent.path, _claims_of(token), dry_run,
-                  ("restart the servers with the new operator JWT (a reload does not apply it)",))
+                  (*notes,
+                   "restart the servers with the new operator JWT (a reload does not apply it)"))
 
 
 # ---- accounts --------------------------------------------------------------------------------

@@ -51,6 +51,7 @@ __all__ = [
     "StoredCopies",
     "VerifyReport",
     "delete_accounts",
+    "delete_keys",
     "pull",
     "push",
     "remove_from_servers",
@@ -294,6 +295,12 @@ async def delete_accounts(store: Store, op: str, settings: SysAccess, accounts: 
     """Delete accounts from every full resolver (needs ``allow_delete: true``)."""
 
     keys = [store.account(op, a).public_key for a in accounts]
+    return await delete_keys(store, op, settings, keys, timeout=timeout, expect=expect)
+
+
+async def delete_keys(store: Store, op: str, settings: SysAccess, keys: Sequence[str], *,
+                      timeout: float = 2.0, expect: int | None = None) -> list[ServerReply]:
+    """Delete accounts by public key from every full resolver (the store may lack them)."""
     if store.operator(op).nats.get("system_account") in keys:
         raise UsageError("the system account cannot be deleted")
     async with system_connection(auth_access(store, op, settings)) as (conn, _):

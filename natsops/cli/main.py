@@ -48,7 +48,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "apply": ("natsops.cli.estate:apply_app", "Make streams, consumers and buckets match recipe files."),
     "export": ("natsops.cli.estate:export_app", "Write live streams, consumers and buckets as recipes."),
     "check": ("natsops.cli.check", "Per-asset checks with thresholds for Nagios, CI and Prometheus."),
-    "render": ("natsops.cli.render", "Render a topology file (server configs, systemd units, Helm values, Prometheus) or recipes as NACK resources."),
+    "render": ("natsops.cli.render", "Render a topology (server configs, systemd units, Helm values, Prometheus) or recipes for other tools (nack)."),
+    "context": ("natsops.cli.context", "natscli contexts: add, ls, select, rm, show, validate."),
 }
 
 
@@ -243,7 +244,8 @@ app = typer.Typer(
     epilog="Settings: flag > NATS_* env > natscli context (--context / NATS_CONTEXT / "
     "selected) > defaults. Global options go before or after the command, as with natscli: "
     "natsops -s URL stream ls, natsops stream ls --context X. A command's own option of the "
-    "same name wins (bootstrap --context, auth account import add --token).",
+    "same name wins (bootstrap --context, auth creds generate --context: the context to "
+    "write; auth account import add --token). context add saves the connection options given.",
 )
 
 

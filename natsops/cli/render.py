@@ -1,5 +1,5 @@
 """``natsops render``: a topology file to server configs, units, Helm values, Prometheus files;
-recipes as NACK resources."""
+recipes as files for other tools (``render nack``)."""
 
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,8 +22,9 @@ class _DefaultToTopology(TyperGroup):
 
 
 app = typer.Typer(cls=_DefaultToTopology, no_args_is_help=True,
-                  help="Render a topology file: server configs, systemd units, Helm values, "
-                  "Prometheus files; or recipes as NACK resources.")
+                  help="Render a topology file (server configs, systemd units, Helm values, "
+                  "Prometheus files), or recipes for other tools (nack: Kubernetes NACK "
+                  "resources).")
 app.command("nack")(nack)
 
 Topology = Annotated[Path, typer.Argument(metavar="TOPOLOGY", help="Topology file (YAML; see recipes/topologies/)",

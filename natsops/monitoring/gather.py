@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import time
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
@@ -32,7 +33,7 @@ from natsops.monitoring.inventory import (
     config_file_for,
     local_inventory,
 )
-from natsops.monitoring.snapshot import ServerView, Snapshot
+from natsops.monitoring.snapshot import ServerView, Snapshot, as_map
 from natsops.monitoring.sys import sys_ping
 
 if TYPE_CHECKING:
@@ -49,12 +50,13 @@ __all__ = [
     "gather_http",
     "gather_sampled",
     "gather_sys",
+    "store_disk",
     "watch",
 ]
 
 # every document a Snapshot can hold; views ask for fewer (``top`` needs varz + connz only)
-PARTS = ("varz", "jsz", "connz", "connz_closed", "routez", "leafz", "gatewayz", "healthz",
-         "healthz_js", "accountz")  # fmt: skip
+PARTS = ("varz", "jsz", "connz", "connz_closed", "connz_subs", "routez", "leafz", "gatewayz",
+         "healthz", "healthz_js", "accountz")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,7 @@ def _requests(o: GatherOptions, transport: str) -> dict[str, tuple[str, dict[str
         "jsz": ("jsz", jsz),
         "connz": ("connz", conn),
         "connz_closed": ("connz", {**conn, "sort": "stop", "state": _CLOSED[transport]}),
+        "connz_subs": ("connz", {**conn, "sort": "subs"}),
         "routez": ("routez", {}),
         "leafz": ("leafz", {}),
         "gatewayz": ("gatewayz", {}),
@@ -155,9 +158,20 @@ def _claim(detail: Mapping[str, Any]) -> dict[str, Any]:
     """The comparable facts of one server's account claim (never the raw JWT)."""
     jwt = detail.get("decoded_jwt")
     jwt = jwt if isinstance(jwt, Mapping) else {}
+    nats = jwt.get("nats")
+    limits = nats.get("limits") if isinstance(nats, Mapping) else None
     return {"name": jwt.get("name") or detail.get("name_tag"), "jti": jwt.get("jti"),
             "iat": jwt.get("iat"), "issuer": jwt.get("iss") or detail.get("issuer_key"),
-            "update_time": detail.get("update_time"), "expired": bool(detail.get("expired"))}
+            "update_time": detail.get("update_time"), "expired": bool(detail.get("expired")),
+            # the claim's limits (numbers only) and this server's use of them
+            "limits": {k: v for k, v in limits.items() if k in _LIMIT_KEYS
+                       and isinstance(v, int)} if isinstance(limits, Mapping) else {},
+            "client_connections": detail.get("client_connections"),
+            "leafnode_connections": detail.get("leafnode_connections"),
+            "subscriptions": detail.get("subscriptions")}
+
+
+_LIMIT_KEYS = ("conn", "subs", "leaf", "mem_storage", "disk_storage", "streams", "consumer")
 
 
 # ---- $SYS -----------------------------------------------------------------------------------
@@ -464,6 +478,8 @@ async def _gather_planned(plan: _Plan, config_dir: Path | None) -> tuple[Snapsho
     log.debug("servers: %s", ", ".join(f"{s.name} ({s.source})" for s in snap.servers))
     files = files or _digests(plan)
     inv = plan.inventory
+    if inv is not None and inv.names:
+        snap = replace(snap, disk=store_disk(snap, inv.names))
     if files is not None:
         snap = replace(snap, config_files=await files)
     elif config_dir is not None and plan.opts.config_files:
@@ -475,6 +491,28 @@ async def _gather_planned(plan: _Plan, config_dir: Path | None) -> tuple[Snapsho
             binary = inv.binary if inv is not None and inv.binary else find_server_binary()
             snap = replace(snap, config_files=await config_digests(binary, found))
     return snap, plan
+
+
+def store_disk(snap: Snapshot, local: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """statvfs of the store_dir of each server in ``local`` (servers running on this host).
+
+    No monitoring endpoint reports free disk space, so only a local cluster's is known.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for s in snap.servers:
+        cfg = as_map(as_map(s.jsz).get("config")) or as_map(
+            as_map(as_map(s.varz).get("jetstream")).get("config"))
+        path = cfg.get("store_dir")
+        if s.name not in local or not isinstance(path, str) or not path:
+            continue
+        try:
+            st = os.statvfs(path)
+        except OSError as exc:
+            out[s.name] = {"path": path, "error": exc.strerror or str(exc)}
+            continue
+        out[s.name] = {"path": path, "fsid": st.f_fsid, "total": st.f_blocks * st.f_frsize,
+                       "free": st.f_bfree * st.f_frsize, "avail": st.f_bavail * st.f_frsize}
+    return out
 
 
 def _require_dir(path: Path) -> None:

@@ -51,6 +51,7 @@ class ServerView:
     jsz: Doc | None = None
     connz: Doc | None = None  # open connections, top-N by pending bytes
     connz_closed: Doc | None = None  # recently closed connections, newest first
+    connz_subs: Doc | None = None  # open connections, top-N by subscription count
     routez: Doc | None = None
     leafz: Doc | None = None
     gatewayz: Doc | None = None
@@ -160,6 +161,9 @@ class Snapshot:
     requests: int = 0  # requests sent ($SYS publishes or HTTP GETs)
     # server name -> {"path", "digest", "error"}: its config file on disk (local cluster)
     config_files: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # server name -> {"path", "total", "free", "avail"} (bytes) or {"path", "error"}: the
+    # filesystem of its store_dir, measured here (a local cluster only: see gather)
+    disk: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     previous: Snapshot | None = field(default=None, compare=False, repr=False)
     # an older run's Snapshot (``doctor --since ARCHIVE``), for trends over hours or days
     baseline: Snapshot | None = field(default=None, compare=False, repr=False)
@@ -287,6 +291,7 @@ class Snapshot:
             "seconds": self.seconds,
             "requests": self.requests,
             "config_files": {k: dict(v) for k, v in self.config_files.items()},
+            "disk": {k: dict(v) for k, v in self.disk.items()},
         }
 
     @classmethod
@@ -304,6 +309,7 @@ class Snapshot:
             seconds=float(doc.get("seconds") or 0.0),
             requests=int(doc.get("requests") or 0),
             config_files=dict(doc.get("config_files") or {}),
+            disk=dict(doc.get("disk") or {}),
         )
 
     def with_previous(self, previous: Snapshot | None) -> Snapshot:

@@ -43,6 +43,10 @@ Model lookups (model.py): ``topo.all_nodes()``, ``topo.node(name)``, ``topo.grou
 ``topo.gateway_peers(cluster)``, ``topo.leafs_of(hub)``, ``topo.used_ports(node)`` ({kind:
 port} of the listeners a node opens: client, monitor, cluster, gateway, leafnode).
 
+Only :func:`load_topology` validates: a Topology built or changed in code (for instance two
+leaf sites given the same domain with ``dataclasses.replace``, to see doctor flag it) renders
+as it is.
+
 Users connect as ``user``/``pw.password("user:<ACC>:<user>")``; the system account's user is
 ``sys``/``pw.password("sys")``. Monitors listen on 127.0.0.1 (``https`` when the topology has
 TLS). Leaf sites bind their account (and, with ``system: true``, the default, the system

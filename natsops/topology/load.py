@@ -269,6 +269,11 @@ class _Builder:
             listen = self.host(d["listen"], (*path, "listen"))
         return Node(base.name, base.host, ports, js, tags, listen, base.line)
 
+    def path(self, value: Any, path: tuple[Any, ...]) -> str:
+        """A file path; a relative one is relative to the topology file's folder."""
+        p = Path(self.string(value, path)).expanduser()
+        return str(p if p.is_absolute() else Path(self.src.file).parent / p)
+
     def host(self, value: Any, path: tuple[Any, ...]) -> str:
         h = self.string(value, path)
         if not _HOST.match(h) or h.count(":") == 1:
@@ -333,11 +338,9 @@ class _Builder:
         value = d.get("gateways", "all")
         if value in ("all", None):
             return tuple((a, b) for i, a in enumerate(names) for b in names[i + 1:])
-        if value == "none":
-            return ()
         if not isinstance(value, list):
-            raise self.src.error(("gateways",), "use all (every cluster with every other), "
-                                 "none, or a list of cluster pairs such as [east, west]")
+            raise self.src.error(("gateways",), "use all (every cluster with every other) or "
+                                 "a list of cluster pairs such as [east, west]")
         pairs: set[tuple[str, str]] = set()
         for i, pair in enumerate(value):
             p = ("gateways", i)
@@ -371,9 +374,9 @@ class _Builder:
                 raise self.src.error((*path, "ca"), "to issue from an existing CA give both "
                                      "ca and ca_key")
             return TlsSpec(generate=True,
-                           ca=None if ca is None else self.string(ca, (*path, "ca")),
-                           ca_key=None if ca_key is None else self.string(ca_key,
-                                                                          (*path, "ca_key")))
+                           ca=None if ca is None else self.path(ca, (*path, "ca")),
+                           ca_key=None if ca_key is None else self.path(ca_key,
+                                                                        (*path, "ca_key")))
         if "ca" not in d or "certs" not in d:
             raise self.src.error(path, "use generate: true, or ca: CA.pem with certs: "
                                  "{server: {cert: ..., key: ...}} for every server")
@@ -384,9 +387,9 @@ class _Builder:
             e = self.mapping(ck, p, {"cert", "key"})
             if "cert" not in e or "key" not in e:
                 raise self.src.error(p, "give cert and key paths")
-            certs.append((server, self.string(e["cert"], (*p, "cert")),
-                          self.string(e["key"], (*p, "key"))))
-        return TlsSpec(ca=self.string(d["ca"], (*path, "ca")), certs=tuple(certs))
+            certs.append((server, self.path(e["cert"], (*p, "cert")),
+                          self.path(e["key"], (*p, "key"))))
+        return TlsSpec(ca=self.path(d["ca"], (*path, "ca")), certs=tuple(certs))
 
     def auth(self, value: Any) -> Auth:
         path: tuple[Any, ...] = ("auth",)

@@ -7,7 +7,7 @@ it, :mod:`natsops.topology.server_conf` renders one node's nats-server config fr
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 __all__ = [
     "DEFAULT_PORTS",
@@ -165,8 +165,7 @@ class Topology:
     domain: str | None = None  # the JetStream domain of the clusters (the hub side)
     monitor: str = "local"  # local (127.0.0.1) | public (0.0.0.0)
     lame_duck: LameDuck = LameDuck()
-    file: str = ""
-    extra: dict[str, object] = field(default_factory=dict, compare=False, hash=False)
+    file: str = ""  # the topology file it was loaded from (names it in errors)
 
     # ---- lookups ---------------------------------------------------------------------------
     def all_nodes(self) -> Iterator[Node]:

@@ -151,8 +151,9 @@ def _operator(topo: Topology, store_root: Path | None, env: Mapping[str, str], p
             binds.append(("leaf-sys", sys_acc.name, s.leaf_user + "-sys"))
         for key, acc, user in binds:
             if user not in store.user_names(op, acc):
-                if dry_run:
+                if dry_run:  # listed, not created
                     creds[f"{key}:{s.name}"] = f"{user}.creds"
+                    creds_text[f"{key}:{s.name}"] = ""
                     continue
                 ops.add_user(store, op, acc, user)
             creds[f"{key}:{s.name}"] = f"{user}.creds"

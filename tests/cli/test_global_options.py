@@ -75,12 +75,13 @@ def test_collisions_are_known_and_mean_the_same_or_are_documented() -> None:
     # --json: the command's own JSON switch (the same meaning); the others are documented in
     # `natsops --help` and stay the command's own
     assert set(found) <= {"--json", "--context", "--token"}, found
-    assert found.get("--context") == ["bootstrap"]
+    assert found.get("--context") == ["bootstrap", "auth creds generate"]  # a context to write
     assert found.get("--token") == ["auth account import add"]
     r = runner.invoke(app, ["--help"])
     text = " ".join(r.stdout.split())
     assert "before or after the command" in text
     assert "bootstrap --context" in text and "import add --token" in text
+    assert "auth creds generate --context" in text
 
 
 def test_stream_ls_with_context_and_server_after_the_command(nats_server, unique, tmp_path,

@@ -32,3 +32,50 @@ def test_bootstrap_dry_run_and_render_only_print_no_password(tmp_path: Path) -> 
     dry = runner.invoke(app, ["bootstrap", "--dry-run", "--dir", str(tmp_path / "c"), "--json"])
     for text in (r.output, dry.output):
         assert not any(s in text for s in secrets)
+
+
+def test_auth_lifecycle_and_context_commands_print_no_seed(tmp_path: Path) -> None:
+    """Every new auth/context command, human and --json: no seed, no password in the output."""
+    store = str(tmp_path / "store")
+    creds = tmp_path / "store/keys/creds/OP/APP/alice.creds"
+
+    def run(*args: str, code: int = 0) -> str:
+        r = runner.invoke(app, list(args))
+        assert r.exit_code == code, (args, r.stdout, r.stderr)
+        return r.stdout + r.stderr
+
+    def auth(*args: str, code: int = 0) -> str:
+        return run("auth", "--store", store, *args, code=code)
+
+    auth("operator", "add", "OP", "--sys")
+    auth("account", "add", "APP", "--signing-key")
+    auth("user", "add", "alice", "-a", "APP", "--expiry", "2h")
+    printed = []
+    for j in ([], ["--json"]):
+        printed += [
+            auth("expirations", "--within", "1d", *j, code=6),
+            auth("describe", "jwt", str(creds), *j),
+            auth("keys", "ls", *j),
+            auth("revocations", "add", "-a", "APP", "--name", "alice", "--force", *j),
+            auth("revocations", "ls", *j),
+            auth("revocations", "rm", "-a", "APP", "--name", "alice", *j),
+            auth("operator", "edit", "--require-signing-keys", "--add-signing-key", *j),
+            auth("account", "rotate-signing-key", "APP", "--no-push", "--force", *j),
+            auth("creds", "generate", "-a", "APP", "-n", "alice", "--context", "alice",
+                 "--force", *j),
+            run("context", "add", "pw", "--user", "bob", "--password", "S3cret-pw", "--force",
+                *j),
+            run("context", "show", "pw", *j),
+            run("context", "show", "alice", *j),
+            run("context", "ls", *j),
+        ]
+    r = runner.invoke(app, ["auth", "--store", store, "describe", "jwt", "-"],
+                      input=creds.read_text())
+    assert r.exit_code == 0, r.stderr
+    printed.append(r.stdout + r.stderr)
+    text = "\n".join(printed)
+    seeds = [p.read_text().strip() for p in (tmp_path / "store").rglob("*.nk")]
+    assert len(seeds) >= 8
+    assert not [s for s in seeds if s in text]
+    assert "S3cret-pw" not in text
+    assert not re.search(r"\bS[OAU][A-Z2-7]{56}\b", text)

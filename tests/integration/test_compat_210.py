@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from natsops.cli.main import app
 from natsops.cluster.local import LocalCluster
+from tests.integration.test_doctor_audit import LIMITS_CONF, cert_expiring, raw_client, start_server
 
 VERSION = "2.10.26"
 runner = CliRunner()
@@ -123,3 +124,25 @@ def test_meta_step_down_on_210(cluster_210: Path) -> None:
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
     assert doc["old_leader"] and doc["new_leader"] and doc["old_leader"] != doc["new_leader"]
+
+
+def test_doctor_audit_checks_on_210(server_210: Path, tmp_path: Path) -> None:
+    """2.10 reports no certificate expiry: tls-expiry says so (INFO) instead of inventing one,
+    and the limits checks read 2.10's documents (a server at max_connections 10)."""
+    cert, key = cert_expiring(tmp_path, 5)
+    proc = start_server(server_210, tmp_path / "s", LIMITS_CONF.format(
+        store=tmp_path / "js", cert=cert, key=key, pw="pw210"))
+    clients = []
+    try:
+        clients = [raw_client(proc.client_url, f"c{i}") for i in range(9)]
+        r = runner.invoke(app, ["doctor", "--monitor", proc.monitor_url, "--json", "--only",
+                                "tls-expiry,conn-limits"])
+        found = {f["id"]: f for f in json.loads(r.stdout)["findings"]}
+        assert found["tls-expiry"]["severity"] == "info"
+        assert found["tls-expiry"]["evidence"]["listeners"] == ["leafnode"]
+        assert (found["conn-limits"]["severity"], found["conn-limits"]["evidence"]["used"]) == (
+            "warn", 9)
+    finally:
+        for c in clients:
+            c.close()
+        proc.stop(grace=5)

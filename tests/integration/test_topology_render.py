@@ -167,6 +167,7 @@ def test_operator_topology_renders_leaf_creds_and_passes_server_check(
     dry = runner.invoke(app, ["render", str(topo), "--out", str(out), "--store",
                               str(store.root), "--dry-run"])
     assert dry.exit_code == 0, dry.output
+    assert "e1/leaf-edge.creds" in dry.stdout and not out.exists()
     assert "leaf-edge" not in store.user_names("DEMO", "APP")  # a dry run creates no user
     r = runner.invoke(app, ["render", str(topo), "--out", str(out), "--store", str(store.root)])
     assert r.exit_code == 0, r.output

@@ -113,7 +113,7 @@ async def test_gather_http_turns_broken_endpoints_into_findings() -> None:
         snap = await gather_http([URL], GatherOptions(timeout=0.5))
     assert snap.names == ("n1",)
     assert set(snap.servers[0].errors) == {"jsz", "accountz", "routez"}
-    assert snap.requests == 10
+    assert snap.requests == 11
     found = run_checks(snap, all_checks())
     errs = {f.evidence["part"] for f in found if f.id == "monitor-errors"}
     assert errs == {"jsz", "accountz", "routez"}

@@ -291,3 +291,41 @@ def test_doctor_alert_rules_select_what_doctor_serve_exports() -> None:
     for check_id, sevs in selectors.items():
         assert {(check_id, s) for s in sevs} <= seen
     assert "natsops_doctor_up" in text
+
+
+def test_public_monitor_and_leaf_without_the_system_account() -> None:
+    text = BASE + ("monitor: public\nleafs:\n  - {name: s1, hub: east, account: APP, domain: d1,"
+                   " system: false,\n     nodes: [{name: l1, host: 10.1.0.1}]}\n")
+    t = _topo(text).topology
+    pw = resolve_passwords(t, {}, cost=4)
+    assert "leaf-sys:s1" not in pw.clear
+    leaf = render_server_config(t, "l1", pw)
+    assert 'http: "0.0.0.0:8222"' in leaf.text and leaf.text.count("{ urls:") == 1
+    with pytest.raises(TopologyError, match=r"topo\.yaml:8: gateways: use all"):
+        _topo(BASE + "gateways: none\n")
+
+
+def test_existing_certificates_and_an_existing_ca(tmp_path: Path) -> None:
+    from natsops.tls import write_pair
+
+    ca = generate_ca("corp CA")
+    write_pair(ca, tmp_path / "pki" / "ca.pem", tmp_path / "pki" / "ca-key.pem")
+    certs = ""
+    for n in ("e1", "e2", "e3"):
+        write_pair(issue_cert(ca, n, dns_names=[n]), tmp_path / "pki" / f"{n}.pem",
+                   tmp_path / "pki" / f"{n}-key.pem")
+        certs += f"    {n}: {{cert: pki/{n}.pem, key: pki/{n}-key.pem}}\n"
+    topo = tmp_path / "t.yaml"  # paths are relative to the topology file
+    topo.write_text(BASE + "tls:\n  ca: pki/ca.pem\n  certs:\n" + certs)
+    r = render_topology(topo, tmp_path / "out", {}, bcrypt_cost=4)
+    assert "tls/ca-key.pem" not in {f.path for f in r.files}  # no CA key of ours
+    assert (tmp_path / "out" / "e2" / "tls" / "server.pem").read_bytes() == \
+        (tmp_path / "pki" / "e2.pem").read_bytes()
+    assert stat.S_IMODE((tmp_path / "out" / "e2" / "tls" / "server-key.pem").stat().st_mode) \
+        == 0o600
+    issued = tmp_path / "i.yaml"
+    issued.write_text(BASE + "tls: {generate: true, ca: pki/ca.pem, ca_key: pki/ca-key.pem}\n")
+    render_topology(issued, tmp_path / "out2", {}, bcrypt_cost=4)
+    info = cert_info((tmp_path / "out2" / "e1" / "tls" / "server.pem").read_bytes())
+    assert info.issuer == "CN=corp CA" and "10.0.0.1" in info.ip_addresses
+    assert not (tmp_path / "out2" / "tls" / "ca-key.pem").exists()

@@ -8,7 +8,19 @@ from typing import Annotated
 
 import typer
 
-from natsops.cli.auth import account, creds, exports, operator, push, store, user
+from natsops.cli.auth import (
+    account,
+    creds,
+    exports,
+    keys,
+    lifecycle,
+    operator,
+    push,
+    revocations,
+    rotate,
+    store,
+    user,
+)
 from natsops.cli.auth._common import OPERATOR_KEY, STORE_KEY
 
 EPILOG = """\b
@@ -20,6 +32,8 @@ Examples (the nsc recipe):
   natsops auth render-config > operator.conf     # include it in nats-server.conf
   natsops auth push --all
   natsops auth verify
+  natsops auth expirations --within 30d          # exit 6 when something expires (CI)
+  natsops auth describe jwt app-service.creds    # claims and chain check, never the seed
 """
 
 app = typer.Typer(
@@ -28,15 +42,20 @@ app = typer.Typer(
     epilog=EPILOG,
 )
 # the root commands come first in `natsops auth --help`, in this order
-_ROOT = {c.name: c for c in (*store.app.registered_commands, *push.app.registered_commands)}
+_ROOT = {c.name: c for c in (*store.app.registered_commands, *push.app.registered_commands,
+                              *lifecycle.app.registered_commands)}
 app.registered_commands += [_ROOT[name] for name in ("ls", "describe", "render-config", "push",
-                                                     "verify", "pull", "backup", "restore")]
+                                                     "verify", "pull", "backup", "restore",
+                                                     "expirations")]
 app.add_typer(operator.app, name="operator")
 app.add_typer(account.app, name="account")
 account.app.add_typer(exports.export_app, name="export")
 account.app.add_typer(exports.import_app, name="import")
 app.add_typer(user.app, name="user")
 app.add_typer(creds.app, name="creds")
+app.add_typer(revocations.app, name="revocations")
+app.add_typer(keys.app, name="keys")
+account.app.registered_commands += rotate.app.registered_commands
 
 
 @app.callback()

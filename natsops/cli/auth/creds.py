@@ -28,37 +28,56 @@ def creds_generate(
             show_default=False,
         ),
     ] = None,
+    context: Annotated[
+        str | None,
+        typer.Option(
+            "--context",
+            help="Also write this natscli context for the user (creds: the file written, "
+            "without -o the store's copy; URL: --server or the operator's service URLs)",
+            show_default=False,
+        ),
+    ] = None,
+    select: Annotated[bool, typer.Option("--select", help="Select the --context")] = False,
     force: Force = False,
     json_out: Json = False,
 ) -> None:
     """Write a user's creds (JWT + seed) to -o FILE (0600), or to stdout when piped (as nsc).
 
     On a terminal the creds (a secret) are not printed: redirect stdout or give -o. An
-    existing -o file is replaced only after asking (or with --force).
+    existing -o file (or --context) is replaced only after asking (or with --force).
 
     \b
     Examples:
       natsops auth creds generate -a APP -n service > app.creds
       natsops auth creds generate -a APP -n service -o ~/.nats/app.creds --force
+      natsops auth creds generate -a APP -n service --context app-service --select
     """
     from natsops.auth import ops
     from natsops.cli import output
 
+    if context:
+        return _with_context(ctx, account, name, output_file, context, select, force, json_out)
     store, op = _common.target(ctx)
     if output_file is None:
         return _to_stdout(ops.creds_text(store, op, account, name), account, name,
                           want_json(ctx, json_out))
-    ops.check_creds_output(output_file)
-    if output_file.exists():
-        from natsops.cli.prompt import confirm
-
-        confirm(f"Replace {output_file} with new creds for {account}/{name}?", force=force)
+    _check_output(output_file, account, name, force)
     change = ops.generate_creds(store, op, account, name, output_file)
     if want_json(ctx, json_out):
         _common.emit_changes(ctx, [change], True)
         return
     output.success(f"wrote creds for {account}/{name} to {change.path} (mode 0600)")
     typer.echo(str(change.path))
+
+
+def _check_output(output_file: Path, account: str, name: str, force: bool) -> None:
+    """A usable -o path; an existing file is replaced only after asking (or --force)."""
+    from natsops.auth import ops
+    from natsops.cli.prompt import confirm
+
+    ops.check_creds_output(output_file)
+    if output_file.exists():
+        confirm(f"Replace {output_file} with new creds for {account}/{name}?", force=force)
 
 
 def _to_stdout(creds: str, account: str, name: str, as_json: bool) -> None:
@@ -76,3 +95,30 @@ def _to_stdout(creds: str, account: str, name: str, as_json: bool) -> None:
                          f"{name} > {name}.creds) or give -o FILE")
     sys.stdout.write(creds)
     sys.stdout.flush()
+
+
+def _with_context(ctx: typer.Context, account: str, name: str, output_file: Path | None,
+                  context: str, select: bool, force: bool, json_out: bool) -> None:
+    """Write the creds (to -o or the store) and a natscli context that uses them."""
+    from natsops.auth import ops
+    from natsops.auth.creds_context import write_creds_context
+    from natsops.cli import output
+    from natsops.cli.prompt import confirm
+    from natsops.cli.state import get_state
+    from natsops.context import list_contexts
+
+    store, op = _common.target(ctx)
+    state = get_state(ctx)
+    if output_file is not None:
+        _check_output(output_file, account, name, force)
+    if context in list_contexts(state.env):
+        confirm(f"Replace context {context}?", force=force)
+    change = ops.generate_creds(store, op, account, name, output_file)
+    assert change.path is not None
+    path = write_creds_context(store, op, account, name, change.path, context, state.settings,
+                               state.env, select=select, replace=True)
+    if want_json(ctx, json_out):
+        output.print_json({"changes": [change], "context": {"name": context, "path": path}})
+        return
+    output.success(f"wrote creds for {account}/{name} to {change.path} (mode 0600)")
+    output.success(f"wrote context {context} ({path})" + (", selected" if select else ""))

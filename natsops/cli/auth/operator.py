@@ -64,10 +64,26 @@ def operator_edit(
     add_signing_key: Annotated[
         bool, typer.Option("--add-signing-key", help="Add an operator signing key")
     ] = False,
+    rm_signing_key: Annotated[
+        list[str] | None,
+        typer.Option("--rm-signing-key", help="Remove this operator signing key (repeatable)"),
+    ] = None,
+    require_signing_keys: Annotated[
+        bool | None,
+        typer.Option(
+            "--require-signing-keys/--no-require-signing-keys",
+            help="strict_signing_key_usage: accounts and users must be signed by signing keys",
+            show_default=False,
+        ),
+    ] = None,
     dry_run: DryRun = False,
     json_out: Json = False,
 ) -> None:
-    """Change the operator JWT (servers need a restart to see it)."""
+    """Change the operator JWT (servers need a restart to see it).
+
+    With --require-signing-keys the notes name every account and user the stricter servers
+    would refuse until re-signed.
+    """
     from natsops.auth import ops
 
     _common.change(
@@ -77,5 +93,7 @@ def operator_edit(
         account_server_url=account_jwt_server_url,
         service_urls=tuple(service_url) if service_url else None,
         add_signing_key=add_signing_key,
+        strict=require_signing_keys,
+        remove_signing_keys=tuple(rm_signing_key or ()),
         dry_run=dry_run,
     )

@@ -45,28 +45,49 @@ def push(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Only find the servers and run the pre-push checks")
     ] = False,
+    prune: Annotated[
+        bool,
+        typer.Option(
+            "--prune",
+            help="Also delete from the servers the accounts the store no longer has (shows "
+            "them and asks; needs allow_delete: true)",
+        ),
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Prune without asking")] = False,
     json_out: Json = False,
 ) -> None:
-    """Push account JWTs to every server's resolver, then verify each server holds them."""
+    """Push account JWTs to every server's resolver, then verify each server holds them.
+
+    With --prune, the accounts the servers hold and the store does not (never the system
+    account) are listed first, confirmed (--yes or --force skips the question) and deleted.
+    """
     from natsops.auth.push import push as do_push
-    from natsops.cli import output
     from natsops.cli._run import run
+    from natsops.cli.auth import prune as pruning
     from natsops.cli.findings import emit
     from natsops.units import parse_duration
 
     if all_accounts and account:
         raise UsageError("--all and --account exclude each other")
     store, op = _common.target(ctx)
-    report = run(do_push(store, op, _common.sys_settings(ctx, sys_creds), account,
-                         timeout=parse_duration(wait, what="--wait"), force=force, expect=expect,
-                         dry_run=dry_run))
+    access, timeout = _common.sys_settings(ctx, sys_creds), parse_duration(wait, what="--wait")
+    doomed = pruning.ask(store, op, access, timeout, yes or force, dry_run) if prune else []
+    report = run(do_push(store, op, access, account, timeout=timeout, force=force,
+                         expect=expect, dry_run=dry_run))
+    pruned = pruning.delete(store, op, access, doomed, timeout, dry_run)
     fmt = _common.fmt(ctx, json_out)
+    _push_table(report, fmt)
+    emit(report.findings, fmt=fmt, extra={**_push_fields(report), "pruned": pruned},
+         healthy=_healthy(report.verification))
+
+
+def _push_table(report: "PushReport", fmt: str) -> None:
+    from natsops.cli import output
+
     if fmt == "human":
         output.table("push", ["account", "server", "result", output.Col("message", wrap=True)],
                      [(p.account, r.server, r.status, r.message)
                       for p in report.pushes for r in p.replies])
-    emit(report.findings, fmt=fmt, extra=_push_fields(report),
-         healthy=_healthy(report.verification))
 
 
 def _push_fields(report: "PushReport") -> dict[str, object]:

@@ -47,19 +47,29 @@ def ls(ctx: typer.Context, json_out: Json = False) -> None:
 @app.command("describe")
 def describe(
     ctx: typer.Context,
-    kind: Annotated[str, typer.Argument(help="operator, account or user")],
-    name: Annotated[str | None, typer.Argument(help="Name (not for operator)")] = None,
+    kind: Annotated[str, typer.Argument(help="operator, account, user, or jwt (any JWT or creds "
+                                       "file, checked against the store)")],
+    name: Annotated[str | None, typer.Argument(help="Name (not for operator); for jwt: FILE "
+                                               "or - for stdin")] = None,
     account: Annotated[
         str | None, typer.Option("--account", "-a", help="Account of the user")
     ] = None,
     json_out: Json = False,
 ) -> None:
-    """Show decoded claims (public keys only; seeds are never shown)."""
+    """Show decoded claims (public keys only; seeds are never shown).
+
+    `describe jwt FILE|-` decodes any JWT or creds file and checks its signature chain against
+    the store (which key signed it, is that key trusted, revoked, expired); exits 6 when the
+    servers would refuse it.
+    """
     import json
 
     from natsops.auth.inventory import describe as do_describe
     from natsops.cli import output
+    from natsops.cli.auth.lifecycle import describe_jwt
 
+    if kind == "jwt":
+        return describe_jwt(ctx, name, json_out)
     item = do_describe(*_common.target(ctx), kind, name, account)
     if want_json(ctx, json_out):
         output.print_json(vars(item))

@@ -8,10 +8,9 @@ clients and a FAIL for routes, gateways and leafnodes (a saturated inter-server 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from datetime import datetime
 from typing import Any
 
-from natsops.doctor.checks._util import as_int, doc, format_bytes
+from natsops.doctor.checks._util import as_int, doc, format_bytes, server_time
 from natsops.doctor.registry import check
 from natsops.findings import Finding, Severity
 from natsops.monitoring.snapshot import ServerView, Snapshot
@@ -29,20 +28,6 @@ LINK_FIX = ("A route/gateway/leafnode is a slow consumer: the inter-server link 
             "`compression` and `pool_size`.")
 
 
-def _ts(value: Any) -> float | None:
-    if not isinstance(value, str) or value.startswith("0001-"):
-        return None
-    try:
-        text = value.replace("Z", "+00:00")
-        if "." in text:  # Go prints nanoseconds; Python parses microseconds
-            head, tail = text.split(".", 1)
-            frac, _, zone = tail.partition("+")
-            text = f"{head}.{frac[:6]}+{zone}" if zone else f"{head}.{frac[:6]}"
-        return datetime.fromisoformat(text).timestamp()
-    except ValueError:
-        return None
-
-
 def _who(c: Mapping[str, Any]) -> dict[str, Any]:
     return {"name": c.get("name") or "", "cid": c.get("cid"),
             "account": c.get("account") or "", "user": c.get("authorized_user") or "",
@@ -58,13 +43,13 @@ def _label(c: Mapping[str, Any]) -> str:
 def _server_findings(s: ServerView, prev: ServerView | None) -> Iterator[Finding]:
     varz = doc(s.varz)
     max_pending = as_int(varz.get("max_pending"), DEFAULT_MAX_PENDING) or DEFAULT_MAX_PENDING
-    now = _ts(varz.get("now")) or _ts(doc(s.connz).get("now"))
+    now = server_time(varz.get("now")) or server_time(doc(s.connz).get("now"))
     reported: set[Any] = set()
     for c in doc(s.connz_closed).get("connections") or ():
         c = doc(c)
         if not str(c.get("reason", "")).startswith("Slow Consumer"):
             continue
-        stop = _ts(c.get("stop"))
+        stop = server_time(c.get("stop"))
         age = (now - stop) if (now and stop) else None
         recent = age is not None and age <= RECENT
         reported.add(c.get("cid"))
