@@ -116,7 +116,8 @@ class AccountLimits:
 
 # limits given as byte sizes (``1MB``, ``-1``), and the option that names them in errors
 _SIZE_LIMITS = {"payload": "--max-payload", "data": "--max-data", "js_mem": "--js-mem",
-                "js_disk": "--js-disk"}
+                "js_disk": "--js-disk", "js_mem_max_stream_bytes": "--js-max-mem-stream",
+                "js_disk_max_stream_bytes": "--js-max-disk-stream"}
 
 
 def parse_limits(**given: str | int | None) -> AccountLimits:

@@ -257,8 +257,12 @@ def _update_account(store: Store, op: str, name: str, mutate: Callable[[dict[str
 def edit_account(store: Store, op: str, name: str, *, limits: AccountLimits = NO_LIMITS,
                  jetstream: bool | None = None, allow: Permissions = NO_PERMISSIONS,
                  remove: Permissions = NO_PERMISSIONS, add_signing_key: bool = False,
+                 also: Callable[[dict[str, Any]], None] | None = None,
                  dry_run: bool = False) -> Change:
-    """Change limits, JetStream, default permissions or signing keys of an account."""
+    """Change limits, JetStream, default permissions or signing keys of an account.
+
+    ``also`` changes the ``nats`` object further, last (see :mod:`natsops.auth.edit`).
+    """
     keys: list[KeyPair] = []
     if add_signing_key:
         keys.append(generate("account"))
@@ -270,6 +274,8 @@ def edit_account(store: Store, op: str, name: str, *, limits: AccountLimits = NO
         apply_permissions(dp, remove, remove=True)
         if keys:
             nats["signing_keys"] = [*(nats.get("signing_keys") or []), keys[0].public_key]
+        if also is not None:
+            also(nats)
 
     return _update_account(store, op, name, mutate, dry_run, keys)
 

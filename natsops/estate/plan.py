@@ -31,7 +31,8 @@ async def build_plan(ctx: EstateContext, resources: Sequence[Resource], *,
     hs = [h for h in handlers() if prune or h.kind in wanted]
 
     async def live_of(kind: str) -> dict[str, Live]:
-        names = None if prune else [r.name for r in wanted.get(kind, [])]
+        names = None if prune and handler(kind).prunable else \
+            [r.name for r in wanted.get(kind, [])]
         return await handler(kind).fetch_live(ctx, names)
 
     lives = dict(zip([h.kind for h in hs],

@@ -79,3 +79,42 @@ def test_auth_lifecycle_and_context_commands_print_no_seed(tmp_path: Path) -> No
     assert not [s for s in seeds if s in text]
     assert "S3cret-pw" not in text
     assert not re.search(r"\bS[OAU][A-Z2-7]{56}\b", text)
+def test_auth_edit_commands_print_no_seed_or_jwt(tmp_path: Path) -> None:
+    """user edit/info, account edit, mappings and roles (human, --json, -vv, --dry-run)."""
+    from natsops.auth.store import Store
+
+    store = tmp_path / "store"
+    outputs = []
+
+    def run(*args: str, both: bool = False) -> None:
+        """Mutations once (alternately human and --json); reads both ways."""
+        for extra in ([[], ["--json"]] if both else [["--json"] if len(outputs) % 2 else []]):
+            r = runner.invoke(app, ["-vv", "auth", "--store", str(store), *args, *extra])
+            assert r.exit_code == 0, (args, r.output)
+            outputs.append(r.output)
+
+    run("operator", "add", "DEMO", "--sys")
+    run("account", "add", "APP", "--js-enable")
+    run("account", "signing-key", "add", "APP", "--role", "reader", "--allow-sub", "r.>")
+    run("account", "signing-key", "ls", "APP", both=True)
+    for n in ("1", "2"):
+        run("user", "add", f"svc{n}", "--account", "APP", "--allow-pub", "a.>")
+        run("user", "add", f"ro{n}", "--account", "APP", "--role", "reader")
+    run("user", "edit", "svc1", "--account", "APP", "--allow-pubsub", "b.>", "--dry-run",
+        both=True)
+    run("user", "edit", "svc1", "--account", "APP", "--allow-pubsub", "b.>",
+        "--revoke-previous")
+    run("user", "info", "svc1", "--account", "APP", both=True)
+    run("account", "edit", "APP", "--js-disable", "--js-tier", "R3", "--js-disk", "1GB")
+    run("account", "mapping", "add", "APP", "--from", "m", "--to", "m.a", "--weight", "50")
+    run("account", "mapping", "ls", "APP", both=True)
+    run("account", "mapping", "rm", "APP", "--from", "m", "--to", "m.a")
+    run("account", "signing-key", "rm", "APP", "--role", "reader", "--force")
+    printed = "\n".join(outputs)
+    seeds = [p.read_text().strip() for p in (store / "keys").rglob("*.nk")]
+    s = Store(store)
+    jwts = [e.token.token for a in s.accounts("DEMO") for e in (a, *s.users("DEMO", a.name))]
+    assert seeds and jwts
+    assert not [x for x in seeds + jwts if x in printed]
+    assert not re.search(r"\bS[OAU][A-Z2-7]{56}\b", printed)  # no seed of any key at all
+    assert "eyJ0eXAi" not in printed  # no JWT at all (every one starts with this header)

@@ -159,7 +159,7 @@ def test_a_new_kind_is_one_registered_class(tmp_path: Path,
     @register
     class Widget(Kind):
         kind = "Widget"
-        order = 0
+        order = -1  # before every registered kind (Account is 0)
         defaults = {"size": 1}  # noqa: RUF012 - a test kind
 
         def load(self, doc: Doc) -> Resource:

@@ -14,12 +14,15 @@ from natsops.cli.auth import (
     exports,
     keys,
     lifecycle,
+    mapping,
     operator,
     push,
     revocations,
     rotate,
+    signing,
     store,
     user,
+    useredit,
 )
 from natsops.cli.auth._common import OPERATOR_KEY, STORE_KEY
 
@@ -32,8 +35,15 @@ Examples (the nsc recipe):
   natsops auth render-config > operator.conf     # include it in nats-server.conf
   natsops auth push --all
   natsops auth verify
+
+\b
+Day two:
   natsops auth expirations --within 30d          # exit 6 when something expires (CI)
   natsops auth describe jwt app-service.creds    # claims and chain check, never the seed
+  natsops auth user edit service --account APP --allow-pubsub 'billing.>' --dry-run
+  natsops auth account edit APP --js-disable --js-tier R3 --js-disk 10GB
+  natsops auth account signing-key add APP --role reader --allow-sub 'feed.>'
+  natsops auth user add alice --account APP --role reader
 """
 
 app = typer.Typer(
@@ -51,6 +61,9 @@ app.add_typer(operator.app, name="operator")
 app.add_typer(account.app, name="account")
 account.app.add_typer(exports.export_app, name="export")
 account.app.add_typer(exports.import_app, name="import")
+account.app.add_typer(mapping.app, name="mapping")
+account.app.add_typer(signing.app, name="signing-key")
+user.app.registered_commands += useredit.app.registered_commands
 app.add_typer(user.app, name="user")
 app.add_typer(creds.app, name="creds")
 app.add_typer(revocations.app, name="revocations")

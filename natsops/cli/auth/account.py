@@ -7,12 +7,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from natsops.cli.auth import _common
+from natsops.cli.auth import _common, _edits
 from natsops.cli.options import DryRun, Force, Json
 from natsops.cli.prompt import confirm
 
 if TYPE_CHECKING:
     from natsops.auth.claims import AccountLimits
+    from natsops.auth.edit import AccountExtras
 
 app = typer.Typer(help="Accounts (one per trust boundary).", no_args_is_help=True)
 
@@ -44,12 +45,20 @@ def _limit_options(
     js_consumers: Annotated[
         int | None, typer.Option("--js-consumers", help="Max consumers")
     ] = None,
+    imports: Annotated[int | None, typer.Option("--max-imports", help="Max imports (-1)")] = None,
+    exports: Annotated[int | None, typer.Option("--max-exports", help="Max exports (-1)")] = None,
+    js_max_ack_pending: Annotated[int | None, typer.Option(
+        "--js-max-ack-pending", help="Max ack pending per consumer (-1 unlimited)")] = None,
+    js_mem_max_stream_bytes: Annotated[str | None, typer.Option(
+        "--js-max-mem-stream", help="Max bytes of one memory stream, e.g. 512MB")] = None,
+    js_disk_max_stream_bytes: Annotated[str | None, typer.Option(
+        "--js-max-disk-stream", help="Max bytes of one file stream, e.g. 1GB")] = None,
 ) -> None:
-    """Signature only: the nine account-limit options (``AccountLimits`` field names)."""
+    """Signature only: the account-limit options (``AccountLimits`` field names)."""
 
 
 def with_limits(command: Callable[..., None]) -> Callable[..., None]:
-    """Put the nine limit options where ``command`` has its ``limits`` parameter.
+    """Put the limit options where ``command`` has its ``limits`` parameter.
 
     The command is called with them parsed into one ``AccountLimits`` (sizes such as ``1MB``).
     """
@@ -68,6 +77,33 @@ def with_limits(command: Callable[..., None]) -> Callable[..., None]:
     wrapper.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
     wrapper.__annotations__ = {p.name: p.annotation for p in params}
     return wrapper
+
+
+def _extra_options(
+    wildcards: Annotated[bool | None, typer.Option(
+        "--wildcard-exports/--no-wildcard-exports", help="Allow exports with wildcards",
+        show_default=False)] = None,
+    disallow_bearer: Annotated[bool | None, typer.Option(
+        "--disallow-bearer/--allow-bearer", help="Refuse users with bearer tokens",
+        show_default=False)] = None,
+    description: Annotated[str | None, typer.Option(
+        "--description", help="Description ('' removes it)")] = None,
+    info_url: Annotated[str | None, typer.Option("--info-url", help="Info URL")] = None,
+    max_bytes_required: Annotated[bool | None, typer.Option(
+        "--js-max-bytes-required/--no-js-max-bytes-required",
+        help="Streams must set max bytes", show_default=False)] = None,
+    tier: Annotated[str | None, typer.Option(
+        "--js-tier", help="Set the JetStream limits of this tier (R1, R3...)")] = None,
+    rm_tiers: Annotated[list[str] | None, typer.Option(
+        "--rm-js-tier", help="Remove a JetStream tier")] = None,
+) -> None:
+    """Signature only: the account claims ``natsops.auth.edit.AccountExtras`` sets."""
+
+
+def _extras(rm_tiers: list[str] | None = None, **given: "Any") -> "AccountExtras":
+    from natsops.auth.edit import AccountExtras
+
+    return AccountExtras(rm_tiers=tuple(rm_tiers or ()), **given)
 
 
 def _one_name(arg: str | None, opt: str | None) -> str:
@@ -112,6 +148,7 @@ def account_add(
 
 @app.command("edit")
 @with_limits
+@_edits.inject(_extra_options, "extras", _extras)
 def account_edit(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Account name")],
@@ -123,6 +160,7 @@ def account_edit(
     ] = None,
     *,
     limits: "AccountLimits",
+    extras: "AccountExtras",
     allow_pub: Annotated[
         list[str] | None,
         typer.Option("--allow-pub", help="Default permission: allow publish (repeatable)"),
@@ -146,13 +184,20 @@ def account_edit(
     dry_run: DryRun = False,
     json_out: Json = False,
 ) -> None:
-    """Change limits, JetStream or default permissions of an account (then push it)."""
-    from natsops.auth import ops
+    """Change limits, JetStream (flat or per tier), default permissions, flags of an account.
 
-    _common.change(ctx, json_out, ops.edit_account, name, limits=limits, jetstream=js,
-                   allow=_common.perms(allow_pub, allow_sub, deny_pub, deny_sub),
-                   remove=_common.perms(rm, rm, rm, rm), add_signing_key=add_signing_key,
-                   dry_run=dry_run)
+    With --js-tier R3 the JetStream limit options set that tier (streams of 3 replicas)
+    instead of the flat limits; tiers and flat limits exclude each other. Prints the claim
+    diff; push the account to apply it (natsops auth push --account NAME).
+    """
+    from natsops.auth.edit import account_extras
+
+    store, op = _common.target(ctx)
+    edit = account_extras(store, op, name, limits=limits, jetstream=js, extras=extras,
+                          allow=_common.perms(allow_pub, allow_sub, deny_pub, deny_sub),
+                          remove=_common.perms(rm, rm, rm, rm), add_signing_key=add_signing_key,
+                          dry_run=dry_run)
+    _edits.emit_edits(ctx, [edit], json_out)
 
 
 @app.command("rm")

@@ -45,17 +45,25 @@ def user_add(
         bool, typer.Option("--bearer", help="Bearer token: the server skips the nonce signature")
     ] = False,
     expiry: Annotated[str | None, typer.Option("--expiry", help="Valid for, e.g. 24h, 30d")] = None,
+    role: Annotated[str | None, typer.Option(
+        "--role", help="Issue it through this role (scoped signing key): the role's template "
+                       "gives its permissions")] = None,
     dry_run: DryRun = False,
     json_out: Json = False,
 ) -> None:
     """Create a user and its creds file (0600) in the store."""
     import time
 
-    from natsops.auth import ops
+    from natsops.auth import ops, roles
     from natsops.units import parse_duration
 
     expires = int(time.time() + parse_duration(expiry, what="--expiry")) if expiry else None
     permissions = _common.perms(allow_pub, allow_sub, deny_pub, deny_sub, allow_pub_response)
+    if role is not None:
+        roles.check_role_options(permissions.empty() and not bearer)
+        _common.change(ctx, json_out, roles.add_role_user, account, name, role, expires=expires,
+                       dry_run=dry_run)
+        return
     _common.change(ctx, json_out, ops.add_user, account, name, permissions=permissions,
                    bearer=bearer, expires=expires, dry_run=dry_run)
 

@@ -102,6 +102,8 @@ class Kind:
 
     kind: ClassVar[str] = ""
     order: ClassVar[int] = 50
+    # False: `--prune` never deletes this kind; its live state is read for the recipes' only
+    prunable: ClassVar[bool] = True
     defaults: ClassVar[Mapping[str, Any]] = {}
     immutable: ClassVar[Mapping[str, str]] = {}
 

@@ -1,0 +1,92 @@
+"""``natsops auth user edit`` and ``user info``: change a user in place; what servers hold."""
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from natsops.cli.auth import _common, _edits
+from natsops.cli.auth._common import AccountOpt, SysCreds
+from natsops.cli.options import DryRun, Json
+from natsops.cli.state import want_json
+
+if TYPE_CHECKING:
+    from natsops.auth.edit import UserEdit
+    from natsops.auth.live import UserLive
+
+app = typer.Typer()  # commands joined to `natsops auth user` (see __init__)
+
+UserName = Annotated[str, typer.Argument(help="User name")]
+
+
+@app.command("edit")
+@_edits.with_user_edit
+def user_edit(
+    ctx: typer.Context,
+    name: UserName,
+    account: AccountOpt,
+    *,
+    edit: "UserEdit",
+    dry_run: DryRun = False,
+    json_out: Json = False,
+) -> None:
+    """Change a user's permissions, limits, tags or expiry; keep its key (same seed).
+
+    Re-signs the user JWT and rewrites its creds file (0600) with the same seed: clients
+    reading that file get the new claims at their next connect. A live connection keeps the
+    claims it connected with; --revoke-previous revokes the older JWTs in the account, so that
+    pushing the account closes those connections (clients that reconnect get the new claims).
+    """
+    from natsops.auth.edit import edit_user
+
+    store, op = _common.target(ctx)
+    _edits.emit_edits(ctx, edit_user(store, op, account, name, edit, dry_run=dry_run), json_out)
+
+
+@app.command("info")
+def user_info(
+    ctx: typer.Context,
+    name: UserName,
+    account: AccountOpt,
+    live: Annotated[bool, typer.Option(
+        "--live", help="Also ask the servers: the user's live connections (system account "
+                       "connz) and its effective permissions ($SYS.REQ.USER.INFO as the user)")
+    ] = False,
+    sys_creds: SysCreds = None,
+    json_out: Json = False,
+) -> None:
+    """Show a user's claims from the store (public data only); --live: what servers hold."""
+    from natsops.auth.inventory import describe
+    from natsops.auth.live import user_live
+    from natsops.cli import output
+    from natsops.cli._run import run
+
+    store, op = _common.target(ctx)
+    item = describe(store, op, "user", name, account)
+    state = run(user_live(store, op, account, name, _common.sys_settings(ctx, sys_creds))) \
+        if live else None
+    if want_json(ctx, json_out):
+        output.print_json({"user": vars(item), "live": vars(state) if state else None})
+        return
+    _print_info(item.claims, state)
+
+
+def _print_info(claims: "Mapping[str, Any]", state: "UserLive | None") -> None:
+    import json
+
+    from natsops.cli import output
+
+    typer.echo(json.dumps(claims, indent=2, sort_keys=True))
+    if state is None:
+        return
+    output.table(f"live connections of {state.user} ({state.servers_asked} server(s) asked)",
+                 ["server", "cid", "name", "ip", "JWT"],
+                 [(c.server, c.cid, c.name, c.ip, "current" if c.current else f"older (iat "
+                   f"{c.iat})") for c in state.connections])
+    if state.permissions is not None:
+        typer.echo("effective permissions (" + "$SYS.REQ.USER.INFO):")
+        typer.echo(json.dumps(state.permissions, indent=2, sort_keys=True))
+    elif state.permissions_note:
+        output.info(state.permissions_note)
+    for note in state.notes:
+        output.info(note)

@@ -1,0 +1,229 @@
+"""Kind ``Account``: an account of the auth store, as the servers hold it.
+
+The spec uses the account JWT's own field names (its ``nats`` object, as ``natsops auth describe
+account`` shows it), with human sizes::
+
+    kind: Account
+    metadata: {name: APP, operator: DEMO}      # operator: default the only one in the store
+    spec:
+      jetstream: true                          # shorthand: JetStream on, unlimited (or false)
+      limits: {conn: 100, payload: 1MB, disk_storage: 10GB, streams: 10}
+      limits: {tiered_limits: {R3: {disk_storage: 1GB, streams: 2}}}
+      default_permissions: {pub: {deny: ["admin.>"]}}
+      exports: [...]; mappings: {...}; description: "..."
+      imports: [{name: svc, subject: "svc.>", account: OTHER, type: service}]   # name or key
+
+Only the fields the recipe names are compared (``limits`` key by key, the others whole). The
+live side is what the servers store (``CLAIMS.LOOKUP`` through a system user minted from the
+store; the oldest copy when they differ); a server copy that is not the store's JWT is a change
+too (``jwt``: apply pushes). Apply edits the store (creating the account if needed), signs,
+pushes, and fails unless every server then holds the new JWT. Accounts are never pruned.
+
+The store is ``ctx.cache["auth.store"]`` (a path) when a caller sets it, else the one ``natsops
+auth`` uses by default (``NATSOPS_STORE``, else the per-user data folder); the operator is
+:func:`auth_operator`'s.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Collection, Mapping
+from pathlib import Path
+from typing import Any
+
+from natsops.auth.store import Store, default_store_root
+from natsops.errors import NatsopsError, ServerError
+from natsops.estate.context import EstateContext
+from natsops.estate.fields import boolean, check_fields, mapping, size_bytes, string
+from natsops.estate.kinds import Kind, register
+from natsops.estate.model import Action, Doc, Live, Op, Resource
+from natsops.jetstream.spec import Change, diff_configs
+
+__all__ = ["AccountKind", "auth_operator", "auth_store", "auth_target", "sys_settings"]
+
+_SIZES = ("data", "payload", "mem_storage", "disk_storage", "mem_max_stream_bytes",
+          "disk_max_stream_bytes")
+_JS = ("mem_storage", "disk_storage", "streams", "consumer", "max_ack_pending",
+       "mem_max_stream_bytes", "disk_max_stream_bytes", "max_bytes_required")
+_FIELDS = ("jetstream", "limits", "default_permissions", "exports", "imports", "mappings",
+           "description", "info_url")
+
+
+def auth_store(ctx: EstateContext) -> Store:
+    """The auth store of this run (see the module docstring)."""
+    root = ctx.cache.get("auth.store")
+    return Store(Path(root) if root else default_store_root())
+
+
+def auth_operator(ctx: EstateContext, store: Store, named: str | None = None) -> str:
+    """The operator: the recipe's ``metadata.operator``, ``ctx.cache["auth.operator"]``,
+    ``NATSOPS_OPERATOR`` (as ``natsops auth --operator``), else the only one in the store."""
+    import os
+
+    return store.resolve_operator(named or ctx.cache.get("auth.operator")
+                                  or os.environ.get("NATSOPS_OPERATOR"))
+
+
+def auth_target(ctx: EstateContext, names: Collection[str] | None) -> tuple[Store, str] | None:
+    """The store and operator to read, or None when no resource of the kind is asked for."""
+    if names is not None and not names:
+        return None
+    store = auth_store(ctx)
+    return store, auth_operator(ctx, store)
+
+
+def sys_settings(ctx: EstateContext) -> Any:
+    """The run's settings without credentials: auth commands mint a system user from the
+    store (the recipe connection is usually an application user)."""
+    from natsops.context import AUTH_FIELDS
+
+    return ctx.conn.settings.with_(**dict.fromkeys(AUTH_FIELDS))
+
+
+def _limits(doc: Doc, value: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, v in dict(value).items():
+        if key == "tiered_limits":
+            out[key] = {str(t): _limits(doc, lim) for t, lim in dict(v).items()}
+        elif key in _SIZES:
+            try:
+                out[key] = size_bytes(v, f"limits.{key}")
+            except NatsopsError as exc:
+                raise doc.error(f"spec.limits.{key}", str(exc)) from None
+        else:
+            out[key] = v
+    return out
+
+
+def _named_imports(imports: Any, keys: Mapping[str, str]) -> Any:
+    """Imports whose ``account`` is an account name of the store get its public key."""
+    if not isinstance(imports, list):
+        return imports
+    return [{**i, "account": keys.get(str(i.get("account")), i.get("account"))}
+            if isinstance(i, Mapping) else i for i in imports]
+
+
+def desired_nats(spec: Mapping[str, Any], current: Mapping[str, Any],
+                 keys: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """``current`` (an account's ``nats`` object) with the recipe's fields laid over it.
+
+    ``keys``: account name -> public key, for imports that name their account.
+    """
+    nats = copy.deepcopy(dict(current))
+    lim = dict(nats.get("limits") or {})
+    if spec.get("jetstream") is False:
+        for k in (*_JS, "tiered_limits"):
+            lim.pop(k, None)
+    elif spec.get("jetstream") and not (lim.get("mem_storage") or lim.get("disk_storage")
+                                        or lim.get("tiered_limits")):
+        lim.update({"mem_storage": -1, "disk_storage": -1, "streams": -1, "consumer": -1})
+    given = dict(spec.get("limits") or {})
+    if "tiered_limits" in given:
+        for k in _JS:
+            lim.pop(k, None)
+    elif any(k in given for k in _JS):
+        lim.pop("tiered_limits", None)
+    lim.update(given)
+    nats["limits"] = lim
+    for key in _FIELDS[2:]:
+        if key in spec:
+            nats[key] = copy.deepcopy(spec[key])
+    if "imports" in spec and keys:
+        nats["imports"] = _named_imports(nats["imports"], keys)
+    return nats
+
+
+def _keys(store: Store, op: str) -> dict[str, str]:
+    return {a.name: a.public_key for a in store.accounts(op)}
+
+
+@register
+class AccountKind(Kind):
+    kind = "Account"
+    order = 0
+    prunable = False
+
+    def load(self, doc: Doc) -> Resource:
+        from natsops.estate.fields import name_of
+
+        spec = check_fields(doc, _FIELDS, {"jetstream": boolean, "limits": mapping,
+                                           "default_permissions": mapping,
+                                           "mappings": mapping, "description": string,
+                                           "info_url": string})
+        if "limits" in spec:
+            spec["limits"] = _limits(doc, spec["limits"])
+        meta = {"operator": doc.metadata["operator"]} if doc.metadata.get("operator") else {}
+        return Resource(self.kind, name_of(doc), {**spec, "metadata": meta}, doc.where(), doc)
+
+    async def fetch_live(self, ctx: EstateContext,
+                         names: Collection[str] | None) -> dict[str, Live]:
+        from natsops.access import system_connection
+        from natsops.auth.sysreq import discover, lookup
+        from natsops.auth.sysuser import auth_access
+
+        target = auth_target(ctx, names)
+        if target is None:
+            return {}
+        store, op = target
+        wanted = [n for n in store.account_names(op) if names is None or n in names]
+        out: dict[str, Live] = {}
+        if not wanted:
+            return out
+        timeout = ctx.conn.settings.timeout
+        access = auth_access(store, op, sys_settings(ctx))
+        async with system_connection(access, "natsops plan") as (conn, _):
+            servers = await discover(conn.nc, timeout)
+            for name in wanted:
+                acc = store.account(op, name)
+                copies = await lookup(conn.nc, acc.public_key, len(servers), timeout)
+                held = [c for c in copies if c is not None]
+                if not held:
+                    continue
+                oldest = min(held, key=lambda t: t.iat)
+                same = all(c is not None and c.jti == acc.token.jti for c in copies) and \
+                    len(copies) == len(servers)
+                out[name] = Live(self.kind, name, dict(oldest.nats), detail={
+                    "store_jti": acc.token.jti, "store_iat": acc.token.iat,
+                    "server_iat": oldest.iat, "current": same, "operator": op,
+                    "keys": _keys(store, op)})
+        return out
+
+    def diff(self, desired: Resource, live: Live | None) -> Action:
+        if live is None:
+            return Action(self.kind, desired.name, Op.CREATE, desired=desired)
+        want = desired_nats(desired.spec, live.config, live.detail["keys"])
+        changes = diff_configs(live.config, want)
+        if not changes and not live.detail["current"]:
+            changes = [Change("jwt.iat", live.detail["server_iat"], live.detail["store_iat"])]
+        if not changes:
+            return Action(self.kind, desired.name, Op.NOOP, desired=desired, live=live)
+        return Action(self.kind, desired.name, Op.UPDATE, tuple(changes), desired=desired,
+                      live=live)
+
+    async def apply(self, ctx: EstateContext, action: Action) -> str:
+        from natsops.auth import ops
+        from natsops.auth.push import push
+        from natsops.findings import Severity
+
+        assert action.desired is not None
+        store = auth_store(ctx)
+        meta = action.desired.spec.get("metadata") or {}
+        op = auth_operator(ctx, store, meta.get("operator"))
+        name = action.desired.name
+        if name not in store.account_names(op):
+            ops.add_account(store, op, name)
+        current = store.account(op, name).nats
+        want = desired_nats(action.desired.spec, current, _keys(store, op))
+        if diff_configs(current, want):
+            def replace_nats(nats: dict[str, Any]) -> None:
+                nats.clear()
+                nats.update(want)
+
+            ops._update_account(store, op, name, replace_nats, False)
+        report = await push(store, op, sys_settings(ctx), [name],
+                            timeout=ctx.conn.settings.timeout)
+        failed = [f for f in report.findings if f.severity >= Severity.FAIL]
+        if failed:
+            raise ServerError(f"account {name}: {failed[0].message}",
+                              hint=failed[0].fix or "natsops auth verify")
+        return f"signed and pushed to {len(report.servers)} server(s), verified"
