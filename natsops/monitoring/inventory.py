@@ -31,6 +31,7 @@ class Inventory:
     monitors: tuple[str, ...]
     configs: tuple[tuple[str, Path], ...] = ()
     binary: Path | None = None
+    ca: str | None = None  # the CA of a TLS topology's https monitors
 
 
 def local_inventory(directory: Path) -> Inventory:
@@ -44,7 +45,7 @@ def local_inventory(directory: Path) -> Inventory:
         d = LocalDeployment.load(directory)
         return Inventory(names=tuple(n.name for n in d.nodes),
                          monitors=tuple(d.monitor_url(n) for n in d.nodes),
-                         configs=tuple(d.config_files()), binary=d.binary)
+                         configs=tuple(d.config_files()), binary=d.binary, ca=d.tls_ca)
     c = LocalCluster.load(directory)
     return Inventory(names=tuple(n.name for n in c.nodes),
                      monitors=tuple(n.monitor_url for n in c.nodes),

@@ -337,6 +337,11 @@ def test_tls_refuses_a_client_without_the_ca(started: Callable[[str], Running]) 
     r = runner.invoke(app, ["doctor", "--dir", str(t.dep.dir), "--only", "servers-missing",
                             "--json"])  # the sys user over TLS, the leaf seen through the hub
     assert json.loads(r.stdout)["servers"] == ["h1t", "l1t"], r.output
+    # over HTTP: the https monitors are checked against the topology's CA
+    r = runner.invoke(app, ["doctor", "--dir", str(t.dep.dir), "--transport", "http",
+                            "--only", "servers-missing", "--json"])
+    doc = json.loads(r.stdout)
+    assert doc["transport"] == "http" and doc["servers"] == ["h1t", "l1t"], r.output
     r = runner.invoke(app, ["cluster", "status", "--dir", str(t.dep.dir), "--json"])
     doc = json.loads(r.stdout)
     nodes = [n for g in doc["groups"] for n in g["cluster"]["nodes"]]
