@@ -22,19 +22,21 @@ app = typer.Typer(
                     "natsops cluster status --dir .natsops/demo   # a topology: every cluster"),
 )
 
-DirOpt = Annotated[Path, typer.Option("--dir", envvar="NATSOPS_CLUSTER_DIR",
-                                      help="State directory of the cluster or topology")]
-DEFAULT = Path(".natsops/C1")
+DirOpt = Annotated[Path | None, typer.Option(
+    "--dir", envvar="NATSOPS_CLUSTER_DIR", show_default=False,
+    help="State directory of the cluster or topology (default: .natsops/C1, or the only "
+         "cluster or topology in ./.natsops)")]
+DEFAULT = None
 NodeArg = Annotated[str | None, typer.Argument(help="Node name (n1, n2, ...); default: all",
                                                show_default=False)]
 Grace = Annotated[float, typer.Option("--grace", help="Seconds to wait before SIGKILL")]
 Wait = Annotated[str, typer.Option("--wait", help="How long to wait for it to be usable")]
 
 
-def _load(directory: Path) -> "Local":
-    from natsops.cluster.target import load_local
+def _load(directory: Path | None) -> "Local":
+    from natsops.cluster.target import default_local_dir, load_local
 
-    return load_local(directory)
+    return load_local(directory if directory is not None else default_local_dir())
 
 
 def print_status(status: "ClusterStatus | TopologyStatus", title: str | None = None) -> None:

@@ -16,13 +16,33 @@ from natsops.cluster.local import LocalCluster
 from natsops.cluster.ready import Progress, silent
 from natsops.cluster.status import ClusterStatus
 
-__all__ = ["Local", "load_local", "purge_local", "restart_local", "start_local",
-           "status_local"]
+__all__ = ["DEFAULT_DIR", "Local", "default_local_dir", "load_local", "purge_local",
+           "restart_local", "start_local", "status_local"]
 
 Local = LocalCluster | LocalDeployment
 
 if TYPE_CHECKING:
     from natsops.cluster.deployment_status import TopologyStatus
+
+
+DEFAULT_DIR = Path(".natsops/C1")  # `natsops bootstrap`'s default folder
+
+
+def default_local_dir(search: Path = Path(".natsops")) -> Path:
+    """The folder ``natsops cluster`` works on without ``--dir``: bootstrap's default when it
+    holds a cluster, else the only cluster or topology below ``search`` (``bootstrap
+    --topology`` writes ``.natsops/<name>``), else the default (reported as missing)."""
+    from natsops.errors import UsageError
+
+    if (DEFAULT_DIR / "cluster.json").is_file() or not search.is_dir():
+        return DEFAULT_DIR
+    found = sorted({p.parent for pattern in ("*/cluster.json", "*/topology.json")
+                    for p in search.glob(pattern)})
+    if len(found) > 1:
+        raise UsageError(f"{len(found)} local clusters in {search}: "
+                         f"{', '.join(p.name for p in found)}; choose one with --dir",
+                         hint=f"natsops cluster status --dir {found[0]}")
+    return found[0] if found else DEFAULT_DIR
 
 
 def load_local(directory: Path) -> Local:
