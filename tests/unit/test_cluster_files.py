@@ -139,7 +139,7 @@ def test_cluster_commands_find_the_only_local_cluster_or_topology(
     assert default_local_dir() == Path(".natsops/retail")
     (tmp_path / ".natsops/B2").mkdir()
     (tmp_path / ".natsops/B2/cluster.json").write_text("{}")
-    with pytest.raises(UsageError, match="2 local clusters in .natsops: B2, retail"):
+    with pytest.raises(UsageError, match=r"2 local clusters in \.natsops: B2, retail"):
         default_local_dir()
     (tmp_path / ".natsops/C1").mkdir()
     (tmp_path / ".natsops/C1/cluster.json").write_text("{}")
