@@ -174,6 +174,46 @@ def test_a_message_crosses_the_gateway(started: Callable[[str], Running]) -> Non
     _run(go())
 
 
+def test_a_backup_restored_into_the_other_cluster(started: Callable[[str], Running],
+                                                  tmp_path: Path) -> None:
+    """`stream restore --cluster west` places the copy of an east stream in west."""
+    from nats.js.api import Placement
+
+    sc = started("super")
+    server = ["-s", sc.url("east"), "--user", "app", "--password", APP_PW]
+
+    async def make() -> None:
+        nc = await nats.connect(sc.url("east"), user="app", password=APP_PW)
+        try:
+            js = nc.jetstream(timeout=15)
+            await js.add_stream(name="MOVE", subjects=["move.>"], num_replicas=1,
+                                placement=Placement(cluster="east"))
+            for i in range(5):
+                await js.publish("move.x", b"%d" % i)
+        finally:
+            await nc.close()
+
+    _run(make())
+    archive = tmp_path / "move.tgz"
+    r = runner.invoke(app, [*server, "stream", "backup", "MOVE", str(archive)])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, [*server, "stream", "restore", str(archive), "--name", "MOVED",
+                            "--subjects", "moved.>", "--cluster", "west", "--no-progress"])
+    assert r.exit_code == 0, r.output
+
+    async def check() -> None:
+        nc = await nats.connect(sc.url("west"), user="app", password=APP_PW)
+        try:
+            info = await nc.jetstream(timeout=15).stream_info("MOVED")
+            assert info.state.messages == 5
+            assert info.cluster is not None and info.cluster.name == "west"
+            assert info.config.placement is not None and info.config.placement.cluster == "west"
+        finally:
+            await nc.close()
+
+    _run(check())
+
+
 def test_doctor_sees_every_server_and_no_split_brain(started: Callable[[str], Running],
                                                     tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
