@@ -10,7 +10,8 @@ system-account user. :func:`system_access` lists the logins worth trying, in thi
 3. the ``<context>-sys`` context beside it (``natsops bootstrap`` writes ``natsops-C1`` and
    ``natsops-C1-sys``);
 4. a local cluster's own sys user: ``--dir``, the cluster that owns the context in use, or a
-   cluster in ``./.natsops/*`` whose URLs are the ones in use (or when none were chosen);
+   cluster (or topology) in ``./.natsops/*`` whose URLs are the ones in use (or when none were
+   chosen);
 5. for auth, a short-lived system user minted from the auth store.
 
 :func:`system_connection` tries them in that order and keeps the first that is a system-account
@@ -99,8 +100,11 @@ def _flag_names(fields: list[str]) -> str:
 def local_login(directory: Path, base: Settings) -> Login | None:
     """The system-account login of a natsops local cluster: its ``sys`` user, or in operator
     mode the store's ``SYS/sys`` creds; None when the directory holds no cluster."""
+    from natsops.cluster.deployment import is_deployment
     from natsops.cluster.local import LocalCluster
 
+    if is_deployment(directory):
+        return _topology_login(directory, base)
     try:
         cluster = LocalCluster.load(directory)
     except NatsopsError:
@@ -122,6 +126,22 @@ def local_login(directory: Path, base: Settings) -> Login | None:
     return Login(f"{where} (sys user)", base.with_(servers=servers, **auth), directory)
 
 
+def _topology_login(directory: Path, base: Settings) -> Login | None:
+    """A local topology's ``sys`` user, on its clusters' servers (the system account spans the
+    gateways and, when the leaf sites bind it, the leaf sites), with its CA when TLS is on."""
+    from natsops.cluster.deployment import LocalDeployment
+
+    try:
+        s = LocalDeployment.load(directory).settings("sys")
+    except NatsopsError:
+        return None
+    if s is None:
+        return None
+    auth = {**dict.fromkeys(AUTH_FIELDS), "user": s.user, "password": s.password}
+    return Login(f"the local topology in {directory} (sys user)",
+                 base.with_(servers=s.servers, tls_ca=s.tls_ca, **auth), directory)
+
+
 def _operator_sys_creds(directory: Path) -> Path | None:
     """An operator-mode local cluster: the creds of its operator's ``SYS/sys`` user."""
     from natsops.auth.localdev import operator_marker
@@ -134,18 +154,20 @@ def _operator_sys_creds(directory: Path) -> Path | None:
     return Store(store).creds_path(op, "SYS", "sys")
 
 
-def _local_candidates(base: Settings, search: Path) -> list[Path]:
-    """Clusters below ``search`` worth trying: those whose URLs are in use, or all of them
-    when no server was chosen (the default URL)."""
-    from natsops.cluster.local import LocalCluster
+def _local_candidates(base: Settings, search: Path, *, topologies: bool = True) -> list[Path]:
+    """Clusters (and topologies) below ``search`` worth trying: those whose URLs are in use,
+    or all of them when no server was chosen (the default URL)."""
+    from natsops.cluster.target import load_local
 
     if not search.is_dir():
         return []
     found = []
     chosen = "servers" in base.sources
-    for state in sorted(search.glob("*/cluster.json")):
+    states = [*search.glob("*/cluster.json"),
+              *(search.glob("*/topology.json") if topologies else ())]
+    for state in sorted(states):
         try:
-            cluster = LocalCluster.load(state.parent)
+            cluster = load_local(state.parent)
         except NatsopsError:
             continue
         if not chosen or set(cluster.client_urls) & set(base.servers):
@@ -156,7 +178,7 @@ def _local_candidates(base: Settings, search: Path) -> list[Path]:
 def local_cluster_in_use(base: Settings, search: Path = Path(".natsops")) -> Path | None:
     """The one local cluster below ``search`` that ``base`` points at (or the only one there
     when no server was chosen); None when there is none, or more than one to choose from."""
-    found = _local_candidates(base, search)
+    found = _local_candidates(base, search, topologies=False)  # upgrade: one cluster only
     return found[0] if len(found) == 1 else None
 
 

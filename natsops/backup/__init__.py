@@ -7,6 +7,8 @@
   archives are renamed into place only when complete
 - :mod:`~natsops.backup.restore` -- restore as R1 under a free name and subjects, compare with
   the manifest, scale and wait for the replicas; a failed restore deletes what it created
+- :mod:`~natsops.backup.restore_all` -- restore an account's backup folder in dependency order
+  (origins before mirrors and sources, buckets as buckets), placement and limits for every stream
 - :mod:`~natsops.backup.verify` -- offline checks as findings, and the restore test (restore
   under a temporary name, compare, remove)
 
@@ -28,6 +30,17 @@ from natsops.backup.restore import (
     parse_subjects,
     restore_stream,
 )
+from natsops.backup.restore_all import (
+    AccountRestore,
+    AccountRestorePlan,
+    RestoreStep,
+    bucket_backup,
+    check_restore_all,
+    placement_override,
+    plan_restore_all,
+    restore_all,
+    restore_overrides,
+)
 from natsops.backup.snapshot import (
     BackupJob,
     BackupOptions,
@@ -40,19 +53,28 @@ from natsops.backup.verify import Verification, restore_test, verify_archive, ve
 
 __all__ = [
     "ARCHIVE_FORMAT",
+    "AccountRestore",
+    "AccountRestorePlan",
     "BackupJob",
     "BackupOptions",
     "BackupResult",
     "BackupSource",
     "Manifest",
     "RestoreResult",
+    "RestoreStep",
     "Verification",
     "backup_all",
     "backup_job",
     "backup_stream",
+    "bucket_backup",
+    "check_restore_all",
     "max_bytes_override",
     "open_backup",
     "parse_subjects",
+    "placement_override",
+    "plan_restore_all",
+    "restore_all",
+    "restore_overrides",
     "restore_stream",
     "restore_test",
     "verify_archive",

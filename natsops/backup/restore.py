@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 from natsops.backup.archive import BackupSource, Manifest, Progress, no_progress
 from natsops.backup.verify import verify_backup
-from natsops.errors import Conflict, ServerError, Timeout, Unreachable, UsageError
+from natsops.errors import Conflict, ServerError, Unreachable, UsageError
 from natsops.faults import cleanup, note_cleanup, server_label
 from natsops.findings import Severity
 from natsops.jetstream._api import request, request_subject
-from natsops.jetstream.consumers import consumer_names
 from natsops.jetstream.errors import JSApiError
+from natsops.jetstream.scale import ensure_copying, wait_replicated
 from natsops.jetstream.streams import delete_stream, list_stream_names, stream_exists
 
 if TYPE_CHECKING:
@@ -159,7 +159,12 @@ async def restore_stream(
             await scale_stream(conn, target, want_replicas, ready_timeout)
         info = await request(conn, f"STREAM.INFO.{target}", what=f"stream {target}")
         state = info.get("state") or state
-        _compare(src.manifest, state, target)
+        # a mirror or a stream with sources resumes copying from its origins as soon as it
+        # exists: by now it may hold more than the backup (never less)
+        _compare(src.manifest, state, target,
+                 grows=bool(config.get("mirror") or config.get("sources")))
+        if want_replicas > 1:
+            await ensure_copying(conn, target)
     except BaseException as exc:
         if started:
             await _remove_partial(conn, target, exc)
@@ -238,6 +243,11 @@ async def _send_snapshot(nc: Client, src: BackupSource, deliver: str, chunk_size
     sub = await nc.subscribe(f"{inbox}.*", cb=on_ack)
     try:
         for i, chunk in enumerate(src.read_chunks(chunk_size)):
+            if i == 0:
+                await _send_first(nc, deliver, chunk, stall_timeout)
+                sent += len(chunk)
+                progress(sent, src.snapshot_size)
+                continue
             if failure:
                 raise failure[0]
             await _acked(window.acquire(), stall_timeout, "chunks", nc)
@@ -257,6 +267,39 @@ async def _send_snapshot(nc: Client, src: BackupSource, deliver: str, chunk_size
     finally:
         with contextlib.suppress(Exception):
             await sub.unsubscribe()
+
+
+async def _send_first(nc: Client, deliver: str, chunk: bytes, stall_timeout: float) -> None:
+    """Send the first chunk alone until the server takes it. The restore's deliver subject lives
+    on the server that restores (in a cluster, maybe not the one we are connected to): until
+    its interest reaches our server over the routes a chunk finds no responder (503) and was
+    not delivered, so it is sent again; the others follow only once one has arrived, in order."""
+    from nats.errors import NoRespondersError
+    from nats.errors import TimeoutError as NatsTimeout
+
+    deadline = time.monotonic() + stall_timeout
+    while True:
+        try:
+            msg = await nc.request(deliver, chunk, timeout=max(0.1, deadline - time.monotonic()))
+        except NoRespondersError:
+            if time.monotonic() > deadline:
+                raise Unreachable(f"restore stalled: nothing on {server_label(nc)} took the "
+                                  f"snapshot for {stall_timeout:g}s",
+                                  hint="check the servers, or raise --stall-timeout") from None
+            await asyncio.sleep(0.05)
+            continue
+        except NatsTimeout:
+            raise Unreachable(f"restore stalled: the first chunk was not acknowledged by "
+                              f"{server_label(nc)} for {stall_timeout:g}s",
+                              hint="check that server, or raise --stall-timeout") from None
+        except Exception:
+            if nc.is_closed or not nc.is_connected:
+                raise Unreachable(f"connection to {server_label(nc)} lost during the "
+                                  "restore") from None
+            raise
+        if msg.data or (msg.headers and msg.headers.get("Status") not in (None, "", "200")):
+            raise ServerError(f"restore chunk refused: {_refusal(msg)}")
+        return
 
 
 async def _acked(wait: Awaitable[Any], stall_timeout: float, what: str, nc: Client) -> None:
@@ -288,10 +331,12 @@ def _refusal(msg: Any) -> str:
         return text
 
 
-def _compare(m: Manifest, state: dict[str, Any], target: str) -> None:
+def _compare(m: Manifest, state: dict[str, Any], target: str, *, grows: bool = False) -> None:
     got = {k: int(state.get(k, 0)) for k in ("messages", "bytes", "first_seq", "last_seq")}
     want = {"messages": m.messages, "bytes": m.bytes, "first_seq": m.first_seq,
             "last_seq": m.last_seq}
+    if grows and got["last_seq"] >= want["last_seq"]:
+        return
     if want["messages"] == 0 and got["messages"] == 0:
         # an empty stream's first_seq says nothing: 0 when never written, last_seq + 1 after a
         # purge, and a restored empty stream starts at 1
@@ -302,16 +347,6 @@ def _compare(m: Manifest, state: dict[str, Any], target: str) -> None:
         raise ServerError(f"restored stream {target} does not match the backup: {text}")
 
 
-def _replicated(info: dict[str, Any], replicas: int) -> tuple[bool, str]:
-    """(every replica current, a short description) from a stream or consumer info."""
-    cl = info.get("cluster") or {}
-    peers = cl.get("replicas") or []
-    ok = bool(cl.get("leader")) and len(peers) == replicas - 1 and all(
-        p.get("current") and not p.get("offline") for p in peers)
-    return ok, f"leader {cl.get('leader')!r}, replicas " + ", ".join(
-        f"{p.get('name')}:{'current' if p.get('current') else 'behind'}" for p in peers)
-
-
 async def scale_stream(conn: Conn, name: str, replicas: int, timeout: float) -> None:
     """Raise the replica count; wait until the stream is fully replicated and every consumer
     has a leader whose peers are current."""
@@ -320,37 +355,4 @@ async def scale_stream(conn: Conn, name: str, replicas: int, timeout: float) -> 
     config["num_replicas"] = replicas
     await request(conn, f"STREAM.UPDATE.{name}", config, what=f"stream {name}",
                   timeout=max(conn.settings.timeout, 10))
-    consumers = await consumer_names(conn, name)
-    stream_check = (f"stream {name}", f"STREAM.INFO.{name}")
-    confirmed = not consumers  # with no consumer, the first full check is the last
-    pending = [stream_check] + [
-        (f"consumer {name} > {c}", f"CONSUMER.INFO.{name}.{c}") for c in consumers]
-    deadline = time.monotonic() + timeout
-    last = "no info yet"
-    while pending and time.monotonic() < deadline:
-        what, subject = pending[0]
-        try:
-            info = await request(conn, subject, what=what)
-        except (Timeout, ServerError) as exc:
-            last = f"{what}: {exc}"
-        else:
-            if subject.startswith("STREAM."):
-                ok, state = _replicated(info, replicas)
-            else:
-                # the server scales consumers after their stream, on its own time (2.10 can
-                # leave one at its old size for a while): wait for a leader and current peers
-                peers = len((info.get("cluster") or {}).get("replicas") or [])
-                ok, state = _replicated(info, peers + 1)
-            if ok:
-                pending.pop(0)
-                if not pending and not confirmed:
-                    # scaling the consumers can set the stream's followers briefly behind:
-                    # done only when the stream is still fully current after its consumers
-                    confirmed = True
-                    pending.append(stream_check)
-                continue
-            confirmed = False
-            last = f"{what}: {state}"
-        await asyncio.sleep(0.2)
-    if pending:
-        raise Timeout(f"stream {name} did not reach R{replicas} within {timeout:g}s ({last})")
+    await wait_replicated(conn, name, replicas, timeout)

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from natsops.jetstream.models import ClusterView
     from natsops.jetstream.questions import Ask
     from natsops.jetstream.spec import Change
-    from natsops.jetstream.streams import StepDown
+    from natsops.jetstream.streams import StepDown, StreamEdit
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -194,3 +194,22 @@ def exit_if_partial(what: str, missing: Sequence[str], offline: Mapping[str, str
                            [*missing, *(n for n in offline if n not in missing)],
                            hint="their servers did not answer in time or are offline: "
                                 "natsops server ls, natsops doctor")
+
+
+def finish_edit(ctx: object, what: str, plan: "StreamEdit", *, dry_run: bool, force: bool,
+                as_json: bool, wait: str, confirm: "Callable[..., None] | None" = None) -> None:
+    """The end of ``stream|kv|object edit``: show the diff; unless a dry run, ask (``confirm``,
+    default the shared prompt), apply and wait for changed replicas to be current."""
+    from natsops.cli._run import call
+    from natsops.cli.prompt import confirm as ask
+    from natsops.jetstream.scale import apply_edit_and_wait
+    from natsops.units import parse_duration
+
+    ready = parse_duration(wait, what="--wait")
+    print_changes(plan.changes, as_json=as_json)
+    apply = bool(plan.changes) and not dry_run
+    if apply:
+        (confirm or ask)(f"Really edit {what}?", force=force)
+        call(ctx, apply_edit_and_wait, plan, ready_timeout=ready)
+    edit_result(what, plan.changes, plan.config, applied=apply, dry_run=dry_run,
+                as_json=as_json)

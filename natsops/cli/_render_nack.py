@@ -17,6 +17,7 @@ def nack(
     out: Annotated[Path, typer.Option(
         "--out", "-o", help="Folder for the custom resources (created if missing)")],
     json_out: options.Json = False,
+    dry_run: options.DryRun = False,
 ) -> None:
     """Write the recipes' streams, consumers and buckets as NACK custom resources.
 
@@ -27,13 +28,14 @@ def nack(
     \b
     Examples:
       natsops render nack recipes/estate --out k8s/
+      natsops render nack recipes/estate --out k8s/ --dry-run   # list the files only
     """
     from natsops.cli import output
     from natsops.estate.loader import load_resources
     from natsops.estate.nack import nack_json, render_nack, write_nack
 
     docs, skipped = render_nack(load_resources(files))
-    paths = write_nack(docs, out)
+    paths = write_nack(docs, out, dry_run=dry_run)
     if want_json(ctx, json_out):
         output.print_json(nack_json(docs, paths, skipped))
         return

@@ -10,7 +10,7 @@ from natsops.cli import options
 from natsops.cli.state import get_state, want_json
 
 if TYPE_CHECKING:
-    from natsops.backup import BackupOptions, RestoreResult
+    from natsops.backup import AccountRestorePlan, BackupOptions, RestoreResult, RestoreStep
 
 StallOpt = Annotated[str, typer.Option("--stall-timeout", help="Give up when no data moves for this long")]
 Replace = Annotated[bool, typer.Option("--force", "-f", help="Replace an existing archive")]
@@ -110,24 +110,38 @@ def _verify(ctx: typer.Context, path: Path, restore_test: bool, stall: float, no
          extra={"manifest": checked.manifest.to_json()})
 
 
+RestoreReplicas = Annotated[int | None, typer.Option("--replicas", help="Replicas after the restore [default: as backed up]", show_default=False)]
+RestoreMaxBytes = Annotated[str | None, typer.Option("--max-bytes", help="max_bytes of each restored stream (e.g. 1GB, -1 for none) [default: as backed up]; each replica reserves it", show_default=False)]
+RestoreCluster = Annotated[str | None, typer.Option("--cluster", help="Place the restored stream(s) in this cluster (replaces the backed-up placement)", show_default=False)]
+RestoreTags = Annotated[list[str] | None, typer.Option("--tag", "--tags", help="Place on servers with this tag (repeat; replaces the backed-up placement)", show_default=False)]
+
+
 def restore(
     ctx: typer.Context,
-    source: Annotated[Path, typer.Argument(help="A natsops archive, or a natscli backup folder")],
+    source: Annotated[Path | None, typer.Argument(help="A natsops archive, or a natscli backup folder", show_default=False)] = None,
+    all_dir: Annotated[Path | None, typer.Option("--all", help="Restore every stream `stream backup --all` wrote into this folder (origins before their mirrors and sources)", show_default=False)] = None,
     name: Annotated[str | None, typer.Option("--name", help="Restore under this stream name")] = None,
-    replicas: Annotated[int | None, typer.Option("--replicas", help="Replicas after the restore [default: as backed up]", show_default=False)] = None,
+    replicas: RestoreReplicas = None,
     subjects: Annotated[str | None, typer.Option("--subjects", help="Comma-separated subjects for the restored stream (when the originals are taken)", show_default=False)] = None,
+    cluster: RestoreCluster = None,
+    tags: RestoreTags = None,
     stall_timeout: StallOpt = "10s",
     wait: Annotated[str, typer.Option("--wait", help="How long to wait for the replicas to catch up")] = "60s",
-    max_bytes: Annotated[str | None, typer.Option("--max-bytes", help="max_bytes of the restored stream (e.g. 1GB, -1 for none) [default: as backed up]; each replica reserves it", show_default=False)] = None,
+    max_bytes: RestoreMaxBytes = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="With --all: print the restore order and check names and subjects; restore nothing")] = False,
+    skip_existing: Annotated[bool, typer.Option("--skip-existing", help="With --all: leave streams that exist as they are and restore the others (finishes a restore that failed part-way)")] = False,
     no_progress: options.NoProgress = False,
     json_out: options.Json = False,
 ) -> None:
-    """Restore a stream from a backup; refuses names and subjects in use.
+    """Restore a stream from a backup, or a whole account with --all; refuses names and subjects in use.
 
     It checks the archive first, restores as R1, compares message count, bytes and first/last
     sequence with the manifest, then scales to the target replicas. On any failure the
     half-restored stream is deleted. The stream keeps the backed-up max_bytes, which each
     replica reserves on its server: --max-bytes sets another (a copy next to the original).
+    --all restores every archive of the folder in dependency order (KV and object buckets
+    keep their KV_/OBJ_ streams and work as buckets); a failure part-way names the streams
+    restored before it (they stay) and never touches a stream that existed.
 
     \b
     Examples:
@@ -135,22 +149,102 @@ def restore(
       natsops stream restore ./orders.tgz --name ORDERS_COPY --subjects "copy.orders.>"
       natsops stream restore ./natscli-backup-dir --replicas 3
       natsops stream restore ./orders.tgz --name ORDERS_COPY --subjects "copy.>" --max-bytes 5GB
+      natsops stream restore --all ./backups --dry-run
+      natsops stream restore --all ./backups --cluster east --tag ssd --replicas 3
     """
-    from natsops.backup import max_bytes_override, open_backup, parse_subjects, restore_stream
-    from natsops.cli import output
-    from natsops.cli._run import call
     from natsops.units import parse_duration
 
-    as_json = want_json(ctx, json_out)
-    src = open_backup(source)  # a missing or unreadable backup fails before any connection
-    limits = max_bytes_override(max_bytes, src.manifest)
     stall = parse_duration(stall_timeout, what="--stall-timeout")
     ready = parse_duration(wait, what="--wait")
-    with output.ByteProgress(f"restore {source.name}", not no_progress and not as_json) as bar:
+    as_json, shown = want_json(ctx, json_out), not no_progress and not want_json(ctx, json_out)
+    if all_dir is not None or source is None:
+        plan = _account_plan(source, all_dir, name, subjects, replicas, max_bytes, cluster, tags,
+                             skip_existing)
+        _restore_all(ctx, plan, dry_run, stall, ready, shown, as_json)
+        return
+    _restore_one(ctx, source, name=name, replicas=replicas, subjects=subjects, cluster=cluster,
+                 tags=tags, max_bytes=max_bytes, dry_run=dry_run, stall=stall, ready=ready,
+                 shown=shown, as_json=as_json, skip_existing=skip_existing)
+
+
+def _restore_one(ctx: typer.Context, source: Path, *, name: str | None, replicas: int | None,
+                 subjects: str | None, cluster: str | None, tags: list[str] | None,
+                 max_bytes: str | None, dry_run: bool, stall: float, ready: float, shown: bool,
+                 as_json: bool, skip_existing: bool = False) -> None:
+    from natsops.backup import open_backup, parse_subjects, restore_overrides, restore_stream
+    from natsops.cli import output
+    from natsops.cli._run import call
+    from natsops.errors import UsageError
+
+    if dry_run or skip_existing:
+        raise UsageError(f"{'--dry-run' if dry_run else '--skip-existing'} goes with --all (a "
+                         "single restore checks everything before it creates the stream)")
+    src = open_backup(source)  # a missing or unreadable backup fails before any connection
+    overrides = restore_overrides(src, max_bytes, cluster, tags)
+    with output.ByteProgress(f"restore {source.name}", shown) as bar:
         res = call(ctx, restore_stream, source, name=name, replicas=replicas,
-                   subjects=parse_subjects(subjects), overrides=limits, stall_timeout=stall,
+                   subjects=parse_subjects(subjects), overrides=overrides, stall_timeout=stall,
                    ready_timeout=ready, progress=bar)
     _print_restored(res, as_json)
+
+
+def _account_plan(source: Path | None, all_dir: Path | None, name: str | None,
+                  subjects: str | None, replicas: int | None, max_bytes: str | None,
+                  cluster: str | None, tags: list[str] | None,
+                  skip_existing: bool) -> "AccountRestorePlan":
+    from natsops.backup import plan_restore_all
+    from natsops.errors import UsageError
+
+    if all_dir is None:
+        raise UsageError("usage: natsops stream restore FILE (or --all DIR)")
+    if source is not None or name or subjects:
+        raise UsageError("--all takes a folder; no archive, --name or --subjects with it")
+    return plan_restore_all(all_dir, replicas=replicas, max_bytes=max_bytes, cluster=cluster,
+                            tags=tags, skip_existing=skip_existing)
+
+
+def _restore_all(ctx: typer.Context, plan: "AccountRestorePlan", dry_run: bool, stall: float,
+                 ready: float, shown: bool, as_json: bool) -> None:
+    from natsops.backup import check_restore_all, restore_all
+    from natsops.cli import output
+    from natsops.cli._run import call
+
+    if dry_run:
+        _print_plan(plan, call(ctx, check_restore_all, plan), as_json)
+        return
+
+    def step(s: "RestoreStep") -> None:
+        if not as_json:
+            output.info(f"restoring {s.stream} ({s.kind}, {s.messages} messages)")
+
+    with output.ByteProgress(f"restore --all {plan.directory.name}", shown) as bar:
+        res = call(ctx, restore_all, plan, stall_timeout=stall, ready_timeout=ready,
+                   on_step=step, progress=bar)
+    if as_json:
+        output.print_json(res)
+        return
+    for r in res.restored:
+        _print_restored(r, False)
+    if res.skipped:
+        output.info(f"left as they were (--skip-existing): {', '.join(res.skipped)}")
+    output.success(f"restored {len(res.restored)} streams from {res.directory} in "
+                   f"{res.seconds:.2f}s")
+
+
+def _print_plan(plan: "AccountRestorePlan", skipped: tuple[str, ...], as_json: bool) -> None:
+    from natsops.cli import output
+    from natsops.cli.stream import _placement
+
+    if as_json:
+        output.print_json({"dry_run": True, "directory": plan.directory, "order": plan.steps,
+                           "skipped": skipped})
+        return
+    output.table(f"restore order for {plan.directory} (dry run: nothing restored)",
+                 ["#", "stream", "kind", "after", "messages", "replicas", "placement"],
+                 [(i, s.stream + (" (exists: skipped)" if s.stream in skipped else ""), s.kind,
+                   ", ".join(s.origins), s.messages, s.replicas,
+                   _placement(s.overrides.get("placement")) or "as backed up")
+                  for i, s in enumerate(plan.steps, 1)])
 
 
 def _print_restored(res: "RestoreResult", as_json: bool) -> None:
@@ -187,10 +281,41 @@ def _bucket_backup(prefix: str, what: str) -> Callable[..., None]:
 
     bucket_backup.__doc__ = (
         f"Back up {what} (its {prefix}<name> stream) into one archive; restore it with "
-        "`natsops stream restore FILE`.")
+        f"`natsops {'kv' if prefix == 'KV_' else 'object'} restore FILE`.")
     return bucket_backup
 
 
+def _bucket_restore(prefix: str, what: str) -> Callable[..., None]:
+    def bucket_restore(
+        ctx: typer.Context,
+        file: Annotated[Path, typer.Argument(help="Archive written by backup", show_default=False)],
+        replicas: RestoreReplicas = None,
+        cluster: RestoreCluster = None,
+        tags: RestoreTags = None,
+        max_bytes: RestoreMaxBytes = None,
+        stall_timeout: StallOpt = "10s",
+        wait: Annotated[str, typer.Option("--wait", help="How long to wait for the replicas to catch up")] = "60s",
+        no_progress: options.NoProgress = False,
+        json_out: options.Json = False,
+    ) -> None:
+        from natsops.backup import bucket_backup
+        from natsops.units import parse_duration
+
+        bucket_backup(file, prefix, what)
+        as_json = want_json(ctx, json_out)
+        _restore_one(ctx, file, name=None, replicas=replicas, subjects=None, cluster=cluster,
+                     tags=tags, max_bytes=max_bytes, dry_run=False,
+                     stall=parse_duration(stall_timeout, what="--stall-timeout"),
+                     ready=parse_duration(wait, what="--wait"),
+                     shown=not no_progress and not as_json, as_json=as_json)
+
+    bucket_restore.__doc__ = (
+        f"Restore {what} from its backup under its own name (refused when it exists), checked "
+        "against the manifest; --cluster/--tag place it, --replicas/--max-bytes resize it.")
+    return bucket_restore
+
+
 def register_bucket(app: typer.Typer, prefix: str, what: str) -> None:
-    """Add ``backup`` to the kv (``KV_``) or object (``OBJ_``) group."""
+    """Add ``backup`` and ``restore`` to the kv (``KV_``) or object (``OBJ_``) group."""
     app.command("backup")(_bucket_backup(prefix, what))
+    app.command("restore")(_bucket_restore(prefix, what))

@@ -10,6 +10,7 @@ from natsops.cli.state import get_state, want_json
 
 if TYPE_CHECKING:
     from natsops.bootstrap import BootstrapPlan, BootstrapResult
+    from natsops.topology.local import LaunchPlan, LaunchResult
 
 app = typer.Typer()
 
@@ -23,7 +24,7 @@ def bootstrap(
     base_port: Annotated[str, typer.Option("--base-port", help="Client port of n1 (cluster +2000, monitor +4000), or 'auto'")] = "4222",
     server_bin: Annotated[str | None, typer.Option("--server-bin", envvar="NATSOPS_SERVER_BIN", help="nats-server binary [default: bundled, then PATH]")] = None,
     allow_even: Annotated[bool, typer.Option("--allow-even", help="Allow an even number of nodes")] = False,
-    wait: Annotated[str, typer.Option("--wait", help="How long to wait for the cluster to be usable")] = "30s",
+    wait: Annotated[str, typer.Option("--wait", help="How long to wait for the cluster to be usable (with --topology: 60s unless given)")] = "30s",
     max_mem: Annotated[str | None, typer.Option("--max-mem", help="jetstream.max_memory_store per server [default: 1GB local, 4GB rendered]", show_default=False)] = None,
     max_file: Annotated[str | None, typer.Option("--max-file", help="jetstream.max_file_store per server [default: 64GB local (the guide's 50GB ORDERS stream fits), 100GB rendered]", show_default=False)] = None,
     write_context: Annotated[bool, typer.Option("--context/--no-write-context", help="Write natscli contexts natsops-<name> and natsops-<name>-sys")] = True,
@@ -41,12 +42,18 @@ def bootstrap(
     auth_store: Annotated[Path | None, typer.Option(
         "--store", envvar="NATSOPS_STORE", help="natsops auth store (with --operator)",
         show_default=False)] = None,
+    topology: Annotated[Path | None, typer.Option(
+        "--topology", help="Start every cluster, gateway and leaf site of this topology file "
+        "on 127.0.0.1 (TLS if it asks) [default dir: ./.natsops/<topology name>]",
+        show_default=False)] = None,
 ) -> None:
     """Start a local JetStream cluster on 127.0.0.1 and wait until it is usable.
 
     Returns when every node's /healthz is ok, the JetStream meta leader is known and an R3
     stream could be created and removed. Run it again to see the running cluster's state.
     With --render-only --hosts h1,h2,h3 it writes production configs and systemd units instead.
+    With --topology FILE it starts a whole topology (a supercluster joined by gateways, leaf
+    sites in their own JetStream domains, TLS) on loopback, to try it before deploying it.
 
     \b
     Examples:
@@ -55,6 +62,7 @@ def bootstrap(
       natsops bootstrap --base-port auto --json
       natsops bootstrap --render-only --hosts nats-1,nats-2,nats-3 --out ./configs
       natsops auth operator add DEMO --sys && natsops bootstrap --operator DEMO
+      natsops bootstrap --topology topology.yaml --wait 60s
     """
     from natsops.bootstrap import BootstrapOptions, bootstrap, plan
     from natsops.cli import output
@@ -63,10 +71,8 @@ def bootstrap(
     from natsops.units import parse_duration
 
     env, as_json = get_state(ctx).env, want_json(ctx, json_out)
-    if render_only or hosts:
-        return _render_only(hosts if render_only else None, out, name, store_dir,
-                            max_mem or "4GB", max_file or "100GB", lame_duck, allow_even, force,
-                            as_json)
+    if topology is not None or render_only or hosts:
+        return _not_a_local_cluster(ctx, as_json)
     opts = BootstrapOptions(
         dir=directory or Path(".natsops") / name, nodes=nodes, name=name,
         base_port=parse_base_port(base_port), server_bin=server_bin, allow_even=allow_even,
@@ -77,6 +83,94 @@ def bootstrap(
         return _print_plan(plan(opts, env), as_json)
     _print_result(run(bootstrap(opts, env, progress=(lambda m: None) if as_json else output.info)),
                   as_json)
+
+
+def _not_a_local_cluster(ctx: typer.Context, as_json: bool) -> None:
+    """--topology (a local topology) or --render-only (production configs)."""
+    p = ctx.params  # the values as parsed, before Typer turns paths into Path
+    if p["topology"] is not None:
+        return _topology(ctx, Path(p["topology"]), p["directory"] and Path(p["directory"]),
+                         p["server_bin"], p["wait"], p["write_context"], p["select"],
+                         p["dry_run"], as_json)
+    return _render_only(p["hosts"] if p["render_only"] else None, Path(p["out"]), p["name"],
+                        p["store_dir"], p["max_mem"] or "4GB", p["max_file"] or "100GB",
+                        p["lame_duck"], p["allow_even"], p["force"], as_json)
+
+
+_NOT_WITH_TOPOLOGY = ("nodes", "name", "base_port", "allow_even", "max_mem", "max_file",
+                      "render_only", "hosts", "out", "store_dir", "lame_duck", "force",
+                      "operator", "auth_store")
+
+
+def _given(ctx: typer.Context, param: str) -> bool:
+    """True when this option is on the command line (not a default, not a variable)."""
+    return str(getattr(ctx.get_parameter_source(param), "name", "")) == "COMMANDLINE"
+
+
+def _topology(ctx: typer.Context, path: Path, directory: Path | None, server_bin: str | None,
+              wait: str, write_context: bool, select: bool | None, dry_run: bool,
+              as_json: bool) -> None:
+    from natsops.cli import output
+    from natsops.cli._run import run
+    from natsops.errors import UsageError
+    from natsops.topology.local import LaunchOptions, launch_file, plan
+    from natsops.units import parse_duration
+
+    given = [p.opts[0] for p in ctx.command.params
+             if p.name in _NOT_WITH_TOPOLOGY and _given(ctx, p.name)]
+    if given:
+        raise UsageError(f"{given[0]} does not go with --topology: the topology file says "
+                         "what to start")
+    if not _given(ctx, "wait"):
+        wait = "60s"  # several clusters: a supercluster's meta group takes longer to form
+    opts = LaunchOptions(dir=directory, server_bin=server_bin,
+                         timeout=parse_duration(wait, what="--wait"),
+                         write_contexts=write_context, select_context=select)
+    env = get_state(ctx).env
+    if dry_run:
+        return _print_topology_plan(plan(path, opts, env), as_json)
+    _print_topology(run(launch_file(path, opts, env,
+                                    progress=(lambda m: None) if as_json else output.info)),
+                    as_json)
+
+
+def _print_topology_plan(p: "LaunchPlan", as_json: bool) -> None:
+    from natsops.cli import output
+
+    if as_json:
+        output.print_json(p)
+        return
+    output.info(f"would {p.action}: topology {p.name} in {p.dir}" + (" with TLS" if p.tls
+                                                                      else ""))
+    output.table(None, ["cluster / leaf site", "kind", "servers", "links", "domain"],
+                 [(g["name"], g["kind"], ", ".join(g["nodes"]),
+                   f"gateways to {', '.join(g['gateways'])}" if g["gateways"] else
+                   f"leaf of {g['hub']}" if g["hub"] else "", g["domain"] or "")
+                  for g in p.groups])
+
+
+def _print_topology(result: "LaunchResult", as_json: bool) -> None:
+    from natsops.cli import output
+    from natsops.cli.cluster import print_status
+
+    if as_json:
+        output.print_json(result)
+        return
+    st = result.status
+    print_status(st)
+    servers = sum(len(g.cluster.nodes) for g in st.groups)
+    if result.started:
+        probed = [g for g, r in result.probes.items() if r]
+        output.success(f"topology {st.name} usable in {result.seconds:.2f}s ({servers} servers"
+                       + (f"; probe streams in {', '.join(probed)}" if probed else "") + ")")
+    else:
+        output.success(f"topology {st.name} was already running in {st.dir}; it is usable")
+    if result.contexts:
+        output.info(f"natscli contexts: {', '.join(result.contexts)}")
+    for g in (g for g in st.groups if g.hub and g.domain):
+        output.info(f"leaf site {g.cluster.name}: users of account {g.account} on {g.hub} reach "
+                    f"its JetStream with --js-domain {g.domain} ($JS.{g.domain}.API)")
+    output.info(f"stop it with: natsops cluster down --dir {st.dir}")
 
 
 def _render_only(hosts: str | None, out: Path, name: str, store_dir: str, max_mem: str,

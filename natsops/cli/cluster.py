@@ -10,35 +10,43 @@ from natsops.cli.output import examples
 from natsops.cli.state import get_state, want_json
 
 if TYPE_CHECKING:
-    from natsops.cluster.local import LocalCluster
+    from natsops.cluster.deployment_status import TopologyStatus
     from natsops.cluster.status import ClusterStatus
+    from natsops.cluster.target import Local
 
 app = typer.Typer(
-    help="Manage a local cluster started by `natsops bootstrap`.",
+    help="Manage a local cluster (or topology) started by `natsops bootstrap`.",
     no_args_is_help=True,
     epilog=examples("natsops cluster status", "natsops cluster restart n2",
-                    "natsops cluster logs n1 -n 50", "natsops cluster down --purge"),
+                    "natsops cluster logs n1 -n 50", "natsops cluster down --purge",
+                    "natsops cluster status --dir .natsops/demo   # a topology: every cluster"),
 )
 
-DirOpt = Annotated[Path, typer.Option("--dir", envvar="NATSOPS_CLUSTER_DIR",
-                                      help="State directory of the cluster")]
-DEFAULT = Path(".natsops/C1")
+DirOpt = Annotated[Path | None, typer.Option(
+    "--dir", envvar="NATSOPS_CLUSTER_DIR", show_default=False,
+    help="State directory of the cluster or topology (default: .natsops/C1, or the only "
+         "cluster or topology in ./.natsops)")]
+DEFAULT = None
 NodeArg = Annotated[str | None, typer.Argument(help="Node name (n1, n2, ...); default: all",
                                                show_default=False)]
 Grace = Annotated[float, typer.Option("--grace", help="Seconds to wait before SIGKILL")]
 Wait = Annotated[str, typer.Option("--wait", help="How long to wait for it to be usable")]
 
 
-def _load(directory: Path) -> "LocalCluster":
-    from natsops.cluster.local import LocalCluster
+def _load(directory: Path | None) -> "Local":
+    from natsops.cluster.target import default_local_dir, load_local
 
-    return LocalCluster.load(directory)
+    return load_local(directory if directory is not None else default_local_dir())
 
 
-def print_status(status: "ClusterStatus") -> None:
-    """The human view of a cluster's nodes (also printed by `natsops bootstrap`)."""
+def print_status(status: "ClusterStatus | TopologyStatus", title: str | None = None) -> None:
+    """The human view of a cluster's nodes, or of every cluster and leaf site of a topology
+    (also printed by `natsops bootstrap`)."""
     from natsops.cli import output
+    from natsops.cluster.status import ClusterStatus
 
+    if not isinstance(status, ClusterStatus):
+        return _print_topology(status)
     rows = []
     for n in status.nodes:
         state = "healthy" if n.healthy else ("stopped" if not n.running else
@@ -46,20 +54,36 @@ def print_status(status: "ClusterStatus") -> None:
         rows.append((n.name, n.client_url, n.monitor_url, n.cluster_url, n.version or "",
                      n.meta_leader or "", n.pid or "", state))
     Col = output.Col
-    output.table(f"cluster {status.name} ({status.dir})",
+    output.table(title or f"cluster {status.name} ({status.dir})",
                  [Col("name"), Col("client URL"), Col("monitor URL", 1), Col("cluster URL", 3),
                   Col("version", 2), Col("meta leader", 4), Col("pid", 5, right=True),
                   Col("state", wrap=True)], rows)
 
 
+def _print_topology(status: "TopologyStatus") -> None:
+    from natsops.cli import output
+
+    for g in status.groups:
+        links = (f"gateways to {', '.join(g.gateways)}" if g.gateways else
+                 f"leaf site of {g.hub}, bound to account {g.account}" if g.hub else "")
+        domain = f"JetStream domain {g.domain}" if g.domain else ""
+        about = "; ".join(x for x in (links, domain) if x)
+        print_status(g.cluster, f"{g.kind} {g.cluster.name}" + (f": {about}" if about else ""))
+    if status.links_down:
+        output.table("links down", ["server or cluster", "problem"],
+                     sorted(status.links_down.items()))
+    output.info(f"topology {status.name} in {status.dir}" + (" (TLS)" if status.tls else ""))
+
+
 @app.command()
 def status(ctx: typer.Context, directory: DirOpt = DEFAULT, json_out: options.Json = False) -> None:
-    """Show every node: pid, URLs, health, version and meta leader."""
+    """Show every node: pid, URLs, health, version and meta leader (of a topology: every
+    cluster and leaf site, and the gateway and leafnode links that are down)."""
     from natsops.cli import output
     from natsops.cli._run import run
-    from natsops.cluster.status import cluster_status
+    from natsops.cluster.target import status_local
 
-    st = run(cluster_status(_load(directory)))
+    st = run(status_local(_load(directory)))
     if want_json(ctx, json_out):
         output.print_json(st)
     else:
@@ -71,12 +95,12 @@ def start(node: NodeArg = None, directory: DirOpt = DEFAULT, wait: Wait = "30s")
     """Start the cluster's stopped nodes (or one node) and wait until usable."""
     from natsops.cli import output
     from natsops.cli._run import run
-    from natsops.cluster.ready import start_usable
+    from natsops.cluster.target import start_local
     from natsops.units import parse_duration
 
-    ready = run(start_usable(_load(directory), [node] if node else None,
-                             timeout=parse_duration(wait, what="--wait"), progress=output.info))
-    output.success(f"started {', '.join(ready.started)}" if ready.started
+    started = run(start_local(_load(directory), [node] if node else None,
+                              timeout=parse_duration(wait, what="--wait"), progress=output.info))
+    output.success(f"started {', '.join(started)}" if started
                    else "nothing to start: all running")
 
 
@@ -100,11 +124,11 @@ def restart(
     """Restart one node and wait until the cluster is usable again."""
     from natsops.cli import output
     from natsops.cli._run import run
-    from natsops.cluster.ready import restart_node
+    from natsops.cluster.target import restart_local
     from natsops.units import parse_duration
 
-    run(restart_node(_load(directory), node, grace=grace,
-                     timeout=parse_duration(wait, what="--wait"), progress=output.info))
+    run(restart_local(_load(directory), node, grace=grace,
+                      timeout=parse_duration(wait, what="--wait"), progress=output.info))
     output.success(f"restarted {node}")
 
 
@@ -116,18 +140,20 @@ def down(
     force: options.Force = False,
     grace: Grace = 10.0,
 ) -> None:
-    """Stop every node by pid; with --purge delete all state (asks unless --force)."""
+    """Stop every node by pid (of a topology: every server of every cluster and leaf site);
+    with --purge delete all state and the contexts (asks unless --force)."""
     from natsops.cli import output
     from natsops.cli.prompt import confirm
-    from natsops.cluster import contexts
+    from natsops.cluster.target import purge_local
 
     c = _load(directory)
     if purge:
-        confirm(f"Delete {c.dir} with all JetStream data of cluster {c.name}?", force=force)
+        what = "topology" if hasattr(c, "groups") else "cluster"
+        confirm(f"Delete {c.dir} with all JetStream data of {what} {c.name}?", force=force)
     stopped = c.stop_all(grace=grace)
     output.success(f"stopped {', '.join(stopped)}" if stopped else "nothing was running")
     if purge:
-        removed = contexts.purge(c, get_state(ctx).env)
+        removed = purge_local(c, get_state(ctx).env)
         output.success(f"removed {c.dir}" + (f" and contexts {', '.join(removed)}"
                                               if removed else ""))
 

@@ -1,11 +1,12 @@
 """``natsops kv``: Key/Value buckets and their keys."""
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from natsops.cli import options
-from natsops.cli._js import print_names
+from natsops.cli._bucket import bucket_edit_flags
+from natsops.cli._js import print_names, with_options
 from natsops.cli._run import call
 from natsops.cli.output import examples
 from natsops.cli.prompt import confirm
@@ -20,6 +21,7 @@ app = typer.Typer(
     no_args_is_help=True,
     epilog=examples(
         "natsops kv add SESSIONS --replicas=3 --ttl=24h",
+        "natsops kv edit SESSIONS --replicas 3 --history 5 --dry-run",
         "natsops kv put SESSIONS user.42 '{\"role\":\"admin\"}'",
         "natsops kv get SESSIONS user.42",
         "natsops kv watch SESSIONS user.42"),
@@ -92,6 +94,27 @@ def add(
     _status(st, want_json(ctx, json_out))
     if not want_json(ctx, json_out):
         output.success(f"bucket {bucket} created")
+
+
+@app.command()
+@with_options(bucket_edit_flags)
+def edit(
+    ctx: typer.Context,
+    bucket: BucketArg,
+    history: Annotated[int | None, typer.Option(
+        "--history", help="Values kept per key (1-64)", show_default=False)] = None,
+    max_value_size: Annotated[str | None, typer.Option(
+        "--max-value-size", help="Largest value, e.g. 1MB (-1: unlimited)",
+        show_default=False)] = None,
+    **kw: Any,
+) -> None:
+    """Change a bucket's replicas, history, TTL, sizes, description or placement (shows the
+    diff; waits until new replicas are current). The storage type cannot change."""
+    from natsops.cli._bucket import edit_bucket
+    from natsops.jetstream.kv import plan_kv_edit
+
+    edit_bucket(ctx, f"bucket {bucket}", plan_kv_edit, bucket, kw, history=history,
+                max_value_size=max_value_size)
 
 
 @app.command()

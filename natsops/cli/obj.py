@@ -2,11 +2,13 @@
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from natsops.cli import options
+from natsops.cli._bucket import bucket_edit_flags
+from natsops.cli._js import with_options
 from natsops.cli._run import call
 from natsops.cli.output import examples
 from natsops.cli.prompt import confirm
@@ -22,6 +24,7 @@ app = typer.Typer(
     no_args_is_help=True,
     epilog=examples(
         "natsops object add FIRMWARE --replicas=3",
+        "natsops object edit FIRMWARE --max-bucket-size 20GB --dry-run",
         "natsops object put FIRMWARE ./build/firmware-v1.bin",
         "natsops object get FIRMWARE firmware-v1.bin",
         "natsops object info FIRMWARE"),
@@ -99,6 +102,17 @@ def add(
     _bucket(st, want_json(ctx, json_out))
     if not want_json(ctx, json_out):
         output.success(f"object store {bucket} created")
+
+
+@app.command()
+@with_options(bucket_edit_flags)
+def edit(ctx: typer.Context, bucket: BucketArg, **kw: Any) -> None:
+    """Change an object store's replicas, TTL, size limit, description or placement (shows the
+    diff; waits until new replicas are current). The storage type cannot change."""
+    from natsops.cli._bucket import edit_bucket
+    from natsops.jetstream.objects import plan_object_edit
+
+    edit_bucket(ctx, f"object store {bucket}", plan_object_edit, bucket, kw)
 
 
 @app.command()

@@ -39,3 +39,7 @@ Preferred = Annotated[str | None, typer.Option(
 StallTimeout = Annotated[str, typer.Option(
     "--stall-timeout", help="Give up (exit 3, naming the server) when nothing moves for this "
     "long")]
+
+# edits that change replicas (stream, kv, object): how long to wait for them to be current.
+ReadyWait = Annotated[str, typer.Option(
+    "--wait", help="After a replica change, wait this long for every replica to be current")]

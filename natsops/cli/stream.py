@@ -190,23 +190,20 @@ def edit(
     config: ConfigOpt = None,
     dry_run: options.DryRun = False,
     force: options.Force = False,
+    wait: options.ReadyWait = "60s",
     json_out: options.Json = False,
     **kw: object,
 ) -> None:
-    """Change a stream's config (shows the diff; e.g. --replicas 3 to scale)."""
-    from natsops.cli._js import edit_result, print_changes
+    """Change a stream's config (shows the diff; e.g. --replicas 3 to scale, then waits until
+    every replica is current)."""
+    from natsops.cli._js import finish_edit
     from natsops.jetstream.spec import load_config_file
-    from natsops.jetstream.streams import StreamFlags, apply_stream_edit, plan_stream_edit
+    from natsops.jetstream.streams import StreamFlags, plan_stream_edit
 
     replace = load_config_file(config) if config else None
     plan = call(ctx, plan_stream_edit, name, StreamFlags.from_values(kw), replace)
-    print_changes(plan.changes, as_json=want_json(ctx, json_out))
-    apply = bool(plan.changes) and not dry_run
-    if apply:
-        confirm(f"Really edit stream {name}?", force=force)
-        call(ctx, apply_stream_edit, plan)
-    edit_result(f"stream {name}", plan.changes, plan.config, applied=apply, dry_run=dry_run,
-                as_json=want_json(ctx, json_out))
+    finish_edit(ctx, f"stream {name}", plan, dry_run=dry_run, force=force,
+                as_json=want_json(ctx, json_out), wait=wait, confirm=confirm)
 
 
 @app.command()

@@ -25,10 +25,11 @@ import secrets
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 from natsops._version import __version__
-from natsops.cluster.local import LocalCluster
+from natsops.cluster.local import LocalCluster, NodeSpec
 from natsops.context import Secret, Settings
 from natsops.errors import NatsopsError, Timeout, UsageError
 
@@ -40,6 +41,7 @@ __all__ = [
     "app_settings",
     "check_processes",
     "meta_verdict",
+    "others_running",
     "probe_stream",
     "restart_node",
     "silent",
@@ -156,7 +158,7 @@ async def start_usable(
     before anything starts.
     """
     if names is not None:
-        _others_running(cluster, names)
+        others_running(cluster, names)
     with started(cluster, names) as ids:
         replicas = await wait_usable(cluster, timeout=timeout, probe=probe,
                                      probe_settings=probe_settings, restartable=ids,
@@ -164,13 +166,26 @@ async def start_usable(
     return Ready(started=ids, probe_replicas=replicas)
 
 
-def _others_running(cluster: LocalCluster, names: Iterable[str]) -> None:
+class Servers(Protocol):
+    """What has servers by name: a :class:`LocalCluster`, or a whole local topology."""
+
+    dir: Path
+
+    @property
+    def nodes(self) -> tuple[NodeSpec, ...]: ...
+
+    def node(self, name: str) -> NodeSpec: ...
+
+    def pid(self, name: str) -> int | None: ...
+
+
+def others_running(cluster: Servers, names: Iterable[str], what: str = "cluster") -> None:
     """UsageError unless every node but ``names`` runs (usable needs every node up)."""
     wanted = {cluster.node(n).name for n in names}
     down = [n.name for n in cluster.nodes if n.name not in wanted and cluster.pid(n.name) is None]
     if down:
         raise UsageError(f"{', '.join(down)} {'is' if len(down) == 1 else 'are'} stopped too: "
-                         "the cluster is usable only with every node running",
+                         f"the {what} is usable only with every node running",
                          hint=f"start every node: natsops cluster start --dir {cluster.dir}")
 
 
@@ -180,7 +195,7 @@ async def restart_node(cluster: LocalCluster, name: str, *, grace: float = 10.0,
 
     If the cluster does not become usable, the restarted node is stopped again.
     """
-    _others_running(cluster, [name])  # before stopping it: it could not come back usable
+    others_running(cluster, [name])  # before stopping it: it could not come back usable
     cluster.stop_node(name, grace=grace)
     return await start_usable(cluster, [name], timeout=timeout, progress=progress)
 

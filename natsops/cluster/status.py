@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 from dataclasses import dataclass
 
 from natsops.cluster.local import LocalCluster, NodeSpec
@@ -50,14 +51,16 @@ class ClusterStatus:
         return all(n.healthy for n in self.nodes)
 
 
-async def _node_status(cluster: LocalCluster, n: NodeSpec, timeout: float) -> NodeStatus:
+async def _node_status(cluster: LocalCluster, n: NodeSpec, timeout: float,
+                       tls: ssl.SSLContext | None) -> NodeStatus:
     from natsops.monitoring import MonitorClient
 
     pid = cluster.pid(n.name)
     healthy, err, version, leader, js, conns = False, None, None, None, False, None
+    monitor_url = n.monitor_url.replace("http://", "https://") if tls else n.monitor_url
     if pid is not None:
         try:
-            async with MonitorClient(n.monitor_url, timeout=timeout) as mon:
+            async with MonitorClient(monitor_url, timeout=timeout, verify=tls or True) as mon:
                 h, summary = await asyncio.gather(mon.healthz(), mon.summary())
             healthy, err = h.ok, h.error
             version, leader, js = summary.version, summary.meta_leader, summary.jetstream
@@ -67,14 +70,16 @@ async def _node_status(cluster: LocalCluster, n: NodeSpec, timeout: float) -> No
     else:
         err = "not running"
     return NodeStatus(name=n.name, pid=pid, running=pid is not None, client_url=n.client_url,
-                      monitor_url=n.monitor_url, cluster_url=n.cluster_url, healthy=healthy,
+                      monitor_url=monitor_url, cluster_url=n.cluster_url, healthy=healthy,
                       health_error=err, version=version, meta_leader=leader, jetstream=js,
                       connections=conns)
 
 
-async def cluster_status(cluster: LocalCluster, *, timeout: float = 2.0) -> ClusterStatus:
-    """Pid, health, version and meta leader of every node (concurrently)."""
-    nodes = tuple(await asyncio.gather(*(_node_status(cluster, n, timeout)
+async def cluster_status(cluster: LocalCluster, *, timeout: float = 2.0,
+                         monitor_tls: ssl.SSLContext | None = None) -> ClusterStatus:
+    """Pid, health, version and meta leader of every node (concurrently); ``monitor_tls``:
+    the monitors serve https, verified with this context."""
+    nodes = tuple(await asyncio.gather(*(_node_status(cluster, n, timeout, monitor_tls)
                                          for n in cluster.nodes)))
     leaders = [n.meta_leader for n in nodes if n.meta_leader]
     return ClusterStatus(name=cluster.name, dir=str(cluster.dir), binary=str(cluster.binary),

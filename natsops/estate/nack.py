@@ -201,13 +201,17 @@ def render_nack(resources: Sequence[Resource]) -> tuple[list[NackDoc], list[Reso
     return docs, skipped
 
 
-def write_nack(docs: Sequence[NackDoc], out: Path) -> list[Path]:
-    """Write each document to ``out/<kind>-<name>.yaml`` (atomically); return the paths."""
+def write_nack(docs: Sequence[NackDoc], out: Path, *, dry_run: bool = False) -> list[Path]:
+    """Write each document to ``out/<kind>-<name>.yaml`` (atomically); return the paths.
+
+    ``dry_run``: check the folder could be written and return the paths, writing nothing."""
     import yaml
 
     from natsops.files import check_output_dir, write_atomic
 
     folder = check_output_dir(out)
+    if dry_run:
+        return [folder / d.file for d in docs]
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for d in docs:

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from natsops.errors import NotFound, UsageError
 from natsops.jetstream.models import StreamInfo
-from natsops.jetstream.spec import ns
+from natsops.jetstream.spec import diff_configs, ns, strip_server_metadata
 from natsops.jetstream.streams import (
+    StreamEdit,
+    StreamFlags,
+    apply_stream_flags,
     delete_stream,
     parse_metadata,
     split_list,
     stream_info,
     stream_names,
 )
-from natsops.units import parse_duration, parse_size
+from natsops.units import format_bytes, parse_duration, parse_size
 from natsops.validate import name_length
 
 if TYPE_CHECKING:
@@ -78,3 +82,76 @@ async def bucket_streams(conn: Conn, subject: str, prefix: str) -> list[StreamIn
 async def delete_bucket_stream(conn: Conn, stream: str, label: str) -> None:
     await bucket_stream(conn, stream, label)
     await delete_stream(conn, stream)
+
+
+@dataclass(frozen=True)
+class BucketEditFlags:
+    """``kv edit`` / ``object edit`` options; None means "keep". ``history`` and
+    ``max_value_size`` are for KV buckets only."""
+
+    replicas: int | None = None
+    history: int | None = None
+    ttl: str | None = None
+    max_bucket_size: str | None = None
+    max_value_size: str | None = None
+    description: str | None = None
+    cluster: str | None = None
+    tags: tuple[str, ...] | None = None
+    compress: bool | None = None
+    storage: str | None = None
+    metadata: tuple[str, ...] | None = None
+
+    def given(self) -> bool:
+        return any(getattr(self, f.name) is not None for f in fields(self))
+
+
+def _refuse_storage(label: str, current: str, wanted: str | None, kind: str) -> None:
+    if wanted is None:
+        return
+    new = {"f": "file", "file": "file", "m": "memory", "mem": "memory",
+           "memory": "memory"}.get(wanted.strip().lower())
+    if new is None:
+        raise UsageError(f"invalid --storage {wanted!r}: use file or memory")
+    if new != current:
+        raise UsageError(
+            f"cannot change the storage of {label} from {current} to {new}: the server keeps a "
+            "stream's storage type for its whole life; nothing was changed",
+            hint=f"create a new {kind} with --storage {new} and copy the data into it")
+
+
+def bucket_edit_config(current: StreamInfo, label: str, kind: str,
+                       f: BucketEditFlags) -> dict[str, Any]:
+    """The bucket stream's new config: ``current`` with the given flags, checked first.
+
+    Refused (UsageError, nothing changed): a storage change, history outside 1-64, and a
+    max bucket size below the bytes the bucket holds (the server would delete values to fit).
+    """
+    if not f.given():
+        raise UsageError("nothing to change: give at least one option (see --help)")
+    _refuse_storage(label, current.storage, f.storage, kind)
+    if f.history is not None and not 1 <= f.history <= 64:
+        raise UsageError(f"invalid --history {f.history}: use 1 to 64")
+    compression = None if f.compress is None else ("s2" if f.compress else "none")
+    cfg = apply_stream_flags(current.config, StreamFlags(
+        replicas=f.replicas, description=f.description, max_bytes=f.max_bucket_size,
+        max_msg_size=f.max_value_size, max_age=f.ttl, max_msgs_per_subject=f.history,
+        cluster=f.cluster, tags=f.tags, compression=compression, metadata=f.metadata))
+    if f.ttl is not None:  # as on add: the duplicate window may not outlast the TTL
+        secs = int(cfg.get("max_age") or 0) / 1e9
+        cfg["duplicate_window"] = ns(min(secs, _TWO_MINUTES) if secs else _TWO_MINUTES)
+    limit = int(cfg.get("max_bytes") or -1)
+    if f.max_bucket_size is not None and 0 < limit < current.bytes:
+        raise UsageError(
+            f"--max-bucket-size {f.max_bucket_size} is below the {format_bytes(current.bytes)} "
+            f"{label} holds: the server would delete data to fit; nothing was changed",
+            hint=f"give at least {format_bytes(current.bytes)}, or remove data first")
+    return strip_server_metadata(cfg)
+
+
+async def plan_bucket_edit(conn: Conn, stream: str, label: str, kind: str,
+                           flags: BucketEditFlags) -> StreamEdit:
+    """What editing the bucket on ``stream`` would change (nothing is sent)."""
+    current = await bucket_stream(conn, stream, label)
+    cfg = bucket_edit_config(current, label, kind, flags)
+    return StreamEdit(current=current, config=cfg,
+                      changes=tuple(diff_configs(current.config, cfg)))

@@ -20,11 +20,13 @@ from typing import TYPE_CHECKING, Any
 from natsops.errors import NatsopsError, NotFound, Timeout, Unreachable, UsageError
 from natsops.faults import DEFAULT_STALL_TIMEOUT, Watchdog, connection_lost
 from natsops.jetstream._buckets import (
+    BucketEditFlags,
     bucket_stream,
     bucket_stream_config,
     bucket_streams,
     check_bucket,
     delete_bucket_stream,
+    plan_bucket_edit,
 )
 from natsops.jetstream.errors import from_nats_exception
 from natsops.jetstream.models import ClusterView, StreamInfo
@@ -35,8 +37,10 @@ from natsops.validate import count, payload_size, subject_fits
 
 if TYPE_CHECKING:
     from natsops.connection import Conn
+    from natsops.jetstream.streams import StreamEdit
 
 __all__ = [
+    "BucketEditFlags",
     "BucketOptions",
     "BucketStatus",
     "KVEntry",
@@ -51,6 +55,7 @@ __all__ = [
     "key_history",
     "list_buckets",
     "list_keys",
+    "plan_kv_edit",
     "purge_key",
     "put_key",
     "watch",
@@ -138,6 +143,12 @@ async def add_bucket(conn: Conn, bucket: str, options: BucketOptions) -> BucketS
 async def bucket_status(conn: Conn, bucket: str) -> BucketStatus:
     si = await bucket_stream(conn, f"KV_{check_bucket(bucket)}", f"bucket {bucket}")
     return BucketStatus.from_stream(si)
+
+
+async def plan_kv_edit(conn: Conn, bucket: str, flags: BucketEditFlags) -> StreamEdit:
+    """What ``kv edit`` would change on the bucket's ``KV_`` stream (nothing is sent)."""
+    return await plan_bucket_edit(conn, f"KV_{check_bucket(bucket)}", f"bucket {bucket}",
+                                  "bucket", flags)
 
 
 async def list_buckets(conn: Conn) -> list[BucketStatus]:

@@ -33,11 +33,13 @@ from natsops.faults import (
 )
 from natsops.files import atomic_write, check_name_length, check_output_file
 from natsops.jetstream._buckets import (
+    BucketEditFlags,
     bucket_stream,
     bucket_stream_config,
     bucket_streams,
     check_bucket,
     delete_bucket_stream,
+    plan_bucket_edit,
 )
 from natsops.jetstream.errors import from_nats_exception
 from natsops.jetstream.models import ClusterView, StreamInfo
@@ -46,9 +48,11 @@ from natsops.validate import subject_fits
 
 if TYPE_CHECKING:
     from natsops.connection import Conn
+    from natsops.jetstream.streams import StreamEdit
 
 __all__ = [
     "CHUNK_SIZE",
+    "BucketEditFlags",
     "ObjectBucketOptions",
     "ObjectBucketStatus",
     "ObjectDownload",
@@ -62,6 +66,7 @@ __all__ = [
     "object_bucket_config",
     "object_bucket_status",
     "object_info",
+    "plan_object_edit",
     "put_object",
     "seal_object_bucket",
 ]
@@ -127,6 +132,18 @@ async def add_object_bucket(conn: Conn, bucket: str,
 async def object_bucket_status(conn: Conn, bucket: str) -> ObjectBucketStatus:
     si = await bucket_stream(conn, f"OBJ_{check_bucket(bucket)}", f"object bucket {bucket}")
     return ObjectBucketStatus.from_stream(si)
+
+
+async def plan_object_edit(conn: Conn, bucket: str, flags: BucketEditFlags) -> StreamEdit:
+    """What ``object edit`` would change on the bucket's ``OBJ_`` stream (nothing is sent).
+
+    An object store keeps no history and its values are chunks: ``history`` and
+    ``max_value_size`` are refused.
+    """
+    if flags.history is not None or flags.max_value_size is not None:
+        raise UsageError("an object store has no --history or --max-value-size (KV only)")
+    return await plan_bucket_edit(conn, f"OBJ_{check_bucket(bucket)}",
+                                  f"object bucket {bucket}", "object store", flags)
 
 
 async def list_object_buckets(conn: Conn) -> list[ObjectBucketStatus]:

@@ -77,6 +77,7 @@ class GatherOptions:
     connz_account: str = ""  # connz of this account only (server-side filter)
     connz_subs: bool = False  # connz with each connection's subscription subjects
     healthz_details: bool = False  # healthz listing every failure (errors[])
+    monitor_ca: str | None = None  # CA file that https monitors' certificates chain to
 
     def __post_init__(self) -> None:
         unknown = set(self.parts) - set(PARTS)
@@ -278,7 +279,16 @@ async def gather_http(urls: Sequence[str], opts: GatherOptions = GatherOptions()
         raise UsageError("no monitor URL to gather from", hint="pass --monitor URL")
     start = time.monotonic()
     reqs = _requests(opts, "http")
-    clients = [MonitorClient(u, timeout=opts.timeout, transport=transport) for u in urls]
+    verify: Any = True
+    if opts.monitor_ca:
+        import ssl
+
+        try:
+            verify = ssl.create_default_context(cafile=opts.monitor_ca)
+        except (OSError, ssl.SSLError) as exc:
+            raise UsageError(f"cannot read the CA {opts.monitor_ca}: {exc}") from None
+    clients = [MonitorClient(u, timeout=opts.timeout, transport=transport, verify=verify)
+               for u in urls]
 
     rtts: dict[str, float] = {}
 
@@ -382,6 +392,9 @@ def _plan(access: Access, opts: GatherOptions, monitors: Sequence[str],
         inv = None if inv is None else replace(inv, names=(), configs=())
     if inv is not None and inv.names:
         opts = replace(opts, expected_names=tuple(opts.expected_names or inv.names))
+    ca = opts.monitor_ca or (inv.ca if inv is not None else None) or (
+        acc.base.tls_ca if acc.base is not None else None)
+    opts = replace(opts, monitor_ca=ca)
     urls = tuple(monitors) or (inv.monitors if inv else ())
     http_first = transport == "http" or (transport == "auto" and bool(monitors))
     return _Plan(opts, acc, urls, http_first, transport, inv)

@@ -31,12 +31,21 @@ class Inventory:
     monitors: tuple[str, ...]
     configs: tuple[tuple[str, Path], ...] = ()
     binary: Path | None = None
+    ca: str | None = None  # the CA of a TLS topology's https monitors
 
 
 def local_inventory(directory: Path) -> Inventory:
-    """Read a natsops local cluster (``natsops bootstrap --dir``): nodes, monitors, configs."""
+    """Read a natsops local cluster (``natsops bootstrap --dir``): nodes, monitors, configs;
+    of a local topology (``bootstrap --topology``): every server of every cluster and leaf
+    site."""
+    from natsops.cluster.deployment import LocalDeployment, is_deployment
     from natsops.cluster.local import LocalCluster
 
+    if is_deployment(directory):
+        d = LocalDeployment.load(directory)
+        return Inventory(names=tuple(n.name for n in d.nodes),
+                         monitors=tuple(d.monitor_url(n) for n in d.nodes),
+                         configs=tuple(d.config_files()), binary=d.binary, ca=d.tls_ca)
     c = LocalCluster.load(directory)
     return Inventory(names=tuple(n.name for n in c.nodes),
                      monitors=tuple(n.monitor_url for n in c.nodes),

@@ -18,6 +18,9 @@ ESTATE = str(data_dir("recipes") / "estate")
 
 def test_render_nack_writes_one_resource_per_recipe(tmp_path: Path) -> None:
     out = tmp_path / "k8s"
+    r = runner.invoke(app, ["render", "nack", ESTATE, "--out", str(out), "--dry-run"])
+    assert r.exit_code == 0, r.stderr
+    assert "stream-orders.yaml" in r.stdout and not out.exists()
     r = runner.invoke(app, ["render", "nack", ESTATE, "--out", str(out), "--json"])
     assert r.exit_code == 0, r.stderr
     files = json.loads(r.stdout)["files"]

@@ -19,10 +19,11 @@ from natsops.backup import (
     verify_backup,
 )
 from natsops.backup.archive import S2_MAGIC, TarWriter, snapshot_digest
-from natsops.backup.restore import _compare, _older_than, _plan_config, _replicated
+from natsops.backup.restore import _compare, _older_than, _plan_config
 from natsops.errors import ServerError, UsageError
 from natsops.files import atomic_write
 from natsops.findings import Severity
+from natsops.jetstream.scale import replicated as _replicated
 
 CONFIG = {"name": "ORDERS", "subjects": ["orders.>"], "num_replicas": 3, "storage": "file",
           "max_bytes": 1 << 30}
@@ -31,16 +32,20 @@ STATE = {"messages": 5, "bytes": 500, "first_seq": 1, "last_seq": 6, "num_delete
 SNAPSHOT = S2_MAGIC + bytes(range(256)) * 40
 
 
-def make_archive(path: Path, snapshot: bytes = SNAPSHOT, **manifest: Any) -> Path:
-    """An archive written the way backup_stream writes it (streamed member, patched header)."""
+def make_archive(path: Path, snapshot: bytes = SNAPSHOT, *, config: dict[str, Any] | None = None,
+                 sha256_of: bytes | None = None, **manifest: Any) -> Path:
+    """An archive written the way backup_stream writes it (streamed member, patched header);
+    ``sha256_of`` puts another content's checksum in the manifest (a damaged archive)."""
     import hashlib
 
-    m = Manifest.from_stream(CONFIG, STATE, snapshot_bytes=len(snapshot),
-                             snapshot_sha256=hashlib.sha256(snapshot).hexdigest(), created="now")
+    config = config or CONFIG
+    digest = hashlib.sha256(snapshot if sha256_of is None else sha256_of).hexdigest()
+    m = Manifest.from_stream(config, STATE, snapshot_bytes=len(snapshot),
+                             snapshot_sha256=digest, created="now")
     doc = {**m.to_json(), **manifest}
     with atomic_write(path, private=True) as fh:
         tar = TarWriter(fh)
-        tar.add_bytes("backup.json", json.dumps({"config": CONFIG, "state": STATE}).encode())
+        tar.add_bytes("backup.json", json.dumps({"config": config, "state": STATE}).encode())
         pos = tar.begin_stream("stream.tar.s2")
         fh.write(snapshot)
         tar.end_stream("stream.tar.s2", pos, len(snapshot))

@@ -125,3 +125,22 @@ def test_local_cluster_in_use_is_found_like_doctor_finds_it(tmp_path: Path) -> N
     assert local_cluster_in_use(Settings(), search) is None  # two: the user must choose
     chosen = Settings(servers=(one.client_urls[0],), sources={"servers": "flag"})
     assert local_cluster_in_use(chosen, search) == one.dir
+
+
+def test_cluster_commands_find_the_only_local_cluster_or_topology(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from natsops.cluster.target import DEFAULT_DIR, default_local_dir
+    from natsops.errors import UsageError
+
+    monkeypatch.chdir(tmp_path)
+    assert default_local_dir() == DEFAULT_DIR  # nothing there: the default, reported missing
+    (tmp_path / ".natsops/retail").mkdir(parents=True)
+    (tmp_path / ".natsops/retail/topology.json").write_text("{}")
+    assert default_local_dir() == Path(".natsops/retail")
+    (tmp_path / ".natsops/B2").mkdir()
+    (tmp_path / ".natsops/B2/cluster.json").write_text("{}")
+    with pytest.raises(UsageError, match=r"2 local clusters in \.natsops: B2, retail"):
+        default_local_dir()
+    (tmp_path / ".natsops/C1").mkdir()
+    (tmp_path / ".natsops/C1/cluster.json").write_text("{}")
+    assert default_local_dir() == DEFAULT_DIR  # bootstrap's default folder wins

@@ -143,15 +143,33 @@ def test_duplicate_server_names() -> None:
     assert summary(found) == {("duplicate-names", "fail", "n2")}
 
 
+def _meta(doc: dict[str, Any], name: str, leader: str, peers: list[str]) -> None:
+    """Give server ``name`` this view of its meta group (in jsz and varz)."""
+    s = server(doc, name)
+    for meta in (s["jsz"]["meta_cluster"], s["varz"]["jetstream"]["meta"]):
+        meta["leader"] = leader
+        meta["replicas"] = [r for r in meta["replicas"] if r["name"] in peers]
+
+
 def test_two_jetstreams_answer_for_one_domain() -> None:
     doc = load("healthy.json")
     for name in ("n1", "n2", "n3"):
         server(doc, name)["domain"] = "edge"
-    server(doc, "n3")["cluster"] = "OTHER"
+    server(doc, "n3")["cluster"] = "OTHER"  # n3 is a JetStream of its own: no common peers
+    _meta(doc, "n3", "n3", [])
+    for name in ("n1", "n2"):
+        _meta(doc, name, "n1", ["n1", "n2"])
     found = check(snap(doc), "js-domains")
     assert summary(found) == {("js-domains", "fail", "edge")}
     assert set(found[0].evidence["jetstreams"]) == {"cluster T1", "cluster OTHER"} or set(
         found[0].evidence["jetstreams"]) == {"cluster REC", "cluster OTHER"}
+
+
+def test_a_supercluster_is_one_jetstream() -> None:
+    """Clusters joined by gateways share one meta group: not two JetStreams in one domain."""
+    doc = load("healthy.json")
+    server(doc, "n3")["cluster"] = "OTHER"  # still a meta peer of n1 and n2
+    assert check(snap(doc), "js-domains") == []
 
 
 def test_js_usage_thresholds_and_overcommit() -> None:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Collection, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from natsops.errors import Conflict, NatsopsError, ServerError, Timeout
+from natsops.errors import Conflict, NatsopsError, ServerError
 from natsops.estate import fields as f
 from natsops.estate.kinds import Kind, is_owned, owner_metadata, register, without_owner
 from natsops.estate.model import Action, Doc, Live, Op, Resource
@@ -71,32 +69,13 @@ def stream_live(kind: str, name: str, si: StreamInfo, config: Mapping[str, Any])
 
 
 async def wait_replicas(conn: Conn, name: str, replicas: int, timeout: float) -> str:
-    """Wait until stream ``name`` has a leader and ``replicas - 1`` current, online followers."""
-    from natsops.jetstream.streams import stream_info
+    """Wait until stream ``name`` and its consumers have current replicas (as `stream edit`)."""
+    from natsops.jetstream.scale import wait_replicated
 
-    deadline = time.monotonic() + timeout
-    state = "no info yet"
-    while True:
-        try:
-            si = await stream_info(conn, name)
-        except (Timeout, ServerError) as exc:
-            state = str(exc)
-        else:
-            cl = si.cluster
-            if cl is None and replicas <= 1:
-                return "R1"
-            if cl is not None:
-                followers = [p for p in cl.peers if not p.leader]
-                state = ", ".join(f"{p.name}:{'current' if p.current else 'behind'}"
-                                  for p in followers) or "no followers"
-                if cl.leader and len(followers) == replicas - 1 and all(
-                        p.current and not p.offline for p in followers):
-                    return f"R{replicas} current (leader {cl.leader})"
-        if time.monotonic() >= deadline:
-            raise Timeout(f"stream {name}: the replicas were not current after {timeout:g}s "
-                          f"({state})", hint="run apply again to keep waiting; plan shows "
-                          "no change once the update is in")
-        await asyncio.sleep(0.2)
+    if replicas <= 1:
+        return "R1"
+    await wait_replicated(conn, name, replicas, timeout)
+    return f"R{replicas} current"
 
 
 def scaled(action: Action) -> bool:
