@@ -23,7 +23,7 @@ from natsops.errors import Conflict, ServerError, Unreachable, UsageError
 from natsops.faults import cleanup, note_cleanup, server_label
 from natsops.findings import Severity
 from natsops.jetstream._api import request, request_subject
-from natsops.jetstream.errors import JSApiError
+from natsops.jetstream.errors import NO_ROOM, JSApiError
 from natsops.jetstream.scale import ensure_copying, wait_replicated
 from natsops.jetstream.streams import delete_stream, list_stream_names, stream_exists
 
@@ -194,7 +194,8 @@ async def _remove_partial(conn: Conn, target: str, exc: BaseException) -> None:
 
 async def _restore_request(conn: Conn, target: str, config: dict[str, Any],
                            state: dict[str, Any], placement_wait: float = 20.0) -> dict[str, Any]:
-    """STREAM.RESTORE; a placement refusal (10005) is retried for a while: right after a stream
+    """STREAM.RESTORE; a refusal for want of room (NO_ROOM: 10005 no suitable peers, 10047/10028
+    insufficient storage/memory) is retried for a while: right after a stream
     is deleted its storage reservation is released on each server on its own time (seen taking
     over 5 s on a loaded 2.10 cluster for a 50 GB R3 reservation)."""
     deadline = time.monotonic() + placement_wait
@@ -205,7 +206,7 @@ async def _restore_request(conn: Conn, target: str, config: dict[str, Any],
                                  what=f"restore of {target}",
                                  timeout=max(conn.settings.timeout, 10))
         except JSApiError as exc:
-            if exc.err_code != 10005 or time.monotonic() > deadline:
+            if exc.err_code not in NO_ROOM or time.monotonic() > deadline:
                 raise
         await asyncio.sleep(0.5)
 
@@ -347,12 +348,23 @@ def _compare(m: Manifest, state: dict[str, Any], target: str, *, grows: bool = F
         raise ServerError(f"restored stream {target} does not match the backup: {text}")
 
 
-async def scale_stream(conn: Conn, name: str, replicas: int, timeout: float) -> None:
+async def scale_stream(conn: Conn, name: str, replicas: int, timeout: float,
+                       placement_wait: float = 20.0) -> None:
     """Raise the replica count; wait until the stream is fully replicated and every consumer
-    has a leader whose peers are current."""
+    has a leader whose peers are current. A refusal for want of room is retried for
+    ``placement_wait`` seconds: the other servers may still hold the reservation of a stream
+    deleted moments before (the restore's usual case: rm, then restore)."""
     info = await request(conn, f"STREAM.INFO.{name}", what=f"stream {name}")
     config = dict(info["config"])
     config["num_replicas"] = replicas
-    await request(conn, f"STREAM.UPDATE.{name}", config, what=f"stream {name}",
-                  timeout=max(conn.settings.timeout, 10))
+    deadline = time.monotonic() + placement_wait
+    while True:
+        try:
+            await request(conn, f"STREAM.UPDATE.{name}", config, what=f"stream {name}",
+                          timeout=max(conn.settings.timeout, 10))
+            break
+        except JSApiError as exc:
+            if exc.err_code not in NO_ROOM or time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(0.5)
     await wait_replicated(conn, name, replicas, timeout)
