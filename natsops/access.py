@@ -137,7 +137,8 @@ def _topology_login(directory: Path, base: Settings) -> Login | None:
         return None
     if s is None:
         return None
-    auth = {**dict.fromkeys(AUTH_FIELDS), "user": s.user, "password": s.password}
+    auth = {**dict.fromkeys(AUTH_FIELDS), "user": s.user, "password": s.password,
+            "creds": s.creds}  # creds: an operator-mode topology's SYS user in the auth store
     return Login(f"the local topology in {directory} (sys user)",
                  base.with_(servers=s.servers, tls_ca=s.tls_ca, **auth), directory)
 

@@ -40,11 +40,13 @@ def bootstrap(
     operator: Annotated[str | None, typer.Option(
         "--operator", help="Operator mode: run this operator of the natsops auth store")] = None,
     auth_store: Annotated[Path | None, typer.Option(
-        "--store", envvar="NATSOPS_STORE", help="natsops auth store (with --operator)",
+        "--store", envvar="NATSOPS_STORE", help="natsops auth store (with --operator or an "
+        "operator-mode --topology; yours: never removed) [default: ~/.local/share/natsops]",
         show_default=False)] = None,
     topology: Annotated[Path | None, typer.Option(
         "--topology", help="Start every cluster, gateway and leaf site of this topology file "
-        "on 127.0.0.1 (TLS if it asks) [default dir: ./.natsops/<topology name>]",
+        "on 127.0.0.1 (TLS if it asks; auth: operator: runs that operator of --store) "
+        "[default dir: ./.natsops/<topology name>]",
         show_default=False)] = None,
 ) -> None:
     """Start a local JetStream cluster on 127.0.0.1 and wait until it is usable.
@@ -53,7 +55,9 @@ def bootstrap(
     stream could be created and removed. Run it again to see the running cluster's state.
     With --render-only --hosts h1,h2,h3 it writes production configs and systemd units instead.
     With --topology FILE it starts a whole topology (a supercluster joined by gateways, leaf
-    sites in their own JetStream domains, TLS) on loopback, to try it before deploying it.
+    sites in their own JetStream domains, TLS) on loopback, to try it before deploying it; an
+    operator-mode topology runs the operator, accounts and users of your auth store (--store),
+    adding APP/app, SYS/sys, an app user per leaf account and the leaf users when missing.
 
     \b
     Examples:
@@ -91,7 +95,8 @@ def _not_a_local_cluster(ctx: typer.Context, as_json: bool) -> None:
     if p["topology"] is not None:
         return _topology(ctx, Path(p["topology"]), p["directory"] and Path(p["directory"]),
                          p["server_bin"], p["wait"], p["write_context"], p["select"],
-                         p["dry_run"], as_json)
+                         p["dry_run"], as_json,
+                         Path(p["auth_store"]) if _given(ctx, "auth_store") else None)
     return _render_only(p["hosts"] if p["render_only"] else None, Path(p["out"]), p["name"],
                         p["store_dir"], p["max_mem"] or "4GB", p["max_file"] or "100GB",
                         p["lame_duck"], p["allow_even"], p["force"], as_json)
@@ -99,7 +104,7 @@ def _not_a_local_cluster(ctx: typer.Context, as_json: bool) -> None:
 
 _NOT_WITH_TOPOLOGY = ("nodes", "name", "base_port", "allow_even", "max_mem", "max_file",
                       "render_only", "hosts", "out", "store_dir", "lame_duck", "force",
-                      "operator", "auth_store")
+                      "operator")
 
 
 def _given(ctx: typer.Context, param: str) -> bool:
@@ -109,7 +114,7 @@ def _given(ctx: typer.Context, param: str) -> bool:
 
 def _topology(ctx: typer.Context, path: Path, directory: Path | None, server_bin: str | None,
               wait: str, write_context: bool, select: bool | None, dry_run: bool,
-              as_json: bool) -> None:
+              as_json: bool, store: Path | None) -> None:
     from natsops.cli import output
     from natsops.cli._run import run
     from natsops.errors import UsageError
@@ -125,7 +130,7 @@ def _topology(ctx: typer.Context, path: Path, directory: Path | None, server_bin
         wait = "60s"  # several clusters: a supercluster's meta group takes longer to form
     opts = LaunchOptions(dir=directory, server_bin=server_bin,
                          timeout=parse_duration(wait, what="--wait"),
-                         write_contexts=write_context, select_context=select)
+                         write_contexts=write_context, select_context=select, store=store)
     env = get_state(ctx).env
     if dry_run:
         return _print_topology_plan(plan(path, opts, env), as_json)
@@ -141,7 +146,8 @@ def _print_topology_plan(p: "LaunchPlan", as_json: bool) -> None:
         output.print_json(p)
         return
     output.info(f"would {p.action}: topology {p.name} in {p.dir}" + (" with TLS" if p.tls
-                                                                      else ""))
+                                                                      else "")
+                + (f", operator {p.operator} of the auth store {p.store}" if p.operator else ""))
     output.table(None, ["cluster / leaf site", "kind", "servers", "links", "domain"],
                  [(g["name"], g["kind"], ", ".join(g["nodes"]),
                    f"gateways to {', '.join(g['gateways'])}" if g["gateways"] else
@@ -165,6 +171,10 @@ def _print_topology(result: "LaunchResult", as_json: bool) -> None:
                        + (f"; probe streams in {', '.join(probed)}" if probed else "") + ")")
     else:
         output.success(f"topology {st.name} was already running in {st.dir}; it is usable")
+    if result.operator:
+        output.info(f"operator {result.operator} of the auth store {result.store} (kept by "
+                    "`cluster down --purge`)" + (f"; added to it: {', '.join(result.store_created)}"
+                                                 if result.store_created else ""))
     if result.contexts:
         output.info(f"natscli contexts: {', '.join(result.contexts)}")
     for g in (g for g in st.groups if g.hub and g.domain):

@@ -72,7 +72,9 @@ def _print_topology(status: "TopologyStatus") -> None:
     if status.links_down:
         output.table("links down", ["server or cluster", "problem"],
                      sorted(status.links_down.items()))
-    output.info(f"topology {status.name} in {status.dir}" + (" (TLS)" if status.tls else ""))
+    output.info(f"topology {status.name} in {status.dir}" + (" (TLS)" if status.tls else "")
+                + (f"; operator {status.operator} of the auth store {status.store}"
+                   if status.operator else ""))
 
 
 @app.command()

@@ -11,7 +11,9 @@ Layout of ``DIR``::
                             (cluster or leaf site) with its JetStream domain, gateway peers, hub,
                             the leafnode connections each of its nodes opens and the gateway and
                             leafnode ports of its nodes; the TLS CA; the contexts written
-    credentials.json        the APP and system users natsops logs in as (0600)
+    credentials.json        the APP and system users natsops logs in as (0600): passwords, or
+                            in operator mode the paths of their creds files in the auth store
+                            (an APP user per leaf site too: one of the account it binds)
     tls/                    the CA and the server certificates (when the topology asks for TLS)
     <group>/cluster.json    the group as a LocalCluster (its nodes, client/cluster/monitor ports)
     <group>/<node>/         nats-server.conf, .log, .pid and jetstream/ of one server
@@ -43,6 +45,7 @@ __all__ = [
     "LocalDeployment",
     "LocalLogin",
     "is_deployment",
+    "is_inside",
 ]
 
 STATE_FILE = "topology.json"
@@ -104,12 +107,20 @@ class Group:
 
 @dataclass(frozen=True)
 class LocalLogin:
-    """A user natsops logs in as (the password stays in the 0600 credentials file)."""
+    """A user natsops logs in as: a password (kept in the 0600 credentials file) or, in
+    operator mode, a creds file of the auth store."""
 
     user: str
-    password: Secret
+    password: Secret | None
     account: str
     jetstream: bool = True  # the account has JetStream (a probe stream can be placed)
+    creds: str | None = None
+
+    def context_fields(self) -> dict[str, str]:
+        """The fields of a natscli context that log in as this user."""
+        if self.creds:
+            return {"creds": self.creds}
+        return {"user": self.user, "password": self.password.reveal() if self.password else ""}
 
 
 @dataclass
@@ -125,6 +136,8 @@ class LocalDeployment:
     source: str = ""  # the topology file it was started from
     tls_ca: str | None = None
     contexts: tuple[str, ...] = ()
+    operator: str | None = None  # operator mode: this operator of the auth store ...
+    store: str | None = None  # ... in this store (the user's: never removed with the topology)
     _clusters: dict[str, LocalCluster] = field(default_factory=dict, repr=False)
 
     # ---- persistence -------------------------------------------------------------------
@@ -148,7 +161,9 @@ class LocalDeployment:
                       binary=Path(str(doc["binary"])), version=str(doc["version"]),
                       created=float(doc.get("created") or 0), source=str(doc.get("source", "")),
                       tls_ca=None if doc.get("tls_ca") is None else str(doc["tls_ca"]),
-                      contexts=tuple(str(c) for c in doc.get("contexts") or ()))
+                      contexts=tuple(str(c) for c in doc.get("contexts") or ()),
+                      operator=None if doc.get("operator") is None else str(doc["operator"]),
+                      store=None if doc.get("store") is None else str(doc["store"]))
         except (KeyError, TypeError, ValueError) as exc:
             raise UsageError(f"{path} is damaged: {exc}") from None
         if not groups:
@@ -165,6 +180,8 @@ class LocalDeployment:
             "tls_ca": self.tls_ca,
             "groups": [g.to_dict() for g in self.groups],
             "contexts": list(self.contexts),
+            "operator": self.operator,
+            "store": self.store,
             "natsops_version": __version__,
         }
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -252,34 +269,49 @@ class LocalDeployment:
     def credentials_path(self) -> Path:
         return self.dir / CREDENTIALS_FILE
 
-    def write_credentials(self, app: LocalLogin | None, sys: LocalLogin | None) -> None:
-        doc = {role: {"user": lg.user, "password": lg.password.reveal(), "account": lg.account,
-                      "jetstream": lg.jetstream}
-               for role, lg in (("app", app), ("sys", sys)) if lg is not None}
+    def write_credentials(self, app: LocalLogin | None, sys: LocalLogin | None,
+                          per_group: Mapping[str, LocalLogin] | None = None) -> None:
+        """Record the logins: ``app`` and ``sys``, and an ``app`` login of its own for some
+        groups (``per_group``: a leaf site in operator mode logs in to its bound account)."""
+        logins = [("app", app), ("sys", sys),
+                  *((f"app:{g}", lg) for g, lg in (per_group or {}).items())]
+        doc = {role: {"user": lg.user, "account": lg.account, "jetstream": lg.jetstream,
+                      **({"creds": lg.creds} if lg.creds else
+                         {"password": lg.password.reveal() if lg.password else ""})}
+               for role, lg in logins if lg is not None}
         write_private(self.credentials_path, json.dumps(doc) + "\n")
 
-    def login(self, role: str) -> LocalLogin | None:
-        """The ``app`` or ``sys`` user natsops logs in as (None: the topology has none)."""
+    def login(self, role: str, group: str | None = None) -> LocalLogin | None:
+        """The ``app`` or ``sys`` user natsops logs in as (None: the topology has none); with
+        ``group``, that group's own ``app`` user when it has one."""
         try:
             doc = json.loads(self.credentials_path.read_text())
         except (OSError, ValueError) as exc:
             raise NatsopsError(f"cannot read {self.credentials_path}: {exc}") from None
-        entry = doc.get(role) if isinstance(doc, dict) else None
+        if not isinstance(doc, dict):
+            return None
+        entry = doc.get(f"{role}:{group}") if group else None
+        entry = entry if isinstance(entry, dict) else doc.get(role)
         if not isinstance(entry, dict):
             return None
-        return LocalLogin(str(entry["user"]), Secret(str(entry["password"])),
-                          str(entry.get("account", "")), bool(entry.get("jetstream", True)))
+        creds = entry.get("creds")
+        return LocalLogin(str(entry["user"]),
+                          None if creds else Secret(str(entry.get("password", ""))),
+                          str(entry.get("account", "")), bool(entry.get("jetstream", True)),
+                          str(creds) if creds else None)
 
     def settings(self, role: str, group: str | None = None) -> Settings | None:
         """Settings for the ``app``/``sys`` user on one group's servers (default: every
         non-leaf cluster), with the CA when TLS is on; None when there is no such user."""
-        lg = self.login(role)
+        lg = self.login(role, group)
         if lg is None:
             return None
         groups = [self.group(group)] if group else [g for g in self.groups if not g.is_leaf]
         urls = tuple(n.client_url for g in groups for n in self.cluster(g.name).nodes)
-        return Settings(servers=urls, user=lg.user, password=lg.password, tls_ca=self.tls_ca,
-                        timeout=2.0, connection_name=f"natsops {__version__} local topology")
+        auth: dict[str, Any] = ({"creds": lg.creds} if lg.creds else
+                                {"user": lg.user, "password": lg.password})
+        return Settings(servers=urls, tls_ca=self.tls_ca, timeout=2.0,
+                        connection_name=f"natsops {__version__} local topology", **auth)
 
     # ---- processes ----------------------------------------------------------------------
     def stop_all(self, *, grace: float = 10.0, only: list[str] | None = None) -> list[str]:
@@ -301,8 +333,19 @@ class LocalDeployment:
         return list(running)
 
     def purge(self) -> None:
-        """Remove the topology's directory (every server must be stopped)."""
+        """Remove the topology's directory (every server must be stopped). The auth store of
+        an operator-mode topology is the user's and stays: it is refused when it lies inside
+        the directory (bootstrap never puts it there)."""
         running = self.running_nodes()
         if running:
             raise Conflict(f"cannot purge {self.dir}: servers still running: {', '.join(running)}")
+        if self.store and is_inside(Path(self.store), self.dir):
+            raise Conflict(f"cannot purge {self.dir}: it holds the auth store {self.store} of "
+                           f"operator {self.operator}", hint="move the store out first")
         shutil.rmtree(self.dir)
+
+
+def is_inside(path: Path, directory: Path) -> bool:
+    """True when ``path`` is ``directory`` or below it (symlinks resolved)."""
+    p, d = path.expanduser().resolve(), directory.expanduser().resolve()
+    return p == d or d in p.parents

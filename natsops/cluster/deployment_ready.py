@@ -189,7 +189,7 @@ async def _wait_meta(dep: LocalDeployment, deadline: Deadline, unit: list[Group]
 
 
 async def _probe(dep: LocalDeployment, deadline: Deadline, group: Group) -> int:
-    login, settings = dep.login("app"), dep.settings("app", group.name)
+    login, settings = dep.login("app", group.name), dep.settings("app", group.name)
     if login is None or settings is None or not login.jetstream:
         return 0  # no user of a JetStream account to place it with
     c = dep.cluster(group.name)

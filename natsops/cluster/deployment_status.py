@@ -39,6 +39,8 @@ class TopologyStatus:
     groups: tuple[GroupStatus, ...]
     links_down: dict[str, str]
     contexts: tuple[str, ...] = ()
+    operator: str | None = None  # operator mode: the auth store's operator the servers run
+    store: str | None = None
 
     @property
     def running(self) -> int:
@@ -63,4 +65,5 @@ async def topology_status(dep: LocalDeployment, *, timeout: float = 2.0) -> Topo
                    for g, s in zip(dep.groups, statuses, strict=True))
     return TopologyStatus(name=dep.name, dir=str(dep.dir), source=dep.source,
                           binary=str(dep.binary), version=dep.version, tls=bool(dep.tls_ca),
-                          groups=groups, links_down=links, contexts=dep.contexts)
+                          groups=groups, links_down=links, contexts=dep.contexts,
+                          operator=dep.operator, store=dep.store)

@@ -19,6 +19,12 @@ with the CA when TLS is on.
 
 :func:`launch` runs the topology it is given as it is: a caller (a test) can hand it one the
 loader would refuse, e.g. two leaf sites sharing a JetStream domain, to see what doctor says.
+
+A topology with ``auth: {operator: NAME}`` runs that operator of the user's auth store (see
+:mod:`natsops.topology.local_operator`): every server gets the operator, the system account and
+a full resolver with every account preloaded, leaf remotes log in with creds, and the contexts
+point at creds files in the store (the APP contexts of leaf sites at a user of the account the
+site binds). The store is the user's and outlives the topology.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from natsops.cluster.contexts import check_free, save_contexts
 from natsops.cluster.deployment import CLUSTER, LEAF, Group, LocalDeployment, LocalLogin
@@ -51,6 +57,9 @@ from natsops.topology.passwords import (
 from natsops.topology.relocate import relocate
 from natsops.topology.server_conf import TlsPaths, render_server_config
 
+if TYPE_CHECKING:
+    from natsops.topology.local_operator import LocalOperator
+
 log = logging.getLogger(__name__)
 
 __all__ = ["LaunchOptions", "LaunchPlan", "LaunchResult", "launch", "launch_file", "plan"]
@@ -71,6 +80,7 @@ class LaunchOptions:
     timeout: float = 60.0
     write_contexts: bool = True
     select_context: bool | None = None  # None: select only if nothing is selected
+    store: Path | None = None  # operator mode: the auth store (None: NATSOPS_STORE/default)
 
 
 @dataclass(frozen=True)
@@ -84,6 +94,9 @@ class LaunchResult:
     contexts: tuple[str, ...]
     seconds: float
     probes: Mapping[str, int]
+    operator: str | None = None
+    store: str | None = None
+    store_created: tuple[str, ...] = ()  # accounts and users bootstrap added to the store
 
 
 @dataclass(frozen=True)
@@ -96,6 +109,8 @@ class LaunchPlan:
     tls: bool
     groups: tuple[dict[str, Any], ...]  # name, kind, nodes, links, domain
     running: tuple[str, ...] = ()
+    operator: str | None = None
+    store: str | None = None
 
 
 def default_dir(topo: Topology) -> Path:
@@ -117,10 +132,14 @@ def plan(path: Path, opts: LaunchOptions, env: Mapping[str, str]) -> LaunchPlan:
     if LocalDeployment.exists(directory):
         dep = LocalDeployment.load(directory)
         _same_topology(dep, topo)
+        _same_store(dep, opts, env)
         return LaunchPlan("report or restart the existing topology", topo.name, str(dep.dir),
-                          bool(dep.tls_ca), groups, tuple(dep.running_nodes()))
+                          bool(dep.tls_ca), groups, tuple(dep.running_nodes()), dep.operator,
+                          dep.store)
+    store = _store_root(topo, opts, env, directory)
     return LaunchPlan("create and start", topo.name, str(directory), topo.tls is not None,
-                      groups)
+                      groups, operator=topo.auth.operator,
+                      store=str(store) if store else None)
 
 
 async def launch_file(path: Path, opts: LaunchOptions, env: Mapping[str, str],
@@ -141,15 +160,17 @@ async def launch(topo: Topology, opts: LaunchOptions, env: Mapping[str, str],
     t0 = time.monotonic()
     directory = (opts.dir or default_dir(topo)).expanduser()
     created = False
+    store_created: tuple[str, ...] = ()
     if LocalDeployment.exists(directory):
         dep = LocalDeployment.load(directory)
         _same_topology(dep, topo)
+        _same_store(dep, opts, env)
         if opts.server_bin:  # this start runs it (as bootstrap does for one cluster)
             exe = find_server_binary(opts.server_bin, env)
             for c in dep.clusters():
                 c.binary = exe
     else:
-        dep = _create(topo, directory, opts, env, progress)
+        dep, store_created = _create(topo, directory, opts, env, progress)
         created = True
     already = tuple(dep.running_nodes())
     progress(f"starting {len(dep.nodes) - len(already)} nats-server processes")
@@ -163,7 +184,8 @@ async def launch(topo: Topology, opts: LaunchOptions, env: Mapping[str, str],
     status = await topology_status(dep)
     return LaunchResult(status=status, created=created, started=ready.started,
                         already_running=already, contexts=contexts,
-                        seconds=time.monotonic() - t0, probes=ready.probes)
+                        seconds=time.monotonic() - t0, probes=ready.probes,
+                        operator=dep.operator, store=dep.store, store_created=store_created)
 
 
 def _groups(topo: Topology) -> list[Cluster | LeafSite]:
@@ -185,20 +207,42 @@ def _same_topology(dep: LocalDeployment, topo: Topology) -> None:
                        f"`natsops cluster down --purge --dir {dep.dir}`")
 
 
+def _store_root(topo: Topology, opts: LaunchOptions, env: Mapping[str, str],
+                directory: Path) -> Path | None:
+    """The auth store an operator-mode topology runs (None: plain accounts); never inside the
+    topology's folder."""
+    from natsops.auth.store import default_store_root
+    from natsops.topology.local_operator import check_store
+
+    if not topo.auth.operator_mode:
+        if opts.store is not None:
+            raise UsageError(f"--store does not go with --topology {topo.file or topo.name}: "
+                             "it has plain accounts (--store is for auth: {operator: NAME})")
+        return None
+    root = (opts.store or default_store_root(env)).expanduser()
+    check_store(root, directory)
+    return root
+
+
+def _same_store(dep: LocalDeployment, opts: LaunchOptions, env: Mapping[str, str]) -> None:
+    """A running topology keeps the store it was started with (its contexts point into it)."""
+    if opts.store is None or dep.store is None:
+        return
+    if opts.store.expanduser().resolve() != Path(dep.store).resolve():
+        raise Conflict(f"{dep.dir} runs operator {dep.operator} of the auth store {dep.store}, "
+                       f"not of {opts.store}", hint="drop --store, or use another --dir")
+
+
 def _create(topo: Topology, directory: Path, opts: LaunchOptions, env: Mapping[str, str],
-            progress: Progress) -> LocalDeployment:
-    if topo.auth.operator_mode:
-        raise UsageError(f"topology {topo.name} runs operator {topo.auth.operator}: starting "
-                         "an operator-mode topology locally is not supported yet",
-                         hint="try it with plain accounts (auth: accounts:), or render it "
-                         "with `natsops render`")
+            progress: Progress) -> tuple[LocalDeployment, tuple[str, ...]]:
+    store = _store_root(topo, opts, env, directory)
     if LocalCluster.exists(directory):
         raise Conflict(f"{directory} holds a local cluster, not a topology",
                        hint="use another --dir")
     existed = directory.exists()
     check_output_dir(directory, what="--dir")
     try:
-        return _write(topo, directory, opts, env, progress)
+        return _write(topo, directory, opts, env, progress, store)
     except BaseException:
         if not existed:  # nothing half-written: a directory without topology.json is no use
             shutil.rmtree(directory, ignore_errors=True)
@@ -206,8 +250,9 @@ def _create(topo: Topology, directory: Path, opts: LaunchOptions, env: Mapping[s
 
 
 def _write(topo: Topology, directory: Path, opts: LaunchOptions, env: Mapping[str, str],
-           progress: Progress) -> LocalDeployment:
-    """Render the relocated topology into ``directory``; ``topology.json`` is written last."""
+           progress: Progress, store: Path | None) -> tuple[LocalDeployment, tuple[str, ...]]:
+    """Render the relocated topology into ``directory``; ``topology.json`` is written last.
+    Returns it and what was added to the auth store (operator mode)."""
     if opts.write_contexts:  # before anything is written or started
         for g in _groups(topo):
             check_free(g.name, directory / g.name, env)
@@ -224,21 +269,34 @@ def _write(topo: Topology, directory: Path, opts: LaunchOptions, env: Mapping[st
     pw = resolve_passwords(local, env, saved=root / SECRETS_FILE, cost=LOCAL_BCRYPT_COST)
     save_passwords(pw, root / SECRETS_FILE)
     tls = _generate_tls(local, root / "tls") if local.tls is not None else None
+    lop = None
+    if store is not None:
+        from natsops.auth.store import Store
+        from natsops.topology.local_operator import prepare
+
+        lop = prepare(local, Store(store), progress)
     for g in groups:
-        _write_group(local, g, root / g.name, pw, tls, binary, version)
+        _write_group(local, g, root / g.name, pw, tls, binary, version, lop)
     dep = LocalDeployment(dir=root, name=topo.name, groups=tuple(_group(local, g) for g in groups),
                           binary=binary, version=version, created=time.time(),
                           source=str(Path(topo.file).resolve()) if topo.file else "",
-                          tls_ca=str(root / "tls" / "ca.pem") if tls else None)
-    dep.write_credentials(*_logins(local, pw.clear))
+                          tls_ca=str(root / "tls" / "ca.pem") if tls else None,
+                          operator=lop.op if lop else None,
+                          store=str(store.resolve()) if store else None)
+    if lop is not None:
+        dep.write_credentials(lop.app, lop.sys, {s: lg for s, lg in lop.sites.items()
+                                                 if lg is not lop.app})
+    else:
+        dep.write_credentials(*_logins(local, pw.clear))
     dep.save()
     log.info("topology %s in %s: %s", topo.name, root,
              ", ".join(f"{g.name} ({len(g.nodes)})" for g in groups))
-    return dep
+    return dep, lop.created if lop else ()
 
 
 def _write_group(topo: Topology, g: Cluster | LeafSite, gdir: Path, pw: Passwords,
-                 tls: Mapping[str, TlsPaths] | None, binary: Path, version: str) -> None:
+                 tls: Mapping[str, TlsPaths] | None, binary: Path, version: str,
+                 lop: LocalOperator | None) -> None:
     """The group's LocalCluster (``cluster.json``) and every node's config and secrets."""
     cluster = LocalCluster(
         dir=gdir, name=g.name, binary=binary, version=version, created=time.time(),
@@ -246,8 +304,16 @@ def _write_group(topo: Topology, g: Cluster | LeafSite, gdir: Path, pw: Password
                     for n in g.nodes),
         max_mem=g.nodes[0].jetstream.max_memory, max_file=g.nodes[0].jetstream.max_file)
     for n in g.nodes:
-        conf = render_server_config(topo, n.name, pw, tls=tls[n.name] if tls else None)
-        cluster.node_dir(n.name).mkdir(parents=True, exist_ok=True)
+        ndir = cluster.node_dir(n.name)
+        ob = None
+        if lop is not None:  # leaf creds copied beside the config, as `natsops render` does
+            ob = lop.setup.blocks(topo, n, creds_dir=ndir, interval="1m")
+            ndir.mkdir(parents=True, exist_ok=True)
+            for c in lop.setup.creds_for(topo, n):
+                write_private(ndir / c.file, lop.setup.creds_text(c))
+        conf = render_server_config(topo, n.name, pw, tls=tls[n.name] if tls else None,
+                                    operator=ob)
+        ndir.mkdir(parents=True, exist_ok=True)
         write_private(cluster.config_path(n.name), conf.text)
         if conf.secrets is not None:
             write_private(cluster.node_dir(n.name) / conf.secrets_name, conf.secrets)
@@ -302,20 +368,23 @@ def write_contexts(dep: LocalDeployment, env: Mapping[str, str],
     """``natsops-<group>`` (the APP user) and ``natsops-<group>-sys`` for every cluster and
     leaf site, on that group's servers, with the CA when TLS is on. The first cluster's APP
     context is selected when ``select`` (or when nothing is selected and ``select`` is None)."""
-    app, sys = dep.login("app"), dep.login("sys")
-    if app is None or sys is None:
+    sys = dep.login("sys")
+    if dep.login("app") is None or sys is None:
         return ()  # a topology whose accounts have no user: nothing to log in with
     tls = {"ca": dep.tls_ca} if dep.tls_ca else {}
+    op = f"{dep.operator}/" if dep.operator else ""
     written: list[str] = []
     for i, g in enumerate(dep.groups):
+        app = dep.login("app", g.name)
+        assert app is not None
         what = f"natsops local cluster {g.name}"
         c = dep.cluster(g.name)
         pair = save_contexts(
             c,
-            {"description": f"{what} ({app.account} account)", "user": app.user,
-             "password": app.password.reveal(), **tls},
-            {"description": f"{what} (system account, monitoring only)", "user": sys.user,
-             "password": sys.password.reveal(), **tls},
+            {"description": f"{what} ({op}{app.account}/{app.user})",
+             **app.context_fields(), **tls},
+            {"description": f"{what} ({op}{sys.account}/{sys.user}: system account, "
+                            "monitoring only)", **sys.context_fields(), **tls},
             env, select if i == 0 else False)
         if pair != c.contexts:  # the group's own record: `cluster down --purge` removes them
             c.contexts = pair

@@ -131,52 +131,25 @@ def _operator(topo: Topology, store_root: Path | None, env: Mapping[str, str], p
               dry_run: bool) -> tuple[dict[str, OperatorBlocks], dict[str, Any]]:
     """Per node: the operator blocks (and creds files of leaf sites, users made if missing);
     and the Helm chart's ``config`` entries for the same operator (public JWTs only)."""
-    from natsops.auth import ops
-    from natsops.auth.config import ResolverOptions, render_config
     from natsops.auth.store import Store, default_store_root
+    from natsops.topology.operator import store_operator
 
-    store = Store(store_root or default_store_root(env))
-    op = store.resolve_operator(topo.auth.operator)
-    sys_acc = store.system_account(op)
-    keys = {a.name: a.public_key for a in store.accounts(op)}
-    creds: dict[str, str] = {}
-    creds_text: dict[str, str] = {}
-    for s in topo.leafs:
-        if s.account not in keys:
-            raise UsageError(f"{topo.file}:{s.line}: leafs.{s.name}.account: operator {op} has "
-                             f"no account {s.account!r}",
-                             hint=f"natsops auth account add {s.account}")
-        binds = [("leaf", s.account, s.leaf_user)]
-        if s.system:
-            binds.append(("leaf-sys", sys_acc.name, s.leaf_user + "-sys"))
-        for key, acc, user in binds:
-            if user not in store.user_names(op, acc):
-                if dry_run:  # listed, not created
-                    creds[f"{key}:{s.name}"] = f"{user}.creds"
-                    creds_text[f"{key}:{s.name}"] = ""
-                    continue
-                ops.add_user(store, op, acc, user)
-            creds[f"{key}:{s.name}"] = f"{user}.creds"
-            creds_text[f"{key}:{s.name}"] = ops.creds_text(store, op, acc, user)
-    full = topo.auth.resolver == "full"
+    so = store_operator(topo, Store(store_root or default_store_root(env)), dry_run=dry_run)
+    store, op = so.store, so.op
+    sys_key = so.account_keys[so.system_account]
     helm: dict[str, Any] = {"merge": {
-        "operator": store.operator(op).token.token, "system_account": sys_acc.public_key,
+        "operator": store.operator(op).token.token, "system_account": sys_key,
         "resolver_preload": {a.public_key: a.token.token for a in store.accounts(op)}}}
-    if full:
+    if topo.auth.resolver == "full":
         helm["resolver"] = {"enabled": True, "merge": {"type": "full", "allow_delete": True,
                                                        "interval": "2m"}}
     else:
         helm["merge"]["resolver"] = "MEMORY"
     blocks = {}
     for n in topo.all_nodes():
-        jwt_dir = str(Path(n.jetstream.store_dir).parent / "jwt")
-        text = render_config(store, op, ResolverOptions(type=topo.auth.resolver, dir=jwt_dir,
-                                                        preload_all=True))
-        blocks[n.name] = OperatorBlocks(text, keys, sys_acc.name, creds)
-        group = topo.group_of(n.name)
-        for key, path in creds.items():
-            if key.split(":", 1)[1] == group.name and key in creds_text:
-                plan.add(f"{n.name}/{path}", creds_text[key], "creds", n.name, private=True)
+        blocks[n.name] = so.blocks(topo, n)
+        for c in so.creds_for(topo, n):
+            plan.add(f"{n.name}/{c.file}", so.creds_text(c), "creds", n.name, private=True)
     return blocks, helm
 
 

@@ -182,6 +182,16 @@ def test_js_usage_thresholds_and_overcommit() -> None:
         ("fail", "file"), ("warn", "memory")}
 
 
+def test_js_usage_fails_a_shut_down_jetstream_not_a_core_only_server() -> None:
+    doc = load("healthy.json")
+    shut = server(doc, "n1")["jsz"]
+    shut["disabled"] = True  # ran out of resources: its configured limits are still there
+    server(doc, "n2")["jsz"] = {"disabled": True, "config": {"max_memory": 0, "max_storage": 0},
+                                "memory": 0, "storage": 0}  # never configured (jetstream: off)
+    found = check(snap(doc), "js-usage")
+    assert [(f.severity.label, f.subject) for f in found] == [("fail", "n1")]
+
+
 def test_store_dir_default_is_a_warning() -> None:
     doc = load("healthy.json")
     server(doc, "n1")["jsz"]["config"]["store_dir"] = "/tmp/nats/jetstream/jetstream"

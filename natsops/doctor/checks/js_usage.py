@@ -23,7 +23,9 @@ def js_usage(snap: Snapshot) -> Iterator[Finding]:
         jsz = doc(s.jsz)
         if not jsz:
             continue
-        if jsz.get("disabled") and doc(jsz.get("config")):
+        # a server never configured for JetStream reports it disabled with zero limits
+        if jsz.get("disabled") and any(doc(jsz.get("config")).get(k) for k in
+                                       ("max_memory", "max_storage", "store_dir")):
             yield Finding.fail(ID, s.name, f"JetStream is disabled on {s.name} (it shuts "
                                "JetStream down after running out of disk or memory)",
                                evidence={"server": s.name, "disabled": True},
