@@ -158,6 +158,8 @@ def down(
         removed = purge_local(c, get_state(ctx).env)
         output.success(f"removed {c.dir}" + (f" and contexts {', '.join(removed)}"
                                               if removed else ""))
+        if store := getattr(c, "store", None):  # an operator-mode topology: the user's store
+            output.info(f"kept the auth store {store}")
 
 
 @app.command()

@@ -137,6 +137,11 @@ def plan(path: Path, opts: LaunchOptions, env: Mapping[str, str]) -> LaunchPlan:
                           bool(dep.tls_ca), groups, tuple(dep.running_nodes()), dep.operator,
                           dep.store)
     store = _store_root(topo, opts, env, directory)
+    if store is not None:  # the operator and the leaf sites' accounts exist; nothing is changed
+        from natsops.auth.store import Store
+        from natsops.topology.operator import store_operator
+
+        store_operator(topo, Store(store), dry_run=True)
     return LaunchPlan("create and start", topo.name, str(directory), topo.tls is not None,
                       groups, operator=topo.auth.operator,
                       store=str(store) if store else None)

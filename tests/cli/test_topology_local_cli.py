@@ -103,3 +103,70 @@ def test_state_round_trip(tmp_path: Path) -> None:
     back = LocalDeployment.load(tmp_path)
     assert (back.groups, back.tls_ca, back.contexts) == ((g,), "/ca.pem", ("natsops-shop",))
     assert [[x.name for x in u] for u in back.js_units()] == [["shop"]]
+
+
+# ---- operator mode (auth: {operator: NAME}): what is refused or planned, without servers ----
+
+OPERATOR = """name: opdemo
+clusters:
+  - name: east
+    nodes: [{name: e1, host: e1.example.com}]
+leafs:
+  - {name: shop, hub: east, account: EDGE, domain: shop, nodes: [{name: s1, host: shop.lan}]}
+auth: {operator: DEMO}
+"""
+
+
+def _store_files(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+@pytest.fixture
+def op_store(tmp_path: Path) -> Path:
+    from natsops.auth import ops
+    from natsops.auth.store import Store
+
+    store = Store(tmp_path / "store")
+    ops.add_operator(store, "DEMO", sys=True)
+    ops.add_account(store, "DEMO", "EDGE", jetstream=True)
+    return store.root
+
+
+def test_operator_topology_dry_run_names_the_store_and_changes_nothing(
+        tmp_path: Path, op_store: Path) -> None:
+    f = tmp_path / "op.yaml"
+    f.write_text(OPERATOR)
+    before = _store_files(op_store)
+    r = runner.invoke(app, ["bootstrap", "--topology", str(f), "--dir", str(tmp_path / "d"),
+                            "--store", str(op_store), "--dry-run", "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert (doc["operator"], doc["store"]) == ("DEMO", str(op_store))
+    r = runner.invoke(app, ["bootstrap", "--topology", str(f), "--dir", str(tmp_path / "d"),
+                            "--dry-run"], env={"NATSOPS_STORE": str(op_store)})
+    assert r.exit_code == 0, r.output
+    assert f"operator DEMO of the auth store {op_store}" in r.stderr
+    assert _store_files(op_store) == before and not (tmp_path / "d").exists()
+
+
+def test_operator_topology_refusals_leave_the_store_alone(tmp_path: Path,
+                                                          op_store: Path) -> None:
+    f = tmp_path / "op.yaml"
+    before = _store_files(op_store)
+    f.write_text(OPERATOR.replace("account: EDGE", "account: NOPE"))
+    r = runner.invoke(app, ["bootstrap", "--topology", str(f), "--dir", str(tmp_path / "d"),
+                            "--store", str(op_store)])
+    assert r.exit_code == 2, r.output  # checked before anything is added to the store
+    assert "operator DEMO has no account 'NOPE'" in r.stderr
+    f.write_text(OPERATOR.replace("operator: DEMO", "operator: OTHER"))
+    r = runner.invoke(app, ["bootstrap", "--topology", str(f), "--dir", str(tmp_path / "d"),
+                            "--store", str(op_store)])
+    assert r.exit_code == 4, r.output
+    assert "operator 'OTHER' not found" in r.stderr
+    f.write_text(OPERATOR)  # a store inside the topology's folder: purging would delete it
+    r = runner.invoke(app, ["bootstrap", "--topology", str(f), "--dir", str(tmp_path),
+                            "--store", str(op_store)])
+    assert r.exit_code == 2, r.output
+    assert "is inside the topology folder" in r.stderr
+    assert _store_files(op_store) == before
+    assert not (tmp_path / "d").exists() and not (tmp_path / "topology.json").exists()

@@ -1,0 +1,266 @@
+"""`natsops bootstrap --topology` on an operator-mode topology (``auth: {operator: TOPS}``).
+
+One topology for the module, started once with the CLI and stopped by pid at the end even when
+a test fails: clusters east (2 servers, hub of the leaf site) and west (1 core-only server)
+joined by gateways, and a leaf site (1 server) bound to account EDGE in JetStream domain edge.
+Every server runs the operator of a test auth store with a full resolver; the leaf dials the hub
+with creds. The last test purges it and checks the store is left alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import nats
+import pytest
+from typer.testing import CliRunner
+
+from natsops.auth import ops
+from natsops.auth.store import Store
+from natsops.cli.main import app
+from natsops.cluster.deployment import LocalDeployment
+from natsops.cluster.process import is_running
+
+# bootstrap leaves its servers running on purpose (stopped by pid at the end of the module), so
+# the Popen objects it dropped complain when collected.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Exception ignored in.*Popen.__del__:pytest.PytestUnraisableExceptionWarning")
+
+runner = CliRunner()
+OP = "TOPS"
+SERVERS = ["e1", "e2", "l1", "w1"]
+TOPOLOGY = """name: optest
+defaults:
+  jetstream: {max_memory: 64MB, max_file: 256MB}
+clusters:
+  - name: east
+    nodes:
+      - {name: e1, host: e1.example.com}
+      - {name: e2, host: e2.example.com}
+  - name: west
+    nodes:
+      - {name: w1, host: w1.example.com, jetstream: {enabled: false}}
+leafs:
+  - {name: site, hub: east, account: EDGE, domain: edge, nodes: [{name: l1, host: site.lan}]}
+auth: {operator: TOPS}
+"""
+
+
+@dataclass
+class Running:
+    dep: LocalDeployment
+    store: Store
+    env: dict[str, str]  # HOME/XDG_CONFIG_HOME (its contexts) and NATSOPS_STORE
+    boot: dict[str, Any]  # bootstrap --json
+
+    def url(self, group: str, i: int = 0) -> str:
+        return self.dep.cluster(group).nodes[i].client_url
+
+    def creds(self, account: str, user: str = "app") -> str:
+        return str(self.store.creds_path(OP, account, user))
+
+    def invoke(self, *args: str) -> Any:
+        return runner.invoke(app, list(args), env=self.env)
+
+
+@pytest.fixture(scope="module")
+def topo(server_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    tmp = tmp_path_factory.mktemp("optopo")
+    store = Store(tmp / "store")
+    ops.add_operator(store, OP, sys=True)
+    ops.add_account(store, OP, "EDGE", jetstream=True)
+    home = tmp / "home"
+    env = {"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
+           "NATSOPS_STORE": str(store.root)}
+    f = tmp / "optest.yaml"
+    f.write_text(TOPOLOGY)
+    r = None
+    for attempt in range(2):  # one retry on a fresh folder if a port was taken meanwhile
+        d = tmp / f"try{attempt}"
+        r = runner.invoke(app, ["bootstrap", "--topology", str(f), "--dir", str(d),
+                                "--server-bin", str(server_bin), "--json"], env=env)
+        if r.exit_code == 0:
+            break
+    assert r is not None and r.exit_code == 0, r.output if r else None
+    running = Running(LocalDeployment.load(d), store, env, json.loads(r.stdout))
+    try:
+        yield running
+    finally:
+        if running.dep.dir.exists():
+            running.dep.stop_all(grace=5)
+
+
+def _run(coro: Awaitable[Any]) -> Any:
+    return asyncio.run(asyncio.wait_for(coro, 30))  # type: ignore[arg-type]
+
+
+async def _until(what: str, cond: Callable[[], Awaitable[bool]], timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not await cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+def test_bootstrap_ran_the_stores_operator(topo: Running) -> None:
+    b = topo.boot
+    assert (b["operator"], b["store"]) == (OP, str(topo.store.root.resolve()))
+    assert sorted(b["store_created"]) == ["APP", "APP/app", "EDGE/app", "EDGE/leaf-site",
+                                          "SYS/leaf-site-sys"]
+    assert b["probes"] == {"east": 2, "site": 1}  # APP in east, EDGE in the leaf domain
+    assert b["status"]["links_down"] == {}
+    conf = (topo.dep.dir / "site" / "l1" / "nats-server.conf").read_text()
+    assert "resolver {" in conf and "type: full" in conf and "password" not in conf
+    for creds in ("leaf-site.creds", "leaf-site-sys.creds"):
+        path = topo.dep.dir / "site" / "l1" / creds
+        assert f'credentials: "{path}"' in conf
+        assert path.stat().st_mode & 0o077 == 0
+    assert (topo.dep.dir / "credentials.json").stat().st_mode & 0o077 == 0
+    r = topo.invoke("cluster", "status", "--dir", str(topo.dep.dir), "--json")
+    doc = json.loads(r.stdout)
+    assert (doc["operator"], doc["store"]) == (OP, str(topo.store.root.resolve()))
+    nodes = [n for g in doc["groups"] for n in g["cluster"]["nodes"]]
+    assert sorted(n["name"] for n in nodes) == SERVERS and all(n["healthy"] for n in nodes)
+
+
+def test_contexts_log_in_with_creds_of_the_store(topo: Running) -> None:
+    folder = Path(topo.env["XDG_CONFIG_HOME"]) / "nats" / "context"
+    want = {"natsops-east": topo.creds("APP"), "natsops-west": topo.creds("APP"),
+            "natsops-site": topo.creds("EDGE"), "natsops-east-sys": topo.creds("SYS", "sys"),
+            "natsops-site-sys": topo.creds("SYS", "sys")}
+    for name, creds in want.items():
+        path = folder / f"{name}.json"
+        ctx = json.loads(path.read_text())
+        assert (ctx["creds"], ctx["user"], ctx["password"]) == (creds, "", ""), name
+        assert path.stat().st_mode & 0o077 == 0
+    r = topo.invoke("--context", "natsops-site", "stream", "ls", "--json")
+    assert r.exit_code == 0, r.output  # EDGE/app on the leaf server: its own domain
+
+
+def test_an_app_message_crosses_the_gateway(topo: Running) -> None:
+    async def go() -> None:
+        west = await nats.connect(topo.url("west"), user_credentials=topo.creds("APP"))
+        east = await nats.connect(topo.url("east", 1), user_credentials=topo.creds("APP"))
+        try:
+            sub = await west.subscribe("orders.gw")
+            await west.flush()
+            got: list[bytes] = []
+
+            async def arrived() -> bool:  # interest reaches the other cluster a moment later
+                await east.publish("orders.gw", b"from east")
+                await east.flush()
+                try:
+                    got.append((await sub.next_msg(timeout=0.1)).data)
+                except nats.errors.TimeoutError:
+                    return False
+                return True
+
+            await _until("the message in west", arrived)
+            assert got == [b"from east"]
+        finally:
+            await west.close()
+            await east.close()
+
+    _run(go())
+
+
+def test_the_leaf_domain_stream_is_reachable_from_the_hub(
+        topo: Running, unique: Callable[[str], str]) -> None:
+    stream = unique("SITE")
+
+    async def go() -> None:
+        leaf = await nats.connect(topo.url("site"), user_credentials=topo.creds("EDGE"))
+        hub = await nats.connect(topo.url("east", 1), user_credentials=topo.creds("EDGE"))
+        try:
+            await leaf.jetstream().add_stream(name=stream, subjects=[f"{stream.lower()}.>"])
+            remote = hub.jetstream(domain="edge")  # $JS.edge.API over the leaf connection
+            ack = await remote.publish(f"{stream.lower()}.in", b"from the hub")
+            assert (ack.stream, ack.domain) == (stream, "edge")
+            assert (await remote.stream_info(stream)).state.messages == 1
+            with pytest.raises(nats.js.errors.NotFoundError):  # not in the hub's JetStream
+                await hub.jetstream().stream_info(stream)
+        finally:
+            await leaf.close()
+            await hub.close()
+
+    _run(go())
+
+
+def test_doctor_sees_every_server_with_no_fail(topo: Running, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / ".natsops").mkdir()
+    (tmp_path / ".natsops" / "optest").symlink_to(topo.dep.dir)
+    monkeypatch.chdir(tmp_path)  # without --dir: the topology bootstrap left in ./.natsops
+    for where in (["--dir", str(topo.dep.dir)], []):
+        r = topo.invoke("doctor", *where, "--json")
+        doc = json.loads(r.stdout)
+        assert doc["servers"] == SERVERS, r.output
+        bad = [(f["id"], f["subject"]) for f in doc["findings"]
+               if f["severity"] == "fail" or f["id"] == "jwt-mismatch"]
+        assert bad == [], doc["findings"]
+        assert r.exit_code == 0, r.output
+
+
+def test_an_account_edit_pushed_reaches_every_server(topo: Running) -> None:
+    r = topo.invoke("auth", "account", "edit", "APP", "--max-conns", "1000")
+    assert r.exit_code == 0, r.output
+    jti = topo.store.account(OP, "APP").token.claims["jti"]
+    r = topo.invoke("--context", "natsops-east-sys", "auth", "push", "--account", "APP",
+                    "--expect", "4", "--json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    copies = doc["verification"]["copies"]
+    assert sorted(c["server"] for c in copies) == SERVERS  # the leaf server's resolver too
+    assert {c["status"] for c in copies} == {"current"}
+    r = topo.invoke("doctor", "--dir", str(topo.dep.dir), "--only", "jwt-mismatch", "--json")
+    assert json.loads(r.stdout)["findings"] == [], r.output
+
+    async def limit_seen() -> None:  # every server now runs the edited JWT
+        nc = await nats.connect(topo.url("east"), user_credentials=topo.creds("SYS", "sys"))
+        try:
+            replies = []
+            inbox = nc.new_inbox()
+            sub = await nc.subscribe(inbox)
+            key = topo.store.account(OP, "APP").public_key
+            await nc.publish("$SYS.REQ.SERVER.PING.ACCOUNTZ", json.dumps(
+                {"account": key}).encode(), reply=inbox)
+
+            async def all_answered() -> bool:
+                try:
+                    replies.append(json.loads((await sub.next_msg(timeout=0.2)).data))
+                except nats.errors.TimeoutError:
+                    pass
+                return len(replies) == len(SERVERS)
+
+            await _until("ACCOUNTZ from every server", all_answered)
+            jtis = {r["server"]["name"]: r["data"]["account_detail"]["decoded_jwt"]["jti"]
+                    for r in replies}
+            assert jtis == dict.fromkeys(SERVERS, jti)
+        finally:
+            await nc.close()
+
+    _run(limit_seen())
+
+
+def test_down_purge_stops_everything_and_keeps_the_store(topo: Running) -> None:
+    """Last: it removes the module's topology."""
+    pids = [p for n in topo.dep.nodes if (p := topo.dep.pid(n.name)) is not None]
+    assert len(pids) == len(SERVERS)
+    before = sorted(str(p.relative_to(topo.store.root)) for p in topo.store.root.rglob("*"))
+    r = topo.invoke("cluster", "down", "--purge", "--force", "--dir", str(topo.dep.dir))
+    assert r.exit_code == 0, r.output
+    assert f"kept the auth store {topo.store.root.resolve()}" in r.stderr
+    assert not any(is_running(p) for p in pids)
+    assert not topo.dep.dir.exists()
+    folder = Path(topo.env["XDG_CONFIG_HOME"]) / "nats" / "context"
+    assert not [c for c in os.listdir(folder) if c.startswith("natsops-")]
+    after = sorted(str(p.relative_to(topo.store.root)) for p in topo.store.root.rglob("*"))
+    assert after == before
+    assert topo.store.operator(OP).name == OP
