@@ -41,7 +41,8 @@ def bootstrap(
         "--operator", help="Operator mode: run this operator of the natsops auth store")] = None,
     auth_store: Annotated[Path | None, typer.Option(
         "--store", envvar="NATSOPS_STORE", help="natsops auth store (with --operator or an "
-        "operator-mode --topology; yours: never removed) [default: ~/.local/share/natsops]",
+        "operator-mode --topology; yours: never removed) [default: $XDG_DATA_HOME/natsops "
+        "or ~/.local/share/natsops]",
         show_default=False)] = None,
     topology: Annotated[Path | None, typer.Option(
         "--topology", help="Start every cluster, gateway and leaf site of this topology file "

@@ -138,7 +138,7 @@ def restart(
 def down(
     ctx: typer.Context,
     directory: DirOpt = DEFAULT,
-    purge: Annotated[bool, typer.Option("--purge", help="Also delete the directory, its data and the contexts")] = False,
+    purge: Annotated[bool, typer.Option("--purge", help="Also delete the directory, its data and the contexts (never an auth store)")] = False,
     force: options.Force = False,
     grace: Grace = 10.0,
 ) -> None:

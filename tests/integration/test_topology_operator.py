@@ -10,6 +10,7 @@ with creds. The last test purges it and checks the store is left alone.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import time
@@ -222,7 +223,7 @@ def test_an_account_edit_pushed_reaches_every_server(topo: Running) -> None:
     r = topo.invoke("doctor", "--dir", str(topo.dep.dir), "--only", "jwt-mismatch", "--json")
     assert json.loads(r.stdout)["findings"] == [], r.output
 
-    async def limit_seen() -> None:  # every server now runs the edited JWT
+    async def every_server_runs_it() -> None:  # every server now runs the edited JWT
         nc = await nats.connect(topo.url("east"), user_credentials=topo.creds("SYS", "sys"))
         try:
             replies = []
@@ -233,10 +234,8 @@ def test_an_account_edit_pushed_reaches_every_server(topo: Running) -> None:
                 {"account": key}).encode(), reply=inbox)
 
             async def all_answered() -> bool:
-                try:
+                with contextlib.suppress(nats.errors.TimeoutError):
                     replies.append(json.loads((await sub.next_msg(timeout=0.2)).data))
-                except nats.errors.TimeoutError:
-                    pass
                 return len(replies) == len(SERVERS)
 
             await _until("ACCOUNTZ from every server", all_answered)
@@ -246,7 +245,7 @@ def test_an_account_edit_pushed_reaches_every_server(topo: Running) -> None:
         finally:
             await nc.close()
 
-    _run(limit_seen())
+    _run(every_server_runs_it())
 
 
 def test_down_purge_stops_everything_and_keeps_the_store(topo: Running) -> None:
