@@ -14,7 +14,7 @@ import json
 import os
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from natsops.errors import NatsopsError
 from natsops.topology.load import parse_topology
 from natsops.topology.local import LaunchOptions, launch
 from natsops.topology.model import Topology
+from tests.integration._topology import crosses, run, until
 
 runner = CliRunner()
 
@@ -131,16 +132,6 @@ def started(server_bin: Path, tmp_path_factory: pytest.TempPathFactory
             r.dep.stop_all(grace=5)
 
 
-def _run(coro: Awaitable[Any]) -> Any:
-    return asyncio.run(asyncio.wait_for(coro, 30))  # type: ignore[arg-type]
-
-
-async def _until(what: str, cond: Callable[[], Awaitable[bool]], timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not await cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 # ---- supercluster -------------------------------------------------------------------------------
@@ -152,26 +143,12 @@ def test_a_message_crosses_the_gateway(started: Callable[[str], Running]) -> Non
         west = await nats.connect(sc.url("west", 1), user="app", password=APP_PW)
         east = await nats.connect(sc.url("east", 2), user="app", password=APP_PW)
         try:
-            sub = await west.subscribe("orders.gw")
-            await west.flush()
-            got: list[bytes] = []
-
-            async def arrived() -> bool:  # interest reaches the other cluster a moment later
-                await east.publish("orders.gw", b"from east")
-                await east.flush()
-                try:
-                    got.append((await sub.next_msg(timeout=0.1)).data)
-                except nats.errors.TimeoutError:
-                    return False
-                return True
-
-            await _until("the message in west", arrived)
-            assert got == [b"from east"]
+            await crosses(east, west, "orders.gw", "west")
         finally:
             await west.close()
             await east.close()
 
-    _run(go())
+    run(go())
 
 
 def test_a_backup_restored_into_the_other_cluster(started: Callable[[str], Running],
@@ -193,7 +170,7 @@ def test_a_backup_restored_into_the_other_cluster(started: Callable[[str], Runni
         finally:
             await nc.close()
 
-    _run(make())
+    run(make())
     archive = tmp_path / "move.tgz"
     r = runner.invoke(app, [*server, "stream", "backup", "MOVE", str(archive)])
     assert r.exit_code == 0, r.output
@@ -211,7 +188,7 @@ def test_a_backup_restored_into_the_other_cluster(started: Callable[[str], Runni
         finally:
             await nc.close()
 
-    _run(check())
+    run(check())
 
 
 def test_doctor_sees_every_server_and_no_split_brain(started: Callable[[str], Running],
@@ -309,7 +286,7 @@ def test_a_leaf_domain_stream_is_reachable_from_the_hub(started: Callable[[str],
             await leaf.close()
             await hub.close()
 
-    _run(go())
+    run(go())
 
 
 def test_the_leaf_sees_only_its_accounts_subjects(started: Callable[[str], Running]) -> None:
@@ -338,7 +315,7 @@ def test_the_leaf_sees_only_its_accounts_subjects(started: Callable[[str], Runni
                     return False
                 return True
 
-            await _until("the EDGE message on the leaf", marker)
+            await until("the EDGE message on the leaf", marker)
             await leaf_app.flush()
             assert set(got) == {"news.edge"}
             assert app_sub.pending_msgs == 0  # APP on the hub never reaches the leaf
@@ -346,7 +323,7 @@ def test_the_leaf_sees_only_its_accounts_subjects(started: Callable[[str], Runni
             for nc in (leaf_edge, leaf_app, hub_edge, hub_app):
                 await nc.close()
 
-    _run(go())
+    run(go())
 
 
 # ---- TLS -------------------------------------------------------------------------------------------
@@ -373,7 +350,7 @@ def test_tls_refuses_a_client_without_the_ca(started: Callable[[str], Running]) 
         finally:
             await nc.close()
 
-    _run(go())
+    run(go())
     r = runner.invoke(app, ["doctor", "--dir", str(t.dep.dir), "--only", "servers-missing",
                             "--json"])  # the sys user over TLS, the leaf seen through the hub
     assert json.loads(r.stdout)["servers"] == ["h1t", "l1t"], r.output

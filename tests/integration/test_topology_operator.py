@@ -11,12 +11,10 @@ with creds. The last test purges it and checks the store is left alone.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
-import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +28,7 @@ from natsops.auth.store import Store
 from natsops.cli.main import app
 from natsops.cluster.deployment import LocalDeployment
 from natsops.cluster.process import is_running
+from tests.integration._topology import crosses, run, until
 
 # bootstrap leaves its servers running on purpose (stopped by pid at the end of the module), so
 # the Popen objects it dropped complain when collected.
@@ -101,16 +100,6 @@ def topo(server_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             running.dep.stop_all(grace=5)
 
 
-def _run(coro: Awaitable[Any]) -> Any:
-    return asyncio.run(asyncio.wait_for(coro, 30))  # type: ignore[arg-type]
-
-
-async def _until(what: str, cond: Callable[[], Awaitable[bool]], timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not await cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 def test_bootstrap_ran_the_stores_operator(topo: Running) -> None:
@@ -158,26 +147,12 @@ def test_an_app_message_crosses_the_gateway(topo: Running) -> None:
         west = await nats.connect(topo.url("west"), user_credentials=topo.creds("APP"))
         east = await nats.connect(topo.url("east", 1), user_credentials=topo.creds("APP"))
         try:
-            sub = await west.subscribe("orders.gw")
-            await west.flush()
-            got: list[bytes] = []
-
-            async def arrived() -> bool:  # interest reaches the other cluster a moment later
-                await east.publish("orders.gw", b"from east")
-                await east.flush()
-                try:
-                    got.append((await sub.next_msg(timeout=0.1)).data)
-                except nats.errors.TimeoutError:
-                    return False
-                return True
-
-            await _until("the message in west", arrived)
-            assert got == [b"from east"]
+            await crosses(east, west, "orders.gw", "west")
         finally:
             await west.close()
             await east.close()
 
-    _run(go())
+    run(go())
 
 
 def test_the_leaf_domain_stream_is_reachable_from_the_hub(
@@ -201,7 +176,7 @@ def test_the_leaf_domain_stream_is_reachable_from_the_hub(
                     return False
                 return True
 
-            await _until("the stream's subjects seen from the hub", stored)
+            await until("the stream's subjects seen from the hub", stored)
             assert [(a.stream, a.domain) for a in acks] == [(stream, "edge")]
             assert (await remote.stream_info(stream)).state.messages == 1
             with pytest.raises(nats.js.errors.NotFoundError):  # not in the hub's JetStream
@@ -210,7 +185,7 @@ def test_the_leaf_domain_stream_is_reachable_from_the_hub(
             await leaf.close()
             await hub.close()
 
-    _run(go())
+    run(go())
 
 
 def test_doctor_sees_every_server_with_no_fail(topo: Running, tmp_path: Path,
@@ -257,14 +232,14 @@ def test_an_account_edit_pushed_reaches_every_server(topo: Running) -> None:
                     replies.append(json.loads((await sub.next_msg(timeout=0.2)).data))
                 return len(replies) == len(SERVERS)
 
-            await _until("ACCOUNTZ from every server", all_answered)
+            await until("ACCOUNTZ from every server", all_answered)
             jtis = {r["server"]["name"]: r["data"]["account_detail"]["decoded_jwt"]["jti"]
                     for r in replies}
             assert jtis == dict.fromkeys(SERVERS, jti)
         finally:
             await nc.close()
 
-    _run(every_server_runs_it())
+    run(every_server_runs_it())
     # a restarted leaf server keeps the pushed JWT (its resolver folder), not its older preload
     r = topo.invoke("cluster", "restart", "l1", "--dir", str(topo.dep.dir), "--wait", "30s")
     assert r.exit_code == 0, r.output
