@@ -149,6 +149,8 @@ def _print_topology_plan(p: "LaunchPlan", as_json: bool) -> None:
     output.info(f"would {p.action}: topology {p.name} in {p.dir}" + (" with TLS" if p.tls
                                                                       else "")
                 + (f", operator {p.operator} of the auth store {p.store}" if p.operator else ""))
+    if p.store_changes:
+        output.info(f"would add to the auth store: {', '.join(p.store_changes)}")
     output.table(None, ["cluster / leaf site", "kind", "servers", "links", "domain"],
                  [(g["name"], g["kind"], ", ".join(g["nodes"]),
                    f"gateways to {', '.join(g['gateways'])}" if g["gateways"] else

@@ -111,6 +111,7 @@ class LaunchPlan:
     running: tuple[str, ...] = ()
     operator: str | None = None
     store: str | None = None
+    store_changes: tuple[str, ...] = ()  # accounts and users it would add to the store
 
 
 def default_dir(topo: Topology) -> Path:
@@ -137,14 +138,15 @@ def plan(path: Path, opts: LaunchOptions, env: Mapping[str, str]) -> LaunchPlan:
                           bool(dep.tls_ca), groups, tuple(dep.running_nodes()), dep.operator,
                           dep.store)
     store = _store_root(topo, opts, env, directory)
-    if store is not None:  # the operator and the leaf sites' accounts exist; nothing is changed
+    changes: tuple[str, ...] = ()
+    if store is not None:  # checks the operator and the leaf sites' accounts; changes nothing
         from natsops.auth.store import Store
-        from natsops.topology.operator import store_operator
+        from natsops.topology.local_operator import store_changes
 
-        store_operator(topo, Store(store), dry_run=True)
+        changes = store_changes(topo, Store(store))
     return LaunchPlan("create and start", topo.name, str(directory), topo.tls is not None,
                       groups, operator=topo.auth.operator,
-                      store=str(store) if store else None)
+                      store=str(store) if store else None, store_changes=changes)
 
 
 async def launch_file(path: Path, opts: LaunchOptions, env: Mapping[str, str],

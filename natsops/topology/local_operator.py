@@ -33,7 +33,8 @@ from natsops.errors import NatsopsError, UsageError
 from natsops.topology.model import Topology
 from natsops.topology.operator import StoreOperator, store_operator
 
-__all__ = ["APP_ACCOUNT", "APP_USER", "SYS_USER", "LocalOperator", "check_store", "prepare"]
+__all__ = ["APP_ACCOUNT", "APP_USER", "SYS_USER", "LocalOperator", "check_store", "prepare",
+           "store_changes"]
 
 APP_ACCOUNT = "APP"
 APP_USER = "app"
@@ -107,3 +108,19 @@ def prepare(topo: Topology, store: Store, progress: Progress = silent) -> LocalO
     sites = {s.name: app if s.account == APP_ACCOUNT else
              _login(store, op, s.account, APP_USER, created, progress) for s in topo.leafs}
     return LocalOperator(setup, app, sys, sites, tuple(created))
+
+
+def store_changes(topo: Topology, store: Store) -> tuple[str, ...]:
+    """What :func:`prepare` would add to ``store`` ("ACCOUNT" or "ACCOUNT/user", in the order
+    it adds them), changing nothing; the same errors for a missing operator or account."""
+    op = store.resolve_operator(topo.auth.operator)
+    sys_acc = store.system_account(op).name
+    setup = store_operator(topo, store, dry_run=True)
+    accounts = store.account_names(op)
+    changes = [] if APP_ACCOUNT in accounts else [APP_ACCOUNT]
+    changes += [f"{c.account}/{c.user}" for c in setup.leaf_creds if not c.exists]
+    logins = dict.fromkeys([(APP_ACCOUNT, APP_USER), (sys_acc, SYS_USER),
+                            *((s.account, APP_USER) for s in topo.leafs)])
+    changes += [f"{acc}/{user}" for acc, user in logins
+                if acc not in accounts or user not in store.user_names(op, acc)]
+    return tuple(changes)

@@ -142,10 +142,13 @@ def test_operator_topology_dry_run_names_the_store_and_changes_nothing(
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
     assert (doc["operator"], doc["store"]) == ("DEMO", str(op_store))
+    assert doc["store_changes"] == ["APP", "EDGE/leaf-shop", "SYS/leaf-shop-sys", "APP/app",
+                                    "EDGE/app"]
     r = runner.invoke(app, ["bootstrap", "--topology", str(f), "--dir", str(tmp_path / "d"),
                             "--dry-run"], env={"NATSOPS_STORE": str(op_store)})
     assert r.exit_code == 0, r.output
     assert f"operator DEMO of the auth store {op_store}" in r.stderr
+    assert "would add to the auth store: APP, EDGE/leaf-shop," in r.stderr
     assert _store_files(op_store) == before and not (tmp_path / "d").exists()
 
 

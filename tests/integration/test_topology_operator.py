@@ -62,6 +62,7 @@ class Running:
     store: Store
     env: dict[str, str]  # HOME/XDG_CONFIG_HOME (its contexts) and NATSOPS_STORE
     boot: dict[str, Any]  # bootstrap --json
+    plan: dict[str, Any]  # bootstrap --dry-run --json, before it
 
     def url(self, group: str, i: int = 0) -> str:
         return self.dep.cluster(group).nodes[i].client_url
@@ -84,6 +85,10 @@ def topo(server_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
            "NATSOPS_STORE": str(store.root)}
     f = tmp / "optest.yaml"
     f.write_text(TOPOLOGY)
+    r = runner.invoke(app, ["bootstrap", "--topology", str(f), "--dir", str(tmp / "try0"),
+                            "--dry-run", "--json"], env=env)
+    assert r.exit_code == 0, r.output
+    plan = json.loads(r.stdout)
     r = None
     for attempt in range(2):  # one retry on a fresh folder if a port was taken meanwhile
         d = tmp / f"try{attempt}"
@@ -92,7 +97,7 @@ def topo(server_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         if r.exit_code == 0:
             break
     assert r is not None and r.exit_code == 0, r.output if r else None
-    running = Running(LocalDeployment.load(d), store, env, json.loads(r.stdout))
+    running = Running(LocalDeployment.load(d), store, env, json.loads(r.stdout), plan)
     try:
         yield running
     finally:
@@ -107,6 +112,7 @@ def test_bootstrap_ran_the_stores_operator(topo: Running) -> None:
     assert (b["operator"], b["store"]) == (OP, str(topo.store.root.resolve()))
     assert sorted(b["store_created"]) == ["APP", "APP/app", "EDGE/app", "EDGE/leaf-site",
                                           "SYS/leaf-site-sys"]
+    assert b["store_created"] == topo.plan["store_changes"]  # as --dry-run said
     assert b["probes"] == {"east": 2, "west": 2, "site": 1}  # EDGE in the leaf domain
     assert b["status"]["links_down"] == {}
     conf = (topo.dep.dir / "site" / "l1" / "nats-server.conf").read_text()
