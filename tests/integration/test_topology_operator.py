@@ -122,6 +122,9 @@ def test_bootstrap_ran_the_stores_operator(topo: Running) -> None:
         assert f'credentials: "{path}"' in conf
         assert path.stat().st_mode & 0o077 == 0
     assert (topo.dep.dir / "credentials.json").stat().st_mode & 0o077 == 0
+    confs = sorted(str(p) for p in topo.dep.dir.glob("*/*/nats-server.conf"))
+    r = topo.invoke("lint", *confs, "--json")  # operator blocks, leaf creds: lint as one set
+    assert len(confs) == len(SERVERS) and r.exit_code == 0, r.output
     r = topo.invoke("bootstrap", "--topology", topo.dep.source, "--dir", str(topo.dep.dir),
                     "--json")  # again: reports the running topology, the store untouched
     assert r.exit_code == 0, r.output
