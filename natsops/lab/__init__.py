@@ -370,7 +370,10 @@ def _check_same(directory: Path, target: Local, opts: LabOptions,
         if opts.topology is not None:
             from natsops.topology.local import same_topology
 
-            same_topology(target, _load_topology(opts.topology, env))
+            try:
+                same_topology(target, _load_topology(opts.topology, env))
+            except Conflict as exc:
+                raise Conflict(str(exc), hint=again) from None
         return
     if opts.topology is not None:
         raise Conflict(f"{directory} holds lab {target.name} with {len(target.nodes)} nodes, "

@@ -129,3 +129,28 @@ def test_servers_of_other_clusters_are_not_missing_routes() -> None:
             s["cluster"] = "west"
             s["routez"]["routes"] = []
     assert list(run_checks(Snapshot.from_dict(doc), select_checks(only=["partition"]))) == []
+
+
+def test_a_peer_still_listing_a_route_to_the_cut_off_server_is_not_its_side() -> None:
+    """Right after a cut, n1 may still list its route to n2 (its pings have not timed out)
+    while n2 has dropped all of its: n2 is cut off, n1 and n3 hold the quorum."""
+    doc = json.loads((DATA / "partition_leader.json").read_text())
+    n1 = next(s for s in doc["servers"] if s["name"] == "n1")
+    n1["routez"]["routes"].append({**n1["routez"]["routes"][0], "remote_name": "n2"})
+    found = list(run_checks(Snapshot.from_dict(doc), select_checks(only=["partition"])))
+    assert [f.subject for f in found] == ["n2"]
+    assert "n1, n3 hold the quorum (2 of 3, 2 needed)" in found[0].message
+    assert found[0].evidence["quorum_side"] == ["n1", "n3"]
+
+
+def test_cut_off_in_a_super_cluster_names_the_clusters_majority() -> None:
+    """With gateways the meta group spans the clusters: the finding speaks of the cluster's
+    majority and the meta leader that side sees, not of a quorum it elected."""
+    doc = json.loads((DATA / "partition_leader.json").read_text())
+    for s in doc["servers"]:
+        s["varz"]["gateway"] = {"name": s["cluster"], "gateways": [{"name": "west"}]}
+    found = list(run_checks(Snapshot.from_dict(doc), select_checks(only=["partition"])))
+    assert [f.subject for f in found] == ["n2"]
+    msg = found[0].message
+    assert "n1, n3 hold the majority of cluster" in msg and "(2 of 3, 2 needed)" in msg
+    assert "see n3 as JetStream meta leader" in msg and "elected" not in msg

@@ -91,7 +91,11 @@ def _cluster(snap: Snapshot, routed: Mapping[str, set[str]], members: set[str],
         side = sides[s.name]
         if len(side) >= quorum:
             continue
-        yield _cut_off(snap, s, side, members, size, quorum, holding, routed, alone)
+        # a peer may still list a route to s that s already dropped (its pings have not
+        # timed out yet): s is not on the side that holds the quorum
+        others = holding - {s.name} if holding else None
+        yield _cut_off(snap, s, side, members, size, quorum,
+                       others if others and len(others) >= quorum else None, routed, alone)
     yield from _pairs(snap, routed, sides, quorum)
 
 
