@@ -11,18 +11,21 @@ module, torn down (and checked) at the end.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-NATSOPS = str(Path(sys.executable).parent / "natsops")
+from tests.integration._lab import (
+    NATSOPS,
+    Lab,
+    assert_nothing_left,
+    message_crosses,
+    problems,
+    running_lab,
+    wait_for,
+)
+
 DETECT = 30.0  # doctor must report a cut within this many seconds
 EAST, WEST = ["e1", "e2", "e3"], ["w1", "w2"]
 TOPOLOGY = """name: labsc
@@ -42,112 +45,13 @@ auth:
   accounts:
     APP: {users: [{user: app}]}
 """
-# run inside the lab: subscribe on w1 (west), publish on e1 (east) until the message arrives
-CROSS = """
-import asyncio, json, sys
-import nats
-
-async def main(d):
-    app = json.load(open(d + "/credentials.json"))["app"]
-    kw = dict(user=app["user"], password=app["password"], connect_timeout=2,
-              allow_reconnect=False)
-    west = await nats.connect(["nats://10.200.0.14:4222"], **kw)
-    east = await nats.connect(["nats://10.200.0.11:4222"], **kw)
-    sub = await west.subscribe("lab.cross")
-    await west.flush()
-    for i in range(40):
-        await east.publish("lab.cross", f"hello {i}".encode())
-        await east.flush()
-        try:
-            msg = await sub.next_msg(timeout=0.25)
-        except nats.errors.TimeoutError:
-            continue
-        print(json.dumps({"data": msg.data.decode(), "subject": msg.subject}))
-        return
-    sys.exit("no message crossed the gateway")
-
-asyncio.run(main(sys.argv[1]))
-"""
-
-
-@dataclass
-class Lab:
-    dir: Path
-    env: dict[str, str]
-    id: str
-    host_links: set[str]
-
-    def run(self, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([NATSOPS, *args], env=self.env, capture_output=True, text=True,
-                              timeout=timeout, check=False)
-
-    def lab(self, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
-        return self.run("lab", *args, "--dir", str(self.dir), timeout=timeout)
-
-    def inside(self, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
-        """``natsops lab exec -- ARGS``: a command in the lab's client namespace."""
-        return self.run("lab", "exec", "--dir", str(self.dir), "--", *args, timeout=timeout)
-
-    def doctor(self) -> list[dict[str, Any]]:
-        r = self.inside(NATSOPS, "doctor", "--transport", "http", "--json", timeout=30)
-        assert r.returncode in (0, 6), r.stderr
-        return list(json.loads(r.stdout)["findings"])
-
-    def status(self) -> dict[str, Any]:
-        r = self.lab("status", "--json")
-        assert r.returncode == 0, r.stderr
-        return dict(json.loads(r.stdout))
-
-
-def _links() -> set[str]:
-    out = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=False)
-    return {line.split(":")[1].strip() for line in out.stdout.splitlines() if ":" in line}
-
-
-def _netns() -> str:
-    return subprocess.run(["ip", "netns", "list"], capture_output=True, text=True,
-                          check=False).stdout
-
-
-def wait_for(what: str, cond: Callable[[], Any], seconds: float) -> tuple[Any, float]:
-    """Poll ``cond`` until it returns something truthy; (value, seconds it took)."""
-    start = time.monotonic()
-    last: Any = None
-    while time.monotonic() - start < seconds:
-        last = cond()
-        if last:
-            return last, time.monotonic() - start
-        time.sleep(0.5)
-    raise AssertionError(f"{what}: not within {seconds:g}s (last: {last!r})")
-
-
-def problems(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [f for f in found if f["severity"] in ("fail", "warn")]
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     base = tmp_path_factory.mktemp("labtopo")
-    home = base / "home"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NATS_", "NATSOPS_"))}
-    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), NO_COLOR="1",
-               COLUMNS="200", TERM="dumb")
     (base / "sc.yaml").write_text(TOPOLOGY)
-    d = base / "L"
-    lab = Lab(d, env, "", _links())
-    r = lab.run("lab", "up", "--topology", str(base / "sc.yaml"), "--dir", str(d), "--json",
-                timeout=120)
-    try:
-        assert r.returncode == 0, ("natsops lab up --topology failed: network namespaces need "
-                                   f"root or CAP_NET_ADMIN and iproute2 ({r.stderr.strip()})")
-        lab.id = json.loads(r.stdout)["id"]
-        yield lab
-    finally:
-        if (d / "lab.json").is_file():
-            lab.lab("down", "--grace", "3")
-        for ns in _netns().split():  # whatever a failed test left: by our lab's id only
-            if lab.id and ns.startswith(f"{lab.id}-"):
-                subprocess.run(["ip", "netns", "delete", ns], check=False)
+    yield from running_lab(base, "--topology", str(base / "sc.yaml"))
 
 
 def test_every_server_has_its_namespace_and_a_message_crosses_the_gateway(lab: Lab) -> None:
@@ -164,10 +68,7 @@ def test_every_server_has_its_namespace_and_a_message_crosses_the_gateway(lab: L
     assert len({n["netns"] for n in nodes.values()}) == 5
     assert sorted(st["contexts"]) == ["natsops-east", "natsops-east-sys", "natsops-west",
                                       "natsops-west-sys"]
-    r = lab.inside(sys.executable, "-c", CROSS, str(lab.dir), timeout=30)
-    assert r.returncode == 0, r.stdout + r.stderr
-    got = json.loads(r.stdout)
-    assert got["data"].startswith("hello") and got["subject"] == "lab.cross"
+    message_crosses(lab, "nats://10.200.0.11:4222", "nats://10.200.0.14:4222")  # e1 -> w1
     # NATSOPS_CLUSTER_DIR points at the lab's topology: cluster status sees both clusters
     r = lab.inside(NATSOPS, "cluster", "status", "--json", timeout=30)
     assert r.returncode == 0, r.stderr
@@ -239,11 +140,4 @@ def test_down_leaves_no_namespace_link_or_process(lab: Lab) -> None:
     assert r.returncode == 0, r.stderr
     res = json.loads(r.stdout)
     assert len(res["namespaces"]) == 7 and sorted(res["stopped"]) == sorted(EAST + WEST)
-    assert lab.id not in _netns()
-    assert _links() == lab.host_links
-    for pid in pids:
-        assert not Path(f"/proc/{pid}").exists() or \
-            "nats-server" not in Path(f"/proc/{pid}/cmdline").read_text(errors="replace")
-    left = subprocess.run(["pgrep", "-f", str(lab.dir)], capture_output=True, text=True,
-                          check=False).stdout.split()
-    assert left == [], left
+    assert_nothing_left(lab, pids)
