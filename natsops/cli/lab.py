@@ -61,8 +61,9 @@ def up(
 ) -> None:
     """Start a lab: one server per namespace on a bridge in a namespace, JetStream, system
     account, short route pings; contexts written as bootstrap does. --topology FILE runs a
-    whole topology (servers numbered n1, n2... across it in file order, short pings on
-    routes, gateways and leafnodes). Again on a lab that is down: brings it back."""
+    whole topology instead (its own server names; namespaces and addresses numbered across
+    it in file order; short pings on routes, gateways and leafnodes). Again on a lab that
+    is down: brings it back."""
     from natsops.cli import output
     from natsops.cli._run import run
     from natsops.lab import LabOptions, plan
