@@ -257,6 +257,17 @@ def build_network(lab: Lab, nodes: Sequence[NodeSpec]) -> None:
         _attach(lab, n.netns, f"v{i}", n.host)
 
 
+def _fresh(directory: Path) -> Lab:
+    """A new lab for ``directory``, refused when its namespaces exist already."""
+    check_output_dir(directory, what="--dir")
+    lab = Lab(dir=directory.resolve(), id=lab_id(directory))
+    taken = [n for n in (lab.hub, lab.client) if net.netns_exists(n)]
+    if taken:
+        raise Conflict(f"network namespace {taken[0]} exists already (a lab in {directory} "
+                       "whose lab.json is gone?)", hint=f"remove it: ip netns delete {taken[0]}")
+    return lab
+
+
 def _new(opts: LabOptions, directory: Path, env: Mapping[str, str],
          progress: Progress) -> tuple[Lab, Local]:
     if opts.topology is not None:
@@ -265,12 +276,7 @@ def _new(opts: LabOptions, directory: Path, env: Mapping[str, str],
     validate_cluster_name(opts.cluster_name)
     if opts.count > 9:
         raise UsageError("--nodes: a lab has at most 9 nodes")
-    check_output_dir(directory, what="--dir")
-    lab = Lab(dir=directory.resolve(), id=lab_id(directory))
-    taken = [n for n in (lab.hub, lab.client) if net.netns_exists(n)]
-    if taken:
-        raise Conflict(f"network namespace {taken[0]} exists already (a lab in {directory} "
-                       "whose lab.json is gone?)", hint=f"remove it: ip netns delete {taken[0]}")
+    lab = _fresh(directory)
     if opts.write_contexts:
         from natsops.cluster.contexts import check_free
 
@@ -289,12 +295,7 @@ def _new_topology(opts: LabOptions, path: Path, directory: Path, env: Mapping[st
     from natsops.topology.local import LaunchOptions, Placement, create
 
     topo = _load_topology(path, env)
-    check_output_dir(directory, what="--dir")
-    lab = Lab(dir=directory.resolve(), id=lab_id(directory))
-    taken = [n for n in (lab.hub, lab.client) if net.netns_exists(n)]
-    if taken:
-        raise Conflict(f"network namespace {taken[0]} exists already (a lab in {directory} "
-                       "whose lab.json is gone?)", hint=f"remove it: ip netns delete {taken[0]}")
+    lab = _fresh(directory)
     placed = _topology_plan(lab, topo)
     placement = Placement(addresses={k: a for k, (a, _) in placed.items()},
                           netns={k: ns for k, (_, ns) in placed.items()}, ping=ROUTE_PING)

@@ -82,6 +82,21 @@ def running_lab(base: Path, *up_args: str) -> Iterator[Lab]:
                 subprocess.run(["ip", "netns", "delete", ns], check=False)
 
 
+JS_AUTH = """defaults:
+  jetstream: {max_memory: 64MB, max_file: 256MB}
+auth:
+  accounts:
+    APP: {users: [{user: app}]}
+"""
+
+
+def topology_lab(tmp_path_factory: Any, topology: str) -> Iterator[Lab]:
+    """:func:`running_lab` of ``lab up --topology`` with this topology file text."""
+    base = tmp_path_factory.mktemp("labtopo")
+    (base / "topology.yaml").write_text(topology)
+    yield from running_lab(base, "--topology", str(base / "topology.yaml"))
+
+
 def wait_for(what: str, cond: Callable[[], Any], seconds: float) -> tuple[Any, float]:
     """Poll ``cond`` until it returns something truthy; (value, seconds it took)."""
     start = time.monotonic()

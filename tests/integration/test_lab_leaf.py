@@ -15,11 +15,12 @@ from typing import Any
 import pytest
 
 from tests.integration._lab import (
+    JS_AUTH,
     NATSOPS,
     Lab,
     assert_nothing_left,
     message_crosses,
-    running_lab,
+    topology_lab,
     wait_for,
 )
 
@@ -37,19 +38,12 @@ leafs:
     domain: edge
     nodes: [{name: l1, host: l1.example.com}]
 tls: {generate: true}
-defaults:
-  jetstream: {max_memory: 64MB, max_file: 256MB}
-auth:
-  accounts:
-    APP: {users: [{user: app}]}
-"""
+""" + JS_AUTH
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    base = tmp_path_factory.mktemp("lableaf")
-    (base / "hl.yaml").write_text(TOPOLOGY)
-    yield from running_lab(base, "--topology", str(base / "hl.yaml"))
+    yield from topology_lab(tmp_path_factory, TOPOLOGY)
 
 
 def links_down(lab: Lab) -> dict[str, Any]:

@@ -17,12 +17,13 @@ from typing import Any
 import pytest
 
 from tests.integration._lab import (
+    JS_AUTH,
     NATSOPS,
     Lab,
     assert_nothing_left,
     message_crosses,
     problems,
-    running_lab,
+    topology_lab,
     wait_for,
 )
 
@@ -39,19 +40,12 @@ clusters:
     nodes:
       - {name: w1, host: w1.example.com}
       - {name: w2, host: w2.example.com}
-defaults:
-  jetstream: {max_memory: 64MB, max_file: 256MB}
-auth:
-  accounts:
-    APP: {users: [{user: app}]}
-"""
+""" + JS_AUTH
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    base = tmp_path_factory.mktemp("labtopo")
-    (base / "sc.yaml").write_text(TOPOLOGY)
-    yield from running_lab(base, "--topology", str(base / "sc.yaml"))
+    yield from topology_lab(tmp_path_factory, TOPOLOGY)
 
 
 def test_every_server_has_its_namespace_and_a_message_crosses_the_gateway(lab: Lab) -> None:
