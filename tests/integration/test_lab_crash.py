@@ -56,7 +56,7 @@ def test_down_after_up_was_killed_leaves_nothing(tmp_path: Path, topology: bool)
     try:
         deadline = time.monotonic() + 30
         # kill it as soon as the first server runs: namespaces exist, the cluster is not usable
-        while not first.is_file():
+        while not (first.is_file() and first.read_text().strip()):  # written after spawn
             if up.poll() is not None:
                 pytest.fail(f"natsops lab up exited {up.returncode} before starting a server "
                             f"(namespaces need root or CAP_NET_ADMIN): "
@@ -68,7 +68,7 @@ def test_down_after_up_was_killed_leaves_nothing(tmp_path: Path, topology: bool)
         assert up.returncode == -signal.SIGKILL
         lab_id = json.loads((d / "lab.json").read_text())["id"]
         assert f"{lab_id}-cli" in _netns()
-        pids = [int(p.read_text()) for p in d.glob(pid_files)]
+        pids = [int(t) for p in d.glob(pid_files) if (t := p.read_text().strip())]
         assert pids, "no server was started"
         r = subprocess.run([NATSOPS, "lab", "down", "--dir", str(d), "--json", "--grace", "3"],
                            env=env, capture_output=True, text=True, timeout=60, check=False)
@@ -100,6 +100,6 @@ def test_down_after_up_was_killed_leaves_nothing(tmp_path: Path, topology: bool)
             if lab_id and ns.startswith(f"{lab_id}-"):
                 subprocess.run(["ip", "netns", "delete", ns], check=False)
         for p in d.glob(pid_files):  # down failed: the servers this test started
-            pid = int(p.read_text())
-            if pid_matches(pid, str(d)):
-                os.kill(pid, signal.SIGKILL)
+            text = p.read_text().strip()  # empty: killed between spawn and write
+            if text and pid_matches(int(text), str(d)):
+                os.kill(int(text), signal.SIGKILL)
