@@ -17,6 +17,10 @@ The state is a :class:`~natsops.cluster.deployment.LocalDeployment` (``topology.
 per cluster and leaf site is written, ``natsops-<name>`` (an APP user) and ``natsops-<name>-sys``,
 with the CA when TLS is on.
 
+A :class:`Placement` says where the servers run: by default all on loopback with free ports;
+``natsops lab --topology`` gives each server its own address (standard ports, the monitor on
+that address), its own network namespace and short pings (:func:`create`).
+
 :func:`launch` runs the topology it is given as it is: a caller (a test) can hand it one the
 loader would refuse, e.g. two leaf sites sharing a JetStream domain, to see what doctor says.
 
@@ -33,7 +37,7 @@ import logging
 import shutil
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,7 +51,7 @@ from natsops.cluster.ready import Progress, silent
 from natsops.context import Secret, write_private
 from natsops.errors import Conflict, UsageError
 from natsops.files import check_output_dir
-from natsops.topology.model import Cluster, LeafSite, Topology
+from natsops.topology.model import Cluster, LeafSite, Ports, Topology
 from natsops.topology.passwords import (
     SECRETS_FILE,
     Passwords,
@@ -62,7 +66,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["LaunchOptions", "LaunchPlan", "LaunchResult", "launch", "launch_file", "plan"]
+__all__ = ["LaunchOptions", "LaunchPlan", "LaunchResult", "Placement", "create", "launch",
+           "launch_file", "plan", "same_topology", "write_contexts"]
 
 HOST = "127.0.0.1"
 # The servers check a password's bcrypt hash at every connection: production cost (11) costs
@@ -81,6 +86,21 @@ class LaunchOptions:
     write_contexts: bool = True
     select_context: bool | None = None  # None: select only if nothing is selected
     store: Path | None = None  # operator mode: the auth store (None: NATSOPS_STORE/default)
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a topology's servers run on this machine. Without ``addresses``: every server on
+    127.0.0.1 with ports the OS hands out, monitors on loopback. With ``addresses`` (every
+    server's own address, ``natsops lab``): the standard ports on that address, the monitor
+    listening publicly (reached on that address), each server in its ``netns``."""
+
+    addresses: Mapping[str, str] = field(default_factory=dict)
+    netns: Mapping[str, str] = field(default_factory=dict)
+    ping: tuple[str, int] | None = None  # short pings on every link (see server_conf)
+
+
+LOOPBACK = Placement()
 
 
 @dataclass(frozen=True)
@@ -132,8 +152,8 @@ def plan(path: Path, opts: LaunchOptions, env: Mapping[str, str]) -> LaunchPlan:
                    for g in _groups(topo))
     if LocalDeployment.exists(directory):
         dep = LocalDeployment.load(directory)
-        _same_topology(dep, topo)
-        _same_store(dep, opts, env)
+        same_topology(dep, topo)
+        _same_store(dep, opts)
         return LaunchPlan("report or restart the existing topology", topo.name, str(dep.dir),
                           bool(dep.tls_ca), groups, tuple(dep.running_nodes()), dep.operator,
                           dep.store)
@@ -170,14 +190,14 @@ async def launch(topo: Topology, opts: LaunchOptions, env: Mapping[str, str],
     store_created: tuple[str, ...] = ()
     if LocalDeployment.exists(directory):
         dep = LocalDeployment.load(directory)
-        _same_topology(dep, topo)
-        _same_store(dep, opts, env)
+        same_topology(dep, topo)
+        _same_store(dep, opts)
         if opts.server_bin:  # this start runs it (as bootstrap does for one cluster)
             exe = find_server_binary(opts.server_bin, env)
             for c in dep.clusters():
                 c.binary = exe
     else:
-        dep, store_created = _create(topo, directory, opts, env, progress)
+        dep, store_created = _create(topo, directory, opts, env, progress, LOOPBACK)
         created = True
     already = tuple(dep.running_nodes())
     progress(f"starting {len(dep.nodes) - len(already)} nats-server processes")
@@ -199,7 +219,8 @@ def _groups(topo: Topology) -> list[Cluster | LeafSite]:
     return [*topo.clusters, *topo.leafs]
 
 
-def _same_topology(dep: LocalDeployment, topo: Topology) -> None:
+def same_topology(dep: LocalDeployment, topo: Topology) -> None:
+    """Conflict unless ``dep`` runs ``topo`` (same name, groups and servers)."""
     want = sorted(g.name for g in _groups(topo))
     have = sorted(g.name for g in dep.groups)
     same = sorted(n.name for n in topo.all_nodes()) == sorted(n.name for n in dep.nodes)
@@ -231,7 +252,7 @@ def _store_root(topo: Topology, opts: LaunchOptions, env: Mapping[str, str],
     return root
 
 
-def _same_store(dep: LocalDeployment, opts: LaunchOptions, env: Mapping[str, str]) -> None:
+def _same_store(dep: LocalDeployment, opts: LaunchOptions) -> None:
     """A running topology keeps the store it was started with (its contexts point into it)."""
     if opts.store is None or dep.store is None:
         return
@@ -240,8 +261,18 @@ def _same_store(dep: LocalDeployment, opts: LaunchOptions, env: Mapping[str, str
                        f"not of {opts.store}", hint="drop --store, or use another --dir")
 
 
+def create(topo: Topology, directory: Path, opts: LaunchOptions, env: Mapping[str, str],
+           progress: Progress = silent, placement: Placement = LOOPBACK) -> LocalDeployment:
+    """Write ``topo``, placed as ``placement`` says, into ``directory`` (starts nothing): a
+    directory this call created is removed again if writing fails. An operator-mode topology
+    adds the users it needs to the auth store (see :mod:`natsops.topology.local_operator`)."""
+    return _create(topo, directory, opts, env, progress, placement)[0]
+
+
 def _create(topo: Topology, directory: Path, opts: LaunchOptions, env: Mapping[str, str],
-            progress: Progress) -> tuple[LocalDeployment, tuple[str, ...]]:
+            progress: Progress, placement: Placement
+            ) -> tuple[LocalDeployment, tuple[str, ...]]:
+    """:func:`create`, and what it added to the auth store."""
     store = _store_root(topo, opts, env, directory)
     if LocalCluster.exists(directory):
         raise Conflict(f"{directory} holds a local cluster, not a topology",
@@ -249,15 +280,30 @@ def _create(topo: Topology, directory: Path, opts: LaunchOptions, env: Mapping[s
     existed = directory.exists()
     check_output_dir(directory, what="--dir")
     try:
-        return _write(topo, directory, opts, env, progress, store)
+        return _write(topo, directory, opts, env, progress, placement, store)
     except BaseException:
         if not existed:  # nothing half-written: a directory without topology.json is no use
             shutil.rmtree(directory, ignore_errors=True)
         raise
 
 
+def _place(topo: Topology, root: Path, placement: Placement) -> Topology:
+    """``topo`` moved onto this machine (see :class:`Placement`), stores under ``root``."""
+    if placement.addresses:
+        own = {n.name: replace(n, host=placement.addresses[n.name],
+                               listen=placement.addresses[n.name], ports=Ports())
+               for n in topo.all_nodes()}
+        local = replace(topo.with_nodes(own), monitor="public")  # in its own namespace
+    else:
+        local = replace(relocate(topo, host=HOST), monitor="local")  # loopback only, always
+    return local.with_nodes({n.name: replace(n, jetstream=replace(
+        n.jetstream, store_dir=str(root / local.group_of(n.name).name / n.name / "jetstream")))
+        for n in local.all_nodes()})
+
+
 def _write(topo: Topology, directory: Path, opts: LaunchOptions, env: Mapping[str, str],
-           progress: Progress, store: Path | None) -> tuple[LocalDeployment, tuple[str, ...]]:
+           progress: Progress, placement: Placement, store: Path | None
+           ) -> tuple[LocalDeployment, tuple[str, ...]]:
     """Render the relocated topology into ``directory``; ``topology.json`` is written last.
     Returns it and what was added to the auth store (operator mode)."""
     if opts.write_contexts:  # before anything is written or started
@@ -266,10 +312,7 @@ def _write(topo: Topology, directory: Path, opts: LaunchOptions, env: Mapping[st
     binary = find_server_binary(opts.server_bin, env)
     version = server_version(binary)
     root = directory.resolve()
-    local = replace(relocate(topo, host=HOST), monitor="local")  # loopback only, always
-    local = local.with_nodes({n.name: replace(n, jetstream=replace(
-        n.jetstream, store_dir=str(root / local.group_of(n.name).name / n.name / "jetstream")))
-        for n in local.all_nodes()})
+    local = _place(topo, root, placement)
     groups = _groups(local)
     progress(f"rendering configs for {sum(len(g.nodes) for g in groups)} servers in {root}")
     root.mkdir(parents=True, exist_ok=True)
@@ -283,7 +326,7 @@ def _write(topo: Topology, directory: Path, opts: LaunchOptions, env: Mapping[st
 
         lop = prepare(local, Store(store), progress)
     for g in groups:
-        _write_group(local, g, root / g.name, pw, tls, binary, version, lop)
+        _write_group(local, g, root / g.name, pw, tls, binary, version, placement, lop)
     dep = LocalDeployment(dir=root, name=topo.name, groups=tuple(_group(local, g) for g in groups),
                           binary=binary, version=version, created=time.time(),
                           source=str(Path(topo.file).resolve()) if topo.file else "",
@@ -303,11 +346,12 @@ def _write(topo: Topology, directory: Path, opts: LaunchOptions, env: Mapping[st
 
 def _write_group(topo: Topology, g: Cluster | LeafSite, gdir: Path, pw: Passwords,
                  tls: Mapping[str, TlsPaths] | None, binary: Path, version: str,
-                 lop: LocalOperator | None) -> None:
+                 placement: Placement, lop: LocalOperator | None) -> None:
     """The group's LocalCluster (``cluster.json``) and every node's config and secrets."""
     cluster = LocalCluster(
         dir=gdir, name=g.name, binary=binary, version=version, created=time.time(),
-        nodes=tuple(NodeSpec(n.name, n.ports.client, n.ports.cluster, n.ports.monitor)
+        nodes=tuple(NodeSpec(n.name, n.ports.client, n.ports.cluster, n.ports.monitor,
+                             host=n.host, netns=placement.netns.get(n.name))
                     for n in g.nodes),
         max_mem=g.nodes[0].jetstream.max_memory, max_file=g.nodes[0].jetstream.max_file)
     for n in g.nodes:
@@ -319,7 +363,7 @@ def _write_group(topo: Topology, g: Cluster | LeafSite, gdir: Path, pw: Password
             for c in lop.setup.creds_for(topo, n):
                 write_private(ndir / c.file, lop.setup.creds_text(c))
         conf = render_server_config(topo, n.name, pw, tls=tls[n.name] if tls else None,
-                                    operator=ob)
+                                    operator=ob, ping=placement.ping)
         ndir.mkdir(parents=True, exist_ok=True)
         write_private(cluster.config_path(n.name), conf.text)
         if conf.secrets is not None:
