@@ -98,10 +98,12 @@ def test_state_round_trip(tmp_path: Path) -> None:
     g = Group("shop", "leaf", domain="shop", hub="east", account="APP", leaf_connections=2,
               ports={"s1": {"leafnode": 7422}})
     dep = LocalDeployment(dir=tmp_path, name="demo", groups=(g,), binary=Path("/bin/x"),
-                          version="2.15.1", tls_ca="/ca.pem", contexts=("natsops-shop",))
+                          version="2.15.1", tls_ca="/ca.pem", contexts=("natsops-shop",),
+                          operator="DEMO", store="/store")
     dep.save()
     back = LocalDeployment.load(tmp_path)
     assert (back.groups, back.tls_ca, back.contexts) == ((g,), "/ca.pem", ("natsops-shop",))
+    assert (back.operator, back.store) == ("DEMO", "/store")
     assert [[x.name for x in u] for u in back.js_units()] == [["shop"]]
 
 
@@ -173,3 +175,16 @@ def test_operator_topology_refusals_leave_the_store_alone(tmp_path: Path,
     assert "is inside the topology folder" in r.stderr
     assert _store_files(op_store) == before
     assert not (tmp_path / "d").exists() and not (tmp_path / "topology.json").exists()
+
+
+def test_a_store_inside_the_topology_is_never_purged(tmp_path: Path) -> None:
+    from natsops.errors import Conflict
+
+    store = tmp_path / "store"
+    store.mkdir()
+    dep = LocalDeployment(dir=tmp_path, name="demo", groups=(), binary=Path("/bin/x"),
+                          version="2.15.1", operator="DEMO", store=str(store))
+    dep.save()
+    with pytest.raises(Conflict, match="holds the auth store"):
+        dep.purge()
+    assert store.is_dir() and (tmp_path / "topology.json").is_file()
