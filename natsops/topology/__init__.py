@@ -53,6 +53,11 @@ TLS). Leaf sites bind their account (and, with ``system: true``, the default, th
 account) to the hub, and run JetStream in their own domain.
 
 Certificates: :mod:`natsops.tls` (``generate_ca``, ``issue_cert``, ``write_pair``).
+
+Operator mode (``auth: {operator: NAME}``): :func:`natsops.topology.operator.store_operator`
+gives the store's operator as the servers run it (``.blocks(topo, node)`` -> OperatorBlocks,
+leaf users created when missing); :mod:`natsops.topology.local_operator` adds the users a local
+run logs in as (``bootstrap --topology``).
 """
 
 from __future__ import annotations
