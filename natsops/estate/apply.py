@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from natsops.errors import Conflict, NatsopsError
-from natsops.estate.context import ApplyOptions, EstateContext
+from natsops.estate.context import ApplyOptions, AuthStore, EstateContext
 from natsops.estate.kinds import handler
 from natsops.estate.model import Action, ApplyReport, Op, Plan, Step
 
@@ -65,9 +65,10 @@ async def apply_plan(ctx: EstateContext, plan: Plan) -> ApplyReport:
 
 
 async def apply_recipes(conn: Conn, plan: Plan, options: ApplyOptions | None = None,
-                        progress: Callable[[str], None] | None = None) -> ApplyReport:
+                        progress: Callable[[str], None] | None = None,
+                        auth: AuthStore | None = None) -> ApplyReport:
     """:func:`apply_plan` over a connection (what ``natsops apply`` runs after confirming)."""
-    ctx = EstateContext(conn, options or ApplyOptions())
+    ctx = EstateContext(conn, options or ApplyOptions(), auth=auth or AuthStore())
     if progress is not None:
         ctx.progress = progress
     return await apply_plan(ctx, plan)
