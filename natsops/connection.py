@@ -375,22 +375,22 @@ async def _connect_one(opts: dict[str, Any], url: str, s: Settings, tls: bool) -
     """Log in to ``url``; a login dropped after the INFO is tried again after a short wait
     (:data:`_SLOT_WAITS`). Still dropped: a last probe reads the server's ``-ERR``, and
     ``maximum connections exceeded`` is a :class:`ServerError` (exit 10) naming the limit."""
-    for wait in (*_SLOT_WAITS, None):
+    for wait in _SLOT_WAITS:
         try:
             return await _attempt(opts, url, s, tls)
         except _Dropped as exc:
-            if wait is not None:
-                log.info("%s dropped the login after its INFO (%s); again in %gs", url, exc, wait)
-                await asyncio.sleep(wait)
-                continue
-            try:
-                await probe(url, tls=opts.get("tls"), tls_first=s.tls_first,
-                            timeout=probe_timeout(s), err_wait=0.5)
-            except _NotUsable as why:
-                if _FULL in why.reason:
-                    raise _full(url) from None
-            raise _map_error(exc.__cause__ or exc, s, url) from None
-    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+            log.info("%s dropped the login after its INFO (%s); again in %gs", url, exc, wait)
+            await asyncio.sleep(wait)
+    try:
+        return await _attempt(opts, url, s, tls)
+    except _Dropped as exc:
+        try:
+            await probe(url, tls=opts.get("tls"), tls_first=s.tls_first,
+                        timeout=probe_timeout(s), err_wait=0.5)
+        except _NotUsable as why:
+            if _FULL in why.reason:
+                raise _full(url) from None
+        raise _map_error(exc.__cause__ or exc, s, url) from None
 
 
 def _full(*urls: str) -> ServerError:
