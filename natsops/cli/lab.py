@@ -1,4 +1,4 @@
-"""``natsops lab``: a multi-host NATS cluster on one machine (network namespaces), with faults."""
+"""``natsops lab``: a multi-host NATS deployment on one machine (network namespaces), with faults."""
 
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -13,11 +13,12 @@ if TYPE_CHECKING:
     from natsops.lab import LabStatus
 
 app = typer.Typer(
-    help="A NATS cluster whose servers each run in their own network namespace, with "
-         "partitions, kills and freezes on command (needs root or CAP_NET_ADMIN). natsops "
+    help="A NATS cluster (or a whole topology: gateways, leaf sites) whose servers each run in "
+         "their own network namespace, with partitions, kills and freezes on command (needs "
+         "root or CAP_NET_ADMIN). natsops "
          "reaches the lab from its client namespace: `natsops lab exec -- natsops doctor`.",
     no_args_is_help=True,
-    epilog=examples("natsops lab up --nodes 3",
+    epilog=examples("natsops lab up --nodes 3", "natsops lab up --topology topology.yaml",
                     "natsops lab exec -- natsops doctor --transport http",
                     "natsops lab partition n1", "natsops lab heal",
                     "natsops lab isolate n1 --from n2", "natsops lab freeze n3",
@@ -28,7 +29,7 @@ DirOpt = Annotated[Path, typer.Option("--dir", envvar="NATSOPS_LAB_DIR",
                                       help="State directory of the lab")]
 # not under ./.natsops: doctor, upgrade and server look there for "the one local cluster"
 DEFAULT = Path(".natsops-lab")
-Node = Annotated[str, typer.Argument(help="Node name (n1, n2, ...)")]
+Node = Annotated[str, typer.Argument(help="Node name (n1, n2, ...; a topology's server names)")]
 
 
 def _show(st: "LabStatus", json_out: bool) -> None:
@@ -37,27 +38,32 @@ def _show(st: "LabStatus", json_out: bool) -> None:
     if json_out:
         output.print_json(st)
         return
-    rows = [(n.name, n.address, n.netns, n.pid or "", n.process, n.healthz or "",
+    rows = [(n.name, n.group, n.address, n.netns, n.pid or "", n.process, n.healthz or "",
              ", ".join(n.cut_from)) for n in st.nodes]
     Col = output.Col
-    output.table(f"lab {st.name} ({st.dir}); client namespace {st.client_netns} "
-                 f"({st.client_address}){'' if st.network_up else '; network DOWN'}",
-                 [Col("node"), Col("address"), Col("namespace", 2), Col("pid", 1, right=True),
-                  Col("process"), Col("healthz", wrap=True), Col("cut from")], rows)
+    output.table(f"lab {'topology ' if st.topology else ''}{st.name} ({st.dir}); client "
+                 f"namespace {st.client_netns} ({st.client_address})"
+                 f"{'' if st.network_up else '; network DOWN'}",
+                 [Col("node"), Col("cluster", 2), Col("address"), Col("namespace", 2),
+                  Col("pid", 1, right=True), Col("process"), Col("healthz", wrap=True),
+                  Col("cut from")], rows)
 
 
 @app.command()
 def up(
     ctx: typer.Context, directory: DirOpt = DEFAULT,
     nodes: Annotated[int | None, typer.Option("--nodes", help="How many servers (odd, at most 9) [default: 3]", show_default=False)] = None,
+    topology: Annotated[Path | None, typer.Option("--topology", help="Run this topology file instead (clusters, gateways, leaf sites, TLS): one namespace per server", show_default=False)] = None,
     name: Annotated[str | None, typer.Option("--name", help="Cluster name (contexts natsops-NAME and natsops-NAME-sys) [default: lab]", show_default=False)] = None,
     server_bin: Annotated[str | None, typer.Option("--server-bin", envvar="NATSOPS_SERVER_BIN", help="nats-server binary [default: bundled, then PATH]")] = None,
     wait: Annotated[str, typer.Option("--wait", help="How long to wait for it to be usable")] = "60s",
     dry_run: options.DryRun = False, json_out: options.Json = False,
 ) -> None:
     """Start a lab: one server per namespace on a bridge in a namespace, JetStream, system
-    account, short route pings; contexts written as bootstrap does. Again on a lab that is
-    down: brings it back."""
+    account, short route pings; contexts written as bootstrap does. --topology FILE runs a
+    whole topology instead (its own server names; namespaces and addresses numbered across
+    it in file order; short pings on routes, gateways and leafnodes). Again on a lab that
+    is down: brings it back."""
     from natsops.cli import output
     from natsops.cli._run import run
     from natsops.lab import LabOptions, plan
@@ -65,9 +71,9 @@ def up(
     from natsops.units import parse_duration
 
     opts = LabOptions(dir=directory, nodes=nodes, name=name, server_bin=server_bin,
-                      timeout=parse_duration(wait, what="--wait"))
+                      timeout=parse_duration(wait, what="--wait"), topology=topology)
     if dry_run:
-        output.print_json(plan(opts))
+        output.print_json(plan(opts, get_state(ctx).env))
         return
     _show(run(lab_up(opts, get_state(ctx).env, progress=output.info)), want_json(ctx, json_out))
 
@@ -97,10 +103,12 @@ def exec(ctx: typer.Context, directory: DirOpt = DEFAULT) -> None:
 
 @app.command()
 def partition(
-    nodes: Annotated[list[str], typer.Argument(help="The nodes to cut off from the others")],
+    nodes: Annotated[list[str], typer.Argument(help="The nodes (or a topology's clusters) to cut off from the others")],
     directory: DirOpt = DEFAULT, dry_run: options.DryRun = False,
 ) -> None:
-    """Cut these nodes off from every other node (the client namespace still reaches all)."""
+    """Cut these nodes off from every other node (the client namespace still reaches all). In
+    a topology lab a cluster or leaf site name stands for all its servers: `lab partition
+    east` cuts east's gateways to every other cluster."""
     from natsops.cli import output
     from natsops.lab import partition as cut
 
@@ -112,10 +120,11 @@ def partition(
 @app.command()
 def isolate(
     node: Node,
-    other: Annotated[str, typer.Option("--from", help="The node to cut it from")],
+    other: Annotated[str, typer.Option("--from", help="The node (or a topology's cluster) to cut it from")],
     directory: DirOpt = DEFAULT, dry_run: options.DryRun = False,
 ) -> None:
-    """Drop all traffic between two nodes (both still reach the others)."""
+    """Drop all traffic between two nodes (both still reach the others); a topology's cluster
+    or leaf site name stands for all its servers."""
     from natsops.cli import output
     from natsops.lab import partition as cut
 

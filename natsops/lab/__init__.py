@@ -1,4 +1,4 @@
-"""``natsops lab``: a multi-host NATS cluster on one machine, with faults on command.
+"""``natsops lab``: a multi-host NATS deployment on one machine, with faults on command.
 
 Each nats-server runs in its own network namespace (``<id>-n1``...) with its own address on a
 bridge that lives in a namespace of its own (``<id>-hub``); a client namespace (``<id>-cli``)
@@ -11,6 +11,15 @@ LocalCluster`, ``DIR/cluster.json``) whose nodes carry their address and namespa
 come from the same template (with short route pings: ``cluster { ping_interval: "1s", ping_max:
 3 }``), its processes are started and stopped by pid the same way, and ``cluster status``,
 ``doctor --dir`` and ``upgrade --rolling --dir`` work on it from inside the lab.
+
+``lab up --topology FILE`` runs a whole topology instead (clusters joined by gateways, leaf
+sites, TLS): an ordinary local topology (:class:`~natsops.cluster.deployment.LocalDeployment`,
+``DIR/topology.json``, as ``bootstrap --topology`` writes it) rendered by the topology renderer,
+only placed differently (:class:`~natsops.topology.local.Placement`): every server on its own
+lab address with the standard ports, its monitor on that address, short pings on every link
+(routes, gateways, leafnodes), in its own namespace. Servers are numbered across the whole
+topology (``<id>-n1``... in file order); faults name servers, or a cluster or leaf site for all
+of its servers.
 
 ``DIR/lab.json`` lists every namespace and link of the lab, each written *before* it is
 created, and the cuts in force: ``lab down`` removes them all even after natsops crashed
@@ -29,16 +38,23 @@ import json
 import os
 import re
 import signal
+import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from natsops.cluster.deployment import LocalDeployment
 from natsops.cluster.local import LocalCluster, NodeSpec, validate_cluster_name, validate_node_count
 from natsops.cluster.process import find_server_binary, proc_state, stop_pid
 from natsops.cluster.ready import Progress, silent
 from natsops.errors import Conflict, NatsopsError, NotFound, UsageError
 from natsops.files import check_output_dir
 from natsops.lab import net
+
+if TYPE_CHECKING:
+    from natsops.cluster.target import Local
+    from natsops.topology.model import Topology
 
 __all__ = [
     "LAB_FILE",
@@ -67,6 +83,7 @@ SUBNET = "10.200.0"  # a /24 inside the lab's own hub namespace: no clash with a
 CLIENT_ADDR = f"{SUBNET}.2"
 ROUTE_PING = ("1s", 3)  # cluster ping_interval, ping_max: a dead route is closed after ~4 s
 PORTS = (4222, 6222, 8222)  # every node has its own address: the standard ports
+MAX_SERVERS = 240  # addresses .11 to .250 of the lab's /24
 
 
 def lab_id(directory: Path) -> str:
@@ -110,8 +127,12 @@ class Lab:
             items.append(item)
             self.save()
 
-    def cluster(self) -> LocalCluster:
-        return LocalCluster.load(self.dir)
+    def cluster(self) -> Local:
+        """The lab's servers: a local cluster (``--nodes``) or a local topology
+        (``--topology``)."""
+        from natsops.cluster.target import load_local
+
+        return load_local(self.dir)
 
 
 def load(directory: Path) -> Lab:
@@ -148,6 +169,7 @@ class LabOptions:
     server_bin: str | None = None
     timeout: float = 60.0
     write_contexts: bool = True
+    topology: Path | None = None  # a topology file to run instead of one cluster
 
     @property
     def count(self) -> int:
@@ -159,8 +181,48 @@ class LabOptions:
 
 
 def _plan(lab: Lab, count: int) -> list[NodeSpec]:
-    return [NodeSpec(f"n{i}", *PORTS, host=f"{SUBNET}.{10 + i}", netns=f"{lab.id}-n{i}")
+    return [NodeSpec(f"n{i}", *PORTS, host=_address(i), netns=f"{lab.id}-n{i}")
             for i in range(1, count + 1)]
+
+
+def _address(i: int) -> str:
+    return f"{SUBNET}.{10 + i}"
+
+
+def _load_topology(path: Path, env: Mapping[str, str]) -> Topology:
+    """The validated topology file, refused when a lab cannot run it."""
+    import logging
+
+    from natsops.topology.load import load_topology
+
+    loaded = load_topology(path, env)
+    for w in loaded.warnings:
+        logging.getLogger(__name__).warning("%s", w)
+    topo = loaded.topology
+    count = sum(1 for _ in topo.all_nodes())
+    if count > MAX_SERVERS:
+        raise UsageError(f"--topology: {path} has {count} servers; a lab has at most "
+                         f"{MAX_SERVERS}")
+    if topo.auth.operator_mode:
+        raise UsageError(f"topology {topo.name} runs operator {topo.auth.operator}: a lab "
+                         "runs plain accounts only", hint="try it with plain accounts "
+                         "(auth: accounts:)")
+    return topo
+
+
+def _topology_plan(lab: Lab, topo: Topology) -> dict[str, tuple[str, str]]:
+    """Each server's (address, namespace), numbered across the topology in file order."""
+    return {n.name: (_address(i), f"{lab.id}-n{i}")
+            for i, n in enumerate(topo.all_nodes(), 1)}
+
+
+def _group_of(target: Local, name: str) -> str:
+    return target.group_of(name).name if isinstance(target, LocalDeployment) else target.name
+
+
+def _owner(target: Local, name: str) -> LocalCluster:
+    """The local cluster that runs server ``name`` (a topology: its cluster or leaf site)."""
+    return target.cluster_of(name) if isinstance(target, LocalDeployment) else target
 
 
 def _netns(lab: Lab, name: str) -> None:
@@ -195,17 +257,26 @@ def build_network(lab: Lab, nodes: Sequence[NodeSpec]) -> None:
         _attach(lab, n.netns, f"v{i}", n.host)
 
 
-def _new(opts: LabOptions, directory: Path, env: Mapping[str, str]) -> tuple[Lab, LocalCluster]:
-    validate_node_count(opts.count, allow_even=False)
-    validate_cluster_name(opts.cluster_name)
-    if opts.count > 9:
-        raise UsageError("--nodes: a lab has at most 9 nodes")
+def _fresh(directory: Path) -> Lab:
+    """A new lab for ``directory``, refused when its namespaces exist already."""
     check_output_dir(directory, what="--dir")
     lab = Lab(dir=directory.resolve(), id=lab_id(directory))
     taken = [n for n in (lab.hub, lab.client) if net.netns_exists(n)]
     if taken:
         raise Conflict(f"network namespace {taken[0]} exists already (a lab in {directory} "
                        "whose lab.json is gone?)", hint=f"remove it: ip netns delete {taken[0]}")
+    return lab
+
+
+def _new(opts: LabOptions, directory: Path, env: Mapping[str, str],
+         progress: Progress) -> tuple[Lab, Local]:
+    if opts.topology is not None:
+        return _new_topology(opts, opts.topology, directory, env, progress)
+    validate_node_count(opts.count, allow_even=False)
+    validate_cluster_name(opts.cluster_name)
+    if opts.count > 9:
+        raise UsageError("--nodes: a lab has at most 9 nodes")
+    lab = _fresh(directory)
     if opts.write_contexts:
         from natsops.cluster.contexts import check_free
 
@@ -219,6 +290,23 @@ def _new(opts: LabOptions, directory: Path, env: Mapping[str, str]) -> tuple[Lab
     return lab, cluster
 
 
+def _new_topology(opts: LabOptions, path: Path, directory: Path, env: Mapping[str, str],
+                  progress: Progress) -> tuple[Lab, LocalDeployment]:
+    from natsops.topology.local import LaunchOptions, Placement, create
+
+    topo = _load_topology(path, env)
+    lab = _fresh(directory)
+    placed = _topology_plan(lab, topo)
+    placement = Placement(addresses={k: a for k, (a, _) in placed.items()},
+                          netns={k: ns for k, (_, ns) in placed.items()}, ping=ROUTE_PING)
+    lab.dir.mkdir(parents=True, exist_ok=True)
+    lab.save()  # first: whatever is created from now on is recorded in it
+    dep = create(topo, directory, LaunchOptions(dir=directory, server_bin=opts.server_bin,
+                                                write_contexts=opts.write_contexts),
+                 env, progress, placement)
+    return lab, dep
+
+
 @dataclass(frozen=True)
 class LabPlan:
     """What ``lab up`` would create (``--dry-run``)."""
@@ -228,27 +316,73 @@ class LabPlan:
     id: str
     namespaces: tuple[str, ...]
     client_address: str
-    nodes: tuple[dict[str, str], ...]
+    nodes: tuple[dict[str, str], ...]  # name, address, netns, group (its cluster/leaf site)
     route_ping_interval: str
     route_ping_max: int
+    topology: str | None = None  # the topology's name (``--topology``)
 
 
-def plan(opts: LabOptions) -> LabPlan:
+def plan(opts: LabOptions, env: Mapping[str, str] | None = None) -> LabPlan:
     """Describe the lab ``up`` would create or bring back; change nothing (no root needed)."""
     directory = opts.dir.expanduser()
+    _check_choice(opts)
+    topology: str | None = None
     if (directory / LAB_FILE).is_file():
         lab, action = load(directory), "bring back the lab"
-        nodes = list(lab.cluster().nodes)
+        target = lab.cluster()
+        _check_same(directory, target, opts, env or {})
+        nodes = [(n.name, n.host, str(n.netns), _group_of(target, n.name)) for n in target.nodes]
+        topology = target.name if isinstance(target, LocalDeployment) else None
+    elif opts.topology is not None:
+        lab, action = Lab(dir=directory.resolve(), id=lab_id(directory)), "create the lab"
+        topo = _load_topology(opts.topology, env or {})
+        placed = _topology_plan(lab, topo)
+        nodes = [(n.name, *placed[n.name], topo.group_of(n.name).name)
+                 for n in topo.all_nodes()]
+        topology = topo.name
     else:
         validate_node_count(opts.count, allow_even=False)
         lab, action = Lab(dir=directory.resolve(), id=lab_id(directory)), "create the lab"
-        nodes = _plan(lab, opts.count)
+        nodes = [(n.name, n.host, str(n.netns), opts.cluster_name)
+                 for n in _plan(lab, opts.count)]
     return LabPlan(action=action, dir=str(lab.dir), id=lab.id,
-                   namespaces=(lab.hub, lab.client, *(str(n.netns) for n in nodes)),
+                   namespaces=(lab.hub, lab.client, *(ns for _, _, ns, _ in nodes)),
                    client_address=CLIENT_ADDR,
-                   nodes=tuple({"name": n.name, "address": n.host, "netns": str(n.netns)}
-                               for n in nodes),
-                   route_ping_interval=ROUTE_PING[0], route_ping_max=ROUTE_PING[1])
+                   nodes=tuple({"name": name, "address": address, "netns": ns, "group": group}
+                               for name, address, ns, group in nodes),
+                   route_ping_interval=ROUTE_PING[0], route_ping_max=ROUTE_PING[1],
+                   topology=topology)
+
+
+def _check_choice(opts: LabOptions) -> None:
+    if opts.topology is not None and (opts.nodes is not None or opts.name is not None):
+        raise UsageError(f"--{'nodes' if opts.nodes is not None else 'name'} and --topology: "
+                         "choose one (a topology names its own clusters and servers)")
+
+
+def _check_same(directory: Path, target: Local, opts: LabOptions,
+                env: Mapping[str, str]) -> None:
+    """Conflict unless the lab in ``directory`` is the one ``opts`` asks for."""
+    again = f"use another --dir, or `natsops lab down --purge --dir {directory}` first"
+    if isinstance(target, LocalDeployment):
+        if opts.nodes is not None or opts.name is not None:
+            raise Conflict(f"{directory} holds a lab running topology {target.name} (asked "
+                           "for --nodes/--name)", hint=again)
+        if opts.topology is not None:
+            from natsops.topology.local import same_topology
+
+            try:
+                same_topology(target, _load_topology(opts.topology, env))
+            except Conflict as exc:
+                raise Conflict(str(exc), hint=again) from None
+        return
+    if opts.topology is not None:
+        raise Conflict(f"{directory} holds lab {target.name} with {len(target.nodes)} nodes, "
+                       f"not a topology (asked for --topology {opts.topology})", hint=again)
+    if opts.nodes not in (None, len(target.nodes)) or opts.name not in (None, target.name):
+        raise Conflict(f"{directory} holds lab {target.name} with {len(target.nodes)} "
+                       f"nodes (asked for {opts.name or target.name} with "
+                       f"{opts.nodes or len(target.nodes)})", hint=again)
 
 
 async def up(opts: LabOptions, env: Mapping[str, str], progress: Progress = silent) -> LabStatus:
@@ -257,27 +391,34 @@ async def up(opts: LabOptions, env: Mapping[str, str], progress: Progress = sile
     A lab created by this call is torn down again when starting it fails.
     """
     net.require_privileges()
+    _check_choice(opts)
     directory = opts.dir.expanduser()
     if (directory / LAB_FILE).is_file():
         lab, created = load(directory), False
         cluster = lab.cluster()
-        if (opts.nodes not in (None, len(cluster.nodes))
-                or opts.name not in (None, cluster.name)):
-            raise Conflict(f"{directory} holds lab {cluster.name} with {len(cluster.nodes)} "
-                           f"nodes (asked for {opts.name or cluster.name} with "
-                           f"{opts.nodes or len(cluster.nodes)})",
-                           hint=f"use another --dir, or `natsops lab down --purge --dir "
-                                f"{directory}` first")
-    elif LocalCluster.exists(directory):
-        raise Conflict(f"{directory} holds a local cluster that is not a lab",
+        _check_same(directory, cluster, opts, env)
+    elif LocalCluster.exists(directory) or LocalDeployment.exists(directory):
+        raise Conflict(f"{directory} holds a local cluster or topology that is not a lab",
                        hint="give another --dir")
     else:
-        lab, cluster = _new(opts, directory, env)
+        existed = directory.exists()
+        try:
+            lab, cluster = _new(opts, directory, env, progress)
+        except BaseException:  # nothing was created yet: leave no lab.json behind
+            (directory / LAB_FILE).unlink(missing_ok=True)
+            if not existed:
+                import shutil
+
+                shutil.rmtree(directory, ignore_errors=True)
+            raise
         created = True
     try:
         progress(f"creating namespaces {lab.id}-* and the bridge")
         build_network(lab, cluster.nodes)
-        await _start(lab, cluster, opts, env, progress)
+        if isinstance(cluster, LocalDeployment):
+            await _start_topology(lab, cluster, opts, env, progress)
+        else:
+            await _start(lab, cluster, opts, env, progress)
     except BaseException:
         if created:
             with contextlib.suppress(Exception):
@@ -300,6 +441,25 @@ async def _start(lab: Lab, cluster: LocalCluster, opts: LabOptions, env: Mapping
         cluster.save()
 
 
+async def _start_topology(lab: Lab, dep: LocalDeployment, opts: LabOptions,
+                          env: Mapping[str, str], progress: Progress) -> None:
+    from natsops.cluster.deployment_ready import start_topology
+    from natsops.topology.local import write_contexts
+
+    if opts.server_bin:  # this start runs it (as `bootstrap --topology` does)
+        exe = find_server_binary(opts.server_bin, env)
+        for c in dep.clusters():
+            c.binary = exe
+    progress(f"starting {len(dep.nodes)} nats-server processes, one per namespace")
+    with net.inside(lab.client):
+        await start_topology(dep, timeout=opts.timeout, progress=progress)
+    if opts.write_contexts:
+        contexts = write_contexts(dep, env, select=None)
+        if contexts != dep.contexts:
+            dep.contexts = contexts
+            dep.save()
+
+
 # ---- status ---------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -311,6 +471,7 @@ class LabNode:
     netns: str
     pid: int | None
     process: str  # running | frozen | stopped
+    group: str  # its cluster (or leaf site)
     healthz: str | None  # "ok", the error, or None when not asked (stopped or frozen)
     cut_from: tuple[str, ...]
     client_url: str
@@ -323,7 +484,8 @@ class LabStatus:
 
     dir: str
     id: str
-    name: str
+    name: str  # the cluster's name (``--nodes``), the topology's (``--topology``)
+    topology: bool
     client_netns: str
     client_address: str
     namespaces: tuple[str, ...]
@@ -338,11 +500,11 @@ def _process_state(pid: int | None) -> str:
     return "stopped" if state is None else "frozen" if state in ("T", "t") else "running"
 
 
-async def _health(url: str) -> str:
+async def _health(url: str, verify: ssl.SSLContext | None) -> str:
     from natsops.monitoring import MonitorClient
 
     try:
-        async with MonitorClient(url, timeout=1.5) as mon:
+        async with MonitorClient(url, timeout=1.5, verify=verify or True) as mon:
             h = await mon.healthz()
     except NatsopsError as exc:
         return str(exc)
@@ -358,18 +520,26 @@ async def status(directory: Path, *, health: bool = True) -> LabStatus:
     up_now = bool(lab.namespaces) and all(net.netns_exists(n) for n in lab.namespaces)
     healths: dict[str, str | None] = dict.fromkeys(states)
     ask = [n for n in cluster.nodes if states[n.name][1] == "running"]
+    deployment = isinstance(cluster, LocalDeployment)
+
+    def monitor(n: NodeSpec) -> str:
+        return cluster.monitor_url(n) if isinstance(cluster, LocalDeployment) else n.monitor_url
+
     if health and up_now and ask:
+        verify = cluster.monitor_tls() if isinstance(cluster, LocalDeployment) else None
         with net.inside(lab.client):
-            found = await asyncio.gather(*(_health(n.monitor_url) for n in ask))
+            found = await asyncio.gather(*(_health(monitor(n), verify) for n in ask))
         healths.update(zip((n.name for n in ask), found, strict=True))
     nodes = tuple(
         LabNode(name=n.name, address=n.host, netns=str(n.netns), pid=states[n.name][0],
-                process=states[n.name][1], healthz=healths[n.name],
+                process=states[n.name][1], group=_group_of(cluster, n.name),
+                healthz=healths[n.name],
                 cut_from=tuple(sorted({b if a == n.name else a for a, b in lab.cuts
                                        if n.name in (a, b)})),
-                client_url=n.client_url, monitor_url=n.monitor_url)
+                client_url=n.client_url, monitor_url=monitor(n))
         for n in cluster.nodes)
-    return LabStatus(dir=str(lab.dir), id=lab.id, name=cluster.name, client_netns=lab.client,
+    return LabStatus(dir=str(lab.dir), id=lab.id, name=cluster.name, topology=deployment,
+                     client_netns=lab.client,
                      client_address=CLIENT_ADDR, namespaces=tuple(lab.namespaces),
                      network_up=up_now, nodes=nodes, cuts=tuple(lab.cuts),
                      contexts=cluster.contexts)
@@ -377,10 +547,18 @@ async def status(directory: Path, *, health: bool = True) -> LabStatus:
 
 # ---- faults ---------------------------------------------------------------------------------
 
-def _nodes(cluster: LocalCluster, names: Sequence[str]) -> list[NodeSpec]:
+def _nodes(target: Local, names: Sequence[str]) -> list[NodeSpec]:
+    """The servers named; in a topology a cluster or leaf site name means all its servers."""
     if not names:
         raise UsageError("name at least one node")
-    return [cluster.node(n) for n in dict.fromkeys(names)]
+    found: list[NodeSpec] = []
+    for name in names:
+        if isinstance(target, LocalDeployment) and name not in {n.name for n in target.nodes} \
+                and name in {g.name for g in target.groups}:
+            found += target.cluster(name).nodes
+        else:
+            found.append(target.node(name))
+    return list(dict.fromkeys(found))
 
 
 def _cut(lab: Lab, pairs: Sequence[tuple[NodeSpec, NodeSpec]], dry_run: bool
@@ -406,17 +584,17 @@ def _cut(lab: Lab, pairs: Sequence[tuple[NodeSpec, NodeSpec]], dry_run: bool
 def partition(directory: Path, names: Sequence[str], *, isolate_from: str | None = None,
               dry_run: bool = False) -> tuple[tuple[str, str], ...]:
     """Cut ``names`` off from every other node (or, with ``isolate_from``, from that node
-    only); the client namespace still reaches every node. Returns every cut in force (with
-    ``dry_run``: would be, changing nothing)."""
+    only); the client namespace still reaches every node. In a topology, a cluster or leaf
+    site name stands for all its servers (cutting two clusters apart cuts their gateways).
+    Returns every cut in force (with ``dry_run``: would be, changing nothing)."""
     net.require_privileges()
     lab = load(directory)
     cluster = lab.cluster()
     group = _nodes(cluster, names)
     if isolate_from is not None:
-        other = cluster.node(isolate_from)
-        if other in group:
-            raise UsageError(f"cannot isolate {other.name} from itself")
-        rest = [other]
+        rest = _nodes(cluster, [isolate_from])
+        if set(rest) & set(group):
+            raise UsageError(f"cannot isolate {isolate_from} from itself")
     else:
         rest = [n for n in cluster.nodes if n not in group]
         if not rest:
@@ -460,7 +638,7 @@ def fault(directory: Path, what: str, name: str, *, dry_run: bool = False) -> in
     os.kill(pid, FAULTS[what])
     if what == "kill":
         stop_pid(pid, grace=5)  # reaps it; pid file removed below
-        cluster.pid_path(node.name).unlink(missing_ok=True)
+        _owner(cluster, node.name).pid_path(node.name).unlink(missing_ok=True)
     return pid
 
 
@@ -471,7 +649,7 @@ async def restart(directory: Path, name: str, *, grace: float = 10.0,
     faults may be in force.)"""
     net.require_privileges()
     lab = load(directory)
-    cluster = lab.cluster()
+    cluster = _owner(lab.cluster(), name)
     node = cluster.node(name)
     pid = cluster.pid(node.name)
     if pid is not None:
@@ -534,7 +712,7 @@ def _end_processes(namespaces: Sequence[str]) -> list[int]:
     return pids
 
 
-def _stop_servers(cluster: LocalCluster | None, grace: float) -> list[str]:
+def _stop_servers(cluster: Local | None, grace: float) -> list[str]:
     if cluster is None:
         return []
     for n in cluster.nodes:  # a frozen server ignores SIGTERM until thawed
@@ -561,7 +739,7 @@ def down_sync(directory: Path, *, grace: float = 10.0, purge: bool = False,
     net.require_privileges()
     lab = load(directory)
     try:
-        cluster: LocalCluster | None = lab.cluster()
+        cluster: Local | None = lab.cluster()
     except NatsopsError:
         cluster = None  # crashed before cluster.json was written: the namespaces still go
     if dry_run:
@@ -585,9 +763,9 @@ def down_sync(directory: Path, *, grace: float = 10.0, purge: bool = False,
     lab.save()
     removed: tuple[str, ...] = ()
     if purge and cluster is not None:
-        from natsops.cluster import contexts
+        from natsops.cluster.target import purge_local
 
-        removed = contexts.purge(cluster, env or {})
+        removed = purge_local(cluster, env or {})
     elif purge:
         import shutil
 

@@ -17,6 +17,10 @@ The state is a :class:`~natsops.cluster.deployment.LocalDeployment` (``topology.
 per cluster and leaf site is written, ``natsops-<name>`` (an APP user) and ``natsops-<name>-sys``,
 with the CA when TLS is on.
 
+A :class:`Placement` says where the servers run: by default all on loopback with free ports;
+``natsops lab --topology`` gives each server its own address (standard ports, the monitor on
+that address), its own network namespace and short pings (:func:`create`).
+
 :func:`launch` runs the topology it is given as it is: a caller (a test) can hand it one the
 loader would refuse, e.g. two leaf sites sharing a JetStream domain, to see what doctor says.
 """
@@ -27,7 +31,7 @@ import logging
 import shutil
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +45,7 @@ from natsops.cluster.ready import Progress, silent
 from natsops.context import Secret, write_private
 from natsops.errors import Conflict, UsageError
 from natsops.files import check_output_dir
-from natsops.topology.model import Cluster, LeafSite, Topology
+from natsops.topology.model import Cluster, LeafSite, Ports, Topology
 from natsops.topology.passwords import (
     SECRETS_FILE,
     Passwords,
@@ -53,7 +57,8 @@ from natsops.topology.server_conf import TlsPaths, render_server_config
 
 log = logging.getLogger(__name__)
 
-__all__ = ["LaunchOptions", "LaunchPlan", "LaunchResult", "launch", "launch_file", "plan"]
+__all__ = ["LaunchOptions", "LaunchPlan", "LaunchResult", "Placement", "create", "launch",
+           "launch_file", "plan", "same_topology", "write_contexts"]
 
 HOST = "127.0.0.1"
 # The servers check a password's bcrypt hash at every connection: production cost (11) costs
@@ -71,6 +76,21 @@ class LaunchOptions:
     timeout: float = 60.0
     write_contexts: bool = True
     select_context: bool | None = None  # None: select only if nothing is selected
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a topology's servers run on this machine. Without ``addresses``: every server on
+    127.0.0.1 with ports the OS hands out, monitors on loopback. With ``addresses`` (every
+    server's own address, ``natsops lab``): the standard ports on that address, the monitor
+    listening publicly (reached on that address), each server in its ``netns``."""
+
+    addresses: Mapping[str, str] = field(default_factory=dict)
+    netns: Mapping[str, str] = field(default_factory=dict)
+    ping: tuple[str, int] | None = None  # short pings on every link (see server_conf)
+
+
+LOOPBACK = Placement()
 
 
 @dataclass(frozen=True)
@@ -116,7 +136,7 @@ def plan(path: Path, opts: LaunchOptions, env: Mapping[str, str]) -> LaunchPlan:
                    for g in _groups(topo))
     if LocalDeployment.exists(directory):
         dep = LocalDeployment.load(directory)
-        _same_topology(dep, topo)
+        same_topology(dep, topo)
         return LaunchPlan("report or restart the existing topology", topo.name, str(dep.dir),
                           bool(dep.tls_ca), groups, tuple(dep.running_nodes()))
     return LaunchPlan("create and start", topo.name, str(directory), topo.tls is not None,
@@ -143,13 +163,13 @@ async def launch(topo: Topology, opts: LaunchOptions, env: Mapping[str, str],
     created = False
     if LocalDeployment.exists(directory):
         dep = LocalDeployment.load(directory)
-        _same_topology(dep, topo)
+        same_topology(dep, topo)
         if opts.server_bin:  # this start runs it (as bootstrap does for one cluster)
             exe = find_server_binary(opts.server_bin, env)
             for c in dep.clusters():
                 c.binary = exe
     else:
-        dep = _create(topo, directory, opts, env, progress)
+        dep = create(topo, directory, opts, env, progress)
         created = True
     already = tuple(dep.running_nodes())
     progress(f"starting {len(dep.nodes) - len(already)} nats-server processes")
@@ -170,7 +190,8 @@ def _groups(topo: Topology) -> list[Cluster | LeafSite]:
     return [*topo.clusters, *topo.leafs]
 
 
-def _same_topology(dep: LocalDeployment, topo: Topology) -> None:
+def same_topology(dep: LocalDeployment, topo: Topology) -> None:
+    """Conflict unless ``dep`` runs ``topo`` (same name, groups and servers)."""
     want = sorted(g.name for g in _groups(topo))
     have = sorted(g.name for g in dep.groups)
     same = sorted(n.name for n in topo.all_nodes()) == sorted(n.name for n in dep.nodes)
@@ -185,8 +206,10 @@ def _same_topology(dep: LocalDeployment, topo: Topology) -> None:
                        f"`natsops cluster down --purge --dir {dep.dir}`")
 
 
-def _create(topo: Topology, directory: Path, opts: LaunchOptions, env: Mapping[str, str],
-            progress: Progress) -> LocalDeployment:
+def create(topo: Topology, directory: Path, opts: LaunchOptions, env: Mapping[str, str],
+           progress: Progress = silent, placement: Placement = LOOPBACK) -> LocalDeployment:
+    """Write ``topo``, placed as ``placement`` says, into ``directory`` (starts nothing): a
+    directory this call created is removed again if writing fails."""
     if topo.auth.operator_mode:
         raise UsageError(f"topology {topo.name} runs operator {topo.auth.operator}: starting "
                          "an operator-mode topology locally is not supported yet",
@@ -198,15 +221,29 @@ def _create(topo: Topology, directory: Path, opts: LaunchOptions, env: Mapping[s
     existed = directory.exists()
     check_output_dir(directory, what="--dir")
     try:
-        return _write(topo, directory, opts, env, progress)
+        return _write(topo, directory, opts, env, progress, placement)
     except BaseException:
         if not existed:  # nothing half-written: a directory without topology.json is no use
             shutil.rmtree(directory, ignore_errors=True)
         raise
 
 
+def _place(topo: Topology, root: Path, placement: Placement) -> Topology:
+    """``topo`` moved onto this machine (see :class:`Placement`), stores under ``root``."""
+    if placement.addresses:
+        own = {n.name: replace(n, host=placement.addresses[n.name],
+                               listen=placement.addresses[n.name], ports=Ports())
+               for n in topo.all_nodes()}
+        local = replace(topo.with_nodes(own), monitor="public")  # in its own namespace
+    else:
+        local = replace(relocate(topo, host=HOST), monitor="local")  # loopback only, always
+    return local.with_nodes({n.name: replace(n, jetstream=replace(
+        n.jetstream, store_dir=str(root / local.group_of(n.name).name / n.name / "jetstream")))
+        for n in local.all_nodes()})
+
+
 def _write(topo: Topology, directory: Path, opts: LaunchOptions, env: Mapping[str, str],
-           progress: Progress) -> LocalDeployment:
+           progress: Progress, placement: Placement) -> LocalDeployment:
     """Render the relocated topology into ``directory``; ``topology.json`` is written last."""
     if opts.write_contexts:  # before anything is written or started
         for g in _groups(topo):
@@ -214,10 +251,7 @@ def _write(topo: Topology, directory: Path, opts: LaunchOptions, env: Mapping[st
     binary = find_server_binary(opts.server_bin, env)
     version = server_version(binary)
     root = directory.resolve()
-    local = replace(relocate(topo, host=HOST), monitor="local")  # loopback only, always
-    local = local.with_nodes({n.name: replace(n, jetstream=replace(
-        n.jetstream, store_dir=str(root / local.group_of(n.name).name / n.name / "jetstream")))
-        for n in local.all_nodes()})
+    local = _place(topo, root, placement)
     groups = _groups(local)
     progress(f"rendering configs for {sum(len(g.nodes) for g in groups)} servers in {root}")
     root.mkdir(parents=True, exist_ok=True)
@@ -225,7 +259,7 @@ def _write(topo: Topology, directory: Path, opts: LaunchOptions, env: Mapping[st
     save_passwords(pw, root / SECRETS_FILE)
     tls = _generate_tls(local, root / "tls") if local.tls is not None else None
     for g in groups:
-        _write_group(local, g, root / g.name, pw, tls, binary, version)
+        _write_group(local, g, root / g.name, pw, tls, binary, version, placement)
     dep = LocalDeployment(dir=root, name=topo.name, groups=tuple(_group(local, g) for g in groups),
                           binary=binary, version=version, created=time.time(),
                           source=str(Path(topo.file).resolve()) if topo.file else "",
@@ -238,15 +272,18 @@ def _write(topo: Topology, directory: Path, opts: LaunchOptions, env: Mapping[st
 
 
 def _write_group(topo: Topology, g: Cluster | LeafSite, gdir: Path, pw: Passwords,
-                 tls: Mapping[str, TlsPaths] | None, binary: Path, version: str) -> None:
+                 tls: Mapping[str, TlsPaths] | None, binary: Path, version: str,
+                 placement: Placement) -> None:
     """The group's LocalCluster (``cluster.json``) and every node's config and secrets."""
     cluster = LocalCluster(
         dir=gdir, name=g.name, binary=binary, version=version, created=time.time(),
-        nodes=tuple(NodeSpec(n.name, n.ports.client, n.ports.cluster, n.ports.monitor)
+        nodes=tuple(NodeSpec(n.name, n.ports.client, n.ports.cluster, n.ports.monitor,
+                             host=n.host, netns=placement.netns.get(n.name))
                     for n in g.nodes),
         max_mem=g.nodes[0].jetstream.max_memory, max_file=g.nodes[0].jetstream.max_file)
     for n in g.nodes:
-        conf = render_server_config(topo, n.name, pw, tls=tls[n.name] if tls else None)
+        conf = render_server_config(topo, n.name, pw, tls=tls[n.name] if tls else None,
+                                    ping=placement.ping)
         cluster.node_dir(n.name).mkdir(parents=True, exist_ok=True)
         write_private(cluster.config_path(n.name), conf.text)
         if conf.secrets is not None:

@@ -12,7 +12,10 @@ What a node gets:
   (and one bound to the system account); leaf nodes: ``remotes`` to every hub node;
 - TLS blocks on every listener and remote when TLS is on (routes, gateways and leaf
   connections verify their peer's certificate);
-- plain accounts (users with bcrypt hashes) plus the system account, or the operator blocks.
+- plain accounts (users with bcrypt hashes) plus the system account, or the operator blocks;
+- with ``ping`` (``natsops lab``): short pings on every connection (``ping_interval`` and
+  ``ping_max`` at the top, which gateways, leafnodes and clients use, and in ``cluster {}``
+  for the routes), so a link that goes silent is closed within seconds.
 
 Accepted passwords are bcrypt hashes. A connection this node dials (a route, a gateway, a leaf
 remote) must present the clear password in its URL: those URLs live in a separate include file
@@ -120,11 +123,13 @@ def _tls_block(tls: TlsPaths, indent: str, *, verify: bool) -> list[str]:
 
 def render_server_config(topo: Topology, node: str | Node, passwords: Passwords, *,
                          tls: TlsPaths | None = None, operator: OperatorBlocks | None = None,
-                         secrets_name: str = SECRETS_INCLUDE) -> ServerConfig:
+                         secrets_name: str = SECRETS_INCLUDE,
+                         ping: tuple[str, int] | None = None) -> ServerConfig:
     """The nats-server config of one node of ``topo`` (by name or Node).
 
     ``passwords`` come from :func:`natsops.topology.passwords.resolve_passwords`; ``tls`` is
-    required when the topology has TLS; ``operator`` when it runs an operator.
+    required when the topology has TLS; ``operator`` when it runs an operator; ``ping``
+    (interval, max outstanding) shortens the pings of every connection (see the module doc).
     """
     n = topo.node(node if isinstance(node, str) else node.name)
     group = topo.group_of(n.name)
@@ -148,6 +153,10 @@ def render_server_config(topo: Topology, node: str | Node, passwords: Passwords,
     body += ["", "# Lame duck mode (SIGUSR2): clients are moved off over this period.",
              f"lame_duck_duration: {q(topo.lame_duck.duration)}",
              f"lame_duck_grace_period: {q(topo.lame_duck.grace_period)}"]
+    if ping:
+        body += ["", "# Short pings: a gateway, leafnode or client link that goes silent is "
+                 "closed within seconds.", f"ping_interval: {q(ping[0])}",
+                 f"ping_max: {ping[1]}"]
     if tls:
         body += ["", "# TLS for clients (and the https monitor)",
                  *_tls_block(tls, "", verify=False)]
@@ -160,7 +169,7 @@ def render_server_config(topo: Topology, node: str | Node, passwords: Passwords,
             body.append(f"  domain: {q(domain)}")
         body.append("}")
     if len(group.nodes) > 1:
-        body += ["", *_cluster_block(group, n, passwords, v, tls)]
+        body += ["", *_cluster_block(group, n, passwords, v, tls, ping)]
     if isinstance(group, Cluster) and topo.has_gateway(group.name):
         body += ["", *_gateway_block(topo, group, n, passwords, v, tls, scheme)]
     if isinstance(group, Cluster) and topo.leafs_of(group.name):
@@ -174,7 +183,7 @@ def render_server_config(topo: Topology, node: str | Node, passwords: Passwords,
 
 
 def _cluster_block(group: Cluster | LeafSite, n: Node, pw: Passwords, v: _Vars,
-                   tls: TlsPaths | None) -> list[str]:
+                   tls: TlsPaths | None, ping: tuple[str, int] | None) -> list[str]:
     key = f"route:{group.name}"
     lines = ["cluster {", f"  name: {q(group.name)}",
              f"  listen: {_addr(n.listen, n.ports.cluster)}",
@@ -185,6 +194,8 @@ def _cluster_block(group: Cluster | LeafSite, n: Node, pw: Passwords, v: _Vars,
         routes.append(v.add(f"ROUTE_{i}", _url(scheme, o.host, o.ports.cluster, ROUTE_USER,
                                                pw.password(key)), f"route to {o.name}"))
     lines.append(f"  routes: [{', '.join(routes)}]")
+    if ping:
+        lines += [f"  ping_interval: {q(ping[0])}", f"  ping_max: {ping[1]}"]
     if tls:
         lines += _tls_block(tls, "  ", verify=True)
     lines.append("}")

@@ -11,111 +11,38 @@ the module, torn down (and checked) at the end.
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-NATSOPS = str(Path(sys.executable).parent / "natsops")
+from tests.integration._lab import NATSOPS, Lab, assert_nothing_left, running_lab, wait_for
+
 DETECT = 30.0  # doctor must report a partition within this many seconds
 
 
-@dataclass
-class Lab:
-    dir: Path
-    env: dict[str, str]
-    id: str
-    host_links: set[str]
+def meta_leader(lab: Lab) -> str:
+    """The meta leader every node agrees on (read from inside the lab; waits up to 30 s: a
+    healed cluster may still be electing)."""
+    code = ("import json, urllib.request as u\n"
+            "print(json.dumps([json.load(u.urlopen(f'http://10.200.0.{10 + i}:8222/jsz', "
+            "timeout=2)).get('meta_cluster', {}).get('leader') for i in (1, 2, 3)]))")
 
-    def run(self, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([NATSOPS, *args], env=self.env, capture_output=True, text=True,
-                              timeout=timeout, check=False)
-
-    def lab(self, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
-        r = self.run("lab", *args, "--dir", str(self.dir), timeout=timeout)
-        return r
-
-    def inside(self, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
-        """``natsops lab exec -- ARGS``: a command in the lab's client namespace."""
-        return self.run("lab", "exec", "--dir", str(self.dir), "--", *args, timeout=timeout)
-
-    def doctor(self) -> list[dict[str, Any]]:
-        r = self.inside(NATSOPS, "doctor", "--transport", "http", "--json", timeout=30)
-        assert r.returncode in (0, 6), r.stderr
-        return list(json.loads(r.stdout)["findings"])
-
-    def status(self) -> dict[str, Any]:
-        r = self.lab("status", "--json")
+    def agreed() -> str | None:
+        r = lab.inside(sys.executable, "-c", code, timeout=20)
         assert r.returncode == 0, r.stderr
-        return dict(json.loads(r.stdout))
+        seen = set(json.loads(r.stdout))
+        return str(seen.pop()) if len(seen) == 1 and None not in seen else None
 
-    def leader(self) -> str:
-        """The meta leader every node agrees on (read from inside the lab; waits up to 30 s:
-        a healed cluster may still be electing)."""
-        code = ("import json, urllib.request as u\n"
-                "print(json.dumps([json.load(u.urlopen(f'http://10.200.0.{10 + i}:8222/jsz', "
-                "timeout=2)).get('meta_cluster', {}).get('leader') for i in (1, 2, 3)]))")
-
-        def agreed() -> str | None:
-            r = self.inside(sys.executable, "-c", code, timeout=20)
-            assert r.returncode == 0, r.stderr
-            seen = set(json.loads(r.stdout))
-            return str(seen.pop()) if len(seen) == 1 and None not in seen else None
-
-        return str(wait_for("one meta leader all nodes agree on", agreed, 30)[0])
-
-
-def _links() -> set[str]:
-    out = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=False)
-    return {line.split(":")[1].strip() for line in out.stdout.splitlines() if ":" in line}
-
-
-def _netns() -> str:
-    return subprocess.run(["ip", "netns", "list"], capture_output=True, text=True,
-                          check=False).stdout
+    return str(wait_for("one meta leader all nodes agree on", agreed, 30)[0])
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    base = tmp_path_factory.mktemp("lab")
-    home = base / "home"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NATS_", "NATSOPS_"))}
-    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), NO_COLOR="1",
-               COLUMNS="200", TERM="dumb")
-    d = base / "L"
-    lab = Lab(d, env, "", _links())
-    r = lab.run("lab", "up", "--dir", str(d), "--name", f"lab{secrets.token_hex(3)}", "--json",
-                timeout=120)
-    try:
-        assert r.returncode == 0, ("natsops lab up failed: network namespaces need root or "
-                                   f"CAP_NET_ADMIN and iproute2 ({r.stderr.strip()})")
-        lab.id = json.loads(r.stdout)["id"]
-        yield lab
-    finally:
-        if (d / "lab.json").is_file():
-            lab.lab("down", "--grace", "3")
-        for ns in _netns().split():  # whatever a failed test left: by our lab's id only
-            if lab.id and ns.startswith(f"{lab.id}-"):
-                subprocess.run(["ip", "netns", "delete", ns], check=False)
-
-
-def wait_for(what: str, cond: Callable[[], Any], seconds: float) -> tuple[Any, float]:
-    """Poll ``cond`` until it returns something truthy; (value, seconds it took)."""
-    start = time.monotonic()
-    last: Any = None
-    while time.monotonic() - start < seconds:
-        last = cond()
-        if last:
-            return last, time.monotonic() - start
-        time.sleep(0.5)
-    raise AssertionError(f"{what}: not within {seconds:g}s (last: {last!r})")
+    yield from running_lab(tmp_path_factory.mktemp("lab"), "--name",
+                           f"lab{secrets.token_hex(3)}")
 
 
 def partition_findings(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -130,7 +57,7 @@ def healed(lab: Lab) -> None:
 
 
 def test_partitioned_follower_reported_then_cleared(lab: Lab) -> None:
-    leader = lab.leader()
+    leader = meta_leader(lab)
     follower = next(n for n in ("n1", "n2", "n3") if n != leader)
     assert lab.lab("partition", follower, "--dry-run").returncode == 0
     assert lab.status()["cuts"] == []
@@ -156,7 +83,7 @@ def test_partitioned_follower_reported_then_cleared(lab: Lab) -> None:
 
 
 def test_partitioned_meta_leader_is_replaced_and_quorum_side_named(lab: Lab) -> None:
-    leader = lab.leader()
+    leader = meta_leader(lab)
     others = sorted({"n1", "n2", "n3"} - {leader})
     assert lab.lab("partition", leader).returncode == 0
 
@@ -177,7 +104,7 @@ def test_partitioned_meta_leader_is_replaced_and_quorum_side_named(lab: Lab) -> 
 
 
 def test_rolling_restart_refused_while_partitioned_done_after_heal(lab: Lab) -> None:
-    follower = next(n for n in ("n1", "n2", "n3") if n != lab.leader())
+    follower = next(n for n in ("n1", "n2", "n3") if n != meta_leader(lab))
     assert lab.lab("partition", follower).returncode == 0
     wait_for("doctor sees the cut", lambda: partition_findings(lab.doctor()), DETECT)
     r = lab.inside(NATSOPS, "upgrade", "--rolling", "--restart-only", "--yes", "--json")
@@ -200,7 +127,7 @@ def test_rolling_restart_refused_while_partitioned_done_after_heal(lab: Lab) -> 
 
 
 def test_process_faults_show_in_status(lab: Lab) -> None:
-    node = next(n for n in ("n1", "n2", "n3") if n != lab.leader())
+    node = next(n for n in ("n1", "n2", "n3") if n != meta_leader(lab))
     assert lab.lab("kill", node, "--dry-run").returncode == 0
     assert {n["name"]: n["process"] for n in lab.status()["nodes"]}[node] == "running"
     assert lab.lab("freeze", node).returncode == 0
@@ -230,11 +157,4 @@ def test_down_leaves_no_namespace_link_or_process(lab: Lab) -> None:
     assert r.returncode == 0, r.stderr
     res = json.loads(r.stdout)
     assert len(res["namespaces"]) == 5 and sorted(res["stopped"]) == ["n1", "n2", "n3"]
-    assert lab.id not in _netns()
-    assert _links() == lab.host_links
-    for pid in pids:
-        assert not Path(f"/proc/{pid}").exists() or \
-            "nats-server" not in Path(f"/proc/{pid}/cmdline").read_text(errors="replace")
-    left = subprocess.run(["pgrep", "-f", str(lab.dir)], capture_output=True, text=True,
-                          check=False).stdout.split()
-    assert left == [], left
+    assert_nothing_left(lab, pids)

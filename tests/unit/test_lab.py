@@ -129,3 +129,58 @@ def test_servers_of_other_clusters_are_not_missing_routes() -> None:
             s["cluster"] = "west"
             s["routez"]["routes"] = []
     assert list(run_checks(Snapshot.from_dict(doc), select_checks(only=["partition"]))) == []
+
+
+def test_a_peer_still_listing_a_route_to_the_cut_off_server_is_not_its_side() -> None:
+    """Right after a cut, n1 may still list its route to n2 (its pings have not timed out)
+    while n2 has dropped all of its: n2 is cut off, n1 and n3 hold the quorum."""
+    doc = json.loads((DATA / "partition_leader.json").read_text())
+    n1 = next(s for s in doc["servers"] if s["name"] == "n1")
+    n1["routez"]["routes"].append({**n1["routez"]["routes"][0], "remote_name": "n2"})
+    found = list(run_checks(Snapshot.from_dict(doc), select_checks(only=["partition"])))
+    assert [f.subject for f in found] == ["n2"]
+    assert "n1, n3 hold the quorum (2 of 3, 2 needed)" in found[0].message
+    assert found[0].evidence["quorum_side"] == ["n1", "n3"]
+
+
+def test_cut_off_in_a_super_cluster_names_the_clusters_majority() -> None:
+    """With gateways the meta group spans the clusters: the finding speaks of the cluster's
+    majority and the meta leader that side sees, not of a quorum it elected."""
+    doc = json.loads((DATA / "partition_leader.json").read_text())
+    for s in doc["servers"]:
+        s["varz"]["gateway"] = {"name": s["cluster"], "gateways": [{"name": "west"}]}
+    found = list(run_checks(Snapshot.from_dict(doc), select_checks(only=["partition"])))
+    assert [f.subject for f in found] == ["n2"]
+    msg = found[0].message
+    assert "n1, n3 hold the majority of cluster" in msg and "(2 of 3, 2 needed)" in msg
+    assert "see n3 as JetStream meta leader" in msg and "elected" not in msg
+
+
+def test_topology_placed_in_a_lab_renders_lab_addresses_and_short_pings(tmp_path: Path) -> None:
+    """The topology renderer, placed as a lab places it: own address and standard ports per
+    server, the monitor public, short pings on every link; `nats-server -t` accepts it."""
+    from natsops.topology.load import parse_topology
+    from natsops.topology.local import LaunchOptions, Placement, create
+
+    topo = parse_topology(
+        "name: t\nclusters:\n"
+        "  - {name: east, nodes: [{name: e1, host: a.example}, {name: e2, host: b.example}]}\n"
+        "  - {name: west, nodes: [{name: w1, host: c.example}, {name: w2, host: d.example}]}\n"
+        "auth:\n  accounts:\n    APP: {users: [{user: app}]}\n", "t.yaml", {}).topology
+    names = ["e1", "e2", "w1", "w2"]
+    placement = Placement(addresses={n: f"10.200.0.{11 + i}" for i, n in enumerate(names)},
+                          netns={n: f"nlabcde-n{i + 1}" for i, n in enumerate(names)},
+                          ping=ROUTE_PING)
+    dep = create(topo, tmp_path / "L", LaunchOptions(write_contexts=False), {},
+                 placement=placement)
+    assert dep.node("w1").host == "10.200.0.13" and dep.node("w1").netns == "nlabcde-n3"
+    assert dep.monitor_url(dep.node("e2")) == "http://10.200.0.12:8222"
+    conf = dep.cluster("east").config_path("e1").read_text()
+    assert 'listen: "10.200.0.11:4222"' in conf and 'http: "0.0.0.0:8222"' in conf
+    assert conf.count('ping_interval: "1s"') == 2 and conf.count("ping_max: 3") == 2
+    secrets = (dep.cluster("east").node_dir("e1") / "nats-server.secrets").read_text()
+    assert "@10.200.0.12:6222" in secrets and "@10.200.0.13:7222" in secrets
+    for _, path in dep.config_files():
+        out = subprocess.run([str(find_server_binary()), "-t", "-c", str(path)],
+                             capture_output=True, text=True, check=False, cwd=path.parent)
+        assert out.returncode == 0, out.stdout + out.stderr

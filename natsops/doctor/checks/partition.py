@@ -9,6 +9,11 @@ even stay listed for minutes. What does tell is each server's ``/routez``: the p
 route to (``remote_name``). A server whose routes reach fewer than a quorum of the cluster
 (itself included) is cut off; a server that reaches a quorum is on the side that holds it.
 Two servers that both answer yet have no route to each other have a cut between them.
+
+Several clusters (a super-cluster, leaf sites): each cluster is judged on its own routes (a cut
+between clusters is a gateway matter: ``gateway-mesh``). The JetStream meta group then spans
+the clusters, so the side holding a cluster's majority is not said to hold the meta quorum or
+to have elected the meta leader: the finding names the meta leader that side sees.
 """
 
 from __future__ import annotations
@@ -71,11 +76,11 @@ def partition(snap: Snapshot) -> Iterator[Finding]:
             members |= set(snap.expected) | set(snap.meta_peers)
             size = max(len(members), as_int(snap.meta_view.get("cluster_size")))
         if size >= 2:
-            yield from _cluster(snap, routed, members, size)
+            yield from _cluster(snap, routed, members, size, alone)
 
 
 def _cluster(snap: Snapshot, routed: Mapping[str, set[str]], members: set[str],
-             size: int) -> Iterator[Finding]:
+             size: int, alone: bool) -> Iterator[Finding]:
     quorum = size // 2 + 1
     sides = {name: {name} | peers for name, peers in routed.items()}
     holding = max((side for side in sides.values() if len(side) >= quorum), key=len,
@@ -86,7 +91,11 @@ def _cluster(snap: Snapshot, routed: Mapping[str, set[str]], members: set[str],
         side = sides[s.name]
         if len(side) >= quorum:
             continue
-        yield _cut_off(snap, s, side, members, size, quorum, holding, routed)
+        # a peer may still list a route to s that s already dropped (its pings have not
+        # timed out yet): s is not on the side that holds the quorum
+        others = holding - {s.name} if holding else None
+        yield _cut_off(snap, s, side, members, size, quorum,
+                       others if others and len(others) >= quorum else None, routed, alone)
     yield from _pairs(snap, routed, sides, quorum)
 
 
@@ -125,7 +134,8 @@ def _leader_of(snap: Snapshot, side: set[str]) -> str | None:
 
 
 def _cut_off(snap: Snapshot, s: ServerView, side: set[str], members: set[str], size: int,
-             quorum: int, holding: set[str] | None, answered: Iterable[str]) -> Finding:
+             quorum: int, holding: set[str] | None, answered: Iterable[str],
+             alone: bool) -> Finding:
     others = sorted(members - {s.name})
     reach = sorted(side - {s.name})
     missing = sorted(members - side)
@@ -140,7 +150,12 @@ def _cut_off(snap: Snapshot, s: ServerView, side: set[str], members: set[str], s
     if claims:
         msg += "; it still calls itself JetStream meta leader"
     leader = _leader_of(snap, holding) if holding else None
-    if holding:
+    if holding and not alone:  # the meta group spans the clusters: only this one's majority
+        msg += (f"; {', '.join(sorted(holding))} hold the majority of cluster "
+                f"{s.cluster or '?'} ({len(holding)} of {size}, {quorum} needed)")
+        msg += (f" and see {leader} as JetStream meta leader" if leader and leader != s.name
+                else " (they see no other meta leader yet)")
+    elif holding:
         msg += (f"; {', '.join(sorted(holding))} hold the quorum ({len(holding)} of {size}, "
                 f"{quorum} needed)")
         msg += (f" and elected {leader} meta leader" if leader and leader != s.name
@@ -150,6 +165,9 @@ def _cut_off(snap: Snapshot, s: ServerView, side: set[str], members: set[str], s
         msg += (f"; {', '.join(unseen)} did not answer this gathering: if they reach each "
                 f"other they hold the quorum ({quorum} of {size}); `natsops doctor --transport "
                 "http` reads every server's monitor and sees both sides")
+    elif not alone:
+        msg += (f"; no side reaches a majority of cluster {s.cluster or '?'} ({quorum} of "
+                f"{size}): streams replicated in it have no quorum")
     else:
         msg += f"; no side reaches a quorum ({quorum} of {size}): JetStream is unavailable"
     return Finding.fail(
