@@ -16,7 +16,10 @@ The one connection policy (every command, the library alike):
   ``--tlsfirst`` without TLS and an invalid URL are usage errors (exit 2);
 - a creds or nkey file that cannot be read or parsed is a usage error naming it;
 - a request the server refuses for lack of permission (it drops it and sends an ``-ERR``)
-  surfaces as :class:`~natsops.errors.AuthError` (exit 7), not as a timeout.
+  surfaces as :class:`~natsops.errors.AuthError` (exit 7), not as a timeout;
+- a login the server drops right after its INFO is tried again shortly (at max_connections - 1
+  the probe's slot may not be free yet); a server at its ``max_connections`` is a
+  :class:`~natsops.errors.ServerError` (exit 10) naming the limit.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from natsops.context import Settings
-from natsops.errors import AuthError, NatsopsError, Timeout, Unreachable, UsageError
+from natsops.errors import AuthError, NatsopsError, ServerError, Timeout, Unreachable, UsageError
 from natsops.files import os_error, read_text
 
 if TYPE_CHECKING:
@@ -263,16 +266,18 @@ def probe_timeout(s: Settings) -> float:
 
 
 async def probe(url: str, *, tls: ssl.SSLContext | None, tls_first: bool,
-                timeout: float) -> dict[str, Any]:
+                timeout: float, err_wait: float = 0.0) -> dict[str, Any]:
     """Open ``url``, read the server's INFO and close; return INFO's fields.
 
     Raises :class:`_NotUsable` with the reason when the URL refuses, never answers within
     ``timeout`` (a frozen server, or not NATS), does not speak NATS, or does not offer the
-    TLS that was asked for.
+    TLS that was asked for. With ``err_wait``, an ``-ERR`` the server sends within that many
+    seconds after its INFO (``maximum connections exceeded``) is the reason too.
     """
     parts = urlsplit(url)
     host, port = parts.hostname or "", parts.port or 4222
     writers: list[asyncio.StreamWriter] = []
+    after: list[bytes] = []
 
     async def greeting() -> bytes:
         if tls is not None and tls_first:
@@ -281,10 +286,14 @@ async def probe(url: str, *, tls: ssl.SSLContext | None, tls_first: bool,
         else:
             reader, writer = await asyncio.open_connection(host, port)
         writers.append(writer)
-        return await reader.readline()
+        line = await reader.readline()
+        if err_wait and line.startswith(b"INFO "):
+            with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
+                after.append(await asyncio.wait_for(reader.readline(), err_wait))
+        return line
 
     try:
-        line = await asyncio.wait_for(greeting(), timeout)
+        line = await asyncio.wait_for(greeting(), timeout + err_wait)
     except (TimeoutError, asyncio.TimeoutError):
         raise _NotUsable(url, f"no NATS greeting within {timeout:g}s (server frozen or "
                               "overloaded, not a NATS port, or it expects --tlsfirst)") from None
@@ -313,6 +322,9 @@ async def probe(url: str, *, tls: ssl.SSLContext | None, tls_first: bool,
         raise _NotUsable(url, "not a NATS server (malformed INFO)") from None
     if not isinstance(info, dict):
         raise _NotUsable(url, "not a NATS server (malformed INFO)")
+    if after and after[0].startswith(b"-ERR"):
+        text = after[0][4:].decode("utf-8", "replace").strip().strip("'")
+        raise _NotUsable(url, f"the server refused the connection: {text}")
     if tls is not None and not tls_first and not info.get("tls_required"):
         offered = "only as an option" if info.get("tls_available") else "no TLS"
         raise _NotUsable(url, f"TLS was asked for but the server offers {offered}; refusing "
@@ -349,7 +361,47 @@ def _is_tls(nc: Client) -> bool:
     return writer is not None and writer.get_extra_info("ssl_object") is not None
 
 
+_FULL = "maximum connections exceeded"
+# A server at max_connections - 1 may still count the probe's connection (or this process'
+# previous one) for a moment after it was closed, and drop the login right after its INFO.
+_SLOT_WAITS = (0.1, 0.25, 0.5)
+
+
+class _Dropped(Exception):
+    """The server closed the connection after its INFO, before answering CONNECT."""
+
+
 async def _connect_one(opts: dict[str, Any], url: str, s: Settings, tls: bool) -> Client:
+    """Log in to ``url``; a login dropped after the INFO is tried again after a short wait
+    (:data:`_SLOT_WAITS`). Still dropped: a last probe reads the server's ``-ERR``, and
+    ``maximum connections exceeded`` is a :class:`ServerError` (exit 10) naming the limit."""
+    for wait in _SLOT_WAITS:
+        try:
+            return await _attempt(opts, url, s, tls)
+        except _Dropped as exc:
+            log.info("%s dropped the login after its INFO (%s); again in %gs", url, exc, wait)
+            await asyncio.sleep(wait)
+    try:
+        return await _attempt(opts, url, s, tls)
+    except _Dropped as exc:
+        try:
+            await probe(url, tls=opts.get("tls"), tls_first=s.tls_first,
+                        timeout=probe_timeout(s), err_wait=0.5)
+        except _NotUsable as why:
+            if _FULL in why.reason:
+                raise _full(url) from None
+        raise _map_error(exc.__cause__ or exc, s, url) from None
+
+
+def _full(*urls: str) -> ServerError:
+    return ServerError(f"{', '.join(urls)}: the server refused the connection: {_FULL} (its "
+                       "max_connections limit is reached)",
+                       hint="close idle clients or raise max_connections in the server "
+                            "config; `natsops server report connections --monitor URL` lists "
+                            "them")
+
+
+async def _attempt(opts: dict[str, Any], url: str, s: Settings, tls: bool) -> Client:
     from nats.aio.client import Client as NatsClient
 
     nc = NatsClient()
@@ -360,6 +412,8 @@ async def _connect_one(opts: dict[str, Any], url: str, s: Settings, tls: bool) -
         # nats-py's close() waits for ever
         with contextlib.suppress(Exception):
             await asyncio.wait_for(nc.close(), 1.0)
+        if isinstance(exc, ConnectionResetError) or _FULL in str(exc):
+            raise _Dropped(str(exc) or type(exc).__name__) from exc
         raise _map_error(exc, s, url) from None
     if tls and not _is_tls(nc):  # belt and braces: TLS asked for means TLS or an error
         await nc.close()
@@ -393,13 +447,15 @@ async def open_client(s: Settings, opts: dict[str, Any]) -> Client:
                 continue
             try:
                 return await _connect_one(opts, url, s, tls)
-            except (Unreachable, Timeout) as exc:
+            except (Unreachable, Timeout, ServerError) as exc:
                 failures[url] = str(exc).removeprefix(f"cannot connect to {url}: ") \
                     .removeprefix(f"{url}: ")
     finally:
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+    if failures and all(_FULL in why for why in failures.values()):
+        raise _full(*failures)
     detail = "; ".join(f"{u}: {failures.get(u, 'not tried')}" for u in tcp)
     raise Unreachable(f"cannot connect: no server could be used ({detail})")
 

@@ -115,11 +115,14 @@ def add_context(name: str, values: Mapping[str, Any], env: Mapping[str, str], *,
     return path
 
 
-def select_context(name: str, env: Mapping[str, str]) -> str | None:
-    """Select ``name`` (natscli's ``context.txt``); returns the previously selected one."""
+def select_context(name: str, env: Mapping[str, str], *, dry_run: bool = False) -> str | None:
+    """Select ``name`` (natscli's ``context.txt``); returns the previously selected one.
+    With ``dry_run`` only check that ``name`` exists."""
     load_context(name, env)  # NotFound for an unknown name
     root = config_root(env) / "nats"
     previous = selected_context(env)
+    if dry_run:
+        return previous
     if previous and previous != name:
         write_private(root / "previous-context.txt", previous + "\n")
     write_private(root / "context.txt", name + "\n")

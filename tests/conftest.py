@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import os
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,12 +115,19 @@ class TestCluster:
         return Settings(servers=tuple(self.urls), user="sys", password=Secret(pw), timeout=5.0)
 
 
-def start_test_cluster(directory: Path, binary: Path, nodes: int = 3, name: str = "T1") -> LocalCluster:
-    """Create and start a cluster on free ports; retry if a port was taken in between."""
+def start_test_cluster(directory: Path, binary: Path, nodes: int = 3, name: str = "T1",
+                       tags: Mapping[str, Sequence[str]] | None = None) -> LocalCluster:
+    """Create and start a cluster on free ports; retry if a port was taken in between.
+
+    ``tags``: ``server_tags`` by node name (``{"n3": ["az:c"]}``) for placement tests.
+    """
     last: Exception | None = None
     for attempt in range(3):
         d = directory / f"try{attempt}"
         cluster = LocalCluster.create(d, name=name, nodes=plan_nodes(nodes, None), binary=binary)
+        for node, node_tags in (tags or {}).items():
+            conf = cluster.config_path(node)
+            conf.write_text(conf.read_text() + f"\nserver_tags: {json.dumps(list(node_tags))}\n")
         try:
             asyncio.run(start_usable(cluster, timeout=45))  # stops what it started on failure
             return cluster

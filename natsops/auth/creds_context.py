@@ -19,10 +19,16 @@ __all__ = ["write_creds_context"]
 
 def write_creds_context(store: Store, op: str, account: str, user: str, creds: Path,
                         name: str, settings: Settings, env: Mapping[str, str], *,
-                        select: bool = False, replace: bool = False) -> Path:
-    """Write context ``name`` logging in as ``account/user`` with ``creds``; returns its path."""
+                        select: bool = False, replace: bool = False,
+                        dry_run: bool = False) -> Path:
+    """Write context ``name`` logging in as ``account/user`` with ``creds``; returns its path.
+
+    With ``dry_run`` nothing is written (nor selected), and ``creds`` need not exist yet.
+    """
     store.user(op, account, user)  # NotFound before writing anything
     urls = target_servers(store, op, settings)
     values = {"description": f"natsops auth: user {user} of account {account} (operator {op})",
               "url": ",".join(urls), "creds": str(creds.expanduser().resolve())}
-    return add_context(name, values, env, select=select, replace=replace)
+    if dry_run:  # the creds file is one the real run writes first
+        values.pop("creds")
+    return add_context(name, values, env, select=select, replace=replace, dry_run=dry_run)

@@ -505,13 +505,17 @@ def check_creds_output(output: Path) -> None:
 
 
 def generate_creds(store: Store, op: str, account: str, name: str,
-                   output: Path | None = None) -> Change:
-    """Write the user's creds file (0600) to ``output`` or its place in the store."""
+                   output: Path | None = None, *, dry_run: bool = False) -> Change:
+    """Write the user's creds file (0600) to ``output`` or its place in the store; with
+    ``dry_run`` check everything and write nothing."""
     user = store.user(op, account, name)
     text = creds_text(store, op, account, name)
     path = output or store.creds_path(op, account, name)
     if output is not None:
         check_creds_output(output)
+    if dry_run:
+        return Change("write", "creds", name, user.public_key, path, dry_run=True)
+    if output is not None:
         write_private(output, text)
     else:
         store.write_text_private(path, text)

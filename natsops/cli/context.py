@@ -79,16 +79,18 @@ def context_ls(ctx: typer.Context, json_out: Json = False) -> None:
 
 
 @app.command("select")
-def context_select(ctx: typer.Context, name: Name, json_out: Json = False) -> None:
+def context_select(ctx: typer.Context, name: Name, dry_run: DryRun = False,
+                   json_out: Json = False) -> None:
     """Select a context (natscli's context.txt; the previous one is remembered)."""
     from natsops.cli import output
     from natsops.context_admin import select_context
 
-    previous = select_context(name, get_state(ctx).env)
+    previous = select_context(name, get_state(ctx).env, dry_run=dry_run)
     if want_json(ctx, json_out):
-        output.print_json({"selected": name, "previous": previous})
+        output.print_json({"selected": name, "previous": previous, "dry_run": dry_run})
         return
-    output.success(f"selected context {name}")
+    now = f" (selected now: {previous or 'none'})" if dry_run else ""
+    output.success(f"{'would select' if dry_run else 'selected'} context {name}{now}")
 
 
 @app.command("rm")

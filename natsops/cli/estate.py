@@ -57,25 +57,30 @@ def plan(
     prune: Prune = False,
     check: Annotated[bool, typer.Option(
         "--check", help="Exit 5 (PENDING) when there are changes to apply (for CI)")] = False,
+    store: options.AuthStore = None,
+    operator: options.AuthOperator = None,
     json_out: options.Json = False,
 ) -> None:
     """Show what apply would change: create, update (field by field), recreate, delete.
 
     Reads the live state once (paged listings), compares it with the recipes and prints a
     terraform-like plan. Exit codes: 0 (with --check: no changes), 5 changes pending (only
-    with --check), 2 bad recipe (file:line and field named).
+    with --check), 2 bad recipe (file:line and field named). Account and User recipes use
+    the auth store of --store and --operator (as `natsops auth` does).
 
     \b
     Examples:
       natsops plan recipes/estate
       natsops plan estate/ --check        # CI: fail when production drifted from git
       natsops plan estate/ --prune --json
+      natsops plan recipes/auth --store ./store --operator DEMO
     """
     from natsops.errors import Pending
-    from natsops.estate.loader import load_resources
+    from natsops.estate import AuthStore, load_resources
     from natsops.estate.plan import plan_recipes
 
-    result = call(ctx, plan_recipes, load_resources(files), prune=prune)
+    auth = AuthStore(store, operator)
+    result = call(ctx, plan_recipes, load_resources(files), prune=prune, auth=auth)
     _emit_plan(result, want_json(ctx, json_out))
     if check and result.pending:
         raise Pending(f"{len(result.pending)} change(s) pending", hint="natsops apply")
@@ -93,6 +98,8 @@ def apply(
         "backup")] = False,
     backup_dir: Annotated[Path, typer.Option(
         "--backup-dir", help="Where --allow-recreate puts its backups")] = Path("natsops-backups"),
+    store: options.AuthStore = None,
+    operator: options.AuthOperator = None,
     dry_run: options.DryRun = False,
     json_out: options.Json = False,
 ) -> None:
@@ -104,6 +111,7 @@ def apply(
     which takes a verified backup first and says where. Replica and placement changes go
     through `stream edit`'s path and wait until the new replicas are current. A failed step
     stops the run: what ran stays applied and is listed; running apply again continues.
+    Account and User recipes use the auth store of --store and --operator.
 
     \b
     Examples:
@@ -113,11 +121,12 @@ def apply(
     """
     from natsops.cli import output
     from natsops.cli.prompt import confirm
-    from natsops.estate import ApplyOptions, load_resources
+    from natsops.estate import ApplyOptions, AuthStore, load_resources
     from natsops.estate.apply import apply_recipes, refuse_data_loss
     from natsops.estate.plan import plan_recipes
 
-    result = call(ctx, plan_recipes, load_resources(files), prune=prune)
+    auth = AuthStore(store, operator)
+    result = call(ctx, plan_recipes, load_resources(files), prune=prune, auth=auth)
     as_json = want_json(ctx, json_out)
     if not as_json or dry_run or not result.pending:
         _emit_plan(result, as_json)
@@ -127,7 +136,7 @@ def apply(
     if result.destructive:
         confirm(f"Delete or recreate {len(result.destructive)} resource(s)?", force=yes)
     opts = ApplyOptions(allow_recreate=allow_recreate, backup_dir=backup_dir)
-    _emit_report(call(ctx, apply_recipes, result, opts, output.info), result, as_json)
+    _emit_report(call(ctx, apply_recipes, result, opts, output.info, auth), result, as_json)
 
 
 @export_app.command("export")

@@ -40,6 +40,16 @@ StallTimeout = Annotated[str, typer.Option(
     "--stall-timeout", help="Give up (exit 3, naming the server) when nothing moves for this "
     "long")]
 
-# edits that change replicas (stream, kv, object): how long to wait for them to be current.
+# edits that change replicas or placement (stream, kv, object): how long to wait for them.
 ReadyWait = Annotated[str, typer.Option(
-    "--wait", help="After a replica change, wait this long for every replica to be current")]
+    "--wait", help="After a replica or placement change, wait this long for every replica "
+    "to be current")]
+
+# the natsops auth store: the `auth` group, and plan/apply for Account and User recipes.
+AuthStore = Annotated[Path | None, typer.Option(
+    "--store", envvar="NATSOPS_STORE",
+    help="Store folder [default: $XDG_DATA_HOME/natsops or ~/.local/share/natsops]",
+    show_default=False)]
+AuthOperator = Annotated[str | None, typer.Option(
+    "--operator", envvar="NATSOPS_OPERATOR", help="Operator [default: the only one in the store]",
+    show_default=False)]

@@ -64,7 +64,7 @@ natsops writes ``metadata: {natsops.io/managed-by: natsops}`` on what it creates
 from __future__ import annotations
 
 from natsops.estate.apply import apply_plan, refused_recreates
-from natsops.estate.context import ApplyOptions, EstateContext
+from natsops.estate.context import ApplyOptions, AuthStore, EstateContext
 from natsops.estate.loader import load_docs, load_resources, recipe_files
 from natsops.estate.model import (
     OWNER_KEY,
@@ -86,6 +86,7 @@ __all__ = [
     "Action",
     "ApplyOptions",
     "ApplyReport",
+    "AuthStore",
     "Doc",
     "EstateContext",
     "Live",

@@ -8,9 +8,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from natsops.errors import Conflict, NatsopsError
-from natsops.estate.context import ApplyOptions, EstateContext
+from natsops.estate.context import ApplyOptions, AuthStore, EstateContext
 from natsops.estate.kinds import handler
 from natsops.estate.model import Action, ApplyReport, Op, Plan, Step
+from natsops.faults import note_cleanup
 
 if TYPE_CHECKING:
     from natsops.connection import Conn
@@ -54,10 +55,12 @@ async def apply_plan(ctx: EstateContext, plan: Plan) -> ApplyReport:
         except NatsopsError as exc:
             steps.append(Step(action, False, str(exc), time.monotonic() - t0))
             return ApplyReport(tuple(steps), tuple(pending[i + 1:]), exc)
-        except asyncio.CancelledError:  # Ctrl-C/SIGTERM: say what ran before the CLI exits
-            done = ", ".join(s.action.label for s in steps) or "none"
-            ctx.progress(f"stopped during {action.op.value} {action.label}; applied: {done}; "
-                         f"not run: {len(pending) - i - 1}; run apply again to continue")
+        except asyncio.CancelledError as exc:  # Ctrl-C/SIGTERM: the CLI's error line says
+            # what ran (natsops.cli.signals reads the note)
+            done = ", ".join(f"{s.action.op.value} {s.action.label}" for s in steps) or "none"
+            note_cleanup(exc, f"apply stopped during {action.op.value} {action.label} (it may "
+                         f"have taken effect); applied: {done}; not run: {len(pending) - i - 1}"
+                         "; run apply again to continue")
             raise
         steps.append(Step(action, True, note, time.monotonic() - t0))
         ctx.forget_streams()
@@ -65,9 +68,10 @@ async def apply_plan(ctx: EstateContext, plan: Plan) -> ApplyReport:
 
 
 async def apply_recipes(conn: Conn, plan: Plan, options: ApplyOptions | None = None,
-                        progress: Callable[[str], None] | None = None) -> ApplyReport:
+                        progress: Callable[[str], None] | None = None,
+                        auth: AuthStore | None = None) -> ApplyReport:
     """:func:`apply_plan` over a connection (what ``natsops apply`` runs after confirming)."""
-    ctx = EstateContext(conn, options or ApplyOptions())
+    ctx = EstateContext(conn, options or ApplyOptions(), auth=auth or AuthStore())
     if progress is not None:
         ctx.progress = progress
     return await apply_plan(ctx, plan)

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from natsops.connection import Conn
     from natsops.jetstream.models import StreamInfo
 
-__all__ = ["ApplyOptions", "EstateContext"]
+__all__ = ["ApplyOptions", "AuthStore", "EstateContext"]
 
 
 @dataclass(frozen=True)
@@ -25,16 +25,28 @@ class ApplyOptions:
     replica_timeout: float = 60.0
 
 
+@dataclass(frozen=True)
+class AuthStore:
+    """The auth store the Account and User kinds read and edit: ``root`` (``natsops auth
+    --store``; None: NATSOPS_STORE, else the per-user data folder) and ``operator``
+    (``--operator``; None: the recipe's ``metadata.operator``, else the only one in the store)."""
+
+    root: Path | None = None
+    operator: str | None = None
+
+
 def _quiet(message: str) -> None:
     return None
 
 
 @dataclass
 class EstateContext:
-    """One connection and per-run caches (one STREAM.LIST serves streams and both buckets)."""
+    """One connection, the auth store and per-run caches (one STREAM.LIST serves streams
+    and both buckets)."""
 
     conn: Conn
     options: ApplyOptions = field(default_factory=ApplyOptions)
+    auth: AuthStore = field(default_factory=AuthStore)
     progress: Callable[[str], None] = _quiet
     cache: dict[str, Any] = field(default_factory=dict)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from natsops.errors import UsageError
-from natsops.estate.context import EstateContext
+from natsops.estate.context import AuthStore, EstateContext
 from natsops.estate.kinds import handler, handlers
 from natsops.estate.model import OWNER_KEY, Action, Live, Op, Plan, Resource
 
@@ -68,6 +68,8 @@ async def _check_requirements(ctx: EstateContext, resources: Sequence[Resource],
 
 
 async def plan_recipes(conn: Conn, resources: Sequence[Resource], *,
-                       prune: bool = False) -> Plan:
-    """:func:`build_plan` over a connection (what ``natsops plan`` runs)."""
-    return await build_plan(EstateContext(conn), resources, prune=prune)
+                       prune: bool = False, auth: AuthStore | None = None) -> Plan:
+    """:func:`build_plan` over a connection (what ``natsops plan`` runs); ``auth``: the store
+    of Account and User resources."""
+    return await build_plan(EstateContext(conn, auth=auth or AuthStore()), resources,
+                            prune=prune)

@@ -34,13 +34,20 @@ DEFAULT_READY_TIMEOUT = 60.0
 
 
 def replicated(info: Mapping[str, Any], replicas: int) -> tuple[bool, str]:
-    """(every replica current, a short description) from a stream or consumer info."""
+    """(every replica current, a short description) from a stream or consumer info.
+
+    A stream being moved (a placement change) is not done while the server reports the peer
+    set it moves to (``cluster.desired``, 2.11+): on 2.15 the info shows the old peers alone,
+    all current, for a moment after the update was accepted.
+    """
     cl = info.get("cluster") or {}
     peers = cl.get("replicas") or []
-    ok = bool(cl.get("leader")) and len(peers) == replicas - 1 and all(
+    moving = [str(p.get("name")) for p in (cl.get("desired") or {}).get("replicas") or ()]
+    ok = bool(cl.get("leader")) and len(peers) == replicas - 1 and not moving and all(
         p.get("current") and not p.get("offline") for p in peers)
-    return ok, f"leader {cl.get('leader')!r}, replicas " + ", ".join(
+    state = f"leader {cl.get('leader')!r}, replicas " + ", ".join(
         f"{p.get('name')}:{'current' if p.get('current') else 'behind'}" for p in peers)
+    return ok, state + (f", moving to {', '.join(moving)}" if moving else "")
 
 
 async def wait_replicated(conn: Conn, name: str, replicas: int, timeout: float) -> None:
@@ -125,13 +132,15 @@ def _copies(info: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 async def apply_edit_and_wait(conn: Conn, plan: StreamEdit, *,
                               ready_timeout: float = DEFAULT_READY_TIMEOUT) -> StreamInfo:
-    """Submit a planned edit; when it changes the replica count, wait for the new replicas to
-    be current (``ready_timeout`` seconds) and return the stream's info from then."""
+    """Submit a planned edit; when it changes the replica count or the placement (the server
+    moves the stream), wait for the new replicas to be current (``ready_timeout`` seconds) and
+    return the stream's info from then."""
     from natsops.jetstream.streams import apply_stream_edit, stream_info
 
     info = await apply_stream_edit(conn, plan)
     want = int(plan.config.get("num_replicas") or 1)
-    if want != plan.current.replicas and _clustered(plan.current):
+    moved = (plan.config.get("placement") or {}) != (plan.current.config.get("placement") or {})
+    if (want != plan.current.replicas or moved) and _clustered(plan.current):
         await wait_replicated(conn, info.name, want, ready_timeout)
         if want > plan.current.replicas:
             await ensure_copying(conn, info.name)

@@ -153,18 +153,11 @@ async def _sends_info(url: str, timeout: float) -> bool:
 async def sys_connection(settings: Settings) -> AsyncIterator[Conn]:
     """Connect to one of ``settings.servers`` that is answering right now.
 
-    nats-py gives up on the first URL that accepts TCP but never sends INFO (a frozen,
-    SIGSTOPped or overloaded server: the one doctor must diagnose), and it shuffles the URLs.
-    So each URL is probed first (all at once, ``PROBE_TIMEOUT``) and only the ones that sent
-    INFO are given to the client.
+    :func:`natsops.connection.connect` probes every URL at once and logs in to the first that
+    sends its INFO, so a frozen server does not stop doctor; probing here as well would cost
+    a second connection slot (refused at max_connections - 1).
     """
     from natsops.connection import connect
 
-    if len(settings.servers) > 1:
-        ok = await asyncio.gather(*(_sends_info(u, min(settings.timeout, PROBE_TIMEOUT))
-                                    for u in settings.servers))
-        alive = tuple(u for u, good in zip(settings.servers, ok, strict=True) if good)
-        if alive:
-            settings = settings.with_(servers=alive)
     async with connect(settings) as conn:
         yield conn

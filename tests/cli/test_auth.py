@@ -185,3 +185,36 @@ def test_auth_modules_keep_real_annotations() -> None:
 
     for path in Path(pkg.__file__).parent.glob("*.py"):
         assert "from __future__ import annotations" not in path.read_text(), path
+
+
+def test_dry_runs_of_creds_generate_and_context_select_write_nothing(
+        cli: Run, store_dir: Path, tmp_path: Path) -> None:
+    from natsops.context import config_root
+
+    _recipe(cli)
+    nats_dir = config_root() / "nats"
+    out = tmp_path / "svc.creds"
+    gen = ("auth", "creds", "generate", "-a", "APP", "-n", "service")
+    r = cli(*gen, "-o", str(out), "--context", "svc", "--select", "--dry-run")
+    assert f"would write creds for APP/service to {out} (mode 0600)" in r.stderr, r.stderr
+    assert f"would write context svc ({nats_dir / 'context' / 'svc.json'}), selected" in r.stderr
+    doc = json.loads(cli(*gen, "-o", str(out), "--context", "svc", "--dry-run", "--json").stdout)
+    assert doc["dry_run"] and doc["context"]["name"] == "svc"
+    assert [(c["path"], c["dry_run"]) for c in doc["changes"]] == [(str(out), True)]
+    r = cli(*gen, "--dry-run")  # the stdout form: the creds are not printed either
+    assert r.stdout == "" and "would write creds for APP/service to stdout" in r.stderr
+    cli(*gen, "-o", str(tmp_path / "no-such-dir" / "x.creds"), "--dry-run", code=2)
+    assert not out.exists() and not nats_dir.exists()
+    assert not any(s in o for s in _seeds(store_dir) for o in cli.outputs)
+
+    cli(*gen, "-o", str(out), "--context", "svc")
+    cli("context", "add", "other", "-s", "nats://127.0.0.1:4222", "--select")
+    r = cli("context", "select", "svc", "--dry-run")
+    assert "would select context svc (selected now: other)" in r.stderr, r.stderr
+    doc = json.loads(cli("context", "select", "svc", "--dry-run", "--json").stdout)
+    assert doc == {"selected": "svc", "previous": "other", "dry_run": True}
+    cli("context", "select", "nope", "--dry-run", code=4)
+    assert (nats_dir / "context.txt").read_text().strip() == "other"
+    assert not (nats_dir / "previous-context.txt").exists()
+    cli("context", "select", "svc")
+    assert (nats_dir / "context.txt").read_text().strip() == "svc"

@@ -21,9 +21,8 @@ import pytest
 from nats.js.api import ConsumerConfig, StreamConfig, StreamSource
 
 from natsops.backup import plan_restore_all, restore_all
-from natsops.cluster.local import LocalCluster, plan_nodes
+from natsops.cluster.local import LocalCluster
 from natsops.cluster.process import ServerProcess
-from natsops.cluster.ready import start_usable
 from natsops.connection import connect
 from natsops.context import Settings
 from natsops.errors import Conflict, ExitCode
@@ -32,6 +31,7 @@ from natsops.jetstream.kv import BucketOptions, add_bucket
 from natsops.jetstream.objects import ObjectBucketOptions, add_object_bucket
 from natsops.jetstream.streams import stream_names
 from tests.cli._helpers import natsops, one_line_error
+from tests.conftest import start_test_cluster
 
 BIG = bytes(range(256)) * 1200  # 307,200 bytes: three 128 KiB chunks
 
@@ -170,12 +170,9 @@ def _single_server(server_bin: Path, d: Path) -> Iterator[ServerProcess]:
 @pytest.fixture(scope="module")
 def tagged_cluster(server_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     """A fresh 3-node cluster FRESH whose node n3 alone carries the tag az:c."""
-    cluster = LocalCluster.create(tmp_path_factory.mktemp("fresh") / "c", name="FRESH",
-                                  nodes=plan_nodes(3, None), binary=server_bin)
-    conf = cluster.config_path("n3")
-    conf.write_text(conf.read_text() + '\nserver_tags: ["az:c"]\n')
+    cluster = start_test_cluster(tmp_path_factory.mktemp("fresh"), server_bin, name="FRESH",
+                                 tags={"n3": ["az:c"]})
     try:
-        asyncio.run(start_usable(cluster, timeout=45))
         yield cluster
     finally:
         cluster.stop_all(grace=5)

@@ -3,6 +3,8 @@ unusable credentials refused up front, permission denials reported as such (issu
 
 from __future__ import annotations
 
+import asyncio
+import json
 import signal
 import socket
 import time
@@ -11,9 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from natsops.cli.main import app
 from natsops.cluster.process import ServerProcess
-from tests.cli._helpers import natsops, one_line_error
+from tests.cli._helpers import natsops, one_line_error, runner
 from tests.conftest import SingleServer
+from tests.integration.test_doctor_audit import raw_client
 
 
 def _server(server_bin: Path, d: Path, *args: str) -> ServerProcess:
@@ -208,3 +212,97 @@ def test_tls_handshake_first(tls_servers: tuple[str, str]) -> None:
     assert "no responders" in r.stderr, r.stderr
     line = one_line_error(natsops(url, "--tlsca", ca, "stream", "ls"), 3)
     assert "--tlsfirst" in line
+
+
+# --- a server at its max_connections ---------------------------------------------------------
+
+FULL = "maximum connections exceeded"
+LIMIT_CONF = """
+max_connections: 10
+jetstream {{ store_dir: "{store}" }}
+accounts {{
+  SYS {{ users: [{{ user: sys, password: "syspw" }}] }}
+  APP {{ jetstream: enabled, users: [{{ user: app }}] }}
+}}
+system_account: SYS
+no_auth_user: app
+"""
+
+
+@pytest.fixture(scope="module")
+def nine_of_ten(server_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
+        ServerProcess]:
+    """A server with max_connections 10 and 9 clients: natsops' login is the 10th."""
+    d = tmp_path_factory.mktemp("max-conn")
+    (d / "server.conf").write_text(LIMIT_CONF.format(store=d / "js"))
+    proc = _server(server_bin, d, "-c", str(d / "server.conf"), "-m", "-1", "-n", "full")
+    clients: list[socket.socket] = []
+    try:
+        clients += [raw_client(proc.client_url, f"idle{i}") for i in range(9)]
+        yield proc
+    finally:
+        for c in clients:
+            c.close()
+        proc.stop(grace=5)
+
+
+def test_the_tenth_login_of_ten_succeeds_every_time(nine_of_ten: ServerProcess) -> None:
+    """natsops probes a server's INFO on a connection of its own just before it logs in; the
+    server may not have freed that slot yet (nor the one of the command before)."""
+    url, sys_user = nine_of_ten.client_url, ("--user", "sys", "--password", "syspw")
+    for _ in range(15):
+        r = natsops(url, "stream", "ls", "--json")
+        assert r.exit_code == 0, (r.stdout, r.stderr)
+    for _ in range(4):
+        for args in ((*sys_user, "doctor", "--transport", "sys"),
+                     ("doctor", "--monitor", nine_of_ten.monitor_url)):
+            r = runner.invoke(app, ["-s", url, *args, "--format", "json"])
+            assert r.exit_code in (0, 6) and "error:" not in r.stderr, (args, r.stderr)
+            assert json.loads(r.stdout)["transport"] in ("sys", "http")
+
+
+def test_a_login_dropped_at_the_limit_is_tried_again(nine_of_ten: ServerProcess) -> None:
+    """The 10th slot is held until the server refused natsops' probe and its login (its
+    total_connections counts both): the login is tried again and gets the slot once free."""
+    import httpx
+
+    from natsops.connection import connect
+    from natsops.context import Settings
+
+    url, varz = nine_of_ten.client_url, f"{nine_of_ten.monitor_url}/varz"
+    blocker = raw_client(url, "blocker")
+
+    async def scenario() -> bool:
+        async with httpx.AsyncClient(timeout=5) as http:
+            async def total() -> int:
+                return int((await http.get(varz)).json()["total_connections"])
+
+            before = await total()
+
+            async def free_the_slot() -> None:
+                while await total() < before + 2:  # the probe, then the login: both refused
+                    await asyncio.sleep(0.005)
+                blocker.close()
+
+            freeing = asyncio.ensure_future(free_the_slot())
+            async with connect(Settings(servers=(url,), timeout=5.0)) as conn:
+                await conn.nc.flush()
+                return freeing.done()
+
+    try:
+        assert asyncio.run(asyncio.wait_for(scenario(), 20))
+    finally:
+        blocker.close()
+
+
+def test_a_full_server_is_one_error_naming_the_limit(nine_of_ten: ServerProcess) -> None:
+    url = nine_of_ten.client_url
+    tenth = raw_client(url, "tenth")
+    try:
+        for args in (("stream", "ls"),
+                     ("--user", "sys", "--password", "syspw", "doctor", "--transport", "sys")):
+            line = one_line_error(natsops(url, *args), 10)  # ExitCode.SERVER
+            assert f"{url}: the server refused the connection: {FULL}" in line, line
+            assert "max_connections" in line, line
+    finally:
+        tenth.close()

@@ -178,9 +178,8 @@ def test_limits_are_found_over_both_transports(limits: Limits, transport: str) -
     if transport == "http":
         doc = doctor("--monitor", limits.proc.monitor_url)
     else:
-        # doctor's own connection counts, and natsops probes a server's INFO on a second one
-        # while connecting: with 9 clients of 10 the login is refused now and then. One idle
-        # client leaves, so doctor is the 9th connection.
+        # doctor's own connection counts over sys (not over http): one idle client leaves, so
+        # both transports see 9 connections (test_connection_policy logs in as the 10th).
         limits.clients.pop().close()
         wait_for(lambda: _connections(limits) == 8, 10, "the idle client gone")
         doc = doctor(pre=limits.sys)

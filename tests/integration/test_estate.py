@@ -12,9 +12,11 @@ from typing import Any
 import nats
 import pytest
 
+from natsops.cluster.local import LocalCluster
 from natsops.cluster.process import ServerProcess
 from natsops.render import data_dir
 from tests.cli._helpers import natsops
+from tests.conftest import start_test_cluster
 
 pytestmark = pytest.mark.integration
 
@@ -30,6 +32,21 @@ def fresh_server(server_bin: Path, tmp_path: Path) -> Iterator[str]:
         yield proc.client_url
     finally:
         proc.stop(grace=5)
+
+
+TAGS = {"n1": ["a"], "n2": ["a", "b"], "n3": ["b"]}
+
+
+@pytest.fixture(scope="module")
+def tagged_cluster(server_bin: Path,
+                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """A 3-node cluster of this module whose servers carry the tags of ``TAGS``."""
+    cluster = start_test_cluster(tmp_path_factory.mktemp("estate-tags"), server_bin,
+                                 name="ETAGS", tags=TAGS)
+    try:
+        yield cluster
+    finally:
+        cluster.stop_all(grace=5)
 
 
 def ok(url: str | list[str], *args: str) -> str:
@@ -248,3 +265,36 @@ def test_interrupted_apply_reports_and_rerun_continues(nats_server, unique,
         assert after[n].created == before[n].created
         assert after[n].state.last_seq == before[n].state.last_seq
     assert after[n1].state.last_seq == 1
+
+
+@pytest.mark.cluster
+def test_placement_tags_change_moves_the_stream(tagged_cluster: LocalCluster, unique,
+                                                tmp_path: Path) -> None:
+    urls = tagged_cluster.client_urls
+    name = unique("MOVE")
+    recipe = stream_recipe(tmp_path, name, "num_replicas: 2, placement: {tags: [a]}")
+    ok(urls, "apply", str(recipe))
+
+    def peers() -> set[str]:
+        cl = infos(urls, name)[name].cluster
+        assert cl is not None and all(p.current for p in cl.replicas or []), cl
+        return {cl.leader or "", *(p.name for p in cl.replicas or [])}
+
+    assert peers() == {"n1", "n2"}
+    for i in range(50):
+        ok(urls, "pub", f"{name}.x", f"m{i}")
+    edit(recipe, "tags: [a]", "tags: [b]")
+    plan = plan_json(urls, recipe)
+    assert pending(plan) == [("Stream", name, "update", ["placement.tags"])], plan
+    r = natsops(urls, "plan", str(recipe))
+    assert "placement.tags: ['a'] -> ['b']" in r.stdout, r.stdout
+    out = ok(urls, "apply", str(recipe))
+    assert "R2 current" in out, out
+    moved = peers()  # right after apply: it waited for the move
+    assert moved == {"n2", "n3"}, moved
+    assert all("b" in TAGS[p] for p in moved)
+    state = infos(urls, name)[name].state
+    assert (state.messages, state.first_seq, state.last_seq) == (50, 1, 50)
+    assert pending(plan_json(urls, recipe)) == []
+    ok(urls, "stream", "edit", name, "--tag", "a", "--force")  # the same wait in stream edit
+    assert peers() == {"n1", "n2"}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import select
 import shutil
@@ -436,6 +437,57 @@ def test_stream_restore(fault: str, srv: FaultServer, archive: Path,
 
         js(srv, delete_stream, name)  # what the error told the operator to do
     wait_for(lambda: not stream_exists(srv, name), 10, "no restored stream")
+
+
+# --- apply ------------------------------------------------------------------------------------
+
+def stderr_until(proc: subprocess.Popen[str], text: str, timeout: float = 20.0) -> str:
+    """What the command wrote on stderr up to the line holding ``text``."""
+    assert proc.stderr is not None
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stderr], [], [], 0.2)
+        if ready:
+            seen.append(proc.stderr.readline())
+            if text in seen[-1] or not seen[-1]:
+                break
+    assert seen and text in seen[-1], f"no {text!r} on stderr: {''.join(seen)}"
+    return "".join(seen)
+
+
+@pytest.mark.parametrize("fault", ["SIGINT", "SIGTERM"])
+def test_apply_stopped_after_its_first_step(fault: str, srv: FaultServer,
+                                            unique: Callable[[str], str],
+                                            tmp_path: Path) -> None:
+    from natsops.jetstream.streams import delete_stream
+
+    a, b, c = unique("AP1"), unique("AP2"), unique("AP3")
+    recipe = tmp_path / "estate.yaml"
+    # ~10 KB of subjects: through a 3 KB/s proxy, the first step's request keeps the way to
+    # the server busy for seconds after its reply came back, so the second step is in flight
+    many = [f"{a}.s{i:04d}" for i in range(400)]
+    recipe.write_text("---\n".join(
+        f"kind: Stream\nmetadata: {{name: {n}}}\nspec: {{subjects: {json.dumps(subj)}}}\n"
+        for n, subj in ((a, many), (b, [f"{b}.>"]), (c, [f"{c}.>"]))))
+    srv.throttle.rate = 3_000
+    proc = natsops(srv, "apply", str(recipe))
+    seen = stderr_until(proc, f"create Stream {b}")
+    inflict(fault, proc, srv)
+    code, err = finish(proc)
+    expect(fault, code, seen + err)
+    errors = [ln for ln in (seen + err).splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1, seen + err
+    assert (f"apply stopped during create Stream {b} (it may have taken effect); applied: "
+            f"create Stream {a}; not run: 1; run apply again to continue") in errors[0], errors
+    assert stream_exists(srv, a) and not stream_exists(srv, c)
+    srv.throttle.rate = 1_000_000
+    again = subprocess.run([NATSOPS, "-s", srv.throttle.url, "apply", str(recipe)],
+                           capture_output=True, text=True, timeout=FAULT_DEADLINE)
+    assert again.returncode == 0, again.stderr
+    assert f"create Stream {c}" in again.stdout and a not in again.stdout, again.stdout
+    for n in (a, b, c):
+        js(srv, delete_stream, n)
 
 
 # --- kv watch --------------------------------------------------------------------------------

@@ -3,11 +3,9 @@
 One module per sub-group, wired here; library imports stay inside the command bodies.
 """
 
-from pathlib import Path
-from typing import Annotated
-
 import typer
 
+from natsops.cli import options
 from natsops.cli.auth import (
     account,
     creds,
@@ -74,24 +72,8 @@ account.app.registered_commands += rotate.app.registered_commands
 @app.callback()
 def auth(
     ctx: typer.Context,
-    store_root: Annotated[
-        Path | None,
-        typer.Option(
-            "--store",
-            envvar="NATSOPS_STORE",
-            help="Store folder [default: $XDG_DATA_HOME/natsops or ~/.local/share/natsops]",
-            show_default=False,
-        ),
-    ] = None,
-    operator_name: Annotated[
-        str | None,
-        typer.Option(
-            "--operator",
-            envvar="NATSOPS_OPERATOR",
-            help="Operator [default: the only one in the store]",
-            show_default=False,
-        ),
-    ] = None,
+    store_root: options.AuthStore = None,
+    operator_name: options.AuthOperator = None,
 ) -> None:
     """Operators, accounts, users, creds; push and verify account JWTs."""
     ctx.meta[STORE_KEY] = store_root

@@ -7,7 +7,7 @@ import typer
 
 from natsops.cli.auth import _common
 from natsops.cli.auth._common import AccountOpt
-from natsops.cli.options import Force, Json
+from natsops.cli.options import DryRun, Force, Json
 from natsops.cli.state import want_json
 
 app = typer.Typer(help="Creds files (user JWT + seed, written 0600).", no_args_is_help=True)
@@ -39,12 +39,14 @@ def creds_generate(
     ] = None,
     select: Annotated[bool, typer.Option("--select", help="Select the --context")] = False,
     force: Force = False,
+    dry_run: DryRun = False,
     json_out: Json = False,
 ) -> None:
     """Write a user's creds (JWT + seed) to -o FILE (0600), or to stdout when piped (as nsc).
 
     On a terminal the creds (a secret) are not printed: redirect stdout or give -o. An
     existing -o file (or --context) is replaced only after asking (or with --force).
+    --dry-run names the files it would write (never the creds) and writes nothing.
 
     \b
     Examples:
@@ -55,6 +57,8 @@ def creds_generate(
     from natsops.auth import ops
     from natsops.cli import output
 
+    if dry_run:
+        return _dry_run(ctx, account, name, output_file, context, select, json_out)
     if context:
         return _with_context(ctx, account, name, output_file, context, select, force, json_out)
     store, op = _common.target(ctx)
@@ -122,3 +126,30 @@ def _with_context(ctx: typer.Context, account: str, name: str, output_file: Path
         return
     output.success(f"wrote creds for {account}/{name} to {change.path} (mode 0600)")
     output.success(f"wrote context {context} ({path})" + (", selected" if select else ""))
+
+
+def _dry_run(ctx: typer.Context, account: str, name: str, output_file: Path | None,
+             context: str | None, select: bool, json_out: bool) -> None:
+    """What ``creds generate`` would write (the creds file, the context), all checked."""
+    from natsops.auth import ops
+    from natsops.auth.creds_context import write_creds_context
+    from natsops.cli import output
+    from natsops.cli.state import get_state
+
+    store, op = _common.target(ctx)
+    state = get_state(ctx)
+    to_file = output_file is not None or context is not None  # else: the creds on stdout
+    change = ops.generate_creds(store, op, account, name, output_file, dry_run=True)
+    path = None if context is None else write_creds_context(
+        store, op, account, name, change.path or Path(), context, state.settings, state.env,
+        select=select, replace=True, dry_run=True)
+    if want_json(ctx, json_out):
+        ctx_doc = None if path is None else {"name": context, "path": path, "selected": select}
+        output.print_json({"changes": [change] if to_file else [], "context": ctx_doc,
+                           "dry_run": True})
+        return
+    where = change.path if to_file else "stdout"
+    output.success(f"would write creds for {account}/{name} to {where} (mode 0600)")
+    if path is not None:
+        output.success(f"would write context {context} ({path})"
+                       + (", selected" if select else ""))

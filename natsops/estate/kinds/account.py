@@ -19,16 +19,15 @@ store; the oldest copy when they differ); a server copy that is not the store's 
 too (``jwt``: apply pushes). Apply edits the store (creating the account if needed), signs,
 pushes, and fails unless every server then holds the new JWT. Accounts are never pruned.
 
-The store is ``ctx.cache["auth.store"]`` (a path) when a caller sets it, else the one ``natsops
-auth`` uses by default (``NATSOPS_STORE``, else the per-user data folder); the operator is
-:func:`auth_operator`'s.
+The store is ``ctx.auth.root`` (``natsops plan/apply --store``) when a caller sets it, else the
+one ``natsops auth`` uses by default (``NATSOPS_STORE``, else the per-user data folder); the
+operator is :func:`auth_operator`'s.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Collection, Mapping
-from pathlib import Path
 from typing import Any
 
 from natsops.auth.store import Store, default_store_root
@@ -51,17 +50,13 @@ _FIELDS = ("jetstream", "limits", "default_permissions", "exports", "imports", "
 
 def auth_store(ctx: EstateContext) -> Store:
     """The auth store of this run (see the module docstring)."""
-    root = ctx.cache.get("auth.store")
-    return Store(Path(root) if root else default_store_root())
+    return Store(ctx.auth.root or default_store_root())
 
 
 def auth_operator(ctx: EstateContext, store: Store, named: str | None = None) -> str:
-    """The operator: the recipe's ``metadata.operator``, ``ctx.cache["auth.operator"]``,
-    ``NATSOPS_OPERATOR`` (as ``natsops auth --operator``), else the only one in the store."""
-    import os
-
-    return store.resolve_operator(named or ctx.cache.get("auth.operator")
-                                  or os.environ.get("NATSOPS_OPERATOR"))
+    """The operator: the recipe's ``metadata.operator``, ``ctx.auth.operator`` (``--operator``
+    or ``NATSOPS_OPERATOR``, as ``natsops auth``), else the only one in the store."""
+    return store.resolve_operator(named or ctx.auth.operator)
 
 
 def auth_target(ctx: EstateContext, names: Collection[str] | None) -> tuple[Store, str] | None:

@@ -114,12 +114,8 @@ async def apply_stream_action(ctx: EstateContext, action: Action, stream: str,
                               cfg: dict[str, Any] | None) -> str:
     """Delete, update (through ``stream edit``'s path), create or recreate stream ``stream``
     with ``cfg``; wait for the replicas when they grow or move. Streams and buckets share it."""
-    from natsops.jetstream.streams import (
-        StreamEdit,
-        add_stream,
-        apply_stream_edit,
-        delete_stream,
-    )
+    from natsops.jetstream.scale import apply_edit_and_wait
+    from natsops.jetstream.streams import StreamEdit, add_stream, delete_stream
 
     if action.op is Op.DELETE or cfg is None:
         await delete_stream(ctx.conn, stream)
@@ -127,11 +123,13 @@ async def apply_stream_action(ctx: EstateContext, action: Action, stream: str,
     replicas = int(cfg.get("num_replicas") or 1)
     if action.op is Op.UPDATE:
         assert action.live is not None
-        # refused if someone changed the stream since the plan, as `stream edit` is
-        await apply_stream_edit(ctx.conn, StreamEdit(action.live.detail, cfg, action.changes))
-        if scaled(action):
-            return await wait_replicas(ctx.conn, stream, replicas, ctx.options.replica_timeout)
-        return "updated"
+        # `stream edit`'s path: refused if someone changed the stream since the plan; a
+        # replica or placement change waits until the replicas (moved ones too) are current
+        await apply_edit_and_wait(ctx.conn, StreamEdit(action.live.detail, cfg, action.changes),
+                                  ready_timeout=ctx.options.replica_timeout)
+        if not scaled(action):
+            return "updated"
+        return f"R{replicas} current" if replicas > 1 else "R1"
     note = ""
     if action.op is Op.RECREATE:
         assert action.live is not None

@@ -309,7 +309,14 @@ def test_account_and_user_kinds_apply_then_plan_shows_no_change(server: Operator
                                                                  tmp_path: Path) -> None:
     from natsops.connection import connect
     from natsops.context import Settings
-    from natsops.estate import EstateContext, Op, apply_plan, build_plan, load_resources
+    from natsops.estate import (
+        AuthStore,
+        EstateContext,
+        Op,
+        apply_plan,
+        build_plan,
+        load_resources,
+    )
 
     oc, url = server, server.url("a1")
     recipe = tmp_path / "team.yaml"
@@ -329,14 +336,13 @@ def test_account_and_user_kinds_apply_then_plan_shows_no_change(server: Operator
 
     async def plan_and_apply() -> tuple[list[tuple[str, str, Op]], list[tuple[str, Op]]]:
         async with connect(settings) as conn:
-            ctx = EstateContext(conn)
-            ctx.cache["auth.store"] = str(oc.store.root)
+            ctx = EstateContext(conn, auth=AuthStore(oc.store.root))
             plan = await build_plan(ctx, resources)
             first = [(a.kind, a.name, a.op) for a in plan.actions]
             report = await apply_plan(ctx, plan)
             assert report.ok, report.error
-            again = await build_plan(EstateContext(conn, cache={"auth.store": str(
-                oc.store.root)}), resources, prune=True)  # accounts/users are never pruned
+            again = await build_plan(EstateContext(conn, auth=AuthStore(oc.store.root)),
+                                     resources, prune=True)  # accounts/users are never pruned
             return first, [(a.label, a.op) for a in again.actions]
 
     first, second = _run(plan_and_apply())
@@ -361,13 +367,46 @@ def test_account_and_user_kinds_apply_then_plan_shows_no_change(server: Operator
 
     async def edited() -> list[tuple[str, str, object, object]]:
         async with connect(settings) as conn:
-            ctx = EstateContext(conn, cache={"auth.store": str(oc.store.root)})
+            ctx = EstateContext(conn, auth=AuthStore(oc.store.root))
             plan = await build_plan(ctx, resources)
             changes = [(a.name, c.field, c.old, c.new) for a in plan.pending for c in a.changes]
             assert (await apply_plan(ctx, plan)).ok
-            again = await build_plan(EstateContext(conn, cache={"auth.store": str(
-                oc.store.root)}), resources)
+            again = await build_plan(EstateContext(conn, auth=AuthStore(oc.store.root)),
+                                     resources)
             assert not again.pending
             return changes
 
     assert _run(edited()) == [("TEAM", "limits.conn", 50, 60)]
+
+
+def test_plan_and_apply_take_store_and_operator_flags(server: OperatorCluster,
+                                                      tmp_path: Path) -> None:
+    """recipes/auth with --store/--operator and no NATSOPS_* variable (the test env has none)."""
+    oc = server
+    recipe = tmp_path / "flagged.yaml"
+    recipe.write_text("kind: User\nmetadata: {name: flagged, account: APP}\n"
+                      "spec: {pub: {allow: ['flagged.>']}}\n")
+    guide = Path(__file__).parents[3] / "recipes" / "auth"
+    conn = ["-s", oc.url("a1"), "--creds", str(oc.store.creds_path("DEMO", "APP", "service"))]
+    store = ["--store", str(oc.store.root), "--operator", "DEMO"]
+
+    def natsops(*args: str, code: int = 0) -> tuple[str, str]:
+        r = CliRunner().invoke(app, [*conn, *args])
+        assert r.exit_code == code, (args, r.stdout, r.stderr, r.exception)
+        return r.stdout, r.stderr
+
+    plan = json.loads(natsops("plan", str(guide), str(recipe), *store, "--json")[0])
+    ops_by_name = {(a["kind"], a["name"]): a["op"] for a in plan["actions"]}
+    assert ops_by_name[("User", "APP/flagged")] == "create", plan
+    assert ops_by_name[("Account", "APP")] == "no-change", plan
+    natsops("apply", str(guide), str(recipe), *store, "--yes")
+    assert oc.store.creds_path("DEMO", "APP", "flagged").exists()
+    assert oc.store.user("DEMO", "APP", "flagged").nats["pub"]["allow"] == ["flagged.>"]
+    out, _ = natsops("plan", str(recipe), "--store", str(oc.store.root), "--check")
+    assert "no change" in out.lower(), out
+    # the flags are what found the store: without them the per-user folder has no operator
+    _, err = natsops("plan", str(recipe), code=4)
+    assert "no operator in" in err and str(oc.store.root) not in err, err
+    _, err = natsops("plan", str(recipe), "--store", str(oc.store.root), "--operator", "NOPE",
+                     code=4)
+    assert "operator 'NOPE' not found" in err and err.count("error:") == 1, err
