@@ -101,6 +101,15 @@ def test_warnings_for_even_clusters_and_defaults() -> None:
     assert t.auth.account("APP") is not None  # a default APP account with user app
 
 
+def test_a_core_only_cluster_in_a_jetstream_supercluster_is_a_warning() -> None:
+    text = BASE + ("  - name: west\n    nodes: [{name: w1, host: 10.9.0.1, "
+                   "jetstream: {enabled: false}}]\n")
+    lt = _topo(text)
+    (w,) = [w for w in lt.warnings if "without JetStream" in w]
+    assert "clusters[1].nodes: cluster west runs without JetStream in a supercluster" in w
+    assert "never elect a meta leader" in w
+
+
 def test_gateways_default_to_every_pair_and_join_every_cluster() -> None:
     text = BASE + "".join(f"  - name: {c}\n    nodes: [{{name: {c}1, host: 10.9.{i}.1}}, "
                           f"{{name: {c}2, host: 10.9.{i}.2}}, {{name: {c}3, host: 10.9.{i}.3}}]\n"
