@@ -2,7 +2,7 @@
 TLS generated: every server in its own namespace, certificates for its lab address. A message
 published on the leaf reaches a subscriber on the hub (over TLS); cutting the site off the hub
 (``lab isolate site --from hub``) shows as leafnode links down in ``cluster status`` (run
-inside the lab) and clears after ``heal``; ``lab down --purge`` leaves no namespace, link,
+inside the lab) and as doctor's ``leaf-links`` FAIL, and both clear after ``heal``; ``lab down --purge`` leaves no namespace, link,
 process, directory or context. Needs root or CAP_NET_ADMIN: FAILS (never skips) without.
 """
 
@@ -67,8 +67,13 @@ def test_site_cut_off_the_hub_shows_links_down_then_heals(lab: Lab) -> None:
     assert {n["name"]: n["cut_from"] for n in lab.status()["nodes"]}["l1"] == ["h1", "h2", "h3"]
     down, _ = wait_for("the leafnode links of l1 down", lambda: links_down(lab), 30)
     assert "leafnode connections to hub" in down["l1"], down
+    cut = [f for f in lab.doctor() if f["id"] == "leaf-links"]  # doctor names the cut site
+    assert [(f["subject"], f["severity"]) for f in cut] == [("l1", "fail"), ("l1", "fail")], cut
+    assert {f["evidence"]["account"] for f in cut} == {"APP", "SYS"}
     assert lab.lab("heal").returncode == 0
     wait_for("the leafnode links back", lambda: links_down(lab) == {}, 30)
+    wait_for("doctor quiet on leaf links",
+             lambda: not [f for f in lab.doctor() if f["id"] == "leaf-links"], 30)
 
 
 def test_down_purge_leaves_nothing(lab: Lab) -> None:
