@@ -155,7 +155,7 @@ def _operator_sys_creds(directory: Path) -> Path | None:
     return Store(store).creds_path(op, "SYS", "sys")
 
 
-def _local_candidates(base: Settings, search: Path, *, topologies: bool = True) -> list[Path]:
+def _local_candidates(base: Settings, search: Path) -> list[Path]:
     """Clusters (and topologies) below ``search`` worth trying: those whose URLs are in use,
     or all of them when no server was chosen (the default URL)."""
     from natsops.cluster.target import load_local
@@ -165,7 +165,7 @@ def _local_candidates(base: Settings, search: Path, *, topologies: bool = True) 
     found = []
     chosen = "servers" in base.sources
     states = [*search.glob("*/cluster.json"),
-              *(search.glob("*/topology.json") if topologies else ())]
+              *search.glob("*/topology.json")]
     for state in sorted(states):
         try:
             cluster = load_local(state.parent)
@@ -179,7 +179,7 @@ def _local_candidates(base: Settings, search: Path, *, topologies: bool = True) 
 def local_cluster_in_use(base: Settings, search: Path = Path(".natsops")) -> Path | None:
     """The one local cluster below ``search`` that ``base`` points at (or the only one there
     when no server was chosen); None when there is none, or more than one to choose from."""
-    found = _local_candidates(base, search, topologies=False)  # upgrade: one cluster only
+    found = _local_candidates(base, search)
     return found[0] if len(found) == 1 else None
 
 

@@ -20,6 +20,7 @@ GATES = (
     "full /healthz ok on 3 polls in a row spread over at least 2 s",
     "current with the JetStream meta leader (the meta leader's view)",
     "every stream and consumer with a replica on it current again (each group leader's view)",
+    "a local topology: every gateway and leafnode connected again",
 )
 
 

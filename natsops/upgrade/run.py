@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from natsops.access import SystemAccess
+from natsops.cluster.deployment import LocalDeployment
 from natsops.cluster.local import LocalCluster
 from natsops.cluster.process import server_version as binary_version
 from natsops.connection import Conn
@@ -51,6 +52,7 @@ from natsops.upgrade.strategies import (
     RestartFailed,
     Strategy,
     Target,
+    TopologyStrategy,
 )
 from natsops.upgrade.versions import (
     describe_path,
@@ -143,7 +145,7 @@ class Prepared:
     state_file: Path
     servers: tuple[str, ...]
     targets: dict[str, Target]
-    cluster: LocalCluster | None = None
+    cluster: LocalCluster | LocalDeployment | None = None
 
     @property
     def refused(self) -> list[Finding]:
@@ -206,14 +208,30 @@ class UpgradeReport:
 # ---- prepare ------------------------------------------------------------------------------
 
 
-def _local(opts: UpgradeOptions) -> tuple[LocalCluster | None, Settings | None]:
-    """The local cluster (``--dir``) and the account whose leaders are stepped down."""
+def _local(opts: UpgradeOptions) -> tuple[LocalCluster | LocalDeployment | None,
+                                           Settings | None]:
+    """The local cluster or topology (``--dir``) and the account whose leaders are stepped
+    down (a topology: its APP user on its clusters)."""
     if opts.cluster_dir is None:
         return None, opts.account_settings
     from natsops.cluster.ready import app_settings
+    from natsops.cluster.target import load_local
 
-    cluster = LocalCluster.load(opts.cluster_dir)
-    return cluster, opts.account_settings or app_settings(cluster)
+    local = load_local(opts.cluster_dir)
+    if isinstance(local, LocalDeployment):
+        return local, opts.account_settings or local.settings("app")
+    return local, opts.account_settings or app_settings(local)
+
+
+def _by_group(plan: UpgradePlan, dep: LocalDeployment) -> UpgradePlan:
+    """A topology: cluster by cluster, the meta leader's cluster last of the clusters, the
+    leaf sites after them (they dial the clusters); the plan's order inside each group."""
+    leader_group = dep.group_of(plan.meta_leader).name if plan.meta_leader and any(
+        n.name == plan.meta_leader for n in dep.nodes) else None
+    rank = {g.name: (g.is_leaf, g.name == leader_group, i) for i, g in enumerate(dep.groups)}
+    pos = {s.name: i for i, s in enumerate(plan.steps)}
+    steps = sorted(plan.steps, key=lambda s: (rank[dep.group_of(s.name).name], pos[s.name]))
+    return replace(plan, steps=tuple(steps))
 
 
 def _target(opts: UpgradeOptions, local: bool, dry_run: bool) -> tuple[str | None, Path | None]:
@@ -242,8 +260,8 @@ async def _two_looks(opts: UpgradeOptions, expected: tuple[str, ...]
         return (await observe(conn.nc, expected)).with_previous(first), login.settings
 
 
-def _targets(snap: Snapshot, servers: tuple[str, ...], cluster: LocalCluster | None
-             ) -> dict[str, Target]:
+def _targets(snap: Snapshot, servers: tuple[str, ...],
+             cluster: LocalCluster | LocalDeployment | None) -> dict[str, Target]:
     out = {}
     for n in servers:
         if cluster is not None:
@@ -281,6 +299,8 @@ async def prepare(opts: UpgradeOptions, *, dry_run: bool = False,
     plan = build_plan(snap, servers, target_version=None if opts.restart_only else
                       target_version, target_binary=str(target_binary) if target_binary
                       else None, strategy=strategy, already_done=done)
+    if isinstance(cluster, LocalDeployment):
+        plan = _by_group(plan, cluster)
     if local and cluster is not None and target_binary is not None:
         plan = _skip_by_binary(plan, cluster, target_binary, done)
     path: list[str] = []
@@ -307,6 +327,8 @@ async def prepare(opts: UpgradeOptions, *, dry_run: bool = False,
         if stopped:
             problems.append(f"not running: {', '.join(stopped)} (start them first: "
                             "`natsops cluster start`)")
+    if isinstance(cluster, LocalDeployment):
+        problems += await _link_problems(cluster)
     interrupted = journal.current if opts.resume and journal is not None else None
     findings = preflight(snap, plan, accept_downtime=opts.accept_downtime, path_problems=path,
                          target_problems=problems, interrupted=interrupted)
@@ -314,12 +336,21 @@ async def prepare(opts: UpgradeOptions, *, dry_run: bool = False,
                     state_file, servers, targets, cluster)
 
 
-def _skip_by_binary(plan: UpgradePlan, cluster: LocalCluster, binary: Path,
+async def _link_problems(dep: LocalDeployment) -> list[str]:
+    """A topology's gateways and leafnodes that are not connected (the preflight refuses)."""
+    from natsops.cluster.deployment_ready import link_problems
+
+    links = await link_problems(dep)
+    return [f"{k}: {v}" for k, v in sorted(links.items())]
+
+
+def _skip_by_binary(plan: UpgradePlan, cluster: LocalCluster | LocalDeployment, binary: Path,
                     done: tuple[str, ...]) -> UpgradePlan:
     """Local: a node is done when it already runs the target *binary* (not just its version)."""
     steps = []
     for s in plan.steps:
-        same = cluster.binary_for(s.name).resolve() == binary
+        owner = cluster.cluster_of(s.name) if isinstance(cluster, LocalDeployment) else cluster
+        same = owner.binary_for(s.name).resolve() == binary
         skip = "done (journal)" if s.name in done else \
             f"already runs {binary}" if same else None
         steps.append(replace(s, skip=skip))
@@ -338,6 +369,8 @@ def _strategy(p: Prepared) -> Strategy:
     assert p.cluster is not None
     binary = p.target_binary
     version = p.target_version
+    if isinstance(p.cluster, LocalDeployment):
+        return TopologyStrategy(p.cluster, binary, version or "", drain=o.drain_timeout)
     return LocalStrategy(p.cluster, binary, version or "", drain=o.drain_timeout)
 
 
@@ -409,12 +442,28 @@ class _Run:
         t1 = time.monotonic()
         res.phases["gate"] = round(await self.settle(
             name, old_start=old, version=self.p.target_version), 3)
+        if isinstance(self.p.cluster, LocalDeployment):
+            res.phases["links"] = round(await self.wait_links(self.p.cluster, name), 3)
         res.version_after = _version(self.w.latest, name) or None
         res.seconds = round(time.monotonic() - t0, 3)
         self.j.old_start = None
         self.j.finish(name, seconds=res.seconds, version=res.version_after)
         self.done.append(name)
         self.progress(f"{name}: done in {res.seconds:.1f}s ({res.version_after})")
+
+    async def wait_links(self, dep: LocalDeployment, name: str) -> float:
+        """A topology's gate: every gateway and leafnode connected again (up to
+        --stall-timeout)."""
+        t0 = time.monotonic()
+        while True:
+            problems = await _link_problems(dep)
+            if not problems:
+                return time.monotonic() - t0
+            if time.monotonic() - t0 > self.p.options.stall_timeout:
+                raise GateTimeout(f"{name}: links not reconnected after "
+                                  f"{self.p.options.stall_timeout:g}s: {'; '.join(problems[:3])}")
+            self.check_stop()
+            await asyncio.sleep(0.2)
 
     async def wait_exit(self, t: Target) -> None:
         """Up to --drain-timeout for the process to exit (clients move meanwhile)."""

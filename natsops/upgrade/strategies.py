@@ -23,12 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from natsops.cluster.deployment import LocalDeployment
 from natsops.cluster.local import LocalCluster
 from natsops.cluster.process import is_running, stop_pid
 from natsops.errors import NatsopsError, UsageError
 
 __all__ = ["CommandStrategy", "KubernetesStrategy", "LocalStrategy", "RestartFailed",
-           "Strategy", "Target", "check_template"]
+           "Strategy", "Target", "TopologyStrategy", "check_template"]
 
 FIELDS = ("name", "host", "pid")
 
@@ -174,6 +175,41 @@ class LocalStrategy:
                 raise RestartFailed(f"{t.name} not ready {self.start_timeout:g}s after start",
                                     hint=f"see {log}")
             await asyncio.sleep(0.02)
+
+
+@dataclass
+class TopologyStrategy:
+    """A local topology (``bootstrap --topology``): each server is restarted by the
+    :class:`LocalStrategy` of the cluster or leaf site it belongs to."""
+
+    deployment: LocalDeployment
+    binary: Path | None
+    version: str
+    drain: float = 3.0
+    kind: str = "local"
+    _by_group: dict[str, LocalStrategy] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        return f"local processes of the topology in {self.deployment.dir} (lame duck by SIGUSR2)"
+
+    def of(self, name: str) -> LocalStrategy:
+        group = self.deployment.group_of(name).name
+        if group not in self._by_group:
+            self._by_group[group] = LocalStrategy(self.deployment.cluster(group), self.binary,
+                                                  self.version, drain=self.drain)
+        return self._by_group[group]
+
+    async def lame_duck(self, t: Target) -> bool:
+        return await self.of(t.name).lame_duck(t)
+
+    def exited(self, t: Target) -> bool | None:
+        return self.of(t.name).exited(t)
+
+    async def stop(self, t: Target) -> None:
+        await self.of(t.name).stop(t)
+
+    async def restart(self, t: Target) -> None:
+        await self.of(t.name).restart(t)
 
 
 def _read_from(path: Path, offset: int) -> bytes:
