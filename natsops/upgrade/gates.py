@@ -25,7 +25,7 @@ from natsops.monitoring.snapshot import Snapshot, as_int, as_map
 from natsops.upgrade.state import (
     SeqWatch,
     groups,
-    meta_leader_of,
+    meta_leaders,
     observe,
     peer_problem,
     server_start,
@@ -140,6 +140,32 @@ class Watcher:
         return snap
 
 
+def _meta_pending(snap: Snapshot, server: str | None, domain: str, leader: str | None,
+                  pending: dict[str, str]) -> int:
+    """The meta group of one JetStream domain: a leader, and (only ``server``) current peers,
+    in its leader's view; returns their lag."""
+    label = f"meta ({domain})" if domain else "meta"
+    if server is not None:
+        s = snap.server(server)
+        if s is None or (s.domain or "") != domain:
+            return 0
+    if not leader:
+        pending[label] = "no meta leader agreed on"
+        return 0
+    ls = snap.server(leader)
+    lag = 0
+    for r in (ls.meta if ls is not None and ls.meta else snap.meta_view).get("replicas") or ():
+        r = as_map(r)
+        name = str(r.get("name", ""))
+        if server and name != server:
+            continue
+        why = peer_problem(r)
+        if why:
+            pending[f"{label} {name}"] = why
+            lag += as_int(r.get("lag"))
+    return lag
+
+
 def pending_conditions(snap: Snapshot, server: str | None, *, old_start: str | None = None,
                        version: str | None = None) -> tuple[dict[str, str], int]:
     """What is not ready yet (subject -> why) and the summed lag of the replicas concerned.
@@ -165,20 +191,8 @@ def pending_conditions(snap: Snapshot, server: str | None, *, old_start: str | N
         h = as_map(s.healthz)
         if h.get("status") != "ok":
             pending[f"{n} /healthz"] = str(h.get("error") or h.get("status") or "no answer")
-    leader = meta_leader_of(snap)
-    meta = snap.meta_view
-    if not leader:
-        pending["meta"] = "no meta leader agreed on"
-    else:
-        for r in meta.get("replicas") or ():
-            r = as_map(r)
-            name = str(r.get("name", ""))
-            if server and name != server:
-                continue
-            why = peer_problem(r)
-            if why:
-                pending[f"meta {name}"] = why
-                lag += as_int(r.get("lag"))
+    for domain, leader in meta_leaders(snap).items():
+        lag += _meta_pending(snap, server, domain, leader, pending)
     for g in groups(snap):
         if server and server not in g.members:
             continue

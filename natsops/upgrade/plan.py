@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from natsops.monitoring.snapshot import Snapshot
-from natsops.upgrade.state import Group, groups, meta_leader_of, server_version
+from natsops.upgrade.state import Group, groups, meta_leader_of, meta_leaders, server_version
 
 __all__ = ["GATES", "ServerStep", "UpgradePlan", "build_plan"]
 
@@ -106,7 +106,8 @@ def build_plan(snap: Snapshot, servers: Sequence[str], *, target_version: str | 
     """
     gs = groups(snap)
     leader = meta_leader_of(snap)
-    order = sorted(servers, key=lambda n: (n == leader, n))
+    leaders = {v for v in meta_leaders(snap).values() if v}  # a topology: one per domain
+    order = sorted(servers, key=lambda n: (n in leaders, n))
     steps = []
     versions = {n: server_version(snap, n) or "" for n in servers}
     for n in order:
@@ -117,7 +118,7 @@ def build_plan(snap: Snapshot, servers: Sequence[str], *, target_version: str | 
         elif target_version is not None and versions[n] == target_version:
             skip = f"already runs {target_version}"
         steps.append(ServerStep(
-            name=n, version=versions[n], meta_leader=n == leader,
+            name=n, version=versions[n], meta_leader=n in leaders,
             leads=tuple(g.subject for g in mine if g.leader == n and g.replicas > 1),
             hosts=tuple(g.subject for g in mine),
             r1=tuple(g.subject for g in mine if g.replicas == 1), skip=skip))

@@ -41,6 +41,7 @@ from natsops.upgrade.state import (
     Group,
     groups,
     meta_leader_of,
+    meta_leaders,
     observe,
     peer_problem,
     server_start,
@@ -491,7 +492,11 @@ class _Run:
     async def move_leaders(self, name: str, snap: Snapshot) -> int:
         """Meta leader first, then every stream and consumer leader: off ``name``."""
         moved = 0
-        if meta_leader_of(snap) == name:
+        if meta_leader_of(snap, name) == name and len(meta_leaders(snap)) > 1:
+            # another JetStream domain (a leaf site's): the step-down request would reach
+            # the default domain's meta group; lame duck mode hands this one over
+            self.progress(f"{name}: meta leader of its domain; lame duck mode moves it")
+        elif meta_leader_of(snap) == name:
             from natsops.jetstream.meta import step_down_meta
 
             others = [n for n in self.p.servers if n != name]

@@ -19,7 +19,8 @@ from natsops.monitoring.snapshot import Snapshot, as_int, as_map
 if TYPE_CHECKING:
     from nats.aio.client import Client
 
-__all__ = ["Group", "SeqWatch", "groups", "meta_leader_of", "observe", "peer_problem",
+__all__ = ["Group", "SeqWatch", "groups", "meta_leader_of", "meta_leaders", "observe",
+           "peer_problem",
            "server_start", "server_version"]
 
 SILENT_S = 10.0  # a peer the leader has not heard from for this long is silent
@@ -136,10 +137,29 @@ def groups(snap: Snapshot) -> list[Group]:
     return out
 
 
-def meta_leader_of(snap: Snapshot) -> str | None:
-    """The meta leader when the servers that answered agree on one."""
-    named = {str(s.meta.get("leader")) for s in snap.servers if s.meta.get("leader")}
-    return named.pop() if len(named) == 1 else None
+def meta_leaders(snap: Snapshot) -> dict[str, str | None]:
+    """Per JetStream domain ("" the default) the meta leader its servers agree on, or None.
+
+    One cluster has one domain; a local topology has one per leaf site with its own domain
+    (each is a separate meta group)."""
+    named: dict[str, set[str]] = {}
+    for s in snap.servers:
+        if s.meta:
+            leader = s.meta.get("leader")
+            named.setdefault(s.domain or "", set()).update([str(leader)] if leader else ())
+    return {d: ls.pop() if len(ls) == 1 else None for d, ls in named.items()}
+
+
+def meta_leader_of(snap: Snapshot, server: str | None = None) -> str | None:
+    """The meta leader when the servers that answered agree on one; with ``server``, of that
+    server's JetStream domain; without, of the only domain (else of the default domain)."""
+    leaders = meta_leaders(snap)
+    if server is not None:
+        s = snap.server(server)
+        return leaders.get(s.domain or "") if s is not None else None
+    if len(leaders) == 1:
+        return next(iter(leaders.values()))
+    return leaders.get("")
 
 
 def server_start(snap: Snapshot, name: str) -> str | None:
