@@ -51,7 +51,9 @@ def upgrade(
 
     Order: followers first, the meta leader last. Per server: leaders moved off, lame duck,
     restart, then gates (full /healthz over 2 s, current with the meta leader, every group
-    with a replica on it current). Exit codes: 0 done, 6 preflight refused or canary failed,
+    with a replica on it current). A local topology (`bootstrap --topology`): every cluster
+    and leaf site, cluster by cluster, leaf sites last; the gates also wait for every
+    gateway and leafnode to reconnect. Exit codes: 0 done, 6 preflight refused or canary failed,
     1 aborted (8 on a gate timeout), 130/143 stopped by SIGINT/SIGTERM (journal kept:
     --resume continues).
     """
