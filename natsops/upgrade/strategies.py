@@ -210,6 +210,11 @@ class TopologyStrategy:
 
     async def restart(self, t: Target) -> None:
         await self.of(t.name).restart(t)
+        dep = self.deployment
+        if self.binary is not None and dep.binary != self.binary and all(
+                c.binary_for(n.name) == self.binary for c in dep.clusters() for n in c.nodes):
+            dep.binary, dep.version = self.binary, self.version  # every server runs it now
+            dep.save()
 
 
 def _read_from(path: Path, offset: int) -> bytes:

@@ -2,12 +2,14 @@
 every cluster, one at a time, cluster by cluster, with the preflight across the whole topology.
 
 One supercluster (east: 3 JetStream servers, west: 2, joined by gateways) is started for the
-module and stopped by pid at the end even when a test fails.
+module, and a hub with a leaf site in its own JetStream domain for the last test; both are
+stopped by pid at the end even when a test fails.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +21,7 @@ from natsops.cluster.deployment import LocalDeployment
 from natsops.cluster.deployment_ready import link_problems
 from natsops.cluster.target import start_local
 from tests.integration._topology import run
-from tests.integration.test_topology_local import SUPER, _start, _topology
+from tests.integration.test_topology_local import SUPER, _start, _topology, hub_leaf
 
 runner = CliRunner()
 
@@ -78,3 +80,27 @@ def test_a_stopped_server_in_the_other_cluster_refuses(dep: LocalDeployment) -> 
         assert _pids(dep) == before  # nothing restarted
     finally:
         run(start_local(dep, [west], timeout=30))
+
+
+def test_to_binary_rolls_the_hub_then_its_leaf_site_in_another_domain(
+        server_bin: Path, tmp_path: Path) -> None:
+    """Two meta groups (the hub's, the leaf site's domain): each gated apart; the new binary is
+    recorded per node and, once all run it, as the topology's."""
+    d = _start(_topology(hub_leaf("hl"), tmp_path, "hl.yaml"), tmp_path, server_bin)
+    try:
+        new = tmp_path / "nats-server-new"
+        shutil.copy(server_bin, new)
+        before = _pids(d)
+        r = runner.invoke(app, ["upgrade", "--rolling", "--to-binary", str(new), "--yes",
+                                "--no-canary", "--json", "--dir", str(d.dir),
+                                "--drain-timeout", "1s", "--stall-timeout", "20s"])
+        assert r.exit_code == 0, r.output
+        order = [s["name"] for s in json.loads(r.stdout)["report"]["servers"]]
+        assert [d.group_of(n).is_leaf for n in order] == [False, True]  # leaf site last
+        after = _pids(d)
+        assert all(after[n] and after[n] != before[n] for n in before), (before, after)
+        again = LocalDeployment.load(d.dir)
+        assert again.binary == new.resolve() or again.binary == new
+        assert run(link_problems(d)) == {}
+    finally:
+        d.stop_all(grace=5)
