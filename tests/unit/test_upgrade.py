@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from natsops.upgrade.journal import Journal
 from natsops.upgrade.plan import build_plan
 from natsops.upgrade.preflight import preflight, refusals
 from natsops.upgrade.run import UpgradeOptions
-from natsops.upgrade.state import SeqWatch, groups
+from natsops.upgrade.state import SeqWatch, groups, meta_leader_of, meta_leaders
 from natsops.upgrade.strategies import Target, check_template, render_command
 from natsops.upgrade.versions import describe_path, intermediate_releases
 
@@ -164,3 +165,24 @@ def test_gate_waits_for_r1_groups_of_the_restarted_server() -> None:
     snap = _snap({"n2": [down]})
     assert pending_conditions(snap, "n2")[0] == {"APP > ONE": "no leader"}
     assert pending_conditions(snap, "n3")[0] == {}
+
+
+def test_each_jetstream_domain_has_its_own_meta_leader_and_gate() -> None:
+    """A topology with a leaf site in domain ``edge``: two meta groups, each judged apart."""
+    hub = _snap({})
+    leaf = ServerView(name="l1", id="l1", version="2.14.6", domain="edge", varz={},
+                      healthz={"status": "ok"},
+                      jsz={"meta_cluster": {"leader": "l1", "cluster_size": 1, "replicas": []}})
+    snap = Snapshot(servers=(*hub.servers, leaf), transport="sys",
+                    expected=("n1", "n2", "n3", "l1"))
+    assert meta_leaders(snap) == {"": "n1", "edge": "l1"}
+    assert meta_leader_of(snap, "l1") == "l1" and meta_leader_of(snap, "n2") == "n1"
+    assert pending_conditions(snap, None)[0] == {}
+    assert pending_conditions(snap, "l1")[0] == {}
+    plan = build_plan(snap, ("n1", "n2", "n3", "l1"), target_version=None, target_binary=None,
+                      strategy="local")
+    assert [s.name for s in plan.steps if s.meta_leader] == ["l1", "n1"]
+    lost = Snapshot(servers=(*hub.servers, replace(leaf, jsz={"meta_cluster": {"leader": None}})),
+                    transport="sys", expected=snap.expected)
+    assert pending_conditions(lost, "l1")[0] == {"meta (edge)": "no meta leader agreed on"}
+    assert pending_conditions(lost, "n2")[0] == {}  # the hub's gate is not held by the leaf
