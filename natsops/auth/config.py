@@ -10,10 +10,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from natsops.auth.store import Store
+from natsops.auth.store import Entity, Store
 from natsops.errors import UsageError
 
-__all__ = ["ResolverOptions", "render_config"]
+__all__ = ["ResolverOptions", "preload_block", "render_config"]
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,7 @@ class ResolverOptions:
     timeout: str = "1.9s"
     preload_all: bool = False  # memory always preloads every account
     operator_path: str | None = None  # reference a JWT file instead of inlining the JWT
+    preload_include: str | None = None  # memory: include this file (see preload_block)
 
 
 def _q(value: str) -> str:
@@ -57,13 +58,28 @@ def render_config(store: Store, op: str, opts: ResolverOptions = ResolverOptions
             lines.append(f"  interval: {_q(opts.interval)}")
         lines.append(f"  timeout: {_q(opts.timeout)}")
         lines.append("}")
+    if opts.type == "memory" and opts.preload_include:
+        lines.append("# the account JWTs (rewritten by natsops auth push, then reloaded)")
+        lines.append(f"include {_q(opts.preload_include)}")
+        return "\n".join(lines) + "\n"
     preload = accounts if (opts.type == "memory" or opts.preload_all) else [sys_acc]
-    lines.append("resolver_preload {")
-    for acc in preload:
+    return "\n".join(lines) + "\n" + _preload(preload)
+
+
+def _preload(accounts: list[Entity]) -> str:
+    lines = ["resolver_preload {"]
+    for acc in accounts:
         lines.append(f"  # {acc.name}")
         lines.append(f"  {acc.public_key}: {acc.token.token}")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def preload_block(store: Store, op: str) -> str:
+    """The ``resolver_preload`` block with every account JWT of ``op``: the include file of a
+    MEMORY resolver's config (public data: JWTs, no seeds)."""
+    return (f"# account JWTs of operator {op}: rendered by natsops from {store.root}\n"
+            + _preload(store.accounts(op)))
 
 
 def write_operator_jwt(store: Store, op: str, path: Path) -> Path:

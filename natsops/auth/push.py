@@ -74,8 +74,9 @@ class ServerReply:
         """Accepted, or skipped by a cache resolver (it fetches the account when needed).
 
         A MEMORY resolver's "jwt update skipped" is not ok: it keeps serving its preload.
+        "reloaded": a local topology's MEMORY resolver got the new preload (push_preload).
         """
-        return self.status == "accepted" or "cache skipped" in self.message
+        return self.status in ("accepted", "reloaded") or "cache skipped" in self.message
 
 
 @dataclass(frozen=True)
@@ -225,8 +226,11 @@ async def push(store: Store, op: str, settings: SysAccess, accounts: Sequence[st
 
     With ``dry_run``, only discover the servers and run the pre-push checks.
     """
+    from natsops.auth import push_preload as mem
+
     targets = select_accounts(store, op, accounts)
-    async with system_connection(auth_access(store, op, settings)) as (conn, _):
+    access = auth_access(store, op, settings)
+    async with system_connection(access) as (conn, login):
         nc = conn.nc
         servers = await discover(nc, timeout, expect)
         names = tuple(s.name for s in servers)
@@ -239,13 +243,22 @@ async def push(store: Store, op: str, settings: SysAccess, accounts: Sequence[st
         for acc in targets:
             stored = await lookup(nc, acc.public_key, len(servers), timeout)
             refused += preflight(store, op, acc, servers, [t for t in stored if t])
+        local = None
+        if servers and await mem.memory_resolver(nc, len(servers), timeout):
+            local = mem.local_preload(access, login, op, (*names, *gone))
+            if local is None:
+                refused.append(mem.refusal(op))
         if refused and not force and not dry_run:
             raise _refusal(refused)
+        reloaded = (await mem.push_preload(nc, store, op, local, names, timeout)
+                    if local is not None and not dry_run else None)
         pushes = []
         for acc in targets:
-            if dry_run:
+            if dry_run or reloaded is not None:
+                what = reloaded or dict.fromkeys(names, (
+                    "would push", "would rewrite the preload and reload" if local else ""))
                 pushes.append(AccountPush(acc.name, acc.public_key, acc.token.jti, acc.token.iat,
-                                          tuple(ServerReply(n, "would push", "") for n in names)
+                                          tuple(ServerReply(n, *what[n]) for n in names)
                                           + _unreached(gone)))
                 continue
             msgs = await _update(nc, acc, len(servers), timeout)
@@ -269,7 +282,7 @@ def _unreached(names: Sequence[str]) -> tuple[ServerReply, ...]:
 def _refusal(findings: Sequence[Finding]) -> NatsopsError:
     first = findings[0]
     more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
-    cls = Conflict if first.id == "AUTH003" else AuthError
+    cls = Conflict if first.id in ("AUTH003", "AUTH004") else AuthError
     return cls(f"refusing to push: {first.message}{more}", hint=(first.fix or "") + "; or --force")
 
 

@@ -36,7 +36,7 @@ from natsops.cluster.ready import (
     silent,
     started,
 )
-from natsops.errors import NatsopsError
+from natsops.errors import NatsopsError, Timeout
 
 __all__ = [
     "Links",
@@ -91,9 +91,10 @@ async def _monitor(url: str, timeout: float, endpoint: str,
         return str(exc)
 
 
-def _check_processes(dep: LocalDeployment) -> None:
-    for c in dep.clusters():
-        check_processes(c)
+def _check_processes(dep: LocalDeployment, groups: Iterable[Group] | None = None) -> None:
+    """Raise if a server of ``groups`` (default: every group) is not running."""
+    for g in dep.groups if groups is None else groups:
+        check_processes(dep.cluster(g.name))
 
 
 async def _wait_healthz(dep: LocalDeployment, deadline: Deadline) -> None:
@@ -170,12 +171,14 @@ async def _wait_links(dep: LocalDeployment, deadline: Deadline) -> None:
         await deadline.sleep(0.1)
 
 
-async def _wait_meta(dep: LocalDeployment, deadline: Deadline, unit: list[Group]) -> None:
+async def _wait_meta(dep: LocalDeployment, deadline: Deadline, unit: list[Group],
+                     running: list[Group] | None = None) -> None:
+    """Wait for one meta leader of ``unit`` (servers of ``running`` must stay up)."""
     nodes = [n for g in unit for n in dep.cluster(g.name).nodes]
-    key = f"meta {'+'.join(g.name for g in unit)}"
+    key = _meta_key(unit)
     verify = dep.monitor_tls()
     while len(nodes) > 1:
-        _check_processes(dep)
+        _check_processes(dep, running)
         docs = await asyncio.gather(*(_monitor(dep.monitor_url(n), deadline.cap(2.0), "jsz",
                                                verify) for n in nodes))
         views = {n.name: dict(d.get("meta_cluster") or {}) if isinstance(d, dict) else {}
@@ -186,6 +189,27 @@ async def _wait_meta(dep: LocalDeployment, deadline: Deadline, unit: list[Group]
         deadline.pending[key] = str(verdict.reason)
         await deadline.sleep(0.1)
     deadline.pending.pop(key, None)
+
+
+def _meta_key(unit: list[Group]) -> str:
+    return f"meta {'+'.join(g.name for g in unit)}"
+
+
+async def wait_metas(dep: LocalDeployment, deadline: Deadline, units: list[list[Group]],
+                     running: list[Group] | None = None) -> None:
+    """Wait for a meta leader in each JetStream of ``units``; a unit still without one when
+    the deadline passes is named with the shape that stalls it (:mod:`natsops.cluster.
+    meta_stall`), when it is in that shape."""
+    from natsops.cluster.meta_stall import meta_stall
+
+    try:
+        await asyncio.gather(*(_wait_meta(dep, deadline, u, running) for u in units))
+    except Timeout:
+        for u in units:
+            stall = meta_stall(dep, u) if _meta_key(u) in deadline.pending else None
+            if stall is not None:
+                raise stall.error(deadline.seconds) from None
+        raise
 
 
 async def _probe(dep: LocalDeployment, deadline: Deadline, group: Group) -> int:
@@ -212,7 +236,7 @@ async def wait_topology_usable(dep: LocalDeployment, *, timeout: float = 30.0,
     units = dep.js_units()
     if any(len(u) > 1 or len(dep.cluster(u[0].name).nodes) > 1 for u in units):
         progress("waiting for a JetStream meta leader in every domain")
-        await asyncio.gather(*(_wait_meta(dep, deadline, u) for u in units))
+        await wait_metas(dep, deadline, units)
     if not probe:
         return {}
     progress("placing a probe stream in every cluster and leaf site")
@@ -229,10 +253,54 @@ async def start_topology(dep: LocalDeployment, names: Iterable[str] | None = Non
     if names is not None:
         names = list(names)
         others_running(dep, names, "topology")
-    with started_all(dep, names) as ids:
-        probes = await wait_topology_usable(dep, timeout=timeout, probe=probe,
+        with started_all(dep, names) as ids:
+            probes = await wait_topology_usable(dep, timeout=timeout, probe=probe,
+                                                progress=progress)
+        return TopologyReady(started=ids, probes=probes)
+    deadline = Deadline(timeout, f"topology {dep.name}", hint=f"see the logs in {dep.dir}")
+    with contextlib.ExitStack() as stack:
+        ids = await _start_clusters_first(dep, deadline, stack, progress)
+        probes = await wait_topology_usable(dep, timeout=deadline.remaining(), probe=probe,
                                             progress=progress)
     return TopologyReady(started=ids, probes=probes)
+
+
+def _label(g: Group) -> str:
+    kind = f"leaf site of {g.hub}" if g.is_leaf else "JetStream" if g.jetstream else "core-only"
+    return f"{g.name} ({kind})"
+
+
+async def _start_clusters_first(dep: LocalDeployment, deadline: Deadline,
+                                stack: contextlib.ExitStack,
+                                progress: Progress) -> tuple[str, ...]:
+    """Start the clusters, wait for their meta leader, then start the leaf sites (each after
+    its hub); the servers started are stopped by ``stack`` if what follows fails.
+
+    Seen by the clusters before their first meta election, leaf sites with JetStream (other
+    domains sharing the system account) can stall it for good when the supercluster has a
+    core-only cluster (:mod:`natsops.cluster.meta_stall`). The core-only clusters start with the
+    JetStream ones: their gateway URLs count in the meta group's first size, which nats-server
+    corrects only once it sees them.
+    """
+    clusters = [g for g in dep.groups if not g.is_leaf]
+    leafs = [g for g in dep.groups if g.is_leaf]
+    down = {n for c in dep.clusters() for n in (x.name for x in c.nodes) if c.pid(n) is None}
+    ids: list[str] = []
+    for step, groups in (("clusters", clusters), ("leaf sites", leafs)):
+        todo = [n.name for g in groups for n in dep.cluster(g.name).nodes if n.name in down]
+        if not todo:
+            continue
+        if step == "leaf sites" and ids:
+            units = [u for u in dep.js_units() if not u[0].is_leaf]
+            js = [u for u in units if len(u) > 1 or len(dep.cluster(u[0].name).nodes) > 1]
+            if js:
+                progress("waiting for the JetStream meta leader of "
+                         f"{', '.join('+'.join(g.name for g in u) for u in js)} before the "
+                         "leaf sites start")
+                await wait_metas(dep, deadline, js, clusters)
+        progress(f"starting {len(todo)} servers of {step} {', '.join(map(_label, groups))}")
+        ids += stack.enter_context(started_all(dep, todo))
+    return tuple(ids)
 
 
 async def restart_topology_node(dep: LocalDeployment, name: str, *, grace: float = 10.0,

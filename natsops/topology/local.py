@@ -50,7 +50,7 @@ from natsops.cluster.process import find_server_binary, server_version
 from natsops.cluster.ready import Progress, silent
 from natsops.context import Secret, write_private
 from natsops.errors import Conflict, UsageError
-from natsops.files import check_output_dir
+from natsops.files import check_output_dir, write_atomic
 from natsops.topology.model import Cluster, LeafSite, Ports, Topology
 from natsops.topology.passwords import (
     SECRETS_FILE,
@@ -59,7 +59,7 @@ from natsops.topology.passwords import (
     save_passwords,
 )
 from natsops.topology.relocate import relocate
-from natsops.topology.server_conf import TlsPaths, render_server_config
+from natsops.topology.server_conf import PRELOAD_INCLUDE, TlsPaths, render_server_config
 
 if TYPE_CHECKING:
     from natsops.topology.local_operator import LocalOperator
@@ -200,7 +200,6 @@ async def launch(topo: Topology, opts: LaunchOptions, env: Mapping[str, str],
         dep, store_created = _create(topo, directory, opts, env, progress, LOOPBACK)
         created = True
     already = tuple(dep.running_nodes())
-    progress(f"starting {len(dep.nodes) - len(already)} nats-server processes")
     ready = await start_topology(dep, timeout=opts.timeout, progress=progress)
     contexts = dep.contexts
     if opts.write_contexts:
@@ -368,6 +367,8 @@ def _write_group(topo: Topology, g: Cluster | LeafSite, gdir: Path, pw: Password
         write_private(cluster.config_path(n.name), conf.text)
         if conf.secrets is not None:
             write_private(cluster.node_dir(n.name) / conf.secrets_name, conf.secrets)
+        if conf.preload is not None:
+            write_atomic(cluster.node_dir(n.name) / PRELOAD_INCLUDE, conf.preload)
     cluster.save()
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from natsops.auth.store import Store
 from natsops.errors import UsageError
 from natsops.topology.model import Node, Topology
-from natsops.topology.server_conf import OperatorBlocks
+from natsops.topology.server_conf import PRELOAD_INCLUDE, OperatorBlocks
 
 __all__ = ["LeafCreds", "StoreOperator", "store_operator"]
 
@@ -53,16 +53,20 @@ class StoreOperator:
     def blocks(self, topo: Topology, node: Node, *, resolver_dir: str | None = None,
                creds_dir: Path | None = None, interval: str = "2m") -> OperatorBlocks:
         """The operator blocks of one node: a resolver of the topology's type, its JWT folder
-        beside the JetStream store (or ``resolver_dir``), every account preloaded; leaf creds
-        named relative to the config (or in ``creds_dir``)."""
-        from natsops.auth.config import ResolverOptions, render_config
+        beside the JetStream store (or ``resolver_dir``), every account preloaded (a MEMORY
+        resolver: in the include file PRELOAD_INCLUDE); leaf creds named relative to the
+        config (or in ``creds_dir``)."""
+        from natsops.auth.config import ResolverOptions, preload_block, render_config
 
         jwt_dir = resolver_dir or str(Path(node.jetstream.store_dir).parent / "jwt")
+        memory = topo.auth.resolver == "memory"
         text = render_config(self.store, self.op, ResolverOptions(
-            type=topo.auth.resolver, dir=jwt_dir, preload_all=True, interval=interval))
+            type=topo.auth.resolver, dir=jwt_dir, preload_all=True, interval=interval,
+            preload_include=PRELOAD_INCLUDE if memory else None))
         creds = {c.key: str(creds_dir / c.file) if creds_dir else c.file
                  for c in self.leaf_creds}
-        return OperatorBlocks(text, self.account_keys, self.system_account, creds)
+        return OperatorBlocks(text, self.account_keys, self.system_account, creds,
+                              preload_block(self.store, self.op) if memory else None)
 
     def creds_for(self, topo: Topology, node: Node) -> list[LeafCreds]:
         """The leaf creds files this node needs (those of its own leaf site)."""

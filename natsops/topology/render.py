@@ -10,6 +10,9 @@ Layout of ``DIR``::
     <server>/nats-server.service   systemd unit (WorkingDirectory=/etc/nats)
     <server>/tls/                  ca.pem, server.pem, server-key.pem (0600)
     <server>/*.creds               leaf remotes' credentials (operator mode, 0600)
+    <server>/resolver-preload.conf the account JWTs a MEMORY resolver serves (operator mode;
+                                   included by the config: re-render and deploy it after an
+                                   account change, then reload the servers)
     helm/<cluster>.values.yaml     values for the official nats Helm chart, per cluster
 
 On a host, ``<server>/`` is copied to ``/etc/nats/``: paths inside the config are relative to
@@ -36,7 +39,12 @@ from natsops.topology.passwords import (
     resolve_passwords,
     save_passwords,
 )
-from natsops.topology.server_conf import OperatorBlocks, TlsPaths, render_server_config
+from natsops.topology.server_conf import (
+    PRELOAD_INCLUDE,
+    OperatorBlocks,
+    TlsPaths,
+    render_server_config,
+)
 
 __all__ = ["HOST_DIR", "RenderResult", "RenderedFile", "helm_values", "node_sans",
            "render_topology", "result_json", "systemd_unit", "write_topology"]
@@ -52,7 +60,7 @@ class RenderedFile:
     """One file of the output: its path relative to DIR, what it is, whose, and its mode."""
 
     path: str
-    kind: str  # readme secrets config include unit ca ca-key cert key creds helm
+    kind: str  # readme secrets config include preload unit ca ca-key cert key creds helm
     server: str | None = None
     private: bool = False
 
@@ -412,6 +420,8 @@ def write_topology(topo: Topology, out: Path, env: Mapping[str, str], *,
         if conf.secrets:
             plan.add(f"{n.name}/{conf.secrets_name}", conf.secrets, "include", n.name,
                      private=True)
+        if conf.preload:
+            plan.add(f"{n.name}/{PRELOAD_INCLUDE}", conf.preload, "preload", n.name)
         plan.add(f"{n.name}/{UNIT}", systemd_unit(topo, n, server_bin=server_bin,
                                                   run_user=run_user), "unit", n.name)
     for c in topo.clusters:

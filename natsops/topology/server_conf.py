@@ -32,10 +32,13 @@ from natsops._version import __version__
 from natsops.topology.model import Cluster, LeafSite, Node, Topology
 from natsops.topology.passwords import Passwords
 
-__all__ = ["SECRETS_INCLUDE", "OperatorBlocks", "ServerConfig", "TlsPaths",
+__all__ = ["PRELOAD_INCLUDE", "SECRETS_INCLUDE", "OperatorBlocks", "ServerConfig", "TlsPaths",
            "render_server_config"]
 
 SECRETS_INCLUDE = "nats-server.secrets"
+# a MEMORY resolver's account JWTs, included by the config: ``auth push`` rewrites it on a local
+# topology and reloads the servers; ``render`` writes it beside each config
+PRELOAD_INCLUDE = "resolver-preload.conf"
 ROUTE_USER = "route"
 GATEWAY_USER = "gateway"
 
@@ -60,6 +63,7 @@ class OperatorBlocks:
     account_keys: Mapping[str, str]
     system_account: str
     creds: Mapping[str, str] = field(default_factory=dict)
+    preload: str | None = None  # MEMORY resolver: the text of PRELOAD_INCLUDE
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,7 @@ class ServerConfig:
     text: str
     secrets: str | None = field(default=None, repr=False)
     secrets_name: str = SECRETS_INCLUDE
+    preload: str | None = field(default=None, repr=False)  # write as PRELOAD_INCLUDE
 
 
 def q(value: object) -> str:
@@ -179,7 +184,8 @@ def render_server_config(topo: Topology, node: str | Node, passwords: Passwords,
     body += ["", *_auth_blocks(topo, passwords, operator)]
     secrets = v.text(n.name)
     head = [f"include {q(secrets_name)}", ""] if secrets else []
-    return ServerConfig(n.name, "\n".join(out + head + body) + "\n", secrets, secrets_name)
+    return ServerConfig(n.name, "\n".join(out + head + body) + "\n", secrets, secrets_name,
+                        operator.preload if operator else None)
 
 
 def _cluster_block(group: Cluster | LeafSite, n: Node, pw: Passwords, v: _Vars,

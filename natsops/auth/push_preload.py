@@ -1,0 +1,129 @@
+"""A push to servers that run a MEMORY resolver: rewrite the preload and reload, or refuse.
+
+A MEMORY resolver serves the accounts of its ``resolver_preload``: it answers no
+``$SYS.REQ.CLAIMS.UPDATE`` (nor ``CLAIMS.LIST``), and a JWT sent to an account's own update
+subject reaches only the servers where that account is loaded, until their next restart. So a
+push changes the preload itself, or it is refused:
+
+- a local topology natsops started (``bootstrap --topology``, it owns the config files) keeps
+  its account JWTs in an include file beside each config
+  (:data:`~natsops.topology.server_conf.PRELOAD_INCLUDE`): :func:`push_preload` rewrites it
+  from the store (atomically, every account: the preload is the account list) and reloads every
+  server's config over ``$SYS.REQ.SERVER.<id>.RELOAD``, comparing the digest it then runs with
+  ``nats-server -t`` of the file, as ``natsops server config reload`` does;
+- any other deployment gets :func:`refusal`: the preload must be rendered (``natsops render``)
+  and deployed with the configs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from natsops.findings import Finding
+
+if TYPE_CHECKING:
+    from nats.aio.client import Client
+
+    from natsops.access import Login, SystemAccess
+    from natsops.auth.store import Store
+    from natsops.cluster.deployment import LocalDeployment
+
+__all__ = [
+    "MEMORY_ID",
+    "LocalPreload",
+    "local_preload",
+    "memory_resolver",
+    "push_preload",
+    "refusal",
+]
+
+MEMORY_ID = "AUTH004"
+
+
+@dataclass(frozen=True)
+class LocalPreload:
+    """A local topology whose servers run a MEMORY resolver: its preload file per server."""
+
+    dep: LocalDeployment
+    files: dict[str, Path]
+
+
+async def memory_resolver(nc: Client, expected: int, timeout: float) -> bool:
+    """True when no server answers ``$SYS.REQ.CLAIMS.LIST``: no full or cache resolver (a
+    MEMORY one, or a URL one)."""
+    from natsops.auth.sysreq import collect, no_responders
+
+    msgs = await collect(nc, "$SYS.REQ.CLAIMS.LIST", b"", expected=expected, timeout=timeout)
+    return not [m for m in msgs if not no_responders(m)]
+
+
+def local_preload(access: SystemAccess, login: Login, op: str,
+                  servers: Sequence[str]) -> LocalPreload | None:
+    """The local topology that runs exactly ``servers`` for operator ``op`` with a preload
+    include beside every config (found from the logins' local folders), or None."""
+    from natsops.cluster.deployment import LocalDeployment, is_deployment
+    from natsops.errors import NatsopsError
+    from natsops.topology.server_conf import PRELOAD_INCLUDE
+
+    dirs = [d for d in (login.cluster_dir, access.cluster_dir,
+                        *(lg.cluster_dir for lg in access.logins)) if d is not None]
+    seen: set[Path] = set()
+    for d in dirs:
+        top = next((p for p in (d, d.parent) if is_deployment(p)), None)
+        if top is None or top.resolve() in seen:
+            continue
+        seen.add(top.resolve())
+        try:
+            dep = LocalDeployment.load(top)
+        except NatsopsError:
+            continue
+        if dep.operator != op or sorted(n.name for n in dep.nodes) != sorted(servers):
+            continue
+        files = {name: conf.parent / PRELOAD_INCLUDE for name, conf in dep.config_files()}
+        if all(f.is_file() for f in files.values()):
+            return LocalPreload(dep, files)
+    return None
+
+
+def refusal(op: str) -> Finding:
+    """The FAIL that stops a push to a MEMORY resolver natsops does not own the configs of."""
+    return Finding.fail(
+        MEMORY_ID, "resolver",
+        "the servers run a MEMORY resolver (no answer to $SYS.REQ.CLAIMS.LIST): it serves its "
+        "resolver_preload, so the preload must be rendered and deployed, not pushed",
+        evidence={"operator": op},
+        fix="natsops render TOPOLOGY --out DIR (or natsops auth render-config), deploy each "
+            "server's resolver-preload.conf and reload it (natsops server config reload "
+            "NAME); --force sends the JWTs to the loaded accounts only, until a restart")
+
+
+async def push_preload(nc: Client, store: Store, op: str, lp: LocalPreload,
+                       running: Sequence[str], timeout: float) -> dict[str, tuple[str, str]]:
+    """Rewrite every server's preload file from the store, reload the ``running`` servers;
+    per server: (status, message)."""
+    from natsops.auth.config import preload_block
+    from natsops.errors import NatsopsError
+    from natsops.files import write_atomic
+    from natsops.monitoring.reports import reload_config
+
+    text = preload_block(store, op)
+    for path in lp.files.values():
+        write_atomic(path, text)
+    configs = lp.dep.config_files()
+    out: dict[str, tuple[str, str]] = {}
+    for name in running:
+        binary = lp.dep.cluster_of(name).binary_for(name)
+        try:
+            r = await reload_config(nc, name, configs=configs, binary=binary, timeout=timeout)
+        except NatsopsError as exc:
+            out[name] = ("error", f"preload rewritten, reload failed: {exc}")
+            continue
+        if r.matches is False:
+            out[name] = ("error", f"preload rewritten, but the server runs config {r.digest}, "
+                                  f"not {r.file_digest} of {r.file}")
+        else:
+            out[name] = ("reloaded", f"preload rewritten, config reloaded at {r.loaded_at}")
+    return out
