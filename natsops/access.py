@@ -99,12 +99,15 @@ def _flag_names(fields: list[str]) -> str:
 
 def local_login(directory: Path, base: Settings) -> Login | None:
     """The system-account login of a natsops local cluster: its ``sys`` user, or in operator
-    mode the store's ``SYS/sys`` creds; None when the directory holds no cluster."""
+    mode the store's ``SYS/sys`` creds (a group of a local topology: the topology's); None when
+    the directory holds no cluster."""
     from natsops.cluster.deployment import is_deployment
     from natsops.cluster.local import LocalCluster
 
     if is_deployment(directory):
         return _topology_login(directory, base)
+    if is_deployment(directory.parent):  # a cluster or leaf site of a local topology
+        return _topology_login(directory.parent, base)
     try:
         cluster = LocalCluster.load(directory)
     except NatsopsError:

@@ -250,8 +250,10 @@ async def push(store: Store, op: str, settings: SysAccess, accounts: Sequence[st
                 refused.append(mem.refusal(op))
         if refused and not force and not dry_run:
             raise _refusal(refused)
-        reloaded = (await mem.push_preload(nc, store, op, local, names, timeout)
+        reloaded = (await mem.push_preload(store, op, local, names, timeout)
                     if local is not None and not dry_run else None)
+        if reloaded is not None:  # every server back on $SYS before verifying
+            await discover(nc, timeout, len(names))
         pushes = []
         for acc in targets:
             if dry_run or reloaded is not None:

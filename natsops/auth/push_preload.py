@@ -9,18 +9,21 @@ push changes the preload itself, or it is refused:
   its account JWTs in an include file beside each config
   (:data:`~natsops.topology.server_conf.PRELOAD_INCLUDE`): :func:`push_preload` rewrites it
   from the store (atomically, every account: the preload is the account list) and reloads every
-  server's config over ``$SYS.REQ.SERVER.<id>.RELOAD``, comparing the digest it then runs with
-  ``nats-server -t`` of the file, as ``natsops server config reload`` does;
+  server's config with SIGHUP by pid (a reload over ``$SYS`` re-registers the system account
+  of a MEMORY resolver, and the next server's ``$SYS`` request can go unanswered for a moment),
+  then compares the digest it runs (its monitor's ``varz``) with ``nats-server -t`` of the file;
 - any other deployment gets :func:`refusal`: the preload must be rendered (``natsops render``)
   and deployed with the configs.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from natsops.findings import Finding
 
@@ -97,33 +100,59 @@ def refusal(op: str) -> Finding:
         evidence={"operator": op},
         fix="natsops render TOPOLOGY --out DIR (or natsops auth render-config), deploy each "
             "server's resolver-preload.conf and reload it (natsops server config reload "
-            "NAME); --force sends the JWTs to the loaded accounts only, until a restart")
+            "NAME)")
 
 
-async def push_preload(nc: Client, store: Store, op: str, lp: LocalPreload,
-                       running: Sequence[str], timeout: float) -> dict[str, tuple[str, str]]:
-    """Rewrite every server's preload file from the store, reload the ``running`` servers;
-    per server: (status, message)."""
+async def push_preload(store: Store, op: str, lp: LocalPreload, running: Sequence[str],
+                       timeout: float) -> dict[str, tuple[str, str]]:
+    """Rewrite every server's preload file from the store, reload the ``running`` servers
+    (SIGHUP by pid); per server: (status, message)."""
     from natsops.auth.config import preload_block
-    from natsops.errors import NatsopsError
     from natsops.files import write_atomic
-    from natsops.monitoring.reports import reload_config
+    from natsops.monitoring.inventory import config_digests
 
     text = preload_block(store, op)
     for path in lp.files.values():
         write_atomic(path, text)
-    configs = lp.dep.config_files()
-    out: dict[str, tuple[str, str]] = {}
-    for name in running:
-        binary = lp.dep.cluster_of(name).binary_for(name)
-        try:
-            r = await reload_config(nc, name, configs=configs, binary=binary, timeout=timeout)
-        except NatsopsError as exc:
-            out[name] = ("error", f"preload rewritten, reload failed: {exc}")
-            continue
-        if r.matches is False:
-            out[name] = ("error", f"preload rewritten, but the server runs config {r.digest}, "
-                                  f"not {r.file_digest} of {r.file}")
-        else:
-            out[name] = ("reloaded", f"preload rewritten, config reloaded at {r.loaded_at}")
-    return out
+    configs = dict(lp.dep.config_files())
+    names = [n for n in running if n in configs]
+    digests = await config_digests(lp.dep.binary, [(n, configs[n]) for n in names])
+    results = await asyncio.gather(*(_reload(lp.dep, n, str(digests[n].get("digest") or ""),
+                                             timeout) for n in names))
+    return dict(zip(names, results, strict=True))
+
+
+async def _varz(dep: LocalDeployment, name: str, timeout: float) -> dict[str, Any]:
+    from natsops.monitoring import MonitorClient
+
+    async with MonitorClient(dep.monitor_url(dep.node(name)), timeout=timeout,
+                             verify=dep.monitor_tls() or True) as mon:
+        return await mon.get("varz")
+
+
+async def _reload(dep: LocalDeployment, name: str, digest: str,
+                  timeout: float) -> tuple[str, str]:
+    """SIGHUP one server by pid; wait for its new config load (its monitor's varz)."""
+    from natsops.errors import NatsopsError
+
+    deadline = time.monotonic() + max(timeout, 5.0)
+    try:
+        before = (await _varz(dep, name, timeout)).get("config_load_time")
+        proc = dep.cluster_of(name).process(name)
+        if proc is None:
+            return "no answer", "preload rewritten; the server is not running"
+        proc.reload()
+        while True:
+            after = await _varz(dep, name, timeout)
+            if after.get("config_load_time") != before:
+                break
+            if time.monotonic() >= deadline:
+                return "error", "preload rewritten; the server did not reload its config"
+            await asyncio.sleep(0.05)
+    except NatsopsError as exc:
+        return "error", f"preload rewritten; reload failed: {exc}"
+    running = str(after.get("config_digest") or "")
+    if digest and running != digest:
+        return "error", (f"preload rewritten; the server runs config {running}, not "
+                         f"{digest} of its file (see its log)")
+    return "reloaded", f"preload rewritten, config reloaded at {after.get('config_load_time')}"

@@ -14,6 +14,7 @@ from nats.errors import NoRespondersError
 from natsops.auth import ops
 from natsops.auth.claims import AccountLimits, Permissions
 from natsops.auth.push import push, verify
+from natsops.errors import Conflict
 from natsops.findings import Severity
 
 
@@ -164,7 +165,9 @@ async def test_push_to_a_memory_resolver(operator_cluster, auth_store) -> None:
     nc = await _connect(str(store.creds_path(op, "APP", "service")), oc.url("a1"))
     try:
         ops.edit_account(store, op, "APP", limits=AccountLimits(subs=77))
-        report = await push(store, op, oc.settings, ["APP", "LATER"])
+        with pytest.raises(Conflict, match="run a MEMORY resolver"):  # not natsops' configs
+            await push(store, op, oc.settings, ["APP", "LATER"])
+        report = await push(store, op, oc.settings, ["APP", "LATER"], force=True)  # live only
         status = {p.account: p.replies[0].status for p in report.pushes}
         assert status == {"APP": "accepted", "LATER": "skipped"}
         assert report.verification is not None
