@@ -59,6 +59,17 @@ def _shares_sys(g: Group) -> bool:
     return g.is_leaf and g.leaf_connections >= 2  # the site's remote to the system account
 
 
+def _log(dep: LocalDeployment, name: str) -> list[str]:
+    """The lines of the server's current run (the whole log file when it is not running)."""
+    proc = dep.cluster_of(name).process(name)
+    if proc is not None:
+        return proc.log_tail(100_000)
+    try:
+        return dep.cluster_of(name).log_path(name).read_text(errors="replace").splitlines()
+    except OSError:
+        return []
+
+
 def meta_stall(dep: LocalDeployment, unit: list[Group]) -> MetaStall | None:
     """The stall shape ``unit`` (one JetStream of ``dep``) is in, or None when it is not."""
     core = tuple(g.name for g in dep.groups
@@ -74,8 +85,7 @@ def meta_stall(dep: LocalDeployment, unit: list[Group]) -> MetaStall | None:
     nodes = [n.name for g in unit for n in dep.cluster(g.name).nodes]
     expected, server = None, None
     for name in nodes:
-        proc = dep.cluster_of(name).process(name)
-        for line in proc.log_tail(100_000) if proc is not None else ():
+        for line in _log(dep, name):
             m = ADJUST_LINE.search(line)
             if m and int(m.group(1)) > len(nodes) and int(m.group(1)) > (expected or 0):
                 expected, server = int(m.group(1)), name

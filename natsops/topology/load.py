@@ -479,14 +479,18 @@ class _Builder:
                     f"Raft needs a majority, so it tolerates {(len(c.nodes) - 1) // 2} "
                     "failure(s); use an odd count (3, 5)"))
         js_clusters = [c.name for c in t.clusters if any(n.jetstream.enabled for n in c.nodes)]
+        sites = [s.name for s in t.leafs
+                 if s.system and any(n.jetstream.enabled for n in s.nodes)]
         for i, c in enumerate(t.clusters):
-            if js_clusters and c.name not in js_clusters and t.has_gateway(c.name):
+            if js_clusters and sites and c.name not in js_clusters and t.has_gateway(c.name):
                 self.warnings.append(self.src.warn(
                     ("clusters", i, "nodes"), f"cluster {c.name} runs without JetStream in a "
-                    f"supercluster whose cluster(s) {', '.join(js_clusters)} run it: at first "
-                    "start nats-server may count its servers in the JetStream meta group's "
-                    "expected size and never elect a meta leader (seen with 2.15.1); enable "
-                    "JetStream on every cluster, or make the core-only servers a leaf site"))
+                    f"supercluster whose cluster(s) {', '.join(js_clusters)} run it, with leaf "
+                    f"site(s) {', '.join(sites)} sharing the system account: started all at "
+                    "once, nats-server (seen with 2.15.1) may count the leaf servers in the "
+                    "meta group's expected size and never elect a meta leader; start the leaf "
+                    "sites once the clusters have one (bootstrap --topology does), enable "
+                    "JetStream on every cluster, or bind the leaf sites with system: false"))
         for i, s in enumerate(t.leafs):
             if len(s.nodes) % 2 == 0 and any(n.jetstream.enabled for n in s.nodes):
                 self.warnings.append(self.src.warn(

@@ -104,9 +104,12 @@ def test_warnings_for_even_clusters_and_defaults() -> None:
 def test_a_core_only_cluster_in_a_jetstream_supercluster_is_a_warning() -> None:
     text = BASE + ("  - name: west\n    nodes: [{name: w1, host: 10.9.0.1, "
                    "jetstream: {enabled: false}}]\n")
-    lt = _topo(text)
-    (w,) = [w for w in lt.warnings if "without JetStream" in w]
+    assert not [w for w in _topo(text).warnings if "without JetStream" in w]  # no leaf site
+    text += ("leafs:\n  - {name: site, hub: east, account: APP, domain: edge, "
+             "nodes: [{name: l1, host: 10.8.0.1}]}\n")
+    (w,) = [w for w in _topo(text).warnings if "without JetStream" in w]
     assert "clusters[1].nodes: cluster west runs without JetStream in a supercluster" in w
+    assert "leaf site(s) site sharing the system account" in w
     assert "never elect a meta leader" in w
 
 
