@@ -240,14 +240,13 @@ async def push(store: Store, op: str, settings: SysAccess, accounts: Sequence[st
                                  consequence="it did not get the JWTs" if not dry_run
                                  else "a push would not reach it")
         refused: list[Finding] = []
-        for acc in targets:
-            stored = await lookup(nc, acc.public_key, len(servers), timeout)
+        memory = bool(servers) and await mem.memory_resolver(nc, len(servers), timeout)
+        for acc in targets:  # a MEMORY resolver stores nothing to look up
+            stored = [] if memory else await lookup(nc, acc.public_key, len(servers), timeout)
             refused += preflight(store, op, acc, servers, [t for t in stored if t])
-        local = None
-        if servers and await mem.memory_resolver(nc, len(servers), timeout):
-            local = mem.local_preload(access, login, op, (*names, *gone))
-            if local is None:
-                refused.append(mem.refusal(op))
+        local = mem.local_preload(access, login, op, (*names, *gone)) if memory else None
+        if memory and local is None:
+            refused.append(mem.refusal(op))
         if refused and not force and not dry_run:
             raise _refusal(refused)
         reloaded = (await mem.push_preload(store, op, local, names, timeout)

@@ -59,7 +59,8 @@ async def memory_resolver(nc: Client, expected: int, timeout: float) -> bool:
     MEMORY one, or a URL one)."""
     from natsops.auth.sysreq import collect, no_responders
 
-    msgs = await collect(nc, "$SYS.REQ.CLAIMS.LIST", b"", expected=expected, timeout=timeout)
+    msgs = await collect(nc, "$SYS.REQ.CLAIMS.LIST", b"", expected=expected, timeout=timeout,
+                         until=no_responders)  # a 503: nobody in the whole system listens
     return not [m for m in msgs if not no_responders(m)]
 
 
