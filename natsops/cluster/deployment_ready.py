@@ -200,16 +200,26 @@ async def wait_metas(dep: LocalDeployment, deadline: Deadline, units: list[list[
     """Wait for a meta leader in each JetStream of ``units``; a unit still without one when
     the deadline passes is named with the shape that stalls it (:mod:`natsops.cluster.
     meta_stall`), when it is in that shape."""
-    from natsops.cluster.meta_stall import meta_stall
-
     try:
         await asyncio.gather(*(_wait_meta(dep, deadline, u, running) for u in units))
     except Timeout:
-        for u in units:
-            stall = meta_stall(dep, u) if _meta_key(u) in deadline.pending else None
-            if stall is not None:
-                raise stall.error(deadline.seconds) from None
+        _name_meta_stall(dep, deadline, units)
         raise
+
+
+def _name_meta_stall(dep: LocalDeployment, deadline: Deadline,
+                     units: list[list[Group]]) -> None:
+    """Raise the stall of a unit still without a meta leader (its meta wait, or a server's
+    health, is pending on it) when it is in the shape that stalls; else return."""
+    from natsops.cluster.meta_stall import meta_stall
+
+    for u in units:
+        servers = {n.name for g in u for n in dep.cluster(g.name).nodes}
+        waiting = _meta_key(u) in deadline.pending or any(
+            k in servers and "meta leader" in v for k, v in deadline.pending.items())
+        stall = meta_stall(dep, u) if waiting else None
+        if stall is not None:
+            raise stall.error(deadline.seconds) from None
 
 
 async def _probe(dep: LocalDeployment, deadline: Deadline, group: Group) -> int:
@@ -229,7 +239,11 @@ async def wait_topology_usable(dep: LocalDeployment, *, timeout: float = 30.0,
     count per group (0: not probed, as it has no JetStream or no APP user)."""
     deadline = Deadline(timeout, f"topology {dep.name}", hint=f"see the logs in {dep.dir}")
     progress(f"waiting for /healthz on {len(dep.nodes)} servers")
-    await _wait_healthz(dep, deadline)
+    try:
+        await _wait_healthz(dep, deadline)
+    except Timeout:  # /healthz fails while there is no meta leader
+        _name_meta_stall(dep, deadline, dep.js_units())
+        raise
     if any(g.gateways or g.is_leaf for g in dep.groups):
         progress("waiting for gateway and leafnode connections")
         await _wait_links(dep, deadline)
