@@ -120,6 +120,13 @@ def test_a_limit_pushed_is_enforced_without_restarting_servers(topo: Running) ->
             r = await asyncio.to_thread(topo.invoke, "auth", "account", "edit", "APP",
                                         "--max-subs", "1")
             assert r.exit_code == 0, r.output
+            jwt = topo.store.account(OP, "APP").token.token
+            r = await asyncio.to_thread(topo.invoke, "--context", "natsops-east-sys", "auth",
+                                        "push", "--account", "APP", "--dry-run", "--json")
+            assert r.exit_code == 0, r.output
+            assert {(x["status"], x["message"]) for x in json.loads(r.stdout)["pushes"][0][
+                "replies"]} == {("would push", "would rewrite the preload and reload")}
+            assert jwt not in preload.read_text()  # a dry run writes nothing
             r = await asyncio.to_thread(topo.invoke, "--context", "natsops-east-sys", "auth",
                                         "push", "--account", "APP", "--expect", "4", "--json")
             assert r.exit_code == 0, r.output
@@ -131,6 +138,7 @@ def test_a_limit_pushed_is_enforced_without_restarting_servers(topo: Running) ->
         finally:
             await nc.close()
 
+    preload = topo.dep.cluster("east").node_dir("e1") / PRELOAD_INCLUDE
     doc = run(go())
     replies = doc["pushes"][0]["replies"]
     assert {(x["server"], x["status"]) for x in replies} == {(s, "reloaded") for s in SERVERS}
