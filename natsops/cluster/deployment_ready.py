@@ -312,7 +312,9 @@ async def _start_clusters_first(dep: LocalDeployment, deadline: Deadline,
                          f"{', '.join('+'.join(g.name for g in u) for u in js)} before the "
                          "leaf sites start")
                 await wait_metas(dep, deadline, js, clusters)
-        progress(f"starting {len(todo)} servers of {step} {', '.join(map(_label, groups))}")
+                progress(f"meta leader elected after {deadline.elapsed():.1f}s")
+        progress(f"starting {len(todo)} server{'s' if len(todo) > 1 else ''} of {step} "
+                 f"{', '.join(map(_label, groups))}")
         ids += stack.enter_context(started_all(dep, todo))
     return tuple(ids)
 

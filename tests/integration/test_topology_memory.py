@@ -97,7 +97,8 @@ def test_clusters_start_first_and_the_leaf_site_after_the_meta_leader(
     lines = [ln for ln in topo.stderr.splitlines() if "starting" in ln or "meta leader" in ln]
     assert "starting 3 servers of clusters east (JetStream), west (core-only)" in lines[0]
     assert "meta leader of east before the leaf sites start" in lines[1]
-    assert "starting 1 servers of leaf sites site (leaf site of east)" in lines[2]
+    assert "meta leader elected after" in lines[2]
+    assert "starting 1 server of leaf sites site (leaf site of east)" in lines[3]
     conf = topo.dep.cluster("east").config_path("e1")
     assert f'include "{PRELOAD_INCLUDE}"' in conf.read_text()
     assert "eyJ" not in conf.read_text().split("system_account")[1]  # JWTs only in the preload
