@@ -178,23 +178,26 @@ def _matcher(cfgs: Sequence[Config], blocks: Sequence[str]) -> HostMatcher:
             lst = _listener(c, b)
             if lst is not None:
                 names.add(lst.host)
-        for _, t in _all_targets(c):
+        for _, t, _ in _all_targets(c):
             names.add(t[0])
     hosts.prime(names)
     return hosts
 
 
-def _all_targets(cfg: Config) -> Iterator[tuple[Node, tuple[str, int]]]:
+def _all_targets(cfg: Config) -> Iterator[tuple[Node, tuple[str, int], str]]:
+    """Every URL the config dials: (its node, (host, port), the key it is listed under)."""
     routes = cfg.get("cluster", "routes")
     for r in routes.elements() if routes is not None else []:
         t = _target(str(r.value)) if r.kind == "string" else None
         if t is not None:
-            yield r, t
+            yield r, t, "cluster.routes"
     for entry, _ in _gateway_entries(cfg):
-        yield from _url_targets(entry)
+        for u, t in _url_targets(entry):
+            yield u, t, "gateway.gateways"
     remotes = cfg.get("leafnodes", "remotes")
     for rem in remotes.elements() if remotes is not None else []:
-        yield from _url_targets(rem)
+        for u, t in _url_targets(rem):
+            yield u, t, "leafnodes.remotes"
 
 
 def _unresolved_hit(u: Node, what: str, t: tuple[str, int], name: str) -> Hit:
