@@ -89,6 +89,9 @@ def tls_sans(cfgs: Sequence[Config]) -> Iterator[Hit]:
     for c in cfgs:
         for u, t, kind in _all_targets(c):
             block = blocks[kind]
+            # several listeners reached (a wildcard bind matched by port only): the URL is
+            # fine when any of their certificates covers its host
+            seen: list[tuple[str, str, list[str]]] = []
             for lst in _reach(hosts, cfgs, block, t).hits:
                 cert = listener_cert(lst.cfg, block)
                 if cert is None:
@@ -98,12 +101,16 @@ def tls_sans(cfgs: Sequence[Config]) -> Iterator[Hit]:
                 except (OSError, ValueError):
                     continue  # conf/tls-files says so
                 if covers(info, t[0]):
+                    break
+                seen.append((lst.cfg.file, cert[1], [f"DNS:{d}" for d in info.dns_names]
+                             + [f"IP:{i}" for i in info.ip_addresses]))
+            else:
+                if not seen:
                     continue
-                sans = [f"DNS:{d}" for d in info.dns_names] + [f"IP:{i}" for i in
-                                                               info.ip_addresses]
+                file, path, sans = seen[0]
                 yield Hit(u, f"{kind} URL {t[0]}:{t[1]} reaches the {block} listener of "
-                          f"{lst.cfg.file}, whose certificate {cert[1]} does not cover "
-                          f"{t[0]}: the TLS handshake fails", f"reissue {cert[1]} with "
-                          f"{t[0]} in its SANs, or dial a name it covers", subject=kind,
-                          evidence={"target": f"{t[0]}:{t[1]}", "certificate": cert[1],
-                                    "sans": sans, "listener": lst.text})
+                          f"{file}, whose certificate {path} does not cover {t[0]}: the TLS "
+                          f"handshake fails", f"reissue {path} with {t[0]} in its SANs, or "
+                          "dial a name it covers", subject=kind,
+                          evidence={"target": f"{t[0]}:{t[1]}", "certificate": path,
+                                    "sans": sans, "listeners": [x[0] for x in seen]})
