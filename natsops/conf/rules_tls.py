@@ -10,6 +10,7 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from natsops.conf.parser import Config, Node
 from natsops.conf.registry import Hit, rule
@@ -39,6 +40,27 @@ def _path(cfg: Config, tls: Node, key: str) -> tuple[Node, str] | None:
         return None
     p = str(n.value)
     return n, p if posixpath.isabs(p) else posixpath.join(posixpath.dirname(cfg.file) or ".", p)
+
+
+def cert_files(cfg: Config) -> list[dict[str, Any]]:
+    """Each tls block's cert_file as read here: where, path, and each certificate of the file
+    (leaf first, then intermediates: subject, is_ca, not_after); unreadable ones say why."""
+    from natsops.tls import chain_infos
+
+    out: list[dict[str, Any]] = []
+    for where, tls in _tls_nodes(cfg):
+        cert = _path(cfg, tls, "cert_file")
+        if cert is None:
+            continue
+        entry: dict[str, Any] = {"where": where, "file": cert[1]}
+        try:
+            entry["chain"] = [{"subject": i.subject, "is_ca": i.is_ca,
+                               "not_after": i.not_after.strftime("%Y-%m-%dT%H:%M:%SZ")}
+                              for i in chain_infos(Path(cert[1]).read_bytes())]
+        except (OSError, ValueError) as exc:
+            entry["error"] = getattr(exc, "strerror", None) or str(exc)
+        out.append(entry)
+    return out
 
 
 def listener_cert(cfg: Config, block: str) -> tuple[Node, str] | None:

@@ -158,7 +158,7 @@ def test_lint_checks_certificate_files_and_sans(pki: dict[str, Path]) -> None:
     sans = _set(found, "set/tls-sans")
     # e2 and e3 dial e1 (certificate for DNS:e1 only); e1 dials e2 (issued for 10.0.0.1)
     assert {f.location.file for f in sans if f.location} == {"e1.conf", "e2.conf", "e3.conf"}
-    to_e1 = [f for f in sans if f.location and f.location.file == "e2.conf"][0]
+    to_e1 = next(f for f in sans if f.location and f.location.file == "e2.conf")
     assert "does not cover 10.0.0.1" in to_e1.message and to_e1.evidence["sans"] == ["DNS:e1"]
     missing = lint_texts({"m.conf": "tls { cert_file: /nonexistent/x.pem }\n"}, env={})
     [info] = _set(missing.findings, "conf/tls-files")
