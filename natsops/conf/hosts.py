@@ -84,7 +84,7 @@ def identity(cfg: Config) -> dict[str, str]:
             if h and h not in WILDCARD:
                 out.setdefault(h, ".".join(node_path))
 
-    for key in ("client_advertise", "host", "net", "listen"):
+    for key in ("client_advertise", "host", "net", "listen", "http", "https"):
         n = cfg.get(key)
         if n is not None and n.kind == "string":
             add((key,), n.value)
@@ -156,16 +156,17 @@ class HostMatcher:
         return Verdict(False, f"{url_host} ({', '.join(sorted(ua))}) is not {addr} "
                        f"({', '.join(sorted(aa))})")
 
-    def reaches(self, url_host: str, lst: Listener) -> Verdict:
-        """Whether a URL to ``url_host`` on ``lst.port`` reaches listener ``lst``."""
+    def reaches(self, url_host: str, lst: Listener, dialer: Config | None = None) -> Verdict:
+        """Whether a URL to ``url_host`` on ``lst.port``, dialed by ``dialer``'s server,
+        reaches listener ``lst`` (a loopback URL reaches the dialer's own machine only)."""
+        if url_host.lower().strip("[]") in _LOOPBACK:
+            return self._loopback(url_host, lst, dialer)
         if lst.host.lower() not in WILDCARD:
             v = self.same_host(url_host, lst.host)
             how = f"{lst.block} listens on {lst.text} of {lst.cfg.file}: {v.how}"
             return Verdict(v.match, how, v.unresolved)
         ids = self.identity(lst.cfg)
         wild = f"{lst.block} binds every address ({lst.text}) of {lst.cfg.file}"
-        if url_host.lower() in _LOOPBACK:
-            return Verdict(True, f"{wild}; {url_host} is loopback (same machine assumed)")
         if not ids:
             return Verdict(True, f"{wild}, which names no address of its machine (no advertise,"
                            " no other bound address): matched by port only")
@@ -180,6 +181,25 @@ class HostMatcher:
             return Verdict(False, f"{wild}; {unresolved} does not resolve", unresolved)
         return Verdict(False, f"{wild}; {url_host} is none of its addresses: {known}")
 
+    def _loopback(self, url_host: str, lst: Listener, dialer: Config | None) -> Verdict:
+        where = f"{lst.block} listens on {lst.text} of {lst.cfg.file}"
+        if lst.host.lower() not in WILDCARD and lst.host.lower().strip("[]") not in _LOOPBACK:
+            v = self.same_host(url_host, lst.host)
+            return Verdict(v.match, f"{where}: {v.how}", v.unresolved)
+        if dialer is None or dialer is lst.cfg:
+            return Verdict(True, f"{where}; {url_host} is loopback")
+        mine = [a for a in self.identity(dialer) if a not in _LOOPBACK]
+        theirs = [a for a in self.identity(lst.cfg) if a not in _LOOPBACK]
+        if not mine or not theirs:
+            return Verdict(True, f"{where}; {url_host} is loopback: the same machine assumed "
+                           "(a config names no other address of its machine)")
+        for a in mine:
+            for b in theirs:
+                if self.same_host(a, b).match:
+                    return Verdict(True, f"{where}; {url_host} is loopback and both configs "
+                                   f"name {b}: the same machine")
+        return Verdict(False, f"{where}; {url_host} is the dialing server's own machine "
+                       f"({', '.join(mine)}), not {lst.cfg.file}'s ({', '.join(theirs)})")
 
 def _resolve(name: str) -> frozenset[str] | None:
     try:

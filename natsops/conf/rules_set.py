@@ -151,7 +151,7 @@ class _Reach:
 
 
 def _reach(hosts: HostMatcher, cfgs: Sequence[Config], block: str, target: tuple[str, int],
-           only: Sequence[Config] | None = None) -> _Reach:
+           only: Sequence[Config] | None = None, dialer: Config | None = None) -> _Reach:
     hits: list[Listener] = []
     how: list[dict[str, str]] = []
     unresolved = None
@@ -159,7 +159,7 @@ def _reach(hosts: HostMatcher, cfgs: Sequence[Config], block: str, target: tuple
         lst = _listener(c, block)
         if lst is None or lst.port != target[1]:
             continue
-        v = hosts.reaches(target[0], lst)
+        v = hosts.reaches(target[0], lst, dialer)
         how.append({"file": c.file, "listener": lst.text, "match": "yes" if v.match else "no",
                     "how": v.how})
         if v.match:
@@ -264,13 +264,13 @@ def route_targets(cfgs: Sequence[Config]) -> Iterator[Hit]:
                 t = _target(str(r.value)) if r.kind == "string" else None
                 if t is None:
                     continue
-                mine = _reach(hosts, cfgs, "cluster", t, only=members)
+                mine = _reach(hosts, cfgs, "cluster", t, only=members, dialer=c)
                 if mine.hits:
                     continue
                 if mine.unresolved:
                     yield _unresolved_hit(r, "cluster.routes", t, mine.unresolved)
                     continue
-                other = _reach(hosts, cfgs, "cluster", t)
+                other = _reach(hosts, cfgs, "cluster", t, dialer=c)
                 why = (f"that is the cluster port of {other.hits[0].cfg.file}, which is in "
                        "another cluster") if other.hits else "no config of cluster " + name + \
                     " listens there"
@@ -293,7 +293,7 @@ def gateway_targets(cfgs: Sequence[Config]) -> Iterator[Hit]:
                 continue
             peers = [o for o in cfgs if _gateway_name(o) == gw]
             for u, t in _url_targets(entry):
-                r = _reach(hosts, cfgs, "gateway", t, only=peers)
+                r = _reach(hosts, cfgs, "gateway", t, only=peers, dialer=c)
                 if r.unresolved:
                     yield _unresolved_hit(u, "gateway.gateways", t, r.unresolved)
                 elif not r.hits:
@@ -307,7 +307,7 @@ def gateway_targets(cfgs: Sequence[Config]) -> Iterator[Hit]:
         remotes = c.get("leafnodes", "remotes")
         for rem in remotes.elements() if remotes is not None else []:
             for u, t in _url_targets(rem):
-                r = _reach(hosts, cfgs, "leafnodes", t, only=hubs)
+                r = _reach(hosts, cfgs, "leafnodes", t, only=hubs, dialer=c)
                 if r.unresolved:
                     yield _unresolved_hit(u, "leafnodes.remotes", t, r.unresolved)
                 elif not r.hits:

@@ -114,7 +114,7 @@ def tls_sans(cfgs: Sequence[Config]) -> Iterator[Hit]:
             # several listeners reached (a wildcard bind matched by port only): the URL is
             # fine when any of their certificates covers its host
             seen: list[tuple[str, str, list[str]]] = []
-            for lst in _reach(hosts, cfgs, block, t).hits:
+            for lst in _reach(hosts, cfgs, block, t, dialer=c).hits:
                 cert = listener_cert(lst.cfg, block)
                 if cert is None:
                     continue

@@ -43,6 +43,38 @@ def test_wildcard_listener_matches_only_its_own_addresses() -> None:
     assert "10.0.0.1 (cluster.advertise)" in how[0]["how"]
 
 
+def test_loopback_url_reaches_the_dialers_own_machine_only() -> None:
+    files = {
+        "n1.conf": _member(1, "0.0.0.0:6222", ["nats://127.0.0.1:6223"],
+                           'advertise: "10.0.0.1:6222",'),
+        "n2.conf": _member(2, "0.0.0.0:6223", ["nats://10.0.0.1:6222"],
+                           'advertise: "10.0.0.2:6223",'),
+    }
+    [f] = _set(lint_texts(files, env={}).findings, "set/route-targets")
+    assert f.location is not None and f.location.file == "n1.conf"
+    assert "the dialing server's own machine (10.0.0.1)" in f.evidence["listeners"][0]["how"]
+    same = {**files, "n2.conf": files["n2.conf"].replace("10.0.0.2", "10.0.0.1")}
+    assert _set(lint_texts(same, env={}).findings, "set/route-targets") == []
+
+
+def test_a_name_matches_the_ip_it_resolves_to(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from natsops.conf import hosts
+
+    monkeypatch.setitem(hosts._RESOLVED, "nats-b.example", (time.monotonic(),
+                                                            frozenset({"10.0.0.2"})))
+    files = {
+        "n1.conf": _member(1, "10.0.0.1:6222", ["nats://nats-b.example:6222"]),
+        "n2.conf": _member(2, "10.0.0.2:6222", ["nats://10.0.0.1:6222"]),
+    }
+    assert _set(lint_texts(files, env={}).findings, "set/route-targets") == []
+    files["n2.conf"] = _member(2, "10.0.0.3:6222", ["nats://10.0.0.1:6222"])
+    [f] = _set(lint_texts(files, env={}).findings, "set/route-targets")
+    assert "nats-b.example (10.0.0.2) is not 10.0.0.3 (10.0.0.3)" in {
+        h["how"].split(": ", 1)[1] for h in f.evidence["listeners"]}
+
+
 def test_names_resolve_and_an_unresolvable_name_is_said_so() -> None:
     files = {
         "n1.conf": _member(1, "127.0.0.1:6222", ["nats://localhost:6223"]),
