@@ -75,13 +75,14 @@ def _host_of(hostport: str) -> str:
 
 
 def identity(cfg: Config) -> dict[str, str]:
-    """The addresses (or names) a config gives for its own machine -> where it says so."""
+    """The addresses (or names) a config gives for its own machine -> where it says so
+    (loopback addresses say nothing about which machine)."""
     out: dict[str, str] = {}
 
     def add(node_path: tuple[str, ...], value: object) -> None:
         if isinstance(value, str):
             h = _host_of(value)
-            if h and h not in WILDCARD:
+            if h and h not in WILDCARD and h not in _LOOPBACK:  # every machine has loopback
                 out.setdefault(h, ".".join(node_path))
 
     for key in ("client_advertise", "host", "net", "listen", "http", "https"):

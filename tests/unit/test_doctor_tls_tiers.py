@@ -102,6 +102,11 @@ def test_account_tiers_per_replica_tier() -> None:
     assert got[("R1", "disk_storage")].severity.label == "warn"
     assert got[("R3", "disk_storage")].evidence["used"] == 2970  # bytes x 3 replicas
     assert got[("R3", "streams")].severity.label == "fail"
+    reserved = _streams(("A", 1, 100))
+    reserved["account_details"][0]["stream_detail"][0]["config"]["max_bytes"] = 900
+    [r] = run(Snapshot(servers=(srv(jsz=reserved, account_claims={KEY: claim}),),
+                       transport="sys"), "account-tiers")  # max_bytes is reserved at creation
+    assert (r.evidence["used"], r.evidence["stored"], r.severity.label) == (900, 100, "warn")
     quiet = srv(jsz=_streams(("A", 1, 100)), account_claims={KEY: claim})
     assert run(Snapshot(servers=(quiet,), transport="sys"), "account-tiers") == []
     flat = srv(jsz=_streams(("A", 1, 999)), account_claims={KEY: {"name": "APP", "limits": {
