@@ -94,8 +94,17 @@ def tls_files(cfg: Config) -> Iterator[Hit]:
                    "chain": "give the ca_file of the CA that issued it (or put the "
                             "intermediates after the certificate in cert_file)"}.get(
                 p.kind, "fix the certificate")
-            yield Hit(nodes.get(p.file, cert[0]), f"{where}: {p.file}: {p.message}", fix,
-                      subject=where, severity=None if p.fatal else Severity.WARN, evidence=ev)
+            severity = None if p.fatal else Severity.WARN
+            message = f"{where}: {p.file}: {p.message}"
+            if p.kind == "chain" and where != "cluster.tls":
+                # ca_file verifies the *peers'* certificates: a listener's own certificate may
+                # come from another CA (a public one for clients); within a cluster's routes
+                # the nodes share one CA, so there it is an error
+                severity = Severity.WARN
+                message += (" (ca_file verifies the peers; fine if they trust the CA that "
+                            "issued this certificate)")
+            yield Hit(nodes.get(p.file, cert[0]), message, fix, subject=where,
+                      severity=severity, evidence=ev)
 
 
 @rule("set/tls-sans", Severity.FAIL, "Certificates cover the hosts their peers dial",

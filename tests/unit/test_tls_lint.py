@@ -192,6 +192,13 @@ def test_lint_checks_certificate_files_and_sans(pki: dict[str, Path]) -> None:
     assert {f.location.file for f in sans if f.location} == {"e1.conf", "e2.conf", "e3.conf"}
     to_e1 = next(f for f in sans if f.location and f.location.file == "e2.conf")
     assert "does not cover 10.0.0.1" in to_e1.message and to_e1.evidence["sans"] == ["DNS:e1"]
+    chain = {f.location.file: f.severity for f in _set(found, "conf/tls-files")
+             if f.location and f.evidence.get("problem") == "chain"}
+    assert chain == {"e3.conf": Severity.FAIL}  # routes: the nodes share one CA
+    client = lint_texts({"c.conf": f'tls {{ cert_file: "{d}/wrong.pem", key_file: '
+                                   f'"{d}/wrong-key.pem", ca_file: "{d}/ca.pem" }}\n'}, env={})
+    [warn] = _set(client.findings, "conf/tls-files")  # clients may trust another CA
+    assert warn.severity == Severity.WARN and "ca_file verifies the peers" in warn.message
     missing = lint_texts({"m.conf": "tls { cert_file: /nonexistent/x.pem }\n"}, env={})
     [info] = _set(missing.findings, "conf/tls-files")
     assert info.severity == Severity.INFO and "not checked here" in info.message
