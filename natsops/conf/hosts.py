@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from natsops.conf.parser import Config
+from natsops.tls import is_ip as _is_ip
 
 __all__ = ["RESOLVE_TIMEOUT", "WILDCARD", "HostMatcher", "Listener", "Verdict"]
 
@@ -57,14 +58,6 @@ class Verdict:
     match: bool
     how: str
     unresolved: str | None = None  # a name that did not resolve (then ``match`` is False)
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _host_of(hostport: str) -> str:

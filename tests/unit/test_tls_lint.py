@@ -13,6 +13,7 @@ from natsops.conf.lint import lint_texts
 from natsops.findings import Finding, Severity
 from natsops.tls import CertKey, check_server_cert, generate_ca, issue_cert, write_pair
 from natsops.topology import TopologyError, parse_topology
+from tests.unit.test_topology import BASE
 
 NOW = dt.datetime.now(dt.timezone.utc)
 
@@ -120,14 +121,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     return {"dir": d}
 
 
-TOPO = """\
-name: t
-clusters:
-  - name: east
-    nodes:
-      - {name: e1, host: 10.0.0.1}
-      - {name: e2, host: 10.0.0.2}
-      - {name: e3, host: 10.0.0.3}
+TOPO = BASE + """\
 tls:
   ca: ca.pem
   certs:
