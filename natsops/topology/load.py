@@ -14,6 +14,7 @@ run on the whole topology before anything is rendered or started:
   only by ``password_env`` or generated, never in clear) or ``operator:``;
 - given certificates (``tls: {ca, certs}``): each covers its node's host in its SANs, is
   not expired, matches its key and chains to the CA (errors); near expiry is a warning;
+  a CA to issue from (``generate`` with ``ca``/``ca_key``) is in date and matches its key;
 - an even or single-node JetStream cluster is a warning, returned with the topology.
 """
 
@@ -496,6 +497,8 @@ class _Builder:
                     "use 1, 3 or 5 for its JetStream domain"))
         if len(t.clusters) > 1:
             self.check_connected(t)
+        if t.tls is not None and t.tls.generate:
+            self.check_certs(t, t.tls)
         if t.tls is not None and not t.tls.generate:
             for server, _, _ in t.tls.certs:
                 if server not in seen:
@@ -512,6 +515,12 @@ class _Builder:
         and clients dial), not expired (a warning within 30 days), its key, the CA's chain."""
         from natsops.tls import check_server_cert
 
+        if spec.generate and spec.ca and spec.ca_key:  # the CA certificates are issued from
+            for p in check_server_cert(spec.ca, spec.ca_key, None):
+                path: tuple[str, ...] = ("tls", "ca_key" if p.file == spec.ca_key else "ca")
+                if p.fatal:
+                    raise self.src.error(path, f"{p.file}: {p.message} (the CA to issue from)")
+                self.warnings.append(self.src.warn(path, f"{p.file}: {p.message}"))
         for server, cert, key in spec.certs:
             fatal = []
             for p in check_server_cert(cert, key, spec.ca, [t.node(server).host]):

@@ -203,3 +203,11 @@ def test_check_server_cert_names_each_problem(pki: dict[str, Path]) -> None:
     kinds = {p.kind for p in check_server_cert(d / "soon.pem", d / "e2-key.pem", d / "other.pem",
                                                ["10.0.0.1", "e1.example.com"])}
     assert kinds == {"expiring", "key", "chain", "sans"}
+
+
+def test_topology_ca_to_issue_from_is_checked(pki: dict[str, Path]) -> None:
+    base = BASE + "tls: {generate: true, ca: ca.pem, ca_key: KEY}\n"
+    assert parse_topology(base.replace("KEY", "ca-key.pem"), str(pki["dir"] / "t.yaml"))
+    with pytest.raises(TopologyError, match=r"t\.yaml:8: tls\.ca_key: .*other-key\.pem: this "
+                       "private key does not belong"):
+        parse_topology(base.replace("KEY", "other-key.pem"), str(pki["dir"] / "t.yaml"))
