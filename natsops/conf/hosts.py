@@ -16,9 +16,9 @@ not resolve is reported as such, never as "points at no listener".
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import ipaddress
 import socket
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -106,14 +106,18 @@ class HostMatcher:
                        and n.lower() not in self._cache and n not in WILDCARD})
         if not todo:
             return
-        pool = cf.ThreadPoolExecutor(max_workers=min(16, len(todo)))
-        futures = {pool.submit(_resolve, n): n for n in todo}
-        try:
-            done, _ = cf.wait(futures, timeout=self.timeout)
-        finally:
-            pool.shutdown(wait=False, cancel_futures=True)
-        for fut, name in futures.items():
-            self._cache[name] = fut.result() if fut in done else None
+        # daemon threads: a lookup still hanging after the timeout must not hold the process
+        # at exit (a ThreadPoolExecutor's workers are joined then)
+        found: dict[str, frozenset[str] | None] = {}
+        threads = [threading.Thread(target=lambda n=n: found.__setitem__(n, _resolve(n)),
+                                    daemon=True, name=f"resolve {n}") for n in todo]
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + self.timeout
+        for t in threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+        for name in todo:
+            self._cache[name] = found.get(name)
             _RESOLVED[name] = (time.monotonic(), self._cache[name])
 
     def addresses(self, host: str) -> frozenset[str] | None:
