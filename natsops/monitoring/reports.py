@@ -376,9 +376,11 @@ async def kick(nc: Client, cid: int, *, server: str = "", timeout: float = 3.0) 
         raise UsageError(f"invalid connection id {cid}: a CID is a positive number")
     body: dict[str, Any] = {"cid": cid, "auth": True}
     if server:
-        body.update(server_name=server, exact_match=True)
-    res = await sys_ping(nc, "CONNZ", body, timeout=timeout)
-    hits = [(as_map(e.get("server")), c) for e in res.replies
+        one = await ping_server(nc, "CONNZ", server, body, timeout=timeout)
+        replies: tuple[Mapping[str, Any], ...] = (one,) if one is not None else ()
+    else:
+        replies = (await sys_ping(nc, "CONNZ", body, timeout=timeout)).replies
+    hits = [(as_map(e.get("server")), c) for e in replies
             for c in as_map(e.get("data")).get("connections") or () if as_int(c.get("cid")) == cid]
     if not hits:
         where = f"on {server}" if server else "on any server"
