@@ -7,12 +7,8 @@ deployment's, replicas included) and its limits as ``reserved_memory``/``reserve
 visible only in operator mode (the JWT's ``limits.streams``/``limits.consumer``); a
 config-file account's ``max_streams``/``max_consumers`` answer only ``$JS.API.INFO`` as the
 account itself.
-Tiered JWT limits (per replica count, ``limits.tiered_limits`` {"R1": ..., "R3": ...}) leave
-``reserved_*`` at 0 and jsz reports no per-tier use (measured on 2.15.1; only ``$JS.API.INFO``
-as the account itself has ``tiers``). So each tier's use is summed from the gathered streams
-of that replica count (bytes times replicas, as the server counts clustered use), with their
-consumers, against the tier's ``disk_storage``/``mem_storage``/``streams``/``consumer`` from
-the account claim. Account *connection* limits are the ``conn-limits`` check's.
+Tiered JWT limits (``limits.tiered_limits``, per replica tier) leave ``reserved_*`` at 0 and
+are the ``account-tiers`` check's. Account *connection* limits are the ``conn-limits`` check's.
 """
 
 from __future__ import annotations
@@ -83,4 +79,3 @@ def account_limits(snap: Snapshot) -> Iterator[Finding]:
                     "push).")
             if f is not None:
                 yield f
-
