@@ -200,14 +200,15 @@ def _all_targets(cfg: Config) -> Iterator[tuple[Node, tuple[str, int], str]]:
             yield u, t, "leafnodes.remotes"
 
 
-def _unresolved_hit(u: Node, what: str, t: tuple[str, int], name: str) -> Hit:
+def _unresolved_hit(u: Node, what: str, t: tuple[str, int], name: str,
+                    how: list[dict[str, str]]) -> Hit:
     label = {"cluster.routes": "route to", "gateway.gateways": "gateway URL",
              "leafnodes.remotes": "leaf remote"}[what]
     return Hit(u, f"{label} {t[0]}:{t[1]}: {name} does not resolve here (within "
                f"{RESOLVE_TIMEOUT:g}s), so which listener it reaches cannot be told",
                f"check that {name} is in DNS (or /etc/hosts) where the servers run, or lint "
                "where it resolves", subject=what, severity=Severity.WARN,
-               evidence={"host": name, "port": t[1]})
+               evidence={"host": name, "port": t[1], "listeners": how})
 
 
 def _gateway_name(cfg: Config) -> str | None:
@@ -268,7 +269,7 @@ def route_targets(cfgs: Sequence[Config]) -> Iterator[Hit]:
                 if mine.hits:
                     continue
                 if mine.unresolved:
-                    yield _unresolved_hit(r, "cluster.routes", t, mine.unresolved)
+                    yield _unresolved_hit(r, "cluster.routes", t, mine.unresolved, mine.how)
                     continue
                 other = _reach(hosts, cfgs, "cluster", t, dialer=c)
                 why = (f"that is the cluster port of {other.hits[0].cfg.file}, which is in "
@@ -295,7 +296,7 @@ def gateway_targets(cfgs: Sequence[Config]) -> Iterator[Hit]:
             for u, t in _url_targets(entry):
                 r = _reach(hosts, cfgs, "gateway", t, only=peers, dialer=c)
                 if r.unresolved:
-                    yield _unresolved_hit(u, "gateway.gateways", t, r.unresolved)
+                    yield _unresolved_hit(u, "gateway.gateways", t, r.unresolved, r.how)
                 elif not r.hits:
                     yield Hit(u, f"gateway {gw}: no config of that gateway listens on "
                               f"{t[0]}:{t[1]}", "use the gateway { listen } port of a server "
@@ -309,7 +310,7 @@ def gateway_targets(cfgs: Sequence[Config]) -> Iterator[Hit]:
             for u, t in _url_targets(rem):
                 r = _reach(hosts, cfgs, "leafnodes", t, only=hubs, dialer=c)
                 if r.unresolved:
-                    yield _unresolved_hit(u, "leafnodes.remotes", t, r.unresolved)
+                    yield _unresolved_hit(u, "leafnodes.remotes", t, r.unresolved, r.how)
                 elif not r.hits:
                     yield Hit(u, f"leaf remote {t[0]}:{t[1]}: no config of this set accepts "
                               "leaf nodes there", "use the leafnodes { listen } port of a hub "
