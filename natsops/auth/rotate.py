@@ -5,7 +5,8 @@
    creds files in the store rewritten (0600); likewise the activation tokens it signed that
    other accounts of the store import (those accounts are re-signed);
 3. push the accounts (both keys valid: old and new creds work);
-4. remove the old key from the account and push again: creds signed by it stop working.
+4. remove the old key from the account and push again: creds signed by it stop working;
+   its seed leaves the key store for ``keys/retired/`` (no JWT of the store names it any more).
 
 A push that is not accepted everywhere stops the rotation before the old key is removed.
 """
@@ -161,6 +162,9 @@ async def rotate_signing_key(store: Store, op: str, account: str, access: SysAcc
         steps.append(await _push(store, op, [account, *importers], access, timeout))
     _update_account(store, op, account, drop, False)
     steps.append(f"removed signing key {plan.old_key} from {account}")
+    retired = store.retire_key(plan.old_key)
+    if retired is not None:
+        steps.append(f"moved the old key's seed out of the key store to {retired}")
     if access is not None:
         steps.append(await _push(store, op, [account], access, timeout))
     else:
