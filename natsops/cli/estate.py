@@ -147,23 +147,31 @@ def export(
     everything: Annotated[bool, typer.Option("--all", "-a", help="Export everything")] = False,
     out: Annotated[Path, typer.Option(
         "--out", "-o", help="Folder for the recipe files (created if missing)")] = Path("."),
+    account: Annotated[list[str] | None, typer.Option(
+        "--account", help="Also export this account of the auth store, as the servers hold "
+                          "it, roles included (repeatable)")] = None,
+    store: options.AuthStore = None,
+    operator: options.AuthOperator = None,
     json_out: options.Json = False,
 ) -> None:
-    """Write the live streams, consumers and buckets as recipe files.
+    """Write the live streams, consumers and buckets (and --account) as recipe files.
 
     Server-set defaults and metadata are left out, so `natsops plan` on the files shows no
-    change. One file per stream (with its durable consumers) and per bucket.
+    change. One file per stream (with its durable consumers), per bucket and per account.
 
     \b
     Examples:
       natsops export --all --out estate/
       natsops export ORDERS SESSIONS --out estate/
+      natsops export --account APP --store ./store --out auth/
     """
     from natsops.cli import output
+    from natsops.estate import AuthStore
     from natsops.estate.export import check_selection, export_live, write_export
 
-    check_selection(names or [], everything)
-    paths = write_export(call(ctx, export_live, names or [], everything=everything), out)
+    check_selection(names or [], everything, account or [])
+    paths = write_export(call(ctx, export_live, names or [], everything=everything,
+                              accounts=account or [], auth=AuthStore(store, operator)), out)
     if want_json(ctx, json_out):
         output.print_json([str(p) for p in paths])
         return
