@@ -53,7 +53,7 @@ def check_selection(names: Sequence[str], everything: bool,
     if names and everything:
         raise UsageError("give stream or bucket names, or --all (not both)")
     if not (names or everything or accounts):
-        raise UsageError("give stream or bucket names, --all, or --account NAME")
+        raise UsageError("give stream or bucket names, or --all (or --account NAME)")
 
 
 async def _accounts(ctx: EstateContext, accounts: Sequence[str]) -> list[ExportFile]:
