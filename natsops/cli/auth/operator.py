@@ -117,17 +117,25 @@ def operator_edit(
                    add_signing_key=add_signing_key, strict=require_signing_keys,
                    remove_signing_keys=removed)
     if not resign:
+        _only_with_resign(no_push=no_push, sys_creds=sys_creds is not None, yes=yes)
         return _common.emit_changes(ctx, [edit(dry_run=dry_run)], json_out)
-    plan = plan_resign(store, op, strict=require_signing_keys, remove=removed,
-                       adding_key=add_signing_key, push=not no_push)
-    _show_plan(plan, dry_run, no_push, yes)
+    plan = _show_plan(plan_resign(store, op, strict=require_signing_keys, remove=removed,
+                                  adding_key=add_signing_key, push=not no_push), dry_run, no_push, yes)
     change = edit(dry_run=dry_run)
     access = None if no_push or dry_run else _common.sys_settings(ctx, sys_creds)
     report = run(resign_store(store, op, plan, access, timeout=timeout, dry_run=dry_run))
     _print_resign(ctx, change, report, json_out)
 
 
-def _show_plan(plan: "ResignPlan", dry_run: bool, no_push: bool, yes: bool) -> None:
+def _only_with_resign(**given: bool) -> None:
+    from natsops.errors import UsageError
+
+    named = [f"--{k.replace('_', '-')}" for k, v in given.items() if v]
+    if named:
+        raise UsageError(f"{', '.join(named)}: only with --resign")
+
+
+def _show_plan(plan: "ResignPlan", dry_run: bool, no_push: bool, yes: bool) -> "ResignPlan":
     """The re-signing plan on stderr; then ask (unless a dry run, nothing to do, or --yes)."""
     from natsops.cli import output
     from natsops.cli.prompt import confirm
@@ -135,7 +143,7 @@ def _show_plan(plan: "ResignPlan", dry_run: bool, no_push: bool, yes: bool) -> N
     if plan.empty():
         output.info("nothing to re-sign: every account and user is signed as the operator "
                     "requires")
-        return
+        return plan
     output.info("plan" + (" (dry run: nothing changes)" if dry_run else "") + ":")
     for name in plan.accounts:
         output.info(f"  re-sign account {name} by an operator signing key")
@@ -148,6 +156,7 @@ def _show_plan(plan: "ResignPlan", dry_run: bool, no_push: bool, yes: bool) -> N
     if not dry_run:
         confirm(f"re-sign {len(plan.pushed)} account(s) and {len(plan.users)} user(s)"
                 + ("" if no_push else ", then push") + "?", force=yes)
+    return plan
 
 
 def _print_resign(ctx: typer.Context, change: "Change", report: "ResignReport",

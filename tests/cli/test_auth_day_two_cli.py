@@ -1,4 +1,5 @@
-"""``auth keys ls|prune`` and ``auth user info`` through Typer's runner (no server)."""
+"""``auth keys ls|prune``, ``auth user info`` and ``operator edit --resign`` flags, through
+Typer's runner (no server)."""
 
 from __future__ import annotations
 
@@ -58,3 +59,18 @@ def test_user_info_is_readable_and_json_unchanged(tmp_path: Path) -> None:
     assert "{" not in out  # not the claims JSON any more
     data = json.loads(_auth(store, "user", "info", "svc", "-a", "APP", "--json")[0])
     assert data["user"]["claims"]["nats"]["pub"]["allow"] == ["orders.>"]
+
+
+def test_resign_flags_need_resign_and_dry_run_writes_nothing(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    _auth(store, "operator", "add", "OP", "--sys")
+    jwt = (store / "stores/OP/OP.jwt").read_text()
+    _, err = _auth(store, "operator", "edit", "--no-push", "--yes", code=2)
+    assert "--no-push, --yes: only with --resign" in err
+    _, err = _auth(store, "operator", "edit", "--require-signing-keys", "--add-signing-key",
+                   "--resign", code=2)  # the running servers would not know the new key
+    assert "--no-push" in err
+    _, err = _auth(store, "operator", "edit", "--require-signing-keys", "--add-signing-key",
+                   "--resign", "--no-push", "--dry-run")
+    assert "re-sign account SYS" in err and "would update operator OP" in err
+    assert (store / "stores/OP/OP.jwt").read_text() == jwt
