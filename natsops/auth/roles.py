@@ -142,7 +142,9 @@ def _edit_scoped(store: Store, op: str, account: str, role: str,
 
 def remove_role(store: Store, op: str, account: str, role: str, *,
                 dry_run: bool = False) -> Edited:
-    """Remove a role's scoped key: once pushed, the users it issued can no longer connect."""
+    """Remove a role's scoped key: once pushed, the users it issued can no longer connect.
+
+    Its seed moves to ``<store>/keys/retired/`` (as a rotated key's does)."""
     r = find_role(store, op, account, role)
     before = dict(store.account(op, account).token.claims)
     users = [u.name for u in store.users(op, account) if u.token.issuer == r.key]
@@ -156,7 +158,7 @@ def remove_role(store: Store, op: str, account: str, role: str, *,
     notes = (f"users issued through it lose access: {', '.join(users)}",) if users else ()
     ch = _update_account(store, op, account, mutate, dry_run, notes=notes)
     if not dry_run:
-        store.key_path(r.key).unlink(missing_ok=True)
+        store.retire_key(r.key)  # to keys/retired: no JWT of the store names it any more
     return Edited(ch, claim_diff(before, ch.claims))
 
 

@@ -16,7 +16,7 @@ from natsops.auth.edit import scoped_key
 from natsops.auth.store import Store
 from natsops.units import format_bytes, format_duration
 
-__all__ = ["user_view"]
+__all__ = ["effective_view", "user_view"]
 
 
 def _when(ts: int, now: int) -> str:
@@ -104,4 +104,18 @@ def user_view(store: Store, op: str, account: str, name: str,
              ("JWT id", item.jti)]
     creds = store.creds_path(op, account, name)
     rows.append(("creds file", str(creds) if creds.is_file() else "- (not in the store)"))
+    return rows
+
+
+def effective_view(info: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(label, value) lines of a ``$SYS.REQ.USER.INFO`` answer: the permissions the server
+    resolved for the user (a role's template included)."""
+    perms: Mapping[str, Any] = info.get("permissions") or {}
+    rows = [("account", str(info.get("account") or "-"))]
+    for direction in ("publish", "subscribe"):
+        perm = perms.get(direction) or {}
+        rows.append((f"{direction} allow", _list(perm.get("allow"), "everything")))
+        rows.append((f"{direction} deny", _list(perm.get("deny"), "-")))
+    resp = perms.get("responses")
+    rows.append(("responses", f"max {resp.get('max')}" if resp else "-"))
     return rows

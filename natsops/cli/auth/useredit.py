@@ -76,8 +76,8 @@ def user_info(
 
 
 def _print_info(rows: "list[tuple[str, str]]", state: "UserLive | None") -> None:
-    import json
 
+    from natsops.auth.userview import effective_view
     from natsops.cli import output
     from natsops.cli._js import kv_lines
 
@@ -89,8 +89,8 @@ def _print_info(rows: "list[tuple[str, str]]", state: "UserLive | None") -> None
                  [(c.server, c.cid, c.name, c.ip, "current" if c.current else f"older (iat "
                    f"{c.iat})") for c in state.connections])
     if state.permissions is not None:
-        typer.echo("effective permissions (" + "$SYS.REQ.USER.INFO):")
-        typer.echo(json.dumps(state.permissions, indent=2, sort_keys=True))
+        typer.echo("effective permissions ($SYS.REQ.USER.INFO, as the server resolved them):")
+        kv_lines(effective_view(state.permissions))
     elif state.permissions_note:
         output.info(state.permissions_note)
     for note in state.notes:

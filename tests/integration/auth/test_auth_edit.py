@@ -235,6 +235,10 @@ def test_role_user_gets_the_template_whatever_its_jwt(server: OperatorCluster) -
     assert sorted(live["permissions"]["permissions"]["subscribe"]["allow"]) == [
         "_INBOX.>", "extra.>", "feed.alice.>"]
     assert live["permissions"]["permissions"]["publish"]["deny"] == ["forbidden.>"]
+    human, _ = _cli(oc, "user", "info", "alice", "--account", "APP", "--live")
+    assert "role reader" in human and "effective permissions" in human, human
+    effective = human.split("effective permissions", 1)[1]
+    assert "feed.alice.>" in effective and "forbidden.>" in effective and "{" not in human
 
 
 def test_user_info_live_lists_connections_on_an_older_jwt(server: OperatorCluster) -> None:
@@ -459,7 +463,8 @@ def test_account_roles_plan_apply_export_round_trip(server: OperatorCluster,
     after = {r["role"]: r for r in json.loads(
         _cli(oc, "account", "signing-key", "ls", "ROLES", "--json")[0])["roles"]}
     assert set(after) == {"ops"} and after["ops"]["key"] == roles["ops"]["key"]  # same key
-    assert not oc.store.has_key(roles["audit"]["key"])
+    assert not oc.store.has_key(roles["audit"]["key"])  # retired, not deleted
+    assert oc.store.retired_key_path(roles["audit"]["key"]).is_file()
 
     out = tmp_path / "exported"
     natsops("export", "--account", "ROLES", *store, "--out", str(out))
