@@ -18,6 +18,9 @@ The servers keep the operator JWT they started with until restarted, so the push
 they are not strict yet: old and new creds both work until the restart. An operator signing key
 created in the same command is not known to the running servers: accounts it signs would be
 refused, so re-signing with a push is refused then (add the key, restart, then re-sign).
+
+Activation tokens are left as they are: measured on nats-server 2.15.1, a strict server still
+accepts one signed by the exporting account's identity key (the import keeps working).
 """
 
 from __future__ import annotations
