@@ -133,3 +133,27 @@ def test_account_recipe_roles_load_diff_and_sync(store: Store) -> None:
     sync_roles(store, "OP", "APP", {"reader": {"template": {"pub": {"allow": ["x"]}}}})
     [now] = list_roles(store, "OP", "APP")
     assert now.template["pub"] == {"allow": ["x"]} and now.key == key  # same key, new template
+
+
+def test_account_export_round_trips_limits_imports_and_permissions() -> None:
+    from natsops.estate.kinds.account import AccountKind
+
+    kind = AccountKind()
+    nats = {"limits": {"subs": -1, "data": -1, "payload": 512 * 1024, "imports": -1,
+                       "exports": -1, "wildcards": True, "conn": 50, "leaf": -1,
+                       "tiered_limits": {"R3": {"disk_storage": 64 << 20, "streams": 2}}},
+            "default_permissions": {"pub": {"deny": ["admin.>"]}, "sub": {}},
+            "imports": [{"name": "p", "subject": "prices.>", "account": "AKEY", "type": "service"}],
+            "description": "team", "signing_keys": ["APLAIN"], "type": "account", "version": 2}
+    live = Live("Account", "TEAM", nats, detail={
+        "current": True, "keys": {"SUPPLIER": "AKEY", "TEAM": "ATEAM"}, "operator": "OP",
+        "server_iat": 0, "store_iat": 0})
+    doc = kind.export(live)
+    assert doc["metadata"] == {"name": "TEAM", "operator": "OP"}
+    assert doc["spec"]["limits"] == {"payload": "512KB", "conn": 50,
+                                     "tiered_limits": {"R3": {"disk_storage": "64MB",
+                                                              "streams": 2}}}
+    assert doc["spec"]["imports"][0]["account"] == "SUPPLIER"
+    assert "signing_keys" not in doc["spec"]  # plain keys are not declared; no roles here
+    again = kind.load(Doc("Account", doc["metadata"], doc["spec"], "x.yaml", 1))
+    assert kind.diff(again, live).op is Op.NOOP
