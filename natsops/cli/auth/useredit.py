@@ -54,9 +54,10 @@ def user_info(
     sys_creds: SysCreds = None,
     json_out: Json = False,
 ) -> None:
-    """Show a user from the store: keys, issuer or role, permissions, limits, expiry, tags...
+    """Show a user: keys, issuer or role, permissions, limits, expiry, tags.
 
-    Public data only (never the JWT or the seed); --json gives the decoded claims.
+    From the store, public data only (never the JWT or the seed); --json gives the decoded
+    claims.
     --live adds what the servers hold: live connections and effective permissions.
     """
     from natsops.auth.inventory import describe
