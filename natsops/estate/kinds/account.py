@@ -309,7 +309,7 @@ class AccountKind(Kind):
         reason = f"removes role(s) {', '.join(gone)}: users issued through them lose " \
                  "access" if gone else ""
         return Action(self.kind, desired.name, Op.UPDATE, tuple(changes), reason,
-                      desired=desired, live=live)
+                      desired=desired, live=live, drops_access=bool(gone))
 
     def export(self, live: Live) -> dict[str, Any]:
         """The server's copy of the account as a recipe: non-default limits (human sizes),

@@ -459,6 +459,8 @@ def test_account_roles_plan_apply_export_round_trip(server: OperatorCluster,
     assert changes["signing_keys.ops.template.pub.allow"] == (["ops.>"], ["ops.>", "ops2.>"])
     assert changes["signing_keys.audit"][1] is None and "audit" in acc["reason"], acc
     assert set(changes) == {"signing_keys.ops.template.pub.allow", "signing_keys.audit"}
+    natsops("apply", str(recipe), *store, code=2)  # a role removal asks; no terminal
+    assert oc.store.has_key(roles["audit"]["key"])
     natsops("apply", str(recipe), *store, "--yes")
     after = {r["role"]: r for r in json.loads(
         _cli(oc, "account", "signing-key", "ls", "ROLES", "--json")[0])["roles"]}

@@ -130,6 +130,7 @@ def test_account_recipe_roles_load_diff_and_sync(store: Store) -> None:
     action = kind.diff(other, live)
     assert {c.field for c in action.changes} == {"signing_keys.reader", "signing_keys.writer"}
     assert "removes role(s) reader" in action.reason
+    assert action.destructive  # apply asks before locking the role's users out
     sync_roles(store, "OP", "APP", {"reader": {"template": {"pub": {"allow": ["x"]}}}})
     [now] = list_roles(store, "OP", "APP")
     assert now.template["pub"] == {"allow": ["x"]} and now.key == key  # same key, new template
