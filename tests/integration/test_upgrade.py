@@ -14,9 +14,9 @@ import textwrap
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -29,6 +29,7 @@ from natsops.cluster.ready import wait_usable
 from natsops.upgrade.versions import fetch_release
 from tests.conftest import start_test_cluster
 
+T = TypeVar("T")
 OLD = "2.14.6"  # the newest 2.14 release on the index when written
 runner = CliRunner()
 
@@ -140,22 +141,52 @@ class Publisher:
         self._thread.join(30)
 
 
+async def _retried(what: str, call: Callable[[], Awaitable[T]], timeout: float = 15.0) -> T:
+    """``call()`` again on a transient JetStream error (503 during an election, a timeout)
+    until ``timeout``."""
+    from nats.errors import TimeoutError as NatsTimeout
+    from nats.js.errors import ServiceUnavailableError
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return await call()
+        except (ServiceUnavailableError, NatsTimeout) as exc:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{what}: still failing after {timeout:g}s: {exc!r}") \
+                    from exc
+            await asyncio.sleep(0.1)
+
+
 async def _read_ids(urls: list[str], stream: str) -> list[str]:
-    """An independent reader: an ephemeral pull consumer over the whole stream."""
+    """An independent reader: an ephemeral pull consumer over the whole stream, deleted in
+    ``finally`` (a 503 mid-read under load once left it behind, and an R1 consumer makes the
+    next tests' preflights refuse); the server drops it after 5 s idle even if that fails."""
     import nats
+    from nats.js.api import AckPolicy, ConsumerConfig
 
     nc = await nats.connect(servers=urls)
     js = nc.jetstream()
-    info = await js.stream_info(stream)
-    sub = await js.pull_subscribe("", stream=stream)
-    ids: list[str] = []
-    while len(ids) < info.state.messages:
-        for m in await sub.fetch(500, timeout=5):
-            ids.append((m.headers or {}).get("Nats-Msg-Id", ""))
-            await m.ack()
-    await js.delete_consumer(stream, (await sub.consumer_info()).name)
-    await nc.close()
-    return ids
+    name: str | None = None
+    try:
+        info = await _retried("stream info", lambda: js.stream_info(stream))
+        created = await _retried("consumer create", lambda: js.add_consumer(
+            stream, ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, inactive_threshold=5.0)))
+        name = created.name
+        sub = await js.pull_subscribe_bind(name, stream=stream)
+        ids: list[str] = []
+        while len(ids) < info.state.messages:
+            for m in await sub.fetch(500, timeout=5):
+                ids.append((m.headers or {}).get("Nats-Msg-Id", ""))
+                await m.ack()
+        return ids
+    finally:
+        try:
+            if name is not None:
+                consumer = name
+                await _retried("consumer delete", lambda: js.delete_consumer(stream, consumer))
+        finally:
+            await nc.close()
 
 
 def _add_streams(c: LocalCluster, *names: str, replicas: int = 3) -> None:
