@@ -101,8 +101,10 @@ async def _jsz_leader(sys_conn: Conn, timeout: float, domain: str | None = None
             problem = ServerError(f"JetStream is not enabled on server {name or '?'}")
         elif isinstance(meta, Mapping) and meta.get("leader"):
             states.append(((own != "", meta.get("leader") != name), MetaState.parse(meta)))
-        elif data and not meta and not env.get("error"):
-            # a single server (a one-server leaf site or hub) has no meta group
+        elif data and not meta and not env.get("error") and (domain or not own):
+            # a single server has no meta group (one in another domain, e.g. a one-server
+            # leaf site, is not the one asked about: while the default domain elects, it
+            # would be the only answer)
             problem = UsageError(f"server {name or '?'} runs JetStream without clustering: "
                                  "there is no meta group")
     if not states and problem is not None:
