@@ -28,6 +28,7 @@ from natsops.cluster.process import find_server_binary
 from natsops.cluster.ready import wait_usable
 from natsops.upgrade.versions import fetch_release
 from tests.conftest import start_test_cluster
+from tests.integration._procs import sigterm_after
 
 T = TypeVar("T")
 OLD = "2.14.6"  # the newest 2.14 release on the index when written
@@ -400,22 +401,10 @@ def test_abort_on_server_never_healthy_then_resume(cluster: LocalCluster, tmp_pa
 
 def test_sigterm_stops_between_servers_then_resume(cluster: LocalCluster) -> None:
     pids = _pids(cluster)
-    cmd = [sys.executable, "-m", "natsops.cli.main", "upgrade", "--rolling", "--dir",
-           str(cluster.dir), "--restart-only", "--yes", "--no-canary", "--no-balance",
-           "--drain-timeout", "1s"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            if ": done in " in line:
-                proc.send_signal(signal.SIGTERM)
-                break
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 143, err
+    code, err = sigterm_after(["upgrade", "--rolling", "--dir", str(cluster.dir),
+                               "--restart-only", "--yes", "--no-canary", "--no-balance",
+                               "--drain-timeout", "1s"], ": done in ")
+    assert code == 143, err
     journal = json.loads((cluster.dir / "upgrade-state.json").read_text())
     assert journal["status"] == "stopped" and len(journal["done"]) == 1, journal
     [first] = journal["done"]

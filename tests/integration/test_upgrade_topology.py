@@ -12,9 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,6 +25,7 @@ from natsops.cluster.deployment_ready import link_problems
 from natsops.cluster.process import server_version
 from natsops.cluster.target import start_local
 from natsops.upgrade.versions import fetch_release
+from tests.integration._procs import sigterm_after
 from tests.integration._topology import run
 from tests.integration.test_topology_local import AUTH, JS, SUPER, _start, _topology, hub_leaf
 
@@ -170,22 +168,8 @@ def test_to_version_interrupted_then_resumed_steps_the_leaf_domain_leader_down(
         assert not cached.parent.exists()  # the failed download left nothing behind
         cached.parent.mkdir(parents=True)
         shutil.copy(server_bin, cached)  # what an earlier download leaves in the cache
-        proc = subprocess.Popen([sys.executable, "-m", "natsops.cli.main", *args],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                env={**os.environ, **offline})
-        try:
-            assert proc.stderr is not None
-            for line in proc.stderr:
-                if ": done in " in line:
-                    proc.send_signal(signal.SIGTERM)
-                    break
-            _, err = proc.communicate(timeout=60)
-            err = line + err
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-        assert proc.returncode == 143, (err, _)
+        code, err = sigterm_after(args, ": done in ", env={**os.environ, **offline})
+        assert code == 143, err
         journal = json.loads((d.dir / "upgrade-state.json").read_text())
         assert journal["status"] == "stopped" and list(journal["done"]) == ["h1"], journal
         mid = _pids(d)
