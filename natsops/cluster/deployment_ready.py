@@ -13,7 +13,10 @@ A topology (:class:`~natsops.cluster.deployment.LocalDeployment`) is usable when
    JetStream (``min(3, nodes)`` replicas), and deleted.
 
 :func:`started_all` is the one start-then-roll-back for a topology: if anything fails before the
-``with`` block ends, exactly the servers it started are stopped by pid.
+``with`` block ends, exactly the servers it started are stopped by pid. :func:`start_topology`
+of a whole topology starts the clusters first and the leaf sites once the clusters' meta leader
+is elected; a JetStream still without a leader at the deadline is named with the shape that
+stalls it (:mod:`natsops.cluster.meta_stall`).
 """
 
 from __future__ import annotations

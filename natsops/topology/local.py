@@ -8,7 +8,9 @@ renders each node's config with the production renderer
 accounts and bcrypt hashes), generates a throwaway CA and certificates for ``127.0.0.1`` when the
 topology asks for TLS, and starts every server. It returns when the topology is usable in the
 sense of :mod:`natsops.cluster.deployment_ready` (health, gateways and leafnodes connected, one
-meta leader per JetStream, a probe stream in every cluster and leaf site). If anything fails,
+meta leader per JetStream, a probe stream in every cluster and leaf site); the clusters start
+first and the leaf sites once the clusters' meta leader is elected (see
+:mod:`natsops.cluster.meta_stall` for why). If anything fails,
 every server it started is stopped by pid. Run it again on the same directory to report the
 running topology (and start what is stopped).
 
@@ -26,7 +28,9 @@ loader would refuse, e.g. two leaf sites sharing a JetStream domain, to see what
 
 A topology with ``auth: {operator: NAME}`` runs that operator of the user's auth store (see
 :mod:`natsops.topology.local_operator`): every server gets the operator, the system account and
-a full resolver with every account preloaded, leaf remotes log in with creds, and the contexts
+a resolver of the topology's type with every account preloaded (a MEMORY resolver's preload is
+an include file beside the config, which ``auth push`` rewrites: :mod:`natsops.auth.
+push_preload`), leaf remotes log in with creds, and the contexts
 point at creds files in the store (the APP contexts of leaf sites at a user of the account the
 site binds). The store is the user's and outlives the topology.
 """

@@ -5,10 +5,16 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import nats
 from nats.aio.client import Client
+from typer.testing import CliRunner, Result
+
+from natsops.auth import ops
+from natsops.auth.store import Store
+from natsops.cli.main import app
 
 
 def run(coro: Awaitable[Any]) -> Any:
@@ -42,3 +48,28 @@ async def crosses(sender: Client, receiver: Client, subject: str, where: str) ->
 
     await until(f"the message in {where}", arrived)
     assert got == [b"hello"]
+
+
+def operator_store(tmp: Path, op: str) -> tuple[Store, dict[str, str]]:
+    """A test auth store with operator ``op`` (and SYS) and account EDGE (JetStream), and the
+    environment that points natsops at it (its own HOME for the contexts)."""
+    store = Store(tmp / "store")
+    ops.add_operator(store, op, sys=True)
+    ops.add_account(store, op, "EDGE", jetstream=True)
+    home = tmp / "home"
+    return store, {"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
+                   "NATSOPS_STORE": str(store.root)}
+
+
+def bootstrap(topology: Path, tmp: Path, env: dict[str, str], server_bin: Path,
+              *extra: str) -> tuple[Result, Path]:
+    """``bootstrap --topology``, once more on a fresh folder if a port was taken meanwhile."""
+    r = None
+    for attempt in range(2):
+        d = tmp / f"try{attempt}"
+        r = CliRunner().invoke(app, ["bootstrap", "--topology", str(topology), "--dir", str(d),
+                                     "--server-bin", str(server_bin), *extra], env=env)
+        if r.exit_code == 0:
+            break
+    assert r is not None and r.exit_code == 0, r.output if r else None
+    return r, d

@@ -24,12 +24,11 @@ import pytest
 from nats.aio.client import Client
 from typer.testing import CliRunner
 
-from natsops.auth import ops
 from natsops.auth.store import Store
 from natsops.cli.main import app
 from natsops.cluster.deployment import LocalDeployment
 from natsops.topology.server_conf import PRELOAD_INCLUDE
-from tests.integration._topology import run, until
+from tests.integration._topology import bootstrap, operator_store, run, until
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:Exception ignored in.*Popen.__del__:pytest.PytestUnraisableExceptionWarning")
@@ -38,18 +37,12 @@ runner = CliRunner()
 OP = "MEMO"
 SERVERS = ["e1", "e2", "l1", "w1"]
 TOPOLOGY = """name: memtest
-defaults:
-  jetstream: {max_memory: 64MB, max_file: 256MB}
+defaults: {jetstream: {max_memory: 64MB, max_file: 256MB}}
 clusters:
-  - name: east
-    nodes:
-      - {name: e1, host: e1.example.com}
-      - {name: e2, host: e2.example.com}
-  - name: west
-    nodes:
-      - {name: w1, host: w1.example.com, jetstream: {enabled: false}}
+  - {name: east, nodes: [{name: e1, host: 10.1.0.1}, {name: e2, host: 10.1.0.2}]}
+  - {name: west, nodes: [{name: w1, host: 10.2.0.1, jetstream: {enabled: false}}]}
 leafs:
-  - {name: site, hub: east, account: EDGE, domain: edge, nodes: [{name: l1, host: site.lan}]}
+  - {name: site, hub: east, account: EDGE, domain: edge, nodes: [{name: l1, host: 10.3.0.1}]}
 auth: {operator: MEMO, resolver: memory}
 """
 
@@ -69,22 +62,10 @@ class Running:
 @pytest.fixture(scope="module")
 def topo(server_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     tmp = tmp_path_factory.mktemp("memtopo")
-    store = Store(tmp / "store")
-    ops.add_operator(store, OP, sys=True)
-    ops.add_account(store, OP, "EDGE", jetstream=True)
-    home = tmp / "home"
-    env = {"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
-           "NATSOPS_STORE": str(store.root)}
+    store, env = operator_store(tmp, OP)
     f = tmp / "memtest.yaml"
     f.write_text(TOPOLOGY)
-    r = None
-    for attempt in range(2):  # one retry on a fresh folder if a port was taken meanwhile
-        d = tmp / f"try{attempt}"
-        r = runner.invoke(app, ["bootstrap", "--topology", str(f), "--dir", str(d),
-                                "--server-bin", str(server_bin)], env=env)
-        if r.exit_code == 0:
-            break
-    assert r is not None and r.exit_code == 0, r.output if r else None
+    r, d = bootstrap(f, tmp, env, server_bin)  # human output: the progress lines on stderr
     running = Running(LocalDeployment.load(d), store, env, f, r.stderr)
     try:
         yield running

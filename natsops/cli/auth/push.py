@@ -58,7 +58,9 @@ def push(
 ) -> None:
     """Push account JWTs to every server's resolver, then verify each server holds them.
 
-    With --prune, the accounts the servers hold and the store does not (never the system
+    A MEMORY resolver serves its preload: on a local topology (bootstrap --topology) push
+    rewrites each server's resolver-preload.conf and reloads it; elsewhere it refuses (render
+    and deploy the preload). With --prune, the accounts the servers hold and the store does not (never the system
     account) are listed first, confirmed (--yes or --force skips the question) and deleted.
     """
     from natsops.auth.push import push as do_push
