@@ -47,7 +47,7 @@ class MetaStall:
                 f"{self.expected}\" in {self.server}'s log)" if self.expected else
                 "nats-server cannot always elect one in this shape")
         return Timeout(
-            f"no JetStream meta leader in {where} after {seconds:g}s: {seen}: with core-only "
+            f"no JetStream meta leader in {where} after {seconds:.0f}s: {seen}: with core-only "
             f"cluster(s) {', '.join(self.core)} in the supercluster it also counts the "
             f"JetStream servers of {', '.join(self.others)} (other JetStream domains seen "
             "over the system account)",
