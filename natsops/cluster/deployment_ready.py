@@ -267,16 +267,14 @@ async def start_topology(dep: LocalDeployment, names: Iterable[str] | None = Non
                          progress: Progress = silent) -> TopologyReady:
     """Start the given (default: all) stopped servers and wait until the topology is usable,
     or stop them again."""
+    wanted = None
     if names is not None:
         names = list(names)
         others_running(dep, names, "topology")
-        with started_all(dep, names) as ids:
-            probes = await wait_topology_usable(dep, timeout=timeout, probe=probe,
-                                                progress=progress)
-        return TopologyReady(started=ids, probes=probes)
+        wanted = {dep.node(n).name for n in names}
     deadline = Deadline(timeout, f"topology {dep.name}", hint=f"see the logs in {dep.dir}")
     with contextlib.ExitStack() as stack:
-        ids = await _start_clusters_first(dep, deadline, stack, progress)
+        ids = await _start_clusters_first(dep, deadline, stack, progress, wanted)
         probes = await wait_topology_usable(dep, timeout=deadline.remaining(), probe=probe,
                                             progress=progress)
     return TopologyReady(started=ids, probes=probes)
@@ -288,10 +286,11 @@ def _label(g: Group) -> str:
 
 
 async def _start_clusters_first(dep: LocalDeployment, deadline: Deadline,
-                                stack: contextlib.ExitStack,
-                                progress: Progress) -> tuple[str, ...]:
-    """Start the clusters, wait for their meta leader, then start the leaf sites (each after
-    its hub); the servers started are stopped by ``stack`` if what follows fails.
+                                stack: contextlib.ExitStack, progress: Progress,
+                                wanted: set[str] | None = None) -> tuple[str, ...]:
+    """Start the (``wanted``) stopped servers of the clusters, wait for their meta leader, then
+    those of the leaf sites (each after its hub); the servers started are stopped by ``stack``
+    if what follows fails.
 
     Seen by the clusters before their first meta election, leaf sites with JetStream (other
     domains sharing the system account) can stall it for good when the supercluster has a
@@ -301,7 +300,8 @@ async def _start_clusters_first(dep: LocalDeployment, deadline: Deadline,
     """
     clusters = [g for g in dep.groups if not g.is_leaf]
     leafs = [g for g in dep.groups if g.is_leaf]
-    down = {n for c in dep.clusters() for n in (x.name for x in c.nodes) if c.pid(n) is None}
+    down = {n for c in dep.clusters() for n in (x.name for x in c.nodes)
+            if (wanted is None or n in wanted) and c.pid(n) is None}
     ids: list[str] = []
     for step, groups in (("clusters", clusters), ("leaf sites", leafs)):
         todo = [n.name for g in groups for n in dep.cluster(g.name).nodes if n.name in down]
@@ -316,8 +316,9 @@ async def _start_clusters_first(dep: LocalDeployment, deadline: Deadline,
                          "leaf sites start")
                 await wait_metas(dep, deadline, js, clusters)
                 progress(f"meta leader elected after {deadline.elapsed():.1f}s")
+        which = [g for g in groups if any(n.name in down for n in dep.cluster(g.name).nodes)]
         progress(f"starting {len(todo)} server{'s' if len(todo) > 1 else ''} of {step} "
-                 f"{', '.join(map(_label, groups))}")
+                 f"{', '.join(map(_label, which))}")
         ids += stack.enter_context(started_all(dep, todo))
     return tuple(ids)
 
