@@ -109,12 +109,12 @@ async def push_preload(store: Store, op: str, lp: LocalPreload, running: Sequenc
     """Rewrite every server's preload file from the store, reload the ``running`` servers
     (SIGHUP by pid); per server: (status, message)."""
     from natsops.auth.config import preload_block
-    from natsops.files import write_atomic
+    from natsops.files import write_private
     from natsops.monitoring.inventory import config_digests
 
     text = preload_block(store, op)
     for path in lp.files.values():
-        write_atomic(path, text)
+        write_private(path, text)  # atomically, 0600 like the config
     configs = dict(lp.dep.config_files())
     names = [n for n in running if n in configs]
     digests = await config_digests(lp.dep.binary, [(n, configs[n]) for n in names])

@@ -54,7 +54,7 @@ from natsops.cluster.process import find_server_binary, server_version
 from natsops.cluster.ready import Progress, silent
 from natsops.context import Secret, write_private
 from natsops.errors import Conflict, UsageError
-from natsops.files import check_output_dir, write_atomic
+from natsops.files import check_output_dir
 from natsops.topology.model import Cluster, LeafSite, Ports, Topology
 from natsops.topology.passwords import (
     SECRETS_FILE,
@@ -372,7 +372,7 @@ def _write_group(topo: Topology, g: Cluster | LeafSite, gdir: Path, pw: Password
         if conf.secrets is not None:
             write_private(cluster.node_dir(n.name) / conf.secrets_name, conf.secrets)
         if conf.preload is not None:
-            write_atomic(cluster.node_dir(n.name) / PRELOAD_INCLUDE, conf.preload)
+            write_private(cluster.node_dir(n.name) / PRELOAD_INCLUDE, conf.preload)
     cluster.save()
 
 

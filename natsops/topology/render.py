@@ -421,7 +421,8 @@ def write_topology(topo: Topology, out: Path, env: Mapping[str, str], *,
             plan.add(f"{n.name}/{conf.secrets_name}", conf.secrets, "include", n.name,
                      private=True)
         if conf.preload:
-            plan.add(f"{n.name}/{PRELOAD_INCLUDE}", conf.preload, "preload", n.name)
+            plan.add(f"{n.name}/{PRELOAD_INCLUDE}", conf.preload, "preload", n.name,
+                     private=True)
         plan.add(f"{n.name}/{UNIT}", systemd_unit(topo, n, server_bin=server_bin,
                                                   run_user=run_user), "unit", n.name)
     for c in topo.clusters:

@@ -129,6 +129,7 @@ def test_a_limit_pushed_is_enforced_without_restarting_servers(topo: Running) ->
     jwt = topo.store.account(OP, "APP").token.token
     for _, conf in topo.dep.config_files():
         assert jwt in (conf.parent / PRELOAD_INCLUDE).read_text()
+        assert (conf.parent / PRELOAD_INCLUDE).stat().st_mode & 0o077 == 0
     assert {n.name: topo.dep.pid(n.name) for n in topo.dep.nodes} == pids  # no restart
 
 
