@@ -410,7 +410,7 @@ def _build(
                 items = [str(v).strip() for v in value]
             else:
                 items = [s.strip() for s in str(value).split(",")]
-            servers = tuple(_normalise_url(s) for s in items if s)
+            servers = tuple(normalise_url(s) for s in items if s)
             if not servers:
                 raise UsageError("no server URL given")
             kw["servers"] = servers
@@ -428,7 +428,8 @@ def _build(
     return Settings(**kw)
 
 
-def _normalise_url(url: str) -> str:
+def normalise_url(url: str) -> str:
+    """A server URL with its scheme (nats:// when none); UsageError for another scheme."""
     if "://" not in url:
         url = "nats://" + url
     scheme = url.split("://", 1)[0].lower()

@@ -162,7 +162,7 @@ def export(
     from natsops.cli import output
     from natsops.estate.export import check_selection, export_live, write_export
 
-    check_selection(names or [], everything)
+    check_selection(names or [], everything, out)
     paths = write_export(call(ctx, export_live, names or [], everything=everything), out)
     if want_json(ctx, json_out):
         output.print_json([str(p) for p in paths])

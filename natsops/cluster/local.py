@@ -178,7 +178,9 @@ def plan_nodes(count: int, base_port: int | None) -> list[NodeSpec]:
             nodes.append(NodeSpec(f"n{i + 1}", ports[0], ports[1], ports[2]))
         return nodes
     top = base_port + 4000 + count - 1
-    if base_port < 1 or top > 65535:
+    if not 1 <= base_port <= 65535:
+        raise UsageError(f"--base-port {base_port}: give a port between 1 and 65535, or 'auto'")
+    if top > 65535:
         raise UsageError(f"--base-port {base_port}: ports up to {top} are needed, max is 65535")
     for i in range(count):
         nodes.append(NodeSpec(f"n{i + 1}", base_port + i, base_port + 2000 + i,

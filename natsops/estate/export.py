@@ -47,10 +47,15 @@ def _pick(names: Sequence[str], lives: dict[str, dict[str, Live]]) -> dict[str, 
     return chosen
 
 
-def check_selection(names: Sequence[str], everything: bool) -> None:
-    """Names or ``--all``, exactly one of them (checked before connecting)."""
+def check_selection(names: Sequence[str], everything: bool, out: Path | None = None) -> None:
+    """Names or ``--all``, exactly one of them, and a usable ``out`` folder (checked before
+    connecting)."""
     if bool(names) == everything:
         raise UsageError("give stream or bucket names, or --all (not both)")
+    if out is not None:
+        from natsops.files import check_output_dir
+
+        check_output_dir(out)
 
 
 async def export_estate(ctx: EstateContext, names: Sequence[str] = (), *,

@@ -27,7 +27,10 @@ def integer(lo: int | None = None, hi: int | None = None) -> Check:
         if isinstance(v, bool) or not isinstance(v, int):
             return f"expected a whole number, got {v!r}"
         if (lo is not None and v < lo) or (hi is not None and v > hi):
-            return f"{v} is out of range {lo}..{hi}"
+            if hi is None:
+                return f"{v} is too small: use {lo}{' (unlimited)' if lo == -1 else ''} or more"
+            return f"{v} is out of range: use {lo}..{hi}" if lo is not None else \
+                f"{v} is too large: use at most {hi}"
         return None
     return check
 

@@ -272,10 +272,7 @@ def _new(opts: LabOptions, directory: Path, env: Mapping[str, str],
          progress: Progress) -> tuple[Lab, Local]:
     if opts.topology is not None:
         return _new_topology(opts, opts.topology, directory, env, progress)
-    validate_node_count(opts.count, allow_even=False)
-    validate_cluster_name(opts.cluster_name)
-    if opts.count > 9:
-        raise UsageError("--nodes: a lab has at most 9 nodes")
+    _check_cluster(opts)
     lab = _fresh(directory)
     if opts.write_contexts:
         from natsops.cluster.contexts import check_free
@@ -341,7 +338,8 @@ def plan(opts: LabOptions, env: Mapping[str, str] | None = None) -> LabPlan:
                  for n in topo.all_nodes()]
         topology = topo.name
     else:
-        validate_node_count(opts.count, allow_even=False)
+        _check_cluster(opts)
+        check_output_dir(directory, what="--dir")
         lab, action = Lab(dir=directory.resolve(), id=lab_id(directory)), "create the lab"
         nodes = [(n.name, n.host, str(n.netns), opts.cluster_name)
                  for n in _plan(lab, opts.count)]
@@ -352,6 +350,14 @@ def plan(opts: LabOptions, env: Mapping[str, str] | None = None) -> LabPlan:
                                for name, address, ns, group in nodes),
                    route_ping_interval=ROUTE_PING[0], route_ping_max=ROUTE_PING[1],
                    topology=topology)
+
+
+def _check_cluster(opts: LabOptions) -> None:
+    """The node count and cluster name of a lab without a topology."""
+    validate_node_count(opts.count, allow_even=False)
+    validate_cluster_name(opts.cluster_name)
+    if opts.count > 9:
+        raise UsageError("--nodes: a lab has at most 9 nodes")
 
 
 def _check_choice(opts: LabOptions) -> None:

@@ -83,7 +83,8 @@ def revocations_add(
     from natsops.cli.prompt import confirm
 
     target, when = _target(user, export, importer), parse_time(at)
-    if not dry_run:
+    if not dry_run:  # a user or account that does not exist is said before any question
+        add_revocation(*_common.target(ctx), account, target, at=when, dry_run=True)
         confirm(f"revoke {user or f'{importer} on {export}'} in account {account}?", force=force)
     _common.change(ctx, json_out, add_revocation, account, target, at=when, dry_run=dry_run)
 
