@@ -182,15 +182,18 @@ def thaw(node: Node, directory: DirOpt = DEFAULT, dry_run: options.DryRun = Fals
 
 @app.command()
 def restart(node: Node, directory: DirOpt = DEFAULT,
-            wait: Annotated[str, typer.Option("--wait", help="How long to wait for it to start")] = "30s") -> None:
+            wait: Annotated[str, typer.Option("--wait", help="How long to wait for it to start")] = "30s",
+            dry_run: options.DryRun = False) -> None:
     """Stop a node by pid (running, frozen or killed) and start it again in its namespace."""
     from natsops.cli import output
     from natsops.cli._run import run
     from natsops.lab import restart as lab_restart
     from natsops.units import parse_duration
 
-    pid = run(lab_restart(directory, node, timeout=parse_duration(wait, what="--wait")))
-    output.success(f"restarted {node} (pid {pid})")
+    pid = run(lab_restart(directory, node, timeout=parse_duration(wait, what="--wait"),
+                          dry_run=dry_run))
+    output.success(f"would restart {node} (pid {pid or 'none'})" if dry_run else
+                   f"restarted {node} (pid {pid})")
 
 
 @app.command()

@@ -131,6 +131,13 @@ def bucket_edit_config(current: StreamInfo, label: str, kind: str,
     _refuse_storage(label, current.storage, f.storage, kind)
     if f.history is not None and not 1 <= f.history <= 64:
         raise UsageError(f"invalid --history {f.history}: use 1 to 64")
+    # parsed here first so that an error names the bucket's flag, not the stream's
+    if f.ttl not in (None, "", "-1"):
+        parse_duration(str(f.ttl), what="--ttl")
+    for flag, size in (("--max-bucket-size", f.max_bucket_size),
+                       ("--max-value-size", f.max_value_size)):
+        if size is not None:
+            parse_size(size, what=flag)
     compression = None if f.compress is None else ("s2" if f.compress else "none")
     cfg = apply_stream_flags(current.config, StreamFlags(
         replicas=f.replicas, description=f.description, max_bytes=f.max_bucket_size,

@@ -649,15 +649,18 @@ def fault(directory: Path, what: str, name: str, *, dry_run: bool = False) -> in
 
 
 async def restart(directory: Path, name: str, *, grace: float = 10.0,
-                  timeout: float = 30.0) -> int:
+                  timeout: float = 30.0, dry_run: bool = False) -> int:
     """Stop a node by pid (thawing it first if frozen), start it again in its namespace and
-    wait for "Server is ready"; returns the new pid. (The cluster is not waited for: other
-    faults may be in force.)"""
+    wait for "Server is ready"; returns the new pid (with ``dry_run``: the current one, 0 when
+    not running, and nothing is done). (The cluster is not waited for: other faults may be in
+    force.)"""
     net.require_privileges()
     lab = load(directory)
     cluster = _owner(lab.cluster(), name)
     node = cluster.node(name)
     pid = cluster.pid(node.name)
+    if dry_run:
+        return pid or 0
     if pid is not None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGCONT)
