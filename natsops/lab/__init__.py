@@ -277,7 +277,8 @@ def _new(opts: LabOptions, directory: Path, env: Mapping[str, str],
     if opts.write_contexts:
         from natsops.cluster.contexts import check_free
 
-        check_free(opts.cluster_name, directory, env)
+        check_free(opts.cluster_name, directory, env,
+                   rename="start this lab with another --name, or stop the other cluster first")
     binary = find_server_binary(opts.server_bin, env)
     lab.dir.mkdir(parents=True, exist_ok=True)
     lab.save()  # first: whatever is created from now on is recorded in it
