@@ -10,6 +10,7 @@ expiry and JetStream (``$SYS.REQ.USER.INFO`` and ``$JS.API.INFO``, no system acc
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -110,6 +111,8 @@ def add_context(name: str, values: Mapping[str, Any], env: Mapping[str, str], *,
         if given.get(key) and not path.is_file():
             why = "is a directory, not a file" if path.is_dir() else "no such file"
             raise UsageError(f"--{flags[key]} {given[key]}: {why}")
+        if given.get(key) and not os.access(path, os.R_OK):
+            raise UsageError(f"--{flags[key]} {given[key]}: permission denied (cannot read it)")
     if _path(name, env).is_file() and not replace:
         raise Conflict(f"context '{name}' exists", hint="pass --force to replace it")
     if dry_run:

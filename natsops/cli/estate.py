@@ -71,7 +71,7 @@ def plan(
     \b
     Examples:
       natsops plan recipes/estate
-      natsops plan estate/ --check        # CI: fail when production drifted from git
+      natsops plan estate/ --check   # CI: fail when production drifted
       natsops plan estate/ --prune --json
       natsops plan recipes/auth --store ./store --operator DEMO
     """

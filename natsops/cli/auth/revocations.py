@@ -16,7 +16,7 @@ app = typer.Typer(
     no_args_is_help=True,
     epilog="""\b
 Examples:
-  natsops auth revocations add -a APP -n service          # then: natsops auth push -a APP
+  natsops auth revocations add -a APP -n service   # then: auth push -a APP
   natsops auth revocations add -a APP -n '*' --at 2026-01-31T00:00:00Z
   natsops auth revocations add -a APP --export svc.> --importer OTHER
   natsops auth revocations rm -a APP -n service
