@@ -49,6 +49,11 @@ FILES = {
     "spacename.yaml": OK_RECIPE.replace("name: OK1", 'name: "OR DERS"'),
     "dotname.yaml": OK_RECIPE.replace("name: OK1", 'name: "A.B"'),
     "wildname.yaml": OK_RECIPE.replace("name: OK1", 'name: "A*"'),
+    # header {"alg":"ed25519-nkey","typ":"JWT"}, claims {"sub":"x"}: no issuer
+    "noiss.jwt": "eyJhbGciOiJlZDI1NTE5LW5rZXkiLCJ0eXAiOiJKV1QifQ.eyJzdWIiOiJ4In0.AAAA\n",
+    "twoparts.jwt": "eyJhbGciOiJlZDI1NTE5LW5rZXkiLCJ0eXAiOiJKV1QifQ.eyJzdWIiOiJ4In0\n",
+    "dupnode-topo.yaml": TOPOLOGY.replace("name: nats-2", "name: nats-1"),
+    "nonodes-topo.yaml": "name: t\nclusters:\n  - name: C1\n    nodes: []\n",
 }
 
 # (command line, exit code, text the error line must hold). {F}: the fixtures folder, {S}: an
@@ -66,6 +71,8 @@ CASES: list[tuple[str, int, str]] = [
     ("render topology {F}/badsize-topo.yaml --out {F}/o", 2, "use a positive size"),
     ("render topology {F}/spaces-topo.yaml --out {F}/o", 2, "invalid topology name"),
     ("render topology {F}/topo.yaml --out /dev/null", 2, "is not a directory"),
+    ("render topology {F}/dupnode-topo.yaml --out {F}/o", 2, "server names must be unique"),
+    ("render topology {F}/nonodes-topo.yaml --out {F}/o", 2, "at least one node is needed"),
     ("render topology {F}/topo.yaml --out {F}/topo.yaml", 2, "is not a directory"),
     ("render topology {F}/topo.yaml --out {F}/o --tls bogus", 2, "--tls takes 'generate'"),
     ("render topology {F}/missing.yaml --out {F}/o --json", 2, "no such file"),
@@ -194,6 +201,9 @@ CASES: list[tuple[str, int, str]] = [
     ("auth --store {S} describe jwt {F}/empty.yaml", 2, "not a JWT or a creds file"),
     ("auth --store {S} describe jwt {F}/binary.yaml --json", 2, "is not UTF-8 text"),
     ("auth --store {S} describe jwt -", 2, "stdin: not a JWT or a creds file"),
+    # the reason is not taken for a secret and masked ("JWT: iss" looked like a key: value)
+    ("auth --store {S} describe jwt {F}/noiss.jwt", 2, "(iss is not a public nkey)"),
+    ("auth --store {S} describe jwt {F}/twoparts.jwt --json", 2, "not a JWT or a creds file"),
     ("auth --store {S} describe widget x", 2, "describe what?"),
     ("auth --store {S} describe account NOPE", 4, "account 'NOPE'"),
     ("auth --store {S} revocations ls --account NOPE --json", 4, "account 'NOPE'"),
