@@ -46,8 +46,8 @@ if TYPE_CHECKING:
     from nats.aio.client import Client
     from nats.js import JetStreamContext
 
-__all__ = ["PROBE_TIMEOUT", "Conn", "check_urls", "connect", "connect_options", "open_client",
-           "probe", "tls_wanted"]
+__all__ = ["PROBE_TIMEOUT", "Conn", "answering_first", "check_urls", "connect",
+           "connect_options", "open_client", "probe", "tls_wanted"]
 
 log = logging.getLogger(__name__)
 
@@ -365,6 +365,26 @@ _FULL = "maximum connections exceeded"
 # A server at max_connections - 1 may still count the probe's connection (or this process'
 # previous one) for a moment after it was closed, and drop the login right after its INFO.
 _SLOT_WAITS = (0.1, 0.25, 0.5)
+
+
+async def answering_first(s: Settings, tls: ssl.SSLContext | None = None) -> tuple[str, ...]:
+    """``s.servers`` reordered: the URLs that send their NATS greeting right now first (probed
+    at once, as :func:`open_client` does), then the others, which stay for reconnects later.
+    Websocket URLs are left where they are: their greeting is HTTP."""
+    wait = probe_timeout(s)
+
+    async def greets(url: str) -> bool:
+        if url.split("://", 1)[0].lower() not in ("nats", "tls"):
+            return True
+        try:
+            await probe(url, tls=tls, tls_first=s.tls_first, timeout=wait)
+        except _NotUsable:
+            return False
+        return True
+
+    ok = await asyncio.gather(*(greets(u) for u in s.servers))
+    good = [u for u, g in zip(s.servers, ok, strict=True) if g]
+    return (*good, *(u for u in s.servers if u not in good))
 
 
 class _Dropped(Exception):

@@ -27,6 +27,25 @@ from natsops.errors import NatsopsError
 _ENV_PREFIXES = ("NATS_", "NATSOPS_")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_session_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The same isolation for session- and module-scoped fixtures, which run before any
+    function-scoped one: a cluster fixture's CLI call must not pick up a natscli context a
+    developer (or another process on this machine) selected in the real HOME."""
+    with pytest.MonkeyPatch.context() as mp:
+        for key in list(os.environ):
+            if key.startswith(_ENV_PREFIXES):
+                mp.delenv(key, raising=False)
+        mp.chdir(tmp_path_factory.mktemp("session-cwd"))
+        home = tmp_path_factory.mktemp("session-home")
+        mp.setenv("HOME", str(home))
+        mp.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+        mp.setenv("NO_COLOR", "1")
+        mp.setenv("COLUMNS", "200")
+        mp.setenv("TERM", "dumb")
+        yield home
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """No test sees the developer's NATS_* variables, natscli contexts, terminal width or

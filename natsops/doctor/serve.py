@@ -18,13 +18,13 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from natsops.doctor import DoctorOptions
 from natsops.doctor.archive import read_archive
 from natsops.doctor.metrics import CONTENT_TYPE, render_error, render_metrics
-from natsops.doctor.registry import run_checks, select_checks
+from natsops.doctor.registry import Check, run_checks, select_checks
 from natsops.errors import NatsopsError, UsageError
 from natsops.monitoring.gather import Access, GatherOptions, gather
 from natsops.monitoring.snapshot import Snapshot
@@ -62,10 +62,11 @@ class Exporter:
     ready: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def gather_once(self, settings: Access, options: DoctorOptions,
+                          checks: Sequence[Check],
                           previous: Snapshot | None, baseline: Snapshot | None
                           ) -> Snapshot | None:
-        """Gather, check, render; return the Snapshot (None when the gathering failed)."""
-        checks = select_checks(options.only, options.skip)
+        """Gather, run ``checks``, render; return the Snapshot (None when the gathering
+        failed)."""
         try:
             snap = await gather(settings, GatherOptions(expect=options.expect,
                                                         timeout=options.timeout),
@@ -83,10 +84,11 @@ class Exporter:
 
     async def loop(self, settings: Access, options: DoctorOptions, interval: float,
                    baseline: Snapshot | None = None) -> None:
+        checks = select_checks(options.only, options.skip)  # once, not per gathering
         previous: Snapshot | None = None
         while True:
             started = time.monotonic()
-            previous = await self.gather_once(settings, options, previous, baseline)
+            previous = await self.gather_once(settings, options, checks, previous, baseline)
             self.ready.set()
             await asyncio.sleep(max(interval - (time.monotonic() - started), 0.0))
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from natsops.errors import NotFound, ServerError, Timeout, UsageError
 from natsops.monitoring.gather import GatherOptions
 from natsops.monitoring.snapshot import Snapshot, as_int, as_map
-from natsops.monitoring.sys import sys_ping
+from natsops.monitoring.sys import ping_server, sys_ping
 from natsops.monitoring.views import absent
 
 if TYPE_CHECKING:
@@ -326,11 +326,9 @@ async def account_rows(nc: Client, *, expected: int = 0, timeout: float = 3.0,
 
 async def find_server(nc: Client, name: str, *, timeout: float = 2.0) -> Mapping[str, Any]:
     """The ``server`` envelope (id, name, ver...) of the server called ``name``."""
-    res = await sys_ping(nc, "IDZ", {"server_name": name, "exact_match": True}, expected=1,
-                         timeout=timeout)
-    for env in res.replies:
-        if env.get("name") == name and env.get("id"):
-            return {"name": name, "id": env["id"], "host": env.get("host", "")}
+    env = await ping_server(nc, "IDZ", name, timeout=timeout)
+    if env is not None and env.get("name") == name and env.get("id"):
+        return {"name": name, "id": env["id"], "host": env.get("host", "")}
     raise NotFound(f"no server named {name!r} answered", hint="natsops server ls lists them")
 
 
@@ -378,9 +376,11 @@ async def kick(nc: Client, cid: int, *, server: str = "", timeout: float = 3.0) 
         raise UsageError(f"invalid connection id {cid}: a CID is a positive number")
     body: dict[str, Any] = {"cid": cid, "auth": True}
     if server:
-        body.update(server_name=server, exact_match=True)
-    res = await sys_ping(nc, "CONNZ", body, timeout=timeout)
-    hits = [(as_map(e.get("server")), c) for e in res.replies
+        one = await ping_server(nc, "CONNZ", server, body, timeout=timeout)
+        replies: tuple[Mapping[str, Any], ...] = (one,) if one is not None else ()
+    else:
+        replies = (await sys_ping(nc, "CONNZ", body, timeout=timeout)).replies
+    hits = [(as_map(e.get("server")), c) for e in replies
             for c in as_map(e.get("data")).get("connections") or () if as_int(c.get("cid")) == cid]
     if not hits:
         where = f"on {server}" if server else "on any server"
@@ -462,9 +462,8 @@ async def reload_config(nc: Client, name: str, *, configs: Sequence[tuple[str, A
 
 
 async def _varz(nc: Client, name: str, timeout: float) -> Mapping[str, Any]:
-    res = await sys_ping(nc, "VARZ", {"server_name": name, "exact_match": True}, expected=1,
-                         timeout=timeout)
-    for env in res.replies:
+    env = await ping_server(nc, "VARZ", name, timeout=timeout)
+    if env is not None:
         return as_map(env.get("data"))
     raise Timeout(f"server {name} did not answer VARZ in {timeout:g}s")
 

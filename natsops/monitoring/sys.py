@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from natsops.connection import Conn
     from natsops.context import Settings
 
-__all__ = ["PROBE_TIMEOUT", "PingResult", "sys_connection", "sys_ping"]
+__all__ = ["PingResult", "ping_server", "sys_connection", "sys_ping"]
 
 
 @dataclass(frozen=True)
@@ -124,29 +124,30 @@ async def sys_ping(
                       bad_replies=int(state["bad"]), seconds=time.monotonic() - start)
 
 
-PROBE_TIMEOUT = 0.5
 
+async def ping_server(nc: Client, what: str, name: str, body: Mapping[str, Any] | None = None,
+                      *, timeout: float = 5.0, first: float = 1.0,
+                      subject: str = "") -> Mapping[str, Any] | None:
+    """The reply of the one server called ``name`` to ``$SYS.REQ.SERVER.PING.<what>``, or None
+    when it did not answer within ``timeout``.
 
-async def _sends_info(url: str, timeout: float) -> bool:
-    """True when ``url`` accepts a TCP connection and sends its INFO line in time."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    if parts.scheme not in ("nats", "tls") or not parts.hostname:
-        return True  # websockets and the like: let the client decide
-    writer = None
-    try:
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(parts.hostname, parts.port or 4222), timeout)
-        line = await asyncio.wait_for(reader.readline(), timeout)
-        return line.startswith(b"INFO")
-    except (OSError, asyncio.TimeoutError, ValueError):
-        return False
-    finally:
-        if writer is not None:
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
+    A single request is lost when it is sent while a route to that server is still forming
+    (a cluster just started or restarted), so the request is sent again, with a longer wait each
+    time (``first``, twice that, ...), until the deadline: a server that is merely slow still
+    answers one of them.
+    """
+    deadline = time.monotonic() + timeout
+    attempt = first
+    query = {**dict(body or {}), "server_name": name, "exact_match": True}
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        res = await sys_ping(nc, what, query, expected=1, timeout=min(attempt, left),
+                             subject=subject)
+        if res.replies:
+            return res.replies[0]
+        attempt *= 2
 
 
 @asynccontextmanager

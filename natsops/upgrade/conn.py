@@ -9,9 +9,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from natsops.connection import Conn, _map_error, connect_options
+from natsops.connection import Conn, _map_error, answering_first, connect_options
 from natsops.context import Settings
-from natsops.monitoring.sys import PROBE_TIMEOUT, _sends_info
 
 __all__ = ["durable"]
 
@@ -24,12 +23,9 @@ async def durable(settings: Settings, name: str) -> AsyncIterator[Conn]:
     import nats
     from nats.errors import Error as NatsError
 
-    if len(settings.servers) > 1:
-        ok = await asyncio.gather(*(_sends_info(u, PROBE_TIMEOUT) for u in settings.servers))
-        alive = [u for u, good in zip(settings.servers, ok, strict=True) if good]
-        # the others stay in the list: they are where the client reconnects to later
-        rest = [u for u in settings.servers if u not in alive]
-        settings = settings.with_(servers=tuple(alive + rest))
+    if len(settings.servers) > 1:  # a restarting server listed first must not stall the start
+        tls = connect_options(settings).get("tls")
+        settings = settings.with_(servers=await answering_first(settings, tls))
     opts: dict[str, Any] = {**connect_options(settings), "allow_reconnect": True,
                             "max_reconnect_attempts": -1, "reconnect_time_wait": 0.1,
                             "dont_randomize": True, "name": name}
