@@ -146,6 +146,9 @@ def validate_cluster_name(name: str) -> None:
     """Refuse a cluster name nats-server or a subject could not carry."""
     if not name or any(c.isspace() for c in name) or any(c in name for c in ".*>/\\\"'"):
         raise UsageError(f"invalid cluster name {name!r}: no spaces, dots, wildcards or quotes")
+    if len(name.encode()) > 63:  # as a topology's names; contexts natsops-NAME-sys.json fit
+        raise UsageError(f"invalid cluster name {name[:20]}...: {len(name.encode())} bytes long, "
+                         "at most 63")
 
 
 def parse_base_port(value: str) -> int | None:
