@@ -315,3 +315,14 @@ def test_lab_up_dry_run_is_a_table_unless_json(tmp_path: Path) -> None:
     assert "n1" in r.stdout and "10.200.0.11" in r.stdout
     assert "would create the lab" in r.stderr
     assert not (tmp_path / "L").exists()
+
+
+@pytest.mark.parametrize("flag", ["--force", "--yes"])
+def test_a_question_without_a_terminal_names_the_flag_that_skips_it(flag: str) -> None:
+    from natsops.cli.prompt import confirm
+    from natsops.errors import UsageError
+
+    # auth push --prune and upgrade: their --force means something else, so the hint is --yes
+    with pytest.raises(UsageError) as err:
+        confirm("delete it?", force=False, flag=flag)
+    assert err.value.hint == f"pass {flag} to go ahead without asking"
