@@ -9,7 +9,9 @@ port nothing listens on) proves the input is refused before any connection is tr
 from __future__ import annotations
 
 import json
+import os
 import shlex
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -174,6 +176,13 @@ CASES: list[tuple[str, int, str]] = [
     ("lab up --dir {F}/L --topology {F}/missing.yaml", 2, "no such file"),
     ("lab up --dir {F}/L --topology {F}/list.yaml --json", 2, "expected a mapping"),
     ("lab up --dir {F}/L --topology {F}/topo.yaml --name x --dry-run", 2, "choose one"),
+    # ---- damaged state files ---------------------------------------------------------------
+    ("lab status --dir {F}/labbad --json", 2, "lab.json is damaged"),
+    ("lab down --dir {F}/labbad", 2, "lab.json is damaged"),
+    ("lab up --dir {F}/labbad --dry-run", 2, "lab.json is damaged"),
+    ("bootstrap --dir {F}/clbad --dry-run", 2, "cluster.json is damaged: not a JSON object"),
+    ("doctor --from {F}/notdoctor.tgz --json", 2, "not a natsops doctor archive (no natsops"),
+    (f"stream restore {NO} --all {{F}}/bkbad --dry-run", 2, "is not a natsops backup archive"),
     # ---- context ----------------------------------------------------------------------------
     ("context show nope", 4, "context 'nope' not found"),
     ("context show nope --json", 4, "context 'nope' not found"),
@@ -279,6 +288,12 @@ def fixtures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         (f / name).write_text(text)
     (f / "binary.yaml").write_bytes(b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)))
     (f / "adir").mkdir()
+    for folder, name, text in (("labbad", "lab.json", '{"id": 1'), ("clbad", "cluster.json", "[]"),
+                               ("bkbad", "S1.tar", "x" * 1000)):
+        (f / folder).mkdir()
+        (f / folder / name).write_text(text)
+    with tarfile.open(f / "notdoctor.tgz", "w:gz") as tar:
+        tar.add(f / "topo.yaml", arcname="topo.yaml")
     store = f / "store"
     for args in (["operator", "add", "DEMO", "--sys"], ["account", "add", "APP"],
                  ["user", "add", "svc", "--account", "APP"]):
@@ -326,3 +341,22 @@ def test_a_question_without_a_terminal_names_the_flag_that_skips_it(flag: str) -
     with pytest.raises(UsageError) as err:
         confirm("delete it?", force=False, flag=flag)
     assert err.value.hint == f"pass {flag} to go ahead without asking"
+
+
+@pytest.mark.parametrize(("text", "needle"), [
+    ("[1, 2]", "is not a JSON object"),
+    ("{bad json", "is not valid JSON"),
+    ('{"url": 5}', "url is 5, expected a string"),
+    ('{"url": "nats://127.0.0.1:1", "tls_first": "yes"}', "expected true or false"),
+])
+def test_a_damaged_context_is_named_with_its_file(text: str, needle: str) -> None:
+    folder = Path(os.environ["XDG_CONFIG_HOME"]) / "nats" / "context"
+    folder.mkdir(parents=True)
+    (folder / "bad.json").write_text(text)
+    for args in (["context", "show", "bad", "--json"], ["--context", "bad", "stream", "ls"],
+                 ["context", "validate", "bad"]):
+        r = runner.invoke(app, args)
+        assert r.exit_code == 2, (args, r.output)
+        assert r.stdout == ""
+        assert r.stderr.startswith("error: context 'bad' in ") and needle in r.stderr, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1
