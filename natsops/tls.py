@@ -148,6 +148,15 @@ def write_pair(pair: CertKey, cert_path: Path, key_path: Path) -> None:
     write_private(key_path, pair.key_pem)
 
 
+def _reason(exc: Exception) -> str:
+    """cryptography's message without its FAQ link: ``Unable to load PEM file ...`` becomes
+    ``no -----BEGIN ...----- block``."""
+    text = str(exc)
+    if "Unable to load PEM file" in text or "MalformedFraming" in text:
+        return "no -----BEGIN ...----- block"
+    return text.split(" See https://", 1)[0].rstrip(". ")
+
+
 def load_pair(cert_path: str | Path, key_path: str | Path) -> CertKey:
     """Read a PEM certificate and key (a CA to issue from, or a server's pair)."""
     from cryptography import x509
@@ -158,11 +167,12 @@ def load_pair(cert_path: str | Path, key_path: str | Path) -> CertKey:
     try:
         x509.load_pem_x509_certificate(cert)
     except ValueError as exc:
-        raise UsageError(f"{cert_path}: not a PEM certificate ({exc})") from None
+        raise UsageError(f"{cert_path}: not a PEM certificate ({_reason(exc)})") from None
     try:
         serialization.load_pem_private_key(key, password=None)
     except (ValueError, TypeError) as exc:
-        raise UsageError(f"{key_path}: not an unencrypted PEM private key ({exc})") from None
+        raise UsageError(f"{key_path}: not an unencrypted PEM private key "
+                         f"({_reason(exc)})") from None
     return CertKey(cert, key)
 
 

@@ -73,6 +73,9 @@ CASES: list[tuple[str, int, str]] = [
     ("render topology {F}/badsize-topo.yaml --out {F}/o", 2, "use a positive size"),
     ("render topology {F}/spaces-topo.yaml --out {F}/o", 2, "invalid topology name"),
     ("render topology {F}/topo.yaml --out /dev/null", 2, "is not a directory"),
+    ("render topology {F}/tlsjunk.yaml --out {F}/o", 2,
+     "not a PEM certificate (no -----BEGIN ...----- block)"),
+    ("render topology {F}/tlsmissing.yaml --out {F}/o --json", 2, "no-ca.pem: no such file"),
     ("render topology {F}/dupnode-topo.yaml --out {F}/o", 2, "server names must be unique"),
     ("render topology {F}/nonodes-topo.yaml --out {F}/o", 2, "at least one node is needed"),
     ("render topology {F}/topo.yaml --out {F}/topo.yaml", 2, "is not a directory"),
@@ -292,6 +295,11 @@ def fixtures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
                                ("bkbad", "S1.tar", "x" * 1000)):
         (f / folder).mkdir()
         (f / folder / name).write_text(text)
+    one = "name: t\nclusters: [{name: C1, nodes: [{name: n1, host: 10.0.0.1}]}]\n"
+    for name, ca, cert in (("tlsjunk.yaml", f / "topo.yaml", f / "topo.yaml"),  # not PEM
+                           ("tlsmissing.yaml", f / "no-ca.pem", f / "no-cert.pem")):
+        (f / name).write_text(one + f"tls:\n  ca: {ca}\n  certs: {{n1: {{cert: {cert}, "
+                              f"key: {cert}}}}}\n")
     with tarfile.open(f / "notdoctor.tgz", "w:gz") as tar:
         tar.add(f / "topo.yaml", arcname="topo.yaml")
     store = f / "store"
