@@ -685,6 +685,11 @@ def exec_argv(directory: Path, command: Sequence[str], env: Mapping[str, str]
     lab = load(directory)
     if not net.netns_exists(lab.client):
         raise UsageError(f"the lab in {lab.dir} is down", hint="natsops lab up --dir DIR")
+    import shutil
+
+    if shutil.which(command[0], path=env.get("PATH", os.defpath)) is None:
+        raise UsageError(f"command {command[0]!r} not found (PATH: "
+                         f"{env.get('PATH', os.defpath)})")
     return ([ip_exe, "netns", "exec", lab.client, *command],
             {**env, "NATSOPS_CLUSTER_DIR": str(lab.dir)})
 
