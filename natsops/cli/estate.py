@@ -147,7 +147,7 @@ def export(
     everything: Annotated[bool, typer.Option("--all", "-a", help="Export everything")] = False,
     out: Annotated[Path, typer.Option(
         "--out", "-o", help="Folder for the recipe files (created if missing)")] = Path("."),
-    json_out: options.Json = False,
+    dry_run: options.DryRun = False, json_out: options.Json = False,
 ) -> None:
     """Write the live streams, consumers and buckets as recipe files.
 
@@ -163,10 +163,10 @@ def export(
     from natsops.estate.export import check_selection, export_live, write_export
 
     check_selection(names or [], everything, out)
-    paths = write_export(call(ctx, export_live, names or [], everything=everything), out)
+    paths = write_export(call(ctx, export_live, names or [], everything=everything), out,
+                         dry_run=dry_run)
     if want_json(ctx, json_out):
-        output.print_json([str(p) for p in paths])
-        return
+        return output.print_json([str(p) for p in paths])
     for p in paths:
         output.out().print(str(p), markup=False, highlight=False)
-    output.success(f"{len(paths)} recipe file(s) written to {out}")
+    output.success(f"{len(paths)} recipe file(s) {'would be ' if dry_run else ''}written to {out}")

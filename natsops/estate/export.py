@@ -82,13 +82,16 @@ async def export_estate(ctx: EstateContext, names: Sequence[str] = (), *,
     return files
 
 
-def write_export(files: Sequence[ExportFile], out: Path) -> list[Path]:
-    """Write each file under ``out`` (created if needed), atomically; return the paths."""
+def write_export(files: Sequence[ExportFile], out: Path, *, dry_run: bool = False) -> list[Path]:
+    """Write each file under ``out`` (created if needed), atomically; return the paths (with
+    ``dry_run``: the paths it would write, and nothing is written)."""
     import yaml
 
     from natsops.files import check_output_dir, write_atomic
 
     folder = check_output_dir(out)
+    if dry_run:
+        return [folder / f.name for f in files]
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for f in files:
