@@ -368,3 +368,16 @@ def test_a_damaged_context_is_named_with_its_file(text: str, needle: str) -> Non
         assert r.stdout == ""
         assert r.stderr.startswith("error: context 'bad' in ") and needle in r.stderr, r.stderr
         assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_a_field_natsops_does_not_know_is_a_warning_naming_its_line(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from natsops.estate import load_resources
+
+    (tmp_path / "r.yaml").write_text(OK_RECIPE.replace("num_replicas: 1", "num_replicas: 1, bogus: 1"))
+    with caplog.at_level("WARNING", logger="natsops"):
+        (res,) = load_resources([tmp_path / "r.yaml"])
+    assert res.spec["bogus"] == 1  # still sent: a newer server may know it
+    assert [r.getMessage() for r in caplog.records] == [
+        f"warning: {tmp_path / 'r.yaml'}:3: Stream OK1: spec.bogus is not a field natsops "
+        "knows; it is sent as written (a newer server's field, or one the server refuses)"]
