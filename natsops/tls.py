@@ -26,10 +26,11 @@ from natsops.errors import UsageError
 from natsops.files import read_bytes, write_atomic, write_private
 
 if TYPE_CHECKING:
+    from cryptography import x509
     from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
 
-__all__ = ["CertInfo", "CertKey", "cert_info", "generate_ca", "is_ip", "issue_cert", "load_pair",
-           "write_pair"]
+__all__ = ["CertInfo", "CertKey", "CertProblem", "cert_info", "chain_infos", "check_server_cert",
+           "covers", "generate_ca", "is_ip", "issue_cert", "load_pair", "write_pair"]
 
 _DAY = dt.timedelta(days=1)
 
@@ -68,31 +69,36 @@ def _pem_key(key: EllipticCurvePrivateKey) -> bytes:
                                    serialization.NoEncryption()))
 
 
-def generate_ca(common_name: str, *, not_after: dt.datetime | None = None) -> CertKey:
-    """A self-signed CA (10 years unless ``not_after``) that can sign server certificates."""
+def generate_ca(common_name: str, *, not_after: dt.datetime | None = None,
+                parent: CertKey | None = None, path_length: int = 0) -> CertKey:
+    """A self-signed CA (10 years unless ``not_after``) that can sign server certificates;
+    with ``parent``, an intermediate CA signed by it (the parent needs ``path_length`` 1+)."""
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.x509.oid import NameOID
 
     key = _key()
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    issuer, signer = name, key
+    if parent is not None:
+        issuer = x509.load_pem_x509_certificate(parent.cert_pem).subject
+        signer = serialization.load_pem_private_key(  # type: ignore[assignment]
+            parent.key_pem, password=None)
     now = _now()
     cert = (
         x509.CertificateBuilder()
-        .subject_name(name).issuer_name(name).public_key(key.public_key())
+        .subject_name(name).issuer_name(issuer).public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - _DAY).not_valid_after(not_after or now + 3650 * _DAY)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
         .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
                                      content_commitment=False, key_encipherment=False,
                                      data_encipherment=False, key_agreement=False,
                                      encipher_only=False, decipher_only=False), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
                        critical=False)
-        .sign(key, hashes.SHA256())
+        .sign(signer, hashes.SHA256())
     )
-    from cryptography.hazmat.primitives import serialization
-
     return CertKey(cert.public_bytes(serialization.Encoding.PEM), _pem_key(key))
 
 
@@ -204,3 +210,126 @@ def cert_info(cert_pem: bytes) -> CertInfo:
         is_ca = False
     return CertInfo(cert.subject.rfc4514_string(), cert.issuer.rfc4514_string(), dns, ips,
                     cert.not_valid_before_utc, cert.not_valid_after_utc, is_ca)
+
+
+def chain_infos(pem: bytes) -> list[CertInfo]:
+    """What every certificate of a PEM bundle says (a chain file: the leaf first)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    return [cert_info(c.public_bytes(serialization.Encoding.PEM))
+            for c in x509.load_pem_x509_certificates(pem)]
+
+
+def covers(info: CertInfo, host: str) -> bool:
+    """Whether the certificate's SANs cover ``host`` as Go's TLS checks it: an IP only by an IP
+    SAN, a name by a DNS SAN (``*.`` covers exactly one label); the CN is not looked at."""
+    h = host.strip("[]").lower().rstrip(".")
+    if is_ip(h):
+        return any(ipaddress.ip_address(i) == ipaddress.ip_address(h) for i in info.ip_addresses)
+    for d in (x.lower().rstrip(".") for x in info.dns_names):
+        if d == h or (d.startswith("*.") and "." in h and h.split(".", 1)[1] == d[2:]):
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class CertProblem:
+    """Something wrong with a certificate file: ``fatal`` ones break TLS, the others warn."""
+
+    kind: str  # unreadable expired expiring sans key chain
+    file: str
+    message: str
+    fatal: bool = True
+
+
+def _sans_text(info: CertInfo) -> str:
+    names = [f"DNS:{d}" for d in info.dns_names] + [f"IP:{i}" for i in info.ip_addresses]
+    return ", ".join(names) or "none"
+
+
+def check_server_cert(cert: str | Path, key: str | Path | None, ca: str | Path | None,
+                      hosts: Sequence[str] = (), *, warn_days: float = 30.0,
+                      now: dt.datetime | None = None) -> list[CertProblem]:
+    """Problems of a server certificate file: unreadable, expired or within ``warn_days``
+    (itself or an intermediate in the file), a key that is not its key, not chaining to
+    ``ca``, SANs that do not cover each of ``hosts`` (the names clients and peers dial)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    now = now or _now()
+    cf = str(cert)
+    try:
+        certs = x509.load_pem_x509_certificates(Path(cert).read_bytes())
+    except OSError as exc:
+        return [CertProblem("unreadable", cf, f"cannot read: {exc.strerror or exc}")]
+    except ValueError as exc:
+        return [CertProblem("unreadable", cf, f"not a PEM certificate ({exc})")]
+    out: list[CertProblem] = []
+    for i, c in enumerate(certs):
+        what = "the certificate" if i == 0 else f"intermediate {c.subject.rfc4514_string()}"
+        left = (c.not_valid_after_utc - now).total_seconds() / 86400
+        if left <= 0:
+            out.append(CertProblem("expired", cf, f"{what} expired on "
+                                   f"{c.not_valid_after_utc:%Y-%m-%d}"))
+        elif left < warn_days:
+            out.append(CertProblem("expiring", cf, f"{what} expires in {left:.0f} days "
+                                   f"({c.not_valid_after_utc:%Y-%m-%d})", fatal=False))
+    leaf = certs[0]
+    info = cert_info(leaf.public_bytes(serialization.Encoding.PEM))
+    missing = [h for h in dict.fromkeys(hosts) if h and not covers(info, h)]
+    if missing:
+        out.append(CertProblem("sans", cf, f"its SANs ({_sans_text(info)}) do not cover "
+                               f"{', '.join(missing)}, which clients and peers dial"))
+    if key is not None:
+        out += _key_problems(leaf, Path(key))
+    if ca is not None:
+        out += _chain_problems(certs, Path(ca), cf)
+    return out
+
+
+def _key_problems(leaf: x509.Certificate, key: Path) -> list[CertProblem]:
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        pk = serialization.load_pem_private_key(key.read_bytes(), password=None)
+    except OSError as exc:
+        return [CertProblem("unreadable", str(key), f"cannot read: {exc.strerror or exc}")]
+    except (ValueError, TypeError) as exc:
+        return [CertProblem("key", str(key), f"not an unencrypted PEM private key ({exc})")]
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    der = serialization.Encoding.DER
+    if pk.public_key().public_bytes(der, spki) != leaf.public_key().public_bytes(der, spki):
+        return [CertProblem("key", str(key), "this private key does not belong to the "
+                            "certificate (their public keys differ)")]
+    return []
+
+
+def _chain_problems(certs: list[x509.Certificate], ca: Path, cf: str) -> list[CertProblem]:
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
+
+    try:
+        roots = x509.load_pem_x509_certificates(ca.read_bytes())
+    except OSError as exc:
+        return [CertProblem("unreadable", str(ca), f"cannot read: {exc.strerror or exc}")]
+    except ValueError as exc:
+        return [CertProblem("unreadable", str(ca), f"not a PEM certificate ({exc})")]
+    cur, pool = certs[0], certs[1:]
+    for _ in range(8):
+        for cand in [*roots, *pool]:
+            if cand.subject != cur.issuer:
+                continue
+            try:
+                cur.verify_directly_issued_by(cand)
+            except (ValueError, TypeError, InvalidSignature):
+                continue
+            if any(cand is r for r in roots):
+                return []
+            cur = cand
+            break
+        else:
+            break
+    return [CertProblem("chain", cf, f"does not chain to the CA in {ca}: no certificate "
+                        f"there (or intermediate in the file) signed "
+                        f"{cur.subject.rfc4514_string()} (issuer {cur.issuer.rfc4514_string()})")]

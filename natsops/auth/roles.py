@@ -11,7 +11,7 @@ server per user).
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,8 +23,9 @@ from natsops.auth.ops import Change, _update_account
 from natsops.auth.store import Store, valid_name
 from natsops.errors import Conflict, NotFound, UsageError
 
-__all__ = ["Role", "add_role", "add_role_user", "check_role_options", "edit_role", "find_role",
-           "list_roles", "remove_role"]
+__all__ = ["TEMPLATE_DEFAULTS", "Role", "add_role", "add_role_user", "check_role_options",
+           "declared_roles", "edit_role", "find_role", "full_template", "list_roles",
+           "remove_role", "short_template", "sync_roles"]
 
 
 @dataclass(frozen=True)
@@ -75,15 +76,20 @@ def template_of(edit: UserEdit) -> dict[str, Any]:
 def add_role(store: Store, op: str, account: str, role: str, template: UserEdit, *,
              description: str | None = None, dry_run: bool = False) -> Edited:
     """Add a scoped signing key named ``role`` with its permission template."""
+    if template.expires is not None or template.add_tags or template.revoke_previous:
+        raise UsageError("a role template holds permissions and limits only")
+    return _add_scoped(store, op, account, role, template_of(template), description, dry_run)
+
+
+def _add_scoped(store: Store, op: str, account: str, role: str, template: Mapping[str, Any],
+                description: str | None, dry_run: bool) -> Edited:
     valid_name(role, "role")
     if any(r.role == role for r in _roles(store, op, account)):
         raise Conflict(f"account {account} already has a role {role!r}")
-    if template.expires is not None or template.add_tags or template.revoke_previous:
-        raise UsageError("a role template holds permissions and limits only")
     kp = generate("account")
     before = dict(store.account(op, account).token.claims)
     scoped: dict[str, Any] = {"kind": "user_scope", "key": kp.public_key, "role": role,
-                              "template": template_of(template)}
+                              "template": dict(template)}
     if description:
         scoped["description"] = description
 
@@ -99,9 +105,16 @@ def edit_role(store: Store, op: str, account: str, role: str, change: UserEdit, 
               description: str | None = None, dry_run: bool = False) -> Edited:
     """Change a role's template (same key). Once the account is pushed, the server closes the
     live connections of the role's users; they get the new template when they reconnect."""
-    r = find_role(store, op, account, role)
     if change.expires is not None or change.add_tags or change.rm_tags or change.revoke_previous:
         raise UsageError("a role template holds permissions and limits only")
+    return _edit_scoped(store, op, account, role, lambda tpl: apply_user_edit(tpl, change),
+                        description, dry_run)
+
+
+def _edit_scoped(store: Store, op: str, account: str, role: str,
+                 change: Callable[[dict[str, Any]], None], description: str | None,
+                 dry_run: bool) -> Edited:
+    r = find_role(store, op, account, role)
     before = dict(store.account(op, account).token.claims)
 
     def mutate(nats: dict[str, Any]) -> None:
@@ -110,7 +123,7 @@ def edit_role(store: Store, op: str, account: str, role: str, change: UserEdit, 
             if isinstance(sk, Mapping) and sk.get("key") == r.key:
                 sk = dict(sk)
                 tpl = dict(sk.get("template") or {})
-                apply_user_edit(tpl, change)
+                change(tpl)
                 sk["template"] = tpl
                 if description is not None:
                     if description:
@@ -129,7 +142,9 @@ def edit_role(store: Store, op: str, account: str, role: str, change: UserEdit, 
 
 def remove_role(store: Store, op: str, account: str, role: str, *,
                 dry_run: bool = False) -> Edited:
-    """Remove a role's scoped key: once pushed, the users it issued can no longer connect."""
+    """Remove a role's scoped key: once pushed, the users it issued can no longer connect.
+
+    Its seed moves to ``<store>/keys/retired/`` (as a rotated key's does)."""
     r = find_role(store, op, account, role)
     before = dict(store.account(op, account).token.claims)
     users = [u.name for u in store.users(op, account) if u.token.issuer == r.key]
@@ -143,7 +158,7 @@ def remove_role(store: Store, op: str, account: str, role: str, *,
     notes = (f"users issued through it lose access: {', '.join(users)}",) if users else ()
     ch = _update_account(store, op, account, mutate, dry_run, notes=notes)
     if not dry_run:
-        store.key_path(r.key).unlink(missing_ok=True)
+        store.retire_key(r.key)  # to keys/retired: no JWT of the store names it any more
     return Edited(ch, claim_diff(before, ch.claims))
 
 
@@ -185,3 +200,61 @@ def add_role_user(store: Store, op: str, account: str, name: str, role: str, *,
         store.write_text_private(creds, format_creds(token, kp.seed))
     return Change("create", "user", name, kp.public_key, path, dict(jwtmod.decode(token).claims),
                   dry_run, (f"role: {r.role} (its template applies)", f"creds: {creds}"))
+
+
+# ---- declared roles (Account recipes) ---------------------------------------------------------
+TEMPLATE_DEFAULTS: Mapping[str, Any] = {"pub": {}, "sub": {}, "subs": -1, "data": -1,
+                                        "payload": -1}
+
+
+def full_template(template: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A template as the account JWT holds it: nsc's defaults (no permissions, limits -1)
+    with ``template`` laid over them."""
+    return {**TEMPLATE_DEFAULTS, **dict(template or {})}
+
+
+def short_template(template: Mapping[str, Any]) -> dict[str, Any]:
+    """A template without the fields that equal nsc's defaults (for recipes)."""
+    return {k: v for k, v in template.items()
+            if not (k in TEMPLATE_DEFAULTS and v in (TEMPLATE_DEFAULTS[k], None, {}, []))}
+
+
+def declared_roles(nats: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """role name -> {"template": (full), "description"?} of an account's ``nats`` object."""
+    out: dict[str, dict[str, Any]] = {}
+    for sk in nats.get("signing_keys") or []:
+        if isinstance(sk, Mapping) and sk.get("kind") == "user_scope":
+            entry: dict[str, Any] = {"template": full_template(sk.get("template"))}
+            if sk.get("description"):
+                entry["description"] = sk["description"]
+            out[str(sk.get("role") or sk.get("key"))] = entry
+    return out
+
+
+def sync_roles(store: Store, op: str, account: str, wanted: Mapping[str, Mapping[str, Any]], *,
+               dry_run: bool = False) -> list[Edited]:
+    """Make the account's roles exactly ``wanted`` (role -> {"template", "description"}):
+    add the missing ones (new keys), replace the templates and descriptions that differ (same
+    keys), remove the others (their users lose access once pushed). Plain signing keys stay."""
+    current = declared_roles(store.account(op, account).nats)
+    out = []
+    for role in sorted(set(current) - set(wanted)):
+        out.append(remove_role(store, op, account, role, dry_run=dry_run))
+    for role, spec in sorted(wanted.items()):
+        template = full_template(spec.get("template"))
+        description = spec.get("description")
+        if role not in current:
+            out.append(_add_scoped(store, op, account, role, template, description, dry_run))
+        elif current[role] != {"template": template,
+                               **({"description": description} if description else {})}:
+            out.append(_edit_scoped(store, op, account, role, _replacing(template),
+                                    description or "", dry_run))
+    return out
+
+
+def _replacing(template: Mapping[str, Any]) -> Callable[[dict[str, Any]], None]:
+    def replace(tpl: dict[str, Any]) -> None:
+        tpl.clear()
+        tpl.update(template)
+
+    return replace

@@ -5,7 +5,8 @@
    creds files in the store rewritten (0600); likewise the activation tokens it signed that
    other accounts of the store import (those accounts are re-signed);
 3. push the accounts (both keys valid: old and new creds work);
-4. remove the old key from the account and push again: creds signed by it stop working.
+4. remove the old key from the account and push again: creds signed by it stop working;
+   its seed leaves the key store for ``keys/retired/`` (no JWT of the store names it any more).
 
 A push that is not accepted everywhere stops the rotation before the old key is removed.
 """
@@ -26,7 +27,8 @@ from natsops.auth.sysuser import SysAccess
 from natsops.errors import ExitCode, ServerError, UsageError
 from natsops.findings import exit_code
 
-__all__ = ["RotationPlan", "RotationReport", "plan_rotation", "rotate_signing_key"]
+__all__ = ["RotationPlan", "RotationReport", "plan_rotation", "push_accounts", "reissue_user",
+           "rotate_signing_key"]
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,9 @@ def plan_rotation(store: Store, op: str, account: str, old: str | None = None) -
     return RotationPlan(account, old, role, users, tuple(acts))
 
 
-def _reissue(store: Store, op: str, acc: Entity, name: str, new: KeyPair) -> str:
+def reissue_user(store: Store, op: str, acc: Entity, name: str, new: KeyPair) -> str:
+    """Re-sign user ``name`` of ``acc`` with the account signing key ``new``: same user key and
+    claims, ``issuer_account`` set, creds file rewritten (0600) when the store holds its seed."""
     user = store.user(op, acc.name, name)
     claims = copy.deepcopy(dict(user.token.claims))
     claims["iat"] = jwtmod.next_iat(user.token.iat)
@@ -118,17 +122,16 @@ def _with_new(keys: list[Any], old: str, new: str) -> list[Any]:
     return out
 
 
-async def _push(store: Store, op: str, accounts: list[str], access: SysAccess,
-                timeout: float) -> str:
+async def push_accounts(store: Store, op: str, accounts: list[str], access: SysAccess,
+                        timeout: float, hint: str) -> str:
+    """Push ``accounts``; ServerError (with ``hint``) unless every server accepted them."""
     from natsops.auth.push import push
 
-    account = accounts[0]
     report = await push(store, op, access, accounts, timeout=timeout)
     if exit_code(report.findings) != ExitCode.OK:
         bad = [f for f in report.findings if f.severity.label == "fail"]
-        raise ServerError(f"push of {account} was not accepted everywhere: {bad[0].message}",
-                          hint="the old key is still valid; fix the servers, then: natsops "
-                               f"auth account rotate-signing-key {account} --key ...")
+        raise ServerError(f"push of {', '.join(accounts)} was not accepted everywhere: "
+                          f"{bad[0].message}", hint=hint)
     return f"pushed {', '.join(accounts)} to {len(report.servers)} server(s)"
 
 
@@ -153,16 +156,23 @@ async def rotate_signing_key(store: Store, op: str, account: str, access: SysAcc
     ch: Change = _update_account(store, op, account, add, False, [new])
     steps.append(f"added signing key {new.public_key} to {account} ({ch.path})")
     acc = store.account(op, account)
-    steps += [_reissue(store, op, acc, u, new) for u in plan.users]
+    steps += [reissue_user(store, op, acc, u, new) for u in plan.users]
     importers = sorted({a for a, _ in plan.activations})
     steps += [_reissue_activations(store, op, a, plan.old_key, new, acc.public_key)
               for a in importers]
+    hint = ("the old key is still valid; fix the servers, then: natsops auth account "
+            f"rotate-signing-key {account} --key ...")
     if access is not None:
-        steps.append(await _push(store, op, [account, *importers], access, timeout))
+        steps.append(await push_accounts(store, op, [account, *importers], access, timeout,
+                                         hint))
     _update_account(store, op, account, drop, False)
     steps.append(f"removed signing key {plan.old_key} from {account}")
+    retired = store.retire_key(plan.old_key)
+    if retired is not None:
+        steps.append(f"moved the old key's seed out of the key store to {retired}")
     if access is not None:
-        steps.append(await _push(store, op, [account], access, timeout))
+        steps.append(await push_accounts(store, op, [account], access, timeout,
+                                         f"push it again: natsops auth push --account {account}"))
     else:
         steps.append("not pushed: natsops auth push --account " +
                      " --account ".join([account, *importers]))

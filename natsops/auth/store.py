@@ -8,6 +8,7 @@
     <root>/stores/<OP>/accounts/<ACC>/users/<U>.jwt      user JWTs
     <root>/keys/keys/<O|A|U>/<chars 2-3>/<PUBKEY>.nk     one seed per file (0600)
     <root>/keys/creds/<OP>/<ACC>/<U>.creds               creds files (0600)
+    <root>/keys/retired/<O|A|U>/<chars 2-3>/<PUBKEY>.nk  seeds no JWT names any more (0600)
 
 ``<root>`` is ``--store`` / ``NATSOPS_STORE``, else ``$XDG_DATA_HOME/natsops``, else
 ``~/.local/share/natsops``. Every file is written atomically with mode 0600 in 0700 folders.
@@ -113,7 +114,27 @@ class Store:
     def key_path(self, public_key: str) -> Path:
         return self.root / "keys" / "keys" / public_key[0] / public_key[1:3] / f"{public_key}.nk"
 
+    def retired_key_path(self, public_key: str) -> Path:
+        """Where a retired seed goes: beside nsc's key store, so neither tool signs with it."""
+        return self.root / "keys" / "retired" / public_key[0] / public_key[1:3] / \
+            f"{public_key}.nk"
+
     # ---- keys --------------------------------------------------------------------------------
+    def retire_key(self, public_key: str) -> Path | None:
+        """Move a seed out of the key store into ``keys/retired`` (0600); None if absent.
+
+        Retired, not deleted: a key rotated away can be moved back by hand while servers that
+        were not pushed to still trust it; delete the folder once every server has the change.
+        """
+        src = self.key_path(public_key)
+        if not src.is_file():
+            return None
+        dst = self.retired_key_path(public_key)
+        self._mkdirs(dst.parent)
+        os.replace(src, dst)
+        dst.chmod(0o600)
+        return dst
+
     def save_key(self, kp: KeyPair) -> Path:
         path = self.key_path(kp.public_key)
         self._mkdirs(path.parent)

@@ -550,10 +550,12 @@ async def _consume(
             await asyncio.sleep(0.1)
     finally:
         w.close()
-        if role == "fetch":
-            with contextlib.suppress(Exception):
+        if role == "fetch":  # ours to delete, also after a failure (retried through a 503)
+            from natsops.jetstream.consumers import delete_own_consumer
+
+            with contextlib.suppress(NatsopsError):
                 async with connect(settings) as conn:
-                    await conn.js.delete_consumer(opts.stream_name, durable)
+                    await delete_own_consumer(conn, opts.stream_name, durable)
     return w
 
 

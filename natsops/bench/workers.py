@@ -8,6 +8,7 @@ parent reads; the final figures go back on the pipe as a plain dict. Times are
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -655,43 +656,50 @@ def run_ordered(
     name = b""
     frames: list[Frame] = []
     idle_since = time.monotonic()
-    while tally.count < total and not shared.stop.value:
-        frames.clear()
-        if not conn.read_frames(frames, timeout=0.1):
-            if time.monotonic() - idle_since > settings.timeout + 2:
-                raise Timeout(f"ordered consumer on {spec.stream} stalled ({tally.count} received)")
-            continue
-        idle_since = time.monotonic()
-        got = 0
-        for f in frames:
-            if f.kind == MSG and f.args[1] == b"1":
-                # reply: $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>
-                cseq = int(f.args[2].split(b".")[-3])
-                if cseq != tally.count + got + 1:
-                    raise ServerError(f"ordered consumer on {spec.stream}: expected consumer "
-                                      f"sequence {tally.count + got + 1}, got {cseq}")
-                got += 1
-            elif f.kind == HMSG and f.args[1] == b"1":
-                if len(f.args) == 5:  # flow control request: answer on its reply subject
-                    conn.send(b"PUB %s 0\r\n\r\n" % f.args[2])
-                at = f.payload.find(b"Nats-Consumer-Stalled:")
-                if at >= 0:  # a heartbeat saying we missed a flow control request
-                    stalled = f.payload[at + 22 : f.payload.find(b"\r\n", at)].strip()
-                    conn.send(b"PUB %s 0\r\n\r\n" % stalled)
-            elif f.kind == MSG and f.args[1] == b"2":
-                resp = json.loads(f.payload)
-                if "error" in resp:
-                    raise ServerError(f"cannot create an ordered consumer on {spec.stream}: "
-                                      f"{resp['error'].get('description', resp['error'])}")
-                name = str(resp.get("name", "")).encode()
-            elif f.kind in (PING, ERR):
-                conn.handle_control([f])
-        if got:
-            tally.add(got)
-    if name:
-        conn.send(b"PUB %s.CONSUMER.DELETE.%s.%s 0\r\n\r\n" % (
-            spec.api.encode(), spec.stream.encode(), name))
-        conn.flush()
+    try:
+        while tally.count < total and not shared.stop.value:
+            frames.clear()
+            if not conn.read_frames(frames, timeout=0.1):
+                if time.monotonic() - idle_since > settings.timeout + 2:
+                    raise Timeout(f"ordered consumer on {spec.stream} stalled "
+                                  f"({tally.count} received)")
+                continue
+            idle_since = time.monotonic()
+            got = 0
+            for f in frames:
+                if f.kind == MSG and f.args[1] == b"1":
+                    # reply: $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pend>
+                    cseq = int(f.args[2].split(b".")[-3])
+                    if cseq != tally.count + got + 1:
+                        raise ServerError(f"ordered consumer on {spec.stream}: expected "
+                                          f"consumer sequence {tally.count + got + 1}, "
+                                          f"got {cseq}")
+                    got += 1
+                elif f.kind == HMSG and f.args[1] == b"1":
+                    if len(f.args) == 5:  # flow control request: answer on its reply subject
+                        conn.send(b"PUB %s 0\r\n\r\n" % f.args[2])
+                    at = f.payload.find(b"Nats-Consumer-Stalled:")
+                    if at >= 0:  # a heartbeat saying we missed a flow control request
+                        stalled = f.payload[at + 22 : f.payload.find(b"\r\n", at)].strip()
+                        conn.send(b"PUB %s 0\r\n\r\n" % stalled)
+                elif f.kind == MSG and f.args[1] == b"2":
+                    resp = json.loads(f.payload)
+                    if "error" in resp:
+                        err = resp["error"]
+                        raise ServerError(f"cannot create an ordered consumer on "
+                                          f"{spec.stream}: {err.get('description', err)}")
+                    name = str(resp.get("name", "")).encode()
+                elif f.kind in (PING, ERR):
+                    conn.handle_control([f])
+            if got:
+                tally.add(got)
+    finally:  # also on a stall or an error: the ephemeral consumer is ours to delete
+        # (a dead connection cannot: the server drops it after its inactive_threshold)
+        if name:
+            with contextlib.suppress(Exception):
+                conn.send(b"PUB %s.CONSUMER.DELETE.%s.%s 0\r\n\r\n" % (
+                    spec.api.encode(), spec.stream.encode(), name))
+                conn.flush()
     return tally.result()
 
 

@@ -92,7 +92,8 @@ def apply(
     files: FilesArg,
     prune: Prune = False,
     yes: Annotated[bool, typer.Option(
-        "--yes", "-y", "--force", help="Do not ask before deleting or recreating")] = False,
+        "--yes", "-y", "--force",
+        help="Do not ask before deleting, recreating or removing a role")] = False,
     allow_recreate: Annotated[bool, typer.Option(
         "--allow-recreate", help="Recreate streams that hold messages, after a verified "
         "backup")] = False,
@@ -106,8 +107,8 @@ def apply(
     """Make the live estate match the recipes: the plan, then each step in dependency order.
 
     Streams and buckets before consumers; deletes (only with --prune, only of resources
-    natsops manages) first, consumers before their streams. Asks before a delete or recreate
-    unless --yes; refuses to recreate a stream that holds messages unless --allow-recreate,
+    natsops manages) first, consumers before their streams. Asks before a delete, a recreate
+    or an account role removal (its users lose access) unless --yes; refuses to recreate a stream that holds messages unless --allow-recreate,
     which takes a verified backup first and says where. Replica and placement changes go
     through `stream edit`'s path and wait until the new replicas are current. A failed step
     stops the run: what ran stays applied and is listed; running apply again continues.
@@ -134,7 +135,8 @@ def apply(
         return
     refuse_data_loss(result, allow_recreate)  # before asking: no question to refuse after
     if result.destructive:
-        confirm(f"Delete or recreate {len(result.destructive)} resource(s)?", force=yes)
+        confirm(f"Delete, recreate or remove roles of {len(result.destructive)} resource(s)?",
+                force=yes)
     opts = ApplyOptions(allow_recreate=allow_recreate, backup_dir=backup_dir)
     _emit_report(call(ctx, apply_recipes, result, opts, output.info, auth), result, as_json)
 
@@ -147,23 +149,32 @@ def export(
     everything: Annotated[bool, typer.Option("--all", "-a", help="Export everything")] = False,
     out: Annotated[Path, typer.Option(
         "--out", "-o", help="Folder for the recipe files (created if missing)")] = Path("."),
-    dry_run: options.DryRun = False, json_out: options.Json = False,
+    account: Annotated[list[str] | None, typer.Option(
+        "--account", help="Also export this account of the auth store, as the servers hold "
+                          "it, roles included (repeatable)")] = None,
+    store: options.AuthStore = None,
+    operator: options.AuthOperator = None,
+    dry_run: options.DryRun = False,
+    json_out: options.Json = False,
 ) -> None:
-    """Write the live streams, consumers and buckets as recipe files.
+    """Write the live streams, consumers and buckets (and --account) as recipe files.
 
     Server-set defaults and metadata are left out, so `natsops plan` on the files shows no
-    change. One file per stream (with its durable consumers) and per bucket.
+    change. One file per stream (with its durable consumers), per bucket and per account.
 
     \b
     Examples:
       natsops export --all --out estate/
       natsops export ORDERS SESSIONS --out estate/
+      natsops export --account APP --store ./store --out auth/
     """
     from natsops.cli import output
+    from natsops.estate import AuthStore
     from natsops.estate.export import check_selection, export_live, write_export
 
-    check_selection(names or [], everything, out)
-    paths = write_export(call(ctx, export_live, names or [], everything=everything), out,
+    check_selection(names or [], everything, account or [], out)
+    paths = write_export(call(ctx, export_live, names or [], everything=everything,
+                              accounts=account or [], auth=AuthStore(store, operator)), out,
                          dry_run=dry_run)
     if want_json(ctx, json_out):
         return output.print_json([str(p) for p in paths])

@@ -42,6 +42,11 @@ def lint(
     file:line:col, message and fix. Silence one with a comment `# natsops:disable=RULE` on
     the line (or the line before), or `# natsops:disable-file=RULE`.
 
+    Certificate files named by tls blocks are read (relative to the config's folder):
+    expiry, key, chain to ca_file, and across a set whether each certificate covers the host
+    peers dial. Route/gateway/leaf URLs are matched to listeners by address (names resolved
+    with a 1s timeout).
+
     Every file is linted even when another fails: a file that does not parse is a FAIL
     finding at its file:line:col (conf/parse-error, file/parse-error), one that cannot be read
     is file/unreadable. Source lines and messages show secrets as "•••".

@@ -51,6 +51,9 @@ def topology(
     """Write every node's config, secrets include and systemd unit, Helm values per cluster
     and a README of what to run where (natsops render TOPOLOGY --out DIR).
 
+    Certificates the topology gives (tls: ca, certs) are checked first: each must cover its
+    node's host, be in date, match its key and chain to the CA (errors name file:line).
+
     Configs hold bcrypt hashes only (0600); generated passwords go to
     DIR/natsops-secrets.json (0600) and are kept when you render again. Check the result
     with `natsops lint DIR` and, in a node's folder, `nats-server -t -c nats-server.conf`.

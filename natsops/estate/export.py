@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from natsops.errors import NotFound, UsageError
-from natsops.estate.context import EstateContext
+from natsops.estate.context import AuthStore, EstateContext
 from natsops.estate.kinds import handler
 from natsops.estate.model import Live
 
@@ -47,24 +47,44 @@ def _pick(names: Sequence[str], lives: dict[str, dict[str, Live]]) -> dict[str, 
     return chosen
 
 
-def check_selection(names: Sequence[str], everything: bool, out: Path | None = None) -> None:
-    """Names or ``--all``, exactly one of them, and a usable ``out`` folder (checked before
-    connecting)."""
-    if bool(names) == everything:
+def check_selection(names: Sequence[str], everything: bool,
+                    accounts: Sequence[str] = (), out: Path | None = None) -> None:
+    """Names or ``--all`` (not both), or only accounts, and a usable ``out`` folder (checked
+    before connecting)."""
+    if names and everything:
         raise UsageError("give stream or bucket names, or --all (not both)")
+    if not (names or everything or accounts):
+        raise UsageError("give stream or bucket names, or --all (or --account NAME)")
     if out is not None:
         from natsops.files import check_output_dir
 
         check_output_dir(out)
 
 
+async def _accounts(ctx: EstateContext, accounts: Sequence[str]) -> list[ExportFile]:
+    """One file per account of the auth store, as the servers hold it (roles included)."""
+    if not accounts:
+        return []
+    h = handler("Account")
+    lives = await h.fetch_live(ctx, set(accounts))
+    missing = [a for a in accounts if a not in lives]
+    if missing:
+        raise NotFound(f"no account {', '.join(missing)} on the servers (or in the store)",
+                       hint="natsops auth ls; natsops auth push --account NAME")
+    return [ExportFile(f"account-{a}.yaml", (h.export(lives[a]),)) for a in sorted(set(accounts))]
+
+
 async def export_estate(ctx: EstateContext, names: Sequence[str] = (), *,
-                        everything: bool = False) -> list[ExportFile]:
-    """Recipe documents for the streams/buckets ``names`` (or all with ``everything``).
+                        everything: bool = False,
+                        accounts: Sequence[str] = ()) -> list[ExportFile]:
+    """Recipe documents for the streams/buckets ``names`` (or all with ``everything``) and
+    the ``accounts`` of the auth store (``ctx.auth``).
 
     A stream's file holds its durable consumers too; ephemeral consumers are left out.
     """
-    check_selection(names, everything)
+    check_selection(names, everything, accounts)
+    if not (names or everything):
+        return await _accounts(ctx, accounts)
     kinds = ("Stream", "Consumer", "KeyValue", "ObjectStore")
     lives = {k: await handler(k).fetch_live(ctx, None) for k in kinds}
     chosen = ({k: set(v) for k, v in lives.items()} if everything else _pick(names, lives))
@@ -79,7 +99,7 @@ async def export_estate(ctx: EstateContext, names: Sequence[str] = (), *,
         h = handler(kind)
         files.extend(ExportFile(f"{kind.lower()}-{b}.yaml", (h.export(lives[kind][b]),))
                      for b in sorted(chosen[kind]))
-    return files
+    return files + await _accounts(ctx, accounts)
 
 
 def write_export(files: Sequence[ExportFile], out: Path, *, dry_run: bool = False) -> list[Path]:
@@ -103,7 +123,9 @@ def write_export(files: Sequence[ExportFile], out: Path, *, dry_run: bool = Fals
     return paths
 
 
-async def export_live(conn: Conn, names: Sequence[str] = (), *,
-                      everything: bool = False) -> list[ExportFile]:
+async def export_live(conn: Conn, names: Sequence[str] = (), *, everything: bool = False,
+                      accounts: Sequence[str] = (),
+                      auth: AuthStore | None = None) -> list[ExportFile]:
     """:func:`export_estate` over a connection (what ``natsops export`` runs)."""
-    return await export_estate(EstateContext(conn), names, everything=everything)
+    return await export_estate(EstateContext(conn, auth=auth or AuthStore()), names,
+                               everything=everything, accounts=accounts)

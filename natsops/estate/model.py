@@ -112,11 +112,13 @@ class Action:
     reason: str = ""
     desired: Resource | None = field(default=None, compare=False)
     live: Live | None = field(default=None, compare=False)
+    drops_access: bool = False  # an update that locks users out (an account role removed)
 
     @property
     def destructive(self) -> bool:
-        """Deletes data: a delete or a recreate."""
-        return self.op in (Op.DELETE, Op.RECREATE)
+        """Deletes data or access: a delete, a recreate, or an update that locks users out
+        (apply asks before any of them)."""
+        return self.op in (Op.DELETE, Op.RECREATE) or self.drops_access
 
     @property
     def source(self) -> str:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from natsops.errors import UsageError
+from natsops.errors import NotFound, ServerError, Timeout, UsageError
 from natsops.jetstream._api import check_name, paged, request
 from natsops.jetstream.models import ConsumerInfo
 from natsops.jetstream.questions import Ask, Question, answer_int, unanswered
@@ -45,6 +45,7 @@ __all__ = [
     "consumer_info",
     "consumer_names",
     "delete_consumer",
+    "delete_own_consumer",
     "fill_consumer_config",
     "list_consumers",
     "missing_for_add",
@@ -403,6 +404,26 @@ async def delete_consumer(conn: Conn, stream: str, name: str) -> None:
     check_name(stream)
     check_name(name, "consumer")
     await request(conn, f"CONSUMER.DELETE.{stream}.{name}", what=f"consumer {stream} > {name}")
+
+
+async def delete_own_consumer(conn: Conn, stream: str, name: str, *,
+                              timeout: float = 10.0) -> None:
+    """Delete a consumer natsops created for itself (a reader's, a benchmark's), retrying what
+    an election or a reconnect makes fail for a moment (no responders, 503/10008, a timeout)
+    until ``timeout``; a consumer already gone is fine. Raises the last error after that."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            await delete_consumer(conn, stream, name)
+            return
+        except NotFound:
+            return
+        except (ServerError, Timeout):
+            if time.monotonic() >= deadline:
+                raise
+            await asyncio.sleep(0.2)
 
 
 @dataclass(frozen=True)

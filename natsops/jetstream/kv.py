@@ -14,7 +14,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from natsops.errors import NatsopsError, NotFound, Timeout, Unreachable, UsageError
@@ -60,6 +60,10 @@ __all__ = [
     "put_key",
     "watch",
 ]
+
+# the most revisions ``key_history`` reads (natscli and nats.go cap history at 64; a bucket made
+# by hand with a larger max_msgs_per_subject still reads whole up to this)
+HISTORY_READ_LIMIT = 10_000
 
 _KEY_RE = re.compile(r"^[-/_=.a-zA-Z0-9]+$")
 
@@ -246,23 +250,86 @@ async def purge_key(conn: Conn, bucket: str, key: str) -> None:
 
 
 async def key_history(conn: Conn, bucket: str, key: str) -> list[KVEntry]:
+    """Every revision of ``key`` still stored, oldest first (deletes and purges included).
+
+    Read with sequential message gets on the key's subject, not nats-py's ``history()``:
+    its watcher can report "no keys" before the buffered entries are counted (nats.py #842),
+    so an existing key read as absent now and then.
+    """
+    from natsops.jetstream.inspect import View, parse_time, view_messages
+
     what = f"key {bucket} > {check_key(key)}"
-    kv = await _kv(conn, bucket)
-    entries = await _call(what, kv.history(key))
-    return [_entry(e) for e in entries]
+    await _kv(conn, bucket)  # NotFound for a missing bucket, as every other key command
+    stored: list[Any] = []
+    try:
+        await view_messages(conn, f"KV_{bucket}", View(subject=f"$KV.{bucket}.{key}",
+                                                       count=HISTORY_READ_LIMIT), stored.append)
+    except NatsopsError:
+        raise
+    except Exception as exc:
+        raise from_nats_exception(exc, what) from None
+    if not stored:
+        raise NotFound(f"{what} not found")
+    out = []
+    for m in stored:
+        op = (m.headers.get("KV-Operation") or ("PUT",))[0].upper()
+        at = parse_time(m.time)
+        created = datetime.fromtimestamp(at, timezone.utc).isoformat() if at else None
+        out.append(KVEntry(bucket=bucket, key=key, value=m.data, revision=m.seq,
+                           operation=op, created=created))
+    return out
 
 
 async def list_keys(conn: Conn, bucket: str) -> list[str]:
     """Keys with a current value (deleted/purged keys are left out); [] for an empty bucket."""
-    from nats.js.errors import NoKeysError
-
-    kv = await _kv(conn, bucket)
+    await _kv(conn, bucket)
     try:
-        return sorted(await kv.keys())
-    except NoKeysError:
-        return []
+        return sorted(k for k, op in await _last_per_key(conn, bucket) if op == "PUT")
+    except NatsopsError:
+        raise
     except Exception as exc:
         raise from_nats_exception(exc, f"bucket {bucket}") from None
+
+
+async def _last_per_key(conn: Conn, bucket: str) -> list[tuple[str, str]]:
+    """(key, KV-Operation) of every key's last revision.
+
+    Not nats-py's ``keys()``: its watcher can say "no keys" before the entries it already
+    received are counted (nats.py #842). Here the server's own count decides: a consumer
+    delivering the last message per subject (headers only) is read until the delivery that
+    says nothing is pending, and it is empty only when the server says it delivered nothing.
+    """
+    from nats.errors import TimeoutError as NatsTimeout
+    from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+    prefix = f"$KV.{bucket}."
+    config = ConsumerConfig(deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
+                            ack_policy=AckPolicy.NONE, headers_only=True,
+                            inactive_threshold=30.0)
+    sub = await conn.js.subscribe(prefix + ">", stream=f"KV_{bucket}", config=config)
+    out: list[tuple[str, str]] = []
+    name = ""
+    try:
+        info = await sub.consumer_info()
+        name = str(info.name or "")
+        if info.num_pending == 0 and not (info.delivered and info.delivered.consumer_seq):
+            return out
+        while True:
+            try:
+                msg = await sub.next_msg(timeout=conn.settings.timeout)
+            except NatsTimeout:
+                raise Timeout(f"bucket {bucket}: the key listing stopped after {len(out)} "
+                              f"keys (no delivery in {conn.settings.timeout:g}s)") from None
+            op = str((msg.headers or {}).get("KV-Operation") or "PUT").upper()
+            out.append((msg.subject[len(prefix):], op))
+            if msg.metadata.num_pending == 0:
+                return out
+    finally:
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()
+        if name:  # nats-py leaves the ephemeral consumer to its inactive threshold
+            with contextlib.suppress(Exception):
+                await conn.js.delete_consumer(f"KV_{bucket}", name)
 
 
 async def watch(conn: Conn, bucket: str, key: str = ">", *, history: bool = False,

@@ -7,6 +7,14 @@ The leader's view is read with ``$SYS.REQ.SERVER.PING.JSZ {"leader_only": true}`
 meta leader answers, with ``meta_cluster`` (leader, peers with current/offline/active/lag).
 That request and its ``leader_only`` filter exist on every server from 2.10 to 2.15, where the
 ``$JS.API`` route is closed to the system account (10039).
+
+A deployment with several JetStream domains (a hub and leaf sites in their own domains, sharing
+the system account over their leafnodes) has one meta group per domain. ``domain`` picks one:
+the ping carries the ``domain`` filter (other domains' servers stay silent) and the step-down
+goes to ``$JS.<domain>.API.META.LEADER.STEPDOWN``, which that domain's servers map to their
+``$JS.API`` (checked on 2.15.1 from the hub's system account: the leaf domain's leader moved,
+while the plain subject reached only the hub). Without ``domain`` the default domain's leader
+is preferred.
 """
 
 from __future__ import annotations
@@ -17,8 +25,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from natsops.errors import AuthError, Conflict, NotFound, ServerError, Timeout, UsageError
-from natsops.jetstream._api import request
+from natsops.errors import (
+    AuthError,
+    Conflict,
+    NatsopsError,
+    NotFound,
+    ServerError,
+    Timeout,
+    UsageError,
+)
+from natsops.jetstream._api import api_prefix, request, request_subject
 from natsops.jetstream.models import ClusterView, Replica
 from natsops.jetstream.streams import StepDown, wait_new_leader
 
@@ -57,58 +73,80 @@ class MetaState:
         return bool(self.leader) and all(p.healthy for p in self.peers)
 
 
-async def _jsz_leader(sys_conn: Conn, timeout: float) -> MetaState | None:
+def meta_subject(sys_conn: Conn, rest: str, domain: str | None = None) -> str:
+    """The full API subject of a meta request: ``$JS.<domain>.API.<rest>`` for a domain."""
+    return f"$JS.{domain}.API.{rest}" if domain else f"{api_prefix(sys_conn)}.{rest}"
+
+
+async def _jsz_leader(sys_conn: Conn, timeout: float, domain: str | None = None
+                      ) -> MetaState | None:
     from natsops.monitoring.sys import sys_ping
 
-    res = await sys_ping(sys_conn.nc, "JSZ", {"leader_only": True}, timeout=timeout, gap=0.1)
+    body: dict[str, Any] = {"leader_only": True, **({"domain": domain} if domain else {})}
+    res = await sys_ping(sys_conn.nc, "JSZ", body, timeout=timeout, gap=0.1)
     if res.no_responders:
         raise AuthError("no server answered $SYS.REQ.SERVER.PING.JSZ: the connection is not a "
                         "system-account user", hint="use the system account's credentials "
                         "(a sys context, or --dir of a local cluster)")
     states = []
+    problem: NatsopsError | None = None  # raised only when no meta group answered at all
     for env in res.replies:
         data = env.get("data") or {}
         meta = data.get("meta_cluster")
         name = str((env.get("server") or {}).get("name") or "")
+        own = str((env.get("server") or {}).get("domain") or "")
+        if domain and own != domain:
+            continue  # a server too old to honour the filter
         if data.get("disabled"):
-            raise ServerError(f"JetStream is not enabled on server {name or '?'}")
-        if isinstance(meta, Mapping) and meta.get("leader"):
-            states.append((meta.get("leader") == name, MetaState.parse(meta)))
-        elif data and not meta and not env.get("error"):
-            raise UsageError(f"server {name or '?'} runs JetStream without clustering: "
-                             "there is no meta group")
-    states.sort(key=lambda s: not s[0])  # an answer from the leader itself first
+            problem = ServerError(f"JetStream is not enabled on server {name or '?'}")
+        elif isinstance(meta, Mapping) and meta.get("leader"):
+            states.append(((own != "", meta.get("leader") != name), MetaState.parse(meta)))
+        elif data and not meta and not env.get("error") and (domain or not own):
+            # a single server has no meta group (one in another domain, e.g. a one-server
+            # leaf site, is not the one asked about: while the default domain elects, it
+            # would be the only answer)
+            problem = UsageError(f"server {name or '?'} runs JetStream without clustering: "
+                                 "there is no meta group")
+    if not states and problem is not None:
+        raise problem
+    # the default domain's first, then an answer from the leader itself
+    states.sort(key=lambda s: s[0])
     return states[0][1] if states else None
 
 
-async def meta_leader(sys_conn: Conn, *, timeout: float = 5.0) -> MetaState:
-    """The meta leader's view; retried until ``timeout`` (an election leaves nobody answering).
+async def meta_leader(sys_conn: Conn, *, timeout: float = 5.0,
+                      domain: str | None = None) -> MetaState:
+    """The meta leader's view (of ``domain``'s meta group, see the module doc); retried until
+    ``timeout`` (an election leaves nobody answering).
 
     Raises :class:`AuthError` for a non-system connection and :class:`ServerError` when no
     meta leader answered in time (no quorum, or JetStream off everywhere).
     """
     deadline = time.monotonic() + timeout
     while True:
-        state = await _jsz_leader(sys_conn, min(1.0, max(0.1, deadline - time.monotonic())))
+        state = await _jsz_leader(sys_conn, min(1.0, max(0.1, deadline - time.monotonic())),
+                                  domain)
         if state is not None:
             return state
         if time.monotonic() >= deadline:
-            raise ServerError(f"no JetStream meta leader answered within {timeout:g}s",
+            where = f" in JetStream domain {domain}" if domain else ""
+            raise ServerError(f"no JetStream meta leader{where} answered within {timeout:g}s",
                               hint="a majority of the meta peers must be up: "
                               "natsops doctor explains what is wrong")
         await asyncio.sleep(0.1)
 
 
 async def step_down_meta(sys_conn: Conn, *, preferred: str | None = None,
-                         timeout: float = 10.0) -> StepDown:
+                         timeout: float = 10.0, domain: str | None = None) -> StepDown:
     """``$JS.API.META.LEADER.STEPDOWN`` (with ``{"placement": {"preferred": ...}}``), then read
-    the new leader back until it changes.
+    the new leader back until it changes. With ``domain``: that domain's meta group, through
+    ``$JS.<domain>.API``; the new leader must be one of that group's peers.
 
     The server refuses an unknown ``preferred`` and the current leader (10005); a preferred
     peer that is known but unhealthy is silently replaced by another, so check
     ``StepDown.preferred_honoured``. 2.10 ignores ``preferred`` (the field is newer).
     """
-    before = await meta_leader(sys_conn, timeout=timeout)
+    before = await meta_leader(sys_conn, timeout=timeout, domain=domain)
     if preferred is not None:
         if before.peer(preferred) is None:
             raise NotFound(f"preferred server {preferred!r} is not a meta peer "
@@ -118,16 +156,20 @@ async def step_down_meta(sys_conn: Conn, *, preferred: str | None = None,
     if len(before.peers) <= 1:
         return StepDown("meta", before.leader, before.leader, 0.0, preferred)
     body = {"placement": {"preferred": preferred}} if preferred else None
-    await request(sys_conn, "META.LEADER.STEPDOWN", body, what="meta leader step-down",
-                  timeout=min(timeout, sys_conn.settings.timeout))
+    what = "meta leader step-down" + (f" in JetStream domain {domain}" if domain else "")
+    await request_subject(sys_conn, meta_subject(sys_conn, "META.LEADER.STEPDOWN", domain),
+                          body, what=what, timeout=min(timeout, sys_conn.settings.timeout))
 
     async def leader() -> str:
         try:
-            return (await meta_leader(sys_conn, timeout=1.0)).leader
+            return (await meta_leader(sys_conn, timeout=1.0, domain=domain)).leader
         except ServerError:  # mid-election: nobody answers as leader yet
             return ""
 
     new, secs = await wait_new_leader(leader, before.leader, timeout=timeout)
+    if new and before.peer(new) is None:
+        raise ServerError(f"{what}: the new leader {new!r} is not a peer of that meta group "
+                          f"({', '.join(before.names)})")
     return StepDown("meta", before.leader, new, secs, preferred)
 
 

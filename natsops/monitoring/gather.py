@@ -167,9 +167,47 @@ def _claim(detail: Mapping[str, Any]) -> dict[str, Any]:
             # the claim's limits (numbers only) and this server's use of them
             "limits": {k: v for k, v in limits.items() if k in _LIMIT_KEYS
                        and isinstance(v, int)} if isinstance(limits, Mapping) else {},
+            # JetStream limits per replica tier (R1, R3...) when the JWT sets tiered limits
+            "tiered_limits": _tiers(limits.get("tiered_limits"))
+            if isinstance(limits, Mapping) else {},
             "client_connections": detail.get("client_connections"),
             "leafnode_connections": detail.get("leafnode_connections"),
             "subscriptions": detail.get("subscriptions")}
+
+
+def _tiers(value: Any) -> dict[str, dict[str, int]]:
+    if not isinstance(value, Mapping):
+        return {}
+    return {str(t): {k: v for k, v in lim.items() if k in _LIMIT_KEYS and isinstance(v, int)}
+            for t, lim in value.items() if isinstance(lim, Mapping)}
+
+
+def user_limits(view: dict[str, Any]) -> dict[str, Any]:
+    """Replace each connz connection's user JWT by the one limit checks use (``subs``): the JWT
+    is not kept in a Snapshot (archives hold no JWT) but its subscription limit is."""
+    import base64
+    import json
+
+    for part in ("connz", "connz_subs"):
+        d = view.get(part)
+        if not isinstance(d, Mapping):
+            continue
+        conns = []
+        for c in d.get("connections") or ():
+            token = c.get("jwt") if isinstance(c, Mapping) else None
+            if isinstance(token, str) and token.count(".") == 2:
+                c = {k: v for k, v in c.items() if k != "jwt"}
+                try:
+                    body = token.split(".")[1]
+                    claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+                    subs = claims["nats"]["subs"]
+                except (ValueError, KeyError, TypeError):
+                    subs = None
+                if isinstance(subs, int):
+                    c["user_subs_limit"] = subs
+            conns.append(c)
+        view[part] = {**d, "connections": conns}
+    return view
 
 
 _LIMIT_KEYS = ("conn", "subs", "leaf", "mem_storage", "disk_storage", "streams", "consumer")
@@ -247,7 +285,8 @@ async def gather_sys(nc: Client, opts: GatherOptions = GatherOptions()) -> Snaps
                 sid = str(_srv(env).get("id") or "")
                 if isinstance(detail, Mapping) and sid in views:
                     views[sid].setdefault("account_claims", {})[key] = _claim(detail)
-    servers = tuple(ServerView(**v) for _, v in sorted(views.items(), key=lambda kv: kv[1]["name"]))
+    servers = tuple(ServerView(**user_limits(v))
+                    for _, v in sorted(views.items(), key=lambda kv: kv[1]["name"]))
     return Snapshot(servers=servers, transport="sys", expected=opts.expected_names,
                     expected_count=opts.expect, taken_at=time.time(),
                     seconds=time.monotonic() - start, requests=requests)
@@ -344,6 +383,7 @@ async def gather_http(urls: Sequence[str], opts: GatherOptions = GatherOptions()
             "errors": errors,
             "rtt": rtts.get(mon.base_url),
             "account_claims": claims,
+            "monitor_tls": mon.tls_chain,
         }
         return mon.base_url, view, None
 
@@ -351,7 +391,8 @@ async def gather_http(urls: Sequence[str], opts: GatherOptions = GatherOptions()
         answers = await asyncio.gather(*(server(m) for m in clients))
     finally:
         await asyncio.gather(*(m.aclose() for m in clients))
-    servers = tuple(sorted((ServerView(**v) for _, v, _ in answers if v is not None),
+    servers = tuple(sorted((ServerView(**user_limits(v)) for _, v, _ in answers
+                            if v is not None),
                            key=lambda s: s.name))
     unreachable = {u: e or "no answer" for u, v, e in answers if v is None}
     return Snapshot(servers=servers, transport="http", expected=opts.expected_names,

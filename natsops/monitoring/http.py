@@ -59,6 +59,38 @@ class ServerSummary:
     raw_varz: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
 
+def peer_chain(resp: httpx.Response) -> list[dict[str, Any]]:
+    """The certificates the server sent in the TLS handshake of ``resp`` (leaf first): subject,
+    issuer, SANs and not_after of each; the verified chain when the ssl module offers it (its
+    last element is then the trusted CA), else the leaf only."""
+    from natsops.tls import cert_info
+
+    stream = resp.extensions.get("network_stream")
+    so = stream.get_extra_info("ssl_object") if stream is not None else None
+    if so is None:
+        return []
+    pems: list[bytes] = []
+    for obj in (so, getattr(so, "_sslobj", None)):  # public from Python 3.13, private before
+        fn = getattr(obj, "get_verified_chain", None) or getattr(
+            obj, "get_unverified_chain", None)
+        chain = fn() if fn is not None else None
+        if chain:
+            pems = [str(c.public_bytes()).encode() for c in chain]
+            break
+    if not pems:
+        import ssl
+
+        der = so.getpeercert(True)
+        pems = [ssl.DER_cert_to_PEM_cert(der).encode()] if der else []
+    out = []
+    for pem in pems:
+        i = cert_info(pem)
+        out.append({"subject": i.subject, "issuer": i.issuer, "is_ca": i.is_ca,
+                    "dns_names": list(i.dns_names), "ip_addresses": list(i.ip_addresses),
+                    "not_after": i.not_after.strftime("%Y-%m-%dT%H:%M:%SZ")})
+    return out
+
+
 def _bool_params(params: Mapping[str, Any]) -> dict[str, str]:
     out: dict[str, str] = {}
     for k, v in params.items():
@@ -92,6 +124,8 @@ class MonitorClient:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.requests = 0  # HTTP requests sent (doctor reports its request count)
+        # https: what the monitor's TLS handshake showed (its certificate chain, leaf first)
+        self.tls_chain: list[dict[str, Any]] | None = None
         if self.base_url.startswith("http://") and verify is True:
             # plain HTTP never uses TLS; building the default SSL context costs 20-40 ms/client
             verify = False
@@ -124,6 +158,8 @@ class MonitorClient:
             raise Timeout(f"{url}: no answer within {self.timeout:g}s") from None
         except httpx.HTTPError as exc:
             raise Unreachable(f"cannot reach monitor {url}: {exc or type(exc).__name__}") from None
+        if self.tls_chain is None and self.base_url.startswith("https://"):
+            self.tls_chain = peer_chain(resp)
         text = resp.text
         try:
             body = json.loads(text) if text.strip() else None

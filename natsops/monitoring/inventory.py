@@ -77,24 +77,30 @@ async def config_digests(binary: Path, files: Sequence[tuple[str, Path]]
         if proc.returncode != 0 or not m:
             return name, {"path": str(path), "digest": None,
                           "error": text.splitlines()[-1] if text else f"exit {proc.returncode}"}
-        limits = await asyncio.to_thread(_unset_js_limits, path)
+        limits, certs = await asyncio.to_thread(_from_file, path)
         return name, {"path": str(path), "digest": m.group(1), "error": None,
-                      "js_limits_unset": limits}
+                      "js_limits_unset": limits, "tls_files": certs}
 
     return dict(await asyncio.gather(*(one(n, p) for n, p in files)))
 
 
 def _unset_js_limits(path: Path) -> list[dict[str, str]]:
-    """The JetStream limits the file leaves to the server's defaults (lint's own key list)."""
+    return _from_file(path)[0]
+
+
+def _from_file(path: Path) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
+    """The JetStream limits the file leaves to the server's defaults (lint's own key list),
+    and the certificates of every tls block (listeners, leaf remotes, gateway entries)."""
     from natsops.conf.parser import parse_file
     from natsops.conf.rules_conf import unset_jetstream_limits
+    from natsops.conf.rules_tls import cert_files
 
     try:
         cfg = parse_file(path)
     except (NatsopsError, OSError):
-        return []  # the `-t` run above already reports an unreadable file
-    return [{"key": key, "kind": kind, "default": default}
-            for key, kind, default in unset_jetstream_limits(cfg)]
+        return [], []  # the `-t` run above already reports an unreadable file
+    return ([{"key": key, "kind": kind, "default": default}
+             for key, kind, default in unset_jetstream_limits(cfg)], cert_files(cfg))
 
 
 def config_file_for(directory: Path, name: str) -> Path | None:

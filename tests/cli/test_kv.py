@@ -66,7 +66,13 @@ def test_placement_and_history(nats_server, unique) -> None:
     assert b in ok_json(url, "kv", "ls")
     assert natsops(url, "kv", "del", b, "k", "-f").exit_code == 0
     one_line_error(natsops(url, "kv", "get", b, "k"), 4)
+    hist = ok_json(url, "kv", "history", b, "k")
+    assert [(h["revision"], h["operation"]) for h in hist] == [
+        (1, "PUT"), (2, "PUT"), (3, "PUT"), (4, "DEL")]
+    assert all(h["created"] and h["created"].endswith("+00:00") for h in hist)
     assert natsops(url, "kv", "purge", b, "k", "-f").exit_code == 0
+    assert [h["operation"] for h in ok_json(url, "kv", "history", b, "k")] == ["PURGE"]
+    assert "not found" in one_line_error(natsops(url, "kv", "history", b, "never"), 4)
     assert ok_json(url, "kv", "ls", b) == []
     assert natsops(url, "kv", "rm", b, "-f").exit_code == 0
 

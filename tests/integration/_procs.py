@@ -42,3 +42,28 @@ class Background:
         if self.proc.poll() is None:
             stop_pid(self.proc.pid, grace=5)
         self.proc.wait(5)
+
+
+def sigterm_after(args: list[str], marker: str, *, env: dict[str, str] | None = None,
+                  timeout: float = 60.0) -> tuple[int, str]:
+    """Run ``python -m natsops.cli.main ARGS``, send SIGTERM once a stderr line holds
+    ``marker``, wait for the exit; returns (exit code, stderr). Killed by PID if it hangs."""
+    import signal
+
+    proc = subprocess.Popen([sys.executable, "-m", "natsops.cli.main", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env)
+    seen = []
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            seen.append(line)
+            if marker in line:
+                proc.send_signal(signal.SIGTERM)
+                break
+        _, err = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode, "".join(seen) + err

@@ -89,7 +89,7 @@ def test_kv_edit_scales_r1_to_r3_and_returns_with_every_replica_current(nats_clu
         nc = await nats.connect(servers=urls)
         try:
             kv = await nc.jetstream().key_value(bucket)
-            hist = [bytes(e.value or b"") for e in await kv.history("a.b")]
+            hist = [data for _, _, data in await _history(nc.jetstream(), bucket, "a.b")]
             return hist, bytes((await kv.get("other")).value or b""), sorted(await kv.keys())
         finally:
             await nc.close()
@@ -241,8 +241,7 @@ async def _account_state(urls: list[str], names: dict[str, str]) -> dict[str, An
         out["consumer"] = (ci.delivered.stream_seq, ci.ack_floor.stream_seq, ci.num_pending,
                            ci.num_ack_pending)
         kv = await js.key_value(names["kv"])
-        out["kv"] = {k: [(e.revision, e.operation, e.value) for e in await kv.history(k)]
-                     for k in ("cfg.level", "cfg.gone")}
+        out["kv"] = {k: await _history(js, names["kv"], k) for k in ("cfg.level", "cfg.gone")}
         out["kv_keys"] = await _keys(kv)
         obs = await js.object_store(names["obj"])
         objs = {}
@@ -254,6 +253,20 @@ async def _account_state(urls: list[str], names: dict[str, str]) -> dict[str, An
     finally:
         await nc.close()
     return out
+
+
+async def _history(js: Any, bucket: str, key: str) -> list[tuple[int, str, bytes]]:
+    """Every stored revision of ``key`` (sequence, KV-Operation, value), read with plain
+    message gets by subject: nats-py's ``history()`` can miss them all (nats.py #842)."""
+    out, seq = [], 1
+    while True:
+        try:
+            m = await js.get_msg(f"KV_{bucket}", seq=seq, subject=f"$KV.{bucket}.{key}",
+                                 next=True)
+        except nats.js.errors.NotFoundError:
+            return out
+        out.append((m.seq, str((m.headers or {}).get("KV-Operation", "PUT")), m.data or b""))
+        seq = m.seq + 1
 
 
 async def _keys(kv: Any) -> list[str]:

@@ -2,8 +2,9 @@
 TLS generated: every server in its own namespace, certificates for its lab address. A message
 published on the leaf reaches a subscriber on the hub (over TLS); cutting the site off the hub
 (``lab isolate site --from hub``) shows as leafnode links down in ``cluster status`` (run
-inside the lab) and as doctor's ``leaf-links`` FAIL, and both clear after ``heal``; ``lab down --purge`` leaves no namespace, link,
-process, directory or context. Needs root or CAP_NET_ADMIN: FAILS (never skips) without.
+inside the lab) and as doctor's ``leaf-links`` FAIL, and both clear after ``heal``; ``upgrade
+--rolling`` run inside the lab restarts every server once in its namespace; ``lab down --purge``
+leaves no namespace, link, process, directory or context. Needs root or CAP_NET_ADMIN: FAILS (never skips) without.
 """
 
 from __future__ import annotations
@@ -74,6 +75,33 @@ def test_site_cut_off_the_hub_shows_links_down_then_heals(lab: Lab) -> None:
     wait_for("the leafnode links back", lambda: links_down(lab) == {}, 30)
     wait_for("doctor quiet on leaf links",
              lambda: not [f for f in lab.doctor() if f["id"] == "leaf-links"], 30)
+
+
+def test_rolling_restart_inside_the_lab_rolls_the_hub_then_the_site(lab: Lab) -> None:
+    """``upgrade --rolling`` run inside the lab (``lab exec``) on the lab's topology: every
+    server restarted once in its own namespace (hub first, the leaf site after), the leafnode
+    links back over TLS, the canary whole."""
+    before = {n["name"]: n["pid"] for n in lab.status()["nodes"]}
+    r = lab.inside(NATSOPS, "upgrade", "--rolling", "--restart-only", "--yes", "--json",
+                   "--drain-timeout", "1s", "--stall-timeout", "30s", timeout=150)
+    assert r.returncode == 0, r.stdout + r.stderr
+    rep = json.loads(r.stdout)["report"]
+    assert rep["status"] == "done"
+    order = [s["name"] for s in rep["servers"] if not s["skipped"]]
+    assert sorted(order) == ["h1", "h2", "h3", "l1"] and order[-1] == "l1", order
+    assert all("links" in s["phases"] for s in rep["servers"])
+    canary = rep["canary"]
+    assert canary["acked"] > 0 and canary["missing"] == 0 and canary["duplicated"] == 0, canary
+    st = lab.status()
+    after = {n["name"]: n for n in st["nodes"]}
+    assert all(v["process"] == "running" and v["pid"] not in (None, before[k])
+               for k, v in after.items()), (before, after)
+    assert links_down(lab) == {}
+    message_crosses(lab, "tls://10.200.0.14:4222", "tls://10.200.0.12:4222")  # l1 -> h2
+    # each server still runs in its own namespace, on its lab address
+    assert {k: v["netns"] for k, v in after.items()} == \
+        {n["name"]: n["netns"] for n in st["nodes"]}
+    assert all(v["healthz"] == "ok" for v in after.values()), after
 
 
 def test_down_purge_leaves_nothing(lab: Lab) -> None:

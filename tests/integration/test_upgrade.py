@@ -14,9 +14,9 @@ import textwrap
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -28,7 +28,9 @@ from natsops.cluster.process import find_server_binary
 from natsops.cluster.ready import wait_usable
 from natsops.upgrade.versions import fetch_release
 from tests.conftest import start_test_cluster
+from tests.integration._procs import sigterm_after
 
+T = TypeVar("T")
 OLD = "2.14.6"  # the newest 2.14 release on the index when written
 runner = CliRunner()
 
@@ -140,22 +142,52 @@ class Publisher:
         self._thread.join(30)
 
 
+async def _retried(what: str, call: Callable[[], Awaitable[T]], timeout: float = 15.0) -> T:
+    """``call()`` again on a transient JetStream error (503 during an election, a timeout)
+    until ``timeout``."""
+    from nats.errors import TimeoutError as NatsTimeout
+    from nats.js.errors import ServiceUnavailableError
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return await call()
+        except (ServiceUnavailableError, NatsTimeout) as exc:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{what}: still failing after {timeout:g}s: {exc!r}") \
+                    from exc
+            await asyncio.sleep(0.1)
+
+
 async def _read_ids(urls: list[str], stream: str) -> list[str]:
-    """An independent reader: an ephemeral pull consumer over the whole stream."""
+    """An independent reader: an ephemeral pull consumer over the whole stream, deleted in
+    ``finally`` (a 503 mid-read under load once left it behind, and an R1 consumer makes the
+    next tests' preflights refuse); the server drops it after 5 s idle even if that fails."""
     import nats
+    from nats.js.api import AckPolicy, ConsumerConfig
 
     nc = await nats.connect(servers=urls)
     js = nc.jetstream()
-    info = await js.stream_info(stream)
-    sub = await js.pull_subscribe("", stream=stream)
-    ids: list[str] = []
-    while len(ids) < info.state.messages:
-        for m in await sub.fetch(500, timeout=5):
-            ids.append((m.headers or {}).get("Nats-Msg-Id", ""))
-            await m.ack()
-    await js.delete_consumer(stream, (await sub.consumer_info()).name)
-    await nc.close()
-    return ids
+    name: str | None = None
+    try:
+        info = await _retried("stream info", lambda: js.stream_info(stream))
+        created = await _retried("consumer create", lambda: js.add_consumer(
+            stream, ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, inactive_threshold=5.0)))
+        name = created.name
+        sub = await js.pull_subscribe_bind(name, stream=stream)
+        ids: list[str] = []
+        while len(ids) < info.state.messages:
+            for m in await sub.fetch(500, timeout=5):
+                ids.append((m.headers or {}).get("Nats-Msg-Id", ""))
+                await m.ack()
+        return ids
+    finally:
+        try:
+            if name is not None:
+                consumer = name
+                await _retried("consumer delete", lambda: js.delete_consumer(stream, consumer))
+        finally:
+            await nc.close()
 
 
 def _add_streams(c: LocalCluster, *names: str, replicas: int = 3) -> None:
@@ -369,22 +401,10 @@ def test_abort_on_server_never_healthy_then_resume(cluster: LocalCluster, tmp_pa
 
 def test_sigterm_stops_between_servers_then_resume(cluster: LocalCluster) -> None:
     pids = _pids(cluster)
-    cmd = [sys.executable, "-m", "natsops.cli.main", "upgrade", "--rolling", "--dir",
-           str(cluster.dir), "--restart-only", "--yes", "--no-canary", "--no-balance",
-           "--drain-timeout", "1s"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            if ": done in " in line:
-                proc.send_signal(signal.SIGTERM)
-                break
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 143, err
+    code, err = sigterm_after(["upgrade", "--rolling", "--dir", str(cluster.dir),
+                               "--restart-only", "--yes", "--no-canary", "--no-balance",
+                               "--drain-timeout", "1s"], ": done in ")
+    assert code == 143, err
     journal = json.loads((cluster.dir / "upgrade-state.json").read_text())
     assert journal["status"] == "stopped" and len(journal["done"]) == 1, journal
     [first] = journal["done"]

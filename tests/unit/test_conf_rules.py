@@ -64,7 +64,8 @@ def test_every_rule_is_tested() -> None:
         "set/streams-fit",  # test_streams_fit_the_servers
         "conf/parse-error", "file/parse-error", "file/unreadable",  # test_file_type_errors_...
         "stream/invalid-value", "consumer/invalid-value",  # test_..._parsed_as_add_does
-        "estate/invalid"}  # tests/unit/test_estate.py::test_lint_reads_estate_recipes
+        "estate/invalid",  # tests/unit/test_estate.py::test_lint_reads_estate_recipes
+        "conf/tls-files", "set/tls-sans"}  # tests/unit/test_tls_lint.py
     assert covered == set(RULES)
 
 

@@ -320,8 +320,9 @@ def test_existing_certificates_and_an_existing_ca(tmp_path: Path) -> None:
     ca = generate_ca("corp CA")
     write_pair(ca, tmp_path / "pki" / "ca.pem", tmp_path / "pki" / "ca-key.pem")
     certs = ""
-    for n in ("e1", "e2", "e3"):
-        write_pair(issue_cert(ca, n, dns_names=[n]), tmp_path / "pki" / f"{n}.pem",
+    for i, n in enumerate(("e1", "e2", "e3"), start=1):  # SANs cover the hosts peers dial
+        write_pair(issue_cert(ca, n, dns_names=[n], ip_addresses=[f"10.0.0.{i}"]),
+                   tmp_path / "pki" / f"{n}.pem",
                    tmp_path / "pki" / f"{n}-key.pem")
         certs += f"    {n}: {{cert: pki/{n}.pem, key: pki/{n}-key.pem}}\n"
     topo = tmp_path / "t.yaml"  # paths are relative to the topology file

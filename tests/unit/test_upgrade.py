@@ -186,3 +186,58 @@ def test_each_jetstream_domain_has_its_own_meta_leader_and_gate() -> None:
                     transport="sys", expected=snap.expected)
     assert pending_conditions(lost, "l1")[0] == {"meta (edge)": "no meta leader agreed on"}
     assert pending_conditions(lost, "n2")[0] == {}  # the hub's gate is not held by the leaf
+
+
+class _FakeConn:
+    nc = None  # the ping is replaced: no network
+
+
+def _jsz(name: str, domain: str, leader: str | None, clustered: bool = True) -> dict[str, Any]:
+    meta = {"name": "c", "leader": leader, "cluster_size": 3,
+            "replicas": [{"name": f"{name}x", "current": True}]} if clustered else None
+    data: dict[str, Any] = {"server_id": name, **({"meta_cluster": meta} if meta else {})}
+    return {"server": {"name": name, "domain": domain}, "data": data}
+
+
+@pytest.mark.parametrize(("replies", "domain", "want"), [
+    # the default domain's leader first, though the leaf domain's answered too
+    ([_jsz("l2", "edge", "l2"), _jsz("h3", "", "h3")], None, "h3"),
+    ([_jsz("l2", "edge", "l2"), _jsz("h3", "", "h3")], "edge", "l2"),
+    # the hub electing: a one-server leaf site in its own domain is not "no meta group"
+    ([_jsz("l1", "edge", None, clustered=False)], None, None),
+])
+def test_meta_leader_per_jetstream_domain(monkeypatch: pytest.MonkeyPatch,
+                                          replies: list[dict[str, Any]], domain: str | None,
+                                          want: str | None) -> None:
+    import asyncio
+
+    from natsops.jetstream import meta
+    from natsops.monitoring import sys as sysmod
+    from natsops.monitoring.sys import PingResult
+
+    sent: list[Any] = []
+
+    async def fake_ping(nc: Any, what: str, body: Any = None, **kw: Any) -> PingResult:
+        sent.append(body)
+        return PingResult("$SYS.REQ.SERVER.PING.JSZ", tuple(replies))
+
+    monkeypatch.setattr(sysmod, "sys_ping", fake_ping)
+    state = asyncio.run(meta._jsz_leader(_FakeConn(), 1.0, domain))  # type: ignore[arg-type]
+    assert (state.leader if state else None) == want
+    assert sent == [{"leader_only": True, **({"domain": domain} if domain else {})}]
+
+
+def test_a_lone_server_without_a_domain_has_no_meta_group(monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    import asyncio
+
+    from natsops.jetstream import meta
+    from natsops.monitoring import sys as sysmod
+    from natsops.monitoring.sys import PingResult
+
+    async def fake_ping(nc: Any, what: str, body: Any = None, **kw: Any) -> PingResult:
+        return PingResult("$SYS.REQ.SERVER.PING.JSZ", (_jsz("s1", "", None, clustered=False),))
+
+    monkeypatch.setattr(sysmod, "sys_ping", fake_ping)
+    with pytest.raises(UsageError, match="without clustering"):
+        asyncio.run(meta._jsz_leader(_FakeConn(), 1.0))  # type: ignore[arg-type]

@@ -42,6 +42,8 @@ Day two:
   natsops auth account edit APP --js-disable --js-tier R3 --js-disk 10GB
   natsops auth account signing-key add APP --role reader --allow-sub 'feed.>'
   natsops auth user add alice --account APP --role reader
+  natsops auth operator edit --require-signing-keys --resign --dry-run
+  natsops auth keys prune --dry-run              # orphan seeds to <store>/keys/retired
 """
 
 app = typer.Typer(

@@ -24,6 +24,8 @@ AccountOpt = Annotated[str, typer.Option("--account", "-a", help="Account name")
 SysCreds = Annotated[Path | None, typer.Option(
     "--sys-creds", help="System user creds [default: a temporary user]")]
 Wait = Annotated[str, typer.Option("--wait", help="How long to wait for server replies")]
+YesForce = Annotated[bool, typer.Option("--yes", "-y", "--force", "-f",
+                                       help="Do not ask for confirmation")]
 Expect = Annotated[int | None, typer.Option("--expect", help="Number of servers that must answer")]
 
 _DONE = {"create": "created", "update": "updated", "delete": "deleted", "write": "wrote"}

@@ -34,7 +34,8 @@ def rotate_signing_key(
     one signed, push, remove the old key, push again.
 
     Creds files in the store are rewritten; copies deployed elsewhere must be replaced with
-    them, since creds signed by the old key stop working at the second push.
+    them, since creds signed by the old key stop working at the second push. The old key's
+    seed then moves to <store>/keys/retired/.
     """
     from natsops.auth.rotate import plan_rotation
     from natsops.auth.rotate import rotate_signing_key as rotate
@@ -66,6 +67,7 @@ def _print(ctx: typer.Context, report: "RotationReport", json_out: bool) -> None
         output.info(f"would re-issue users: {', '.join(p.users) or 'none'}")
         output.info("would re-issue activation tokens imported by: "
                     + (", ".join(sorted({a for a, _ in p.activations})) or "none"))
+        output.info("would then move the old key's seed to the store's keys/retired/ folder")
     for step in report.steps:
         output.success(step)
 

@@ -77,7 +77,10 @@ def signing_rm(
     dry_run: DryRun = False,
     json_out: Json = False,
 ) -> None:
-    """Remove a role's key: once the account is pushed, its users can no longer connect."""
+    """Remove a role's key: once the account is pushed, its users can no longer connect.
+
+    The key's seed moves to <store>/keys/retired/.
+    """
     from natsops.auth.roles import find_role, remove_role
 
     store, op = _common.target(ctx)

@@ -1,7 +1,6 @@
 """``natsops auth user edit`` and ``user info``: change a user in place; what servers hold."""
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -55,9 +54,15 @@ def user_info(
     sys_creds: SysCreds = None,
     json_out: Json = False,
 ) -> None:
-    """Show a user's claims from the store (public data only); --live: what servers hold."""
+    """Show a user: keys, issuer or role, permissions, limits, expiry, tags.
+
+    From the store, public data only (never the JWT or the seed); --json gives the decoded
+    claims.
+    --live adds what the servers hold: live connections and effective permissions.
+    """
     from natsops.auth.inventory import describe
     from natsops.auth.live import user_live
+    from natsops.auth.userview import user_view
     from natsops.cli import output
     from natsops.cli._run import run
 
@@ -68,15 +73,16 @@ def user_info(
     if want_json(ctx, json_out):
         output.print_json({"user": vars(item), "live": vars(state) if state else None})
         return
-    _print_info(item.claims, state)
+    _print_info(user_view(store, op, account, name), state)
 
 
-def _print_info(claims: "Mapping[str, Any]", state: "UserLive | None") -> None:
-    import json
+def _print_info(rows: "list[tuple[str, str]]", state: "UserLive | None") -> None:
 
+    from natsops.auth.userview import effective_view
     from natsops.cli import output
+    from natsops.cli._js import kv_lines
 
-    typer.echo(json.dumps(claims, indent=2, sort_keys=True))
+    kv_lines(rows)
     if state is None:
         return
     output.table(f"live connections of {state.user} ({state.servers_asked} server(s) asked)",
@@ -84,8 +90,8 @@ def _print_info(claims: "Mapping[str, Any]", state: "UserLive | None") -> None:
                  [(c.server, c.cid, c.name, c.ip, "current" if c.current else f"older (iat "
                    f"{c.iat})") for c in state.connections])
     if state.permissions is not None:
-        typer.echo("effective permissions (" + "$SYS.REQ.USER.INFO):")
-        typer.echo(json.dumps(state.permissions, indent=2, sort_keys=True))
+        typer.echo("effective permissions ($SYS.REQ.USER.INFO, as the server resolved them):")
+        kv_lines(effective_view(state.permissions))
     elif state.permissions_note:
         output.info(state.permissions_note)
     for note in state.notes:

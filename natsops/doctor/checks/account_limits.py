@@ -7,8 +7,8 @@ deployment's, replicas included) and its limits as ``reserved_memory``/``reserve
 visible only in operator mode (the JWT's ``limits.streams``/``limits.consumer``); a
 config-file account's ``max_streams``/``max_consumers`` answer only ``$JS.API.INFO`` as the
 account itself.
-Tiered JWT limits (per replica count, ``tiered_limits``) are not reported there and are not
-checked. Account *connection* limits are the ``conn-limits`` check's.
+Tiered JWT limits (``limits.tiered_limits``, per replica tier) leave ``reserved_*`` at 0 and
+are the ``account-tiers`` check's. Account *connection* limits are the ``conn-limits`` check's.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
 """Connections near their subscription limit.
 
 ``max_subscriptions`` (varz) limits each *connection*, not the server; an operator-mode
-account's ``limits.subs`` applies to each of its connections too (a user JWT's own
-``subs`` limit does as well, but no endpoint shows it). A connection past its
+account's ``limits.subs`` applies to each of its connections too, and so does the user JWT's
+own ``subs`` limit: connz with auth shows each connection's user JWT (operator mode), whose
+limit gathering keeps as ``user_subs_limit`` (the JWT itself is not kept). Config-file users
+have no subscription limit of their own. A connection past its
 limit gets "maximum subscriptions exceeded" and the subscription is refused. The connections
 are read from connz sorted by subscription count (the top ones per server).
 """
@@ -43,6 +45,11 @@ def _near(s: ServerView) -> Iterator[dict[str, Any]]:
         acc = per_account.get(str(conn.get("account") or ""))
         if acc is not None:
             limits.append((acc[1], f"account {acc[0]} limits.subs"))
+        user = as_int(conn.get("user_subs_limit"), -1)
+        if user > 0:
+            who = conn.get("name_tag") or conn.get("account") or "?"
+            limits.append((user, f"user JWT limits.subs ({who} user "
+                                 f"{str(conn.get('authorized_user') or '?')[:8]}…)"))
         if not limits:
             continue
         limit, source = min(limits)
@@ -70,4 +77,5 @@ def sub_limits(snap: Snapshot) -> Iterator[Finding]:
                    fix=f"Look at what the client subscribes to (`natsops server report "
                        f"connections --sort subs`): a subscription leak grows without bound; "
                        f"use wildcards instead of one subscription per subject, or raise "
-                       f"`max_subscriptions` on {s.name} (or the account's subs limit).")
+                       f"`max_subscriptions` on {s.name} (or the account's subs limit, or "
+                       f"the user's: `natsops auth user edit ACCOUNT USER --max-subs N`).")

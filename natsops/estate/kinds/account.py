@@ -12,12 +12,25 @@ account`` shows it), with human sizes::
       default_permissions: {pub: {deny: ["admin.>"]}}
       exports: [...]; mappings: {...}; description: "..."
       imports: [{name: svc, subject: "svc.>", account: OTHER, type: service}]   # name or key
+      signing_keys:                            # roles: scoped signing keys and their template
+        - role: reader
+          description: read-only feeds
+          template: {sub: {allow: ["feed.>", "_INBOX.>"]}, payload: 1MB}
 
 Only the fields the recipe names are compared (``limits`` key by key, the others whole). The
 live side is what the servers store (``CLAIMS.LOOKUP`` through a system user minted from the
 store; the oldest copy when they differ); a server copy that is not the store's JWT is a change
 too (``jwt``: apply pushes). Apply edits the store (creating the account if needed), signs,
 pushes, and fails unless every server then holds the new JWT. Accounts are never pruned.
+
+``signing_keys`` declares the account's **roles** (JWT ``signing_keys`` entries of kind
+``user_scope``): ``role``, ``template`` (user claim names: ``pub``, ``sub``, ``resp``, ``subs``,
+``data``, ``payload``, ``src``, ``times``, ``times_location``, ``allowed_connection_types``,
+``bearer_token``; nsc's defaults for the rest) and ``description``. Keys are generated, never
+written in a recipe. When the field is given, the roles are exactly those listed: plan shows
+``signing_keys.ROLE...`` changes, apply adds, changes (same key) and removes roles through
+:mod:`natsops.auth.roles` (users issued through a removed role lose access once pushed). Plain
+(unscoped) signing keys are left as they are; without the field roles are not compared.
 
 The store is ``ctx.auth.root`` (``natsops plan/apply --store``) when a caller sets it, else the
 one ``natsops auth`` uses by default (``NATSOPS_STORE``, else the per-user data folder); the
@@ -45,7 +58,9 @@ _SIZES = ("data", "payload", "mem_storage", "disk_storage", "mem_max_stream_byte
 _JS = ("mem_storage", "disk_storage", "streams", "consumer", "max_ack_pending",
        "mem_max_stream_bytes", "disk_max_stream_bytes", "max_bytes_required")
 _FIELDS = ("jetstream", "limits", "default_permissions", "exports", "imports", "mappings",
-           "description", "info_url")
+           "description", "info_url", "signing_keys")
+_TEMPLATE = ("pub", "sub", "resp", "subs", "data", "payload", "src", "times", "times_location",
+             "allowed_connection_types", "bearer_token")
 
 
 def auth_store(ctx: EstateContext) -> Store:
@@ -90,6 +105,100 @@ def _limits(doc: Doc, value: Any) -> dict[str, Any]:
     return out
 
 
+def _roles(doc: Doc, value: Any) -> dict[str, dict[str, Any]]:
+    """``spec.signing_keys`` as role -> {"template" (nsc defaults filled in), "description"}."""
+    from natsops.auth.roles import full_template
+    from natsops.auth.store import valid_name
+
+    path = "spec.signing_keys"
+    if not isinstance(value, list):
+        raise doc.error(path, f"expected a list of roles ({{role, template, description}}), "
+                              f"got {value!r}")
+    out: dict[str, dict[str, Any]] = {}
+    for i, item in enumerate(value):
+        if not isinstance(item, Mapping) or not isinstance(item.get("role"), str):
+            raise doc.error(path, f"entry {i + 1}: give role (a name), template and "
+                                  "description; keys are generated")
+        extra = set(item) - {"role", "template", "description"}
+        if extra:
+            raise doc.error(path, f"role {item['role']}: unknown field(s) {sorted(extra)} "
+                                  "(role, template, description; keys are generated)")
+        tpl = dict(item.get("template") or {})
+        unknown = sorted(set(tpl) - set(_TEMPLATE))
+        try:
+            role = valid_name(item["role"], "role")
+            if role in out:
+                raise NatsopsError(f"role {role} is listed twice")
+            if unknown:
+                raise NatsopsError(f"unknown template field(s) {unknown}: one of "
+                                   f"{', '.join(_TEMPLATE)}")
+            for key in ("data", "payload"):
+                if key in tpl:
+                    tpl[key] = size_bytes(tpl[key], f"template.{key}")
+        except NatsopsError as exc:
+            raise doc.error(path, str(exc)) from None
+        entry: dict[str, Any] = {"template": full_template(tpl)}
+        if item.get("description"):
+            entry["description"] = str(item["description"])
+        out[role] = entry
+    return out
+
+
+def _role_changes(spec: Mapping[str, Any], live: Mapping[str, Any]) -> list[Change]:
+    """``signing_keys.ROLE`` (added or removed role) and ``signing_keys.ROLE.template.…``
+    (changed role) between the declared roles and the live ones."""
+    from natsops.auth.roles import declared_roles, short_template
+
+    if "signing_keys" not in spec:
+        return []
+    have, want = declared_roles(live), spec["signing_keys"]
+
+    def short(entry: Mapping[str, Any] | None) -> Any:
+        return None if entry is None else {**entry, "template": short_template(entry["template"])}
+
+    out: list[Change] = []
+    for role in sorted(set(have) | set(want)):
+        a, b = have.get(role), want.get(role)
+        if a is None or b is None:
+            out.append(Change(f"signing_keys.{role}", short(a), short(b)))
+        else:
+            out += diff_configs({"signing_keys": {role: a}}, {"signing_keys": {role: b}})
+    return out
+
+
+# ``nsc add account`` limits: what export leaves out
+_LIMIT_DEFAULTS: Mapping[str, Any] = {"subs": -1, "data": -1, "payload": -1, "imports": -1,
+                                      "exports": -1, "wildcards": True, "conn": -1, "leaf": -1}
+
+
+def _human_limits(lim: Mapping[str, Any]) -> dict[str, Any]:
+    from natsops.estate.fields import human_size
+
+    out: dict[str, Any] = {}
+    for key, v in lim.items():
+        if key == "tiered_limits" and isinstance(v, Mapping):
+            out[key] = {t: _human_limits(x) for t, x in v.items()}
+        else:
+            out[key] = human_size(v) if key in _SIZES else v
+    return out
+
+
+def _role_doc(role: str, entry: Mapping[str, Any]) -> dict[str, Any]:
+    from natsops.auth.roles import short_template
+    from natsops.estate.fields import human_size
+
+    tpl = short_template(entry["template"])
+    for key in ("data", "payload"):
+        if key in tpl:
+            tpl[key] = human_size(tpl[key])
+    doc: dict[str, Any] = {"role": role}
+    if entry.get("description"):
+        doc["description"] = entry["description"]
+    if tpl:
+        doc["template"] = tpl
+    return doc
+
+
 def _named_imports(imports: Any, keys: Mapping[str, str]) -> Any:
     """Imports whose ``account`` is an account name of the store get its public key."""
     if not isinstance(imports, list):
@@ -121,7 +230,7 @@ def desired_nats(spec: Mapping[str, Any], current: Mapping[str, Any],
     lim.update(given)
     nats["limits"] = lim
     for key in _FIELDS[2:]:
-        if key in spec:
+        if key in spec and key != "signing_keys":  # roles: natsops.auth.roles.sync_roles
             nats[key] = copy.deepcopy(spec[key])
     if "imports" in spec and keys:
         nats["imports"] = _named_imports(nats["imports"], keys)
@@ -147,6 +256,8 @@ class AccountKind(Kind):
                                            "info_url": string})
         if "limits" in spec:
             spec["limits"] = _limits(doc, spec["limits"])
+        if "signing_keys" in spec:
+            spec["signing_keys"] = _roles(doc, spec["signing_keys"])
         meta = {"operator": doc.metadata["operator"]} if doc.metadata.get("operator") else {}
         return Resource(self.kind, name_of(doc), {**spec, "metadata": meta}, doc.where(), doc)
 
@@ -187,17 +298,51 @@ class AccountKind(Kind):
         if live is None:
             return Action(self.kind, desired.name, Op.CREATE, desired=desired)
         want = desired_nats(desired.spec, live.config, live.detail["keys"])
-        changes = diff_configs(live.config, want)
+        changes = diff_configs(live.config, want) + _role_changes(desired.spec, live.config)
         if not changes and not live.detail["current"]:
             changes = [Change("jwt.iat", live.detail["server_iat"], live.detail["store_iat"])]
         if not changes:
             return Action(self.kind, desired.name, Op.NOOP, desired=desired, live=live)
-        return Action(self.kind, desired.name, Op.UPDATE, tuple(changes), desired=desired,
-                      live=live)
+        gone = [c.field.split(".", 1)[1] for c in changes
+                if c.field.startswith("signing_keys.") and c.field.count(".") == 1
+                and c.new is None]
+        reason = f"removes role(s) {', '.join(gone)}: users issued through them lose " \
+                 "access" if gone else ""
+        return Action(self.kind, desired.name, Op.UPDATE, tuple(changes), reason,
+                      desired=desired, live=live, drops_access=bool(gone))
+
+    def export(self, live: Live) -> dict[str, Any]:
+        """The server's copy of the account as a recipe: non-default limits (human sizes),
+        the fields the kind knows, imports by account name, roles with short templates."""
+        from natsops.auth.roles import declared_roles
+
+        nats = live.config
+        spec: dict[str, Any] = {}
+        lim = {k: v for k, v in (nats.get("limits") or {}).items()
+               if _LIMIT_DEFAULTS.get(k, None) != v}
+        if lim:
+            spec["limits"] = _human_limits(lim)
+        perms = nats.get("default_permissions") or {}
+        if any(perms.get(k) for k in perms):
+            spec["default_permissions"] = copy.deepcopy(dict(perms))
+        names = {key: name for name, key in (live.detail or {}).get("keys", {}).items()}
+        for key in ("exports", "imports", "mappings", "description", "info_url"):
+            if nats.get(key):
+                spec[key] = copy.deepcopy(nats[key])
+        if spec.get("imports"):
+            spec["imports"] = [{**i, "account": names.get(i.get("account"), i.get("account"))}
+                               for i in spec["imports"]]
+        roles = declared_roles(nats)
+        if roles:
+            spec["signing_keys"] = [_role_doc(r, e) for r, e in sorted(roles.items())]
+        return {"kind": self.kind, "metadata": {"name": live.name,
+                                                "operator": live.detail["operator"]},
+                "spec": spec}
 
     async def apply(self, ctx: EstateContext, action: Action) -> str:
         from natsops.auth import ops
         from natsops.auth.push import push
+        from natsops.auth.roles import sync_roles
         from natsops.findings import Severity
 
         assert action.desired is not None
@@ -215,6 +360,8 @@ class AccountKind(Kind):
                 nats.update(want)
 
             ops._update_account(store, op, name, replace_nats, False)
+        if "signing_keys" in action.desired.spec:
+            sync_roles(store, op, name, action.desired.spec["signing_keys"])
         report = await push(store, op, sys_settings(ctx), [name],
                             timeout=ctx.conn.settings.timeout)
         failed = [f for f in report.findings if f.severity >= Severity.FAIL]

@@ -235,6 +235,10 @@ def test_role_user_gets_the_template_whatever_its_jwt(server: OperatorCluster) -
     assert sorted(live["permissions"]["permissions"]["subscribe"]["allow"]) == [
         "_INBOX.>", "extra.>", "feed.alice.>"]
     assert live["permissions"]["permissions"]["publish"]["deny"] == ["forbidden.>"]
+    human, _ = _cli(oc, "user", "info", "alice", "--account", "APP", "--live")
+    assert "role reader" in human and "effective permissions" in human, human
+    effective = human.split("effective permissions", 1)[1]
+    assert "feed.alice.>" in effective and "forbidden.>" in effective and "{" not in human
 
 
 def test_user_info_live_lists_connections_on_an_older_jwt(server: OperatorCluster) -> None:
@@ -410,3 +414,62 @@ def test_plan_and_apply_take_store_and_operator_flags(server: OperatorCluster,
     _, err = natsops("plan", str(recipe), "--store", str(oc.store.root), "--operator", "NOPE",
                      code=4)
     assert "operator 'NOPE' not found" in err and err.count("error:") == 1, err
+
+
+def test_account_roles_plan_apply_export_round_trip(server: OperatorCluster,
+                                                     tmp_path: Path) -> None:
+    """Roles declared in an Account recipe: created, enforced, diffed, edited in place (same
+    key), removed, exported and planned again with no change."""
+    oc = server
+    conn = ["-s", oc.url("a1"), "--creds", str(oc.store.creds_path("DEMO", "APP", "service"))]
+    store = ["--store", str(oc.store.root), "--operator", "DEMO"]
+
+    def natsops(*args: str, code: int = 0) -> str:
+        r = CliRunner().invoke(app, [*conn, *args])
+        assert r.exit_code == code, (args, r.stdout, r.stderr, r.exception)
+        return r.stdout
+
+    recipe = tmp_path / "roles.yaml"
+    recipe.write_text(
+        "kind: Account\nmetadata: {name: ROLES, operator: DEMO}\nspec:\n  signing_keys:\n"
+        "    - {role: ops, template: {pub: {allow: ['ops.>']}, sub: {allow: ['_INBOX.>']}}}\n"
+        "    - {role: audit, description: read only, template: {sub: {allow: ['audit.>']}}}\n"
+        "---\nkind: User\nmetadata: {name: bot, account: ROLES}\nspec: {role: ops}\n")
+    natsops("apply", str(recipe), *store, "--yes")
+    roles = {r["role"]: r for r in json.loads(
+        _cli(oc, "account", "signing-key", "ls", "ROLES", "--json")[0])["roles"]}
+    assert set(roles) == {"ops", "audit"} and roles["audit"]["description"] == "read only"
+    assert oc.store.user("DEMO", "ROLES", "bot").token.issuer == roles["ops"]["key"]
+
+    async def bot() -> tuple[bool, bool]:
+        c = await Client().connect(oc.url("a1"), oc.store.creds_path("DEMO", "ROLES", "bot"))
+        try:
+            return await c.denied("pub", "ops.x"), await c.denied("pub", "other.x")
+        finally:
+            await c.close()
+
+    assert _run(bot()) == (False, True)  # the role's template applies
+
+    recipe.write_text(recipe.read_text().replace("['ops.>']", "['ops.>', 'ops2.>']").replace(
+        "    - {role: audit, description: read only, template: {sub: {allow: ['audit.>']}}}\n",
+        ""))
+    plan = json.loads(natsops("plan", str(recipe), *store, "--json"))
+    [acc] = [a for a in plan["actions"] if a["kind"] == "Account"]
+    changes = {c["field"]: (c["old"], c["new"]) for c in acc["changes"]}
+    assert changes["signing_keys.ops.template.pub.allow"] == (["ops.>"], ["ops.>", "ops2.>"])
+    assert changes["signing_keys.audit"][1] is None and "audit" in acc["reason"], acc
+    assert set(changes) == {"signing_keys.ops.template.pub.allow", "signing_keys.audit"}
+    natsops("apply", str(recipe), *store, code=2)  # a role removal asks; no terminal
+    assert oc.store.has_key(roles["audit"]["key"])
+    natsops("apply", str(recipe), *store, "--yes")
+    after = {r["role"]: r for r in json.loads(
+        _cli(oc, "account", "signing-key", "ls", "ROLES", "--json")[0])["roles"]}
+    assert set(after) == {"ops"} and after["ops"]["key"] == roles["ops"]["key"]  # same key
+    assert not oc.store.has_key(roles["audit"]["key"])  # retired, not deleted
+    assert oc.store.retired_key_path(roles["audit"]["key"]).is_file()
+
+    out = tmp_path / "exported"
+    natsops("export", "--account", "ROLES", *store, "--out", str(out))
+    text = (out / "account-ROLES.yaml").read_text()
+    assert "role: ops" in text and "ops2.>" in text and roles["ops"]["key"] not in text, text
+    assert "No changes" in natsops("plan", str(out), *store, "--check")

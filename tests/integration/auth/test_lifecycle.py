@@ -120,9 +120,50 @@ def test_signing_key_rotation_keeps_every_pushed_user_connecting(operator_cluste
         assert works(url, creds), u
         assert stat.S_IMODE(creds.stat().st_mode) == 0o600
     assert auth_store.user("DEMO", "APP", "u1").token.issuer == report["new_key"]
+    # the old seed left the key store: kept, 0600, under keys/retired
+    assert not auth_store.has_key(old_key)
+    assert stat.S_IMODE(auth_store.retired_key_path(old_key).stat().st_mode) == 0o600
     stale = oc.dir / "old-u1.creds"
     stale.write_text(old)
     assert not works(url, stale)  # signed by the removed key
+
+
+def test_require_signing_keys_resign_keeps_users_connecting(operator_cluster,
+                                                            auth_store) -> None:
+    """--require-signing-keys --resign: plan, dry run, confirm, re-sign, push; the users keep
+    their keys; after the restart on the strict operator JWT only the old creds copies fail."""
+    ops.edit_operator(auth_store, "DEMO", add_signing_key=True)  # the servers start knowing it
+    oc = operator_cluster(nodes=1)
+    store, url = auth_store.root, oc.url("a1")
+    _cli(store, url, "push", "--all")
+    creds = auth_store.creds_path("DEMO", "APP", "service")
+    old = oc.dir / "deployed-service.creds"
+    old.write_text(creds.read_text())
+    user_key, jti = (auth_store.user("DEMO", "APP", "service").public_key,
+                     auth_store.account("DEMO", "APP").token.jti)
+    edit = ("operator", "edit", "--require-signing-keys", "--resign")
+    _, err = _cli(store, url, *edit, "--dry-run")
+    assert "re-issue user APP/service" in err and str(creds) in err, err
+    _, err = _cli(store, url, *edit, code=2)  # no terminal to confirm on: names --force
+    assert "--force" in err
+    assert auth_store.account("DEMO", "APP").token.jti == jti  # nothing changed so far
+
+    out, _ = _cli(store, url, *edit, "--yes", "--json")
+    report = json.loads(out)["resign"]
+    assert report["plan"]["users"] == [["APP", "service"]]
+    assert report["plan"]["accounts"] == ["APP", "SYS"], report
+    assert report["redeploy"] == [str(creds)]
+    assert report["steps"][-1].startswith("pushed APP, SYS to 1 server(s)"), report
+    user = auth_store.user("DEMO", "APP", "service")
+    assert user.public_key == user_key
+    assert user.token.issuer in auth_store.account("DEMO", "APP").signing_keys
+    assert works(url, creds) and works(url, old)  # the servers are not strict yet
+
+    oc.stop("a1")
+    oc.write_config("a1")  # the strict operator JWT
+    oc.start("a1")
+    assert works(url, creds)
+    assert not works(url, old)  # signed by the account identity key: redeploy was needed
 
 
 def test_push_prune_removes_exactly_the_deleted_account(operator_cluster, auth_store) -> None:

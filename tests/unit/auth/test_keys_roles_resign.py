@@ -1,0 +1,160 @@
+"""Orphan seeds and prune, the user view, operator --resign planning and Account recipe roles,
+on a store (no server)."""
+
+from __future__ import annotations
+
+import asyncio
+import stat
+from pathlib import Path
+
+import pytest
+
+from natsops.auth import ops
+from natsops.auth.claims import Permissions
+from natsops.auth.describe import describe_jwt
+from natsops.auth.edit import UserEdit
+from natsops.auth.keys import list_keys, prune_keys
+from natsops.auth.operator_rules import plan_resign, resign
+from natsops.auth.roles import add_role, add_role_user, list_roles, sync_roles
+from natsops.auth.rotate import rotate_signing_key
+from natsops.auth.store import Store
+from natsops.auth.userview import user_view
+from natsops.errors import UsageError
+from natsops.estate.model import Doc, Live, Op, RecipeError
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    s = Store(tmp_path / "store")
+    ops.add_operator(s, "OP", sys=True)
+    ops.add_account(s, "OP", "APP", signing_key=True)
+    ops.add_user(s, "OP", "APP", "alice", permissions=Permissions(
+        allow_pub=("orders.>",), deny_sub=("admin.>",), allow_resp=2))
+    return s
+
+
+def test_rotation_retires_the_old_seed_and_prune_moves_orphans(store: Store) -> None:
+    old = store.account("OP", "APP").signing_keys[0]
+    report = asyncio.run(rotate_signing_key(store, "OP", "APP", None))
+    assert not store.has_key(old) and store.retired_key_path(old).is_file()
+    assert any("keys/retired" in s for s in report.steps)
+    assert not any(k.orphan for k in list_keys(store))
+    # an account removed from the store leaves its seeds behind: orphans
+    ops.add_account(store, "OP", "GONE")
+    gone = store.account("OP", "GONE").public_key
+    ops.remove_account(store, "OP", "GONE")
+    [orphan] = [k for k in list_keys(store) if k.orphan]
+    assert orphan.public_key == gone and orphan.owner.startswith("orphan")
+    plan = prune_keys(store, dry_run=True)
+    assert [k.public_key for k in plan.orphans] == [gone] and store.has_key(gone)
+    done = prune_keys(store)
+    assert done.orphans == plan.orphans and not store.has_key(gone)
+    assert stat.S_IMODE(store.retired_key_path(gone).stat().st_mode) == 0o600
+    assert prune_keys(store).orphans == ()
+
+
+def test_user_view_reads_like_nsc_describe_and_holds_no_secret(store: Store) -> None:
+    rows = dict(user_view(store, "OP", "APP", "alice", now=0))
+    user = store.user("OP", "APP", "alice")
+    assert rows["publish allow"] == "orders.>" and rows["subscribe deny"] == "admin.>"
+    assert rows["subscribe allow"] == "everything" and rows["expires"] == "never"
+    assert rows["response"].startswith("max 2 message(s)")
+    assert "signing key of account APP" in rows["issuer"]
+    assert rows["max payload"] == "unlimited" and rows["bearer token"] == "no"
+    seed = store.load_key(user.public_key).seed.reveal()
+    text = repr(rows)
+    assert user.token.token not in text and seed not in text
+    add_role(store, "OP", "APP", "reader", UserEdit(
+        permissions=Permissions(allow_sub=("feed.>",))))
+    add_role_user(store, "OP", "APP", "bob", "reader")
+    assert "role reader" in dict(user_view(store, "OP", "APP", "bob"))["issuer"]
+
+
+def test_resign_plan_refusals_and_store_only_run(store: Store) -> None:
+    ops.add_account(store, "OP", "PLAIN")  # no signing key; its user is signed by identity
+    ops.add_user(store, "OP", "PLAIN", "bob")
+    with pytest.raises(UsageError, match="do not know the operator signing key"):
+        plan_resign(store, "OP", strict=True, adding_key=True)  # with push: refused
+    with pytest.raises(UsageError, match="no seed of a signing key"):
+        plan_resign(store, "OP", strict=True)
+    plan = plan_resign(store, "OP", strict=True, adding_key=True, push=False)
+    assert plan.accounts == ("APP", "PLAIN", "SYS") and plan.new_signing_keys == ("PLAIN",)
+    assert plan.users == (("PLAIN", "bob"),)  # alice is signed by APP's signing key already
+    bob = store.user("OP", "PLAIN", "bob")
+    ops.edit_operator(store, "OP", strict=True, add_signing_key=True)
+    report = asyncio.run(resign(store, "OP", plan, None))
+    assert report.steps[-1].startswith("not pushed: natsops auth push --account APP")
+    after = store.user("OP", "PLAIN", "bob")
+    assert after.public_key == bob.public_key and after.token.issuer != bob.token.issuer
+    creds = store.creds_path("OP", "PLAIN", "bob")
+    assert report.redeploy == (str(creds),)
+    fails = [f.id for f in describe_jwt(creds.read_text(), "bob", store).findings
+             if f.severity.label == "fail"]
+    assert fails == []
+    assert plan_resign(store, "OP", strict=None).empty()  # nothing left to re-sign
+    # a removed operator signing key: the accounts it signed are named (non-strict too)
+    ops.edit_operator(store, "OP", strict=False, add_signing_key=True)
+    first = store.operator("OP").signing_keys[0]
+    assert plan_resign(store, "OP", strict=None, remove=(first,)).accounts == (
+        "APP", "PLAIN", "SYS")
+
+
+def _doc(spec: dict[str, object]) -> Doc:
+    return Doc("Account", {"name": "APP"}, spec, "roles.yaml", 1)
+
+
+def test_account_recipe_roles_load_diff_and_sync(store: Store) -> None:
+    from natsops.estate.kinds.account import AccountKind
+
+    kind = AccountKind()
+    for bad in ([{"role": "r", "key": "AAA"}], [{"role": "r", "template": {"pubb": {}}}],
+                [{"role": "r"}, {"role": "r"}], {"role": "r"}, [{"template": {}}]):
+        with pytest.raises(RecipeError):
+            kind.load(_doc({"signing_keys": bad}))
+    res = kind.load(_doc({"signing_keys": [
+        {"role": "reader", "template": {"sub": {"allow": ["feed.>"]}, "payload": "1KB"}}]}))
+    assert res.spec["signing_keys"]["reader"]["template"]["payload"] == 1024
+    sync_roles(store, "OP", "APP", res.spec["signing_keys"])
+    live_nats = dict(store.account("OP", "APP").nats)
+    live = Live("Account", "APP", live_nats, detail={
+        "current": True, "keys": {"APP": store.account("OP", "APP").public_key},
+        "operator": "OP", "server_iat": 0, "store_iat": 0})
+    assert kind.diff(res, live).op is Op.NOOP
+    exported = kind.export(live)
+    assert exported["spec"]["signing_keys"] == [
+        {"role": "reader", "template": {"sub": {"allow": ["feed.>"]}, "payload": "1KB"}}]
+    again = kind.load(Doc("Account", exported["metadata"], exported["spec"], "x.yaml", 1))
+    assert kind.diff(again, live).op is Op.NOOP  # export -> plan: no change
+    key = list_roles(store, "OP", "APP")[0].key
+    other = kind.load(_doc({"signing_keys": [{"role": "writer"}]}))
+    action = kind.diff(other, live)
+    assert {c.field for c in action.changes} == {"signing_keys.reader", "signing_keys.writer"}
+    assert "removes role(s) reader" in action.reason
+    assert action.destructive  # apply asks before locking the role's users out
+    sync_roles(store, "OP", "APP", {"reader": {"template": {"pub": {"allow": ["x"]}}}})
+    [now] = list_roles(store, "OP", "APP")
+    assert now.template["pub"] == {"allow": ["x"]} and now.key == key  # same key, new template
+
+
+def test_account_export_round_trips_limits_imports_and_permissions() -> None:
+    from natsops.estate.kinds.account import AccountKind
+
+    kind = AccountKind()
+    nats = {"limits": {"subs": -1, "data": -1, "payload": 512 * 1024, "imports": -1,
+                       "exports": -1, "wildcards": True, "conn": 50, "leaf": -1,
+                       "tiered_limits": {"R3": {"disk_storage": 64 << 20, "streams": 2}}},
+            "default_permissions": {"pub": {"deny": ["admin.>"]}, "sub": {}},
+            "imports": [{"name": "p", "subject": "prices.>", "account": "AKEY", "type": "service"}],
+            "description": "team", "signing_keys": ["APLAIN"], "type": "account", "version": 2}
+    live = Live("Account", "TEAM", nats, detail={
+        "current": True, "keys": {"SUPPLIER": "AKEY", "TEAM": "ATEAM"}, "operator": "OP",
+        "server_iat": 0, "store_iat": 0})
+    doc = kind.export(live)
+    assert doc["metadata"] == {"name": "TEAM", "operator": "OP"}
+    assert doc["spec"]["limits"] == {"payload": "512KB", "conn": 50,
+                                     "tiered_limits": {"R3": {"disk_storage": "64MB",
+                                                              "streams": 2}}}
+    assert doc["spec"]["imports"][0]["account"] == "SUPPLIER"
+    assert "signing_keys" not in doc["spec"]  # plain keys are not declared; no roles here
+    again = kind.load(Doc("Account", doc["metadata"], doc["spec"], "x.yaml", 1))
+    assert kind.diff(again, live).op is Op.NOOP
