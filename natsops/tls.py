@@ -264,7 +264,7 @@ def check_server_cert(cert: str | Path, key: str | Path | None, ca: str | Path |
     except OSError as exc:
         return [CertProblem("unreadable", cf, f"cannot read: {exc.strerror or exc}")]
     except ValueError as exc:
-        return [CertProblem("unreadable", cf, f"not a PEM certificate ({exc})")]
+        return [CertProblem("unreadable", cf, f"not a PEM certificate ({_reason(exc)})")]
     out: list[CertProblem] = []
     for i, c in enumerate(certs):
         what = "the certificate" if i == 0 else f"intermediate {c.subject.rfc4514_string()}"
@@ -296,7 +296,8 @@ def _key_problems(leaf: x509.Certificate, key: Path) -> list[CertProblem]:
     except OSError as exc:
         return [CertProblem("unreadable", str(key), f"cannot read: {exc.strerror or exc}")]
     except (ValueError, TypeError) as exc:
-        return [CertProblem("key", str(key), f"not an unencrypted PEM private key ({exc})")]
+        return [CertProblem("key", str(key),
+                            f"not an unencrypted PEM private key ({_reason(exc)})")]
     spki = serialization.PublicFormat.SubjectPublicKeyInfo
     der = serialization.Encoding.DER
     if pk.public_key().public_bytes(der, spki) != leaf.public_key().public_bytes(der, spki):
@@ -314,7 +315,7 @@ def _chain_problems(certs: list[x509.Certificate], ca: Path, cf: str) -> list[Ce
     except OSError as exc:
         return [CertProblem("unreadable", str(ca), f"cannot read: {exc.strerror or exc}")]
     except ValueError as exc:
-        return [CertProblem("unreadable", str(ca), f"not a PEM certificate ({exc})")]
+        return [CertProblem("unreadable", str(ca), f"not a PEM certificate ({_reason(exc)})")]
     cur, pool = certs[0], certs[1:]
     for _ in range(8):
         for cand in [*roots, *pool]:

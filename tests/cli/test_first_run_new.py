@@ -75,7 +75,7 @@ CASES: list[tuple[str, int, str]] = [
     ("render topology {F}/topo.yaml --out /dev/null", 2, "is not a directory"),
     ("render topology {F}/tlsjunk.yaml --out {F}/o", 2,
      "not a PEM certificate (no -----BEGIN ...----- block)"),
-    ("render topology {F}/tlsmissing.yaml --out {F}/o --json", 2, "no-ca.pem: no such file"),
+    ("render topology {F}/tlsmissing.yaml --out {F}/o --json", 2, "no-cert.pem: cannot read"),
     ("render topology {F}/dupnode-topo.yaml --out {F}/o", 2, "server names must be unique"),
     ("render topology {F}/nonodes-topo.yaml --out {F}/o", 2, "at least one node is needed"),
     ("render topology {F}/topo.yaml --out {F}/topo.yaml", 2, "is not a directory"),
