@@ -381,3 +381,16 @@ def test_a_field_natsops_does_not_know_is_a_warning_naming_its_line(
     assert [r.getMessage() for r in caplog.records] == [
         f"warning: {tmp_path / 'r.yaml'}:3: Stream OK1: spec.bogus is not a field natsops "
         "knows; it is sent as written (a newer server's field, or one the server refuses)"]
+
+
+def test_doctor_timeout_is_the_monitor_deadline() -> None:
+    import socket
+
+    with socket.socket() as silent:  # accepts connections (backlog), never answers: a frozen server
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        r = runner.invoke(app, ["doctor", "--monitor", url, "--timeout", "300ms", "--json"])
+    assert r.exit_code == 3, r.output
+    assert r.stdout == ""
+    assert r.stderr.startswith("error: no server answered") and "within 0.3s" in r.stderr
