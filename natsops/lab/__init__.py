@@ -329,6 +329,8 @@ def plan(opts: LabOptions, env: Mapping[str, str] | None = None) -> LabPlan:
         lab, action = load(directory), "bring back the lab"
         target = lab.cluster()
         _check_same(directory, target, opts, env or {})
+        if net.netns_exists(lab.client) and len(target.running_nodes()) == len(target.nodes):
+            action = "report the running lab (nothing to start)"
         nodes = [(n.name, n.host, str(n.netns), _group_of(target, n.name)) for n in target.nodes]
         topology = target.name if isinstance(target, LocalDeployment) else None
     elif opts.topology is not None:
