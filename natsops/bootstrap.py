@@ -113,6 +113,13 @@ def plan(opts: BootstrapOptions, env: Mapping[str, str]) -> BootstrapPlan:
                              d["binary"], d["version"], tuple(d["nodes"]),
                              tuple(c.running_nodes()))
     validate_node_count(opts.nodes, opts.allow_even)
+    validate_cluster_name(opts.name)
+    if opts.operator:  # the operator must be in the store, as bootstrap will need it
+        from natsops.auth.store import Store, default_store_root
+
+        Store(opts.store or default_store_root(env)).resolve_operator(opts.operator)
+    if opts.write_contexts:
+        check_free(opts.name, opts.dir.expanduser(), env)
     exe = find_server_binary(opts.server_bin, env)
     specs = plan_nodes(opts.nodes, opts.base_port)
     return BootstrapPlan("create and start", opts.name, str(opts.dir), str(exe),

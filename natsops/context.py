@@ -52,6 +52,10 @@ CONTEXT_KEYS: tuple[str, ...] = (
 )  # fmt: skip
 
 _PATH_KEYS = ("creds", "nkey", "cert", "key", "ca")
+# natscli writes every field as a string but these
+_KEY_TYPES: dict[str, tuple[type, str]] = {
+    "tls_first": (bool, "true or false"), "windows_cert_match": (list, "a list"),
+    "windows_ca_certs_match": (list, "a list")}
 _NAME_RE = re.compile(r"^[^/\\]+$")
 
 
@@ -197,13 +201,18 @@ def load_context(name: str, env: Mapping[str, str] | None = None) -> tuple[str, 
                 f"context '{name}' not found (looked for {path})",
                 hint="list contexts with `nats context ls`, or pass --no-context",
             )
-    text = read_text(path, what=f"context '{cname}'")
+    text = read_text(path, what=f"context '{cname}' in")
     try:
         data = json.loads(text)
     except ValueError as exc:
         raise UsageError(f"context '{cname}' in {path} is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise UsageError(f"context '{cname}' in {path} is not a JSON object")
+    for key in CONTEXT_KEYS:
+        want, words = _KEY_TYPES.get(key, (str, "a string"))
+        if data.get(key) is not None and not isinstance(data[key], want):
+            raise UsageError(f"context '{cname}' in {path}: {key} is {data[key]!r}, expected "
+                             f"{words}")
     for key in _PATH_KEYS:
         if isinstance(data.get(key), str) and data[key]:
             data[key] = _expand(data[key], env)
@@ -410,7 +419,7 @@ def _build(
                 items = [str(v).strip() for v in value]
             else:
                 items = [s.strip() for s in str(value).split(",")]
-            servers = tuple(_normalise_url(s) for s in items if s)
+            servers = tuple(normalise_url(s) for s in items if s)
             if not servers:
                 raise UsageError("no server URL given")
             kw["servers"] = servers
@@ -428,7 +437,8 @@ def _build(
     return Settings(**kw)
 
 
-def _normalise_url(url: str) -> str:
+def normalise_url(url: str) -> str:
+    """A server URL with its scheme (nats:// when none); UsageError for another scheme."""
     if "://" not in url:
         url = "nats://" + url
     scheme = url.split("://", 1)[0].lower()

@@ -10,6 +10,7 @@ expiry and JetStream (``$SYS.REQ.USER.INFO`` and ``$JS.API.INFO``, no system acc
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -102,9 +103,16 @@ def add_context(name: str, values: Mapping[str, Any], env: Mapping[str, str], *,
     methods = [k for k in _AUTH_KEYS if given.get(k)]
     if len(methods) > 1:
         raise UsageError(f"too many types of credentials ({', '.join(methods)}): give one")
+    if given.get("url"):
+        check_context_urls(str(given["url"]))
+    flags = {key: flag for flag, key in _FLAG_KEYS.items()}
     for key in ("creds", "nkey", "cert", "key", "ca"):
-        if given.get(key) and not Path(str(given[key])).expanduser().is_file():
-            raise UsageError(f"--{key} {given[key]}: no such file")
+        path = Path(str(given.get(key) or "")).expanduser()
+        if given.get(key) and not path.is_file():
+            why = "is a directory, not a file" if path.is_dir() else "no such file"
+            raise UsageError(f"--{flags[key]} {given[key]}: {why}")
+        if given.get(key) and not os.access(path, os.R_OK):
+            raise UsageError(f"--{flags[key]} {given[key]}: permission denied (cannot read it)")
     if _path(name, env).is_file() and not replace:
         raise Conflict(f"context '{name}' exists", hint="pass --force to replace it")
     if dry_run:
@@ -113,6 +121,14 @@ def add_context(name: str, values: Mapping[str, Any], env: Mapping[str, str], *,
     if select:
         select_context(name, env)
     return path
+
+
+def check_context_urls(urls: str) -> None:
+    """The comma-separated server URLs of a context: each must be one natsops can use."""
+    from natsops.connection import check_urls
+    from natsops.context import normalise_url
+
+    check_urls(tuple(normalise_url(u.strip()) for u in urls.split(",") if u.strip()))
 
 
 def select_context(name: str, env: Mapping[str, str], *, dry_run: bool = False) -> str | None:

@@ -154,6 +154,15 @@ def write_pair(pair: CertKey, cert_path: Path, key_path: Path) -> None:
     write_private(key_path, pair.key_pem)
 
 
+def _reason(exc: Exception) -> str:
+    """cryptography's message without its FAQ link: ``Unable to load PEM file ...`` becomes
+    ``no -----BEGIN ...----- block``."""
+    text = str(exc)
+    if "Unable to load PEM file" in text or "MalformedFraming" in text:
+        return "no -----BEGIN ...----- block"
+    return text.split(" See https://", 1)[0].rstrip(". ")
+
+
 def load_pair(cert_path: str | Path, key_path: str | Path) -> CertKey:
     """Read a PEM certificate and key (a CA to issue from, or a server's pair)."""
     from cryptography import x509
@@ -164,11 +173,12 @@ def load_pair(cert_path: str | Path, key_path: str | Path) -> CertKey:
     try:
         x509.load_pem_x509_certificate(cert)
     except ValueError as exc:
-        raise UsageError(f"{cert_path}: not a PEM certificate ({exc})") from None
+        raise UsageError(f"{cert_path}: not a PEM certificate ({_reason(exc)})") from None
     try:
         serialization.load_pem_private_key(key, password=None)
     except (ValueError, TypeError) as exc:
-        raise UsageError(f"{key_path}: not an unencrypted PEM private key ({exc})") from None
+        raise UsageError(f"{key_path}: not an unencrypted PEM private key "
+                         f"({_reason(exc)})") from None
     return CertKey(cert, key)
 
 
@@ -254,7 +264,7 @@ def check_server_cert(cert: str | Path, key: str | Path | None, ca: str | Path |
     except OSError as exc:
         return [CertProblem("unreadable", cf, f"cannot read: {exc.strerror or exc}")]
     except ValueError as exc:
-        return [CertProblem("unreadable", cf, f"not a PEM certificate ({exc})")]
+        return [CertProblem("unreadable", cf, f"not a PEM certificate ({_reason(exc)})")]
     out: list[CertProblem] = []
     for i, c in enumerate(certs):
         what = "the certificate" if i == 0 else f"intermediate {c.subject.rfc4514_string()}"
@@ -286,7 +296,8 @@ def _key_problems(leaf: x509.Certificate, key: Path) -> list[CertProblem]:
     except OSError as exc:
         return [CertProblem("unreadable", str(key), f"cannot read: {exc.strerror or exc}")]
     except (ValueError, TypeError) as exc:
-        return [CertProblem("key", str(key), f"not an unencrypted PEM private key ({exc})")]
+        return [CertProblem("key", str(key),
+                            f"not an unencrypted PEM private key ({_reason(exc)})")]
     spki = serialization.PublicFormat.SubjectPublicKeyInfo
     der = serialization.Encoding.DER
     if pk.public_key().public_bytes(der, spki) != leaf.public_key().public_bytes(der, spki):
@@ -304,7 +315,7 @@ def _chain_problems(certs: list[x509.Certificate], ca: Path, cf: str) -> list[Ce
     except OSError as exc:
         return [CertProblem("unreadable", str(ca), f"cannot read: {exc.strerror or exc}")]
     except ValueError as exc:
-        return [CertProblem("unreadable", str(ca), f"not a PEM certificate ({exc})")]
+        return [CertProblem("unreadable", str(ca), f"not a PEM certificate ({_reason(exc)})")]
     cur, pool = certs[0], certs[1:]
     for _ in range(8):
         for cand in [*roots, *pool]:

@@ -119,6 +119,12 @@ _SIZE_LIMITS = {"payload": "--max-payload", "data": "--max-data", "js_mem": "--j
                 "js_disk": "--js-disk", "js_mem_max_stream_bytes": "--js-max-mem-stream",
                 "js_disk_max_stream_bytes": "--js-max-disk-stream"}
 
+# limits given as counts, and their options
+_COUNT_LIMITS = {"conn": "--max-conns", "subs": "--max-subs", "leaf": "--max-leafnodes",
+                 "imports": "--max-imports", "exports": "--max-exports",
+                 "js_streams": "--js-streams", "js_consumers": "--js-consumers",
+                 "js_max_ack_pending": "--js-max-ack-pending"}
+
 
 def parse_limits(**given: str | int | None) -> AccountLimits:
     """Account limits from user input, by field name; sizes may be ``1MB``, negative: unlimited.
@@ -129,8 +135,10 @@ def parse_limits(**given: str | int | None) -> AccountLimits:
     for name, value in given.items():
         if value is not None and name in _SIZE_LIMITS:
             values[name] = parse_size(value, what=_SIZE_LIMITS[name])
+        elif value is not None:  # counts: -1 is unlimited, less is a typo the server rejects
+            values[name] = count(int(value), _COUNT_LIMITS.get(name, name), minimum=-1)
         else:
-            values[name] = None if value is None else int(value)
+            values[name] = None
     return AccountLimits(**values)
 
 

@@ -449,6 +449,9 @@ def account_extras(store: Store, op: str, name: str, *, limits: AccountLimits,
     """
     before = dict(store.account(op, name).token.claims)
     flat, tier_limits = split_tier_limits(limits, extras.tier)
+    if jetstream is False and any(k in JS_LIMIT_KEYS for k in flat.given()):
+        raise UsageError("--js-disable drops the JetStream limits: it cannot go with flat ones "
+                         "(--js-mem, --js-disk, --js-streams...); give --js-tier to set a tier")
     tiers = set((before["nats"].get("limits") or {}).get("tiered_limits") or {})
     kept = tiers - {tier_name(t) for t in extras.rm_tiers}
     if kept and jetstream is not False and any(k in JS_LIMIT_KEYS for k in flat.given()):

@@ -37,7 +37,7 @@ def _unb64(text: str) -> bytes:
     try:
         return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError):
-        raise UsageError("malformed JWT: bad base64") from None
+        raise UsageError("malformed JWT (bad base64)") from None
 
 
 def _go_json(obj: Any) -> str:
@@ -125,16 +125,16 @@ def decode(token: str, *, kind: str | None = None) -> Token:
     """Decode and verify a JWT (v2 ``h.p`` and legacy v1 ``p`` signatures); UsageError if bad."""
     parts = token.strip().split(".")
     if len(parts) != 3:
-        raise UsageError("malformed JWT: expected 3 parts")
+        raise UsageError("malformed JWT (expected 3 parts)")
     try:
         header = json.loads(_unb64(parts[0]))
         claims = json.loads(_unb64(parts[1]))
     except ValueError:
-        raise UsageError("malformed JWT: not JSON") from None
+        raise UsageError("malformed JWT (not JSON)") from None
     if not isinstance(header, dict) or not isinstance(claims, dict):
-        raise UsageError("malformed JWT: not a JSON object")
+        raise UsageError("malformed JWT (not a JSON object)")
     if str(header.get("typ", "")).upper() != "JWT":
-        raise UsageError("malformed JWT: typ is not JWT")
+        raise UsageError("malformed JWT (typ is not JWT)")
     alg = header.get("alg")
     if alg == "ed25519-nkey":
         signed = f"{parts[0]}.{parts[1]}".encode()
@@ -144,7 +144,7 @@ def decode(token: str, *, kind: str | None = None) -> Token:
         raise UsageError(f"unsupported JWT algorithm {alg!r}")
     iss = str(claims.get("iss", ""))
     if not is_public_key(iss):
-        raise UsageError("malformed JWT: iss is not a public nkey")
+        raise UsageError("malformed JWT (iss is not a public nkey)")
     if not verify_signature(iss, signed, _unb64(parts[2])):
         raise UsageError("JWT signature does not verify against its issuer")
     tok = Token(token=token.strip(), claims=claims)

@@ -142,7 +142,7 @@ def keypair_from_seed(seed: str, role: Role | None = None) -> KeyPair:
     try:
         got, raw = _seed_bytes(seed)
     except ValueError as exc:
-        raise UsageError(f"invalid nkey seed: {exc}") from None
+        raise UsageError(f"invalid nkey seed ({exc})") from None
     if role is not None and got != role:
         raise UsageError(f"expected a {role} seed, got a {got} seed")
     pub = _encode(bytes([ROLES[got]]) + bytes(SigningKey(raw).verify_key))

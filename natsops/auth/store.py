@@ -194,7 +194,8 @@ class Store:
         if name:
             if name not in ops:
                 raise NotFound(f"operator '{name}' not found in {self.root}",
-                               hint=f"operators: {', '.join(ops) or 'none'}")
+                               hint=f"operators: {', '.join(ops)}" if ops else
+                               f"create it with: natsops auth operator add {name} --sys")
             return name
         if not ops:
             raise NotFound(f"no operator in {self.root}",

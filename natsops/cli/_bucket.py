@@ -50,11 +50,13 @@ def edit_bucket(ctx: typer.Context, what: str,
     from natsops.cli._js import finish_edit
     from natsops.cli._run import call
     from natsops.cli.state import want_json
-    from natsops.jetstream._buckets import BucketEditFlags
+    from natsops.jetstream._buckets import BucketEditFlags, check_edit_flags
     from natsops.jetstream.streams import tuple_values
 
     v = dict(values)
     dry_run, force, wait, json_out = (v.pop(k) for k in ("dry_run", "force", "wait", "json_out"))
-    edit = call(ctx, plan, bucket, BucketEditFlags(**kv_only, **tuple_values(v)))
+    flags = BucketEditFlags(**kv_only, **tuple_values(v))
+    check_edit_flags(flags, bucket)  # before connecting
+    edit = call(ctx, plan, bucket, flags)
     finish_edit(ctx, what, edit, dry_run=dry_run, force=force,
                 as_json=want_json(ctx, json_out), wait=wait)

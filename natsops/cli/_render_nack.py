@@ -28,7 +28,7 @@ def nack(
     \b
     Examples:
       natsops render nack recipes/estate --out k8s/
-      natsops render nack recipes/estate --out k8s/ --dry-run   # list the files only
+      natsops render nack recipes/estate --out k8s/ --dry-run  # lists the files
     """
     from natsops.cli import output
     from natsops.estate.loader import load_resources

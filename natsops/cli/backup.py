@@ -146,9 +146,9 @@ def restore(
     \b
     Examples:
       natsops stream restore ./orders.tgz
-      natsops stream restore ./orders.tgz --name ORDERS_COPY --subjects "copy.orders.>"
+      natsops stream restore orders.tgz --name COPY --subjects "copy.orders.>"
       natsops stream restore ./natscli-backup-dir --replicas 3
-      natsops stream restore ./orders.tgz --name ORDERS_COPY --subjects "copy.>" --max-bytes 5GB
+      natsops stream restore orders.tgz --name CP --subjects "c.>" --max-bytes 5GB
       natsops stream restore --all ./backups --dry-run
       natsops stream restore --all ./backups --cluster east --tag ssd --replicas 3
     """

@@ -16,8 +16,7 @@ app = typer.Typer(
     help="natscli contexts: add, ls, select, rm, show, validate (natscli's files and format).",
     no_args_is_help=True,
     epilog=examples(
-        "natsops context add prod --server nats://a:4222,nats://b:4222 --creds ~/prod.creds "
-        "--select",
+        "natsops context add prod -s nats://a:4222,nats://b:4222 --creds p.creds",
         "natsops context validate prod",
         "natsops context ls --json",
     ),

@@ -9,7 +9,7 @@ import typer
 
 from natsops.cli._snapshot import settings_for
 from natsops.cli.options import ClusterDir, Expect, Json, Monitor, Transport
-from natsops.cli.state import want_json
+from natsops.cli.state import get_state, want_json
 
 if TYPE_CHECKING:
     from natsops.doctor import DoctorOptions, DoctorReport
@@ -37,8 +37,9 @@ Since = Annotated[Path | None, typer.Option("--since", help="An earlier run's ar
                                     "what grew since then (the trends check)")]
 Serve = Annotated[str | None, typer.Option("--serve", help="Serve Prometheus /metrics on "
                                    "HOST:PORT (:PORT is 127.0.0.1) until stopped")]
-Interval = Annotated[str, typer.Option("--interval", help="With --serve: gather this often "
-                                "(one gathering per interval, whatever the scrapes)")]
+Interval = Annotated[str | None, typer.Option("--interval", help="With --serve: gather this "
+                                "often (one gathering per interval, whatever the scrapes) "
+                                "[default: 15s]", show_default=False)]
 
 
 app = typer.Typer()
@@ -63,7 +64,7 @@ def doctor(
     source: FromArchive = None,
     since: Since = None,
     serve: Serve = None,
-    interval: Interval = "15s",
+    interval: Interval = None,
 ) -> None:
     """Check the deployment and print every finding with its evidence and fix.
 
@@ -89,11 +90,11 @@ def doctor(
     from natsops.cli._run import run
     from natsops.doctor import run as doctor_run
 
-    fmt = _format(ctx, fmt, json_out, serve)
+    fmt = _format(ctx, fmt, json_out, serve, interval)
     if list_checks:
         return _list_checks(fmt == "json")
     opts = _options(expect, monitor, directory, transport, config_dir, only, skip, sample,
-                    archive, source, since)
+                    archive, source, since, _timeout(ctx))
     if serve is not None:
         return _serve(ctx, opts, serve, interval, directory)
     with _nagios_unknown(fmt == "nagios"):
@@ -101,9 +102,13 @@ def doctor(
     _emit(report, fmt, strict)
 
 
-def _format(ctx: typer.Context, fmt: str, json_out: bool, serve: str | None) -> str:
+def _format(ctx: typer.Context, fmt: str, json_out: bool, serve: str | None,
+            interval: str | None) -> str:
     from natsops.cli.findings import check_format
     from natsops.errors import UsageError
+
+    if serve is None and interval is not None:
+        raise UsageError("--interval goes with --serve (how often --serve gathers)")
 
     fmt = check_format(_json_or(fmt, want_json(ctx, json_out)), ("human", "json", "nagios"))
     if serve is not None and fmt != "human":
@@ -112,10 +117,18 @@ def _format(ctx: typer.Context, fmt: str, json_out: bool, serve: str | None) -> 
     return fmt
 
 
+def _timeout(ctx: typer.Context) -> float | None:
+    """The gathering's deadline: --timeout (or NATS_TIMEOUT) when given, else doctor's own."""
+    state = get_state(ctx)
+    if state.flags.get("timeout") or state.env.get("NATS_TIMEOUT"):
+        return state.settings.timeout
+    return None
+
+
 def _options(expect: int, monitor: list[str] | None, directory: Path | None, transport: str,
              config_dir: Path | None, only: str | None, skip: str | None,
              sample: str | None, archive: Path | None, source: Path | None,
-             since: Path | None) -> "DoctorOptions":
+             since: Path | None, timeout: float | None = None) -> "DoctorOptions":
     from natsops.doctor import DoctorOptions
     from natsops.units import parse_duration
 
@@ -123,10 +136,11 @@ def _options(expect: int, monitor: list[str] | None, directory: Path | None, tra
         expect=expect, monitors=tuple(monitor or ()), cluster_dir=directory,
         config_dir=config_dir, transport=transport, only=_ids(only), skip=_ids(skip),
         sample=parse_duration(sample, what="--sample") if sample else 0.0,
-        archive=archive, source=source, since=since)
+        archive=archive, source=source, since=since,
+        **({} if timeout is None else {"timeout": timeout}))
 
 
-def _serve(ctx: typer.Context, opts: "DoctorOptions", listen: str, interval: str,
+def _serve(ctx: typer.Context, opts: "DoctorOptions", listen: str, interval: str | None,
            directory: Path | None) -> None:
     from natsops.cli._run import run
     from natsops.doctor.serve import serve
@@ -138,6 +152,7 @@ def _serve(ctx: typer.Context, opts: "DoctorOptions", listen: str, interval: str
         if given:
             raise UsageError(f"--serve and {flag} exclude each other: --serve gathers every "
                              "--interval and keeps no archive")
+    interval = interval or "15s"
     every = parse_duration(interval, what="--interval")
     run(serve(settings_for(ctx, directory), opts, listen=listen, interval=every,
               ready=lambda url: typer.echo(f"serving {url} (a gathering every {interval}); "

@@ -71,7 +71,7 @@ def plan(
     \b
     Examples:
       natsops plan recipes/estate
-      natsops plan estate/ --check        # CI: fail when production drifted from git
+      natsops plan estate/ --check   # CI: fail when production drifted
       natsops plan estate/ --prune --json
       natsops plan recipes/auth --store ./store --operator DEMO
     """
@@ -154,6 +154,7 @@ def export(
                           "it, roles included (repeatable)")] = None,
     store: options.AuthStore = None,
     operator: options.AuthOperator = None,
+    dry_run: options.DryRun = False,
     json_out: options.Json = False,
 ) -> None:
     """Write the live streams, consumers and buckets (and --account) as recipe files.
@@ -171,12 +172,12 @@ def export(
     from natsops.estate import AuthStore
     from natsops.estate.export import check_selection, export_live, write_export
 
-    check_selection(names or [], everything, account or [])
+    check_selection(names or [], everything, account or [], out)
     paths = write_export(call(ctx, export_live, names or [], everything=everything,
-                              accounts=account or [], auth=AuthStore(store, operator)), out)
+                              accounts=account or [], auth=AuthStore(store, operator)), out,
+                         dry_run=dry_run)
     if want_json(ctx, json_out):
-        output.print_json([str(p) for p in paths])
-        return
+        return output.print_json([str(p) for p in paths])
     for p in paths:
         output.out().print(str(p), markup=False, highlight=False)
-    output.success(f"{len(paths)} recipe file(s) written to {out}")
+    output.success(f"{len(paths)} recipe file(s) {'would be ' if dry_run else ''}written to {out}")

@@ -10,7 +10,7 @@ from natsops.cli.output import examples
 from natsops.cli.state import get_state, want_json
 
 if TYPE_CHECKING:
-    from natsops.lab import LabStatus
+    from natsops.lab import LabPlan, LabStatus
 
 app = typer.Typer(
     help="A NATS cluster (or a whole topology: gateways, leaf sites) whose servers each run in "
@@ -49,6 +49,18 @@ def _show(st: "LabStatus", json_out: bool) -> None:
                   Col("cut from")], rows)
 
 
+def _show_plan(p: "LabPlan", json_out: bool) -> None:
+    from natsops.cli import output
+
+    if json_out:
+        return output.print_json(p)
+    output.info(f"would {p.action}{' for topology ' + p.topology if p.topology else ''} in "
+                f"{p.dir}: namespaces {', '.join(p.namespaces)}; client {p.client_address}; "
+                f"route pings every {p.route_ping_interval} (max {p.route_ping_max})")
+    output.table(None, ["node", "cluster", "address", "namespace"],
+                 [(n["name"], n["group"], n["address"], n["netns"]) for n in p.nodes])
+
+
 @app.command()
 def up(
     ctx: typer.Context, directory: DirOpt = DEFAULT,
@@ -73,8 +85,7 @@ def up(
     opts = LabOptions(dir=directory, nodes=nodes, name=name, server_bin=server_bin,
                       timeout=parse_duration(wait, what="--wait"), topology=topology)
     if dry_run:
-        output.print_json(plan(opts, get_state(ctx).env))
-        return
+        return _show_plan(plan(opts, get_state(ctx).env), want_json(ctx, json_out))
     _show(run(lab_up(opts, get_state(ctx).env, progress=output.info)), want_json(ctx, json_out))
 
 
@@ -171,15 +182,18 @@ def thaw(node: Node, directory: DirOpt = DEFAULT, dry_run: options.DryRun = Fals
 
 @app.command()
 def restart(node: Node, directory: DirOpt = DEFAULT,
-            wait: Annotated[str, typer.Option("--wait", help="How long to wait for it to start")] = "30s") -> None:
+            wait: Annotated[str, typer.Option("--wait", help="How long to wait for it to start")] = "30s",
+            dry_run: options.DryRun = False) -> None:
     """Stop a node by pid (running, frozen or killed) and start it again in its namespace."""
     from natsops.cli import output
     from natsops.cli._run import run
     from natsops.lab import restart as lab_restart
     from natsops.units import parse_duration
 
-    pid = run(lab_restart(directory, node, timeout=parse_duration(wait, what="--wait")))
-    output.success(f"restarted {node} (pid {pid})")
+    pid = run(lab_restart(directory, node, timeout=parse_duration(wait, what="--wait"),
+                          dry_run=dry_run))
+    output.success(f"would restart {node} (pid {pid or 'none'})" if dry_run else
+                   f"restarted {node} (pid {pid})")
 
 
 @app.command()
@@ -196,8 +210,10 @@ def down(
     from natsops.cli._run import run
     from natsops.cli.prompt import confirm
     from natsops.lab import down as lab_down
+    from natsops.lab import load
 
     if purge and not dry_run:
+        load(directory)  # no lab: say so rather than ask
         confirm(f"Delete the lab in {directory} with all its data?", force=force)
     res = run(lab_down(directory, grace=grace, purge=purge, env=get_state(ctx).env,
                        dry_run=dry_run))

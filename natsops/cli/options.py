@@ -19,7 +19,7 @@ NoProgress = Annotated[bool, typer.Option("--no-progress", help="No progress bar
 # Commands that read a Snapshot (doctor, server, top, sizing --from-cluster).
 Expect = Annotated[int, typer.Option(
     "--expect", help="Number of servers that must answer (default: the local cluster's nodes "
-    "and the JetStream meta peers)")]
+    "and the JetStream meta peers)", show_default=False)]
 Monitor = Annotated[list[str] | None, typer.Option(
     "--monitor", help="HTTP monitor URL of a server (repeatable); gathers over HTTP")]
 ClusterDir = Annotated[Path | None, typer.Option(

@@ -66,7 +66,7 @@ def upgrade(
     if _show_plan(prep, json=want_json(ctx, json_out), dry_run=dry_run):
         return
     confirm(f"restart {len(prep.plan.to_restart)} server(s) one at a time "
-            f"({', '.join(prep.plan.to_restart)})?", force=yes)
+            f"({', '.join(prep.plan.to_restart)})?", force=yes, flag="--yes")
     report = run(execute(prep, progress=_progress()))
     _show_report(prep, report, json=want_json(ctx, json_out))
 

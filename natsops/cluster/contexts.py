@@ -53,21 +53,25 @@ def _same_dir(a: Path, b: Path) -> bool:
     return a.expanduser().resolve() == b.expanduser().resolve()
 
 
-def check_free(cluster_name: str, directory: Path, env: Mapping[str, str]) -> None:
+_RENAME = "start this cluster with another --name (or --no-write-context)"
+
+
+def check_free(cluster_name: str, directory: Path, env: Mapping[str, str], *,
+               rename: str = _RENAME) -> None:
     """Refuse (Conflict, exit 9) when a context of this cluster's names belongs to someone else:
     another directory that still holds a cluster, or the user (a context natsops did not write).
+    ``rename`` says how to give the cluster another name.
     """
     for ctx in context_names(cluster_name):
         owner = context_owner(ctx, env)
         if owner is None or (owner.natsops and owner.dir is None):
             continue  # free, or written by an older natsops that recorded no directory
         if not owner.natsops:
-            raise Conflict(f"context {ctx} exists and was not written by natsops: start this "
-                           "cluster with another --name (or --no-write-context)")
+            raise Conflict(f"context {ctx} exists and was not written by natsops: {rename}")
         assert owner.dir is not None
         if not _same_dir(owner.dir, directory) and LocalCluster.exists(owner.dir):
-            raise Conflict(f"context {ctx} belongs to the local cluster in {owner.dir}: start "
-                           "this one with another --name (or --no-write-context)")
+            raise Conflict(f"context {ctx} belongs to the local cluster in {owner.dir}: "
+                           f"{rename}")
 
 
 def _owned_by(cluster: LocalCluster, owner: ContextOwner | None) -> bool:

@@ -146,6 +146,9 @@ def validate_cluster_name(name: str) -> None:
     """Refuse a cluster name nats-server or a subject could not carry."""
     if not name or any(c.isspace() for c in name) or any(c in name for c in ".*>/\\\"'"):
         raise UsageError(f"invalid cluster name {name!r}: no spaces, dots, wildcards or quotes")
+    if len(name.encode()) > 63:  # as a topology's names; contexts natsops-NAME-sys.json fit
+        raise UsageError(f"invalid cluster name {name[:20]}...: {len(name.encode())} bytes long, "
+                         "at most 63")
 
 
 def parse_base_port(value: str) -> int | None:
@@ -178,7 +181,9 @@ def plan_nodes(count: int, base_port: int | None) -> list[NodeSpec]:
             nodes.append(NodeSpec(f"n{i + 1}", ports[0], ports[1], ports[2]))
         return nodes
     top = base_port + 4000 + count - 1
-    if base_port < 1 or top > 65535:
+    if not 1 <= base_port <= 65535:
+        raise UsageError(f"--base-port {base_port}: give a port between 1 and 65535, or 'auto'")
+    if top > 65535:
         raise UsageError(f"--base-port {base_port}: ports up to {top} are needed, max is 65535")
     for i in range(count):
         nodes.append(NodeSpec(f"n{i + 1}", base_port + i, base_port + 2000 + i,

@@ -48,12 +48,17 @@ def _pick(names: Sequence[str], lives: dict[str, dict[str, Live]]) -> dict[str, 
 
 
 def check_selection(names: Sequence[str], everything: bool,
-                    accounts: Sequence[str] = ()) -> None:
-    """Names or ``--all`` (not both), or only accounts (checked before connecting)."""
+                    accounts: Sequence[str] = (), out: Path | None = None) -> None:
+    """Names or ``--all`` (not both), or only accounts, and a usable ``out`` folder (checked
+    before connecting)."""
     if names and everything:
         raise UsageError("give stream or bucket names, or --all (not both)")
     if not (names or everything or accounts):
         raise UsageError("give stream or bucket names, or --all (or --account NAME)")
+    if out is not None:
+        from natsops.files import check_output_dir
+
+        check_output_dir(out)
 
 
 async def _accounts(ctx: EstateContext, accounts: Sequence[str]) -> list[ExportFile]:
@@ -97,13 +102,16 @@ async def export_estate(ctx: EstateContext, names: Sequence[str] = (), *,
     return files + await _accounts(ctx, accounts)
 
 
-def write_export(files: Sequence[ExportFile], out: Path) -> list[Path]:
-    """Write each file under ``out`` (created if needed), atomically; return the paths."""
+def write_export(files: Sequence[ExportFile], out: Path, *, dry_run: bool = False) -> list[Path]:
+    """Write each file under ``out`` (created if needed), atomically; return the paths (with
+    ``dry_run``: the paths it would write, and nothing is written)."""
     import yaml
 
     from natsops.files import check_output_dir, write_atomic
 
     folder = check_output_dir(out)
+    if dry_run:
+        return [folder / f.name for f in files]
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for f in files:

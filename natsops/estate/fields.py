@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import logging
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
@@ -10,6 +11,8 @@ from natsops.errors import UsageError
 from natsops.estate.model import Doc
 from natsops.jetstream.spec import normalise_config, ns
 from natsops.units import parse_duration, parse_size
+
+log = logging.getLogger(__name__)
 
 __all__ = ["check_fields", "human_duration", "human_size", "name_of", "strip_defaults"]
 
@@ -27,7 +30,10 @@ def integer(lo: int | None = None, hi: int | None = None) -> Check:
         if isinstance(v, bool) or not isinstance(v, int):
             return f"expected a whole number, got {v!r}"
         if (lo is not None and v < lo) or (hi is not None and v > hi):
-            return f"{v} is out of range {lo}..{hi}"
+            if hi is None:
+                return f"{v} is too small: use {lo}{' (unlimited)' if lo == -1 else ''} or more"
+            return f"{v} is out of range: use {lo}..{hi}" if lo is not None else \
+                f"{v} is too large: use at most {hi}"
         return None
     return check
 
@@ -54,7 +60,8 @@ def check_fields(doc: Doc, known: Collection[str], checks: Mapping[str, Check],
     """Validate ``doc.spec``: typos of known fields, value checks, and ``normalise`` per field.
 
     Unknown fields pass through (newer servers add fields), unless one is a near miss of a known
-    field (``max_agee``). Errors name ``file:line`` and the field.
+    field (``max_agee``); each is logged as a warning, as plan shows nothing of it and the
+    server refuses a field it does not know. Errors name ``file:line`` and the field.
     """
     out: dict[str, Any] = {}
     for key, value in doc.spec.items():
@@ -63,6 +70,9 @@ def check_fields(doc: Doc, known: Collection[str], checks: Mapping[str, Check],
             close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.8)
             if close:
                 raise doc.error(path, f"unknown field (did you mean {close[0]!r}?)")
+            log.warning("warning: %s: %s %s: %s is not a field natsops knows; it is sent as "
+                        "written (a newer server's field, or one the server refuses)",
+                        doc.where(path), doc.kind, doc.metadata.get("name") or "", path)
         try:
             v = normalise(key, value) if normalise else value
         except UsageError as exc:

@@ -105,11 +105,13 @@ class BucketEditFlags:
         return any(getattr(self, f.name) is not None for f in fields(self))
 
 
+_STORAGE = {"f": "file", "file": "file", "m": "memory", "mem": "memory", "memory": "memory"}
+
+
 def _refuse_storage(label: str, current: str, wanted: str | None, kind: str) -> None:
     if wanted is None:
         return
-    new = {"f": "file", "file": "file", "m": "memory", "mem": "memory",
-           "memory": "memory"}.get(wanted.strip().lower())
+    new = _STORAGE.get(wanted.strip().lower())
     if new is None:
         raise UsageError(f"invalid --storage {wanted!r}: use file or memory")
     if new != current:
@@ -119,6 +121,25 @@ def _refuse_storage(label: str, current: str, wanted: str | None, kind: str) -> 
             hint=f"create a new {kind} with --storage {new} and copy the data into it")
 
 
+def check_edit_flags(f: BucketEditFlags, bucket: str | None = None) -> None:
+    """What can be refused before connecting: the bucket's name, no option given, a history
+    outside 1-64, an unknown storage, and sizes and durations (named by the bucket's flags)."""
+    if bucket is not None:
+        check_bucket(bucket)
+    if not f.given():
+        raise UsageError("nothing to change: give at least one option (see --help)")
+    if f.storage is not None and f.storage.strip().lower() not in _STORAGE:
+        raise UsageError(f"invalid --storage {f.storage!r}: use file or memory")
+    if f.history is not None and not 1 <= f.history <= 64:
+        raise UsageError(f"invalid --history {f.history}: use 1 to 64")
+    if f.ttl not in (None, "", "-1"):
+        parse_duration(str(f.ttl), what="--ttl")
+    for flag, size in (("--max-bucket-size", f.max_bucket_size),
+                       ("--max-value-size", f.max_value_size)):
+        if size is not None:
+            parse_size(size, what=flag)
+
+
 def bucket_edit_config(current: StreamInfo, label: str, kind: str,
                        f: BucketEditFlags) -> dict[str, Any]:
     """The bucket stream's new config: ``current`` with the given flags, checked first.
@@ -126,11 +147,8 @@ def bucket_edit_config(current: StreamInfo, label: str, kind: str,
     Refused (UsageError, nothing changed): a storage change, history outside 1-64, and a
     max bucket size below the bytes the bucket holds (the server would delete values to fit).
     """
-    if not f.given():
-        raise UsageError("nothing to change: give at least one option (see --help)")
+    check_edit_flags(f)
     _refuse_storage(label, current.storage, f.storage, kind)
-    if f.history is not None and not 1 <= f.history <= 64:
-        raise UsageError(f"invalid --history {f.history}: use 1 to 64")
     compression = None if f.compress is None else ("s2" if f.compress else "none")
     cfg = apply_stream_flags(current.config, StreamFlags(
         replicas=f.replicas, description=f.description, max_bytes=f.max_bucket_size,

@@ -272,15 +272,13 @@ def _new(opts: LabOptions, directory: Path, env: Mapping[str, str],
          progress: Progress) -> tuple[Lab, Local]:
     if opts.topology is not None:
         return _new_topology(opts, opts.topology, directory, env, progress)
-    validate_node_count(opts.count, allow_even=False)
-    validate_cluster_name(opts.cluster_name)
-    if opts.count > 9:
-        raise UsageError("--nodes: a lab has at most 9 nodes")
+    _check_cluster(opts)
     lab = _fresh(directory)
     if opts.write_contexts:
         from natsops.cluster.contexts import check_free
 
-        check_free(opts.cluster_name, directory, env)
+        check_free(opts.cluster_name, directory, env,
+                   rename="start this lab with another --name, or stop the other cluster first")
     binary = find_server_binary(opts.server_bin, env)
     lab.dir.mkdir(parents=True, exist_ok=True)
     lab.save()  # first: whatever is created from now on is recorded in it
@@ -331,6 +329,8 @@ def plan(opts: LabOptions, env: Mapping[str, str] | None = None) -> LabPlan:
         lab, action = load(directory), "bring back the lab"
         target = lab.cluster()
         _check_same(directory, target, opts, env or {})
+        if net.netns_exists(lab.client) and len(target.running_nodes()) == len(target.nodes):
+            action = "report the running lab (nothing to start)"
         nodes = [(n.name, n.host, str(n.netns), _group_of(target, n.name)) for n in target.nodes]
         topology = target.name if isinstance(target, LocalDeployment) else None
     elif opts.topology is not None:
@@ -341,7 +341,8 @@ def plan(opts: LabOptions, env: Mapping[str, str] | None = None) -> LabPlan:
                  for n in topo.all_nodes()]
         topology = topo.name
     else:
-        validate_node_count(opts.count, allow_even=False)
+        _check_cluster(opts)
+        check_output_dir(directory, what="--dir")
         lab, action = Lab(dir=directory.resolve(), id=lab_id(directory)), "create the lab"
         nodes = [(n.name, n.host, str(n.netns), opts.cluster_name)
                  for n in _plan(lab, opts.count)]
@@ -352,6 +353,14 @@ def plan(opts: LabOptions, env: Mapping[str, str] | None = None) -> LabPlan:
                                for name, address, ns, group in nodes),
                    route_ping_interval=ROUTE_PING[0], route_ping_max=ROUTE_PING[1],
                    topology=topology)
+
+
+def _check_cluster(opts: LabOptions) -> None:
+    """The node count and cluster name of a lab without a topology."""
+    validate_node_count(opts.count, allow_even=False)
+    validate_cluster_name(opts.cluster_name)
+    if opts.count > 9:
+        raise UsageError("--nodes: a lab has at most 9 nodes")
 
 
 def _check_choice(opts: LabOptions) -> None:
@@ -643,15 +652,18 @@ def fault(directory: Path, what: str, name: str, *, dry_run: bool = False) -> in
 
 
 async def restart(directory: Path, name: str, *, grace: float = 10.0,
-                  timeout: float = 30.0) -> int:
+                  timeout: float = 30.0, dry_run: bool = False) -> int:
     """Stop a node by pid (thawing it first if frozen), start it again in its namespace and
-    wait for "Server is ready"; returns the new pid. (The cluster is not waited for: other
-    faults may be in force.)"""
+    wait for "Server is ready"; returns the new pid (with ``dry_run``: the current one, 0 when
+    not running, and nothing is done). (The cluster is not waited for: other faults may be in
+    force.)"""
     net.require_privileges()
     lab = load(directory)
     cluster = _owner(lab.cluster(), name)
     node = cluster.node(name)
     pid = cluster.pid(node.name)
+    if dry_run:
+        return pid or 0
     if pid is not None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGCONT)
@@ -675,6 +687,11 @@ def exec_argv(directory: Path, command: Sequence[str], env: Mapping[str, str]
     lab = load(directory)
     if not net.netns_exists(lab.client):
         raise UsageError(f"the lab in {lab.dir} is down", hint="natsops lab up --dir DIR")
+    import shutil
+
+    if shutil.which(command[0], path=env.get("PATH", os.defpath)) is None:
+        raise UsageError(f"command {command[0]!r} not found (PATH: "
+                         f"{env.get('PATH', os.defpath)})")
     return ([ip_exe, "netns", "exec", lab.client, *command],
             {**env, "NATSOPS_CLUSTER_DIR": str(lab.dir)})
 

@@ -311,7 +311,9 @@ def _write(topo: Topology, directory: Path, opts: LaunchOptions, env: Mapping[st
     Returns it and what was added to the auth store (operator mode)."""
     if opts.write_contexts:  # before anything is written or started
         for g in _groups(topo):
-            check_free(g.name, directory / g.name, env)
+            check_free(g.name, directory / g.name, env,
+                       rename=f"rename cluster {g.name} in the topology file, or stop the other "
+                       "one first")
     binary = find_server_binary(opts.server_bin, env)
     version = server_version(binary)
     root = directory.resolve()

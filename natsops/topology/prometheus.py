@@ -201,9 +201,11 @@ def render_prometheus(path: str | Path, out: Path, env: Mapping[str, str], *,
 
     if not 1 <= exporter_port <= 65535:
         raise UsageError(f"invalid --exporter-port {exporter_port}: use 1-65535")
-    if ":" not in doctor_target:
+    host, _, port = doctor_target.rpartition(":")
+    if not host or any(c.isspace() for c in host) or not port.isdigit() or \
+            not 1 <= int(port) <= 65535:
         raise UsageError(f"invalid --doctor {doctor_target!r}: give HOST:PORT of "
-                         "`natsops doctor --serve`")
+                         "`natsops doctor --serve` (port 1-65535)")
     topo = load_topology(path, env).topology
     cmds = exporter_commands(topo, port=exporter_port)
     head = f"# rendered by natsops {__version__} from {topo.file}\n"

@@ -42,7 +42,8 @@ def test_exec_without_a_command_is_a_usage_error(tmp_path: Path) -> None:
 
 
 def test_up_dry_run_shows_namespaces_addresses_and_pings(tmp_path: Path) -> None:
-    r = runner.invoke(app, ["lab", "up", "--dir", str(tmp_path / "L"), "--dry-run"])
+    r = runner.invoke(app, ["lab", "up", "--dir", str(tmp_path / "L"), "--dry-run",
+                            "--json"])
     assert r.exit_code == 0, r.output
     plan = json.loads(r.stdout)
     assert plan["action"] == "create the lab"
@@ -71,7 +72,7 @@ auth:
 def test_up_topology_dry_run_numbers_the_servers_across_the_file(tmp_path: Path) -> None:
     (tmp_path / "t.yaml").write_text(TOPOLOGY)
     r = runner.invoke(app, ["lab", "up", "--dir", str(tmp_path / "L"), "--topology",
-                            str(tmp_path / "t.yaml"), "--dry-run"])
+                            str(tmp_path / "t.yaml"), "--dry-run", "--json"])
     assert r.exit_code == 0, r.output
     plan = json.loads(r.stdout)
     assert plan["topology"] == "drysc"

@@ -206,6 +206,10 @@ def test_export_then_apply_on_fresh_server(nats_server, fresh_server: str, uniqu
     ok(src, "kv", "add", kv, "--history", "5", "--ttl", "2h")
     ok(src, "object", "add", obj, "--max-bucket-size", "64MB")
     out = tmp_path / "exported"
+    dry = natsops(src, "export", s, kv, "--out", str(out), "--dry-run", "--json")
+    assert dry.exit_code == 0 and json.loads(dry.stdout) == [
+        str(out / f"stream-{s}.yaml"), str(out / f"keyvalue-{kv}.yaml")], dry.output
+    assert not out.exists()
     ok(src, "export", s, kv, obj, "--out", str(out))
     assert sorted(p.name for p in out.iterdir()) == sorted(
         [f"stream-{s}.yaml", f"keyvalue-{kv}.yaml", f"objectstore-{obj}.yaml"])

@@ -139,10 +139,18 @@ def test_process_faults_show_in_status(lab: Lab) -> None:
     assert lab.lab("kill", node).returncode == 0
     now = {n["name"]: n for n in lab.status()["nodes"]}[node]
     assert now["process"] == "stopped" and now["pid"] is None
+    r = lab.lab("restart", node, "--dry-run")
+    assert r.returncode == 0 and "would restart" in r.stderr, r.stderr
+    assert {n["name"]: n for n in lab.status()["nodes"]}[node]["process"] == "stopped"
     r = lab.lab("restart", node)
     assert r.returncode == 0, r.stderr
     now = {n["name"]: n for n in lab.status()["nodes"]}[node]
     assert now["process"] == "running" and now["pid"] not in (None, old)
+    r = lab.lab("up", "--dry-run", "--json")
+    assert json.loads(r.stdout)["action"] == "report the running lab (nothing to start)", r.stderr
+    r = lab.inside("no-such-command-here")  # said by natsops, not by `ip netns exec`
+    assert r.returncode == 2 and r.stderr.startswith("error: command 'no-such-command-here' "
+                                                     "not found"), r.stderr
 
 
 

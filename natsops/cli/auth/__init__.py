@@ -26,19 +26,19 @@ from natsops.cli.auth._common import OPERATOR_KEY, STORE_KEY
 
 EPILOG = """\b
 Examples (the nsc recipe):
-  natsops auth operator add DEMO --sys --account-jwt-server-url nats://localhost:4222
+  natsops auth operator add DEMO --sys --account-jwt-server-url nats://a:4222
   natsops auth account add APP --js-enable
   natsops auth user add service --account APP
-  natsops auth creds generate --account APP --name service -o app-service.creds
-  natsops auth render-config > operator.conf     # include it in nats-server.conf
+  natsops auth creds generate --account APP --name service -o service.creds
+  natsops auth render-config > operator.conf  # include it in the config
   natsops auth push --all
   natsops auth verify
 
 \b
 Day two:
-  natsops auth expirations --within 30d          # exit 6 when something expires (CI)
-  natsops auth describe jwt app-service.creds    # claims and chain check, never the seed
-  natsops auth user edit service --account APP --allow-pubsub 'billing.>' --dry-run
+  natsops auth expirations --within 30d   # exit 6 when one expires (CI)
+  natsops auth describe jwt service.creds  # claims, chain check; no seed
+  natsops auth user edit service -a APP --allow-pubsub 'billing.>' --dry-run
   natsops auth account edit APP --js-disable --js-tier R3 --js-disk 10GB
   natsops auth account signing-key add APP --role reader --allow-sub 'feed.>'
   natsops auth user add alice --account APP --role reader

@@ -26,7 +26,7 @@ def ask(store: "Store", op: str, access: "SysAccess", timeout: float, yes: bool,
         output.info("prune: the servers hold no account the store lacks")
     elif not dry_run:
         confirm(f"delete {len(doomed)} account(s) the store no longer has from the servers? "
-                "Their clients are disconnected", force=yes)
+                "Their clients are disconnected", force=yes, flag="--yes")
     return doomed
 
 

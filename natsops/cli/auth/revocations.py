@@ -16,7 +16,7 @@ app = typer.Typer(
     no_args_is_help=True,
     epilog="""\b
 Examples:
-  natsops auth revocations add -a APP -n service          # then: natsops auth push -a APP
+  natsops auth revocations add -a APP -n service   # then: auth push -a APP
   natsops auth revocations add -a APP -n '*' --at 2026-01-31T00:00:00Z
   natsops auth revocations add -a APP --export svc.> --importer OTHER
   natsops auth revocations rm -a APP -n service
@@ -83,7 +83,8 @@ def revocations_add(
     from natsops.cli.prompt import confirm
 
     target, when = _target(user, export, importer), parse_time(at)
-    if not dry_run:
+    if not dry_run:  # a user or account that does not exist is said before any question
+        add_revocation(*_common.target(ctx), account, target, at=when, dry_run=True)
         confirm(f"revoke {user or f'{importer} on {export}'} in account {account}?", force=force)
     _common.change(ctx, json_out, add_revocation, account, target, at=when, dry_run=dry_run)
 

@@ -178,8 +178,8 @@ def test_push_prune_removes_exactly_the_deleted_account(operator_cluster, auth_s
     out, err = _cli(store, url, "push", "--prune", "--dry-run", "--json")
     assert [(p["account"], p["public_key"], p["status"]) for p in json.loads(out)["pruned"]] \
         == [("GONE", gone, "would delete")]
-    _, err = _cli(store, url, "push", "--prune", code=2)  # no terminal: asks for --force
-    assert "--force" in err
+    _, err = _cli(store, url, "push", "--prune", code=2)  # no terminal: asks for --yes
+    assert "pass --yes" in err  # push's --force overrides the pre-push checks: not named
     out, _ = _cli(store, url, "push", "--prune", "--yes", "--json")
     assert [p["status"] for p in json.loads(out)["pruned"]] == ["deleted"]
     jwt_dir = oc.dir / "a1" / "jwt"
