@@ -50,15 +50,18 @@ async def crosses(sender: Client, receiver: Client, subject: str, where: str) ->
     assert got == [b"hello"]
 
 
-def operator_store(tmp: Path, op: str) -> tuple[Store, dict[str, str]]:
-    """A test auth store with operator ``op`` (and SYS) and account EDGE (JetStream), and the
-    environment that points natsops at it (its own HOME for the contexts)."""
+def operator_store(tmp: Path, op: str, topology: str) -> tuple[Store, dict[str, str], Path]:
+    """A test auth store with operator ``op`` (and SYS) and account EDGE (JetStream), the
+    environment that points natsops at it (its own HOME for the contexts), and the topology
+    file written in ``tmp``."""
     store = Store(tmp / "store")
     ops.add_operator(store, op, sys=True)
     ops.add_account(store, op, "EDGE", jetstream=True)
     home = tmp / "home"
+    f = tmp / "topology.yaml"
+    f.write_text(topology)
     return store, {"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
-                   "NATSOPS_STORE": str(store.root)}
+                   "NATSOPS_STORE": str(store.root)}, f
 
 
 def bootstrap(topology: Path, tmp: Path, env: dict[str, str], server_bin: Path,

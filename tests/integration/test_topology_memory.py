@@ -55,16 +55,15 @@ class Running:
     file: Path
     stderr: str  # bootstrap's progress lines
 
-    def invoke(self, *args: str) -> Any:
-        return runner.invoke(app, list(args), env=self.env)
+
+def cli(topo: Running, *args: str) -> Any:
+    return runner.invoke(app, list(args), env=topo.env)
 
 
 @pytest.fixture(scope="module")
 def topo(server_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     tmp = tmp_path_factory.mktemp("memtopo")
-    store, env = operator_store(tmp, OP)
-    f = tmp / "memtest.yaml"
-    f.write_text(TOPOLOGY)
+    store, env, f = operator_store(tmp, OP, TOPOLOGY)
     r, d = bootstrap(f, tmp, env, server_bin)  # human output: the progress lines on stderr
     running = Running(LocalDeployment.load(d), store, env, f, r.stderr)
     try:
@@ -99,17 +98,17 @@ def test_a_limit_pushed_is_enforced_without_restarting_servers(topo: Running) ->
     async def go() -> dict[str, Any]:
         nc = await nats.connect(url, user_credentials=creds, error_cb=on_error)  # before
         try:
-            r = await asyncio.to_thread(topo.invoke, "auth", "account", "edit", "APP",
+            r = await asyncio.to_thread(cli, topo, "auth", "account", "edit", "APP",
                                         "--max-subs", "1")
             assert r.exit_code == 0, r.output
             jwt = topo.store.account(OP, "APP").token.token
-            r = await asyncio.to_thread(topo.invoke, "--context", "natsops-east-sys", "auth",
+            r = await asyncio.to_thread(cli, topo, "--context", "natsops-east-sys", "auth",
                                         "push", "--account", "APP", "--dry-run", "--json")
             assert r.exit_code == 0, r.output
             assert {(x["status"], x["message"]) for x in json.loads(r.stdout)["pushes"][0][
                 "replies"]} == {("would push", "would rewrite the preload and reload")}
             assert jwt not in preload.read_text()  # a dry run writes nothing
-            r = await asyncio.to_thread(topo.invoke, "--context", "natsops-east-sys", "auth",
+            r = await asyncio.to_thread(cli, topo, "--context", "natsops-east-sys", "auth",
                                         "push", "--account", "APP", "--expect", "4", "--json")
             assert r.exit_code == 0, r.output
             await nc.subscribe("limits.one")
@@ -140,7 +139,7 @@ async def _refused(nc: Client) -> bool:
 
 def test_push_refuses_a_memory_resolver_it_does_not_own(topo: Running) -> None:
     url = topo.dep.cluster("east").nodes[0].client_url
-    r = topo.invoke("--server", url, "auth", "push", "--account", "APP", "--sys-creds",
+    r = cli(topo, "--server", url, "auth", "push", "--account", "APP", "--sys-creds",
                     str(topo.store.creds_path(OP, "SYS", "sys")), "--wait", "1s")
     assert r.exit_code == 9, r.output
     first = r.stderr.splitlines()[0]
@@ -149,7 +148,7 @@ def test_push_refuses_a_memory_resolver_it_does_not_own(topo: Running) -> None:
 
 
 def test_render_writes_the_updated_preload(topo: Running, tmp_path: Path) -> None:
-    r = topo.invoke("render", str(topo.file), "--out", str(tmp_path / "out"))
+    r = cli(topo, "render", str(topo.file), "--out", str(tmp_path / "out"))
     assert r.exit_code == 0, r.output
     jwt = topo.store.account(OP, "APP").token.token
     assert jwt in (tmp_path / "out" / "e1" / PRELOAD_INCLUDE).read_text()

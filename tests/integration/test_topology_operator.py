@@ -76,9 +76,7 @@ class Running:
 @pytest.fixture(scope="module")
 def topo(server_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     tmp = tmp_path_factory.mktemp("optopo")
-    store, env = operator_store(tmp, OP)
-    f = tmp / "optest.yaml"
-    f.write_text(TOPOLOGY)
+    store, env, f = operator_store(tmp, OP, TOPOLOGY)
     r = runner.invoke(app, ["bootstrap", "--topology", str(f), "--dir", str(tmp / "try0"),
                             "--dry-run", "--json"], env=env)
     assert r.exit_code == 0, r.output
