@@ -7,7 +7,8 @@ JetStream servers it tracks over the system account: the log says ``Adjusting Je
 peer set size to N from original M``. That count includes the JetStream servers of *other*
 domains, i.e. the leaf sites that share the system account. On a first start every log is
 empty, and an election with empty logs needs a vote from every one of the N expected peers:
-with N above the servers that really run this JetStream, no leader is ever elected.
+with N above the servers that really run this JetStream, no leader is ever elected (the same
+symptom as the open nats-server issue #6403, "expected cluster size is larger than real size").
 
 It happens when the leaf sites (or, for a leaf site, the hub side) are seen before the meta
 leader is elected, which is why :func:`natsops.cluster.deployment_ready.start_topology` starts
