@@ -94,14 +94,18 @@ _SIZE_SHIFT = {"K": 10, "KB": 10, "KIB": 10, "M": 20, "MB": 20, "MIB": 20,
 def parse_size(text: str | int, *, what: str = "size") -> int:
     """Parse a byte size as natscli does: ``50GB``, ``1MiB``, ``512k``, ``1024``.
 
-    Every unit is 1024-based (K = KB = KiB); an empty string or any negative value means -1
-    (unlimited), as in natscli.
+    Every unit is 1024-based (K = KB = KiB); an empty string or ``-1`` means -1 (unlimited),
+    as in natscli. Another negative text (``-5GB``, a typo for a limit) is refused rather than
+    quietly read as unlimited; a negative number from a JSON document is still -1.
     """
     if isinstance(text, int):
         return -1 if text < 0 else text
     s = str(text).strip()
-    if not s or s.startswith("-"):
+    if not s or s == "-1":
         return -1
+    if s.startswith("-"):
+        raise UsageError(f"invalid {what} {text!r}: use -1 for unlimited, or a size such as "
+                         "512MB")
     if s.isdigit():
         return _within_int64(int(s), text, what)
     m = _SIZE_RE.match(s)

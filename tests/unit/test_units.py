@@ -30,7 +30,7 @@ def test_parse_size_natscli_semantics(text: str, n: int) -> None:
     assert parse_size(text) == n
 
 
-@pytest.mark.parametrize("text", ["1PB", "1.5GB", "GB", "ten"])
+@pytest.mark.parametrize("text", ["1PB", "1.5GB", "GB", "ten", "-5GB", "-5", "-1GB"])
 def test_parse_size_rejects(text: str) -> None:
     with pytest.raises(UsageError):
         parse_size(text)
@@ -42,3 +42,9 @@ def test_formatting() -> None:
     assert format_bytes(-1) == "unlimited"
     assert format_duration(3723) == "1h2m3s"
     assert format_duration(0.25) == "250ms"
+
+
+def test_negative_size_typo_is_not_unlimited() -> None:
+    with pytest.raises(UsageError, match="use -1 for unlimited"):
+        parse_size("-5GB", what="--js-disk")
+    assert parse_size(-5) == -1  # a JSON document's negative number is still unlimited
