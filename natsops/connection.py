@@ -82,6 +82,12 @@ class Conn:
         info = getattr(self.nc, "_server_info", None) or {}
         return str(info.get("server_name", ""))
 
+    @property
+    def server_version(self) -> str:
+        """The version the connected server announced (``2.10.26``; empty if unknown)."""
+        info = getattr(self.nc, "_server_info", None) or {}
+        return str(info.get("version", ""))
+
 
 def _file_ref(value: str, what: str) -> str:
     if value.startswith("file://"):

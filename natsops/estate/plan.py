@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -38,6 +39,7 @@ async def build_plan(ctx: EstateContext, resources: Sequence[Resource], *,
     lives = dict(zip([h.kind for h in hs],
                      await asyncio.gather(*(live_of(h.kind) for h in hs)), strict=True))
     await _check_requirements(ctx, resources, lives)
+    _check_server_version(getattr(ctx.conn, "server_version", ""), resources)
     deletes: list[Action] = []
     rest: list[Action] = []
     for h in hs:
@@ -65,6 +67,29 @@ async def _check_requirements(ctx: EstateContext, resources: Sequence[Resource],
             if name not in await handler(kind).fetch_live(ctx, [name]):
                 raise UsageError(f"{r.source}: {r.kind} {r.name} needs {kind} {name}, which is "
                                  "neither in the recipes nor on the server")
+
+
+def _check_server_version(version: str, resources: Sequence[Resource]) -> None:
+    """Refuse a spec field the connected server is too old to know (it would ignore it: the
+    apply "succeeds" and every later plan shows the same update again)."""
+    m = re.match(r"v?(\d+)\.(\d+)", version)
+    if not m:
+        return
+    have = (int(m.group(1)), int(m.group(2)))
+    for r in resources:
+        for key, need in handler(r.kind).since.items():
+            value = r.spec.get(key)
+            if need <= have or value in (None, False, 0, "", "none", "default", [], {}):
+                continue
+            message = (f"needs nats-server {need[0]}.{need[1]} or newer; the connected server "
+                       f"runs {version}")
+            hint = f"leave {key} out until every server runs {need[0]}.{need[1]}+"
+            if r.doc is not None:
+                err = r.doc.error(f"spec.{key}", message)
+                err.hint = hint
+                raise err
+            raise UsageError(f"{r.source}: {r.kind} {r.name}: field {key!r}: {message}",
+                             hint=hint)
 
 
 async def plan_recipes(conn: Conn, resources: Sequence[Resource], *,

@@ -61,7 +61,8 @@ async def config_digests(binary: Path, files: Sequence[tuple[str, Path]]
     """``nats-server -t -c FILE`` for each file (in parallel): the digest a server would report.
 
     The server prints the same ``sha256:`` digest that ``varz.config_digest`` shows for the
-    config it runs; comment-only edits do not change it.
+    config it runs; comment-only edits do not change it. Servers before 2.11 print neither:
+    a valid file then has ``digest`` None and no error.
     """
 
     async def one(name: str, path: Path) -> tuple[str, dict[str, Any]]:
@@ -74,11 +75,13 @@ async def config_digests(binary: Path, files: Sequence[tuple[str, Path]]
             return name, {"path": str(path), "digest": None, "error": str(exc)}
         text = out.decode(errors="replace").strip()
         m = _DIGEST.search(text)
-        if proc.returncode != 0 or not m:
+        if proc.returncode != 0:
             return name, {"path": str(path), "digest": None,
                           "error": text.splitlines()[-1] if text else f"exit {proc.returncode}"}
+        # servers before 2.11 print no digest (and varz has no config_digest): the file is
+        # valid, there is just nothing to compare
         limits, certs = await asyncio.to_thread(_from_file, path)
-        return name, {"path": str(path), "digest": m.group(1), "error": None,
+        return name, {"path": str(path), "digest": m.group(1) if m else None, "error": None,
                       "js_limits_unset": limits, "tls_files": certs}
 
     return dict(await asyncio.gather(*(one(n, p) for n, p in files)))

@@ -4,7 +4,8 @@
 prints the digest of the file now. Different: the edit was never reloaded, or the reload
 failed (a failed reload leaves the old digest and logs ``Failed to reload server
 configuration``). Comment-only edits do not change the digest. Needs the config files: the
-local cluster's (``--dir``).
+local cluster's (``--dir``). nats-server 2.10 has no config digest: only a file that fails
+``-t`` is reported there.
 """
 
 from __future__ import annotations

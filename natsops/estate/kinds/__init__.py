@@ -106,6 +106,9 @@ class Kind:
     prunable: ClassVar[bool] = True
     defaults: ClassVar[Mapping[str, Any]] = {}
     immutable: ClassVar[Mapping[str, str]] = {}
+    # spec fields newer than nats-server 2.10 -> the (major, minor) that knows them: an older
+    # server ignores an unknown field, so the plan refuses it instead of "updating" forever
+    since: ClassVar[Mapping[str, tuple[int, int]]] = {}
 
     def load(self, doc: Doc) -> Resource:
         raise NotImplementedError

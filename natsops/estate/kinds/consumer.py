@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Collection, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from natsops.errors import NotFound
 from natsops.estate import fields as f
@@ -71,6 +71,9 @@ class ConsumerKind(Kind):
     order = 30
     defaults = CONSUMER_DEFAULTS
     immutable = _IMMUTABLE
+    since: ClassVar[Mapping[str, tuple[int, int]]] = {
+        k: (2, 11) for k in ("pause_until", "priority_groups", "priority_policy",
+                             "priority_timeout")}
 
     def load(self, doc: Doc) -> Resource:
         name = f.name_of(doc, "durable_name", "name")

@@ -47,6 +47,9 @@ STREAM_CHECKS: dict[str, f.Check] = {
                               "allow_rollup_hdrs", "allow_direct", "mirror_direct",
                               "discard_new_per_subject", "allow_msg_ttl")},
 }
+STREAM_SINCE: dict[str, tuple[int, int]] = {
+    "allow_msg_ttl": (2, 11), "subject_delete_marker_ttl": (2, 11), "allow_msg_counter": (2, 12),
+    "allow_atomic": (2, 12), "allow_msg_schedules": (2, 12), "persist_mode": (2, 12)}
 _DURATIONS = ("max_age", "duplicate_window", "subject_delete_marker_ttl")
 _SIZES = ("max_bytes", "max_msg_size")
 
@@ -153,6 +156,7 @@ class StreamKind(Kind):
     kind = "Stream"
     order = 20
     defaults = STREAM_DEFAULTS
+    since = STREAM_SINCE
     immutable: ClassVar[Mapping[str, str]] = {
         "storage": "storage cannot change (the server refuses it)",
         "mirror": "a mirror's origin cannot change (the server refuses it)"}
