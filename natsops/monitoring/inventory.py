@@ -80,9 +80,9 @@ async def config_digests(binary: Path, files: Sequence[tuple[str, Path]]
                           "error": text.splitlines()[-1] if text else f"exit {proc.returncode}"}
         # servers before 2.11 print no digest (and varz has no config_digest): the file is
         # valid, there is just nothing to compare
-        limits, certs = await asyncio.to_thread(_from_file, path)
+        limits, certs, ha = await asyncio.to_thread(_from_file, path)
         return name, {"path": str(path), "digest": m.group(1) if m else None, "error": None,
-                      "js_limits_unset": limits, "tls_files": certs}
+                      "js_limits_unset": limits, "tls_files": certs, "max_ha_assets": ha}
 
     return dict(await asyncio.gather(*(one(n, p) for n, p in files)))
 
@@ -91,9 +91,10 @@ def _unset_js_limits(path: Path) -> list[dict[str, str]]:
     return _from_file(path)[0]
 
 
-def _from_file(path: Path) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
+def _from_file(path: Path) -> tuple[list[dict[str, str]], list[dict[str, Any]], int | None]:
     """The JetStream limits the file leaves to the server's defaults (lint's own key list),
-    and the certificates of every tls block (listeners, leaf remotes, gateway entries)."""
+    the certificates of every tls block (listeners, leaf remotes, gateway entries), and
+    ``jetstream { limits { max_ha_assets } }`` (servers before 2.11 do not report it)."""
     from natsops.conf.parser import parse_file
     from natsops.conf.rules_conf import unset_jetstream_limits
     from natsops.conf.rules_tls import cert_files
@@ -101,9 +102,11 @@ def _from_file(path: Path) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
     try:
         cfg = parse_file(path)
     except (NatsopsError, OSError):
-        return [], []  # the `-t` run above already reports an unreadable file
+        return [], [], None  # the `-t` run above already reports an unreadable file
+    ha = cfg.get("jetstream", "limits", "max_ha_assets")
     return ([{"key": key, "kind": kind, "default": default}
-             for key, kind, default in unset_jetstream_limits(cfg)], cert_files(cfg))
+             for key, kind, default in unset_jetstream_limits(cfg)], cert_files(cfg),
+            ha.value if ha is not None and isinstance(ha.value, int) else None)
 
 
 def config_file_for(directory: Path, name: str) -> Path | None:

@@ -210,6 +210,17 @@ def test_ha_assets_server_limit_and_advised_maximum() -> None:
     assert run(snap(srv(jsz={"config": {"x": 1}, "ha_assets": 1000, **meta})), "ha-assets") == []
 
 
+def test_ha_assets_limit_of_a_210_server_comes_from_its_config_file() -> None:
+    """2.10 reports no max_ha_assets: with the config files (--dir) doctor reads it there."""
+    meta = {"meta_cluster": {"leader": "n1", "cluster_size": 3}}
+    s210 = srv(version="2.10.26", jsz={"config": {"x": 1}, "ha_assets": 11, **meta})
+    files = {"n1": {"path": "/etc/nats/n1.conf", "digest": None, "max_ha_assets": 10}}
+    [f] = run(snap(s210, config_files=files), "ha-assets")
+    assert (f.severity.label, f.evidence["used"], f.evidence["limit_from"]) == (
+        "fail", 10, "/etc/nats/n1.conf")
+    assert run(snap(s210), "ha-assets") == []  # without the file: the advised maximum only
+
+
 # ---- disk-free ---------------------------------------------------------------------------------
 
 

@@ -170,3 +170,24 @@ def test_a_new_kind_is_one_registered_class(tmp_path: Path,
     assert handlers()[0].kind == "Widget"
     act = Widget().diff(res, Live("Widget", "w", {"colour": "blue", "size": 2}))
     assert act.op is Op.UPDATE and [c.field for c in act.changes] == ["colour", "size"]
+
+
+def test_fields_newer_than_the_server_are_refused_at_their_line(tmp_path: Path) -> None:
+    """2.10 ignores StreamConfig fields it does not know: applying allow_msg_ttl would
+    "succeed" and every later plan would show the same update. The plan refuses it instead."""
+    from natsops.estate.plan import _check_server_version
+
+    res = load_resources([write(tmp_path, "kind: Stream\nmetadata: {name: A}\nspec:\n"
+                                "  subjects: [a]\n  allow_msg_ttl: true\n---\nkind: Consumer\n"
+                                "metadata: {name: c, stream: A}\nspec:\n  ack_policy: explicit\n"
+                                "  priority_policy: none\n")])
+    with pytest.raises(UsageError) as exc:
+        _check_server_version("2.10.26", res)
+    assert str(exc.value).startswith(f"{tmp_path}/r.yaml:5: Stream A: field "
+                                     "'spec.allow_msg_ttl': needs nats-server 2.11 or newer")
+    assert "2.10.26" in str(exc.value) and exc.value.hint
+    for ok in ("2.11.0", "2.15.1", ""):  # new enough, or unknown: the server decides
+        _check_server_version(ok, res)
+    off = load_resources([write(tmp_path, "kind: Stream\nmetadata: {name: B}\nspec:\n"
+                                "  allow_msg_ttl: false\n  persist_mode: default\n", "b.yaml")])
+    _check_server_version("2.10.26", off)  # the defaults are what 2.10 does anyway

@@ -5,7 +5,9 @@ Each HA asset is a Raft group the server runs (elections, heartbeats, a WAL). js
 consumers are one fewer on a clustered server. With ``jetstream { limits { max_ha_assets: N
 } }`` the server refuses new R>1 assets past N: near it is a WARN, at 95% a FAIL. Without it, the
 advice is ``nats audit``'s CLUSTER_003 default of 1000 per server (the operations guide
-gives no number): above it is a WARN.
+gives no number): above it is a WARN. nats-server 2.10 does not report ``max_ha_assets``:
+the limit is then read from the server's config file when doctor has it (``--dir``,
+``--config-dir``).
 """
 
 from __future__ import annotations
@@ -37,7 +39,11 @@ def ha_assets(snap: Snapshot) -> Iterator[Finding]:
         count = max(raft - 1, 0) if s.meta else raft  # without the meta group
         limit = as_int(doc(jsz.get("limits")).get("max_ha_assets")) or as_int(
             doc(js.get("limits")).get("max_ha_assets"))
-        ev = {"server": s.name, "ha_assets": count}
+        ev: dict[str, object] = {"server": s.name, "ha_assets": count}
+        if limit <= 0:  # 2.10 does not report its limit: the config file says it (--dir)
+            limit = as_int(doc(snap.config_files.get(s.name)).get("max_ha_assets"))
+            if limit > 0:
+                ev["limit_from"] = doc(snap.config_files.get(s.name)).get("path")
         if limit > 0:
             f = near_limit(ID, s.name, count, limit, f"{s.name}: HA assets (max_ha_assets)",
                            warn_pct=WARN_PCT, fail_pct=FAIL_PCT, evidence=ev,
