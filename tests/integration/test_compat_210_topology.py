@@ -69,18 +69,18 @@ leafs:
       nodes: [{{name: l1, host: 10.9.0.1}}]}}
 auth: {{operator: DEMO, resolver: {res}}}
 """
-SUPER = f"""name: super210
+SUPER = """name: super210
 defaults:
-  jetstream: {{max_memory: 64MB, max_file: 64GB}}
+  jetstream: {max_memory: 64MB, max_file: 64GB}
 clusters:
   - name: east
-    nodes: [{{name: e1, host: e1.example.com}}, {{name: e2, host: e2.example.com}},
-            {{name: e3, host: e3.example.com}}]
+    nodes: [{name: e1, host: e1.example.com}, {name: e2, host: e2.example.com},
+            {name: e3, host: e3.example.com}]
   - name: west
-    nodes: [{{name: w1, host: w1.example.com}}, {{name: w2, host: w2.example.com}}]
+    nodes: [{name: w1, host: w1.example.com}, {name: w2, host: w2.example.com}]
 auth:
   accounts:
-    APP: {{users: [{{user: app, password_env: T_APP_PW}}]}}
+    APP: {users: [{user: app, password_env: T_APP_PW}]}
 """
 
 
