@@ -3,7 +3,8 @@ session fixture of tests/conftest.py, shared with test_compat_210.py):
 
 - every example topology, and one using every option the renderer writes (TLS on every
   listener, gateways, a leaf site binding the system account, tags, the lab's short pings,
-  operator mode with a full and a memory resolver), renders configs 2.10 accepts (`-t`);
+  operator mode with a full and a memory resolver), and `bootstrap --render-only`, render
+  configs 2.10 accepts (`-t`) and natsops lint passes;
 - `bootstrap --topology` starts a supercluster on 2.10, and doctor on it (both transports,
   sampled) reports nothing an equal 2.15 supercluster does not (before the fix, config-reload
   warned on every 2.10 server: 2.10 prints no config digest);
@@ -108,6 +109,10 @@ def test_every_rendered_topology_passes_210_config_check(server_210: Path,
         r = runner.invoke(app, ["render", str(src), "--out", str(out)], env=env)
         assert r.exit_code == 0, (src.name, r.output)
         outs.append(out)
+    r = runner.invoke(app, ["bootstrap", "--render-only", "--hosts", "a.example.com,10.0.0.2,c",
+                            "--out", str(tmp_path / "render-only")])
+    assert r.exit_code == 0, r.output
+    outs.append(tmp_path / "render-only")
     for res in ("full", "memory"):  # operator mode: the resolver blocks and the preload include
         _, op_env, f = operator_store(tmp_path / res, "DEMO", OPERATOR.format(res=res))
         r = runner.invoke(app, ["render", str(f), "--out", str(tmp_path / f"op-{res}")],
@@ -127,7 +132,7 @@ def test_every_rendered_topology_passes_210_config_check(server_210: Path,
 
     configs = [c for o in outs for c in o.glob("*/nats-server.conf")]
     configs.append(tmp_path / "ping" / "nats-server.conf")
-    assert len(configs) >= 25
+    assert len(configs) >= 28
     assert _valid_on(server_210, configs) == {}
     for out in outs:
         r = runner.invoke(app, ["lint", str(out)])
