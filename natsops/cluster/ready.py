@@ -301,8 +301,16 @@ def meta_verdict(metas: Mapping[str, Mapping[str, Any]]) -> MetaVerdict:
         name for name in metas if name != leader
         and not (peers.get(name, {}).get("current") and not peers.get(name, {}).get("offline"))))
     if behind:
-        return MetaVerdict(leader, behind,
-                           f"{', '.join(behind)} not current in the meta leader's view")
+        late = [n for n in behind if n in peers]
+        # not even listed: the meta group formed without it (nats-server 2.10 sometimes
+        # leaves out a server that started with the others, and does not take it in later)
+        absent = [n for n in behind if n not in peers]
+        parts = [f"{', '.join(late)} not current in the meta leader's view"] if late else []
+        if absent:
+            size = metas.get(leader, {}).get("cluster_size")
+            parts.append(f"{', '.join(absent)} not in the meta group (its leader counts "
+                         f"{size if size else len(peers) + 1} peers for {len(metas)} servers)")
+        return MetaVerdict(leader, behind, "; ".join(parts))
     return MetaVerdict(leader, (), None)
 
 

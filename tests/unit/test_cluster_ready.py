@@ -55,6 +55,12 @@ def test_meta_ready_only_when_the_leaders_view_has_every_peer_current() -> None:
     leader_view = {"leader": "n1", "replicas": [_replica("n2", offline=True)]}
     v = meta_verdict({"n1": leader_view, "n2": follower, "n3": follower})
     assert v.behind == ("n2", "n3")
+    assert v.reason == ("n2 not current in the meta leader's view; n3 not in the meta group "
+                        "(its leader counts 2 peers for 3 servers)")
+    # 2.10 can form the meta group without a server that started with the others
+    leader_view = {"leader": "n1", "cluster_size": 2, "replicas": [_replica("n2")]}
+    v = meta_verdict({"n1": leader_view, "n2": follower, "n3": follower})
+    assert v.reason == "n3 not in the meta group (its leader counts 2 peers for 3 servers)"
 
 
 def test_meta_without_a_leader_or_with_two() -> None:
