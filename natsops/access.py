@@ -62,6 +62,7 @@ class SystemAccess:
     cluster_dir: Path | None = None  # --dir: its nodes are expected whatever login works
     final: bool = False
     base: Settings | None = None
+    gather_timeout: float | None = None  # --timeout/NATS_TIMEOUT: the gatherings' deadline
 
     @classmethod
     def of(cls, settings: Settings | SystemAccess | None, cluster_dir: Path | None = None,
@@ -194,7 +195,19 @@ def system_access(
     sys_creds: str | Path | None = None,
     search: Path = LOCAL_SEARCH,
 ) -> SystemAccess:
-    """The logins to try for the system account (see the module doc); connects to nothing."""
+    """The logins to try for the system account (see the module doc); connects to nothing.
+
+    A timeout given explicitly (``--timeout``, ``NATS_TIMEOUT``) becomes ``gather_timeout``:
+    every gathering over this access (doctor, ``server`` views, ``top``...) waits that long.
+    """
+    access = _system_access(settings, env, cluster_dir, sys_creds, search)
+    if settings.sources.get("timeout") in ("flag", "env"):
+        access = replace(access, gather_timeout=settings.timeout)
+    return access
+
+
+def _system_access(settings: Settings, env: Mapping[str, str], cluster_dir: Path | None,
+                   sys_creds: str | Path | None, search: Path) -> SystemAccess:
     if sys_creds is not None:
         given = settings.with_(**{**dict.fromkeys(AUTH_FIELDS), "creds": str(sys_creds)})
         return SystemAccess((Login(f"--sys-creds {sys_creds}", given, cluster_dir),),
