@@ -41,7 +41,7 @@ from natsops.jetstream.streams import StepDown, wait_new_leader
 if TYPE_CHECKING:
     from natsops.connection import Conn
 
-__all__ = ["MetaState", "StepDown", "meta_leader", "remove_server_peer", "step_down_meta"]
+__all__ = ["MetaState", "StepDown", "check_domain", "meta_leader", "remove_server_peer", "step_down_meta"]
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,16 @@ class MetaState:
     def healthy(self) -> bool:
         """A leader, and every peer online, current and heard from within 10 s."""
         return bool(self.leader) and all(p.healthy for p in self.peers)
+
+
+def check_domain(domain: str | None) -> str | None:
+    """``domain`` as a JetStream domain name (None or "": the default domain); UsageError for
+    one the server would refuse (``.``, ``*``, ``>`` or whitespace)."""
+    if not domain:
+        return None
+    if any(c in domain for c in ".*>") or any(c.isspace() for c in domain):
+        raise UsageError(f"invalid JetStream domain {domain!r}: no '.', '*', '>' or spaces")
+    return domain
 
 
 def meta_subject(sys_conn: Conn, rest: str, domain: str | None = None) -> str:

@@ -35,3 +35,4 @@ def test_nats_timeout_env_is_the_gathering_deadline(frozen: str) -> None:
     r = runner.invoke(app, ["server", "ls", "--monitor", frozen], env={"NATS_TIMEOUT": "400ms"})
     assert r.exit_code == 3, r.output
     assert "within 0.4s" in r.stderr, r.stderr
+
