@@ -41,7 +41,8 @@ from natsops.jetstream.streams import StepDown, wait_new_leader
 if TYPE_CHECKING:
     from natsops.connection import Conn
 
-__all__ = ["MetaState", "StepDown", "check_domain", "meta_leader", "remove_server_peer", "step_down_meta"]
+__all__ = ["MetaState", "StepDown", "check_domain", "meta_leader", "remove_server_peer",
+           "step_down_meta"]
 
 
 @dataclass(frozen=True)
