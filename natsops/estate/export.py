@@ -122,8 +122,8 @@ async def _servers_operator(ctx: EstateContext) -> str | None:
                          f"{type(exc).__name__}); pass --store and --operator") from None
     key = str(data.get("account") or "")
     if not (key.startswith("A") and len(key) == 56):
-        raise UsageError("the servers do not run in operator mode (accounts of config files "
-                         "are no recipes)")
+        raise UsageError("the servers do not run in operator mode (their accounts are in "
+                         "config files, not in an auth store)")
     for op in store.operators():
         if any(a.public_key == key for a in store.accounts(op)):
             return op
