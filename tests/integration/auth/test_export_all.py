@@ -112,6 +112,11 @@ def test_export_all_writes_accounts_and_users_and_plan_shows_no_change(
     doc.write_text(text.replace(expires, "2030-01-01T00:00:00Z"))
     stdout, _ = _natsops(oc, "plan", str(out), *store, "--check", code=5)
     assert stdout.count("expires") == 2 and "2030-01-01T00:00:00Z" in stdout, stdout
+    key = oc.store.user("DEMO", "APP", "bot").public_key
+    _natsops(oc, "apply", str(out), *store)
+    bot = oc.store.user("DEMO", "APP", "bot")
+    assert bot.token.expires == 1893456000 and bot.public_key == key  # same key, re-signed
+    assert "No changes: 6" in _natsops(oc, "plan", str(out), *store, "--check")[0]
 
 
 def test_export_all_finds_the_servers_operator_in_the_default_store(
