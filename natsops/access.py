@@ -34,7 +34,8 @@ from natsops.errors import AuthError, NatsopsError, Timeout, Unreachable
 if TYPE_CHECKING:
     from natsops.connection import Conn
 
-__all__ = ["Login", "SystemAccess", "local_login", "system_access", "system_connection"]
+__all__ = ["Login", "SystemAccess", "explicit_timeout", "local_login", "system_access",
+           "system_connection"]
 
 LOCAL_SEARCH = Path(".natsops")  # where `natsops bootstrap` puts clusters by default
 PROBE_TIMEOUT = 2.0
@@ -201,9 +202,13 @@ def system_access(
     every gathering over this access (doctor, ``server`` views, ``top``...) waits that long.
     """
     access = _system_access(settings, env, cluster_dir, sys_creds, search)
-    if settings.sources.get("timeout") in ("flag", "env"):
-        access = replace(access, gather_timeout=settings.timeout)
-    return access
+    return replace(access, gather_timeout=explicit_timeout(settings))
+
+
+def explicit_timeout(settings: Settings) -> float | None:
+    """The timeout the user gave (``--timeout`` or ``NATS_TIMEOUT``), else None: how long a
+    gathering waits for every server to answer (each command has its own default)."""
+    return settings.timeout if settings.sources.get("timeout") in ("flag", "env") else None
 
 
 def _system_access(settings: Settings, env: Mapping[str, str], cluster_dir: Path | None,

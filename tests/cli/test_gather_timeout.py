@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -36,3 +37,17 @@ def test_nats_timeout_env_is_the_gathering_deadline(frozen: str) -> None:
     assert r.exit_code == 3, r.output
     assert "within 0.4s" in r.stderr, r.stderr
 
+
+
+@pytest.mark.parametrize(("flags", "env", "want"), [
+    ({"timeout": "750ms"}, {}, 0.75), ({}, {"NATS_TIMEOUT": "2s"}, 2.0), ({}, {}, None)])
+def test_only_an_explicit_timeout_is_the_gathering_deadline(
+        tmp_path: Path, flags: dict[str, str], env: dict[str, str], want: float | None) -> None:
+    """$SYS gatherings that are no Snapshot (report accounts, account info NAME) read the same
+    setting as the Snapshot ones."""
+    from natsops.access import explicit_timeout, system_access
+    from natsops.context import resolve_settings
+
+    settings = resolve_settings(flags, {"HOME": str(tmp_path), **env})
+    assert explicit_timeout(settings) == want
+    assert system_access(settings, {}, search=tmp_path).gather_timeout == want
