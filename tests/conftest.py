@@ -27,40 +27,35 @@ from natsops.errors import NatsopsError
 _ENV_PREFIXES = ("NATS_", "NATSOPS_")
 
 
+def _isolate(mp: pytest.MonkeyPatch, factory: pytest.TempPathFactory, prefix: str) -> Path:
+    """No NATS_* variables, natscli contexts, terminal width or working directory of the
+    developer's (a `./.natsops/C1` left by the README's quick start must not matter)."""
+    for key in list(os.environ):
+        if key.startswith(_ENV_PREFIXES):
+            mp.delenv(key, raising=False)
+    mp.chdir(factory.mktemp(f"{prefix}cwd"))
+    home = factory.mktemp(f"{prefix}home")
+    mp.setenv("HOME", str(home))
+    mp.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    mp.setenv("NO_COLOR", "1")
+    mp.setenv("COLUMNS", "200")
+    mp.setenv("TERM", "dumb")
+    return home
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_session_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The same isolation for session- and module-scoped fixtures, which run before any
     function-scoped one: a cluster fixture's CLI call must not pick up a natscli context a
     developer (or another process on this machine) selected in the real HOME."""
     with pytest.MonkeyPatch.context() as mp:
-        for key in list(os.environ):
-            if key.startswith(_ENV_PREFIXES):
-                mp.delenv(key, raising=False)
-        mp.chdir(tmp_path_factory.mktemp("session-cwd"))
-        home = tmp_path_factory.mktemp("session-home")
-        mp.setenv("HOME", str(home))
-        mp.setenv("XDG_CONFIG_HOME", str(home / ".config"))
-        mp.setenv("NO_COLOR", "1")
-        mp.setenv("COLUMNS", "200")
-        mp.setenv("TERM", "dumb")
-        yield home
+        yield _isolate(mp, tmp_path_factory, "session-")
 
 
 @pytest.fixture(autouse=True)
 def _isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """No test sees the developer's NATS_* variables, natscli contexts, terminal width or
-    working directory (a `./.natsops/C1` left by the README's quick start must not matter)."""
-    for key in list(os.environ):
-        if key.startswith(_ENV_PREFIXES):
-            monkeypatch.delenv(key, raising=False)
-    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
-    home = tmp_path_factory.mktemp("home")
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
-    monkeypatch.setenv("NO_COLOR", "1")
-    monkeypatch.setenv("COLUMNS", "200")
-    monkeypatch.setenv("TERM", "dumb")
-    return home
+    """Each test its own HOME and working directory (see :func:`_isolate`)."""
+    return _isolate(monkeypatch, tmp_path_factory, "")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
