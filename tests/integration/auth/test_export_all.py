@@ -19,8 +19,7 @@ from natsops.auth.claims import AccountLimits, Permissions
 from natsops.auth.edit import UserEdit, edit_user
 from natsops.auth.store import Store
 from natsops.cli.main import app
-from natsops.cluster.process import free_port
-from tests.integration.auth.conftest import OperatorCluster
+from tests.integration.auth.conftest import OperatorCluster, single_server
 
 SECRETISH = re.compile(r"eyJ[\w-]{10,}|\bS[OAU][A-Z2-7]{50,}|\b[OAU][A-Z2-7]{55}\b")
 EXPIRES = int(time.time()) + 30 * 86400
@@ -50,21 +49,8 @@ def oc(server_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[O
                         expires=EXPIRES)
     ops.add_user(store, "DEMO", "APP", "gone")
     ops.revoke_user(store, "DEMO", "APP", "gone")
-    ports = []
-    for _ in range(3):
-        ports.append(free_port(avoid=set(ports)))
-    oc = OperatorCluster(store, "DEMO", d / "cluster", server_bin, ["a1"],
-                         {"a1": (ports[0], ports[1], ports[2])})
-    oc.dir.mkdir()
-    try:
-        oc.write_config("a1")
-        oc.start("a1")
-        r = CliRunner().invoke(app, ["-s", oc.url("a1"), "auth", "--store", str(store.root),
-                                     "push", "--all"])
-        assert r.exit_code == 0, r.output
+    with single_server(store, "DEMO", d / "cluster", server_bin) as oc:
         yield oc
-    finally:
-        oc.stop_all()
 
 
 def _natsops(oc: OperatorCluster, *args: str, code: int = 0,
