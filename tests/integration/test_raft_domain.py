@@ -49,6 +49,11 @@ def test_step_down_in_a_leaf_domain_moves_that_domains_leader(site: LocalDeploym
     r = runner.invoke(app, ["server", "raft", "step-down", "--domain", "edge", "--preferred",
                             "h1", "--dir", str(site.dir)])
     assert r.exit_code == 4 and "'h1' is not a meta peer" in r.stderr, r.output
+    # the hub runs JetStream unclustered: without --domain the leaf's group is not stepped
+    # down through the hub's $JS.API (no answer there), the user is told which domain answered
+    r = runner.invoke(app, ["server", "raft", "step-down", "--dir", str(site.dir)])
+    assert r.exit_code == 2, r.output
+    assert "domain edge's" in r.stderr and "hint: pass --domain edge" in r.stderr, r.stderr
     assert _leaders(site) == {want}
 
 
