@@ -326,9 +326,12 @@ async def account_rows(nc: Client, *, expected: int = 0, timeout: float = 3.0,
 
 async def find_server(nc: Client, name: str, *, timeout: float = 2.0) -> Mapping[str, Any]:
     """The ``server`` envelope (id, name, ver...) of the server called ``name``."""
-    env = await ping_server(nc, "IDZ", name, timeout=timeout)
-    if env is not None and env.get("name") == name and env.get("id"):
-        return {"name": name, "id": env["id"], "host": env.get("host", "")}
+    # not IDZ: every server answers IDZ whatever the filter says, so the first reply is
+    # often another server's; VARZ honours server_name and its envelope names the server
+    env = await ping_server(nc, "VARZ", name, timeout=timeout)
+    srv = as_map(env.get("server")) if env is not None else {}
+    if srv.get("name") == name and srv.get("id"):
+        return {"name": name, "id": srv["id"], "host": srv.get("host", "")}
     raise NotFound(f"no server named {name!r} answered", hint="natsops server ls lists them")
 
 

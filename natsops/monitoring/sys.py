@@ -139,15 +139,28 @@ async def ping_server(nc: Client, what: str, name: str, body: Mapping[str, Any] 
     deadline = time.monotonic() + timeout
     attempt = first
     query = {**dict(body or {}), "server_name": name, "exact_match": True}
+    expected = 1  # a request that honours the filter has one answer
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
             return None
-        res = await sys_ping(nc, what, query, expected=1, timeout=min(attempt, left),
-                             subject=subject)
-        if res.replies:
-            return res.replies[0]
+        res = await sys_ping(nc, what, query, expected=expected,
+                             timeout=min(attempt, left), subject=subject)
+        for env in res.replies:
+            if _named(env) == name:
+                return env
+        if res.replies:  # other servers answered: this request ignores the filter
+            expected = 0
         attempt *= 2
+
+
+def _named(env: Mapping[str, Any]) -> str:
+    """The name of the server that sent a ``$SYS`` reply: its envelope's ``server.name``, or
+    the document's own ``name`` (IDZ answers without an envelope)."""
+    server = env.get("server")
+    if isinstance(server, Mapping) and server.get("name"):
+        return str(server["name"])
+    return str(env.get("name") or "")
 
 
 @asynccontextmanager

@@ -204,6 +204,29 @@ def test_config_reload_applies_an_edit(own: LocalCluster) -> None:
     assert "Traceback" not in res.output
 
 
+def test_a_server_is_found_by_name_from_any_server(own: LocalCluster) -> None:
+    """Every server answers IDZ whatever its filter says: a lookup connected to n1 must still
+    name n3, not whichever server answered first (a CI failure of config reload)."""
+    from natsops.monitoring.reports import find_server
+    from natsops.monitoring.sys import ping_server
+
+    async def look() -> list[str]:
+        nc = await nats.connect(own.node("n1").client_url, user="sys",
+                                password=own.credentials()["sys"])
+        try:
+            seen = []
+            for target in ("n3", "n2", "n1", "n3"):
+                srv = await find_server(nc, target, timeout=5)
+                idz = await ping_server(nc, "IDZ", target, timeout=5)
+                assert idz is not None and idz["id"] == srv["id"], (target, idz, srv)
+                seen.append(str(srv["name"]))
+            return seen
+        finally:
+            await nc.close()
+
+    assert asyncio.run(look()) == ["n3", "n2", "n1", "n3"]
+
+
 def test_frozen_server_makes_reports_incomplete(own: LocalCluster) -> None:
     d = str(own.dir)
     proc = own.process("n3")
