@@ -34,7 +34,8 @@ from natsops.errors import AuthError, NatsopsError, Timeout, Unreachable
 if TYPE_CHECKING:
     from natsops.connection import Conn
 
-__all__ = ["Login", "SystemAccess", "local_login", "system_access", "system_connection"]
+__all__ = ["Login", "SystemAccess", "explicit_timeout", "local_login", "system_access",
+           "system_connection"]
 
 LOCAL_SEARCH = Path(".natsops")  # where `natsops bootstrap` puts clusters by default
 PROBE_TIMEOUT = 2.0
@@ -62,6 +63,7 @@ class SystemAccess:
     cluster_dir: Path | None = None  # --dir: its nodes are expected whatever login works
     final: bool = False
     base: Settings | None = None
+    gather_timeout: float | None = None  # --timeout/NATS_TIMEOUT: the gatherings' deadline
 
     @classmethod
     def of(cls, settings: Settings | SystemAccess | None, cluster_dir: Path | None = None,
@@ -194,7 +196,23 @@ def system_access(
     sys_creds: str | Path | None = None,
     search: Path = LOCAL_SEARCH,
 ) -> SystemAccess:
-    """The logins to try for the system account (see the module doc); connects to nothing."""
+    """The logins to try for the system account (see the module doc); connects to nothing.
+
+    A timeout given explicitly (``--timeout``, ``NATS_TIMEOUT``) becomes ``gather_timeout``:
+    every gathering over this access (doctor, ``server`` views, ``top``...) waits that long.
+    """
+    access = _system_access(settings, env, cluster_dir, sys_creds, search)
+    return replace(access, gather_timeout=explicit_timeout(settings))
+
+
+def explicit_timeout(settings: Settings) -> float | None:
+    """The timeout the user gave (``--timeout`` or ``NATS_TIMEOUT``), else None: how long a
+    gathering waits for every server to answer (each command has its own default)."""
+    return settings.timeout if settings.sources.get("timeout") in ("flag", "env") else None
+
+
+def _system_access(settings: Settings, env: Mapping[str, str], cluster_dir: Path | None,
+                   sys_creds: str | Path | None, search: Path) -> SystemAccess:
     if sys_creds is not None:
         given = settings.with_(**{**dict.fromkeys(AUTH_FIELDS), "creds": str(sys_creds)})
         return SystemAccess((Login(f"--sys-creds {sys_creds}", given, cluster_dir),),

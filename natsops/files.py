@@ -15,11 +15,11 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from natsops.errors import UsageError
+from natsops.errors import Conflict, UsageError
 
 __all__ = [
     "atomic_write",
@@ -32,6 +32,7 @@ __all__ = [
     "os_error",
     "read_bytes",
     "read_text",
+    "refuse_overwrite",
     "write_atomic",
     "write_private",
 ]
@@ -84,6 +85,27 @@ def write_private(path: str | Path, data: str | bytes) -> None:
     """Write a file readable by its owner only (0600), atomically; creates missing folders."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, data, private=True)
+
+
+def refuse_overwrite(files: Iterable[tuple[str | Path, str | bytes]], *, force: bool,
+                     note: str = "") -> None:
+    """Before writing rendered ``files`` (path, content): a :class:`Conflict` naming the first
+    that exists with other content, unless ``force``. A file that already holds exactly that
+    content is fine (a re-run in CI changes nothing). ``note`` is added to the message."""
+    if force:
+        return
+    for path, data in files:
+        p = Path(path)
+        raw = data.encode() if isinstance(data, str) else data
+        try:
+            same = p.read_bytes() == raw
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise UsageError(f"cannot read {p}: {exc.strerror or exc}") from None
+        if not same:
+            raise Conflict(f"{p} exists with other content; pass --force to overwrite"
+                           + (f" ({note})" if note else ""))
 
 
 def fsync_dir(folder: str | Path) -> None:

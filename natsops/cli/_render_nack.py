@@ -16,6 +16,8 @@ def nack(
         help="Recipe files or directories", show_default=False)],
     out: Annotated[Path, typer.Option(
         "--out", "-o", help="Folder for the custom resources (created if missing)")],
+    force: Annotated[bool, typer.Option(
+        "--force", help="Overwrite files that differ (identical ones are always fine)")] = False,
     json_out: options.Json = False,
     dry_run: options.DryRun = False,
 ) -> None:
@@ -23,7 +25,9 @@ def nack(
 
     One file per resource (jetstream.nats.io/v1beta2 Stream, Consumer, KeyValue,
     ObjectStore), field names as NACK's CRDs; a recipe field NACK has no place for is named
-    on stderr. Kinds NACK does not manage (accounts, users) are listed as skipped.
+    on stderr. Kinds NACK does not manage (accounts, users) are listed as skipped. A file
+    that exists with other content is refused (exit 9, nothing written) unless --force; one
+    already holding the same content is fine, so a re-run changes nothing.
 
     \b
     Examples:
@@ -35,7 +39,7 @@ def nack(
     from natsops.estate.nack import nack_json, render_nack, write_nack
 
     docs, skipped = render_nack(load_resources(files))
-    paths = write_nack(docs, out, dry_run=dry_run)
+    paths = write_nack(docs, out, dry_run=dry_run, force=force)
     if want_json(ctx, json_out):
         output.print_json(nack_json(docs, paths, skipped))
         return

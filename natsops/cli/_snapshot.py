@@ -28,6 +28,14 @@ def settings_for(ctx: typer.Context, directory: Path | None) -> SystemAccess:
     return system_access(state.settings, state.env, cluster_dir=directory)
 
 
+def gather_timeout(ctx: typer.Context, default: float) -> float:
+    """How long a $SYS request to every server waits: --timeout / NATS_TIMEOUT when given
+    (as for the Snapshot gatherings), else ``default``."""
+    from natsops.access import explicit_timeout
+
+    return explicit_timeout(get_state(ctx).settings) or default
+
+
 def snapshot(ctx: typer.Context, opts: GatherOptions, *, monitor: list[str] | None,
              directory: Path | None, transport: str, expect: int = 0) -> Snapshot:
     """Gather one Snapshot of what ``opts`` names, from where the command's options say."""

@@ -33,11 +33,13 @@ def info(
     """Limits, usage, JetStream tiers and JWT status of a live account."""
     from natsops.cli import output
     from natsops.cli._run import call
+    from natsops.cli._snapshot import gather_timeout
     from natsops.cli.raft import sys_call
     from natsops.monitoring.reports import account_info_own, account_info_sys
 
     if name:
-        doc = sys_call(ctx, directory, lambda c: account_info_sys(c.nc, name))
+        wait = gather_timeout(ctx, 3.0)
+        doc = sys_call(ctx, directory, lambda c: account_info_sys(c.nc, name, timeout=wait))
     else:
         doc = call(ctx, lambda c: account_info_own(c.nc))
     if want_json(ctx, json_out):

@@ -83,9 +83,10 @@ def status(ctx: typer.Context, directory: DirOpt = DEFAULT, json_out: options.Js
     cluster and leaf site, and the gateway and leafnode links that are down)."""
     from natsops.cli import output
     from natsops.cli._run import run
+    from natsops.cli._snapshot import gather_timeout
     from natsops.cluster.target import status_local
 
-    st = run(status_local(_load(directory)))
+    st = run(status_local(_load(directory), timeout=gather_timeout(ctx, 2.0)))
     if want_json(ctx, json_out):
         output.print_json(st)
     else:

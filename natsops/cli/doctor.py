@@ -9,7 +9,7 @@ import typer
 
 from natsops.cli._snapshot import settings_for
 from natsops.cli.options import ClusterDir, Expect, Json, Monitor, Transport
-from natsops.cli.state import get_state, want_json
+from natsops.cli.state import want_json
 
 if TYPE_CHECKING:
     from natsops.doctor import DoctorOptions, DoctorReport
@@ -94,7 +94,7 @@ def doctor(
     if list_checks:
         return _list_checks(fmt == "json")
     opts = _options(expect, monitor, directory, transport, config_dir, only, skip, sample,
-                    archive, source, since, _timeout(ctx))
+                    archive, source, since)
     if serve is not None:
         return _serve(ctx, opts, serve, interval, directory)
     with _nagios_unknown(fmt == "nagios"):
@@ -117,18 +117,10 @@ def _format(ctx: typer.Context, fmt: str, json_out: bool, serve: str | None,
     return fmt
 
 
-def _timeout(ctx: typer.Context) -> float | None:
-    """The gathering's deadline: --timeout (or NATS_TIMEOUT) when given, else doctor's own."""
-    state = get_state(ctx)
-    if state.flags.get("timeout") or state.env.get("NATS_TIMEOUT"):
-        return state.settings.timeout
-    return None
-
-
 def _options(expect: int, monitor: list[str] | None, directory: Path | None, transport: str,
              config_dir: Path | None, only: str | None, skip: str | None,
              sample: str | None, archive: Path | None, source: Path | None,
-             since: Path | None, timeout: float | None = None) -> "DoctorOptions":
+             since: Path | None) -> "DoctorOptions":
     from natsops.doctor import DoctorOptions
     from natsops.units import parse_duration
 
@@ -136,8 +128,7 @@ def _options(expect: int, monitor: list[str] | None, directory: Path | None, tra
         expect=expect, monitors=tuple(monitor or ()), cluster_dir=directory,
         config_dir=config_dir, transport=transport, only=_ids(only), skip=_ids(skip),
         sample=parse_duration(sample, what="--sample") if sample else 0.0,
-        archive=archive, source=source, since=since,
-        **({} if timeout is None else {"timeout": timeout}))
+        archive=archive, source=source, since=since)
 
 
 def _serve(ctx: typer.Context, opts: "DoctorOptions", listen: str, interval: str | None,

@@ -146,25 +146,32 @@ def export(
     ctx: typer.Context,
     names: Annotated[list[str] | None, typer.Argument(
         help="Streams, KV buckets or object stores to export", show_default=False)] = None,
-    everything: Annotated[bool, typer.Option("--all", "-a", help="Export everything")] = False,
+    everything: Annotated[bool, typer.Option(
+        "--all", "-a", help="Export everything: streams, consumers, buckets, and accounts "
+        "with their users when the auth store is known")] = False,
     out: Annotated[Path, typer.Option(
         "--out", "-o", help="Folder for the recipe files (created if missing)")] = Path("."),
     account: Annotated[list[str] | None, typer.Option(
         "--account", help="Also export this account of the auth store, as the servers hold "
-                          "it, roles included (repeatable)")] = None,
+                          "it, roles and users included (repeatable)")] = None,
     store: options.AuthStore = None,
     operator: options.AuthOperator = None,
     dry_run: options.DryRun = False,
     json_out: options.Json = False,
 ) -> None:
-    """Write the live streams, consumers and buckets (and --account) as recipe files.
+    """Write the live streams, consumers and buckets (and accounts, users) as recipe files.
 
     Server-set defaults and metadata are left out, so `natsops plan` on the files shows no
-    change. One file per stream (with its durable consumers), per bucket and per account.
+    change. One file per stream (with its durable consumers), per bucket and per account
+    (with its users: permissions, limits, role, expiry, bearer; never a key, seed or JWT;
+    revoked and expired users left out). --all exports every account but the system
+    account with --store/--operator, or when the default auth store holds the operator the
+    servers run; otherwise one stderr line says why accounts and users were not exported.
 
     \b
     Examples:
       natsops export --all --out estate/
+      natsops export --all --store ./store --operator DEMO --out estate/
       natsops export ORDERS SESSIONS --out estate/
       natsops export --account APP --store ./store --out auth/
     """
@@ -173,9 +180,11 @@ def export(
     from natsops.estate.export import check_selection, export_live, write_export
 
     check_selection(names or [], everything, account or [], out)
-    paths = write_export(call(ctx, export_live, names or [], everything=everything,
-                              accounts=account or [], auth=AuthStore(store, operator)), out,
-                         dry_run=dry_run)
+    found = call(ctx, export_live, names or [], everything=everything, accounts=account or [],
+                 auth=AuthStore(store, operator))
+    paths = write_export(found.files, out, dry_run=dry_run)
+    if found.skipped_auth:
+        output.info(found.skipped_auth)
     if want_json(ctx, json_out):
         return output.print_json([str(p) for p in paths])
     for p in paths:

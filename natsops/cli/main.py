@@ -297,7 +297,7 @@ def root(
     tlskey: Annotated[str | None, typer.Option("--tlskey", help="TLS client key [env: NATS_KEY]")] = None,
     tlsca: Annotated[str | None, typer.Option("--tlsca", help="TLS CA bundle [env: NATS_CA]")] = None,
     tlsfirst: Annotated[bool, typer.Option("--tlsfirst", help="TLS handshake before the server INFO")] = False,
-    timeout: Annotated[str | None, typer.Option("--timeout", help="Request timeout, e.g. 5s [env: NATS_TIMEOUT]")] = None,
+    timeout: Annotated[str | None, typer.Option("--timeout", help="Request timeout, e.g. 5s; also how long doctor, server views and top wait for servers to answer [env: NATS_TIMEOUT]")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print results as one JSON document")] = False,
     verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="Log progress to stderr (-vv: debug)")] = 0,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of internal errors")] = False,

@@ -34,6 +34,9 @@ Defaults = Annotated[bool, typer.Option(
     "--defaults", help="Accept natscli defaults for everything not given")]
 Preferred = Annotated[str | None, typer.Option(
     "--preferred", help="Server that should become leader", show_default=False)]
+JsDomain = Annotated[str | None, typer.Option(
+    "--domain", help="JetStream domain whose meta group to act on (a leaf site's own domain; "
+    "requests go to $JS.<domain>.API) [default: the default domain]", show_default=False)]
 
 # signals: the one stall policy (natsops.faults) of commands that wait on the network.
 StallTimeout = Annotated[str, typer.Option(

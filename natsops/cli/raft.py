@@ -22,6 +22,7 @@ app = typer.Typer(
     "Needs system-account access (found as for doctor: a sys context, --dir...).",
     no_args_is_help=True,
     epilog=examples("natsops server raft step-down --preferred n2 --context natsops-C1-sys",
+                    "natsops server raft step-down --domain edge --dir .natsops/hl",
                     "natsops server raft peer-remove n3 --dir .natsops/C1"),
 )
 
@@ -49,16 +50,22 @@ def sys_call(ctx: typer.Context, directory: Path | None,
 def step_down(
     ctx: typer.Context,
     preferred: options.Preferred = None,
+    domain: options.JsDomain = None,
     directory: options.ClusterDir = None,
     json_out: options.Json = False,
 ) -> None:
-    """Make the JetStream meta leader step down and wait for the new leader."""
+    """Make the JetStream meta leader step down and wait for the new leader.
+
+    With --domain, the meta group of that JetStream domain (a leaf site's), reached through
+    the system account shared over the leafnodes; --preferred must be one of its servers.
+    """
     from natsops.cli import output
     from natsops.cli._js import step_down_result
-    from natsops.jetstream.meta import step_down_meta
+    from natsops.jetstream.meta import check_domain, step_down_meta
 
-    r = sys_call(ctx, directory, step_down_meta, preferred=preferred)
-    step_down_result("JetStream", r, want_json(ctx, json_out))
+    r = sys_call(ctx, directory, step_down_meta, preferred=preferred, domain=check_domain(domain))
+    step_down_result("JetStream" + (f" domain {domain}" if domain else ""), r,
+                     want_json(ctx, json_out))
     if r.preferred_honoured is False and not want_json(ctx, json_out):
         output.error(f"preferred server {preferred} was not elected (not healthy enough?): "
                      f"{r.new_leader} leads the meta group")

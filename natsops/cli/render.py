@@ -43,7 +43,8 @@ def topology(
     store: Annotated[Path | None, typer.Option(
         "--store", envvar="NATSOPS_STORE", help="natsops auth store (operator: topologies)",
         show_default=False)] = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite rendered files")] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Overwrite files that differ (identical ones are always fine)")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List the files; write nothing")]
     = False,
     json_out: options.Json = False,
@@ -85,7 +86,8 @@ def prometheus(
     doctor: Annotated[str, typer.Option(
         "--doctor", help="HOST:PORT of `natsops doctor --serve`, scraped too")]
     = "localhost:9119",
-    force: Annotated[bool, typer.Option("--force", help="Overwrite rendered files")] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Overwrite files that differ (identical ones are always fine)")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List the files; write nothing")]
     = False,
     json_out: options.Json = False,

@@ -412,11 +412,13 @@ def report_accounts(
     """Per account, over every server: connections, subscriptions, messages, JetStream usage
     ($SYS.REQ.ACCOUNT.PING.STATZ and PING.JSZ: needs system-account access)."""
     from natsops.cli import output
+    from natsops.cli._snapshot import gather_timeout
     from natsops.cli.raft import sys_call
     from natsops.monitoring.reports import account_rows
 
+    wait = gather_timeout(ctx, 3.0)
     rows = sys_call(ctx, directory, lambda c: account_rows(c.nc, expected=expect,
-                                                           account=account))
+                                                           account=account, timeout=wait))
     if want_json(ctx, json_out):
         output.print_json(rows)
     else:

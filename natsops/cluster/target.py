@@ -56,15 +56,16 @@ def load_local(directory: Path) -> Local:
     return LocalCluster.load(directory)
 
 
-async def status_local(target: Local) -> ClusterStatus | TopologyStatus:
-    """Every server's pid, health, version and meta leader (and a topology's links)."""
+async def status_local(target: Local, *, timeout: float = 2.0) -> ClusterStatus | TopologyStatus:
+    """Every server's pid, health, version and meta leader (and a topology's links); each
+    monitor request waits ``timeout`` seconds."""
     if isinstance(target, LocalDeployment):
         from natsops.cluster.deployment_status import topology_status
 
-        return await topology_status(target)
+        return await topology_status(target, timeout=timeout)
     from natsops.cluster.status import cluster_status
 
-    return await cluster_status(target)
+    return await cluster_status(target, timeout=timeout)
 
 
 async def start_local(target: Local, names: Iterable[str] | None = None, *,

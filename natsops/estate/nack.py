@@ -201,24 +201,26 @@ def render_nack(resources: Sequence[Resource]) -> tuple[list[NackDoc], list[Reso
     return docs, skipped
 
 
-def write_nack(docs: Sequence[NackDoc], out: Path, *, dry_run: bool = False) -> list[Path]:
+def write_nack(docs: Sequence[NackDoc], out: Path, *, dry_run: bool = False,
+               force: bool = False) -> list[Path]:
     """Write each document to ``out/<kind>-<name>.yaml`` (atomically); return the paths.
 
-    ``dry_run``: check the folder could be written and return the paths, writing nothing."""
+    An existing file with other content is refused (:class:`~natsops.errors.Conflict`, nothing
+    written) unless ``force``; one with the same content is fine. ``dry_run``: check the folder
+    could be written and return the paths, writing nothing."""
     import yaml
 
-    from natsops.files import check_output_dir, write_atomic
+    from natsops.files import check_output_dir, refuse_overwrite, write_atomic
 
     folder = check_output_dir(out)
     if dry_run:
         return [folder / d.file for d in docs]
+    texts = [(folder / d.file, yaml.safe_dump(dict(d.document), sort_keys=False)) for d in docs]
+    refuse_overwrite(texts, force=force)
     folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for d in docs:
-        path = folder / d.file
-        write_atomic(path, yaml.safe_dump(dict(d.document), sort_keys=False))
-        paths.append(path)
-    return paths
+    for path, text in texts:
+        write_atomic(path, text)
+    return [path for path, _ in texts]
 
 
 def nack_json(docs: Sequence[NackDoc], paths: Sequence[Path],

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from natsops.errors import (
@@ -41,7 +41,8 @@ from natsops.jetstream.streams import StepDown, wait_new_leader
 if TYPE_CHECKING:
     from natsops.connection import Conn
 
-__all__ = ["MetaState", "StepDown", "meta_leader", "remove_server_peer", "step_down_meta"]
+__all__ = ["MetaState", "StepDown", "check_domain", "meta_leader", "remove_server_peer",
+           "step_down_meta"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class MetaState:
     cluster: str
     cluster_size: int
     peers: tuple[Replica, ...]
+    domain: str = ""  # the JetStream domain of the servers that answered ("": the default)
 
     @classmethod
     def parse(cls, meta: Mapping[str, Any]) -> MetaState:
@@ -71,6 +73,16 @@ class MetaState:
     def healthy(self) -> bool:
         """A leader, and every peer online, current and heard from within 10 s."""
         return bool(self.leader) and all(p.healthy for p in self.peers)
+
+
+def check_domain(domain: str | None) -> str | None:
+    """``domain`` as a JetStream domain name (None or "": the default domain); UsageError for
+    one the server would refuse (``.``, ``*``, ``>`` or whitespace)."""
+    if not domain:
+        return None
+    if any(c in domain for c in ".*>") or any(c.isspace() for c in domain):
+        raise UsageError(f"invalid JetStream domain {domain!r}: no '.', '*', '>' or spaces")
+    return domain
 
 
 def meta_subject(sys_conn: Conn, rest: str, domain: str | None = None) -> str:
@@ -100,7 +112,8 @@ async def _jsz_leader(sys_conn: Conn, timeout: float, domain: str | None = None
         if data.get("disabled"):
             problem = ServerError(f"JetStream is not enabled on server {name or '?'}")
         elif isinstance(meta, Mapping) and meta.get("leader"):
-            states.append(((own != "", meta.get("leader") != name), MetaState.parse(meta)))
+            states.append(((own != "", meta.get("leader") != name),
+                           replace(MetaState.parse(meta), domain=own)))
         elif data and not meta and not env.get("error") and (domain or not own):
             # a single server has no meta group (one in another domain, e.g. a one-server
             # leaf site, is not the one asked about: while the default domain elects, it
@@ -147,6 +160,10 @@ async def step_down_meta(sys_conn: Conn, *, preferred: str | None = None,
     ``StepDown.preferred_honoured``. 2.10 ignores ``preferred`` (the field is newer).
     """
     before = await meta_leader(sys_conn, timeout=timeout, domain=domain)
+    if not domain and before.domain:  # the plain subject would reach the default domain
+        raise UsageError(f"the only JetStream meta group that answered is domain "
+                         f"{before.domain}'s (the default domain has none: its servers run "
+                         f"JetStream without clustering?)", hint=f"pass --domain {before.domain}")
     if preferred is not None:
         if before.peer(preferred) is None:
             raise NotFound(f"preferred server {preferred!r} is not a meta peer "

@@ -427,6 +427,8 @@ def _plan(access: Access, opts: GatherOptions, monitors: Sequence[str],
                          "are read over HTTP", hint="drop one of them (--transport http reads "
                          "the --monitor URLs)")
     acc = SystemAccess.of(access, cluster_dir)
+    if acc.gather_timeout:  # an explicit --timeout / NATS_TIMEOUT (natsops.access)
+        opts = replace(opts, timeout=acc.gather_timeout)
     inv = _inventory(cluster_dir or acc.cluster_dir)
     if inv is None and not monitors:  # the first local cluster to try: its monitors, if need be
         inv = next((i for lg in acc.logins if (i := _inventory(lg.cluster_dir))), None)

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from natsops._version import __version__
-from natsops.errors import Conflict, UsageError
-from natsops.files import check_output_dir, write_atomic
+from natsops.errors import UsageError
+from natsops.files import check_output_dir, refuse_overwrite, write_atomic
 from natsops.topology.load import load_topology
 from natsops.topology.model import Cluster, LeafSite, Node, Topology
 
@@ -218,9 +218,7 @@ def render_prometheus(path: str | Path, out: Path, env: Mapping[str, str], *,
     }
     if not dry_run:
         check_output_dir(out, what="--out")
-        there = [f for f in files if (out / f).exists()]
-        if there and not force:
-            raise Conflict(f"{out / there[0]} exists; pass --force to overwrite")
+        refuse_overwrite(((out / f, text) for f, text in files.items()), force=force)
         out.mkdir(parents=True, exist_ok=True)
         for name, text in files.items():
             write_atomic(out / name, text)

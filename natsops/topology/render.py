@@ -28,8 +28,14 @@ from pathlib import Path
 from typing import Any
 
 from natsops._version import __version__
-from natsops.errors import Conflict, UsageError
-from natsops.files import check_output_dir, read_bytes, write_atomic, write_private
+from natsops.errors import UsageError
+from natsops.files import (
+    check_output_dir,
+    read_bytes,
+    refuse_overwrite,
+    write_atomic,
+    write_private,
+)
 from natsops.topology.load import load_topology
 from natsops.topology.model import Cluster, Node, TlsSpec, Topology
 from natsops.topology.passwords import (
@@ -393,10 +399,6 @@ def write_topology(topo: Topology, out: Path, env: Mapping[str, str], *,
     out = Path(out)
     if not dry_run:
         check_output_dir(out, what="--out")
-    existing = [n.name for n in topo.all_nodes() if (out / n.name / CONFIG).exists()]
-    if existing and not force and not dry_run:
-        raise Conflict(f"{out / existing[0] / CONFIG} exists; pass --force to overwrite "
-                       "(passwords and the CA are kept)")
     plan = _Plan()
     pw = resolve_passwords(topo, env, saved=out / SECRETS_FILE, cost=bcrypt_cost)
     plan.add(SECRETS_FILE, "", "secrets", private=True)  # content written by save_passwords
@@ -430,6 +432,11 @@ def write_topology(topo: Topology, out: Path, env: Mapping[str, str], *,
     plan.add("README.md", _readme(topo, out), "readme")
     files = tuple(sorted((f for f, _ in plan.items), key=lambda f: (f.server or "", f.path)))
     if not dry_run:
+        # a file already holding what is rendered is fine (generated node certificates are
+        # new on every render: a TLS topology differs and needs --force)
+        refuse_overwrite(((out / f.path, data) for f, data in plan.items
+                          if f.kind != "secrets"), force=force,
+                         note="passwords and the CA are kept")
         for f, data in plan.items:
             target = out / f.path
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -49,3 +49,19 @@ def test_plan_needs_files_and_export_needs_names_or_all(tmp_path: Path) -> None:
         line = one_line_error(runner.invoke(app, ["-s", "nats://127.0.0.1:1", "export", *args,
                                                   "--out", str(tmp_path)]), 2)
         assert "give stream or bucket names, or --all" in line
+
+
+def test_render_nack_refuses_to_overwrite_a_file_that_differs(tmp_path: Path) -> None:
+    out = tmp_path / "k8s"
+    args = ["render", "nack", ESTATE, "--out", str(out)]
+    assert runner.invoke(app, args).exit_code == 0
+    assert runner.invoke(app, args).exit_code == 0  # the same files: a CI re-run is fine
+    stream = out / "stream-orders.yaml"
+    stream.write_text(stream.read_text() + "# edited by hand\n")
+    kv = out / "keyvalue-sessions.yaml"
+    kv.unlink()
+    line = one_line_error(runner.invoke(app, args), 9)
+    assert f"{stream} exists with other content; pass --force" in line
+    assert "edited by hand" in stream.read_text() and not kv.exists()  # nothing written
+    assert runner.invoke(app, [*args, "--force"]).exit_code == 0
+    assert "edited by hand" not in stream.read_text() and kv.exists()

@@ -53,4 +53,9 @@ def test_render_prometheus_json_and_conflict(tmp_path: Path) -> None:
     r = runner.invoke(app, ["render", "prometheus", HUB_LEAF, "--out", str(out)])
     assert r.exit_code == 0 and "localhost:9119" in (out / "prometheus.yml").read_text()
     again = runner.invoke(app, ["render", "prometheus", HUB_LEAF, "--out", str(out)])
-    assert again.exit_code == 9 and "--force" in again.stderr
+    assert again.exit_code == 0, again.output  # the same files: a re-run changes nothing
+    other = runner.invoke(app, ["render", "prometheus", HUB_LEAF, "--out", str(out),
+                                "--doctor", "ops:9999"])
+    assert other.exit_code == 9 and "other content; pass --force" in other.stderr
+    assert "localhost:9119" in (out / "prometheus.yml").read_text()  # nothing written
+

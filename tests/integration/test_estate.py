@@ -302,3 +302,21 @@ def test_placement_tags_change_moves_the_stream(tagged_cluster: LocalCluster, un
     assert pending(plan_json(urls, recipe)) == []
     ok(urls, "stream", "edit", name, "--tag", "a", "--force")  # the same wait in stream edit
     assert peers() == {"n1", "n2"}
+
+
+def test_export_all_without_operator_mode_says_accounts_were_not_exported(
+        nats_server, unique, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from natsops.auth import ops
+    from natsops.auth.store import Store
+
+    s = unique("NOOP")
+    ok(nats_server.url, "stream", "add", s, "--subjects", f"{s}.>", "--defaults")
+    ops.add_operator(Store(tmp_path / "data" / "natsops"), "DEMO", sys=True)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # a store, another deployment
+    out = tmp_path / "estate"
+    r = natsops(nats_server.url, "export", "--all", "--out", str(out))
+    assert r.exit_code == 0, r.output
+    assert [ln for ln in r.stderr.splitlines() if "not exported" in ln] == [
+        "accounts and users not exported: the servers do not run in operator mode (their "
+        "accounts are in config files, not in an auth store)"]
+    assert (out / f"stream-{s}.yaml").is_file() and not list(out.glob("account-*"))

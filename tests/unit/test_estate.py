@@ -172,6 +172,42 @@ def test_a_new_kind_is_one_registered_class(tmp_path: Path,
     assert act.op is Op.UPDATE and [c.field for c in act.changes] == ["colour", "size"]
 
 
+@pytest.mark.parametrize(("value", "want"), [
+    ("2027-06-30", "2027-06-30T00:00:00Z"), ("2027-06-30T12:00:00Z", "2027-06-30T12:00:00Z"),
+    ("'2027-06-30T14:00:00+02:00'", "2027-06-30T12:00:00Z"),
+    ("1814356800", "2027-06-30T12:00:00Z"), ("never", None)])
+def test_user_expires_reads_dates_times_unix_and_never(tmp_path: Path, value: str,
+                                                       want: str | None) -> None:
+    [user] = load_resources([write(tmp_path, "kind: User\nmetadata: {name: u, account: A}\n"
+                                             f"spec: {{expires: {value}}}\n")])
+    assert user.spec["expires"] == want
+    live = _live("User", "A/u", {"pub": {}, "expires": "2026-01-01T00:00:00Z"})
+    action = handler("User").diff(user, live)
+    assert [(c.field, c.new) for c in action.changes] == [("expires", want)]
+
+
+def test_user_recipe_errors_for_expires_and_role(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match=r"r.yaml:3: .*spec.expires.*2027-06-30T00:00:00Z"):
+        load_resources([write(tmp_path, "kind: User\nmetadata: {name: u, account: A}\n"
+                                        "spec: {expires: soon}\n")])
+    with pytest.raises(UsageError, match="give only role, tags and expires"):
+        load_resources([write(tmp_path, "kind: User\nmetadata: {name: u, account: A}\n"
+                                        "spec: {role: ops, expires: 2027-06-30, bearer_token: "
+                                        "true}\n")])
+
+
+def test_account_import_without_token_keeps_the_held_token() -> None:
+    from natsops.estate.kinds.account import desired_nats
+
+    held = {"imports": [{"name": "f", "subject": "f.>", "account": "AKEY", "type": "stream",
+                         "token": "eyJ.held.token"}]}
+    spec = {"imports": [{"name": "f", "subject": "f.>", "account": "FEED", "type": "stream"}]}
+    assert desired_nats(spec, held, {"FEED": "AKEY"})["imports"] == held["imports"]
+    live = Live("Account", "APP", held, detail={"keys": {"FEED": "AKEY"}, "operator": "DEMO"})
+    doc = handler("Account").export(live)
+    assert doc["spec"]["imports"] == spec["imports"]  # by name, no token (a JWT)
+
+
 def test_fields_newer_than_the_server_are_refused_at_their_line(tmp_path: Path) -> None:
     """2.10 ignores StreamConfig fields it does not know: applying allow_msg_ttl would
     "succeed" and every later plan would show the same update. The plan refuses it instead."""

@@ -222,7 +222,7 @@ def test_render_dry_run_writes_nothing_and_render_writes_private_files(tmp_path:
     assert "nats-a.internal.example.com" in info.dns_names
     conf = (out / "nats-a" / "nats-server.conf").read_text()
     assert 'https: "127.0.0.1:8222"' in conf and "verify: true" in conf
-    with pytest.raises(Conflict, match="--force"):
+    with pytest.raises(Conflict, match="--force"):  # node certificates are issued anew
         render_topology(p, out, {}, bcrypt_cost=4)
     ca = (out / "tls" / "ca.pem").read_bytes()
     render_topology(p, out, {}, force=True, bcrypt_cost=4)
@@ -342,3 +342,24 @@ def test_existing_certificates_and_an_existing_ca(tmp_path: Path) -> None:
     info = cert_info((tmp_path / "out2" / "e1" / "tls" / "server.pem").read_bytes())
     assert info.issuer == "CN=corp CA" and "10.0.0.1" in info.ip_addresses
     assert not (tmp_path / "out2" / "tls" / "ca-key.pem").exists()
+
+
+def test_render_again_is_fine_unless_a_file_differs(tmp_path: Path) -> None:
+    """Without generated certificates a re-render writes the same files (passwords kept): a CI
+    re-run passes; a file edited by hand is refused (nothing written) unless force."""
+    out = tmp_path / "out"
+    p = data_dir("recipes") / "topologies" / "hub-leaf.yaml"
+    render_topology(p, out, {}, bcrypt_cost=4)
+    conf = out / "hub-1" / "nats-server.conf"
+    first = conf.read_text()
+    render_topology(p, out, {}, bcrypt_cost=4)
+    assert conf.read_text() == first
+    conf.write_text(first + "# edited by hand\n")
+    readme = out / "README.md"
+    readme.unlink()
+    with pytest.raises(Conflict, match=r"nats-server.conf exists with other content; pass "
+                                       r"--force to overwrite \(passwords and the CA are kept"):
+        render_topology(p, out, {}, bcrypt_cost=4)
+    assert not readme.exists()
+    render_topology(p, out, {}, force=True, bcrypt_cost=4)
+    assert conf.read_text() == first and readme.exists()

@@ -17,7 +17,10 @@ account`` shows it), with human sizes::
           description: read-only feeds
           template: {sub: {allow: ["feed.>", "_INBOX.>"]}, payload: 1MB}
 
-Only the fields the recipe names are compared (``limits`` key by key, the others whole). The
+Only the fields the recipe names are compared (``limits`` key by key, the others whole). An
+import without ``token`` keeps the activation token the account holds for it: export leaves
+tokens (JWTs) out of recipes; on a fresh store, issue them again (``auth account export
+token``). The
 live side is what the servers store (``CLAIMS.LOOKUP`` through a system user minted from the
 store; the oldest copy when they differ); a server copy that is not the store's JWT is a change
 too (``jwt``: apply pushes). Apply edits the store (creating the account if needed), signs,
@@ -234,7 +237,25 @@ def desired_nats(spec: Mapping[str, Any], current: Mapping[str, Any],
             nats[key] = copy.deepcopy(spec[key])
     if "imports" in spec and keys:
         nats["imports"] = _named_imports(nats["imports"], keys)
+    if "imports" in spec:
+        nats["imports"] = _keep_tokens(nats["imports"], current.get("imports"))
     return nats
+
+
+def _import_id(i: Mapping[str, Any]) -> tuple[Any, ...]:
+    return i.get("account"), i.get("subject"), i.get("type")
+
+
+def _keep_tokens(imports: Any, current: Any) -> Any:
+    """An import the recipe gives without ``token`` keeps the activation token the account
+    already holds for it (recipes never carry a JWT: export leaves tokens out)."""
+    if not isinstance(imports, list) or not isinstance(current, list):
+        return imports
+    held = {_import_id(c): c["token"] for c in current
+            if isinstance(c, Mapping) and c.get("token")}
+    return [{**i, "token": held[_import_id(i)]}
+            if isinstance(i, Mapping) and "token" not in i and _import_id(i) in held else i
+            for i in imports]
 
 
 def _keys(store: Store, op: str) -> dict[str, str]:
@@ -329,8 +350,9 @@ class AccountKind(Kind):
         for key in ("exports", "imports", "mappings", "description", "info_url"):
             if nats.get(key):
                 spec[key] = copy.deepcopy(nats[key])
-        if spec.get("imports"):
-            spec["imports"] = [{**i, "account": names.get(i.get("account"), i.get("account"))}
+        if spec.get("imports"):  # activation tokens (JWTs) stay in the store: _keep_tokens
+            spec["imports"] = [{**{k: v for k, v in i.items() if k != "token"},
+                                "account": names.get(i.get("account"), i.get("account"))}
                                for i in spec["imports"]]
         roles = declared_roles(nats)
         if roles:

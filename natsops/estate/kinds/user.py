@@ -3,20 +3,28 @@
 The spec uses the user JWT's field names (``pub``, ``sub``, ``resp``, ``subs``, ``data``,
 ``payload``, ``src``, ``times``, ``times_location``, ``tags``, ``bearer_token``,
 ``allowed_connection_types``), plus ``role`` to issue the user through a role (then it may
-carry no permissions: the role's template applies)::
+carry no permissions: the role's template applies) and ``expires`` (the JWT's ``exp``: an ISO
+8601 date or time, UTC unless it says, or Unix seconds; ``never`` removes it)::
 
     kind: User
     metadata: {name: service, account: APP}
-    spec: {pub: {allow: ["orders.>"]}, sub: {allow: ["orders.>", "_INBOX.>"]}}
+    spec: {pub: {allow: ["orders.>"]}, sub: {allow: ["orders.>", "_INBOX.>"]},
+           data: 10MB, expires: "2027-06-30T00:00:00Z"}
+
+Only the fields the recipe names are compared; plan shows ``expires`` as an ISO time (UTC).
 
 Servers do not store users, so the live side is the store's user JWT. Apply creates the user
 (key, JWT, creds file 0600) or re-signs it with the same key and rewrites its creds file; a
 user's name is ``ACCOUNT/NAME``. Users are never pruned.
+
+Export (:meth:`UserKind.export`) writes the non-default claims (sizes human), the role a user
+was issued through (then only role, tags and expires), and never a key, seed or JWT.
 """
 
 from __future__ import annotations
 
 import copy
+import datetime as dt
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -30,7 +38,53 @@ from natsops.jetstream.spec import diff_configs
 __all__ = ["UserKind"]
 
 _FIELDS = ("pub", "sub", "resp", "subs", "data", "payload", "src", "times", "times_location",
-           "tags", "bearer_token", "allowed_connection_types", "role")
+           "tags", "bearer_token", "allowed_connection_types", "role", "expires")
+# ``nsc add user`` claims that export leaves out (and the JWT's own bookkeeping)
+_DEFAULTS: Mapping[str, Any] = {"pub": {}, "sub": {}, "subs": -1, "data": -1, "payload": -1,
+                                "bearer_token": False}
+_ROLE_FIELDS = ("role", "tags", "expires")
+
+
+def iso_time(unix: int) -> str:
+    """Unix seconds as ``2027-06-30T00:00:00Z`` (how recipes and plan show ``expires``)."""
+    return dt.datetime.fromtimestamp(unix, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _expires(value: Any) -> str | None:
+    """A recipe's ``expires`` as an ISO time (UTC), None for ``never``; UsageError otherwise."""
+    from natsops.errors import UsageError
+
+    if isinstance(value, dt.datetime):  # YAML reads an unquoted ISO time itself
+        when = value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+        return iso_time(int(when.timestamp()))
+    if isinstance(value, dt.date):
+        return iso_time(int(dt.datetime(value.year, value.month, value.day,
+                                        tzinfo=dt.timezone.utc).timestamp()))
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return iso_time(value)
+    if isinstance(value, str) and value.strip().lower() == "never":
+        return None
+    if isinstance(value, str):
+        try:
+            when = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            pass
+        else:
+            return _expires(when)
+    raise UsageError(f"expected a date or time such as 2027-06-30T00:00:00Z (UTC unless it "
+                     f"says), Unix seconds, or never; got {value!r}")
+
+
+def _unix(iso: str) -> int:
+    return int(dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp())
+
+
+def live_claims(claims: Mapping[str, Any]) -> dict[str, Any]:
+    """A user JWT's ``nats`` claims with its expiry as ``expires`` (the kind's live config)."""
+    nats = dict(claims.get("nats") or {})
+    if claims.get("exp"):
+        nats["expires"] = iso_time(int(claims["exp"]))
+    return nats
 
 
 def _desired(spec: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, Any]:
@@ -38,7 +92,22 @@ def _desired(spec: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, A
     for key in _FIELDS:
         if key in spec and key != "role":
             nats[key] = copy.deepcopy(spec[key])
+    if nats.get("expires", 0) is None:  # expires: never
+        nats.pop("expires")
     return nats
+
+
+def _set_claims(want: Mapping[str, Any]) -> Any:
+    """A ``resign_user`` mutation: the user's claims become ``want`` (``expires`` -> exp)."""
+    def mutate(claims: dict[str, Any]) -> None:
+        nats = dict(want)
+        exp = nats.pop("expires", None)
+        claims["nats"] = nats
+        if exp:
+            claims["exp"] = _unix(exp)
+        else:
+            claims.pop("exp", None)
+    return mutate
 
 
 @register
@@ -51,6 +120,8 @@ class UserKind(Kind):
         from natsops.estate.fields import name_of
 
         def size(key: str, value: Any) -> Any:
+            if key == "expires":
+                return _expires(value)
             return size_bytes(value, key) if key in ("data", "payload") else value
 
         spec = check_fields(doc, _FIELDS, {"pub": mapping, "sub": mapping, "resp": mapping,
@@ -61,9 +132,10 @@ class UserKind(Kind):
         account = doc.metadata.get("account")
         if not account:
             raise doc.error("metadata.account", "a User needs metadata.account")
-        if spec.get("role") and set(spec) - {"role", "tags"}:
+        if spec.get("role") and set(spec) - set(_ROLE_FIELDS):
             raise doc.error("spec.role", "a user issued through a role takes its permissions "
-                                         "from the role's template: give only role and tags")
+                                         "from the role's template: give only role, tags and "
+                                         "expires")
         meta = {"account": str(account), "user": name_of(doc)}
         return Resource(self.kind, f"{account}/{name_of(doc)}", {**spec, "metadata": meta},
                         doc.where(), doc)
@@ -73,15 +145,40 @@ class UserKind(Kind):
         target = auth_target(ctx, names)
         if target is None:
             return {}
+        from natsops.auth.edit import scoped_key
+
         store, op = target
         out: dict[str, Live] = {}
         for acc in store.account_names(op):
+            entity = store.account(op, acc)
+            revoked = entity.nats.get("revocations") or {}
             for user in store.users(op, acc):
                 key = f"{acc}/{user.name}"
                 if names is None or key in names:
-                    out[key] = Live(self.kind, key, dict(user.nats),
-                                    detail={"issuer": user.token.issuer})
+                    role = scoped_key(entity, user.token.issuer)
+                    at = revoked.get(user.public_key, revoked.get("*"))
+                    out[key] = Live(self.kind, key, live_claims(user.token.claims), detail={
+                        "issuer": user.token.issuer, "account": acc, "user": user.name,
+                        "role": role.get("role") if role else None,
+                        "expires": user.token.expires,
+                        "revoked": at is not None and int(at) >= user.token.iat})
         return out
+
+    def export(self, live: Live) -> dict[str, Any]:
+        """The store's user as a recipe: its role (then only tags and expires besides), or
+        its non-default claims with human sizes; never a key, seed or JWT."""
+        from natsops.estate.fields import human_size
+
+        nats, role = live.config, live.detail.get("role")
+        spec: dict[str, Any] = {"role": role} if role else {}
+        for key in (_ROLE_FIELDS[1:] if role else _FIELDS):
+            v = nats.get(key)
+            if key == "role" or v is None or v == [] or _DEFAULTS.get(key, object()) == v:
+                continue
+            spec[key] = human_size(v) if key in ("data", "payload") else copy.deepcopy(v)
+        return {"kind": self.kind,
+                "metadata": {"name": live.detail["user"], "account": live.detail["account"]},
+                "spec": spec}
 
     def diff(self, desired: Resource, live: Live | None) -> Action:
         if live is None:
@@ -99,14 +196,15 @@ class UserKind(Kind):
         op = auth_operator(ctx, store)
         spec = action.desired.spec
         account, name = spec["metadata"]["account"], spec["metadata"]["user"]
+        expires = _unix(spec["expires"]) if spec.get("expires") else None
         if action.op is Op.CREATE:
             if spec.get("role"):
                 roles.add_role_user(store, op, account, name, str(spec["role"]),
-                                    tags=tuple(spec.get("tags") or ()))
+                                    tags=tuple(spec.get("tags") or ()), expires=expires)
                 return "created through role " + str(spec["role"])
-            ops.add_user(store, op, account, name)
-        current = store.user(op, account, name).nats
+            ops.add_user(store, op, account, name, expires=expires)
+        current = live_claims(store.user(op, account, name).token.claims)
         want = _desired(spec, current)
         if diff_configs(current, want):
-            resign_user(store, op, account, name, lambda c: c.__setitem__("nats", want))
+            resign_user(store, op, account, name, _set_claims(want))
         return f"creds: {store.creds_path(op, account, name)}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -102,6 +103,31 @@ class OperatorCluster:
 
     def logs(self) -> str:
         return "".join(p.read_text(errors="replace") for p in self.dir.glob("*.log"))
+
+
+@contextmanager
+def single_server(store: Store, op: str, d: Path, binary: Path) -> Iterator[OperatorCluster]:
+    """One operator-mode server ``a1`` (full resolver) for ``store``'s ``op`` in ``d``, with
+    every account pushed; stopped by pid on exit, also when starting or pushing failed."""
+    from typer.testing import CliRunner
+
+    from natsops.cli.main import app
+
+    used: set[int] = set()
+    for _ in range(3):
+        used.add(free_port(avoid=used))
+    client, http, route = sorted(used)
+    oc = OperatorCluster(store, op, d, binary, ["a1"], {"a1": (client, http, route)})
+    d.mkdir()
+    try:
+        oc.write_config("a1")
+        oc.start("a1")
+        r = CliRunner().invoke(app, ["-s", oc.url("a1"), "auth", "--store", str(store.root),
+                                     "push", "--all"])
+        assert r.exit_code == 0, r.output
+        yield oc
+    finally:
+        oc.stop_all()
 
 
 @pytest.fixture

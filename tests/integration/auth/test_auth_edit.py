@@ -31,9 +31,8 @@ from natsops.auth.claims import AccountLimits, Permissions
 from natsops.auth.creds import parse_creds
 from natsops.auth.store import Store
 from natsops.cli.main import app
-from natsops.cluster.process import free_port
 
-from .conftest import OperatorCluster
+from .conftest import OperatorCluster, single_server
 
 pytestmark = pytest.mark.integration
 T = TypeVar("T")
@@ -47,21 +46,8 @@ def server(server_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     ops.add_operator(store, "DEMO", sys=True)
     ops.add_account(store, "DEMO", "APP", jetstream=True, limits=AccountLimits())
     ops.add_user(store, "DEMO", "APP", "service")
-    used: set[int] = set()
-    ports = []
-    for _ in range(3):
-        ports.append(free_port(avoid=used))
-        used.add(ports[-1])
-    oc = OperatorCluster(store, "DEMO", d / "cluster", server_bin, ["a1"],
-                         {"a1": (ports[0], ports[1], ports[2])})
-    oc.dir.mkdir()
-    try:
-        oc.write_config("a1")
-        oc.start("a1")
-        _cli(oc, "push", "--all")
+    with single_server(store, "DEMO", d / "cluster", server_bin) as oc:
         yield oc
-    finally:
-        oc.stop_all()
 
 
 def _cli(oc: OperatorCluster, *args: str, code: int = 0) -> tuple[str, str]:
