@@ -18,14 +18,14 @@ from typing import Any
 from natsops.auth import jwt as jwtmod
 from natsops.auth.creds import format_creds
 from natsops.auth.edit import Edited, UserEdit, apply_user_edit, claim_diff
-from natsops.auth.nkey import generate
+from natsops.auth.nkey import KeyPair, generate
 from natsops.auth.ops import Change, _update_account
 from natsops.auth.store import Store, valid_name
 from natsops.errors import Conflict, NotFound, UsageError
 
 __all__ = ["TEMPLATE_DEFAULTS", "Role", "add_role", "add_role_user", "check_role_options",
            "declared_roles", "edit_role", "find_role", "full_template", "list_roles",
-           "remove_role", "short_template", "sync_roles"]
+           "remove_role", "role_signer", "short_template", "sync_roles"]
 
 
 @dataclass(frozen=True)
@@ -162,6 +162,15 @@ def remove_role(store: Store, op: str, account: str, role: str, *,
     return Edited(ch, claim_diff(before, ch.claims))
 
 
+def role_signer(store: Store, op: str, account: str, role: str) -> tuple[Role, KeyPair]:
+    """The role named ``role`` (or whose key is ``role``) and its key pair; NotFound when the
+    account has no such role or the store holds no seed for its key."""
+    r = find_role(store, op, account, role)
+    if not r.has_seed:
+        raise NotFound(f"the store holds no seed for role {r.role}'s key {r.key}")
+    return r, store.load_key(r.key, "account")
+
+
 def check_role_options(no_permissions: bool) -> None:
     """UsageError when permissions were given for a role user (the template gives them)."""
     if not no_permissions:
@@ -177,9 +186,7 @@ def add_role_user(store: Store, op: str, account: str, name: str, role: str, *,
     acc = store.account(op, account)
     if name in store.user_names(op, account):
         raise Conflict(f"user '{name}' already exists in account {account}")
-    r = find_role(store, op, account, role)
-    if not r.has_seed:
-        raise NotFound(f"the store holds no seed for role {r.role}'s key {r.key}")
+    r, signer = role_signer(store, op, account, role)
     if expires is not None and expires <= int(time.time()):
         raise UsageError("the expiry is in the past")
     kp = generate("user")
@@ -191,7 +198,7 @@ def add_role_user(store: Store, op: str, account: str, name: str, role: str, *,
                               "nats": nats}
     if expires:
         claims["exp"] = expires
-    token = jwtmod.encode(claims, store.load_key(r.key, "account"))
+    token = jwtmod.encode(claims, signer)
     path = store.user_path(op, account, name)
     creds = store.creds_path(op, account, name)
     if not dry_run:

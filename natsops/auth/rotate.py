@@ -14,7 +14,7 @@ A push that is not accepted everywhere stops the rotation before the old key is 
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,11 +81,15 @@ def plan_rotation(store: Store, op: str, account: str, old: str | None = None) -
     return RotationPlan(account, old, role, users, tuple(acts))
 
 
-def reissue_user(store: Store, op: str, acc: Entity, name: str, new: KeyPair) -> str:
+def reissue_user(store: Store, op: str, acc: Entity, name: str, new: KeyPair, *,
+                 mutate: Callable[[dict[str, Any]], None] | None = None) -> str:
     """Re-sign user ``name`` of ``acc`` with the account signing key ``new``: same user key and
-    claims, ``issuer_account`` set, creds file rewritten (0600) when the store holds its seed."""
+    claims (after ``mutate(claims)`` when given), ``issuer_account`` set, creds file rewritten
+    (0600) when the store holds its seed."""
     user = store.user(op, acc.name, name)
     claims = copy.deepcopy(dict(user.token.claims))
+    if mutate is not None:
+        mutate(claims)
     claims["iat"] = jwtmod.next_iat(user.token.iat)
     claims["nats"]["issuer_account"] = acc.public_key
     token = jwtmod.encode(claims, new)

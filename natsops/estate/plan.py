@@ -39,6 +39,8 @@ async def build_plan(ctx: EstateContext, resources: Sequence[Resource], *,
     lives = dict(zip([h.kind for h in hs],
                      await asyncio.gather(*(live_of(h.kind) for h in hs)), strict=True))
     await _check_requirements(ctx, resources, lives)
+    for h in hs:
+        await h.check(ctx, wanted.get(h.kind, []), resources)
     _check_server_version(getattr(ctx.conn, "server_version", ""), resources)
     deletes: list[Action] = []
     rest: list[Action] = []

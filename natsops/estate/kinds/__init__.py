@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import pkgutil
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from natsops.errors import UsageError
@@ -145,6 +145,12 @@ class Kind:
         """``(kind, name)`` of what ``resource`` needs to exist first (a consumer's stream); the
         plan fails naming the recipe line when one is neither in the recipes nor live."""
         return []
+
+    async def check(self, ctx: EstateContext, mine: Sequence[Resource],
+                    resources: Sequence[Resource]) -> None:
+        """Refuse at plan time (naming the recipe's ``file:line``) what ``mine`` (this kind's
+        resources) refers to that neither the live side nor ``resources`` provides."""
+        return None
 
     def adjust(self, action: Action, recreated: Collection[tuple[str, str]]) -> Action:
         """``action`` once the plan knows which resources are recreated (``(kind, name)``):

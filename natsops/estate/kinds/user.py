@@ -12,6 +12,12 @@ carry no permissions: the role's template applies) and ``expires`` (the JWT's ``
            data: 10MB, expires: "2027-06-30T00:00:00Z"}
 
 Only the fields the recipe names are compared; plan shows ``expires`` as an ISO time (UTC).
+``role`` compares with the role (name or key) the live user was issued through: a change is an
+update (``role: old -> new``) that re-issues the user through the new role with the same user
+key (:func:`natsops.auth.rotate.reissue_user`, as signing-key rotation does), dropping the
+permissions and limits it carried of its own (the role's template applies). A role the account
+does not have (in the store, or in the same run's Account recipe when it lists
+``signing_keys``) fails the plan at the recipe's ``file:line``.
 
 Servers do not store users, so the live side is the store's user JWT. Apply creates the user
 (key, JWT, creds file 0600) or re-signs it with the same key and rewrites its creds file; a
@@ -25,7 +31,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from natsops.estate.context import EstateContext
@@ -33,7 +39,7 @@ from natsops.estate.fields import boolean, check_fields, mapping, size_bytes, st
 from natsops.estate.kinds import Kind, register
 from natsops.estate.kinds.account import auth_operator, auth_store, auth_target
 from natsops.estate.model import Action, Doc, Live, Op, Resource
-from natsops.jetstream.spec import diff_configs
+from natsops.jetstream.spec import Change, diff_configs
 
 __all__ = ["UserKind"]
 
@@ -43,6 +49,8 @@ _FIELDS = ("pub", "sub", "resp", "subs", "data", "payload", "src", "times", "tim
 _DEFAULTS: Mapping[str, Any] = {"pub": {}, "sub": {}, "subs": -1, "data": -1, "payload": -1,
                                 "bearer_token": False}
 _ROLE_FIELDS = ("role", "tags", "expires")
+# what a user issued through a role keeps of its claims (the role's template gives the rest)
+_ROLE_CLAIMS = ("tags", "expires", "issuer_account", "type", "version")
 
 
 def iso_time(unix: int) -> str:
@@ -97,6 +105,16 @@ def _desired(spec: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, A
     return nats
 
 
+def _role_moves(spec: Mapping[str, Any], role: str | None, issuer: str | None) -> bool:
+    """Whether the recipe names a role other than the live user's (by role name or key)."""
+    want = spec.get("role")
+    return bool(want) and want not in (role, issuer)
+
+
+def _through_role(nats: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: copy.deepcopy(v) for k, v in nats.items() if k in _ROLE_CLAIMS}
+
+
 def _set_claims(want: Mapping[str, Any]) -> Any:
     """A ``resign_user`` mutation: the user's claims become ``want`` (``expires`` -> exp)."""
     def mutate(claims: dict[str, Any]) -> None:
@@ -139,6 +157,35 @@ class UserKind(Kind):
         meta = {"account": str(account), "user": name_of(doc)}
         return Resource(self.kind, f"{account}/{name_of(doc)}", {**spec, "metadata": meta},
                         doc.where(), doc)
+
+    async def check(self, ctx: EstateContext, mine: Sequence[Resource],
+                    resources: Sequence[Resource]) -> None:
+        """A recipe's ``role`` must be a role of its account: in the store, or declared by the
+        run's Account recipe (whose ``signing_keys`` then are exactly the roles)."""
+        wanted = [r for r in mine if r.spec.get("role")]
+        if not wanted:
+            return
+        from natsops.auth.roles import list_roles
+        from natsops.errors import UsageError
+
+        store = auth_store(ctx)
+        op = auth_operator(ctx, store)
+        declared = {r.name: r.spec["signing_keys"] for r in resources
+                    if r.kind == "Account" and "signing_keys" in r.spec}
+        for r in wanted:
+            account, role = r.spec["metadata"]["account"], str(r.spec["role"])
+            stored = list_roles(store, op, account) if account in store.account_names(op) \
+                else []
+            keys = {x.role: x.key for x in stored}  # role name -> key
+            if account in declared:  # the recipe's roles replace the store's
+                keys = {n: keys.get(n, "") for n in declared[account]}
+            if role in keys or role in keys.values():
+                continue
+            message = (f"account {account} has no role {role!r} (its roles: "
+                       f"{', '.join(sorted(keys)) or 'none'})")
+            if r.doc is not None:
+                raise r.doc.error("spec.role", message)
+            raise UsageError(f"{r.source}: {message}")
 
     async def fetch_live(self, ctx: EstateContext,
                          names: Collection[str] | None) -> dict[str, Live]:
@@ -183,13 +230,18 @@ class UserKind(Kind):
     def diff(self, desired: Resource, live: Live | None) -> Action:
         if live is None:
             return Action(self.kind, desired.name, Op.CREATE, desired=desired)
-        changes = diff_configs(live.config, _desired(desired.spec, live.config))
+        want = _desired(desired.spec, live.config)
+        changes = []
+        if _role_moves(desired.spec, live.detail.get("role"), live.detail.get("issuer")):
+            changes.append(Change("role", live.detail.get("role"), desired.spec["role"]))
+            want = _through_role(want)
+        changes += diff_configs(live.config, want)
         op = Op.UPDATE if changes else Op.NOOP
         return Action(self.kind, desired.name, op, tuple(changes), desired=desired, live=live)
 
     async def apply(self, ctx: EstateContext, action: Action) -> str:
         from natsops.auth import ops, roles
-        from natsops.auth.edit import resign_user
+        from natsops.auth.edit import resign_user, scoped_key
 
         assert action.desired is not None
         store = auth_store(ctx)
@@ -203,8 +255,18 @@ class UserKind(Kind):
                                     tags=tuple(spec.get("tags") or ()), expires=expires)
                 return "created through role " + str(spec["role"])
             ops.add_user(store, op, account, name, expires=expires)
-        current = live_claims(store.user(op, account, name).token.claims)
+        user = store.user(op, account, name)
+        current = live_claims(user.token.claims)
         want = _desired(spec, current)
+        acc = store.account(op, account)
+        now = scoped_key(acc, user.token.issuer) or {}
+        if _role_moves(spec, now.get("role"), user.token.issuer):
+            from natsops.auth.rotate import reissue_user
+
+            _, signer = roles.role_signer(store, op, account, str(spec["role"]))
+            note = reissue_user(store, op, acc, name, signer,
+                                mutate=_set_claims(_through_role(want)))
+            return f"{note}: role {now.get('role')} -> {spec['role']} (same user key)"
         if diff_configs(current, want):
             resign_user(store, op, account, name, _set_claims(want))
         return f"creds: {store.creds_path(op, account, name)}"

@@ -158,3 +158,64 @@ def test_account_export_round_trips_limits_imports_and_permissions() -> None:
     assert "signing_keys" not in doc["spec"]  # plain keys are not declared; no roles here
     again = kind.load(Doc("Account", doc["metadata"], doc["spec"], "x.yaml", 1))
     assert kind.diff(again, live).op is Op.NOOP
+
+
+def test_user_recipe_role_change_plans_and_reissues_through_the_new_role(
+        store: Store, tmp_path: Path) -> None:
+    from typing import Any, cast
+
+    from natsops.estate import load_resources
+    from natsops.estate.context import AuthStore, EstateContext
+    from natsops.estate.kinds import handler
+    from natsops.estate.plan import build_plan
+
+    for role, subject in (("reader", "feed.>"), ("writer", "orders.>")):
+        add_role(store, "OP", "APP", role, UserEdit(permissions=Permissions(
+            allow_pub=(subject,))))
+    add_role_user(store, "OP", "APP", "bob", "reader", tags=("team:a",))
+    bob = store.user("OP", "APP", "bob")
+    seed = store.load_key(bob.public_key).seed.reveal()
+    ctx = EstateContext(cast(Any, None), auth=AuthStore(store.root, "OP"))
+    recipe = tmp_path / "users.yaml"
+
+    def plan(text: str) -> Any:
+        recipe.write_text(text)
+        return asyncio.run(build_plan(ctx, load_resources([recipe])))
+
+    action = plan("kind: User\nmetadata: {name: bob, account: APP}\nspec: {role: writer}\n"
+                  ).actions[0]
+    assert action.op is Op.UPDATE
+    assert [(c.field, c.old, c.new) for c in action.changes] == [("role", "reader", "writer")]
+    note = asyncio.run(handler("User").apply(ctx, action))
+    assert "role reader -> writer" in note
+    after = store.user("OP", "APP", "bob")
+    writer = next(r.key for r in list_roles(store, "OP", "APP") if r.role == "writer")
+    assert after.public_key == bob.public_key and after.token.issuer == writer
+    assert after.token.claims["nats"]["tags"] == ["team:a"]
+    creds = store.creds_path("OP", "APP", "bob").read_text()
+    assert seed in creds and after.token.token in creds
+    assert plan("kind: User\nmetadata: {name: bob, account: APP}\nspec: {role: writer}\n"
+                ).actions[0].op is Op.NOOP
+    # a user with permissions of its own moves to a role: they are dropped (the template rules)
+    action = plan("kind: User\nmetadata: {name: alice, account: APP}\nspec: {role: reader}\n"
+                  ).actions[0]
+    fields = [c.field for c in action.changes]
+    assert fields[0] == "role" and "pub.allow" in fields
+    asyncio.run(handler("User").apply(ctx, action))
+    assert "pub" not in store.user("OP", "APP", "alice").token.claims["nats"]
+    # a role the account does not have: the plan fails at the recipe's line
+    with pytest.raises(RecipeError, match=r"users.yaml:4: .*account APP has no role 'nope' "
+                                          r"\(its roles: reader, writer\)"):
+        plan("kind: User\nmetadata: {name: bob, account: APP}\nspec:\n  role: nope\n")
+    # ... unless the run's Account recipe declares it (its roles are then the only ones)
+    account = "kind: Account\nmetadata: {name: APP}\nspec:\n  signing_keys: [{role: nope}]\n"
+
+    def check(role: str) -> None:
+        recipe.write_text(account + "---\nkind: User\nmetadata: {name: bob, account: APP}\n"
+                          f"spec: {{role: {role}}}\n")
+        res = load_resources([recipe])
+        asyncio.run(handler("User").check(ctx, res[1:], res))
+
+    check("nope")
+    with pytest.raises(RecipeError, match="its roles: nope"):
+        check("writer")
