@@ -5,7 +5,8 @@ A MEMORY resolver serves the accounts of its ``resolver_preload``: it answers no
 subject reaches only the servers where that account is loaded, until their next restart. So a
 push changes the preload itself, or it is refused:
 
-- a local topology natsops started (``bootstrap --topology``, it owns the config files) keeps
+- a local topology natsops started (``bootstrap --topology``, it owns the config files; found
+  from the logins' local folders: its contexts, or ``auth push --dir``) keeps
   its account JWTs in an include file beside each config
   (:data:`~natsops.topology.server_conf.PRELOAD_INCLUDE`): :func:`push_preload` rewrites it
   from the store (atomically, every account: the preload is the account list) and reloads every
@@ -99,9 +100,10 @@ def refusal(op: str) -> Finding:
         "the servers run a MEMORY resolver (no answer to $SYS.REQ.CLAIMS.LIST): it serves its "
         "resolver_preload, so the preload must be rendered and deployed, not pushed",
         evidence={"operator": op},
-        fix="natsops render TOPOLOGY --out DIR (or natsops auth render-config), deploy each "
-            "server's resolver-preload.conf and reload it (natsops server config reload "
-            "NAME)")
+        fix="a local topology natsops started: give its folder (natsops auth push --dir "
+            "DIR); elsewhere natsops render TOPOLOGY --out DIR (or natsops auth "
+            "render-config), deploy each server's resolver-preload.conf and reload it "
+            "(natsops server config reload NAME)")
 
 
 async def push_preload(store: Store, op: str, lp: LocalPreload, running: Sequence[str],

@@ -6,7 +6,7 @@ gateways, and a leaf site (1 server, own JetStream domain) of east sharing the s
 Started all at once, nats-server 2.15.1 sometimes counted the leaf server in east's meta group
 and never elected a leader; bootstrap now starts the leaf site once east has its leader.
 Every server runs a MEMORY resolver whose account JWTs are in an include file: ``auth push``
-rewrites it and reloads the servers.
+rewrites it and reloads the servers (found from natsops' contexts, or from ``--dir``).
 """
 
 from __future__ import annotations
@@ -137,7 +137,8 @@ async def _refused(nc: Client) -> bool:
     return "maximum subscriptions exceeded" in str(nc.last_error)
 
 
-def test_push_refuses_a_memory_resolver_it_does_not_own(topo: Running) -> None:
+def test_push_refuses_a_memory_resolver_it_does_not_own_unless_given_its_dir(
+        topo: Running) -> None:
     url = topo.dep.cluster("east").nodes[0].client_url
     r = cli(topo, "--server", url, "auth", "push", "--account", "APP", "--sys-creds",
                     str(topo.store.creds_path(OP, "SYS", "sys")), "--wait", "1s")
@@ -145,6 +146,14 @@ def test_push_refuses_a_memory_resolver_it_does_not_own(topo: Running) -> None:
     first = r.stderr.splitlines()[0]
     assert first.startswith("error: refusing to push: the servers run a MEMORY resolver")
     assert "the preload must be rendered and deployed" in first
+    assert "natsops auth push --dir DIR" in r.stderr  # the hint: the local topology's way
+    # the same URL and creds with the topology's folder: the preload is rewritten, reloaded
+    r = cli(topo, "--server", url, "auth", "push", "--account", "APP", "--sys-creds",
+            str(topo.store.creds_path(OP, "SYS", "sys")), "--dir", str(topo.dep.dir),
+            "--wait", "1s", "--json")
+    assert r.exit_code == 0, r.output
+    assert {(x["server"], x["status"]) for x in json.loads(r.stdout)["pushes"][0][
+        "replies"]} == {(s, "reloaded") for s in SERVERS}
 
 
 def test_render_writes_the_updated_preload(topo: Running, tmp_path: Path) -> None:

@@ -78,12 +78,15 @@ def perms(allow_pub: list[str] | None, allow_sub: list[str] | None,
                        tuple(deny_sub or ()), allow_resp)
 
 
-def sys_settings(ctx: typer.Context, sys_creds: Path | None) -> "SystemAccess":
-    """The logins a system-account connection tries (:mod:`natsops.access`)."""
+def sys_settings(ctx: typer.Context, sys_creds: Path | None,
+                 cluster_dir: Path | None = None) -> "SystemAccess":
+    """The logins a system-account connection tries (:mod:`natsops.access`); ``cluster_dir``:
+    a local cluster's or topology's folder (``--dir``)."""
     from natsops.access import system_access
 
     state = get_state(ctx)
-    return system_access(state.settings, state.env, sys_creds=sys_creds)
+    return system_access(state.settings, state.env, cluster_dir=cluster_dir,
+                         sys_creds=sys_creds)
 
 
 def fmt(ctx: typer.Context, as_json: bool) -> str:

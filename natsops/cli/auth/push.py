@@ -36,6 +36,11 @@ def push(
     ] = None,
     wait: Wait = "2s",
     expect: Expect = None,
+    directory: Annotated[Path | None, typer.Option(
+        "--dir", envvar="NATSOPS_CLUSTER_DIR",
+        help="A local topology's (or cluster's) folder: its sys user is used, and with a MEMORY "
+             "resolver push rewrites its preload and reloads its servers (with -s URL too)",
+    )] = None,
     force: Annotated[
         bool,
         typer.Option(
@@ -58,9 +63,9 @@ def push(
 ) -> None:
     """Push account JWTs to every server's resolver, then verify each server holds them.
 
-    A MEMORY resolver serves its preload: on a local topology (bootstrap --topology) push
-    rewrites each server's resolver-preload.conf and reloads it; elsewhere it refuses (render
-    and deploy the preload). With --prune, the accounts the servers hold and the store does not (never the system
+    A MEMORY resolver serves its preload: on a local topology (bootstrap --topology; found
+    from its contexts, or give --dir) push rewrites each server's resolver-preload.conf and
+    reloads it; elsewhere it refuses (render and deploy the preload). With --prune, the accounts the servers hold and the store does not (never the system
     account) are listed first, confirmed (--yes or --force skips the question) and deleted.
     """
     from natsops.auth.push import push as do_push
@@ -72,7 +77,8 @@ def push(
     if all_accounts and account:
         raise UsageError("--all and --account exclude each other")
     store, op = _common.target(ctx)
-    access, timeout = _common.sys_settings(ctx, sys_creds), parse_duration(wait, what="--wait")
+    access = _common.sys_settings(ctx, sys_creds, directory)
+    timeout = parse_duration(wait, what="--wait")
     doomed = pruning.ask(store, op, access, timeout, yes or force, dry_run) if prune else []
     report = run(do_push(store, op, access, account, timeout=timeout, force=force,
                          expect=expect, dry_run=dry_run))
