@@ -232,8 +232,9 @@ class UserKind(Kind):
             return Action(self.kind, desired.name, Op.CREATE, desired=desired)
         want = _desired(desired.spec, live.config)
         changes = []
-        if _role_moves(desired.spec, live.detail.get("role"), live.detail.get("issuer")):
-            changes.append(Change("role", live.detail.get("role"), desired.spec["role"]))
+        detail = live.detail or {}
+        if _role_moves(desired.spec, detail.get("role"), detail.get("issuer")):
+            changes.append(Change("role", detail.get("role"), desired.spec["role"]))
             want = _through_role(want)
         changes += diff_configs(live.config, want)
         op = Op.UPDATE if changes else Op.NOOP
