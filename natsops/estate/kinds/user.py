@@ -34,11 +34,12 @@ import datetime as dt
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
+from natsops.errors import UsageError
 from natsops.estate.context import EstateContext
 from natsops.estate.fields import boolean, check_fields, mapping, size_bytes, string, strings
 from natsops.estate.kinds import Kind, register
 from natsops.estate.kinds.account import auth_operator, auth_store, auth_target
-from natsops.estate.model import Action, Doc, Live, Op, Resource
+from natsops.estate.model import Action, Doc, Live, Op, RecipeError, Resource
 from natsops.jetstream.spec import Change, diff_configs
 
 __all__ = ["UserKind"]
@@ -237,6 +238,17 @@ class UserKind(Kind):
             changes.append(Change("role", detail.get("role"), desired.spec["role"]))
             want = _through_role(want)
         changes += diff_configs(live.config, want)
+        if changes and detail.get("revoked"):
+            # re-signing issues a JWT newer than the revocation, which would lift it
+            account = detail.get("account")
+            msg = (f"user {detail.get('user')} is revoked in account {account}: "
+                   "re-issuing it would lift the revocation")
+            hint = (f"natsops auth revocations rm -a {account} -n {detail.get('user')} "
+                    "first, if that is meant")
+            if desired.doc is not None:
+                raise RecipeError(desired.doc.file, desired.doc.line,
+                                  f"{desired.doc.kind} {desired.name}: {msg}", hint=hint)
+            raise UsageError(f"{desired.source}: {msg}", hint=hint)
         op = Op.UPDATE if changes else Op.NOOP
         return Action(self.kind, desired.name, op, tuple(changes), desired=desired, live=live)
 

@@ -219,3 +219,26 @@ def test_user_recipe_role_change_plans_and_reissues_through_the_new_role(
     check("nope")
     with pytest.raises(RecipeError, match="its roles: nope"):
         check("writer")
+
+
+def test_user_recipe_change_on_a_revoked_user_is_refused(store: Store, tmp_path: Path) -> None:
+    """Re-signing issues a JWT newer than the revocation, which would silently lift it."""
+    from typing import Any, cast
+
+    from natsops.auth.revocations import Target, add_revocation, remove_revocation
+    from natsops.estate import load_resources
+    from natsops.estate.context import AuthStore, EstateContext
+    from natsops.estate.plan import build_plan
+
+    ctx = EstateContext(cast(Any, None), auth=AuthStore(store.root, "OP"))
+    recipe = tmp_path / "users.yaml"
+    recipe.write_text("kind: User\nmetadata: {name: alice, account: APP}\n"
+                      "spec: {tags: [team:b]}\n")
+    add_revocation(store, "OP", "APP", Target(user="alice"))
+    with pytest.raises(RecipeError, match=r"users.yaml:1: .*alice is revoked in account APP: "
+                                          "re-issuing it would lift the revocation") as err:
+        asyncio.run(build_plan(ctx, load_resources([recipe])))
+    assert "revocations rm -a APP -n alice" in str(err.value.hint)
+    remove_revocation(store, "OP", "APP", Target(user="alice"))
+    action = asyncio.run(build_plan(ctx, load_resources([recipe]))).actions[0]
+    assert action.op is Op.UPDATE
