@@ -254,9 +254,13 @@ def _user_signer(store: Store, acc: Entity, user: Entity,
     return account_signer(store, acc, strict)
 
 
-def _revoked_at(acc: Entity, user: Entity) -> int | None:
+def revoked_at(acc: Entity, user: Entity) -> int | None:
+    """When ``acc`` revoked ``user``'s current JWT (its key's entry, else ``*``), or None.
+
+    Re-signing a revoked user issues a JWT newer than the revocation and so lifts it: every
+    path that re-issues users skips or refuses these."""
     revs = acc.nats.get("revocations") or {}
-    ts = revs.get(user.public_key)
+    ts = revs.get(user.public_key, revs.get("*"))
     return int(ts) if ts is not None and int(ts) >= user.token.iat else None
 
 
@@ -270,7 +274,7 @@ def edit_user(store: Store, op: str, account: str, name: str, edit: UserEdit, *,
     """
     acc = store.account(op, account)
     user = store.user(op, account, name)
-    if _revoked_at(acc, user) is not None:
+    if revoked_at(acc, user) is not None:
         raise UsageError(f"user {name} is revoked in account {account}: re-signing it would "
                          "lift the revocation; remove the revocation first")
     role = scoped_key(acc, user.token.issuer)

@@ -29,6 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from natsops.auth.edit import revoked_at
 from natsops.auth.nkey import generate
 from natsops.auth.ops import _update_account, account_signer
 from natsops.auth.store import Store
@@ -122,7 +123,9 @@ def _plan(store: Store, op: str, strict: bool | None, remove: tuple[str, ...]) -
             accounts.append(acc.name)
         if not strict_after:
             continue
-        direct = [u.name for u in store.users(op, acc.name) if u.token.issuer == acc.public_key]
+        # revoked users are left as they are: re-issuing one would lift its revocation
+        direct = [u.name for u in store.users(op, acc.name)
+                  if u.token.issuer == acc.public_key and revoked_at(acc, u) is None]
         users += [(acc.name, u) for u in direct]
         usable = [k for k in acc.nats.get("signing_keys") or []
                   if not isinstance(k, Mapping) and store.has_key(str(k))]

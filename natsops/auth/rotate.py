@@ -20,6 +20,7 @@ from typing import Any
 
 from natsops.auth import jwt as jwtmod
 from natsops.auth.creds import format_creds
+from natsops.auth.edit import revoked_at
 from natsops.auth.nkey import KeyPair, generate
 from natsops.auth.ops import Change, _update_account
 from natsops.auth.store import Entity, Store
@@ -40,6 +41,7 @@ class RotationPlan:
     role: str | None  # the scoped role the key carries
     users: tuple[str, ...]  # users signed by the old key
     activations: tuple[tuple[str, str], ...]  # (importing account, subject) signed by the old key
+    revoked: tuple[str, ...] = ()  # users signed by the old key but revoked: not re-issued
 
 
 @dataclass(frozen=True)
@@ -71,14 +73,18 @@ def plan_rotation(store: Store, op: str, account: str, old: str | None = None) -
     if not found:
         raise UsageError(f"{old} is not a signing key of account {account}")
     role = str(found[0].get("role") or "") or None if isinstance(found[0], Mapping) else None
-    users = tuple(u.name for u in store.users(op, account) if u.token.issuer == old)
+    signed = [u for u in store.users(op, account) if u.token.issuer == old]
+    # a revoked user stays revoked: re-issuing it would lift the revocation, and once the old
+    # key is gone its JWT is refused anyway
+    revoked = tuple(u.name for u in signed if revoked_at(acc, u) is not None)
+    users = tuple(u.name for u in signed if u.name not in revoked)
     acts = []
     for other in store.accounts(op):
         for imp in other.nats.get("imports") or []:
             tok = imp.get("token")
             if tok and jwtmod.decode(str(tok)).issuer == old:
                 acts.append((other.name, str(imp.get("subject"))))
-    return RotationPlan(account, old, role, users, tuple(acts))
+    return RotationPlan(account, old, role, users, tuple(acts), revoked)
 
 
 def reissue_user(store: Store, op: str, acc: Entity, name: str, new: KeyPair, *,

@@ -70,4 +70,7 @@ def _print(ctx: typer.Context, report: "RotationReport", json_out: bool) -> None
         output.info("would then move the old key's seed to the store's keys/retired/ folder")
     for step in report.steps:
         output.success(step)
+    if p.revoked:
+        output.info(f"revoked users left as they are (their JWT stops working with the old "
+                    f"key): {', '.join(p.revoked)}")
 

@@ -193,23 +193,21 @@ class UserKind(Kind):
         target = auth_target(ctx, names)
         if target is None:
             return {}
-        from natsops.auth.edit import scoped_key
+        from natsops.auth.edit import revoked_at, scoped_key
 
         store, op = target
         out: dict[str, Live] = {}
         for acc in store.account_names(op):
             entity = store.account(op, acc)
-            revoked = entity.nats.get("revocations") or {}
             for user in store.users(op, acc):
                 key = f"{acc}/{user.name}"
                 if names is None or key in names:
                     role = scoped_key(entity, user.token.issuer)
-                    at = revoked.get(user.public_key, revoked.get("*"))
                     out[key] = Live(self.kind, key, live_claims(user.token.claims), detail={
                         "issuer": user.token.issuer, "account": acc, "user": user.name,
                         "role": role.get("role") if role else None,
                         "expires": user.token.expires,
-                        "revoked": at is not None and int(at) >= user.token.iat})
+                        "revoked": revoked_at(entity, user) is not None})
         return out
 
     def export(self, live: Live) -> dict[str, Any]:

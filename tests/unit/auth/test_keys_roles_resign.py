@@ -242,3 +242,30 @@ def test_user_recipe_change_on_a_revoked_user_is_refused(store: Store, tmp_path:
     remove_revocation(store, "OP", "APP", Target(user="alice"))
     action = asyncio.run(build_plan(ctx, load_resources([recipe]))).actions[0]
     assert action.op is Op.UPDATE
+
+
+def test_rotation_and_resign_leave_revoked_users_revoked(store: Store) -> None:
+    """Re-issuing a revoked user would lift its revocation: rotation and --resign skip it."""
+    from natsops.auth.edit import revoked_at
+    from natsops.auth.revocations import Target, add_revocation
+
+    signer = store.account("OP", "APP").signing_keys[0]
+    for name in ("carol", "dave"):
+        ops.add_user(store, "OP", "APP", name)
+    assert store.user("OP", "APP", "carol").token.issuer == signer
+    add_revocation(store, "OP", "APP", Target(user="dave"))
+    report = asyncio.run(rotate_signing_key(store, "OP", "APP", None))
+    assert "dave" in report.plan.revoked and "dave" not in report.plan.users
+    assert "carol" in report.plan.users
+    acc = store.account("OP", "APP")
+    assert revoked_at(acc, store.user("OP", "APP", "dave")) is not None  # still revoked
+    assert revoked_at(acc, store.user("OP", "APP", "carol")) is None
+    # --resign re-issues identity-signed users, never a revoked one
+    ops.add_account(store, "OP", "OLD")
+    ops.add_user(store, "OP", "OLD", "erin")
+    ops.add_user(store, "OP", "OLD", "frank")
+    old_acc = store.account("OP", "OLD")
+    assert store.user("OP", "OLD", "erin").token.issuer == old_acc.public_key
+    add_revocation(store, "OP", "OLD", Target(user="frank"))
+    plan = plan_resign(store, "OP", strict=True, adding_key=True, push=False)
+    assert ("OLD", "erin") in plan.users and ("OLD", "frank") not in plan.users
