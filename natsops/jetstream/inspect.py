@@ -232,8 +232,18 @@ async def view_messages(conn: Conn, stream: str, view: View, emit: Callable[[Sto
         body["start_time"] = _rfc3339(time.time() - view.since_s)
     else:
         body["seq"] = max(view.start_seq or 1, si.first_seq or 1)
-    reader = _direct_batches if si.config.get("allow_direct") else _msg_gets
+    batches = si.config.get("allow_direct") and _batch_direct_get(conn.server_version)
+    reader = _direct_batches if batches else _msg_gets
     return await dog.run(reader(conn, stream, body, view.count, emit, dog))
+
+
+def _batch_direct_get(version: str) -> bool:
+    """Batched direct gets (``batch`` in ``DIRECT.GET``, ended by a 204) exist from 2.11 on;
+    a 2.10 server answers one message and no end-of-batch, so the reader would stall."""
+    import re
+
+    m = re.match(r"v?(\d+)\.(\d+)", version)
+    return m is None or (int(m.group(1)), int(m.group(2))) >= (2, 11)
 
 
 async def _msg_gets(conn: Conn, stream: str, body: dict[str, Any], count: int,
