@@ -30,8 +30,9 @@ MASK = "•••"
 _KEYS = (r"password|pass|passwd|token|auth_token|bearer_token|seed|user_seed|nkey_seed|secret|"
          r"client_secret|private_key|jwt|user_jwt")
 _VALUE = r"""(?P<v>"(?:[^"\\\n]|\\.)*"?|'[^'\n]*'?|[^\s,;}\])]+)"""
-# key then ':' or '=' (JSON, YAML, nats-server config, k=v)
-_KEYED = re.compile(r"""(?P<k>(?<![\w.-])["']?(?:""" + _KEYS + r""")["']?\s*[:=]\s*)"""
+# key then ':' or '=' (JSON, YAML, nats-server config, k=v); not the last part of a path
+# (`/etc/passwd: ... is not a directory` names a file, it holds no secret)
+_KEYED = re.compile(r"""(?P<k>(?<![\w./\\-])["']?(?:""" + _KEYS + r""")["']?\s*[:=]\s*)"""
                     + _VALUE, re.IGNORECASE)
 # nats-server config also separates a key from its value with blanks: `password s3cret`
 _BLANK = re.compile(r"""(?P<k>(?:^|[{,\[])\s*(?:""" + _KEYS + r""")[ \t]+)(?![:=])""" + _VALUE,

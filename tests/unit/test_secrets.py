@@ -34,6 +34,8 @@ def test_masked(line: str, masked: str) -> None:
     "password: $APP_PASS", 'password: "env://APP_PASS"', "plaintext password (the server warns)",
     "subject tokens that look like personal data", "nkey: UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZ",
     "listen: 0.0.0.0:4222", 'password: ""', "user@example.com wrote it",
+    "cannot write output folder /etc/passwd: /etc/passwd is not a directory",
+    r"C:\keys\seed: not found",
 ])
 def test_kept(line: str) -> None:
     assert mask_line(line) == line
